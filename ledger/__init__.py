@@ -1,0 +1,7 @@
+"""Absentia's tamper-evident ledger.
+
+The pure core (``jcs``, ``merkle``, ``note``, ``checkpoint``, ``tiles``, ``proof``,
+``entry``, ``events``, ``verify``) takes bytes and values and raises; it imports
+neither Flask nor SQLAlchemy.  ``ledger.storage``, ``ledger.web`` and
+``ledger.scheduler`` are the adapters around it.
+"""

@@ -1,0 +1,49 @@
+"""One error root for the ledger, split by fault.
+
+``BadData``: the input (an entry, a proof, a checkpoint, a parameter) is malformed or
+fails a check.  ``CouldNotCheck``: something needed for a check was unavailable.
+``NotAllowed``: the operation is refused by policy (append-only, unknown key).
+``NotFound`` and ``Conflict`` complete the set the HTTP layer maps to status codes.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every error the ledger raises; ``str()`` is a user-facing message."""
+
+    #: The field or parameter at fault, when there is one (used by problem+json).
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class BadData(LedgerError):
+    """Input is malformed or fails verification."""
+
+
+class VerificationError(BadData):
+    """A cryptographic or structural check failed (signature, proof, chain)."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        #: The first log index found bad, when the failure can be pinned to one.
+        self.index = index
+
+
+class CouldNotCheck(LedgerError):
+    """A resource needed for a check could not be obtained."""
+
+
+class NotAllowed(LedgerError):
+    """The operation is refused by policy."""
+
+
+class NotFound(LedgerError):
+    """The named log, entry, tile or checkpoint does not exist."""
+
+
+class Conflict(LedgerError):
+    """The request conflicts with the current state (for example a duplicate name)."""

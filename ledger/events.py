@@ -1,0 +1,167 @@
+"""Event types the ledger accepts, each with a closed body schema.
+
+Every body field has a validator, and every string anywhere in a body is scanned for
+things that look like personal data (PRC ID numbers, mobile numbers, e-mail addresses,
+Han characters as in names): the ledger holds pseudonyms and commitments only.  An
+unknown type, an unknown field or a suspicious value is refused with ``BadData``
+naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.entry import TYPE_RE, check_time
+from ledger.errors import BadData
+
+Validator = Callable[[Any, str], None]
+
+# PII patterns (PIPL minimum necessity): an 18-character resident ID number, an
+# 11-digit mainland mobile number, an e-mail address, Han characters (names).
+PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("an ID number", re.compile(r"(?<!\d)\d{17}[\dXx](?![\dA-Za-z])")),
+    ("a mobile number", re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")),
+    ("an e-mail address", re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")),
+    ("Han characters (a name?)", re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]")),
+)
+
+
+def scan_for_personal_data(value: Any, path: str) -> None:
+    """Raise ``BadData`` if any string in ``value`` looks like personal data."""
+    if isinstance(value, str):
+        for what, pattern in PII_PATTERNS:
+            if pattern.search(value):
+                raise BadData(f"{path}: looks like {what}; the ledger takes no personal data",
+                              field=path)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            scan_for_personal_data(k, path)
+            scan_for_personal_data(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            scan_for_personal_data(v, f"{path}[{i}]")
+
+
+def _pattern(regex: str, what: str) -> Validator:
+    compiled = re.compile(regex)
+
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise BadData(f"{path}: {value!r} is not {what}", field=path)
+
+    return check
+
+
+identifier = _pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "an identifier (A-Z a-z 0-9 . _ : -)")
+pseudonym = _pattern(r"sub_[a-z2-7]{26}", "a subject pseudonym (sub_ + 26 base32)")
+key_id_hex = _pattern(r"[0-9a-f]{8}", "an 8-digit hex key ID")
+origin_text = _pattern(r"[!-*,-~]{1,255}", "a log origin (printable ASCII, no spaces or '+')")
+
+
+def vkey(value: Any, path: str) -> None:
+    from ledger.note import Ed25519Verifier  # local: note imports nothing from here
+
+    if not isinstance(value, str):
+        raise BadData(f"{path}: not a verifier key string", field=path)
+    try:
+        Ed25519Verifier.from_vkey(value)
+    except BadData as exc:
+        raise BadData(f"{path}: {exc}", field=path) from exc
+
+
+def timestamp(value: Any, path: str) -> None:
+    check_time(value, path)
+
+
+def one_of(*choices: str) -> Validator:
+    def check(value: Any, path: str) -> None:
+        if value not in choices:
+            raise BadData(f"{path}: {value!r} is not one of {', '.join(choices)}", field=path)
+
+    return check
+
+
+def count(value: Any, path: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadData(f"{path}: {value!r} is not a non-negative integer", field=path)
+
+
+@dataclass(frozen=True)
+class EventType:
+    """A registered entry type: required and optional body fields with validators."""
+
+    name: str
+    description: str
+    required: Mapping[str, Validator]
+    optional: Mapping[str, Validator] = field(default_factory=dict)
+
+    def check_body(self, body: Any) -> None:
+        """Validate a body for this type.
+
+        Raises:
+            BadData: not an object, missing or unknown fields, invalid values, or
+                something that looks like personal data.
+        """
+        if not isinstance(body, dict):
+            raise BadData("body: must be a JSON object", field="body")
+        for name in self.required:
+            if name not in body:
+                raise BadData(f"body.{name}: required for {self.name}", field=f"body.{name}")
+        for name, value in body.items():
+            check = self.required.get(name) or self.optional.get(name)
+            if check is None:
+                raise BadData(f"body.{name}: unknown field for {self.name}", field=f"body.{name}")
+            check(value, f"body.{name}")
+        scan_for_personal_data(body, "body")
+
+
+REGISTRY: dict[str, EventType] = {}
+
+
+def register(event_type: EventType) -> EventType:
+    """Add a type to the registry (module import time)."""
+    if not TYPE_RE.match(event_type.name):
+        raise ValueError(f"bad event type name {event_type.name!r}")
+    REGISTRY[event_type.name] = event_type
+    return event_type
+
+
+def lookup(name: str) -> EventType:
+    """The registered type ``name``.
+
+    Raises:
+        BadData: no such type.
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise BadData(f"type: unknown entry type {name!r}", field="type") from None
+
+
+LOG_CREATED = register(EventType(
+    "log.created", "A log came into being; its origin and first verifier key.",
+    {"origin": origin_text, "verifier_key": vkey},
+))
+LOG_KEY_ADDED = register(EventType(
+    "log.key_added", "A new checkpoint-signing key takes over from now on.",
+    {"verifier_key": vkey, "reason": one_of("rotated", "imported")},
+    {"previous_key_id": key_id_hex},
+))
+PLATFORM_EVENT = register(EventType(
+    "platform.event", "What the interview platform reported about one session.",
+    {
+        "event_id": identifier,
+        "window": identifier,
+        "subject": pseudonym,
+        "kind": one_of("invited", "joined", "completed", "connection_failed",
+                       "device_incompatible", "withdrew"),
+        "at": timestamp,
+    },
+))
+WINDOW_CLOSED = register(EventType(
+    "window.closed", "An interview window closed; how many sessions it saw.",
+    {"window": identifier, "closed_at": timestamp, "completed": count, "absent": count},
+))

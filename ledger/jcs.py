@@ -1,0 +1,101 @@
+"""RFC 8785 (JSON Canonicalization Scheme) for ledger entries.
+
+Canonicalisation itself is delegated to the ``rfc8785`` package; this module adds the
+ledger's own rule that entries hold no floating-point numbers (their textual form is
+the one part of JCS where independent implementations most often disagree), and a
+fast canonical-form check for the verifier.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import rfc8785
+
+from ledger.errors import BadData
+
+JSONValue = Any
+
+
+def _check_no_floats(value: JSONValue, path: str) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        # RFC 8785 §3.2.2.3 / I-JSON: integers beyond 2**53 are not interoperable.
+        if abs(value) > 2**53 - 1:
+            raise BadData(f"{path or 'value'}: integer {value} exceeds 2**53-1", field=path)
+        return
+    if isinstance(value, float):
+        raise BadData(f"{path or 'value'}: floating-point numbers are not allowed", field=path)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise BadData(f"{path or 'value'}: object keys must be strings", field=path)
+            _check_no_floats(item, f"{path}.{key}" if path else key)
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_no_floats(item, f"{path}[{i}]")
+        return
+    raise BadData(f"{path or 'value'}: {type(value).__name__} is not a JSON value", field=path)
+
+
+def canonical(value: JSONValue) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 bytes of ``value``.
+
+    Raises:
+        BadData: the value holds a float, an out-of-range integer, a non-string key,
+            a lone surrogate or a non-JSON type.
+    """
+    _check_no_floats(value, "")
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:
+        raise BadData(f"value cannot be canonicalised: {exc}") from exc
+
+
+_NON_BMP_UTF8 = re.compile(rb"[\xf0-\xf4]")
+
+
+def _reject_float(text: str) -> float:
+    raise BadData(f"floating-point number {text} is not allowed in an entry")
+
+
+def _reject_constant(text: str) -> float:
+    raise BadData(f"{text} is not valid JSON")
+
+
+def parse(raw: bytes) -> JSONValue:
+    """Parse JSON bytes as the ledger reads them: UTF-8, no floats, no NaN/Infinity.
+
+    Raises:
+        BadData: the bytes are not UTF-8 JSON, or hold a float or a non-standard constant.
+    """
+    try:
+        return json.loads(
+            raw.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_constant
+        )
+    except UnicodeDecodeError as exc:
+        raise BadData(f"not UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise BadData(f"not JSON: {exc}") from exc
+
+
+def is_canonical(raw: bytes, parsed: JSONValue) -> bool:
+    """Tell whether ``raw`` is exactly the RFC 8785 form of ``parsed``.
+
+    ``parsed`` must come from :func:`parse` (so it holds no floats).  For such values,
+    Python's ``json.dumps`` with sorted keys and no ASCII escaping produces the RFC 8785
+    form (same escapes, same key order) whenever no key lies outside the Basic
+    Multilingual Plane, and it runs in C; text with 4-byte UTF-8 sequences, where
+    UTF-16 key order may differ, takes the exact path through ``canonical``.
+    """
+    if not _NON_BMP_UTF8.search(raw):
+        fast = json.dumps(parsed, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return fast.encode("utf-8") == raw
+    try:
+        return canonical(parsed) == raw
+    except BadData:
+        return False

@@ -1,0 +1,81 @@
+"""Checkpoint-signing keys kept in files (mode 0600), addressed by key URI.
+
+A key URI says where a private key lives: ``file:<path relative to the key
+directory>``.  Other backends (an HSM through ``pkcs11:``) would slot in here without
+touching callers; only ``file:`` exists today.  Private keys are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.errors import CouldNotCheck, NotAllowed
+from ledger.note import Ed25519Signer
+
+FILE_SCHEME = "file:"
+
+
+class KeyDirectory:
+    """Creates and loads Ed25519 note signers under one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[tuple[str, str], Ed25519Signer] = {}
+
+    def create(self, log_name: str, key_name: str) -> tuple[str, Ed25519Signer]:
+        """Generate a key, write it with mode 0600, return its URI and signer.
+
+        Raises:
+            CouldNotCheck: the key file could not be written.
+        """
+        private = Ed25519PrivateKey.generate()
+        signer = Ed25519Signer(key_name, private)
+        folder = self.root / log_name
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        rel = f"{log_name}/{signer.key_id:08x}.pem"
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            fd = os.open(self.root / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise CouldNotCheck(f"cannot write key file {self.root / rel}: {exc}") from exc
+        uri = FILE_SCHEME + rel
+        self._cache[(uri, key_name)] = signer
+        return uri, signer
+
+    def load(self, uri: str, key_name: str) -> Ed25519Signer:
+        """Load the signer a key URI names.
+
+        Raises:
+            NotAllowed: the URI scheme is not supported.
+            CouldNotCheck: the key file is missing, unreadable or not an Ed25519 key.
+        """
+        cached = self._cache.get((uri, key_name))
+        if cached is not None:
+            return cached
+        if not uri.startswith(FILE_SCHEME):
+            raise NotAllowed(f"unsupported key URI {uri!r}: only file: keys are configured")
+        path = self.root / uri[len(FILE_SCHEME) :]
+        try:
+            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError) as exc:
+            raise CouldNotCheck(
+                f"cannot load signing key {path}: {exc}. Restore the key file from backup "
+                "or rotate the log's key with `absentia keys --rotate`."
+            ) from exc
+        if not isinstance(private, Ed25519PrivateKey):
+            raise CouldNotCheck(f"{path} is not an Ed25519 private key")
+        signer = Ed25519Signer(key_name, private)
+        self._cache[(uri, key_name)] = signer
+        return signer

@@ -1,0 +1,251 @@
+"""C2SP signed-note: Ed25519 signers, verifier keys, signing and opening notes.
+
+Follows https://c2sp.org/signed-note byte for byte: a note is text ending in a
+newline, a blank line, then signature lines ``— <name> <base64(key ID || sig)>``.
+Key IDs are SHA-256(name || 0x0A || type || public key)[:4].  Pure: no file or
+network I/O (key files are ``ledger.keys``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import struct
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ledger.errors import BadData, VerificationError
+
+# signed-note §Signatures: em dash U+2014 and a space open each signature line.
+SIGNATURE_LINE_PREFIX = "— "
+# signed-note §Signature types.
+SIG_TYPE_ED25519 = 0x01
+SIG_TYPE_COSIGNATURE_V1 = 0x04
+ED25519_PUBLIC_KEY_SIZE = 32
+ED25519_SIGNATURE_SIZE = 64
+# signed-note §Format: verifiers MUST accept at least 16 signatures.
+MAX_SIGNATURES = 100
+MAX_NOTE_SIZE = 1 << 20
+
+
+def check_key_name(name: str) -> None:
+    """Raise ``BadData`` unless ``name`` is a valid key name (non-empty, no spaces or '+')."""
+    if not name or any(c.isspace() or c == "+" for c in name):
+        raise BadData(f"invalid key name {name!r}: must be non-empty, no spaces or '+'")
+
+
+def key_id(name: str, sig_type: int, public_key: bytes) -> int:
+    """SHA-256(name || 0x0A || type || public key)[:4] as a big-endian uint32."""
+    digest = hashlib.sha256(name.encode() + b"\n" + bytes([sig_type]) + public_key).digest()
+    return int(struct.unpack(">I", digest[:4])[0])
+
+
+class NoteSigner(Protocol):
+    """What signs a note: a name, a key ID and a ``sign(message)`` method."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> int: ...
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the raw signature over ``message``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ed25519Verifier:
+    """A trusted Ed25519 note key (type 0x01)."""
+
+    name: str
+    key_id: int
+    public_key: bytes
+
+    @classmethod
+    def from_public_key(cls, name: str, public_key: bytes) -> Ed25519Verifier:
+        """Build the verifier for ``name`` and a raw 32-byte public key."""
+        check_key_name(name)
+        if len(public_key) != ED25519_PUBLIC_KEY_SIZE:
+            raise BadData("an Ed25519 public key is 32 bytes")
+        return cls(name, key_id(name, SIG_TYPE_ED25519, public_key), public_key)
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> Ed25519Verifier:
+        """Parse a verifier key string ``<name>+<hex key ID>+<base64(0x01 || key)>``.
+
+        Raises:
+            BadData: the string is malformed, of another type, or its ID does not match.
+        """
+        parts = vkey.strip().split("+", 2)
+        if len(parts) != 3:
+            raise BadData(f"malformed verifier key {vkey!r}: want name+hash+key", field="key")
+        name, hex_id, b64 = parts
+        check_key_name(name)
+        if len(hex_id) != 8 or hex_id.lower() != hex_id:
+            raise BadData(f"malformed key ID {hex_id!r} in verifier key", field="key")
+        try:
+            raw = base64.b64decode(b64, validate=True)
+            wanted = int(hex_id, 16)
+        except (binascii.Error, ValueError) as exc:
+            raise BadData(f"malformed verifier key {vkey!r}: {exc}", field="key") from exc
+        if len(raw) != 1 + ED25519_PUBLIC_KEY_SIZE or raw[0] != SIG_TYPE_ED25519:
+            raise BadData("verifier key is not an Ed25519 (type 0x01) key", field="key")
+        verifier = cls.from_public_key(name, raw[1:])
+        if verifier.key_id != wanted:
+            raise BadData(f"verifier key ID {hex_id} does not match its key", field="key")
+        return verifier
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key string."""
+        b64 = base64.b64encode(bytes([SIG_TYPE_ED25519]) + self.public_key).decode()
+        return f"{self.name}+{self.key_id:08x}+{b64}"
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True if ``signature`` is this key's Ed25519 signature of ``message``."""
+        if len(signature) != ED25519_SIGNATURE_SIZE:
+            return False
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class Ed25519Signer:
+    """An in-memory Ed25519 note signer (the key usually comes from ``ledger.keys``)."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+        check_key_name(name)
+        self._name = name
+        self._key = private_key
+        self.verifier = Ed25519Verifier.from_public_key(
+            name, private_key.public_key().public_bytes_raw()
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def key_id(self) -> int:
+        return self.verifier.key_id
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    """One signature line of a note."""
+
+    name: str
+    key_id: int
+    signature: bytes  # without the 4-byte key ID
+
+    def line(self) -> str:
+        """The signature line, newline included."""
+        blob = base64.b64encode(struct.pack(">I", self.key_id) + self.signature).decode()
+        return f"{SIGNATURE_LINE_PREFIX}{self.name} {blob}\n"
+
+
+@dataclass(frozen=True)
+class SignedNote:
+    """A parsed note: its text (with final newline) and its signature lines."""
+
+    text: str
+    signatures: tuple[NoteSignature, ...]
+
+    @classmethod
+    def parse(cls, data: bytes | str) -> SignedNote:
+        """Parse a signed note.
+
+        Raises:
+            BadData: not UTF-8, control characters, no blank separator line, or a
+                malformed signature line.
+        """
+        if isinstance(data, bytes):
+            if len(data) > MAX_NOTE_SIZE:
+                raise BadData("note is too large")
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadData("note is not valid UTF-8") from exc
+        if any(ord(c) < 0x20 and c != "\n" for c in data):
+            raise BadData("note contains control characters")
+        if not data.endswith("\n"):
+            raise BadData("note does not end with a newline")
+        split = data.rfind("\n\n")
+        if split < 0:
+            raise BadData("note has no blank line before its signatures")
+        text, sig_block = data[: split + 1], data[split + 2 :]
+        sigs: list[NoteSignature] = []
+        for line in sig_block.splitlines():
+            if not line.startswith(SIGNATURE_LINE_PREFIX):
+                raise BadData(f"malformed signature line {line!r}")
+            rest = line[len(SIGNATURE_LINE_PREFIX) :]
+            name, sep, b64 = rest.rpartition(" ")
+            if not sep:
+                raise BadData(f"malformed signature line {line!r}")
+            check_key_name(name)
+            try:
+                blob = base64.b64decode(b64, validate=True)
+            except binascii.Error as exc:
+                raise BadData(f"signature line {line!r} is not base64") from exc
+            if len(blob) < 5:
+                raise BadData(f"signature in line {line!r} is too short")
+            sigs.append(NoteSignature(name, struct.unpack(">I", blob[:4])[0], blob[4:]))
+        if not sigs:
+            raise BadData("note has no signatures")
+        if len(sigs) > MAX_SIGNATURES:
+            raise BadData("note has too many signatures")
+        return cls(text, tuple(sigs))
+
+    def to_text(self) -> str:
+        """The note as text: body, blank line, signature lines."""
+        return self.text + "\n" + "".join(s.line() for s in self.signatures)
+
+    def verify(self, verifiers: list[Ed25519Verifier]) -> list[Ed25519Verifier]:
+        """Check signatures by known keys; ignore unknown ones.
+
+        Returns the verifiers whose signatures verified (at least one).
+
+        Raises:
+            VerificationError: a known key's signature fails, or no known key signed.
+        """
+        known = {(v.name, v.key_id): v for v in verifiers}
+        good: list[Ed25519Verifier] = []
+        message = self.text.encode("utf-8")
+        for sig in self.signatures:
+            v = known.get((sig.name, sig.key_id))
+            if v is None:
+                continue  # signed-note: verifiers MUST ignore unknown keys
+            if not v.verify(message, sig.signature):
+                raise VerificationError(
+                    f"signature by {v.name}+{v.key_id:08x} does not verify: the note was altered"
+                )
+            good.append(v)
+        if not good:
+            names = ", ".join(f"{s.name}+{s.key_id:08x}" for s in self.signatures)
+            raise VerificationError(f"no signature by a trusted key (signed by: {names})")
+        return good
+
+
+def sign_note(text: str, signers: list[NoteSigner]) -> str:
+    """Sign ``text`` (which must end in a newline) with each signer; return the note.
+
+    Raises:
+        BadData: the text does not end in a newline or has control characters.
+    """
+    if not text.endswith("\n"):
+        raise BadData("note text must end with a newline")
+    if any(ord(c) < 0x20 and c != "\n" for c in text):
+        raise BadData("note text contains control characters")
+    message = text.encode("utf-8")
+    sigs = tuple(NoteSignature(s.name, s.key_id, s.sign(message)) for s in signers)
+    return SignedNote(text, sigs).to_text()

@@ -1,0 +1,647 @@
+"""The ledger's storage service: logs, appends, checkpoints, tiles and proofs.
+
+Appends to one log are serialised by the database (SQLite: ``BEGIN IMMEDIATE``;
+PostgreSQL: ``SELECT ... FOR UPDATE`` on the log's head row), so indexes are gap-free
+and the hash chain never forks, whichever process writes.  Appends to different logs
+take different head rows and do not wait on each other on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ledger import jcs, merkle
+from ledger.checkpoint import Checkpoint
+from ledger.entry import ACTOR_RE, ZERO_HASH, Entry, format_time
+from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
+from ledger.events import LOG_CREATED, LOG_KEY_ADDED, lookup
+from ledger.keys import KeyDirectory
+from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
+from ledger.proof import TlogProof
+from ledger.storage.db import SQLITE_BEGIN
+from ledger.storage.schema import checkpoints, create_schema, entries, heads, keys, logs, nodes
+from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef, encode_bundle
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+_B64 = base64.b64encode
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """What a caller asks to append: the ledger adds index, prev and time."""
+
+    type: str
+    actor: str
+    body: dict[str, Any]
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof of acceptance: where the entry went and what its leaf hash is."""
+
+    log: str
+    index: int
+    leaf_hash: bytes
+    time: str
+    duplicate: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "log": self.log,
+            "index": self.index,
+            "leaf_hash": _B64(self.leaf_hash).decode(),
+            "time": self.time,
+            "duplicate": self.duplicate,
+        }
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    """A log's identity and every verifier key it has ever used (oldest first)."""
+
+    id: int
+    name: str
+    origin: str
+    verifier_keys: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "origin": self.origin, "verifier_keys": list(self.verifier_keys)}
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    key_id: str
+    note: str
+    signed_at_ms: int
+
+
+@dataclass
+class _Prepared:
+    head: bytes  # b'{"actor":...,"body":...,"index":'
+    type_tail: bytes  # b',"type":"..."}'
+    type: str
+    idem_key: str | None
+
+    def encode(self, index: int, prev: bytes, time_json: bytes) -> bytes:
+        # RFC 8785 sorts keys: actor, body, index, prev, time, type.  actor and body were
+        # canonicalised by the rfc8785 package; index is an integer, prev base64 and time
+        # RFC 3339 need no escaping, so splicing them in yields the canonical form
+        # (checked against rfc8785 on whole entries in tests/unit/ledger/test_store_encoding).
+        return b"".join(
+            (self.head, str(index).encode(), b',"prev":"', _B64(prev), b'","time":',
+             time_json, self.type_tail)
+        )
+
+
+def prepare(item: NewEntry) -> _Prepared:
+    """Validate an entry request and canonicalise its parts (outside any transaction).
+
+    Raises:
+        BadData: unknown type, malformed actor, invalid body, personal data, or an
+            idempotency key that is empty or too long.
+    """
+    if not isinstance(item.actor, str) or not ACTOR_RE.match(item.actor):
+        raise BadData(f"actor: {item.actor!r} is not of the form role[:id]", field="actor")
+    lookup(item.type).check_body(item.body)
+    if item.idempotency_key is not None and not 0 < len(item.idempotency_key) <= 128:
+        raise BadData("idempotency_key: must be 1..128 characters", field="idempotency_key")
+    head = (
+        b'{"actor":' + jcs.canonical(item.actor) + b',"body":' + jcs.canonical(item.body)
+        + b',"index":'
+    )
+    return _Prepared(head, b',"type":' + jcs.canonical(item.type) + b"}", item.type,
+                     item.idempotency_key)
+
+
+@dataclass
+class _TileCache:
+    """LRU of full tiles (immutable once full), keyed by (log id, base level, tile index)."""
+
+    capacity: int = 4096
+    data: OrderedDict[tuple[int, int, int], list[bytes]] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: tuple[int, int, int]) -> list[bytes] | None:
+        with self.lock:
+            v = self.data.get(key)
+            if v is not None:
+                self.data.move_to_end(key)
+            return v
+
+    def put(self, key: tuple[int, int, int], value: list[bytes]) -> None:
+        with self.lock:
+            self.data[key] = value
+            if len(self.data) > self.capacity:
+                self.data.popitem(last=False)
+
+
+class LedgerStore:
+    """Logs in one database, with their keys in one key directory."""
+
+    def __init__(self, engine: Engine, key_dir: Path, *, tile_cache: int = 4096) -> None:
+        self.engine = engine
+        self.keys = KeyDirectory(key_dir)
+        self._log_cache: dict[str, LogInfo] = {}
+        self._tiles = _TileCache(tile_cache)
+        self._sqlite = engine.dialect.name == "sqlite"
+
+    # -- transactions -------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self._sqlite:
+                conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def create_schema(self) -> None:
+        """Create tables and append-only triggers if missing."""
+        with self._write() as conn:
+            create_schema(conn)
+
+    # -- logs and keys ------------------------------------------------------------
+
+    def create_log(self, name: str, origin: str, now: datetime) -> LogInfo:
+        """Create a log with a fresh signing key; its entry 0 records origin and key.
+
+        Raises:
+            BadData: the name or origin is malformed.
+            Conflict: a log with this name or origin exists.
+        """
+        if not name or len(name) > 64 or not set(name) <= _NAME_CHARS:
+            raise BadData(f"log name {name!r}: use a-z, 0-9, '-' and '_'", field="name")
+        check_key_name(origin)
+        created = format_time(now)
+        try:
+            with self._write() as conn:
+                log_id = conn.execute(
+                    insert(logs).values(name=name, origin=origin, created_at=created)
+                ).inserted_primary_key[0]  # type: ignore[index]
+                conn.execute(insert(heads).values(
+                    log_id=log_id, size=0, last_leaf=ZERO_HASH, frontier=b""))
+                uri, signer = self.keys.create(name, origin)
+                conn.execute(insert(keys).values(
+                    log_id=log_id, key_id=f"{signer.key_id:08x}", vkey=signer.verifier.vkey,
+                    key_uri=uri, created_at=created))
+                self._append_in(conn, log_id, name, [prepare(NewEntry(
+                    LOG_CREATED.name, "system",
+                    {"origin": origin, "verifier_key": signer.verifier.vkey}))], created)
+        except IntegrityError as exc:
+            raise Conflict(f"a log named {name!r} or with origin {origin!r} exists") from exc
+        self._log_cache.pop(name, None)
+        self.sign_checkpoint(name, now)
+        return self.log(name)
+
+    def ensure_log(self, name: str, origin: str, now: datetime) -> LogInfo:
+        """The log ``name``, created if missing.
+
+        Raises:
+            Conflict: it exists with another origin.
+        """
+        try:
+            info = self.log(name)
+        except NotFound:
+            return self.create_log(name, origin, now)
+        if info.origin != origin:
+            raise Conflict(f"log {name!r} exists with origin {info.origin!r}, not {origin!r}")
+        return info
+
+    def log(self, name: str) -> LogInfo:
+        """The log called ``name``.
+
+        Raises:
+            NotFound: no such log.
+        """
+        cached = self._log_cache.get(name)
+        if cached is not None:
+            return cached
+        with self._read() as conn:
+            row = conn.execute(select(logs).where(logs.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"no log named {name!r}", field="log")
+            vkeys = conn.execute(
+                select(keys.c.vkey).where(keys.c.log_id == row.id).order_by(keys.c.id)
+            ).scalars().all()
+        info = LogInfo(row.id, row.name, row.origin, tuple(vkeys))
+        self._log_cache[name] = info
+        return info
+
+    def list_logs(self) -> list[LogInfo]:
+        """Every log, by name."""
+        with self._read() as conn:
+            names = conn.execute(select(logs.c.name).order_by(logs.c.name)).scalars().all()
+        return [self.log(n) for n in names]
+
+    def _active_signer(self, conn: Connection, log: LogInfo) -> Ed25519Signer:
+        row = conn.execute(
+            select(keys.c.key_uri).where(keys.c.log_id == log.id).order_by(keys.c.id.desc())
+            .limit(1)
+        ).one()
+        return self.keys.load(row.key_uri, log.origin)
+
+    def rotate_key(self, name: str, now: datetime) -> LogInfo:
+        """Make a new signing key current, record it in the log, sign a checkpoint.
+
+        Old checkpoints keep verifying with the old public key, which stays listed.
+
+        Raises:
+            NotFound: no such log.
+        """
+        log = self.log(name)
+        created = format_time(now)
+        with self._write() as conn:
+            old = self._active_signer(conn, log)
+            uri, signer = self.keys.create(name, log.origin)
+            conn.execute(insert(keys).values(
+                log_id=log.id, key_id=f"{signer.key_id:08x}", vkey=signer.verifier.vkey,
+                key_uri=uri, created_at=created))
+            self._append_in(conn, log.id, name, [prepare(NewEntry(
+                LOG_KEY_ADDED.name, "system",
+                {"verifier_key": signer.verifier.vkey, "reason": "rotated",
+                 "previous_key_id": f"{old.key_id:08x}"}))], created)
+        self._log_cache.pop(name, None)
+        self.sign_checkpoint(name, now)
+        return self.log(name)
+
+    # -- appends ------------------------------------------------------------------
+
+    def append(self, name: str, item: NewEntry, now: datetime) -> Receipt:
+        """Append one entry durably; see ``append_batch``."""
+        return self.append_batch(name, [item], now)[0]
+
+    def append_batch(self, name: str, items: Sequence[NewEntry], now: datetime) -> list[Receipt]:
+        """Append entries in one transaction: all are durable on return, or none is.
+
+        An entry whose idempotency key was seen before is not appended again; its
+        receipt is the original one, marked ``duplicate``.
+
+        Raises:
+            NotFound: no such log.
+            BadData: an entry is invalid (nothing is written).
+        """
+        log = self.log(name)
+        prepared = [prepare(i) for i in items]
+        time_text = format_time(now)
+        with self._write() as conn:
+            return self._append_in(conn, log.id, name, prepared, time_text)
+
+    def _append_in(
+        self, conn: Connection, log_id: int, name: str, prepared: Sequence[_Prepared],
+        time_text: str,
+    ) -> list[Receipt]:
+        q = select(heads.c.size, heads.c.last_leaf, heads.c.frontier).where(
+            heads.c.log_id == log_id)
+        if not self._sqlite:
+            q = q.with_for_update()
+        head = conn.execute(q).one()
+        known: dict[str, Receipt] = {}
+        idem = [p.idem_key for p in prepared if p.idem_key is not None]
+        if idem:
+            for row in conn.execute(
+                select(entries.c.idem_key, entries.c.idx, entries.c.leaf_hash, entries.c.data)
+                .where(entries.c.log_id == log_id, entries.c.idem_key.in_(idem))
+            ):
+                known[row.idem_key] = Receipt(
+                    name, row.idx, row.leaf_hash, json.loads(row.data)["time"], duplicate=True)
+        acc = merkle.CompactRange.from_bytes(head.size, head.frontier)
+        prev = head.last_leaf
+        time_json = b'"' + time_text.encode() + b'"'
+        entry_rows: list[dict[str, Any]] = []
+        node_rows: list[dict[str, Any]] = []
+        receipts: list[Receipt] = []
+        for p in prepared:
+            if p.idem_key is not None and p.idem_key in known:
+                r = known[p.idem_key]
+                receipts.append(Receipt(r.log, r.index, r.leaf_hash, r.time, duplicate=True))
+                continue
+            index = acc.size
+            data = p.encode(index, prev, time_json)
+            if len(data) > MAX_ENTRY_SIZE:
+                raise BadData(f"entry of {len(data)} bytes exceeds {MAX_ENTRY_SIZE}", field="body")
+            lh = merkle.leaf_hash(data)
+            for level, nidx, h in acc.append(lh):
+                if level % TILE_HEIGHT == 0:
+                    node_rows.append({"log_id": log_id, "level": level, "idx": nidx, "hash": h})
+            entry_rows.append({"log_id": log_id, "idx": index, "leaf_hash": lh,
+                               "entry_type": p.type, "data": data, "idem_key": p.idem_key})
+            receipt = Receipt(name, index, lh, time_text)
+            if p.idem_key is not None:
+                known[p.idem_key] = receipt
+            receipts.append(receipt)
+            prev = lh
+        if entry_rows:
+            conn.execute(insert(entries), entry_rows)
+            if node_rows:
+                conn.execute(insert(nodes), node_rows)
+            conn.execute(
+                update(heads).where(heads.c.log_id == log_id)
+                .values(size=acc.size, last_leaf=prev, frontier=acc.to_bytes())
+            )
+        return receipts
+
+    # -- reads --------------------------------------------------------------------
+
+    def head(self, name: str) -> TreeHead:
+        """The current size and root of log ``name`` (unsigned).
+
+        Raises:
+            NotFound: no such log.
+        """
+        log = self.log(name)
+        with self._read() as conn:
+            row = conn.execute(select(heads.c.size, heads.c.frontier)
+                               .where(heads.c.log_id == log.id)).one()
+        return TreeHead(row.size, merkle.CompactRange.from_bytes(row.size, row.frontier).root())
+
+    def entry(self, name: str, index: int) -> bytes:
+        """The stored bytes of entry ``index``.
+
+        Raises:
+            NotFound: no such log or entry.
+        """
+        log = self.log(name)
+        with self._read() as conn:
+            data = conn.execute(select(entries.c.data).where(
+                entries.c.log_id == log.id, entries.c.idx == index)).scalar()
+        if data is None:
+            raise NotFound(f"log {name!r} has no entry {index}", field="index")
+        return bytes(data)
+
+    def entries_of_type(self, name: str, entry_type: str) -> list[Entry]:
+        """Every entry of one type, in log order (for projections and audits)."""
+        log = self.log(name)
+        with self._read() as conn:
+            rows = conn.execute(select(entries.c.data).where(
+                entries.c.log_id == log.id, entries.c.entry_type == entry_type
+            ).order_by(entries.c.idx)).scalars().all()
+        return [Entry.decode(bytes(r)) for r in rows]
+
+    # -- checkpoints --------------------------------------------------------------
+
+    def sign_checkpoint(
+        self, name: str, now: datetime, *, min_interval_s: float = 0.0
+    ) -> StoredCheckpoint:
+        """Sign the current tree head with the log's active key, unless nothing changed.
+
+        Returns the new checkpoint, or the latest one when the size and key are unchanged
+        or when the latest is younger than ``min_interval_s`` (batching: at most one
+        checkpoint per interval per log).
+
+        Raises:
+            NotFound: no such log.
+            CouldNotCheck: the signing key cannot be loaded.
+        """
+        log = self.log(name)
+        now_ms = int(now.timestamp() * 1000)
+        with self._read() as conn:
+            latest = self._latest_checkpoint(conn, log.id)
+            row = conn.execute(select(heads.c.size, heads.c.frontier)
+                               .where(heads.c.log_id == log.id)).one()
+            signer = self._active_signer(conn, log)
+        key_hex = f"{signer.key_id:08x}"
+        if latest is not None:
+            if latest.size == row.size and latest.key_id == key_hex:
+                return latest
+            if now_ms - latest.signed_at_ms < min_interval_s * 1000:
+                return latest
+        root = merkle.CompactRange.from_bytes(row.size, row.frontier).root()
+        note = Checkpoint(log.origin, row.size, root).sign([signer])
+        stored = StoredCheckpoint(row.size, root, key_hex, note, now_ms)
+        try:
+            with self._write() as conn:
+                conn.execute(insert(checkpoints).values(
+                    log_id=log.id, size=row.size, root=root, key_id=key_hex, note=note,
+                    signed_at_ms=now_ms))
+        except IntegrityError:
+            # Another process signed the same size with the same key: same bytes
+            # (Ed25519 is deterministic), so theirs is as good as ours.
+            pass
+        return stored
+
+    @staticmethod
+    def _latest_checkpoint(conn: Connection, log_id: int) -> StoredCheckpoint | None:
+        row = conn.execute(
+            select(checkpoints).where(checkpoints.c.log_id == log_id)
+            .order_by(checkpoints.c.id.desc()).limit(1)
+        ).first()
+        if row is None:
+            return None
+        return StoredCheckpoint(row.size, row.root, row.key_id, row.note, row.signed_at_ms)
+
+    def latest_checkpoint(self, name: str) -> StoredCheckpoint:
+        """The most recently signed checkpoint of log ``name``.
+
+        Raises:
+            NotFound: no such log, or it has no checkpoint yet.
+        """
+        log = self.log(name)
+        with self._read() as conn:
+            cp = self._latest_checkpoint(conn, log.id)
+        if cp is None:
+            raise NotFound(f"log {name!r} has no checkpoint yet")
+        return cp
+
+    def checkpoint_history(self, name: str) -> list[StoredCheckpoint]:
+        """Every checkpoint of log ``name``, oldest first."""
+        log = self.log(name)
+        with self._read() as conn:
+            rows = conn.execute(select(checkpoints).where(checkpoints.c.log_id == log.id)
+                                .order_by(checkpoints.c.id)).all()
+        return [StoredCheckpoint(r.size, r.root, r.key_id, r.note, r.signed_at_ms) for r in rows]
+
+    def verifiers(self, name: str) -> list[Ed25519Verifier]:
+        """Verifiers for every key log ``name`` has used."""
+        return [Ed25519Verifier.from_vkey(v) for v in self.log(name).verifier_keys]
+
+    # -- tiles and proofs ---------------------------------------------------------
+
+    def _size(self, conn: Connection, log_id: int) -> int:
+        return int(conn.execute(select(heads.c.size).where(heads.c.log_id == log_id)).scalar_one())
+
+    def _base_hashes(
+        self, conn: Connection, log_id: int, base: int, lo: int, hi: int
+    ) -> list[bytes]:
+        if base == 0:
+            q = select(entries.c.leaf_hash).where(
+                entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
+            ).order_by(entries.c.idx)
+        else:
+            q = select(nodes.c.hash).where(
+                nodes.c.log_id == log_id, nodes.c.level == base, nodes.c.idx >= lo,
+                nodes.c.idx < hi,
+            ).order_by(nodes.c.idx)
+        return [bytes(h) for h in conn.execute(q).scalars()]
+
+    def _tile_hashes(
+        self, conn: Connection, log_id: int, base: int, tile: int, width: int, size: int
+    ) -> list[bytes]:
+        """Hashes at tree level ``base`` of one tile, from the cache when it is full."""
+        full = (size >> base) >= (tile + 1) * TILE_WIDTH
+        key = (log_id, base, tile)
+        if full:
+            cached = self._tiles.get(key)
+            if cached is not None:
+                return cached[:width]
+            width = TILE_WIDTH
+        lo = tile * TILE_WIDTH
+        got = self._base_hashes(conn, log_id, base, lo, lo + width)
+        if len(got) != width:
+            raise CouldNotCheck(
+                f"storage is missing hashes at level {base} in [{lo}, {lo + width}): "
+                "the database was altered; run `absentia verify` on an export"
+            )
+        if full:
+            self._tiles.put(key, got)
+        return got
+
+    def _nodes(
+        self, conn: Connection, log_id: int, size: int, wanted: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        """Hashes of perfect subtrees (level, index), reading each tile at most once."""
+        by_tile: dict[tuple[int, int], int] = {}
+        for level, idx in wanted:
+            base = level - level % TILE_HEIGHT
+            first = idx << (level - base)
+            t = first // TILE_WIDTH
+            end = (first + (1 << (level - base))) - t * TILE_WIDTH
+            by_tile[(base, t)] = max(by_tile.get((base, t), 0), end)
+        tiles = {
+            k: self._tile_hashes(conn, log_id, k[0], k[1], w, size) for k, w in by_tile.items()
+        }
+        out: dict[tuple[int, int], bytes] = {}
+        for level, idx in wanted:
+            base = level - level % TILE_HEIGHT
+            r = level - base
+            first = idx << r
+            t = first // TILE_WIDTH
+            off = first - t * TILE_WIDTH
+            out[(level, idx)] = merkle.root_of_perfect(tiles[(base, t)][off : off + (1 << r)])
+        return out
+
+    def _range_hashes(
+        self, conn: Connection, log_id: int, size: int, ranges: Sequence[tuple[int, int]]
+    ) -> list[bytes]:
+        covers = [merkle.perfect_subtrees(a, b) for a, b in ranges]
+        got = self._nodes(conn, log_id, size, [n for c in covers for n in c])
+        return [merkle.hash_perfect_cover([got[n] for n in c]) for c in covers]
+
+    def _checked_size(self, conn: Connection, log_id: int, size: int, what: str) -> int:
+        current = self._size(conn, log_id)
+        if size > current:
+            raise BadData(f"{what}: {size} is beyond the log's size {current}", field=what)
+        return current
+
+    def inclusion_proof(self, name: str, index: int, size: int) -> list[bytes]:
+        """Audit path of entry ``index`` in the tree of ``size`` entries (RFC 9162 §2.1.3).
+
+        Raises:
+            NotFound: no such log.
+            BadData: index or size out of range.
+        """
+        log = self.log(name)
+        if not 0 <= index < size:
+            raise BadData(f"index: {index} is not below size {size}", field="index")
+        with self._read() as conn:
+            current = self._checked_size(conn, log.id, size, "size")
+            return self._range_hashes(conn, log.id, current,
+                                      merkle.inclusion_ranges(index, size))
+
+    def consistency_proof(self, name: str, old: int, new: int) -> list[bytes]:
+        """Consistency proof between sizes ``old`` and ``new`` (RFC 9162 §2.1.4).
+
+        Raises:
+            NotFound: no such log.
+            BadData: sizes out of order or beyond the log.
+        """
+        log = self.log(name)
+        if not 0 <= old <= new:
+            raise BadData(f"old: {old} must be between 0 and new ({new})", field="old")
+        with self._read() as conn:
+            current = self._checked_size(conn, log.id, new, "new")
+            return self._range_hashes(conn, log.id, current,
+                                      merkle.consistency_ranges(old, new))
+
+    def tlog_proof(self, name: str, index: int) -> TlogProof:
+        """A C2SP tlog-proof of entry ``index`` under the latest checkpoint.
+
+        Raises:
+            NotFound: no such log, or the entry is not yet covered by a checkpoint.
+        """
+        cp = self.latest_checkpoint(name)
+        if not 0 <= index < cp.size:
+            raise NotFound(
+                f"entry {index} is not covered by the latest checkpoint (size {cp.size}); "
+                "retry after the next checkpoint", field="index")
+        path = self.inclusion_proof(name, index, cp.size)
+        return TlogProof(index, tuple(path), cp.note)
+
+    def tile(self, name: str, ref: TileRef, *, strict: bool = True) -> bytes:
+        """The bytes of a hash tile or entry bundle, as stored.
+
+        With ``strict`` (serving), a tile whose rows are missing raises; without it
+        (export), whatever the database holds is returned, for the verifier to judge.
+
+        Raises:
+            NotFound: no such log, or the tile lies beyond the tree.
+            CouldNotCheck: strict, and rows are missing from storage.
+        """
+        log = self.log(name)
+        with self._read() as conn:
+            size = self._size(conn, log.id)
+            base = 0 if ref.level is None else ref.level * TILE_HEIGHT
+            available = size >> base
+            end = ref.index * TILE_WIDTH + ref.width
+            if end > available:
+                raise NotFound(f"{ref.path()} is beyond the tree (size {size})", field="path")
+            lo = ref.index * TILE_WIDTH
+            if ref.level is None:
+                rows = conn.execute(select(entries.c.data).where(
+                    entries.c.log_id == log.id, entries.c.idx >= lo, entries.c.idx < end
+                ).order_by(entries.c.idx)).scalars().all()
+                if strict and len(rows) != ref.width:
+                    raise CouldNotCheck(f"storage is missing entries in [{lo}, {end})")
+                return encode_bundle([bytes(r) for r in rows])
+            if strict:
+                return b"".join(self._tile_hashes(conn, log.id, base, ref.index, ref.width, size))
+            return b"".join(self._base_hashes(conn, log.id, base, lo, end))
+
+    def stats(self) -> dict[str, int]:
+        """Row counts (for progress and metrics)."""
+        with self._read() as conn:
+            return {
+                "logs": conn.execute(select(func.count()).select_from(logs)).scalar_one(),
+                "entries": conn.execute(select(func.count()).select_from(entries)).scalar_one(),
+                "checkpoints": conn.execute(
+                    select(func.count()).select_from(checkpoints)).scalar_one(),
+            }
+
+
+__all__ = ["LedgerStore", "LogInfo", "NewEntry", "Receipt", "StoredCheckpoint", "TreeHead",
+           "and_"]
