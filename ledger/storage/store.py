@@ -97,7 +97,7 @@ class StoredCheckpoint:
 
 
 @dataclass
-class _Prepared:
+class PreparedEntry:
     head: bytes  # b'{"actor":...,"body":...,"index":'
     type_tail: bytes  # b',"type":"..."}'
     type: str
@@ -114,7 +114,7 @@ class _Prepared:
         )
 
 
-def prepare(item: NewEntry) -> _Prepared:
+def prepare(item: NewEntry) -> PreparedEntry:
     """Validate an entry request and canonicalise its parts (outside any transaction).
 
     Raises:
@@ -130,7 +130,7 @@ def prepare(item: NewEntry) -> _Prepared:
         b'{"actor":' + jcs.canonical(item.actor) + b',"body":' + jcs.canonical(item.body)
         + b',"index":'
     )
-    return _Prepared(head, b',"type":' + jcs.canonical(item.type) + b"}", item.type,
+    return PreparedEntry(head, b',"type":' + jcs.canonical(item.type) + b"}", item.type,
                      item.idempotency_key)
 
 
@@ -306,14 +306,19 @@ class LedgerStore:
             NotFound: no such log.
             BadData: an entry is invalid (nothing is written).
         """
+        return self.append_prepared(name, [prepare(i) for i in items], now)
+
+    def append_prepared(
+        self, name: str, prepared: Sequence[PreparedEntry], now: datetime
+    ) -> list[Receipt]:
+        """``append_batch`` for entries already checked by ``prepare``."""
         log = self.log(name)
-        prepared = [prepare(i) for i in items]
         time_text = format_time(now)
         with self._write() as conn:
             return self._append_in(conn, log.id, name, prepared, time_text)
 
     def _append_in(
-        self, conn: Connection, log_id: int, name: str, prepared: Sequence[_Prepared],
+        self, conn: Connection, log_id: int, name: str, prepared: Sequence[PreparedEntry],
         time_text: str,
     ) -> list[Receipt]:
         q = select(heads.c.size, heads.c.last_leaf, heads.c.frontier).where(
@@ -643,5 +648,5 @@ class LedgerStore:
             }
 
 
-__all__ = ["LedgerStore", "LogInfo", "NewEntry", "Receipt", "StoredCheckpoint", "TreeHead",
-           "and_"]
+__all__ = ["LedgerStore", "LogInfo", "NewEntry", "PreparedEntry", "Receipt", "StoredCheckpoint",
+           "TreeHead", "prepare"]

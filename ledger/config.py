@@ -1,0 +1,84 @@
+"""Typed configuration from ``config.toml`` (parse, don't validate)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import BadData
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    name: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    sqlite_synchronous: str
+    key_dir: Path
+    checkpoint_min_interval_s: float  # seconds
+    host: str
+    port: int
+    workers: int
+    threads: int
+    logs: tuple[LogConfig, ...]
+
+
+def _get(table: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
+    value = table.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        raise BadData(f"config {where}.{key}: expected {kind.__name__}, got {value!r}",
+                      field=f"{where}.{key}")
+    return value
+
+
+def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
+    """Read the config file (default: the project's ``config.toml``) for ``data_dir``.
+
+    Raises:
+        BadData: the file is not TOML or a value has the wrong type; the message names it.
+    """
+    path = config_file or Path(os.environ.get("ABSENTIA_CONFIG", DEFAULT_CONFIG))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadData(f"config file {path} not found; pass --config FILE") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadData(f"config file {path} is not valid TOML: {exc}") from exc
+    data_dir = data_dir.resolve()
+
+    def sub(text: str) -> str:
+        return text.replace("{data}", str(data_dir))
+
+    storage = raw.get("storage", {})
+    cps = raw.get("checkpoints", {})
+    server = raw.get("server", {})
+    url = os.environ.get("ABSENTIA_DATABASE_URL") or sub(
+        _get(storage, "url", str, "sqlite:///{data}/absentia.db", "storage"))
+    logs = []
+    for i, item in enumerate(raw.get("logs", [])):
+        logs.append(LogConfig(_get(item, "name", str, None, f"logs[{i}]"),
+                              _get(item, "origin", str, None, f"logs[{i}]")))
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        sqlite_synchronous=_get(storage, "sqlite_synchronous", str, "FULL", "storage"),
+        key_dir=Path(sub(_get(storage, "key_dir", str, "{data}/keys", "storage"))),
+        checkpoint_min_interval_s=_get(cps, "min_interval_s", float, 1.0, "checkpoints"),
+        host=_get(server, "host", str, "127.0.0.1", "server"),
+        port=_get(server, "port", int, 5000, "server"),
+        workers=_get(server, "workers", int, 2, "server"),
+        threads=_get(server, "threads", int, 4, "server"),
+        logs=tuple(logs),
+    )

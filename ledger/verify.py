@@ -1,0 +1,418 @@
+"""The auditor's offline verifier: ``absentia verify PREFIX``.
+
+Reads a log published as C2SP tlog-tiles (an exported directory or an http(s) URL
+prefix) and checks, trusting nothing but the verifier keys it is given:
+
+* the checkpoint's signature (signed-note; unknown keys ignored);
+* every entry: its leaf hash against the level-0 tile, RFC 8785 canonical form, the
+  envelope, ``index`` equal to its position and ``prev`` equal to the previous leaf hash;
+* every hash tile above level 0 against the tiles below it, and the root;
+* with ``--old``, that an older trusted checkpoint is a prefix of this one (no rollback,
+  no fork).
+
+It exits 0 only if all holds, and otherwise names the first bad index.  Dependencies:
+the standard library, ``cryptography`` and ``rfc8785`` (through ``ledger.jcs``) only —
+no Flask, no SQLAlchemy, no database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import os
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ledger import merkle
+from ledger.checkpoint import Checkpoint
+from ledger.entry import ZERO_HASH, Entry
+from ledger.errors import BadData, CouldNotCheck, LedgerError, NotFound, VerificationError
+from ledger.note import Ed25519Verifier
+from ledger.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    TileRef,
+    bundles_for_size,
+    decode_bundle,
+    split_tile,
+    tiles_for_size,
+)
+
+
+class Source(Protocol):
+    """Where the tlog-tiles resources come from."""
+
+    def get(self, path: str) -> bytes:
+        """The bytes at ``path`` below the prefix; raises NotFound or CouldNotCheck."""
+        ...
+
+
+class DirectorySource:
+    """An exported tlog-tiles directory."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise CouldNotCheck(f"{root} is not a directory")
+        self.root = root
+
+    def get(self, path: str) -> bytes:
+        try:
+            return (self.root / path).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"{path} is missing from {self.root}") from None
+        except OSError as exc:
+            raise CouldNotCheck(f"cannot read {self.root / path}: {exc}") from exc
+
+
+class HttpSource:
+    """A tlog-tiles URL prefix, read over one persistent HTTP(S) connection."""
+
+    def __init__(self, prefix: str, timeout: float = 30.0) -> None:
+        url = urllib.parse.urlsplit(prefix)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise CouldNotCheck(f"{prefix} is not an http(s) URL")
+        self.url = url
+        self.base = url.path.rstrip("/")
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            cls = (http.client.HTTPSConnection if self.url.scheme == "https"
+                   else http.client.HTTPConnection)
+            self._conn = cls(self.url.netloc, timeout=self.timeout)
+        return self._conn
+
+    def get(self, path: str) -> bytes:
+        for attempt in range(3):
+            conn = self._connect()
+            try:
+                conn.request("GET", f"{self.base}/{path}",
+                             headers={"Accept-Encoding": "gzip, identity"})
+                resp = conn.getresponse()
+                body = resp.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise CouldNotCheck(f"cannot fetch {path}: {exc}") from exc
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            if resp.status == 404:
+                raise NotFound(f"{path}: 404 Not Found")
+            if resp.status != 200:
+                raise CouldNotCheck(f"{path}: HTTP {resp.status}")
+            if resp.getheader("Content-Encoding", "").lower() == "gzip":
+                body = gzip.decompress(body)
+            return body
+        raise CouldNotCheck(f"cannot fetch {path}")
+
+
+def open_source(prefix: str) -> Source:
+    """A DirectorySource or an HttpSource for ``prefix``."""
+    if prefix.startswith(("http://", "https://")):
+        return HttpSource(prefix)
+    return DirectorySource(Path(prefix))
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """What one entry bundle gave: its leaf hashes, its first prev, its first fault."""
+
+    leaves: list[bytes]
+    first_prev: bytes | None
+    error: tuple[int, str] | None
+
+
+def check_bundle(start: int, width: int, bundle: bytes, tile: bytes) -> BundleResult:
+    """Check one entry bundle against its level-0 tile (pure; runs in worker processes).
+
+    Checks each entry's leaf hash, canonical JSON, envelope, index and (inside the
+    bundle) prev.  The link to the previous bundle is checked by the caller.
+    """
+    leaves: list[bytes] = []
+    first_prev: bytes | None = None
+    try:
+        raws = decode_bundle(bundle)
+    except BadData as exc:
+        return BundleResult([], None, (start, f"entry bundle is malformed: {exc}"))
+    try:
+        hashes = split_tile(tile)
+    except BadData as exc:
+        return BundleResult([], None, (start, f"level-0 tile is malformed: {exc}"))
+    leaf_hash = merkle.leaf_hash
+    for j in range(width):
+        i = start + j
+        if j >= len(raws):
+            return BundleResult(leaves, first_prev,
+                                (i, f"entry {i} is missing (the bundle ends after {len(raws)})"))
+        raw = raws[j]
+        lh = leaf_hash(raw)
+        if j >= len(hashes) or hashes[j] != lh:
+            return BundleResult(leaves, first_prev, (
+                i, f"entry {i} does not hash to the leaf in its level-0 tile: altered entry"))
+        try:
+            entry = Entry.decode(raw)
+        except BadData as exc:
+            return BundleResult(leaves, first_prev, (i, f"entry {i}: {exc}"))
+        if entry.index != i:
+            return BundleResult(leaves, first_prev, (
+                i, f"entry at position {i} claims index {entry.index}: entries were "
+                   "removed, inserted or reordered"))
+        if j == 0:
+            first_prev = entry.prev
+        elif entry.prev != leaves[-1]:
+            return BundleResult(leaves, first_prev, (
+                i - 1, f"hash chain broken: entry {i}'s prev is not the leaf hash of entry "
+                       f"{i - 1} (entry {i - 1} altered, or an entry inserted before {i})"))
+        leaves.append(lh)
+    if len(raws) > width:
+        return BundleResult(leaves, first_prev, (
+            start + width, f"entry bundle holds {len(raws)} entries, expected {width}"))
+    if len(hashes) > width:
+        return BundleResult(leaves, first_prev, (
+            start + width, f"level-0 tile holds {len(hashes)} hashes, expected {width}"))
+    return BundleResult(leaves, first_prev, None)
+
+
+@dataclass
+class VerifyReport:
+    """What a successful verification established."""
+
+    origin: str
+    size: int
+    root: bytes
+    signed_by: list[str]
+    entries: int = 0
+    tiles: int = 0
+    old_size: int | None = None
+    seconds: float = 0.0
+    types: dict[str, int] = field(default_factory=dict)
+
+
+Progress = Callable[[int, int], None]
+
+
+def _bundle_jobs(source: Source, size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+    for ref in bundles_for_size(size):
+        bundle = source.get(ref.path())
+        tile = source.get(TileRef(0, ref.index, ref.width).path())
+        yield ref.index * TILE_WIDTH, ref.width, bundle, tile
+
+
+def verify_log(
+    source: Source,
+    verifiers: list[Ed25519Verifier],
+    *,
+    old_checkpoint: str | bytes | None = None,
+    origin: str | None = None,
+    progress: Progress | None = None,
+    jobs: int = 1,
+) -> VerifyReport:
+    """Verify a whole log from ``source``; see the module docstring.
+
+    Raises:
+        VerificationError: something does not hold (``.index`` names the first bad
+            entry when the fault can be pinned to one).
+        BadData: a resource is malformed.
+        NotFound, CouldNotCheck: a resource could not be read.
+    """
+    started = time.perf_counter()
+    if not verifiers:
+        raise CouldNotCheck("no verifier keys given: pass --key or --keys")
+    from ledger.note import SignedNote
+
+    note = SignedNote.parse(source.get("checkpoint"))
+    signed_by = note.verify(verifiers)
+    cp = Checkpoint.from_body(note.text)
+    if origin is not None and cp.origin != origin:
+        raise VerificationError(f"checkpoint origin is {cp.origin!r}, expected {origin!r}")
+    old: Checkpoint | None = None
+    if old_checkpoint is not None:
+        old = Checkpoint.open(old_checkpoint, verifiers)
+        if old.origin != cp.origin:
+            raise VerificationError(f"old checkpoint is of log {old.origin!r}, not {cp.origin!r}")
+        if old.size > cp.size:
+            raise VerificationError(
+                f"rollback: the log now has {cp.size} entries but an older checkpoint "
+                f"already had {old.size}", index=cp.size)
+        if old.size == 0 and old.root != merkle.EMPTY_ROOT:
+            raise VerificationError("old checkpoint of size 0 has a non-empty root")
+
+    report = VerifyReport(cp.origin, cp.size, cp.root,
+                          [f"{v.name}+{v.key_id:08x}" for v in signed_by],
+                          old_size=None if old is None else old.size)
+    acc = merkle.CompactRange()
+    # Hashes at tile levels 8, 16, ... as the entries imply them, to check hash tiles.
+    implied: dict[int, list[bytes]] = {}
+    prev = ZERO_HASH
+    done = 0
+
+    def absorb(start: int, result: BundleResult) -> None:
+        nonlocal prev, done
+        if result.first_prev is not None and result.first_prev != prev:
+            raise VerificationError(
+                f"hash chain broken: entry {start}'s prev is not the leaf hash of entry "
+                f"{start - 1}", index=max(start - 1, 0))
+        for lh in result.leaves:
+            for level, idx, h in acc.append(lh):
+                if level % TILE_HEIGHT == 0:
+                    implied.setdefault(level, []).append(h)
+                    assert len(implied[level]) == idx + 1
+            if old is not None and acc.size == old.size and acc.root() != old.root:
+                raise VerificationError(
+                    f"fork: the first {old.size} entries do not have the root of the older "
+                    "checkpoint", index=old.size - 1)
+        if result.error is not None:
+            raise VerificationError(result.error[1], index=result.error[0])
+        if result.leaves:
+            prev = result.leaves[-1]
+        done += len(result.leaves)
+        if progress is not None:
+            progress(done, cp.size)
+
+    if jobs > 1 and cp.size > 4 * TILE_WIDTH:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            pending = []
+            for job in _bundle_jobs(source, cp.size):
+                pending.append((job[0], pool.submit(check_bundle, *job)))
+                if len(pending) >= 4 * jobs:
+                    s, fut = pending.pop(0)
+                    absorb(s, fut.result())
+            for s, fut in pending:
+                absorb(s, fut.result())
+    else:
+        for job in _bundle_jobs(source, cp.size):
+            absorb(job[0], check_bundle(*job))
+    if old is not None and old.size == 0 and cp.size == 0 and old.root != cp.root:
+        raise VerificationError("old and new empty checkpoints differ")
+
+    for ref in tiles_for_size(cp.size):
+        if ref.level == 0 or ref.level is None:
+            continue
+        got = split_tile(source.get(ref.path()))
+        want = implied.get(ref.level * TILE_HEIGHT, [])
+        lo = ref.index * TILE_WIDTH
+        want = want[lo : lo + ref.width]
+        span = TILE_WIDTH ** ref.level
+        for k in range(ref.width):
+            if k >= len(got) or k >= len(want) or got[k] != want[k]:
+                first = (lo + k) * span
+                raise VerificationError(
+                    f"hash tile {ref.path()} does not match entries {first}..{first + span - 1}",
+                    index=first)
+        if len(got) != ref.width:
+            raise VerificationError(f"hash tile {ref.path()} has {len(got)} hashes, "
+                                    f"expected {ref.width}")
+        report.tiles += 1
+    if acc.root() != cp.root:
+        raise VerificationError(
+            f"the {cp.size} entries do not have the checkpoint's root: the log was altered "
+            "after it was signed", index=cp.size - 1 if cp.size else None)
+    report.entries = done
+    report.tiles += sum(1 for _ in bundles_for_size(cp.size))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def load_verifiers(keys: list[str], key_files: list[Path]) -> list[Ed25519Verifier]:
+    """Parse verifier keys given inline and in files (one a line, '#' comments).
+
+    Raises:
+        BadData: a key is malformed.
+        CouldNotCheck: a key file cannot be read.
+    """
+    out = [Ed25519Verifier.from_vkey(k) for k in keys]
+    for f in key_files:
+        try:
+            lines = f.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise CouldNotCheck(f"cannot read key file {f}: {exc}") from exc
+        out += [Ed25519Verifier.from_vkey(ln) for ln in lines
+                if ln.strip() and not ln.startswith("#")]
+    return out
+
+
+class _TerminalProgress:
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 and done != total:
+            return
+        self.last = now
+        pct = 100.0 * done / total if total else 100.0
+        sys.stderr.write(f"\rverifying entries: {done:,}/{total:,} ({pct:5.1f}%)")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``absentia verify``: exit 0 if the log verifies, 1 if not, 2 if it could not check."""
+    parser = argparse.ArgumentParser(
+        prog="absentia verify",
+        description="Verify an Absentia log offline from a tlog-tiles directory or URL prefix.")
+    parser.add_argument("prefix", help="exported directory or http(s)://host/logs/NAME")
+    parser.add_argument("--key", action="append", default=[], metavar="VKEY",
+                        help="trusted verifier key (name+hash+base64); repeatable")
+    parser.add_argument("--keys", action="append", default=[], type=Path, metavar="FILE",
+                        help="file of trusted verifier keys, one a line; repeatable")
+    parser.add_argument("--old", type=Path, metavar="CHECKPOINT",
+                        help="an older trusted checkpoint that the log must extend")
+    parser.add_argument("--origin", help="expected origin line")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes for entry checks (default: all cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    args = parser.parse_args(argv)
+    try:
+        key_files = list(args.keys)
+        if not args.key and not key_files:
+            local = Path(args.prefix) / "keys"
+            if not args.prefix.startswith(("http://", "https://")) and local.is_file():
+                sys.stderr.write(
+                    f"warning: no --key/--keys given; trusting {local} from the export itself. "
+                    "Pass the keys you obtained independently for a real audit.\n")
+                key_files.append(local)
+        verifiers = load_verifiers(args.key, key_files)
+        old_text = args.old.read_bytes() if args.old else None
+        progress = None if args.quiet or not sys.stderr.isatty() else _TerminalProgress()
+        report = verify_log(open_source(args.prefix), verifiers, old_checkpoint=old_text,
+                            origin=args.origin, progress=progress, jobs=max(1, args.jobs))
+    except VerificationError as exc:
+        where = f" (first bad index: {exc.index})" if exc.index is not None else ""
+        print(f"FAILED{where}: {exc}", file=sys.stderr)
+        return 1
+    except BadData as exc:
+        print(f"FAILED: malformed input: {exc}", file=sys.stderr)
+        return 1
+    except (NotFound, CouldNotCheck, OSError) as exc:
+        print(f"could not verify: {exc}", file=sys.stderr)
+        return 2
+    except LedgerError as exc:
+        print(f"could not verify: {exc}", file=sys.stderr)
+        return 2
+    old = f", extends the checkpoint of size {report.old_size}" if report.old_size is not None \
+        else ""
+    print(f"OK: {report.origin}: {report.entries:,} entries, {report.tiles:,} tiles, root "
+          f"{merkle_b64(report.root)}, signed by {', '.join(report.signed_by)}{old} "
+          f"({report.seconds:.2f} s)")
+    return 0
+
+
+def merkle_b64(h: bytes) -> str:
+    import base64
+
+    return base64.b64encode(h).decode()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Flask adapter: ``create_app`` wires the store, the read API and problem+json errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask, Response, render_template
+
+from ledger.config import Settings
+from ledger.storage import LedgerStore, make_engine
+from ledger.web import logs, problems
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+def open_store(settings: Settings) -> LedgerStore:
+    """Connect to the configured database, create the schema and the configured logs."""
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = LedgerStore(engine, settings.key_dir)
+    store.create_schema()
+    now = datetime.now(UTC)
+    for lc in settings.logs:
+        store.ensure_log(lc.name, lc.origin, now)
+    return store
+
+
+def create_app(settings: Settings | None = None, store: LedgerStore | None = None) -> Flask:
+    """The WSGI application.  Pass a ``store`` (tests) or ``settings`` (serving)."""
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    if store is None:
+        if settings is None:
+            raise ValueError("create_app needs settings or a store")
+        store = open_store(settings)
+    app.extensions["absentia.store"] = store
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    problems.init_app(app)
+    app.register_blueprint(logs.bp)
+
+    @app.get("/")
+    def home() -> str:
+        return render_template("index.html", logs=store.list_logs(),
+                               heads={lg.name: store.latest_checkpoint(lg.name)
+                                      for lg in store.list_logs()})
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.after_request
+    def security_headers(resp: Response) -> Response:
+        resp.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault("Access-Control-Allow-Origin", "*")  # public, read-only data
+        return resp
+
+    return app

@@ -1,0 +1,117 @@
+"""The read API of the logs: C2SP tlog-tiles under /logs/<name>/ plus JSON helpers."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from ledger.errors import BadData
+from ledger.storage.store import LedgerStore
+from ledger.tiles import TileRef
+
+bp = Blueprint("logs", __name__)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+# tlog-tiles §Checkpoints: mutable, so no caching beyond a few seconds.
+CHECKPOINT_CACHE = "public, max-age=2"
+
+
+def store() -> LedgerStore:
+    s: LedgerStore = current_app.extensions["absentia.store"]
+    return s
+
+
+def int_param(name: str, default: int | None = None) -> int:
+    """A non-negative integer query parameter.
+
+    Raises:
+        BadData: missing (without default), not a decimal, or negative; names the field.
+    """
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise BadData(f"query parameter {name!r} is required", field=name)
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise BadData(f"query parameter {name!r} must be a non-negative integer, got {raw!r}",
+                      field=name)
+    return int(raw)
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+@bp.get("/logs")
+def list_logs() -> Response:
+    return jsonify([log.to_json() for log in store().list_logs()])
+
+
+@bp.get("/logs/<name>")
+def log_info(name: str) -> Response:
+    s = store()
+    info: dict[str, Any] = s.log(name).to_json()
+    cp = s.latest_checkpoint(name)
+    info["size"] = cp.size
+    info["root"] = base64.b64encode(cp.root).decode()
+    info["checkpoint"] = cp.note
+    return jsonify(info)
+
+
+@bp.get("/logs/<name>/checkpoint")
+def checkpoint(name: str) -> Response:
+    resp = Response(store().latest_checkpoint(name).note, mimetype="text/plain")
+    resp.headers["Content-Type"] = "text/plain; charset=utf-8"
+    resp.headers["Cache-Control"] = CHECKPOINT_CACHE
+    return resp
+
+
+@bp.get("/logs/<name>/tile/<path:rest>")
+def tile(name: str, rest: str) -> Response:
+    ref = TileRef.parse("tile/" + rest)
+    resp = Response(store().tile(name, ref), mimetype="application/octet-stream")
+    resp.headers["Cache-Control"] = IMMUTABLE
+    return resp
+
+
+@bp.get("/logs/<name>/proof/inclusion")
+def inclusion(name: str) -> Response:
+    s = store()
+    index = int_param("index")
+    size = int_param("size", s.latest_checkpoint(name).size)
+    hashes = s.inclusion_proof(name, index, size)
+    return jsonify({"index": index, "size": size, "hashes": _b64(hashes)})
+
+
+@bp.get("/logs/<name>/proof/consistency")
+def consistency(name: str) -> Response:
+    s = store()
+    old = int_param("old")
+    new = int_param("new", s.latest_checkpoint(name).size)
+    hashes = s.consistency_proof(name, old, new)
+    return jsonify({"old": old, "new": new, "hashes": _b64(hashes)})
+
+
+def _index(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise BadData(f"entry index must be a non-negative integer, got {raw!r}", field="index")
+    return int(raw)
+
+
+@bp.get("/logs/<name>/entries/<raw_index>")
+def entry(name: str, raw_index: str) -> Response:
+    data = store().entry(name, _index(raw_index))
+    resp = Response(data, mimetype="application/json")
+    resp.headers["Cache-Control"] = IMMUTABLE
+    return resp
+
+
+@bp.get("/logs/<name>/entries/<raw_index>/tlog-proof")
+def entry_proof(name: str, raw_index: str) -> Response:
+    proof = store().tlog_proof(name, _index(raw_index))
+    resp = Response(proof.to_text(), mimetype="text/plain")
+    resp.headers["Content-Type"] = "text/plain; charset=utf-8"
+    resp.headers["Cache-Control"] = CHECKPOINT_CACHE
+    return resp

@@ -1,0 +1,84 @@
+"""RFC 9457 problem details: every error the HTTP API returns, in one place."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotAllowed, NotFound
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+
+#: slug -> (status, title, what to do); served as documentation at /problems/<slug>.
+PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "bad-request": (400, "Bad request", "Correct the named parameter and retry."),
+    "not-found": (404, "Not found", "Check the log name, index or tile path."),
+    "conflict": (409, "Conflict", "The resource exists already or changed; reload it."),
+    "forbidden": (403, "Forbidden", "This operation is not allowed by policy."),
+    "unavailable": (503, "Service unavailable",
+                    "A dependency could not be read; retry later or tell the operator."),
+    "internal": (500, "Internal server error", "Retry later; the operator has been alerted."),
+}
+
+
+def problem(slug: str, detail: str, *, status: int | None = None, field: str | None = None,
+            **extra: Any) -> Response:
+    """A problem+json response (RFC 9457 §3) with a ``type`` that documents itself."""
+    default_status, title, _ = PROBLEMS.get(slug, PROBLEMS["internal"])
+    code = status or default_status
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": code,
+        "detail": detail,
+        "instance": request.path,
+    }
+    if field is not None:
+        body["field"] = field
+    body.update(extra)
+    return Response(json.dumps(body, ensure_ascii=False), status=code, mimetype=MEDIA_TYPE)
+
+
+_MAP: tuple[tuple[type[LedgerError], str], ...] = (
+    (NotFound, "not-found"),
+    (Conflict, "conflict"),
+    (NotAllowed, "forbidden"),
+    (BadData, "bad-request"),
+    (CouldNotCheck, "unavailable"),
+)
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers and the problem documentation pages."""
+
+    @app.errorhandler(LedgerError)
+    def _ledger_error(exc: LedgerError) -> Response:
+        for cls, slug in _MAP:
+            if isinstance(exc, cls):
+                return problem(slug, str(exc), field=exc.field)
+        return problem("internal", "unexpected ledger error")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        slug = {400: "bad-request", 404: "not-found", 409: "conflict", 403: "forbidden"}.get(
+            code, "bad-request" if code < 500 else "internal")
+        return problem(slug, exc.description or exc.name, status=code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.path)
+        return problem("internal", "an unexpected error occurred")
+
+    @app.get("/problems/<slug>")
+    def _problem_doc(slug: str) -> Response:
+        if slug not in PROBLEMS:
+            return problem("not-found", f"no problem type {slug!r}")
+        status, title, advice = PROBLEMS[slug]
+        return Response(f"{status} {title}\n\n{advice}\n", mimetype="text/plain")
