@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ledger import jcs, merkle
 from ledger.checkpoint import Checkpoint
-from ledger.entry import ACTOR_RE, ZERO_HASH, Entry, format_time
+from ledger.entry import ACTOR_RE, ZERO_HASH, format_time
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
 from ledger.events import LOG_CREATED, LOG_KEY_ADDED, lookup
 from ledger.keys import KeyDirectory
@@ -424,15 +424,6 @@ class LedgerStore:
         if data is None:
             raise NotFound(f"log {name!r} has no entry {index}", field="index")
         return bytes(data)
-
-    def entries_of_type(self, name: str, entry_type: str) -> list[Entry]:
-        """Every entry of one type, in log order (for projections and audits)."""
-        log = self.log(name)
-        with self._read() as conn:
-            rows = conn.execute(select(entries.c.data).where(
-                entries.c.log_id == log.id, entries.c.entry_type == entry_type
-            ).order_by(entries.c.idx)).scalars().all()
-        return [Entry.decode(bytes(r)) for r in rows]
 
     # -- checkpoints --------------------------------------------------------------
 

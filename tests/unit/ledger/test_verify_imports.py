@@ -1,0 +1,18 @@
+"""The auditor's verifier must stay small: no Flask, no SQLAlchemy, no database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_verify_module_imports_neither_flask_nor_sqlalchemy() -> None:
+    code = (
+        "import sys, ledger.verify\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'flask', 'sqlalchemy', 'werkzeug', 'psycopg', 'sqlite3', 'apscheduler'})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "", f"ledger.verify pulled in: {out.stdout.strip()}"
