@@ -20,9 +20,9 @@ from ledger.errors import BadData
 ZERO_HASH = bytes(32)
 ENTRY_KEYS = frozenset({"actor", "body", "index", "prev", "time", "type"})
 # RFC 3339 §5.6 date-time in UTC with a 'Z' and millisecond precision, as we write it.
-_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
-TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-ACTOR_RE = re.compile(r"^[a-z][a-z0-9_-]*(:[A-Za-z0-9._-]{1,64})?$")
+_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
+TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")  # use fullmatch
+ACTOR_RE = re.compile(r"[a-z][a-z0-9_-]*(:[A-Za-z0-9._-]{1,64})?")  # use fullmatch
 
 
 def format_time(moment: datetime) -> str:
@@ -40,7 +40,7 @@ def format_time(moment: datetime) -> str:
 
 def check_time(text: str, field: str = "time") -> None:
     """Raise ``BadData`` unless ``text`` is an RFC 3339 UTC time ending in Z."""
-    if not isinstance(text, str) or not _TIME_RE.match(text):
+    if not isinstance(text, str) or not _TIME_RE.fullmatch(text):
         raise BadData(f"{field}: {text!r} is not an RFC 3339 UTC time", field=field)
     try:
         datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -93,12 +93,12 @@ class Entry:
             prev = base64.b64decode(obj["prev"], validate=True)
         except (TypeError, ValueError) as exc:
             raise BadData("entry prev is not base64", field="prev") from exc
-        if len(prev) != 32:
-            raise BadData("entry prev is not a 32-byte hash", field="prev")
+        if len(prev) != 32 or base64.b64encode(prev).decode() != obj["prev"]:
+            raise BadData("entry prev is not the base64 of a 32-byte hash", field="prev")
         check_time(obj["time"])
-        if not isinstance(obj["type"], str) or not TYPE_RE.match(obj["type"]):
+        if not isinstance(obj["type"], str) or not TYPE_RE.fullmatch(obj["type"]):
             raise BadData(f"entry type {obj['type']!r} is malformed", field="type")
-        if not isinstance(obj["actor"], str) or not ACTOR_RE.match(obj["actor"]):
+        if not isinstance(obj["actor"], str) or not ACTOR_RE.fullmatch(obj["actor"]):
             raise BadData(f"entry actor {obj['actor']!r} is malformed", field="actor")
         if not isinstance(obj["body"], dict):
             raise BadData("entry body is not an object", field="body")

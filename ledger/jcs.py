@@ -67,6 +67,14 @@ def _reject_constant(text: str) -> float:
     raise BadData(f"{text} is not valid JSON")
 
 
+def _checked_int(text: str) -> int:
+    value = int(text)
+    # I-JSON (RFC 7493 §2.2), which RFC 8785 builds on: beyond 2**53-1 is not portable.
+    if abs(value) > 2**53 - 1:
+        raise BadData(f"integer {text} exceeds 2**53-1")
+    return value
+
+
 def parse(raw: bytes) -> JSONValue:
     """Parse JSON bytes as the ledger reads them: UTF-8, no floats, no NaN/Infinity.
 
@@ -75,7 +83,8 @@ def parse(raw: bytes) -> JSONValue:
     """
     try:
         return json.loads(
-            raw.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_constant
+            raw.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_constant,
+            parse_int=_checked_int,
         )
     except UnicodeDecodeError as exc:
         raise BadData(f"not UTF-8: {exc}") from exc
@@ -94,7 +103,10 @@ def is_canonical(raw: bytes, parsed: JSONValue) -> bool:
     """
     if not _NON_BMP_UTF8.search(raw):
         fast = json.dumps(parsed, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        return fast.encode("utf-8") == raw
+        try:
+            return fast.encode("utf-8") == raw
+        except UnicodeEncodeError:  # a lone surrogate: no RFC 8785 form exists
+            return False
     try:
         return canonical(parsed) == raw
     except BadData:

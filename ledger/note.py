@@ -185,7 +185,7 @@ class SignedNote:
             raise BadData("note has no blank line before its signatures")
         text, sig_block = data[: split + 1], data[split + 2 :]
         sigs: list[NoteSignature] = []
-        for line in sig_block.splitlines():
+        for line in sig_block[:-1].split("\n"):  # signed-note lines end in U+000A only
             if not line.startswith(SIGNATURE_LINE_PREFIX):
                 raise BadData(f"malformed signature line {line!r}")
             rest = line[len(SIGNATURE_LINE_PREFIX) :]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint
@@ -57,7 +58,7 @@ class TlogProof:
         if pos >= len(lines) or not lines[pos].startswith("index "):
             raise BadData("tlog-proof has no index line")
         idx_text = lines[pos][6:]
-        if not idx_text.isdigit() or (idx_text != "0" and idx_text.startswith("0")):
+        if not re.fullmatch(r"0|[1-9][0-9]*", idx_text):
             raise BadData(f"tlog-proof index {idx_text!r} is not a decimal")
         path = []
         for line in lines[pos + 1 :]:

@@ -20,7 +20,7 @@ TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes, 8,192 bytes when full
 MAX_LEVEL = 63
 MAX_ENTRY_SIZE = 0xFFFF  # uint16 length prefix
 
-_INDEX_ELEMENT = re.compile(r"^(x\d{3}/)*\d{3}$")
+_INDEX_ELEMENT = re.compile(r"(x[0-9]{3}/)*[0-9]{3}")
 
 
 def encode_index(n: int) -> str:
@@ -43,9 +43,13 @@ def decode_index(path: str) -> int:
     Raises:
         BadData: the path is not in the tlog-tiles index form.
     """
-    if not _INDEX_ELEMENT.match(path):
+    if not _INDEX_ELEMENT.fullmatch(path):
         raise BadData(f"tile index {path!r} is not in the x001/x234/067 form", field="N")
-    return int(path.replace("x", "").replace("/", ""))
+    n = int(path.replace("x", "").replace("/", ""))
+    if encode_index(n) != path:  # only the shortest encoding names a tile
+        raise BadData(f"tile index {path!r} is not canonical (use {encode_index(n)!r})",
+                      field="N")
+    return n
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,13 @@ class TileRef:
         if lvl_text == "entries":
             level = None
         else:
-            if not re.fullmatch(r"0|[1-9]\d?", lvl_text) or int(lvl_text) > MAX_LEVEL:
+            if not re.fullmatch(r"0|[1-9][0-9]?", lvl_text) or int(lvl_text) > MAX_LEVEL:
                 raise BadData(f"tile level {lvl_text!r} is not an integer 0..63", field="L")
             level = int(lvl_text)
         width = TILE_WIDTH
         if ".p/" in rest:
             rest, _, w_text = rest.partition(".p/")
-            if not re.fullmatch(r"[1-9]\d{0,2}", w_text) or int(w_text) > 255:
+            if not re.fullmatch(r"[1-9][0-9]{0,2}", w_text) or int(w_text) > 255:
                 raise BadData(f"partial tile width {w_text!r} is not 1..255", field="W")
             width = int(w_text)
         return cls(level, decode_index(rest), width)

@@ -26,7 +26,7 @@ from ledger import jcs, merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ACTOR_RE, ZERO_HASH, format_time
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
-from ledger.events import LOG_CREATED, LOG_KEY_ADDED, lookup
+from ledger.events import LOG_CREATED, LOG_KEY_ADDED, lookup, scan_for_personal_data
 from ledger.keys import KeyDirectory
 from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
@@ -121,9 +121,10 @@ def prepare(item: NewEntry) -> PreparedEntry:
         BadData: unknown type, malformed actor, invalid body, personal data, or an
             idempotency key that is empty or too long.
     """
-    if not isinstance(item.actor, str) or not ACTOR_RE.match(item.actor):
+    if not isinstance(item.actor, str) or not ACTOR_RE.fullmatch(item.actor):
         raise BadData(f"actor: {item.actor!r} is not of the form role[:id]", field="actor")
     lookup(item.type).check_body(item.body)
+    scan_for_personal_data(item.actor, "actor")
     if item.idempotency_key is not None and not 0 < len(item.idempotency_key) <= 128:
         raise BadData("idempotency_key: must be 1..128 characters", field="idempotency_key")
     head = (

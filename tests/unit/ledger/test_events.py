@@ -1,0 +1,286 @@
+"""Event type registry: closed body schemas and the personal-data scanner."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import BadData
+from ledger.events import REGISTRY, lookup, scan_for_personal_data
+from ledger.note import Ed25519Verifier
+from ledger.storage.store import NewEntry, prepare
+
+
+def _vkey(name: str) -> str:
+    return Ed25519Verifier.from_public_key(name, hashlib.sha256(name.encode()).digest()).vkey
+
+
+VKEY = _vkey("example.com/log")
+
+# One valid body per registered type, with every optional field present.
+VALID: dict[str, dict[str, Any]] = {
+    "log.created": {"origin": "example.com/log", "verifier_key": VKEY},
+    "log.key_added": {"verifier_key": VKEY, "reason": "rotated", "previous_key_id": "0123abcd"},
+    "platform.event": {
+        "event_id": "evt-2026-11-25-0001",
+        "window": "w-2026-11",
+        "subject": "sub_abcdefghijklmnopqrstuvwxyz",
+        "kind": "connection_failed",
+        "at": "2026-11-25T08:00:00.000Z",
+    },
+    "window.closed": {
+        "window": "w-2026-11",
+        "closed_at": "2026-11-25T18:00:00.000Z",
+        "completed": 40,
+        "absent": 2,
+    },
+}
+
+TYPES = sorted(REGISTRY)
+
+ID_NUMBERS = ["110105199001011234", "11010519900101123X", "11010519900101123x"]
+MOBILES = ["13812345678", "19912345678"]
+EMAILS = ["a@b.cn", "someone.else@example.com"]
+HAN = ["张三", "李"]
+PII = ID_NUMBERS + MOBILES + EMAILS + HAN
+
+
+def _body(name: str) -> dict[str, Any]:
+    if name not in VALID:
+        pytest.fail(f"event type {name!r} is registered but has no sample body in this test")
+    return copy.deepcopy(VALID[name])
+
+
+def test_every_registered_type_has_a_sample() -> None:
+    assert set(VALID) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_valid_body_accepted(name: str) -> None:
+    et = lookup(name)
+    assert et.name == name
+    body = _body(name)
+    et.check_body(body)
+    prepare(NewEntry(name, "system", body))
+    # Only the required fields is also a valid body.
+    et.check_body({k: v for k, v in body.items() if k in et.required})
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_unknown_field_rejected(name: str) -> None:
+    for extra in ("extra", "Event_id", "subject ", ""):
+        body = _body(name)
+        if extra in body:
+            continue
+        body[extra] = "x"
+        with pytest.raises(BadData, match="unknown field") as info:
+            lookup(name).check_body(body)
+        assert info.value.field == f"body.{extra}"
+        with pytest.raises(BadData):
+            prepare(NewEntry(name, "system", body))
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_missing_field_rejected(name: str) -> None:
+    et = lookup(name)
+    assert et.required, f"{name} has no required fields"
+    for field_name in et.required:
+        body = _body(name)
+        del body[field_name]
+        with pytest.raises(BadData, match="required") as info:
+            et.check_body(body)
+        assert info.value.field == f"body.{field_name}"
+        with pytest.raises(BadData):
+            prepare(NewEntry(name, "system", body))
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_non_object_body_rejected(name: str) -> None:
+    not_objects: list[Any] = [None, [], "x", 1]
+    for body in not_objects:
+        with pytest.raises(BadData):
+            lookup(name).check_body(body)
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_wrong_value_types_rejected(name: str) -> None:
+    et = lookup(name)
+    for field_name in [*et.required, *et.optional]:
+        bad_values: list[Any] = [None, True, [], {}, -1, "", "has space", 1.5]
+        for bad in bad_values:
+            body = _body(name)
+            body[field_name] = bad
+            with pytest.raises(BadData) as info:
+                et.check_body(body)
+            assert info.value.field == f"body.{field_name}"
+
+
+def test_unknown_type_rejected() -> None:
+    for name in ("platform.unknown", "platform", "", "PLATFORM.EVENT"):
+        with pytest.raises(BadData, match="unknown entry type"):
+            lookup(name)
+        with pytest.raises(BadData):
+            prepare(NewEntry(name, "system", {}))
+
+
+def test_field_validators() -> None:
+    et = lookup("platform.event")
+    for field_name, bad in [
+        ("subject", "sub_" + "a" * 25),
+        ("subject", "sub_" + "a" * 27),
+        ("subject", "sub_" + "A" * 26),
+        ("subject", "sub_" + "1" * 26),
+        ("kind", "absent"),
+        ("kind", "Joined"),
+        ("at", "2026-11-25T08:00:00.000+08:00"),
+        ("at", "2026-11-25"),
+        ("event_id", "-starts-with-dash"),
+        ("event_id", "a" * 129),
+        ("window", "a/b"),
+    ]:
+        body = _body("platform.event")
+        body[field_name] = bad
+        with pytest.raises(BadData):
+            et.check_body(body)
+    et.check_body({**_body("platform.event"), "event_id": "a" * 128})
+    closed = lookup("window.closed")
+    for bad_count in (-1, True, "3", 2.0):
+        with pytest.raises(BadData):
+            closed.check_body({**_body("window.closed"), "absent": bad_count})
+    key_added = lookup("log.key_added")
+    bad_changes: list[dict[str, str]] = [
+        {"reason": "stolen"},
+        {"previous_key_id": "0123ABCD"},
+        {"previous_key_id": "0123abc"},
+        {"verifier_key": VKEY[:-1]},
+    ]
+    for change in bad_changes:
+        with pytest.raises(BadData):
+            key_added.check_body({**_body("log.key_added"), **change})
+    created = lookup("log.created")
+    for origin in ("has space", "a+b", "", "x" * 256, "tab\there"):
+        with pytest.raises(BadData):
+            created.check_body({**_body("log.created"), "origin": origin})
+
+
+# -- personal data ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", PII)
+def test_scanner_finds_pii_anywhere(value: str) -> None:
+    for wrapped in (
+        value,
+        f"prefix {value} suffix",
+        {"a": value},
+        {"a": {"b": [1, "ok", {"c": value}]}},
+        [value],
+        {value: "key"},
+    ):
+        with pytest.raises(BadData, match="personal data"):
+            scan_for_personal_data(wrapped, "body")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sub_abcdefghijklmnopqrstuvwxyz",
+        "w-2026-11",
+        "2026-11-25T08:00:00.000Z",
+        "1381234567",  # 10 digits: not a mobile number
+        "12812345678",  # 12x is not a mobile prefix
+        "evt-0001",
+        "a@b",  # no top-level domain
+        "example.com/log",
+        "hello world",
+        "\u00e9t\u00e9",  # accented Latin is not Han
+    ],
+)
+def test_scanner_accepts_ordinary_values(value: str) -> None:
+    scan_for_personal_data({"v": value, "n": [value, 12, None, True]}, "body")
+
+
+def _pii_bodies() -> list[tuple[str, dict[str, Any], str]]:
+    """Bodies whose only fault is a personal-data value (the field validator accepts it)."""
+    out: list[tuple[str, dict[str, Any], str]] = []
+    for value in ID_NUMBERS + MOBILES:
+        # Identifiers allow digits, so the field validator passes and the scanner must act.
+        for field_name in ("event_id", "window"):
+            body = _body("platform.event")
+            body[field_name] = value
+            out.append(("platform.event", body, field_name))
+            body = _body("platform.event")
+            body[field_name] = f"evt-{value}"
+            out.append(("platform.event", body, field_name))
+        body = _body("window.closed")
+        body["window"] = value
+        out.append(("window.closed", body, "window"))
+    for value in ID_NUMBERS + MOBILES + EMAILS:
+        # A log origin is printable ASCII without spaces or '+': e-mail addresses pass it.
+        body = _body("log.created")
+        body["origin"] = value
+        out.append(("log.created", body, "origin"))
+    for value in PII:
+        # Verifier key names may be any non-space text, Han characters included.
+        body = _body("log.created")
+        body["verifier_key"] = _vkey(value)
+        out.append(("log.created", body, "verifier_key"))
+        body = _body("log.key_added")
+        body["verifier_key"] = _vkey(value)
+        out.append(("log.key_added", body, "verifier_key"))
+    return out
+
+
+PII_BODIES = _pii_bodies()
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "field_name"),
+    PII_BODIES,
+    ids=[f"{n}-{f}-{i}" for i, (n, _, f) in enumerate(PII_BODIES)],
+)
+def test_pii_rejected_by_check_body_and_prepare(
+    name: str, body: dict[str, Any], field_name: str
+) -> None:
+    et = lookup(name)
+    # The field's own validator accepts the value: it is the scanner that refuses it.
+    validator = et.required.get(field_name) or et.optional[field_name]
+    validator(body[field_name], f"body.{field_name}")
+    with pytest.raises(BadData, match="personal data") as info:
+        et.check_body(body)
+    assert info.value.field == f"body.{field_name}"
+    with pytest.raises(BadData, match="personal data"):
+        prepare(NewEntry(name, "system", body))
+
+
+@pytest.mark.parametrize("value", PII)
+def test_pii_in_any_field_rejected(value: str) -> None:
+    """Whatever field it lands in, a PII value never gets through check_body or prepare."""
+    for name in TYPES:
+        et = lookup(name)
+        for field_name in [*et.required, *et.optional]:
+            body = _body(name)
+            body[field_name] = value
+            with pytest.raises(BadData):
+                et.check_body(body)
+            with pytest.raises(BadData):
+                prepare(NewEntry(name, "system", body))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    prefix=st.from_regex(r"[A-Za-z._:-]{0,20}", fullmatch=True),
+    suffix=st.from_regex(r"[._:-]{0,20}", fullmatch=True),
+    pii=st.sampled_from(ID_NUMBERS + MOBILES),
+)
+def test_pii_embedded_in_identifiers(prefix: str, suffix: str, pii: str) -> None:
+    body = _body("platform.event")
+    body["event_id"] = "e" + prefix + pii + suffix
+    with pytest.raises(BadData, match="personal data"):
+        lookup("platform.event").check_body(body)
+    with pytest.raises(BadData, match="personal data"):
+        prepare(NewEntry("platform.event", "system", body))
