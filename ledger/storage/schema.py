@@ -117,12 +117,13 @@ def install_append_only_triggers(conn: Connection) -> None:
                     f"SELECT RAISE(ABORT, '{table} is append-only: {op} is not allowed'); END"
                 )
     elif conn.dialect.name == "postgresql":
+        # exec_driver_sql hands the text to psycopg, which reads '%' as a placeholder.
         conn.exec_driver_sql(
             """
             CREATE OR REPLACE FUNCTION absentia_append_only() RETURNS trigger
             LANGUAGE plpgsql AS $$
             BEGIN
-              RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+              RAISE EXCEPTION '%% is append-only: %% is not allowed', TG_TABLE_NAME, TG_OP
                 USING ERRCODE = 'insufficient_privilege';
             END $$
             """

@@ -1,0 +1,1 @@
+"""Functional tests: real processes against real SQLite and PostgreSQL databases."""
