@@ -34,8 +34,9 @@ class KeyDirectory:
         """
         private = Ed25519PrivateKey.generate()
         signer = Ed25519Signer(key_name, private)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         folder = self.root / log_name
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.mkdir(exist_ok=True, mode=0o700)
         rel = f"{log_name}/{signer.key_id:08x}.pem"
         pem = private.private_bytes(
             serialization.Encoding.PEM,

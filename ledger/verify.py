@@ -163,9 +163,11 @@ def check_bundle(start: int, width: int, bundle: bytes, tile: bytes) -> BundleRe
         except BadData as exc:
             return BundleResult(leaves, first_prev, (i, f"entry {i}: {exc}"))
         if entry.index != i:
+            # An entry claiming a later index means one is missing here; an earlier
+            # index means the entry before it (claiming that index) was inserted.
             return BundleResult(leaves, first_prev, (
-                i, f"entry at position {i} claims index {entry.index}: entries were "
-                   "removed, inserted or reordered"))
+                min(i, entry.index), f"entry at position {i} claims index {entry.index}: "
+                "entries were removed, inserted or reordered"))
         if j == 0:
             first_prev = entry.prev
         elif entry.prev != leaves[-1]:

@@ -38,6 +38,10 @@ _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _B64 = base64.b64encode
 
 
+def _valid_log_name(name: str) -> bool:
+    return 0 < len(name) <= 64 and set(name) <= _NAME_CHARS
+
+
 @dataclass(frozen=True)
 class NewEntry:
     """What a caller asks to append: the ledger adds index, prev and time."""
@@ -226,7 +230,7 @@ class LedgerStore:
             BadData: the name or origin is malformed.
             Conflict: a log with this name or origin exists.
         """
-        if not name or len(name) > 64 or not set(name) <= _NAME_CHARS:
+        if not _valid_log_name(name):
             raise BadData(f"log name {name!r}: use a-z, 0-9, '-' and '_'", field="name")
         check_key_name(origin)
         created = format_time(now)
@@ -273,6 +277,8 @@ class LedgerStore:
         cached = self._log_cache.get(name)
         if cached is not None:
             return cached
+        if not _valid_log_name(name):
+            raise NotFound(f"no log named {name!r}", field="log")
         with self._read() as conn:
             row = conn.execute(select(logs).where(logs.c.name == name)).first()
             if row is None:
@@ -532,17 +538,18 @@ class LedgerStore:
             cached = self._tiles.get(key)
             if cached is not None:
                 return cached[:width]
-            width = TILE_WIDTH
+        # A full tile is read whole (and cached) even when fewer hashes were asked for.
+        read = TILE_WIDTH if full else width
         lo = tile * TILE_WIDTH
-        got = self._base_hashes(conn, log_id, base, lo, lo + width)
-        if len(got) != width:
+        got = self._base_hashes(conn, log_id, base, lo, lo + read)
+        if len(got) != read:
             raise CouldNotCheck(
-                f"storage is missing hashes at level {base} in [{lo}, {lo + width}): "
+                f"storage is missing hashes at level {base} in [{lo}, {lo + read}): "
                 "the database was altered; run `absentia verify` on an export"
             )
         if full:
             self._tiles.put(key, got)
-        return got
+        return got[:width]
 
     def _nodes(
         self, conn: Connection, log_id: int, size: int, wanted: Sequence[tuple[int, int]]
