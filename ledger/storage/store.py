@@ -176,8 +176,10 @@ class _HotSQL:
     def for_dialect(cls, dialect: str) -> _HotSQL:
         stmts = (
             "SELECT size, last_leaf, frontier FROM ledger_heads WHERE log_id = ?",
-            "SELECT idem_key, idx, leaf_hash, data FROM ledger_entries "
-            "WHERE log_id = ? AND idem_key IN ",
+            # Driven from the keys (CROSS JOIN keeps that order on SQLite): with
+            # "idem_key IN (...)" and no statistics, SQLite scans the whole log.
+            ") SELECT e.idem_key, e.idx, e.leaf_hash, e.data FROM k CROSS JOIN "
+            "ledger_entries AS e WHERE e.log_id = ? AND e.idem_key = k.key",
             "INSERT INTO ledger_entries (log_id, idx, leaf_hash, entry_type, data, idem_key) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             "INSERT INTO ledger_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?)",
@@ -365,9 +367,9 @@ class LedgerStore:
         known: dict[str, Receipt] = {}
         idem = [p.idem_key for p in prepared if p.idem_key is not None]
         if idem:
-            marks = ",".join([sql.mark] * len(idem))
-            for key, idx, lh, data in conn.exec_driver_sql(sql.idem + f"({marks})",
-                                                           (log_id, *idem)):
+            values = ",".join([f"({sql.mark})"] * len(idem))
+            query = "WITH k(key) AS (VALUES " + values + sql.idem
+            for key, idx, lh, data in conn.exec_driver_sql(query, (*idem, log_id)):
                 known[key] = Receipt(name, idx, bytes(lh), json.loads(data)["time"],
                                      duplicate=True)
         acc = merkle.CompactRange.from_bytes(head.size, head.frontier)

@@ -1,0 +1,96 @@
+"""Run every benchmark in sequence (``make bench``) and print one table of all figures.
+
+First the large log that all three use is built, or reused from its cache
+(``bench/_dataset.py``); then append (``bench_append``, including appends into a copy
+of the large log), verify (``bench_verify``) and proofs (``bench_proofs``).  A benchmark
+that fails is reported and the others still run; the exit status is then 1.  The figures are also
+written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _dataset, bench_append, bench_proofs, bench_verify
+from bench._common import Figure, report, say
+
+Step = Callable[[], tuple[list[Figure], list[str]]]
+STEPS = ("append", "verify", "proofs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--entries", type=int, default=1_000_000,
+                        help="size of the log for verify and proofs (default 1,000,000)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="rebuild the cached large log even if present")
+    parser.add_argument("--requests", type=int, default=2_000,
+                        help="proof requests per measurement set (default 2,000)")
+    parser.add_argument("--append-entries", type=int, default=20_000,
+                        help="entries per append measurement (default 20,000)")
+    parser.add_argument("--threads", type=int, default=16,
+                        help="threads for the concurrent append measurements (default 16)")
+    parser.add_argument("--batch", type=int, default=1_000,
+                        help="entries per transaction when batching (default 1,000)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating ledger/raw rounds per append comparison (default 4)")
+    parser.add_argument("--max-seconds", type=float, default=20.0,
+                        help="stop either side of an append comparison after this long")
+    parser.add_argument("--only", action="append", choices=STEPS,
+                        help="run only this benchmark (repeatable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes, for a smoke test (20,000-entry log, 2,000 appends, "
+                             "200 proof requests)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.entries, args.append_entries, args.requests = 20_000, 2_000, 200
+
+    pg_url = os.environ.get(bench_append.PG_ENV) or None
+    steps: dict[str, Step] = {
+        "append": lambda: bench_append.run(args.append_entries, args.threads, args.batch,
+                                           args.rounds, args.max_seconds, pg_url,
+                                           args.entries, True),
+        "verify": lambda: bench_verify.run(args.entries),
+        "proofs": lambda: bench_proofs.run(args.entries, args.requests),
+    }
+    figures: list[Figure] = []
+    notes: list[str] = []
+    durations: dict[str, float] = {}
+    failed = False
+    started = time.perf_counter()
+    say("\n===== dataset =====")
+    try:
+        _dataset.ensure(args.entries, args.rebuild)
+    except Exception as exc:
+        traceback.print_exc()
+        notes.append(f"building the large log FAILED: {exc!r}")
+        failed = True
+    durations["dataset"] = time.perf_counter() - started
+    for name in args.only or STEPS:
+        say(f"\n===== {name} =====")
+        t0 = time.perf_counter()
+        try:
+            got, more = steps[name]()
+        except Exception as exc:
+            traceback.print_exc()
+            notes.append(f"{name} benchmark FAILED: {exc!r}")
+            failed = True
+        else:
+            figures += got
+            notes += more
+        durations[name] = time.perf_counter() - t0
+    durations["total"] = time.perf_counter() - started
+    report("all benchmarks", figures, durations, notes)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
