@@ -17,7 +17,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from bench._common import Progress, say
-from ledger.demo import sample_events
+from ledger.demo import append_sample_events, sample_events
 from ledger.export import export_log
-from ledger.storage import LedgerStore, NewEntry, make_engine
+from ledger.storage import LedgerStore, make_engine
 from ledger.storage.schema import metadata
 from ledger.storage.store import prepare
 from ledger.tiles import TileRef, encode_bundle
@@ -51,7 +50,7 @@ def fingerprint() -> str:
         h.update(str(CreateTable(table).compile(dialect=dialect)).encode())
         for ix in sorted(table.indexes, key=lambda i: str(i.name)):
             h.update(str(CreateIndex(ix).compile(dialect=dialect)).encode())
-    for _, item in islice(sample_events(300, START), 300):
+    for _, item in sample_events(300, START):
         h.update(prepare(item).encode(12345, bytes(32), b'"2026-11-20T01:00:00.000Z"'))
     for ref in (TileRef(0, 1_234_067), TileRef(None, 5, 7), TileRef(2, 0, 3)):
         h.update(ref.path().encode())
@@ -102,21 +101,8 @@ def _build(n: int, base: Path) -> dict[str, Any]:
             f"to {base}")
         progress = Progress("appending", every_s=10.0)
         started = time.perf_counter()
-        done = 1
-        last = START
-        batch: list[NewEntry] = []
-        for at, item in islice(sample_events(n - 1, START), n - 1):
-            batch.append(item)
-            last = at
-            if len(batch) == BATCH:
-                store.append_batch(LOG, batch, at)
-                done += len(batch)
-                batch = []
-                progress(done, n)
-        if batch:
-            store.append_batch(LOG, batch, last)
-            done += len(batch)
-        progress(done, n)
+        last = append_sample_events(store, LOG, n - 1, START, batch_size=BATCH,
+                                    progress=lambda done, _total: progress(done + 1, n))
         append_s = time.perf_counter() - started
         cp = store.sign_checkpoint(LOG, last + timedelta(minutes=1))
         if cp.size != n:

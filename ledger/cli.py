@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import click
 
 from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
+from ledger.storage import LedgerStore
 
 DATA_OPTION = click.option(
     "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
@@ -61,6 +64,23 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+@contextmanager
+def _ledger_errors() -> Iterator[None]:
+    """Turn ledger errors into a one-line message and exit status 1, never a traceback."""
+    try:
+        yield
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _open(data_dir: Path, config_file: Path | None) -> tuple[Settings, LedgerStore]:
+    from ledger.web import open_store
+
+    settings = _settings(data_dir, config_file)
+    with _ledger_errors():
+        return settings, open_store(settings)
+
+
 @cli.command()
 @DATA_OPTION
 @CONFIG_OPTION
@@ -74,7 +94,8 @@ def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int 
 
     s = _settings(data_dir, config_file)
     click.echo(f"serving on http://{host or s.host}:{port or s.port}/ (Ctrl-C stops)")
-    run(s, host or s.host, port or s.port, workers)
+    with _ledger_errors():
+        run(s, host or s.host, port or s.port, workers)
 
 
 @cli.command()
@@ -84,10 +105,8 @@ def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int 
               help="make a new signing key current for LOG")
 def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None) -> None:
     """List each log's name, origin and verifier keys (oldest first); rotate with --rotate."""
-    from ledger.web import open_store
-
-    store = open_store(_settings(data_dir, config_file))
-    try:
+    _, store = _open(data_dir, config_file)
+    with _ledger_errors():
         if rotate_log:
             store.rotate_key(rotate_log, datetime.now(UTC))
             click.echo(f"rotated the signing key of {rotate_log}; old checkpoints still verify")
@@ -96,8 +115,6 @@ def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None) -> No
             for i, k in enumerate(info.verifier_keys):
                 current = "  (current)" if i == len(info.verifier_keys) - 1 else ""
                 click.echo(f"  {k}{current}")
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command()
@@ -106,13 +123,9 @@ def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None) -> No
 @click.option("--log", "log_name", required=True, help="log to sign")
 def checkpoint(data_dir: Path, config_file: Path | None, log_name: str) -> None:
     """Sign a checkpoint now and print it."""
-    from ledger.web import open_store
-
-    store = open_store(_settings(data_dir, config_file))
-    try:
+    _, store = _open(data_dir, config_file)
+    with _ledger_errors():
         click.echo(store.sign_checkpoint(log_name, datetime.now(UTC)).note, nl=False)
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command()
@@ -124,14 +137,11 @@ def checkpoint(data_dir: Path, config_file: Path | None, log_name: str) -> None:
 def export(data_dir: Path, config_file: Path | None, log_name: str, out: Path) -> None:
     """Write a log as a static tlog-tiles directory with a keys file."""
     from ledger.export import export_log
-    from ledger.web import open_store
 
-    store = open_store(_settings(data_dir, config_file))
-    try:
+    _, store = _open(data_dir, config_file)
+    with _ledger_errors():
         store.sign_checkpoint(log_name, datetime.now(UTC))
         result = export_log(store, log_name, out, _Progress("exporting"))
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"exported {log_name}: {result.size:,} entries, {result.files:,} files in {out}")
 
 
@@ -153,39 +163,24 @@ def verify(args: tuple[str, ...]) -> None:
 @click.option("--no-serve", is_flag=True, help="stop after verifying instead of serving")
 def demo(data_dir: Path, config_file: Path | None, entries: int, no_serve: bool) -> None:
     """Create a log, append sample events, sign, export, verify, then serve."""
-    from ledger.demo import sample_events
+    from ledger.demo import append_sample_events
     from ledger.export import export_log
     from ledger.verify import DirectorySource, verify_log
-    from ledger.web import open_store
 
-    s = _settings(data_dir, config_file)
+    if entries < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="--entries")
+    s, store = _open(data_dir, config_file)
     if not s.logs:
         raise click.ClickException("config has no [[logs]]; add one (see config.toml)")
-    store = open_store(s)
     name = s.logs[0].name
-    start = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
-    batch: list = []  # type: ignore[type-arg]
-    done = 0
-    progress = _Progress("appending")
-    try:
-        for at, item in sample_events(entries, start):
-            batch.append(item)
-            if len(batch) == 100:
-                store.append_batch(name, batch, at)
-                done += len(batch)
-                batch = []
-                progress(done, entries)
-        if batch:
-            store.append_batch(name, batch, at)
-            done += len(batch)
-        progress(done, done)
+    out = s.data_dir / "export" / name
+    with _ledger_errors():
+        append_sample_events(store, name, entries, datetime(2026, 11, 20, 1, 0, tzinfo=UTC),
+                             progress=_Progress("appending"))
         cp = store.sign_checkpoint(name, datetime.now(UTC))
-        out = s.data_dir / "export" / name
         export_log(store, name, out, _Progress("exporting"))
         report = verify_log(DirectorySource(out), store.verifiers(name),
                             progress=_Progress("verifying"))
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"log {name} ({store.log(name).origin}): {cp.size:,} entries, checkpoint signed")
     click.echo(f"exported to {out}")
     click.echo(f"verified offline: {report.entries:,} entries, {report.tiles:,} tiles "
@@ -198,7 +193,8 @@ def demo(data_dir: Path, config_file: Path | None, entries: int, no_serve: bool)
     click.echo(f"serving on http://{s.host}:{s.port}/ (Ctrl-C stops)")
     click.echo(f"  verify over HTTP: absentia verify http://{s.host}:{s.port}/logs/{name} "
                f"--keys {out / 'keys'}")
-    run(s, s.host, s.port)
+    with _ledger_errors():
+        run(s, s.host, s.port)
 
 
 def main() -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from itertools import islice
 
 from ledger.entry import format_time
-from ledger.storage.store import NewEntry
+from ledger.storage.store import LedgerStore, NewEntry
 
 
 def pseudonym(secret: bytes, number: int) -> str:
@@ -24,16 +25,21 @@ def pseudonym(secret: bytes, number: int) -> str:
     return "sub_" + base64.b32encode(digest).decode().rstrip("=").lower()
 
 
-def sample_events(count: int, start: datetime, seed: int = 2026) -> Iterator[tuple[datetime,
-                                                                                   NewEntry]]:
-    """Yield ``(simulated time, entry)`` pairs, about ``count`` of them."""
+def sample_events(
+    count: int, start: datetime, seed: int = 2026
+) -> Iterator[tuple[datetime, NewEntry]]:
+    """Yield exactly ``count`` ``(simulated time, entry)`` pairs."""
+    return islice(_events(start, seed), count)
+
+
+def _events(start: datetime, seed: int) -> Iterator[tuple[datetime, NewEntry]]:
     rng = random.Random(seed)
     secret = b"demo-" + str(seed).encode()
     produced = 0
     window_no = 0
     clock = start
     candidate = 0
-    while produced < count:
+    while True:
         window_no += 1
         window = f"w-2026-{window_no:04d}"
         opens = clock
@@ -74,3 +80,35 @@ def sample_events(count: int, start: datetime, seed: int = 2026) -> Iterator[tup
             {"window": window, "closed_at": format_time(closes), "completed": completed,
              "absent": absent})
         clock = closes + timedelta(minutes=30)
+
+
+def append_sample_events(
+    store: LedgerStore, log: str, count: int, start: datetime, *, batch_size: int = 100,
+    progress: Callable[[int, int], None] | None = None,
+) -> datetime:
+    """Append ``count`` sample events to ``log`` in batches; return the last time.
+
+    Each batch is stamped with the simulated time of its last event.
+
+    Raises:
+        NotFound: no such log.
+        BadData: never for the samples themselves (they are valid by construction).
+    """
+    batch: list[NewEntry] = []
+    done = 0
+    last = start
+    for at, item in sample_events(count, start):
+        batch.append(item)
+        last = at
+        if len(batch) == batch_size:
+            store.append_batch(log, batch, at)
+            done += len(batch)
+            batch = []
+            if progress is not None:
+                progress(done, count)
+    if batch:
+        store.append_batch(log, batch, last)
+        done += len(batch)
+    if progress is not None:
+        progress(done, done)
+    return last

@@ -229,3 +229,14 @@ def test_demo_ledger_holds_no_personal_data(demo: Demo) -> None:
         if hits:
             found[idx] = hits
     assert found == {}
+
+
+def test_config_conflicting_with_the_database_is_a_clear_error(demo: Demo, tmp_path: Path) -> None:
+    config = (Path(__file__).resolve().parents[2] / "config.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(config.replace('origin = "absentia.example.gov.cn/hr-bureau/2026"',
+                                  'origin = "elsewhere.example/log"'), encoding="utf-8")
+    res = absentia("keys", "--data", demo.data, "--config", bad)
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert "exists with origin" in res.stderr
+    assert "Traceback" not in res.stderr
