@@ -41,7 +41,7 @@ def _events(start: datetime, seed: int) -> Iterator[tuple[datetime, NewEntry]]:
     candidate = 0
     while True:
         window_no += 1
-        window = f"w-2026-{window_no:04d}"
+        window = f"w-{seed}-{window_no:04d}"
         opens = clock
         absent = 0
         completed = 0
@@ -69,9 +69,9 @@ def _events(start: datetime, seed: int) -> Iterator[tuple[datetime, NewEntry]]:
                 produced += 1
                 yield at, NewEntry(
                     "platform.event", "platform:ai-interview",
-                    {"event_id": f"evt-{produced:07d}", "window": window, "subject": subject,
-                     "kind": kind, "at": format_time(at)},
-                    idempotency_key=f"evt-{produced:07d}",
+                    {"event_id": f"evt-{seed}-{produced:07d}", "window": window,
+                     "subject": subject, "kind": kind, "at": format_time(at)},
+                    idempotency_key=f"evt-{seed}-{produced:07d}",
                 )
         closes = opens + timedelta(hours=4)
         produced += 1
@@ -84,7 +84,7 @@ def _events(start: datetime, seed: int) -> Iterator[tuple[datetime, NewEntry]]:
 
 def append_sample_events(
     store: LedgerStore, log: str, count: int, start: datetime, *, batch_size: int = 100,
-    progress: Callable[[int, int], None] | None = None,
+    seed: int = 2026, progress: Callable[[int, int], None] | None = None,
 ) -> datetime:
     """Append ``count`` sample events to ``log`` in batches; return the last time.
 
@@ -97,7 +97,7 @@ def append_sample_events(
     batch: list[NewEntry] = []
     done = 0
     last = start
-    for at, item in sample_events(count, start):
+    for at, item in sample_events(count, start, seed):
         batch.append(item)
         last = at
         if len(batch) == batch_size:

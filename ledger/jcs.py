@@ -75,6 +75,12 @@ def _checked_int(text: str) -> int:
     return value
 
 
+# Built once: constructing a decoder or encoder per call costs as much as using it.
+_DECODER = json.JSONDecoder(
+    parse_float=_reject_float, parse_constant=_reject_constant, parse_int=_checked_int)
+_SORTED_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def parse(raw: bytes) -> JSONValue:
     """Parse JSON bytes as the ledger reads them: UTF-8, no floats, no NaN/Infinity.
 
@@ -82,10 +88,7 @@ def parse(raw: bytes) -> JSONValue:
         BadData: the bytes are not UTF-8 JSON, or hold a float or a non-standard constant.
     """
     try:
-        return json.loads(
-            raw.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_constant,
-            parse_int=_checked_int,
-        )
+        return _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise BadData(f"not UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:
@@ -102,7 +105,7 @@ def is_canonical(raw: bytes, parsed: JSONValue) -> bool:
     UTF-16 key order may differ, takes the exact path through ``canonical``.
     """
     if not _NON_BMP_UTF8.search(raw):
-        fast = json.dumps(parsed, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        fast = _SORTED_ENCODER.encode(parsed)
         try:
             return fast.encode("utf-8") == raw
         except UnicodeEncodeError:  # a lone surrogate: no RFC 8785 form exists

@@ -258,6 +258,29 @@ class CompactRange:
         self.size += 1
         return completed
 
+    def append_subtree(self, level: int, h: bytes) -> list[tuple[int, int, bytes]]:
+        """Add the hash of a perfect subtree of ``2**level`` leaves at the right edge.
+
+        Returns the perfect nodes above ``level`` it completed, as ``append`` does.
+
+        Raises:
+            ValueError: the size is not a multiple of ``2**level`` (the subtree would
+                not be aligned).
+        """
+        if self.size & ((1 << level) - 1):
+            raise ValueError(f"a level-{level} subtree cannot follow size {self.size}")
+        completed: list[tuple[int, int, bytes]] = []
+        leaves = 1 << level
+        n = self.size >> level
+        while n & 1:
+            h = node_hash(self.hashes.pop(), h)
+            n >>= 1
+            level += 1
+            completed.append((level, n, h))
+        self.hashes.append(h)
+        self.size += leaves
+        return completed
+
     def root(self) -> bytes:
         """The Merkle tree hash of all leaves appended so far."""
         return hash_perfect_cover(self.hashes)

@@ -18,6 +18,7 @@ no Flask, no SQLAlchemy, no database.
 from __future__ import annotations
 
 import argparse
+import base64
 import gzip
 import http.client
 import os
@@ -25,16 +26,16 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from ledger import merkle
+from ledger import jcs, merkle
 from ledger.checkpoint import Checkpoint
-from ledger.entry import ZERO_HASH, Entry
+from ledger.entry import ACTOR_RE, ENTRY_KEYS, TYPE_RE, ZERO_HASH, Entry, check_time
 from ledger.errors import BadData, CouldNotCheck, LedgerError, NotFound, VerificationError
-from ledger.note import Ed25519Verifier
+from ledger.note import Ed25519Verifier, SignedNote
 from ledger.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -124,64 +125,125 @@ def open_source(prefix: str) -> Source:
 
 @dataclass(frozen=True)
 class BundleResult:
-    """What one entry bundle gave: its leaf hashes, its first prev, its first fault."""
+    """What one entry bundle gave.
 
-    leaves: list[bytes]
-    first_prev: bytes | None
+    ``leaves`` holds every leaf hash checked when the caller asked for them (a partial
+    bundle, or one that an older checkpoint's size cuts); otherwise a full bundle gives
+    only ``subtree``, its level-8 Merkle root, so the caller adds one node, not 256.
+    """
+
+    checked: int
+    leaves: list[bytes] | None
+    subtree: bytes | None
+    first_prev: str | None  # as written in the bundle's first entry
+    last_leaf: bytes | None
     error: tuple[int, str] | None
 
 
-def check_bundle(start: int, width: int, bundle: bytes, tile: bytes) -> BundleResult:
+def _entry_fault(obj: Any) -> str:
+    try:
+        Entry.from_json(obj)
+    except BadData as exc:
+        return str(exc)
+    return "entry envelope is malformed"
+
+
+def check_bundle(
+    start: int, width: int, bundle: bytes, tile: bytes, keep_leaves: bool = False
+) -> BundleResult:
     """Check one entry bundle against its level-0 tile (pure; runs in worker processes).
 
-    Checks each entry's leaf hash, canonical JSON, envelope, index and (inside the
+    Checks each entry's leaf hash, RFC 8785 form, envelope, index and (inside the
     bundle) prev.  The link to the previous bundle is checked by the caller.
     """
     leaves: list[bytes] = []
-    first_prev: bytes | None = None
+
+    def result(error: tuple[int, str] | None = None) -> BundleResult:
+        full = error is None and width == TILE_WIDTH and not keep_leaves
+        return BundleResult(
+            len(leaves), None if full else leaves,
+            merkle.root_of_perfect(leaves) if full else None,
+            first_prev, leaves[-1] if leaves else None, error)
+
+    first_prev: str | None = None
     try:
         raws = decode_bundle(bundle)
     except BadData as exc:
-        return BundleResult([], None, (start, f"entry bundle is malformed: {exc}"))
+        return result((start, f"entry bundle is malformed: {exc}"))
     try:
         hashes = split_tile(tile)
     except BadData as exc:
-        return BundleResult([], None, (start, f"level-0 tile is malformed: {exc}"))
+        return result((start, f"level-0 tile is malformed: {exc}"))
     leaf_hash = merkle.leaf_hash
+    b64 = base64.b64encode
+    parse, is_canonical = jcs.parse, jcs.is_canonical
+    # Most entries of a bundle share their time, type and actor: check each value once.
+    valid: set[tuple[str, Any]] = set()
+    expected_prev = ""
     for j in range(width):
         i = start + j
         if j >= len(raws):
-            return BundleResult(leaves, first_prev,
-                                (i, f"entry {i} is missing (the bundle ends after {len(raws)})"))
+            return result((i, f"entry {i} is missing (the bundle ends after {len(raws)})"))
         raw = raws[j]
         lh = leaf_hash(raw)
         if j >= len(hashes) or hashes[j] != lh:
-            return BundleResult(leaves, first_prev, (
-                i, f"entry {i} does not hash to the leaf in its level-0 tile: altered entry"))
+            return result((i, f"entry {i} does not hash to the leaf in its level-0 tile: "
+                              "altered entry"))
         try:
-            entry = Entry.decode(raw)
+            obj = parse(raw)
         except BadData as exc:
-            return BundleResult(leaves, first_prev, (i, f"entry {i}: {exc}"))
-        if entry.index != i:
+            return result((i, f"entry {i}: {exc}"))
+        if not is_canonical(raw, obj):
+            return result((i, f"entry {i}: bytes are not RFC 8785 canonical JSON"))
+        if type(obj) is not dict or obj.keys() != ENTRY_KEYS or type(obj["body"]) is not dict:
+            return result((i, f"entry {i}: {_entry_fault(obj)}"))
+        index = obj["index"]
+        if type(index) is not int:
+            return result((i, f"entry {i}: {_entry_fault(obj)}"))
+        if index != i:
             # An entry claiming a later index means one is missing here; an earlier
             # index means the entry before it (claiming that index) was inserted.
-            return BundleResult(leaves, first_prev, (
-                min(i, entry.index), f"entry at position {i} claims index {entry.index}: "
-                "entries were removed, inserted or reordered"))
+            return result((min(i, index), f"entry at position {i} claims index {index}: "
+                                          "entries were removed, inserted or reordered"))
+        for key in ("time", "type", "actor"):
+            if (key, obj[key]) not in valid:
+                fault = _entry_fault(obj) if not _field_ok(key, obj[key]) else None
+                if fault is not None:
+                    return result((i, f"entry {i}: {fault}"))
+                valid.add((key, obj[key]))
         if j == 0:
-            first_prev = entry.prev
-        elif entry.prev != leaves[-1]:
-            return BundleResult(leaves, first_prev, (
-                i - 1, f"hash chain broken: entry {i}'s prev is not the leaf hash of entry "
-                       f"{i - 1} (entry {i - 1} altered, or an entry inserted before {i})"))
+            first_prev = obj["prev"]
+        elif obj["prev"] != expected_prev:
+            return result((i - 1, f"hash chain broken: entry {i}'s prev is not the leaf hash "
+                                  f"of entry {i - 1} (entry {i - 1} altered, or an entry "
+                                  f"inserted before {i})"))
         leaves.append(lh)
+        expected_prev = b64(lh).decode()
     if len(raws) > width:
-        return BundleResult(leaves, first_prev, (
-            start + width, f"entry bundle holds {len(raws)} entries, expected {width}"))
+        return result((start + width,
+                       f"entry bundle holds {len(raws)} entries, expected {width}"))
     if len(hashes) > width:
-        return BundleResult(leaves, first_prev, (
-            start + width, f"level-0 tile holds {len(hashes)} hashes, expected {width}"))
-    return BundleResult(leaves, first_prev, None)
+        return result((start + width,
+                       f"level-0 tile holds {len(hashes)} hashes, expected {width}"))
+    return result()
+
+
+def _field_ok(key: str, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if key == "time":
+        try:
+            check_time(value)
+        except BadData:
+            return False
+        return True
+    pattern = TYPE_RE if key == "type" else ACTOR_RE
+    return pattern.fullmatch(value) is not None
+
+
+def check_bundles(jobs: list[tuple[int, int, bytes, bytes, bool]]) -> list[BundleResult]:
+    """``check_bundle`` over several bundles: one round trip to a worker for all of them."""
+    return [check_bundle(*job) for job in jobs]
 
 
 @dataclass
@@ -202,11 +264,18 @@ class VerifyReport:
 Progress = Callable[[int, int], None]
 
 
-def _bundle_jobs(source: Source, size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+def _bundle_jobs(
+    source: Source, size: int, cut: int | None
+) -> Iterator[tuple[int, int, bytes, bytes, bool]]:
     for ref in bundles_for_size(size):
+        start = ref.index * TILE_WIDTH
         bundle = source.get(ref.path())
         tile = source.get(TileRef(0, ref.index, ref.width).path())
-        yield ref.index * TILE_WIDTH, ref.width, bundle, tile
+        yield start, ref.width, bundle, tile, cut is not None and start < cut < start + ref.width
+
+
+# Bundles per worker task: fewer, larger round trips between processes.
+_CHUNK = 8
 
 
 def verify_log(
@@ -229,8 +298,6 @@ def verify_log(
     started = time.perf_counter()
     if not verifiers:
         raise CouldNotCheck("no verifier keys given: pass --key or --keys")
-    from ledger.note import SignedNote
-
     note = SignedNote.parse(source.get("checkpoint"))
     signed_by = note.verify(verifiers)
     cp = Checkpoint.from_body(note.text)
@@ -257,41 +324,62 @@ def verify_log(
     prev = ZERO_HASH
     done = 0
 
+    def record(completed: list[tuple[int, int, bytes]]) -> None:
+        for level, _idx, h in completed:
+            if level % TILE_HEIGHT == 0:
+                implied.setdefault(level, []).append(h)
+
+    def check_old() -> None:
+        if old is not None and acc.size == old.size and acc.root() != old.root:
+            raise VerificationError(
+                f"fork: the first {old.size} entries do not have the root of the older "
+                "checkpoint", index=old.size - 1)
+
     def absorb(start: int, result: BundleResult) -> None:
         nonlocal prev, done
-        if result.first_prev is not None and result.first_prev != prev:
+        if result.first_prev is not None and result.first_prev != \
+                base64.b64encode(prev).decode():
             raise VerificationError(
                 f"hash chain broken: entry {start}'s prev is not the leaf hash of entry "
                 f"{start - 1}", index=max(start - 1, 0))
-        for lh in result.leaves:
-            for level, idx, h in acc.append(lh):
-                if level % TILE_HEIGHT == 0:
-                    implied.setdefault(level, []).append(h)
-                    assert len(implied[level]) == idx + 1
-            if old is not None and acc.size == old.size and acc.root() != old.root:
-                raise VerificationError(
-                    f"fork: the first {old.size} entries do not have the root of the older "
-                    "checkpoint", index=old.size - 1)
+        if result.subtree is not None:
+            implied.setdefault(TILE_HEIGHT, []).append(result.subtree)
+            record(acc.append_subtree(TILE_HEIGHT, result.subtree))
+            check_old()
+        for lh in result.leaves or ():
+            record(acc.append(lh))
+            check_old()
         if result.error is not None:
             raise VerificationError(result.error[1], index=result.error[0])
-        if result.leaves:
-            prev = result.leaves[-1]
-        done += len(result.leaves)
+        if result.last_leaf is not None:
+            prev = result.last_leaf
+        done += result.checked
         if progress is not None:
             progress(done, cp.size)
 
+    cut = None if old is None else old.size
     if jobs > 1 and cp.size > 4 * TILE_WIDTH:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            pending = []
-            for job in _bundle_jobs(source, cp.size):
-                pending.append((job[0], pool.submit(check_bundle, *job)))
-                if len(pending) >= 4 * jobs:
-                    s, fut = pending.pop(0)
-                    absorb(s, fut.result())
-            for s, fut in pending:
-                absorb(s, fut.result())
+            pending: list[tuple[list[int], Future[list[BundleResult]]]] = []
+            chunk: list[tuple[int, int, bytes, bytes, bool]] = []
+
+            def drain(limit: int) -> None:
+                while len(pending) > limit:
+                    starts, fut = pending.pop(0)
+                    for s, res in zip(starts, fut.result(), strict=True):
+                        absorb(s, res)
+
+            for job in _bundle_jobs(source, cp.size, cut):
+                chunk.append(job)
+                if len(chunk) == _CHUNK:
+                    pending.append(([j[0] for j in chunk], pool.submit(check_bundles, chunk)))
+                    chunk = []
+                    drain(2 * jobs)
+            if chunk:
+                pending.append(([j[0] for j in chunk], pool.submit(check_bundles, chunk)))
+            drain(0)
     else:
-        for job in _bundle_jobs(source, cp.size):
+        for job in _bundle_jobs(source, cp.size, cut):
             absorb(job[0], check_bundle(*job))
     if old is not None and old.size == 0 and cp.size == 0 and old.root != cp.root:
         raise VerificationError("old and new empty checkpoints differ")
@@ -405,15 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     old = f", extends the checkpoint of size {report.old_size}" if report.old_size is not None \
         else ""
     print(f"OK: {report.origin}: {report.entries:,} entries, {report.tiles:,} tiles, root "
-          f"{merkle_b64(report.root)}, signed by {', '.join(report.signed_by)}{old} "
+          f"{base64.b64encode(report.root).decode()}, signed by {', '.join(report.signed_by)}{old} "
           f"({report.seconds:.2f} s)")
     return 0
-
-
-def merkle_b64(h: bytes) -> str:
-    import base64
-
-    return base64.b64encode(h).decode()
 
 
 if __name__ == "__main__":

@@ -505,3 +505,29 @@ def test_rfc9162_worked_examples() -> None:
     for old, want in examples_consistency.items():
         assert BIG.consistency(old, 7) == want
         assert proof_from_ranges(BIG, merkle.consistency_ranges(old, 7)) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(level=st.integers(min_value=0, max_value=5), pieces=st.integers(min_value=1, max_value=9),
+       extra=st.integers(min_value=0, max_value=40))
+def test_append_subtree_equals_appending_its_leaves(level: int, pieces: int, extra: int) -> None:
+    width = 1 << level
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(pieces * width + extra)]
+    by_leaf = merkle.CompactRange()
+    by_subtree = merkle.CompactRange()
+    seen_leaf: list[tuple[int, int, bytes]] = []
+    seen_subtree: list[tuple[int, int, bytes]] = []
+    for p in range(pieces):
+        chunk = leaves[p * width : (p + 1) * width]
+        for h in chunk:
+            seen_leaf += [c for c in by_leaf.append(h) if c[0] > level]
+        seen_subtree += by_subtree.append_subtree(level, merkle.root_from_leaf_hashes(chunk))
+    for h in leaves[pieces * width :]:
+        by_leaf.append(h)
+        by_subtree.append(h)
+    assert by_subtree.size == by_leaf.size == len(leaves)
+    assert by_subtree.root() == by_leaf.root() == RefTree(leaves).mth(0, len(leaves))
+    assert seen_subtree == seen_leaf
+    if extra % width:
+        with pytest.raises(ValueError, match="cannot follow"):
+            by_subtree.append_subtree(level if level else 1, leaves[0])
