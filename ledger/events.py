@@ -17,6 +17,9 @@ from typing import Any
 from ledger.entry import TYPE_RE, check_time
 from ledger.errors import BadData
 
+#: Raises ``BadData`` unless the value is valid.  Every validator admits only strings
+#: and integers in [0, 2**53), so checked bodies are flat and float-free (which
+#: ``ledger.storage.store.prepare`` relies on to canonicalise them directly).
 Validator = Callable[[Any, str], None]
 
 # PII patterns (PIPL minimum necessity): an 18-character resident ID number, an
@@ -29,9 +32,17 @@ PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+#: What every match of a pattern above must contain: a run of 11 digits, an '@' or a
+#: Han character.  A cheap first search (the e-mail pattern itself backtracks on long
+#: strings); only text that has one of these is scanned pattern by pattern.
+PII_HINT = re.compile(r"[0-9]{11}|@|[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]")
+
+
 def scan_for_personal_data(value: Any, path: str) -> None:
     """Raise ``BadData`` if any string in ``value`` looks like personal data."""
     if isinstance(value, str):
+        if PII_HINT.search(value) is None:
+            return
         for what, pattern in PII_PATTERNS:
             if pattern.search(value):
                 raise BadData(f"{path}: looks like {what}; the ledger takes no personal data",
@@ -85,8 +96,9 @@ def one_of(*choices: str) -> Validator:
 
 
 def count(value: Any, path: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BadData(f"{path}: {value!r} is not a non-negative integer", field=path)
+    # At most 2**53-1: RFC 8785 writes larger integers as doubles.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
+        raise BadData(f"{path}: {value!r} is not an integer from 0 to 2**53-1", field=path)
 
 
 @dataclass(frozen=True)
@@ -98,8 +110,8 @@ class EventType:
     required: Mapping[str, Validator]
     optional: Mapping[str, Validator] = field(default_factory=dict)
 
-    def check_body(self, body: Any) -> None:
-        """Validate a body for this type.
+    def check_body(self, body: Any, *, scan: bool = True) -> None:
+        """Validate a body for this type; with ``scan``, also ``scan_body``.
 
         Raises:
             BadData: not an object, missing or unknown fields, invalid values, or
@@ -115,6 +127,11 @@ class EventType:
             if check is None:
                 raise BadData(f"body.{name}: unknown field for {self.name}", field=f"body.{name}")
             check(value, f"body.{name}")
+        if scan:
+            self.scan_body(body)
+
+    def scan_body(self, body: dict[str, Any]) -> None:
+        """Raise ``BadData`` naming the field if anything in ``body`` looks personal."""
         # Pseudonyms are keyed digests, not personal data; a random one could still
         # hold a long run of digits, so they are exempt from the scan.
         scan_for_personal_data(
@@ -142,7 +159,7 @@ def lookup(name: str) -> EventType:
     """
     try:
         return REGISTRY[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise BadData(f"type: unknown entry type {name!r}", field="type") from None
 
 

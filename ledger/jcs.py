@@ -42,6 +42,16 @@ def _check_no_floats(value: JSONValue, path: str) -> None:
     raise BadData(f"{path or 'value'}: {type(value).__name__} is not a JSON value", field=path)
 
 
+# Python's encoder with sorted keys and no ASCII escaping writes exactly the RFC 8785
+# form of float-free JSON whose text lies in the Basic Multilingual Plane: the same
+# escapes (\b \t \n \f \r, \u00xx in lower case, nothing else), the same integers, and
+# code-point key order, which equals RFC 8785's UTF-16 order when no key has a
+# surrogate pair.  It runs in C; anything else goes to the rfc8785 package, which is
+# the reference (tests/unit/ledger/test_jcs.py compares the two on generated JSON).
+_SORTED_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_NON_BMP_UTF8 = re.compile(rb"[\xf0-\xf4]")
+
+
 def canonical(value: JSONValue) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of ``value``.
 
@@ -50,13 +60,30 @@ def canonical(value: JSONValue) -> bytes:
             a lone surrogate or a non-JSON type.
     """
     _check_no_floats(value, "")
+    return _canonical_of_checked(value)
+
+
+def canonical_of_flat_object(value: dict[str, str | int]) -> bytes:
+    """``canonical`` for an object whose values are strings and safe integers only.
+
+    For bodies a schema has already checked field by field (``ledger.events``): the
+    float and range walk of ``canonical`` would only repeat that.
+    """
+    return _canonical_of_checked(value)
+
+
+def _canonical_of_checked(value: JSONValue) -> bytes:
+    try:
+        fast = _SORTED_ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: let the reference say so
+        fast = None
+    if fast is not None and not _NON_BMP_UTF8.search(fast):
+        return fast
     try:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:
         raise BadData(f"value cannot be canonicalised: {exc}") from exc
 
-
-_NON_BMP_UTF8 = re.compile(rb"[\xf0-\xf4]")
 
 
 def _reject_float(text: str) -> float:
@@ -75,10 +102,9 @@ def _checked_int(text: str) -> int:
     return value
 
 
-# Built once: constructing a decoder or encoder per call costs as much as using it.
+# Built once: constructing a decoder per call costs as much as using it.
 _DECODER = json.JSONDecoder(
     parse_float=_reject_float, parse_constant=_reject_constant, parse_int=_checked_int)
-_SORTED_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def parse(raw: bytes) -> JSONValue:

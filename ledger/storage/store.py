@@ -26,7 +26,7 @@ from ledger import jcs, merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ACTOR_RE, ZERO_HASH, format_time
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
-from ledger.events import LOG_CREATED, LOG_KEY_ADDED, lookup, scan_for_personal_data
+from ledger.events import LOG_CREATED, LOG_KEY_ADDED, PII_HINT, lookup, scan_for_personal_data
 from ledger.keys import KeyDirectory
 from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
@@ -127,16 +127,24 @@ def prepare(item: NewEntry) -> PreparedEntry:
     """
     if not isinstance(item.actor, str) or not ACTOR_RE.fullmatch(item.actor):
         raise BadData(f"actor: {item.actor!r} is not of the form role[:id]", field="actor")
-    lookup(item.type).check_body(item.body)
+    event_type = lookup(item.type)
+    event_type.check_body(item.body, scan=False)
     scan_for_personal_data(item.actor, "actor")
     if item.idempotency_key is not None and not 0 < len(item.idempotency_key) <= 128:
         raise BadData("idempotency_key: must be 1..128 characters", field="idempotency_key")
-    head = (
-        b'{"actor":' + jcs.canonical(item.actor) + b',"body":' + jcs.canonical(item.body)
-        + b',"index":'
-    )
-    return PreparedEntry(head, b',"type":' + jcs.canonical(item.type) + b"}", item.type,
-                     item.idempotency_key)
+    # Every registered field validator admits only strings and safe integers.
+    body = jcs.canonical_of_flat_object(item.body)
+    # One search over the canonical text (strings appear in it unescaped but for
+    # quotes, backslashes and control characters) finds whether anything looks
+    # personal; only then the field-by-field scan names it (or clears a false alarm,
+    # such as a pseudonym that happens to hold a run of digits).
+    if PII_HINT.search(body.decode("utf-8")) is not None:
+        event_type.scan_body(item.body)
+    # actor and type match ASCII patterns without characters JSON escapes, so their
+    # RFC 8785 form is the text in quotes.
+    head = b'{"actor":"' + item.actor.encode() + b'","body":' + body + b',"index":'
+    return PreparedEntry(head, b',"type":"' + item.type.encode() + b'"}', item.type,
+                         item.idempotency_key)
 
 
 @dataclass

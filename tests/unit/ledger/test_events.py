@@ -284,3 +284,14 @@ def test_pii_embedded_in_identifiers(prefix: str, suffix: str, pii: str) -> None
         lookup("platform.event").check_body(body)
     with pytest.raises(BadData, match="personal data"):
         prepare(NewEntry("platform.event", "system", body))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_field_admits_only_strings_and_safe_integers(name: str) -> None:
+    """prepare() canonicalises checked bodies without a float walk: keep that sound."""
+    event_type = REGISTRY[name]
+    fields = {**event_type.required, **event_type.optional}
+    for field_name, check in fields.items():
+        for bad in (1.5, 2.0, 2**53, -1, [], {}, None, True, ["x"], {"a": "b"}):
+            with pytest.raises(BadData):
+                check(bad, f"body.{field_name}")

@@ -166,3 +166,23 @@ def test_unsafe_integers_are_refused_when_parsed_and_when_canonicalised(raw: byt
         jcs.parse(raw)
     with pytest.raises(BadData):
         jcs.canonical(int(raw))
+
+
+# Characters where JSON encoders disagree most often: controls, quotes, backslash,
+# DEL, line/paragraph separators, the top of the BMP, and a surrogate pair.
+tricky_texts = st.text(
+    alphabet=st.sampled_from(list("\x00\x01\x08\t\n\x0b\x0c\r\x1f\"\\/\x7f\x80é\u2028\u2029"
+                                  "\ud7ff\ue000\ufeff\uffff張\U0001f600\U00020000a0")),
+    max_size=10)
+tricky_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-MAX_SAFE, MAX_SAFE) | tricky_texts,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(tricky_texts, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(value=tricky_values)
+def test_fast_canonical_path_equals_rfc8785_on_tricky_text(value: Any) -> None:
+    assert jcs.canonical(value) == rfc8785.dumps(value)
