@@ -469,30 +469,39 @@ class LedgerStore:
         """
         log = self.log(name)
         now_ms = int(now.timestamp() * 1000)
+
+        def current(conn: Connection, *, lock: bool) -> tuple[StoredCheckpoint | None, Any,
+                                                                Ed25519Signer]:
+            q = select(heads.c.size, heads.c.frontier).where(heads.c.log_id == log.id)
+            if lock and not self._sqlite:
+                q = q.with_for_update()
+            head = conn.execute(q).one()  # first, so that the lock is taken first
+            return self._latest_checkpoint(conn, log.id), head, self._active_signer(conn, log)
+
+        def unchanged(latest: StoredCheckpoint | None, size: int, key_hex: str) -> bool:
+            return latest is not None and (
+                (latest.size == size and latest.key_id == key_hex)
+                or now_ms - latest.signed_at_ms < min_interval_s * 1000)
+
+        # Most calls (the scheduler's ticks) find nothing to do: decide that without
+        # taking the write lock.
         with self._read() as conn:
-            latest = self._latest_checkpoint(conn, log.id)
-            row = conn.execute(select(heads.c.size, heads.c.frontier)
-                               .where(heads.c.log_id == log.id)).one()
-            signer = self._active_signer(conn, log)
-        key_hex = f"{signer.key_id:08x}"
-        if latest is not None:
-            if latest.size == row.size and latest.key_id == key_hex:
+            latest, head, signer = current(conn, lock=False)
+        if latest is not None and unchanged(latest, head.size, f"{signer.key_id:08x}"):
+            return latest
+        # Sign under the log's head lock: no append and no other signer can interleave,
+        # so checkpoints are stored in order of size and never go backwards.
+        with self._write() as conn:
+            latest, head, signer = current(conn, lock=True)
+            key_hex = f"{signer.key_id:08x}"
+            if latest is not None and unchanged(latest, head.size, key_hex):
                 return latest
-            if now_ms - latest.signed_at_ms < min_interval_s * 1000:
-                return latest
-        root = merkle.CompactRange.from_bytes(row.size, row.frontier).root()
-        note = Checkpoint(log.origin, row.size, root).sign([signer])
-        stored = StoredCheckpoint(row.size, root, key_hex, note, now_ms)
-        try:
-            with self._write() as conn:
-                conn.execute(insert(checkpoints).values(
-                    log_id=log.id, size=row.size, root=root, key_id=key_hex, note=note,
-                    signed_at_ms=now_ms))
-        except IntegrityError:
-            # Another process signed the same size with the same key: same bytes
-            # (Ed25519 is deterministic), so theirs is as good as ours.
-            pass
-        return stored
+            root = merkle.CompactRange.from_bytes(head.size, head.frontier).root()
+            note = Checkpoint(log.origin, head.size, root).sign([signer])
+            conn.execute(insert(checkpoints).values(
+                log_id=log.id, size=head.size, root=root, key_id=key_hex, note=note,
+                signed_at_ms=now_ms))
+        return StoredCheckpoint(head.size, root, key_hex, note, now_ms)
 
     @staticmethod
     def _latest_checkpoint(conn: Connection, log_id: int) -> StoredCheckpoint | None:

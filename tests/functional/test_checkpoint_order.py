@@ -1,0 +1,54 @@
+"""Checkpoints signed while others append never go backwards (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from ledger.checkpoint import Checkpoint
+from ledger.storage import LedgerStore, NewEntry
+
+T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def _item(event_id: str) -> NewEntry:
+    return NewEntry("platform.event", "platform:t",
+                    {"event_id": event_id, "window": "w-1", "subject": "sub_" + "b" * 26,
+                     "kind": "joined", "at": "2026-11-25T08:00:00.000Z"})
+
+
+def test_concurrent_signers_store_checkpoints_in_size_order(store: LedgerStore) -> None:
+    store.create_log("l", "example.org/l", T0)
+    errors: list[BaseException] = []
+
+    def appender(k: int) -> None:
+        try:
+            for i in range(60):
+                store.append_batch("l", [_item(f"a{k}-{i}-{j}") for j in range(3)], T0)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    def signer() -> None:
+        try:
+            for _ in range(80):
+                store.sign_checkpoint("l", T0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=appender, args=(k,)) for k in range(2)]
+    threads += [threading.Thread(target=signer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    history = store.checkpoint_history("l")
+    sizes = [cp.size for cp in history]
+    assert len(sizes) > 3, sizes  # the signers really interleaved with the appends
+    assert sizes == sorted(sizes), sizes
+    assert len(set(sizes)) == len(sizes), "a size was signed twice with the same key"
+    verifiers = store.verifiers("l")
+    for cp in history:  # each one signs the tree as it was at its size
+        opened = Checkpoint.open(cp.note, verifiers)
+        assert (opened.size, opened.root) == (cp.size, cp.root)
+    assert store.sign_checkpoint("l", T0).size == store.head("l").size == 1 + 2 * 60 * 3
