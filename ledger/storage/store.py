@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger import jcs, merkle
@@ -690,16 +690,6 @@ class LedgerStore:
             if strict:
                 return b"".join(self._tile_hashes(conn, log.id, base, ref.index, ref.width, size))
             return b"".join(self._base_hashes(conn, log.id, base, lo, end))
-
-    def stats(self) -> dict[str, int]:
-        """Row counts (for progress and metrics)."""
-        with self._read() as conn:
-            return {
-                "logs": conn.execute(select(func.count()).select_from(logs)).scalar_one(),
-                "entries": conn.execute(select(func.count()).select_from(entries)).scalar_one(),
-                "checkpoints": conn.execute(
-                    select(func.count()).select_from(checkpoints)).scalar_one(),
-            }
 
 
 __all__ = ["LedgerStore", "LogInfo", "NewEntry", "PreparedEntry", "Receipt", "StoredCheckpoint",
