@@ -450,3 +450,18 @@ def test_real_server_verifies_over_http(server: tuple[str, Path, int]) -> None:
     # A log the server does not have: could not check (2).
     res = absentia("verify", prefix + "-missing", "--keys", str(keys), "--quiet")
     assert res.returncode == 2, (res.stdout, res.stderr)
+
+
+def test_home_page_lists_each_log_with_its_size_and_keys(served: Served) -> None:
+    resp = served.client.get("/")
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/html"
+    page = resp.get_data(as_text=True)
+    info = served.store.log(LOG)
+    size = served.latest.size
+    assert f'href="/logs/{LOG}/checkpoint"' in page
+    assert f"{size:,}" in page
+    for vkey in info.verifier_keys:
+        assert vkey in page
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert served.client.get("/healthz").get_data(as_text=True) == "ok\n"
