@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -71,7 +72,15 @@ def checkpoint(name: str) -> Response:
 @bp.get("/logs/<name>/tile/<path:rest>")
 def tile(name: str, rest: str) -> Response:
     ref = TileRef.parse("tile/" + rest)
-    resp = Response(store().tile(name, ref), mimetype="application/octet-stream")
+    data = store().tile(name, ref)
+    resp = Response(mimetype="application/octet-stream")
+    if ref.level is None:
+        # tlog-tiles §Log entries: entry bundles SHOULD be compressed at the HTTP layer.
+        resp.headers["Vary"] = "Accept-Encoding"
+        if request.accept_encodings.quality("gzip") > 0:
+            data = gzip.compress(data, compresslevel=6, mtime=0)
+            resp.headers["Content-Encoding"] = "gzip"
+    resp.set_data(data)
     resp.headers["Cache-Control"] = IMMUTABLE
     return resp
 

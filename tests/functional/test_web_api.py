@@ -13,6 +13,7 @@ verified over HTTP by ``absentia verify``.
 from __future__ import annotations
 
 import base64
+import gzip
 import itertools
 import os
 import re
@@ -465,3 +466,17 @@ def test_home_page_lists_each_log_with_its_size_and_keys(served: Served) -> None
         assert vkey in page
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert served.client.get("/healthz").get_data(as_text=True) == "ok\n"
+
+
+def test_entry_bundles_are_gzipped_when_the_client_accepts_it(served: Served) -> None:
+    plain = served.client.get(f"/logs/{LOG}/tile/entries/000")
+    zipped = served.client.get(f"/logs/{LOG}/tile/entries/000",
+                               headers={"Accept-Encoding": "gzip, identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert len(zipped.data) < len(plain.data)
+    assert gzip.decompress(zipped.data) == plain.data
+    # Hash tiles are random bytes: never compressed.
+    tile = served.client.get(f"/logs/{LOG}/tile/0/000", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in tile.headers
