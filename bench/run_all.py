@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _dataset, bench_append, bench_proofs, bench_verify
 from bench._common import Figure, report, say
+from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
 STEPS = ("append", "verify", "proofs")
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop either side of an append comparison after this long")
     parser.add_argument("--only", action="append", choices=STEPS,
                         help="run only this benchmark (repeatable)")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="skip the PostgreSQL append figures (else a server is started)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, for a smoke test (20,000-entry log, 2,000 appends, "
                              "200 proof requests)")
@@ -54,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         args.entries, args.append_entries, args.requests = 20_000, 2_000, 200
 
     pg_url = os.environ.get(bench_append.PG_ENV) or None
+    pg_server: PgServer | None = None
+    if pg_url is None and not args.no_postgres and "append" in (args.only or STEPS):
+        # The same throwaway PostgreSQL server the tests start (initdb/pg_ctl).
+        say("[postgresql] starting a throwaway server for the append benchmark")
+        pg_server = PgServer(external_url="")
+        pg_server.start()
+        pg_url = pg_server.create_database()
     steps: dict[str, Step] = {
         "append": lambda: bench_append.run(args.append_entries, args.threads, args.batch,
                                            args.rounds, args.max_seconds, pg_url,
@@ -74,19 +84,23 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"building the large log FAILED: {exc!r}")
         failed = True
     durations["dataset"] = time.perf_counter() - started
-    for name in args.only or STEPS:
-        say(f"\n===== {name} =====")
-        t0 = time.perf_counter()
-        try:
-            got, more = steps[name]()
-        except Exception as exc:
-            traceback.print_exc()
-            notes.append(f"{name} benchmark FAILED: {exc!r}")
-            failed = True
-        else:
-            figures += got
-            notes += more
-        durations[name] = time.perf_counter() - t0
+    try:
+        for name in args.only or STEPS:
+            say(f"\n===== {name} =====")
+            t0 = time.perf_counter()
+            try:
+                got, more = steps[name]()
+            except Exception as exc:
+                traceback.print_exc()
+                notes.append(f"{name} benchmark FAILED: {exc!r}")
+                failed = True
+            else:
+                figures += got
+                notes += more
+            durations[name] = time.perf_counter() - t0
+    finally:
+        if pg_server is not None:
+            pg_server.stop()
     durations["total"] = time.perf_counter() - started
     report("all benchmarks", figures, durations, notes)
     return 1 if failed else 0
