@@ -274,7 +274,11 @@ class LedgerStore:
         try:
             info = self.log(name)
         except NotFound:
-            return self.create_log(name, origin, now)
+            try:
+                return self.create_log(name, origin, now)
+            except Conflict:
+                # Another process (a sibling web worker) created it first: use theirs.
+                info = self.log(name)
         if info.origin != origin:
             raise Conflict(f"log {name!r} exists with origin {info.origin!r}, not {origin!r}")
         return info

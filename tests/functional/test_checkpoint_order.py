@@ -59,3 +59,32 @@ def test_concurrent_signers_store_checkpoints_in_size_order(store: LedgerStore) 
         opened = Checkpoint.open(cp.note, verifiers)
         assert (opened.size, opened.root) == (cp.size, cp.root)
     assert store.sign_checkpoint("l", T0).size == store.head("l").size == 1 + 2 * 60 * 3
+
+
+def test_processes_racing_to_create_the_configured_log_all_get_it(store: LedgerStore) -> None:
+    """Web workers starting together each ensure the configured log exists."""
+    from ledger.storage import make_engine
+
+    results: list[str] = []
+    errors: list[BaseException] = []
+    stores = [LedgerStore(make_engine(store.engine.url.render_as_string(hide_password=False)),
+                          store.keys.root) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+
+    def worker(s: LedgerStore) -> None:
+        try:
+            barrier.wait()
+            results.append(s.ensure_log("l", "example.org/l", T0).origin)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.engine.dispose()
+    assert not errors, errors
+    assert results == ["example.org/l"] * 4
+    assert store.head("l").size == 1  # one log.created entry, not four
