@@ -592,7 +592,8 @@ def run(entries_n: int = 20_000, threads: int = 16, batch: int = 1_000, rounds: 
     return figures, notes
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_measurement_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the append measurements (shared with ``run_all``)."""
     parser.add_argument("--append-entries", type=int, default=20_000,
                         help="entries per append measurement (default 20,000)")
     parser.add_argument("--threads", type=int, default=16,
@@ -603,6 +604,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="alternating ledger/raw rounds per comparison (default 4)")
     parser.add_argument("--max-seconds", type=float, default=20.0,
                         help="stop either side of a comparison after this long (default 20)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_measurement_arguments(parser)
     parser.add_argument("--large-log", type=int, default=1_000_000, metavar="N",
                         help="also append into a copy of the cached N-entry log of "
                              "bench_verify, if cached (default 1,000,000; 0: no)")

@@ -35,16 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="rebuild the cached large log even if present")
     parser.add_argument("--requests", type=int, default=2_000,
                         help="proof requests per measurement set (default 2,000)")
-    parser.add_argument("--append-entries", type=int, default=20_000,
-                        help="entries per append measurement (default 20,000)")
-    parser.add_argument("--threads", type=int, default=16,
-                        help="threads for the concurrent append measurements (default 16)")
-    parser.add_argument("--batch", type=int, default=1_000,
-                        help="entries per transaction when batching (default 1,000)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="alternating ledger/raw rounds per append comparison (default 4)")
-    parser.add_argument("--max-seconds", type=float, default=20.0,
-                        help="stop either side of an append comparison after this long")
+    bench_append.add_measurement_arguments(parser)
     parser.add_argument("--only", action="append", choices=STEPS,
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--no-postgres", action="store_true",

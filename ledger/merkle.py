@@ -245,18 +245,7 @@ class CompactRange:
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add a leaf hash; return the perfect nodes above level 0 it completed."""
-        completed: list[tuple[int, int, bytes]] = []
-        h = leaf
-        n = self.size
-        level = 0
-        while n & 1:
-            h = node_hash(self.hashes.pop(), h)
-            n >>= 1
-            level += 1
-            completed.append((level, n, h))
-        self.hashes.append(h)
-        self.size += 1
-        return completed
+        return self.append_subtree(0, leaf)
 
     def append_subtree(self, level: int, h: bytes) -> list[tuple[int, int, bytes]]:
         """Add the hash of a perfect subtree of ``2**level`` leaves at the right edge.
