@@ -103,12 +103,19 @@ def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int 
 @CONFIG_OPTION
 @click.option("--rotate", "rotate_log", default=None, metavar="LOG",
               help="make a new signing key current for LOG")
-def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None) -> None:
+@click.option("--key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="with --rotate: your Ed25519 PKCS#8 PEM key (mode 0600) "
+                                 "instead of a generated one")
+def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None,
+         key_file: Path | None) -> None:
     """List each log's name, origin and verifier keys (oldest first); rotate with --rotate."""
+    if key_file is not None and rotate_log is None:
+        raise click.BadParameter("goes with --rotate LOG", param_hint="--key-file")
     _, store = _open(data_dir, config_file)
     with _ledger_errors():
         if rotate_log:
-            store.rotate_key(rotate_log, datetime.now(UTC))
+            store.rotate_key(rotate_log, datetime.now(UTC), key_uri=None if key_file is None
+                             else f"file:{key_file.resolve()}")
             click.echo(f"rotated the signing key of {rotate_log}; old checkpoints still verify")
         for info in store.list_logs():
             click.echo(f"{info.name}\t{info.origin}")

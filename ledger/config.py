@@ -17,6 +17,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 class LogConfig:
     name: str
     origin: str
+    key_uri: str | None = None  # an operator's signing key, used when the log is created
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,13 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         _get(storage, "url", str, "sqlite:///{data}/absentia.db", "storage"))
     logs = []
     for i, item in enumerate(raw.get("logs", [])):
+        key = item.get("key")
+        if key is not None and (not isinstance(key, str) or not key.startswith("file:")):
+            raise BadData(f"config logs[{i}].key: expected 'file:/path/to/key.pem', got {key!r}",
+                          field=f"logs[{i}].key")
         logs.append(LogConfig(_get(item, "name", str, None, f"logs[{i}]"),
-                              _get(item, "origin", str, None, f"logs[{i}]")))
+                              _get(item, "origin", str, None, f"logs[{i}]"),
+                              None if key is None else sub(key)))
     return Settings(
         data_dir=data_dir,
         database_url=url,

@@ -56,10 +56,11 @@ class KeyDirectory:
         return uri, signer
 
     def load(self, uri: str, key_name: str) -> Ed25519Signer:
-        """Load the signer a key URI names.
+        """Load the signer a key URI names (``file:`` + a PKCS#8 PEM Ed25519 key).
 
         Raises:
-            NotAllowed: the URI scheme is not supported.
+            NotAllowed: the URI scheme is not supported, or the file is readable by
+                group or others.
             CouldNotCheck: the key file is missing, unreadable or not an Ed25519 key.
         """
         cached = self._cache.get((uri, key_name))
@@ -67,7 +68,16 @@ class KeyDirectory:
             return cached
         if not uri.startswith(FILE_SCHEME):
             raise NotAllowed(f"unsupported key URI {uri!r}: only file: keys are configured")
+        # Relative paths are below the key directory; an operator's key may be anywhere.
         path = self.root / uri[len(FILE_SCHEME) :]
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise CouldNotCheck(f"cannot read signing key {path}: {exc}") from exc
+        if mode & 0o077:
+            raise NotAllowed(
+                f"signing key {path} is readable by others (mode {mode & 0o777:o}); "
+                f"run `chmod 600 {path}` and try again")
         try:
             private = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError) as exc:

@@ -234,12 +234,18 @@ class LedgerStore:
 
     # -- logs and keys ------------------------------------------------------------
 
-    def create_log(self, name: str, origin: str, now: datetime) -> LogInfo:
-        """Create a log with a fresh signing key; its entry 0 records origin and key.
+    def create_log(
+        self, name: str, origin: str, now: datetime, *, key_uri: str | None = None
+    ) -> LogInfo:
+        """Create a log; its entry 0 records origin and key.
+
+        The signing key is the one ``key_uri`` names (an operator's key) or, without
+        it, a fresh one written to the key directory.
 
         Raises:
             BadData: the name or origin is malformed.
             Conflict: a log with this name or origin exists.
+            NotAllowed, CouldNotCheck: the named key cannot be used.
         """
         if not _valid_log_name(name):
             raise BadData(f"log name {name!r}: use a-z, 0-9, '-' and '_'", field="name")
@@ -252,7 +258,7 @@ class LedgerStore:
                 ).inserted_primary_key[0]  # type: ignore[index]
                 conn.execute(insert(heads).values(
                     log_id=log_id, size=0, last_leaf=ZERO_HASH, frontier=b""))
-                uri, signer = self.keys.create(name, origin)
+                uri, signer = self._new_signer(name, origin, key_uri)
                 conn.execute(insert(keys).values(
                     log_id=log_id, key_id=f"{signer.key_id:08x}", vkey=signer.verifier.vkey,
                     key_uri=uri, created_at=created))
@@ -265,7 +271,15 @@ class LedgerStore:
         self.sign_checkpoint(name, now)
         return self.log(name)
 
-    def ensure_log(self, name: str, origin: str, now: datetime) -> LogInfo:
+    def _new_signer(self, name: str, origin: str, key_uri: str | None
+                    ) -> tuple[str, Ed25519Signer]:
+        if key_uri is None:
+            return self.keys.create(name, origin)
+        return key_uri, self.keys.load(key_uri, origin)
+
+    def ensure_log(
+        self, name: str, origin: str, now: datetime, *, key_uri: str | None = None
+    ) -> LogInfo:
         """The log ``name``, created if missing.
 
         Raises:
@@ -275,7 +289,7 @@ class LedgerStore:
             info = self.log(name)
         except NotFound:
             try:
-                return self.create_log(name, origin, now)
+                return self.create_log(name, origin, now, key_uri=key_uri)
             except Conflict:
                 # Another process (a sibling web worker) created it first: use theirs.
                 info = self.log(name)
@@ -318,25 +332,34 @@ class LedgerStore:
         ).one()
         return self.keys.load(row.key_uri, log.origin)
 
-    def rotate_key(self, name: str, now: datetime) -> LogInfo:
+    def rotate_key(self, name: str, now: datetime, *, key_uri: str | None = None) -> LogInfo:
         """Make a new signing key current, record it in the log, sign a checkpoint.
 
-        Old checkpoints keep verifying with the old public key, which stays listed.
+        The new key is generated, or the operator's key ``key_uri`` names.  Old
+        checkpoints keep verifying with the old public key, which stays listed.
 
         Raises:
             NotFound: no such log.
+            Conflict: the named key is one the log has used already.
+            NotAllowed, CouldNotCheck: the named key cannot be used.
         """
         log = self.log(name)
         created = format_time(now)
         with self._write() as conn:
             old = self._active_signer(conn, log)
-            uri, signer = self.keys.create(name, log.origin)
+            uri, signer = self._new_signer(name, log.origin, key_uri)
+            if conn.execute(select(keys.c.id).where(
+                    keys.c.log_id == log.id,
+                    keys.c.key_id == f"{signer.key_id:08x}")).first() is not None:
+                raise Conflict(f"key {signer.key_id:08x} has been used by log {name!r} "
+                               "already; rotate to a new key", field="key")
             conn.execute(insert(keys).values(
                 log_id=log.id, key_id=f"{signer.key_id:08x}", vkey=signer.verifier.vkey,
                 key_uri=uri, created_at=created))
             self._append_in(conn, log.id, name, [prepare(NewEntry(
                 LOG_KEY_ADDED.name, "system",
-                {"verifier_key": signer.verifier.vkey, "reason": "rotated",
+                {"verifier_key": signer.verifier.vkey,
+                 "reason": "rotated" if key_uri is None else "imported",
                  "previous_key_id": f"{old.key_id:08x}"}))], created)
         self._log_cache.pop(name, None)
         self.sign_checkpoint(name, now)

@@ -21,7 +21,7 @@ def open_store(settings: Settings) -> LedgerStore:
     store.create_schema()
     now = datetime.now(UTC)
     for lc in settings.logs:
-        store.ensure_log(lc.name, lc.origin, now)
+        store.ensure_log(lc.name, lc.origin, now, key_uri=lc.key_uri)
     return store
 
 
