@@ -480,3 +480,31 @@ def test_entry_bundles_are_gzipped_when_the_client_accepts_it(served: Served) ->
     # Hash tiles are random bytes: never compressed.
     tile = served.client.get(f"/logs/{LOG}/tile/0/000", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in tile.headers
+
+
+def test_served_checkpoint_follows_appends_from_another_process(
+    server: tuple[str, Path, int],
+) -> None:
+    """The server's scheduler signs a checkpoint once others append to the database."""
+    prefix, data, size = server
+    store = LedgerStore(make_engine(f"sqlite:///{data}/absentia.db"), data / "keys")
+    try:
+        items = [i for _, i in sample_events(25, T0, seed=7)]
+        store.append_batch(DEMO_LOG, items, T0)
+        verifiers = store.verifiers(DEMO_LOG)
+    finally:
+        store.engine.dispose()
+    deadline = time.monotonic() + 30  # a bounded wait for the event, not a timing claim
+    while True:
+        with urllib.request.urlopen(f"{prefix}/checkpoint", timeout=5) as resp:  # noqa: S310
+            cp = Checkpoint.open(resp.read(), verifiers)
+        if cp.size == size + 25:
+            break
+        assert cp.size == size, cp.size
+        if time.monotonic() > deadline:
+            pytest.fail(f"no checkpoint for the new entries within 30 s (still {cp.size})")
+        time.sleep(0.25)
+    res = absentia("verify", prefix, "--keys", str(data / "export" / DEMO_LOG / "keys"),
+                   "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert f"{size + 25:,} entries" in res.stdout
