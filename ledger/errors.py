@@ -41,6 +41,22 @@ class NotAllowed(LedgerError):
     """The operation is refused by policy."""
 
 
+class Unauthenticated(NotAllowed):
+    """The caller did not prove who it is (no or bad credentials, bad signature)."""
+
+
+class Unprocessable(BadData):
+    """Well-formed input that cannot be applied (HTTP 422), e.g. a per-row import error.
+
+    ``errors`` lists each problem as ``{"row"?, "field", "message"}``.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message, field=field)
+        self.errors = errors or []
+
+
 class NotFound(LedgerError):
     """The named log, entry, tile or checkpoint does not exist."""
 
