@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from ledger.absence.service import AbsenceService
 from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.storage import LedgerStore
@@ -202,6 +205,141 @@ def demo(data_dir: Path, config_file: Path | None, entries: int, no_serve: bool)
                f"--keys {out / 'keys'}")
     with _ledger_errors():
         run(s, s.host, s.port)
+
+
+def _open_absence(data_dir: Path, config_file: Path | None) -> tuple[Settings, AbsenceService]:
+    from ledger.absence.setup import open_absence
+
+    settings, store = _open(data_dir, config_file)
+    with _ledger_errors():
+        return settings, open_absence(settings, store, datetime.now(UTC))
+
+
+@cli.group()
+def tokens() -> None:
+    """API bearer tokens per role (platform, hr, reviewer, auditor)."""
+
+
+@tokens.command("create")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--role", required=True, type=click.Choice(["platform", "hr", "reviewer",
+                                                           "auditor"]))
+@click.option("--label", default=None, help="a note on whose token this is (a-z 0-9 . _ -)")
+def tokens_create(data_dir: Path, config_file: Path | None, role: str, label: str | None
+                  ) -> None:
+    """Create a token; it is printed once and only its SHA-256 is kept."""
+    _, service = _open_absence(data_dir, config_file)
+    with _ledger_errors():
+        text = service.create_token(role, datetime.now(UTC), label)
+    click.echo(text)
+    click.echo(f"(a {role} token: send it as 'Authorization: Bearer …'; it is not shown again)",
+               err=True)
+
+
+@tokens.command("list")
+@DATA_OPTION
+@CONFIG_OPTION
+def tokens_list(data_dir: Path, config_file: Path | None) -> None:
+    """List tokens (ids and roles; the secrets are not stored)."""
+    _, service = _open_absence(data_dir, config_file)
+    for t in service.tokens():
+        state = "revoked" if t["revoked"] else "active"
+        click.echo(f"{t['token']}\t{t['role']}\t{state}\t{t['created_at']}\t{t['label'] or ''}")
+
+
+@tokens.command("revoke")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.argument("token_id")
+def tokens_revoke(data_dir: Path, config_file: Path | None, token_id: str) -> None:
+    """Revoke a token by its id (tok_…)."""
+    _, service = _open_absence(data_dir, config_file)
+    with _ledger_errors():
+        service.revoke_token(token_id, datetime.now(UTC))
+    click.echo(f"revoked {token_id}")
+
+
+@cli.command("platform-secret")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--rotate", is_flag=True, help="make a new secret current; the previous one "
+                                              "stays accepted until the next rotation")
+def platform_secret(data_dir: Path, config_file: Path | None, rotate: bool) -> None:
+    """Print the interview platform's webhook secret (Standard Webhooks whsec_…)."""
+    from ledger.absence.setup import read_webhook_secrets, rotate_webhook_secret
+
+    _, service = _open_absence(data_dir, config_file)
+    path = service.cfg.webhook_secrets_path
+    with _ledger_errors():
+        if rotate:
+            rotate_webhook_secret(path)
+        current = read_webhook_secrets(path)
+    click.echo(current[0].to_text())
+    if len(current) > 1:
+        click.echo("(the previous secret is still accepted until the next rotation)", err=True)
+
+
+@cli.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--check", is_flag=True, help="compare the live tables with a replay instead "
+                                             "of replacing them; exit 1 if they differ")
+def rebuild(data_dir: Path, config_file: Path | None, check: bool) -> None:
+    """Rebuild the tables the app reads by replaying the ledger (or --check them)."""
+    from ledger.absence.rebuild import check_rebuild
+    from ledger.absence.rebuild import rebuild as run
+
+    _, service = _open_absence(data_dir, config_file)
+    with _ledger_errors():
+        if check:
+            result = check_rebuild(service.store, service.log, _Progress("replaying"))
+            for table, n in sorted(result.tables.items()):
+                mark = "DIFFERS: " + result.differences[table] if table in result.differences \
+                    else "equal"
+                click.echo(f"  {table:22} {n:>9,} rows  {mark}")
+            if not result.equal:
+                raise click.ClickException(
+                    f"{len(result.differences)} tables differ from a replay of "
+                    f"{result.entries:,} entries; run `absentia rebuild` to restore them")
+            click.echo(f"live tables equal a replay of {result.entries:,} entries")
+            return
+        n = run(service.store, service.log, datetime.now(UTC), _Progress("replaying"))
+    click.echo(f"rebuilt the tables from {n:,} entries")
+
+
+@cli.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--once", is_flag=True, help="run the sweep and the outbox once and exit")
+def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
+    """Run the scheduled jobs (sweep, outbox, checkpoints) in the foreground.
+
+    Any number may run on several hosts: a lease in the database lets one work at a time,
+    and another takes over within the lease's time to live if it stops.
+    """
+    from ledger.absence.setup import absence_jobs
+    from ledger.scheduler import start_scheduler, stop_scheduler
+
+    s, service = _open_absence(data_dir, config_file)
+    with _ledger_errors():
+        jobs = absence_jobs(service, s)
+        if once:
+            now = datetime.now(UTC)
+            for name, (_, fn) in jobs.items():
+                click.echo(f"{name}: {fn(now)}")
+            return
+        sched = start_scheduler(service.store, s.checkpoint_min_interval_s, jobs=jobs,
+                                lease_ttl_s=service.cfg.lease_ttl_s)
+    click.echo("scheduler running (Ctrl-C or SIGTERM stops)", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_scheduler(sched)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,10 @@ class Settings:
     workers: int
     threads: int
     logs: tuple[LogConfig, ...]
+    #: The raw TOML tables of the absence domain (absence, policies, alerts,
+    #: notifications, platform, scheduler) with {data} substituted; parsed into typed
+    #: values by ``ledger.absence.settings``.
+    tables: dict[str, Any] = field(default_factory=dict)
 
 
 def _get(table: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
@@ -87,4 +91,18 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         workers=_get(server, "workers", int, 2, "server"),
         threads=_get(server, "threads", int, 4, "server"),
         logs=tuple(logs),
+        tables={k: _substitute(raw.get(k, {}), sub) for k in DOMAIN_TABLES},
     )
+
+
+DOMAIN_TABLES = ("absence", "policies", "alerts", "notifications", "platform", "scheduler")
+
+
+def _substitute(value: Any, sub: Any) -> Any:
+    if isinstance(value, str):
+        return sub(value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, sub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, sub) for v in value]
+    return value

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from ledger.absence.setup import absence_jobs, open_absence
 from ledger.config import Settings
-from ledger.scheduler import start_scheduler
+from ledger.scheduler import start_scheduler, stop_scheduler
 from ledger.web import create_app, open_store
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
     """Serve the app until interrupted; checkpoints are signed by the master's scheduler."""
     store = open_store(settings)
-    scheduler = start_scheduler(store, settings.checkpoint_min_interval_s)
+    service = open_absence(settings, store, datetime.now(UTC))
+    scheduler = start_scheduler(store, settings.checkpoint_min_interval_s,
+                                jobs=absence_jobs(service, settings),
+                                lease_ttl_s=service.cfg.lease_ttl_s)
     try:
         _Gunicorn(settings, {
             "bind": f"{host}:{port}",
@@ -46,4 +51,4 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
             "graceful_timeout": 10,
         }).run()
     finally:
-        scheduler.shutdown(wait=False)
+        stop_scheduler(scheduler)

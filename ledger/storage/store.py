@@ -12,7 +12,7 @@ import base64
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +70,23 @@ class Receipt:
             "time": self.time,
             "duplicate": self.duplicate,
         }
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An entry just appended (not a duplicate), as projections consume it."""
+
+    index: int
+    type: str
+    actor: str
+    body: dict[str, Any]
+    time: str
+
+
+#: Plans a command under the log's write lock: reads state, returns entries to append.
+Plan = Callable[[Connection], Sequence[NewEntry]]
+#: Applies appended entries to the projection tables in the same transaction.
+Project = Callable[[Connection, Sequence[Appended]], None]
 
 
 @dataclass(frozen=True)
@@ -392,9 +409,42 @@ class LedgerStore:
         with self._write() as conn:
             return self._append_in(conn, log.id, name, prepared, time_text)
 
+    def execute(self, name: str, now: datetime, plan: Plan, project: Project) -> list[Receipt]:
+        """Run a command: plan it under the log's write lock, append, project; one commit.
+
+        ``plan`` sees the state every earlier append left (appends to this log wait
+        for the lock), so a check it makes holds when its entries land: two racing
+        commands cannot both decide the same window.  ``project`` receives the entries
+        actually appended (idempotent duplicates are skipped) and writes the tables the
+        app reads; any error rolls everything back.
+
+        Raises:
+            NotFound: no such log.
+            LedgerError: whatever ``plan`` or ``project`` raise; nothing is written.
+        """
+        log = self.log(name)
+        time_text = format_time(now)
+        with self._write() as conn:
+            cur = conn.connection.cursor()
+            cur.execute(self._sql.head, (log.id,))  # take the lock before reading state
+            cur.fetchall()
+            cur.close()
+            items = plan(conn)
+            if not items:
+                return []
+            prepared = [prepare(i) for i in items]
+            out: list[tuple[Receipt, bytes]] = []
+            receipts = self._append_in(conn, log.id, name, prepared, time_text, out=out)
+            appended = []
+            for r, data in out:
+                e = json.loads(data)
+                appended.append(Appended(r.index, e["type"], e["actor"], e["body"], r.time))
+            project(conn, appended)
+            return receipts
+
     def _append_in(
         self, conn: Connection, log_id: int, name: str, prepared: Sequence[PreparedEntry],
-        time_text: str,
+        time_text: str, *, out: list[tuple[Receipt, bytes]] | None = None,
     ) -> list[Receipt]:
         # The append path is hot: plain SQL on the driver's own cursor, inside the
         # transaction SQLAlchemy opened, skips statement compilation and execution
@@ -439,6 +489,8 @@ class LedgerStore:
             if p.idem_key is not None:
                 known[p.idem_key] = receipt
             receipts.append(receipt)
+            if out is not None:
+                out.append((receipt, data))
             prev = lh
         if entry_rows:
             if len(entry_rows) == 1:
@@ -478,6 +530,28 @@ class LedgerStore:
         if data is None:
             raise NotFound(f"log {name!r} has no entry {index}", field="index")
         return bytes(data)
+
+    def iter_entries(self, name: str, *, start: int = 0, chunk: int = 5000
+                     ) -> Iterator[tuple[int, bytes]]:
+        """Every entry from ``start`` on, in index order, read ``chunk`` at a time.
+
+        Raises:
+            NotFound: no such log.
+        """
+        log = self.log(name)
+        nxt = start
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    select(entries.c.idx, entries.c.data)
+                    .where(entries.c.log_id == log.id, entries.c.idx >= nxt,
+                           entries.c.idx < nxt + chunk)
+                    .order_by(entries.c.idx)).all()
+            if not rows:
+                return
+            for idx, data in rows:
+                yield idx, bytes(data)
+            nxt += chunk
 
     # -- checkpoints --------------------------------------------------------------
 

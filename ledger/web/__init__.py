@@ -7,9 +7,11 @@ from pathlib import Path
 
 from flask import Flask, Response, render_template
 
+from ledger.absence.service import AbsenceService
+from ledger.absence.setup import open_absence, read_webhook_secrets
 from ledger.config import Settings
 from ledger.storage import LedgerStore, make_engine
-from ledger.web import logs, problems
+from ledger.web import api, logs, problems
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -25,14 +27,25 @@ def open_store(settings: Settings) -> LedgerStore:
     return store
 
 
-def create_app(settings: Settings | None = None, store: LedgerStore | None = None) -> Flask:
-    """The WSGI application.  Pass a ``store`` (tests) or ``settings`` (serving)."""
+def create_app(settings: Settings | None = None, store: LedgerStore | None = None, *,
+               absence: AbsenceService | None = None) -> Flask:
+    """The WSGI application.  Pass a ``store`` (tests) or ``settings`` (serving).
+
+    The absence API is mounted when ``absence`` is given or ``settings`` allow opening it.
+    """
     app = Flask(__name__, template_folder=str(TEMPLATES))
     if store is None:
         if settings is None:
             raise ValueError("create_app needs settings or a store")
         store = open_store(settings)
     app.extensions["absentia.store"] = store
+    if absence is None and settings is not None:
+        absence = open_absence(settings, store, datetime.now(UTC))
+    if absence is not None:
+        app.extensions["absentia.absence"] = absence
+        secrets_path = absence.cfg.webhook_secrets_path
+        app.extensions["absentia.webhook_secrets"] = lambda: read_webhook_secrets(secrets_path)
+        app.register_blueprint(api.bp)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
     app.register_blueprint(logs.bp)

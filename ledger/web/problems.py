@@ -9,7 +9,16 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotAllowed, NotFound
+from ledger.errors import (
+    BadData,
+    Conflict,
+    CouldNotCheck,
+    LedgerError,
+    NotAllowed,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +29,16 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "bad-request": (400, "Bad request", "Correct the named parameter and retry."),
     "not-found": (404, "Not found", "Check the log name, index or tile path."),
     "conflict": (409, "Conflict", "The resource exists already or changed; reload it."),
-    "forbidden": (403, "Forbidden", "This operation is not allowed by policy."),
+    "forbidden": (403, "Forbidden", "This operation is not allowed by policy or for "
+                  "your role."),
+    "unauthorized": (401, "Unauthorized",
+                     "Send a valid credential: 'Authorization: Bearer <token>' (absentia "
+                     "tokens create --role ROLE), or sign the webhook per Standard Webhooks."),
+    "unprocessable": (422, "Unprocessable content",
+                      "Fix the listed fields or rows and send the whole request again; "
+                      "nothing was recorded."),
+    "too-large": (413, "Content too large", "Split the request into smaller batches."),
+    "rate-limited": (429, "Too many requests", "Wait and retry later."),
     "unavailable": (503, "Service unavailable",
                     "A dependency could not be read; retry later or tell the operator."),
     "internal": (500, "Internal server error", "Retry later; the operator has been alerted."),
@@ -47,6 +65,8 @@ def problem(slug: str, detail: str, *, status: int | None = None, field: str | N
 
 _MAP: tuple[tuple[type[LedgerError], str], ...] = (
     (NotFound, "not-found"),
+    (Unauthenticated, "unauthorized"),
+    (Unprocessable, "unprocessable"),
     (Conflict, "conflict"),
     (NotAllowed, "forbidden"),
     (BadData, "bad-request"),
@@ -61,13 +81,21 @@ def init_app(app: Flask) -> None:
     def _ledger_error(exc: LedgerError) -> Response:
         for cls, slug in _MAP:
             if isinstance(exc, cls):
-                return problem(slug, str(exc), field=exc.field)
+                extra: dict[str, Any] = {}
+                if isinstance(exc, Unprocessable) and exc.errors:
+                    extra["errors"] = exc.errors
+                resp = problem(slug, str(exc), field=exc.field, **extra)
+                if isinstance(exc, Unauthenticated):
+                    resp.headers["WWW-Authenticate"] = 'Bearer realm="absentia"'
+                return resp
         return problem("internal", "unexpected ledger error")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
-        slug = {400: "bad-request", 404: "not-found", 409: "conflict", 403: "forbidden"}.get(
+        slug = {400: "bad-request", 401: "unauthorized", 404: "not-found", 409: "conflict",
+                403: "forbidden", 413: "too-large", 422: "unprocessable",
+                429: "rate-limited"}.get(
             code, "bad-request" if code < 500 else "internal")
         return problem(slug, exc.description or exc.name, status=code)
 

@@ -498,13 +498,14 @@ def test_served_checkpoint_follows_appends_from_another_process(
     while True:
         with urllib.request.urlopen(f"{prefix}/checkpoint", timeout=5) as resp:  # noqa: S310
             cp = Checkpoint.open(resp.read(), verifiers)
-        if cp.size == size + 25:
+        # The server records its configured policies when it starts (a few entries).
+        if cp.size >= size + 25:
             break
-        assert cp.size == size, cp.size
+        assert cp.size >= size, cp.size
         if time.monotonic() > deadline:
             pytest.fail(f"no checkpoint for the new entries within 30 s (still {cp.size})")
         time.sleep(0.25)
     res = absentia("verify", prefix, "--keys", str(data / "export" / DEMO_LOG / "keys"),
                    "--quiet")
     assert res.returncode == 0, res.stderr
-    assert f"{size + 25:,} entries" in res.stdout
+    assert f"{cp.size:,} entries" in res.stdout

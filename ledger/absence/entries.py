@@ -1,0 +1,187 @@
+"""The ledger entry types of the absence domain, each with a closed body schema.
+
+Bodies carry pseudonyms (``sub_...``), public registration numbers, identifiers, codes,
+times and counts; never a name, ID number, phone or e-mail.  Public titles (campaign,
+post) may be Chinese, so they are checked for ID numbers, mobile numbers and e-mail
+addresses but not for Han characters.  Lists (evidence, affected windows) are
+comma-separated text, keeping bodies flat.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ledger.errors import BadData
+from ledger.events import (
+    PII_PATTERNS,
+    SELF_SCANNED,
+    EventType,
+    Validator,
+    count,
+    identifier,
+    one_of,
+    pseudonym,
+    register,
+    timestamp,
+)
+
+_HAN_FREE_PII = tuple((what, p) for what, p in PII_PATTERNS if not what.startswith("Han"))
+
+
+def _pattern(regex: str, what: str) -> Validator:
+    compiled = re.compile(regex)
+
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise BadData(f"{path}: {value!r} is not {what}", field=path)
+
+    return check
+
+
+def public_text(value: Any, path: str) -> None:
+    """A public title: 1..200 printable characters, no ID number, mobile or e-mail."""
+    if not isinstance(value, str) or not 0 < len(value) <= 200 or not value.isprintable():
+        raise BadData(f"{path}: must be 1..200 printable characters", field=path)
+    for what, pattern in _HAN_FREE_PII:
+        if pattern.search(value):
+            raise BadData(f"{path}: looks like {what}; public titles take no personal data",
+                          field=path)
+
+
+SELF_SCANNED.add(public_text)
+hex64 = _pattern(r"[0-9a-f]{64}", "a lowercase hex SHA-256")
+registration = _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}", "a registration number")
+index_list = _pattern(r"([0-9]{1,16}(,[0-9]{1,16}){0,199})?", "comma-separated ledger indexes")
+id_list = _pattern(r"([A-Za-z0-9][A-Za-z0-9._:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9._:-]{0,127})*)?",
+                   "comma-separated identifiers")
+code = _pattern(r"[a-z][a-z0-9_]{0,39}", "a code (a-z 0-9 _)")
+code_list = _pattern(r"([a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*)?", "comma-separated codes")
+codes = _pattern(r"[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*", "comma-separated codes")
+tz_name = _pattern(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}", "an IANA time zone name")
+
+ROLES = ("platform", "hr", "reviewer", "auditor")
+PLATFORM_KINDS = ("invited", "joined", "completed", "connection_failed",
+                  "device_incompatible", "withdrew")
+CAUSES = ("technical", "compatibility", "notification_failed", "withdrawn", "no_show")
+# "makeup_granted" only supersedes an earlier ruling (an appeal overturned it).
+OUTCOMES = ("attended", "forfeited", "rebook_offered", "makeup_pending_review", "locked",
+            "makeup_granted")
+
+POLICY_ADOPTED = register(EventType(
+    "policy.adopted", "A decision policy came into force; decisions name it by digest.",
+    {"policy": identifier, "digest": hex64, "mode": one_of("government", "enterprise"),
+     "grace_s": count, "notify_within_s": count, "rebook_within_s": count,
+     "lock_after": count, "makeup_causes": code_list, "appeal_period_s": count},
+))
+CAMPAIGN_CREATED = register(EventType(
+    "campaign.created", "HR opened a recruitment campaign (招聘批次).",
+    {"campaign": identifier, "title": public_text, "timezone": tz_name,
+     "policy": identifier, "policy_digest": hex64},
+))
+POST_ADDED = register(EventType(
+    "campaign.post_added", "A post (岗位) candidates apply for in a campaign.",
+    {"campaign": identifier, "post": identifier, "title": public_text},
+))
+SUBJECT_REGISTERED = register(EventType(
+    "subject.registered",
+    "A candidate joined a campaign: pseudonym, public registration number and a salted "
+    "commitment to the details kept in the vault.",
+    {"subject": pseudonym, "campaign": identifier, "post": identifier,
+     "registration": registration, "commitment": hex64, "contact": codes},
+))
+SUBJECT_ERASED = register(EventType(
+    "subject.erased", "The candidate's vault key was destroyed; the details are gone.",
+    {"subject": pseudonym, "reason": one_of("retention_expired", "request")},
+))
+WINDOW_SCHEDULED = register(EventType(
+    "window.scheduled", "An interview window for one candidate.",
+    {"window": identifier, "campaign": identifier, "subject": pseudonym,
+     "opens_at": timestamp, "closes_at": timestamp, "slot": identifier,
+     "kind": one_of("regular", "makeup", "rebook")},
+    {"origin_decision": identifier},
+))
+ACCOMMODATION_GRANTED = register(EventType(
+    "accommodation.granted", "HR changed a window before its close (合理关怀).",
+    {"window": identifier, "kind": one_of("extended", "alternate_slot"),
+     "opens_at": timestamp, "closes_at": timestamp,
+     "reason": one_of("poor_signal", "special_needs", "low_digital_literacy", "other")},
+))
+PLATFORM_QUARANTINED = register(EventType(
+    "platform.quarantined",
+    "A platform event that cannot count (unknown window, outside it, already decided): "
+    "kept for HR to see, never silently dropped.",
+    {"event_id": identifier, "window": identifier, "kind": one_of(*PLATFORM_KINDS),
+     "at": timestamp, "webhook_id": identifier,
+     "reason": one_of("unknown_window", "before_open", "after_close", "subject_mismatch",
+                      "window_decided", "subject_erased")},
+    {"subject": pseudonym, "detail": code},
+))
+DECISION_MADE = register(EventType(
+    "decision.made", "The ruling on one window: outcome, cause, evidence, policy.",
+    {"decision": identifier, "window": identifier, "campaign": identifier,
+     "subject": pseudonym, "outcome": one_of(*OUTCOMES), "evidence": index_list,
+     "policy_digest": hex64, "reason": code, "explanation_sha256": hex64,
+     "basis": one_of("sweep", "review", "appeal", "alert")},
+    {"cause": one_of(*CAUSES), "rebook_until": timestamp, "supersedes": identifier},
+))
+DECISION_REVIEWED = register(EventType(
+    "decision.reviewed", "A reviewer confirmed a pending case or granted a make-up.",
+    {"decision": identifier, "ruling": one_of("confirmed", "makeup_granted")},
+    {"makeup_window": identifier, "alert": identifier},
+))
+APPEAL_FILED = register(EventType(
+    "appeal.filed", "A candidate appealed a decision (申诉).",
+    {"appeal": identifier, "decision": identifier, "subject": pseudonym,
+     "ground": one_of("technical", "notification", "personal", "other"),
+     "statement_sha256": hex64},
+))
+APPEAL_RULED = register(EventType(
+    "appeal.ruled", "A reviewer ruled on an appeal; an overturn supersedes the decision.",
+    {"appeal": identifier, "ruling": one_of("upheld", "overturned")},
+    {"makeup_window": identifier},
+))
+NOTIFICATION_QUEUED = register(EventType(
+    "notification.queued", "A message to a candidate entered the outbox.",
+    {"notification": identifier, "subject": pseudonym, "channel": one_of("email", "sms"),
+     "template": one_of("invitation", "decision", "makeup", "appeal_ruling"),
+     "due_by": timestamp},
+    {"window": identifier, "decision": identifier, "appeal": identifier},
+))
+NOTIFICATION_SENT = register(EventType(
+    "notification.sent", "A channel accepted a message.",
+    {"notification": identifier, "attempt": count, "provider_ref_sha256": hex64},
+))
+NOTIFICATION_FAILED = register(EventType(
+    "notification.failed", "A send attempt failed; ``final`` 1 means no more retries.",
+    {"notification": identifier, "attempt": count, "error": code, "final": count},
+    {"retry_at": timestamp},
+))
+NOTIFICATION_DELIVERED = register(EventType(
+    "notification.delivered", "The gateway's delivery receipt for a sent message.",
+    {"notification": identifier, "status": one_of("delivered", "undeliverable")},
+))
+ALERT_RAISED = register(EventType(
+    "alert.raised", "An anomaly (异常预警): outage, notification failures, absence rate.",
+    {"alert": identifier, "campaign": identifier,
+     "kind": one_of("platform_outage", "notification_failures", "absence_rate"),
+     "count": count, "total": count, "threshold": count, "windows": id_list},
+    {"slot_start": timestamp},
+))
+ALERT_RESOLVED = register(EventType(
+    "alert.resolved", "HR acted on an alert: a mass make-up, or dismissed it.",
+    {"alert": identifier, "action": one_of("mass_makeup", "dismissed"), "makeups": count},
+))
+PERSONAL_DATA_VIEWED = register(EventType(
+    "pii.viewed", "Someone read a candidate's personal data: who (the actor), whose, why.",
+    {"subject": pseudonym, "purpose": one_of("review", "appeal", "contact", "audit"),
+     "fields": codes},
+))
+TOKEN_CREATED = register(EventType(
+    "token.created", "An API bearer token for one role; only its SHA-256 is kept.",
+    {"token": identifier, "role": one_of(*ROLES), "secret_sha256": hex64},
+    {"label": identifier},
+))
+TOKEN_REVOKED = register(EventType(
+    "token.revoked", "An API token stops working.", {"token": identifier},
+))

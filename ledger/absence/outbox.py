@@ -1,0 +1,119 @@
+"""The outbox: send due notifications through the configured channels, record each try.
+
+A message is sent, then its outcome is appended (``notification.sent`` or
+``notification.failed`` with the next attempt time, backing off, final after
+``MAX_ATTEMPTS``).  Only the lease holder runs this, so a message is not sent twice by
+two runners; a runner killed between the send and the record sends it again on the next
+attempt (at-least-once, as e-mail and SMS are anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.service import AbsenceService
+from ledger.errors import LedgerError
+from ledger.notify import MAX_ATTEMPTS, Channel, DeliveryFailed, OutgoingMessage, backoff_s
+
+log = logging.getLogger(__name__)
+
+_SUBJECTS = {
+    "invitation": "AI面试邀请 / AI interview invitation",
+    "makeup": "补考安排 / Make-up interview",
+    "decision": "AI面试结果通知 / Your AI interview result",
+    "appeal_ruling": "申诉处理结果 / Your appeal",
+}
+
+
+def _local(text: str | None, tz: ZoneInfo) -> str:
+    if not text:
+        return ""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(tz).strftime(
+        "%Y-%m-%d %H:%M")
+
+
+def render(template: str, name: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, text) of a message, in Chinese with English below."""
+    reg = context.get("registration", "")
+    title = context.get("title", "")
+    if template in ("invitation", "makeup"):
+        kind_zh = "补考" if template == "makeup" else "AI面试"
+        text = (f"{name}，您好：您报名的「{title}」（报名号 {reg}）{kind_zh}时段为 "
+                f"{context['opens']} 至 {context['closes']}（{context['tz']}），"
+                "请在时段内完成面试。逾期未参加的，按规定处理。\n\n"
+                f"Your {'make-up ' if template == 'makeup' else ''}AI interview for "
+                f"registration {reg} is open from {context['opens']} to "
+                f"{context['closes']} ({context['tz']}).")
+    elif template == "decision":
+        text = (f"{name}，您好：关于报名号 {reg} 的AI面试，{context['explanation_zh']}\n\n"
+                f"Registration {reg}: {context['explanation_en']}")
+    else:
+        ruling = context.get("ruling", "")
+        zh = "申诉成立，原决定已撤销" if ruling == "overturned" else "维持原决定"
+        text = (f"{name}，您好：您（报名号 {reg}）的申诉已处理：{zh}。\n\n"
+                f"Your appeal (registration {reg}) was {ruling}.")
+    return _SUBJECTS[template], text
+
+
+def dispatch(service: AbsenceService, channels: dict[str, Channel], now: datetime, *,
+             limit: int = 200) -> Counter[str]:
+    """Try every due notification once; return counts by outcome."""
+    counts: Counter[str] = Counter()
+    for row in service.due_notifications(now, limit):
+        attempt = row.attempts + 1
+        try:
+            recipient = service.recipient(row.subject, row.channel)
+            if recipient is None:
+                raise DeliveryFailed("no_address", permanent=True)
+            name, to = recipient
+            subject, text = render(row.template, name, _context(service, row))
+            provider_id = channels[row.channel].send(OutgoingMessage(
+                reference=row.notification, channel=row.channel, to=to, subject=subject,
+                text=text))
+        except DeliveryFailed as exc:
+            final = exc.permanent or attempt >= MAX_ATTEMPTS
+            retry = None if final else now + timedelta(seconds=backoff_s(attempt))
+            service.record_attempt(row.notification, attempt, now, error=exc.code,
+                                   final=final, retry_at=retry)
+            counts["failed" if final else "retry"] += 1
+            continue
+        except LedgerError:
+            log.exception("notification %s could not be prepared", row.notification)
+            counts["error"] += 1
+            continue
+        service.record_attempt(row.notification, attempt, now, provider_id=provider_id)
+        counts["sent"] += 1
+    return counts
+
+
+def _context(service: AbsenceService, row: Any) -> dict[str, Any]:
+    with service.read() as conn:
+        subj = conn.execute(select(P.subjects.c.registration, P.campaigns.c.title,
+                                   P.campaigns.c.timezone)
+                            .join(P.campaigns, P.campaigns.c.campaign == P.subjects.c.campaign)
+                            .where(P.subjects.c.subject == row.subject)).one()
+        tz = ZoneInfo(subj.timezone)
+        ctx: dict[str, Any] = {"registration": subj.registration, "title": subj.title,
+                               "tz": subj.timezone}
+        if row.window:
+            w = conn.execute(select(P.windows.c.opens_at, P.windows.c.closes_at)
+                             .where(P.windows.c.window == row.window)).first()
+            if w is not None:
+                ctx["opens"], ctx["closes"] = _local(w.opens_at, tz), _local(w.closes_at, tz)
+        if row.appeal:
+            ctx["ruling"] = conn.execute(select(P.appeals.c.ruling).where(
+                P.appeals.c.appeal == row.appeal)).scalar()
+    if row.template == "decision" and row.decision:
+        ex = service.decision(row.decision).get("explanation") or {}
+        ctx["explanation_zh"] = ex.get("zh", "")
+        ctx["explanation_en"] = ex.get("en", "")
+    ctx.setdefault("opens", "")
+    ctx.setdefault("closes", "")
+    return ctx

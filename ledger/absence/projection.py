@@ -1,0 +1,535 @@
+"""Projections: the tables the app reads, derived from ledger entries only.
+
+``apply`` is the one writer of these tables.  Commands call it in the transaction that
+appends their entries; ``rebuild`` calls it while replaying the whole log.  So the live
+tables equal a replay by construction, and ``check_rebuild`` proves it on real data.
+Times are stored as the ledger writes them (RFC 3339 UTC, milliseconds, ``Z``), which
+sort as text.
+
+Not projections: the vault (personal data, which the ledger must not hold) and the
+scheduler lease (who runs the jobs now).  They live in ``vault_people`` and
+``scheduler_leases``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from ledger.storage.store import Appended
+
+PROJECTIONS = MetaData()
+OPERATIONAL = MetaData()
+
+policies = Table(
+    "p_policies", PROJECTIONS,
+    Column("digest", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("adopted_index", Integer, nullable=False),
+)
+campaigns = Table(
+    "p_campaigns", PROJECTIONS,
+    Column("campaign", String(128), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("policy", String(128), nullable=False),
+    Column("policy_digest", String(64), nullable=False),
+    Column("created_index", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+posts = Table(
+    "p_posts", PROJECTIONS,
+    Column("campaign", String(128), primary_key=True),
+    Column("post", String(128), primary_key=True),
+    Column("title", Text, nullable=False),
+)
+subjects = Table(
+    "p_subjects", PROJECTIONS,
+    Column("subject", String(32), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("post", String(128), nullable=False),
+    Column("registration", String(32), nullable=False),
+    Column("commitment", String(64), nullable=False),
+    Column("contact", String(32), nullable=False),
+    Column("registered_index", Integer, nullable=False),
+    Column("misses", Integer, nullable=False, default=0),
+    Column("locked", Integer, nullable=False, default=0),
+    Column("erased", Integer, nullable=False, default=0),
+    UniqueConstraint("campaign", "registration", name="uq_subject_registration"),
+)
+windows = Table(
+    "p_windows", PROJECTIONS,
+    Column("window", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("subject", String(32), nullable=False),
+    Column("slot", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("opens_at", String(32), nullable=False),
+    Column("closes_at", String(32), nullable=False),
+    Column("scheduled_closes_at", String(32), nullable=False),
+    Column("accommodation", String(32)),
+    Column("origin_decision", String(128)),
+    Column("decision", String(128)),  # the current decision, once decided
+    Column("scheduled_index", Integer, nullable=False),
+    Index("ix_windows_due", "decision", "closes_at"),
+    Index("ix_windows_subject", "subject"),
+    Index("ix_windows_campaign", "campaign"),
+)
+platform_events = Table(
+    "p_platform_events", PROJECTIONS,
+    Column("idx", Integer, primary_key=True),
+    Column("window", String(128), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("detail", String(128)),
+    Column("webhook_id", String(128)),
+    Index("ix_platform_window", "window"),
+)
+quarantine = Table(
+    "p_quarantine", PROJECTIONS,
+    Column("idx", Integer, primary_key=True),
+    Column("event_id", String(128), nullable=False),
+    Column("window", String(128), nullable=False),
+    Column("campaign", String(128)),  # when the window is known
+    Column("kind", String(32), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("webhook_id", String(128), nullable=False),
+    Column("received_at", String(32), nullable=False),
+)
+webhook_receipts = Table(
+    "p_webhook_receipts", PROJECTIONS,
+    Column("webhook_id", String(128), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("event_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(32)),
+)
+decisions = Table(
+    "p_decisions", PROJECTIONS,
+    Column("decision", String(128), primary_key=True),
+    Column("window", String(128), nullable=False),
+    Column("campaign", String(128), nullable=False),
+    Column("subject", String(32), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("cause", String(32)),
+    Column("reason", String(40), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("policy_digest", String(64), nullable=False),
+    Column("explanation_sha256", String(64), nullable=False),
+    Column("basis", String(16), nullable=False),
+    Column("rebook_until", String(32)),
+    Column("supersedes", String(128)),
+    Column("superseded_by", String(128)),
+    Column("review", String(32)),  # pending / confirmed / makeup_granted
+    Column("decided_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Index("ix_decisions_campaign", "campaign"),
+    Index("ix_decisions_window", "window"),
+)
+appeals = Table(
+    "p_appeals", PROJECTIONS,
+    Column("appeal", String(128), primary_key=True),
+    Column("decision", String(128), nullable=False),
+    Column("campaign", String(128), nullable=False),
+    Column("subject", String(32), nullable=False),
+    Column("ground", String(32), nullable=False),
+    Column("statement_sha256", String(64), nullable=False),
+    Column("filed_at", String(32), nullable=False),
+    Column("ruling", String(16)),
+    Column("ruled_at", String(32)),
+    Column("makeup_window", String(128)),
+    Column("idx", Integer, nullable=False),
+)
+notifications = Table(
+    "p_notifications", PROJECTIONS,
+    Column("notification", String(128), primary_key=True),
+    Column("subject", String(32), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("template", String(32), nullable=False),
+    Column("window", String(128)),
+    Column("decision", String(128)),
+    Column("appeal", String(128)),
+    Column("due_by", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # pending / sent / failed / delivered
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(32)),
+    Column("last_error", String(40)),
+    Column("last_idx", Integer),  # the latest sent / failed / delivered entry
+    Column("queued_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_notifications_window", "window"),
+)
+alerts = Table(
+    "p_alerts", PROJECTIONS,
+    Column("alert", String(200), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("slot_start", String(32)),
+    Column("windows", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("action", String(16)),
+    Column("makeups", Integer),
+    Column("raised_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+)
+access_log = Table(
+    "p_access_log", PROJECTIONS,
+    Column("idx", Integer, primary_key=True),
+    Column("subject", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("fields", String(128), nullable=False),
+    Column("at", String(32), nullable=False),
+    Index("ix_access_subject", "subject"),
+)
+tokens = Table(
+    "p_tokens", PROJECTIONS,
+    Column("token", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("label", String(128)),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked", Integer, nullable=False),
+)
+
+# -- operational state (not derived from the ledger) --------------------------------
+
+vault_people = Table(
+    "vault_people", OPERATIONAL,
+    Column("subject", String(32), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("blind_index", String(64)),  # NULL once erased
+    Column("wrapped_key", LargeBinary),  # NULL once erased
+    Column("ciphertext", LargeBinary),  # NULL once erased
+    UniqueConstraint("campaign", "blind_index", name="uq_vault_person"),
+)
+vault_documents = Table(
+    "vault_documents", OPERATIONAL,
+    Column("document", String(128), primary_key=True),  # e.g. an appeal id
+    Column("subject", String(32), nullable=False),
+    Column("ciphertext", LargeBinary),  # NULL once the subject is erased
+)
+scheduler_leases = Table(
+    "scheduler_leases", OPERATIONAL,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Integer, nullable=False),  # unix milliseconds
+)
+
+
+def create_tables(conn: Connection) -> None:
+    """Create the projection and operational tables if missing."""
+    PROJECTIONS.create_all(conn)
+    OPERATIONAL.create_all(conn)
+
+
+# -- apply --------------------------------------------------------------------------
+
+Handler = Callable[[Connection, Sequence[Appended]], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def _on(*types: str) -> Callable[[Handler], Handler]:
+    def wrap(fn: Handler) -> Handler:
+        for t in types:
+            HANDLERS[t] = fn
+        return fn
+    return wrap
+
+
+def apply(conn: Connection, appended: Sequence[Appended]) -> None:
+    """Apply entries in order, batching runs of one type into one statement each."""
+    for etype, run in groupby(appended, key=lambda a: a.type):
+        handler = HANDLERS.get(etype)
+        if handler is not None:
+            handler(conn, list(run))
+
+
+def _b(name: str) -> Any:
+    return bindparam("b_" + name)
+
+
+@_on("policy.adopted")
+def _policy(conn: Connection, run: Sequence[Appended]) -> None:
+    import json
+
+    for a in run:
+        exists = conn.execute(select(policies.c.digest)
+                              .where(policies.c.digest == a.body["digest"])).first()
+        if exists is None:
+            conn.execute(insert(policies).values(
+                digest=a.body["digest"], name=a.body["policy"], mode=a.body["mode"],
+                body=json.dumps(a.body, sort_keys=True), adopted_index=a.index))
+
+
+@_on("campaign.created")
+def _campaign(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(campaigns), [
+        {"campaign": a.body["campaign"], "title": a.body["title"],
+         "timezone": a.body["timezone"], "policy": a.body["policy"],
+         "policy_digest": a.body["policy_digest"], "created_index": a.index,
+         "created_at": a.time} for a in run])
+
+
+@_on("campaign.post_added")
+def _post(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(posts), [
+        {"campaign": a.body["campaign"], "post": a.body["post"], "title": a.body["title"]}
+        for a in run])
+
+
+@_on("subject.registered")
+def _subject(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(subjects), [
+        {"subject": a.body["subject"], "campaign": a.body["campaign"], "post": a.body["post"],
+         "registration": a.body["registration"], "commitment": a.body["commitment"],
+         "contact": a.body["contact"], "registered_index": a.index, "misses": 0,
+         "locked": 0, "erased": 0} for a in run])
+
+
+@_on("subject.erased")
+def _erased(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(subjects).where(subjects.c.subject == _b("subject"))
+                 .values(erased=1), [{"b_subject": a.body["subject"]} for a in run])
+
+
+@_on("window.scheduled")
+def _window(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(windows), [
+        {"window": a.body["window"], "campaign": a.body["campaign"],
+         "subject": a.body["subject"], "slot": a.body["slot"], "kind": a.body["kind"],
+         "opens_at": a.body["opens_at"], "closes_at": a.body["closes_at"],
+         "scheduled_closes_at": a.body["closes_at"], "accommodation": None,
+         "origin_decision": a.body.get("origin_decision"), "decision": None,
+         "scheduled_index": a.index} for a in run])
+
+
+@_on("accommodation.granted")
+def _accommodation(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(windows).where(windows.c.window == _b("window")).values(
+        opens_at=_b("opens_at"), closes_at=_b("closes_at"), accommodation=_b("kind")),
+        [{"b_window": a.body["window"], "b_opens_at": a.body["opens_at"],
+          "b_closes_at": a.body["closes_at"], "b_kind": a.body["kind"]} for a in run])
+
+
+@_on("platform.event")
+def _platform(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(platform_events), [
+        {"idx": a.index, "window": a.body["window"], "event_id": a.body["event_id"],
+         "kind": a.body["kind"], "at": a.body["at"], "detail": a.body.get("detail"),
+         "webhook_id": a.body.get("webhook_id")} for a in run])
+    receipts = [{"webhook_id": a.body["webhook_id"], "idx": a.index,
+                 "event_id": a.body["event_id"], "status": "accepted", "reason": None}
+                for a in run if "webhook_id" in a.body]
+    if receipts:
+        conn.execute(insert(webhook_receipts), receipts)
+
+
+@_on("platform.quarantined")
+def _quarantined(conn: Connection, run: Sequence[Appended]) -> None:
+    known = dict(conn.execute(select(windows.c.window, windows.c.campaign).where(
+        windows.c.window.in_({a.body["window"] for a in run}))).all())
+    conn.execute(insert(quarantine), [
+        {"idx": a.index, "event_id": a.body["event_id"], "window": a.body["window"],
+         "campaign": known.get(a.body["window"]), "kind": a.body["kind"],
+         "at": a.body["at"], "reason": a.body["reason"], "webhook_id": a.body["webhook_id"],
+         "received_at": a.time} for a in run])
+    conn.execute(insert(webhook_receipts), [
+        {"webhook_id": a.body["webhook_id"], "idx": a.index, "event_id": a.body["event_id"],
+         "status": "quarantined", "reason": a.body["reason"]} for a in run])
+
+
+_MISSES = ("forfeited", "rebook_offered", "makeup_pending_review", "locked")
+
+
+@_on("decision.made")
+def _decision(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(decisions), [
+        {"decision": a.body["decision"], "window": a.body["window"],
+         "campaign": a.body["campaign"], "subject": a.body["subject"],
+         "outcome": a.body["outcome"], "cause": a.body.get("cause"),
+         "reason": a.body["reason"], "evidence": a.body["evidence"],
+         "policy_digest": a.body["policy_digest"],
+         "explanation_sha256": a.body["explanation_sha256"], "basis": a.body["basis"],
+         "rebook_until": a.body.get("rebook_until"), "supersedes": a.body.get("supersedes"),
+         "superseded_by": None,
+         "review": "pending" if a.body["outcome"] == "makeup_pending_review" else None,
+         "decided_at": a.time, "idx": a.index} for a in run])
+    conn.execute(update(windows).where(windows.c.window == _b("window"))
+                 .values(decision=_b("decision")),
+                 [{"b_window": a.body["window"], "b_decision": a.body["decision"]}
+                  for a in run])
+    superseding = [a for a in run if "supersedes" in a.body]
+    if superseding:
+        conn.execute(update(decisions).where(decisions.c.decision == _b("old"))
+                     .values(superseded_by=_b("new")),
+                     [{"b_old": a.body["supersedes"], "b_new": a.body["decision"]}
+                      for a in superseding])
+    # A first ruling that is a miss counts toward locking (enterprise policy).
+    misses = [a for a in run if a.body["outcome"] in _MISSES and "supersedes" not in a.body]
+    if misses:
+        conn.execute(update(subjects).where(subjects.c.subject == _b("subject"))
+                     .values(misses=subjects.c.misses + 1),
+                     [{"b_subject": a.body["subject"]} for a in misses])
+    locked = [a for a in run if a.body["outcome"] == "locked"]
+    if locked:
+        conn.execute(update(subjects).where(subjects.c.subject == _b("subject"))
+                     .values(locked=1), [{"b_subject": a.body["subject"]} for a in locked])
+
+
+@_on("decision.reviewed")
+def _reviewed(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(decisions).where(decisions.c.decision == _b("decision"))
+                 .values(review=_b("ruling")),
+                 [{"b_decision": a.body["decision"], "b_ruling": a.body["ruling"]}
+                  for a in run])
+
+
+@_on("appeal.filed")
+def _appeal(conn: Connection, run: Sequence[Appended]) -> None:
+    for a in run:
+        campaign = conn.execute(select(decisions.c.campaign).where(
+            decisions.c.decision == a.body["decision"])).scalar_one()
+        conn.execute(insert(appeals).values(
+            appeal=a.body["appeal"], decision=a.body["decision"], campaign=campaign,
+            subject=a.body["subject"], ground=a.body["ground"],
+            statement_sha256=a.body["statement_sha256"], filed_at=a.time, ruling=None,
+            ruled_at=None, makeup_window=None, idx=a.index))
+
+
+@_on("appeal.ruled")
+def _ruled(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(appeals).where(appeals.c.appeal == _b("appeal")).values(
+        ruling=_b("ruling"), ruled_at=_b("at"), makeup_window=_b("mw")),
+        [{"b_appeal": a.body["appeal"], "b_ruling": a.body["ruling"], "b_at": a.time,
+          "b_mw": a.body.get("makeup_window")} for a in run])
+
+
+@_on("notification.queued")
+def _queued(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(notifications), [
+        {"notification": a.body["notification"], "subject": a.body["subject"],
+         "channel": a.body["channel"], "template": a.body["template"],
+         "window": a.body.get("window"), "decision": a.body.get("decision"),
+         "appeal": a.body.get("appeal"), "due_by": a.body["due_by"], "status": "pending",
+         "attempts": 0, "next_attempt_at": a.time, "last_error": None, "last_idx": None,
+         "queued_at": a.time, "updated_at": a.time} for a in run])
+
+
+@_on("notification.sent")
+def _sent(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(notifications).where(notifications.c.notification == _b("n")).values(
+        status="sent", attempts=_b("attempt"), next_attempt_at=None, updated_at=_b("at"),
+        last_idx=_b("idx")),
+        [{"b_n": a.body["notification"], "b_attempt": a.body["attempt"], "b_at": a.time,
+          "b_idx": a.index}
+         for a in run])
+
+
+@_on("notification.failed")
+def _failed(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(notifications).where(notifications.c.notification == _b("n")).values(
+        status=_b("status"), attempts=_b("attempt"), next_attempt_at=_b("retry"),
+        last_error=_b("error"), updated_at=_b("at"), last_idx=_b("idx")),
+        [{"b_n": a.body["notification"], "b_attempt": a.body["attempt"],
+          "b_status": "failed" if a.body["final"] else "pending",
+          "b_retry": None if a.body["final"] else a.body.get("retry_at"),
+          "b_error": a.body["error"], "b_at": a.time, "b_idx": a.index} for a in run])
+
+
+@_on("notification.delivered")
+def _delivered(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(notifications).where(notifications.c.notification == _b("n")).values(
+        status=_b("status"), updated_at=_b("at"), last_idx=_b("idx")),
+        [{"b_n": a.body["notification"], "b_idx": a.index,
+          "b_status": "delivered" if a.body["status"] == "delivered" else "failed",
+          "b_at": a.time} for a in run])
+
+
+@_on("alert.raised")
+def _alert(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(alerts), [
+        {"alert": a.body["alert"], "campaign": a.body["campaign"], "kind": a.body["kind"],
+         "count": a.body["count"], "total": a.body["total"],
+         "threshold": a.body["threshold"], "slot_start": a.body.get("slot_start"),
+         "windows": a.body["windows"], "status": "open", "action": None, "makeups": None,
+         "raised_at": a.time, "idx": a.index} for a in run])
+
+
+@_on("alert.resolved")
+def _alert_resolved(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(alerts).where(alerts.c.alert == _b("alert")).values(
+        status="resolved", action=_b("action"), makeups=_b("makeups")),
+        [{"b_alert": a.body["alert"], "b_action": a.body["action"],
+          "b_makeups": a.body["makeups"]} for a in run])
+
+
+@_on("pii.viewed")
+def _viewed(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(access_log), [
+        {"idx": a.index, "subject": a.body["subject"], "actor": a.actor,
+         "purpose": a.body["purpose"], "fields": a.body["fields"], "at": a.time}
+        for a in run])
+
+
+@_on("token.created")
+def _token(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(insert(tokens), [
+        {"token": a.body["token"], "role": a.body["role"],
+         "secret_sha256": a.body["secret_sha256"], "label": a.body.get("label"),
+         "created_at": a.time, "revoked": 0} for a in run])
+
+
+@_on("token.revoked")
+def _token_revoked(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(tokens).where(tokens.c.token == _b("token")).values(revoked=1),
+                 [{"b_token": a.body["token"]} for a in run])
+
+
+# -- rebuild ------------------------------------------------------------------------
+
+
+def clear(conn: Connection) -> None:
+    """Delete every projection row (children first)."""
+    for table in reversed(PROJECTIONS.sorted_tables):
+        conn.execute(table.delete())
+
+
+def table_rows(conn: Connection) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    """Each projection table's rows in primary-key order (for comparisons)."""
+    for table in PROJECTIONS.sorted_tables:
+        pk = list(table.primary_key.columns)
+        yield table.name, [tuple(r) for r in conn.execute(select(table).order_by(*pk)).all()]
+
+
+def row_counts(conn: Connection) -> dict[str, int]:
+    """Rows per projection table."""
+    return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in PROJECTIONS.sorted_tables}

@@ -1,0 +1,86 @@
+"""Wiring: the absence service and the platform's webhook secrets from settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from ledger.absence.service import AbsenceService
+from ledger.absence.settings import load_absence_settings
+from ledger.absence.vault import Vault
+from ledger.absence.webhooks import WebhookSecret
+from ledger.config import Settings
+from ledger.errors import BadData, NotAllowed
+from ledger.storage.store import LedgerStore
+
+#: Secrets accepted at once: the current one and the one before (rotation).
+ACCEPTED_SECRETS = 2
+
+
+def open_absence(settings: Settings, store: LedgerStore, now: datetime) -> AbsenceService:
+    """The absence service over ``store``: tables created, policies recorded.
+
+    Raises:
+        BadData: the configuration is invalid.  NotAllowed, CouldNotCheck: the vault's
+            master key cannot be used.
+    """
+    cfg = load_absence_settings(settings)
+    service = AbsenceService(store, cfg, Vault.load_or_create_master_key(cfg.master_key_path))
+    service.ensure_schema(now)
+    return service
+
+
+def read_webhook_secrets(path: Path, *, create: bool = True) -> list[WebhookSecret]:
+    """The accepted platform webhook secrets (newest first), creating one if missing.
+
+    Raises:
+        NotAllowed: the file is readable by group or others.
+        BadData: a line is not a ``whsec_`` secret.
+    """
+    if not path.exists():
+        if not create:
+            return []
+        rotate_webhook_secret(path)
+    if path.stat().st_mode & 0o077:
+        raise NotAllowed(f"{path} is readable by others; run: chmod 600 {path}",
+                         field="webhook_secrets_file")
+    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    if not lines:
+        raise BadData(f"{path} holds no secret; run: absentia platform-secret --rotate",
+                      field="webhook_secrets_file")
+    return [WebhookSecret.parse(ln) for ln in lines[:ACCEPTED_SECRETS]]
+
+
+def rotate_webhook_secret(path: Path) -> WebhookSecret:
+    """Put a new secret first; the previous one stays accepted until the next rotation."""
+    old = []
+    if path.exists():
+        old = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    new = WebhookSecret.generate()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join([new.to_text(), *old[:ACCEPTED_SECRETS - 1]]) + "\n")
+    os.replace(tmp, path)
+    return new
+
+
+def absence_jobs(service: AbsenceService, settings: Settings
+                 ) -> dict[str, tuple[float, Callable[[datetime], object]]]:
+    """The scheduled jobs of the absence domain: the sweep and the outbox.
+
+    Raises:
+        BadData: the [notifications] configuration is invalid.
+    """
+    from ledger.absence.outbox import dispatch
+    from ledger.notify import channels_from_config
+
+    channels = channels_from_config(service.cfg.notifications, settings.data_dir)
+    return {
+        "sweep": (service.cfg.sweep_interval_s, lambda now: service.sweep(now)),
+        "outbox": (service.cfg.outbox_interval_s,
+                   lambda now: dispatch(service, channels, now)),
+    }

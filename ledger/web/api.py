@@ -1,0 +1,381 @@
+"""The JSON API under /api/v1/: bearer tokens per role, webhooks, candidate self-service.
+
+Roles reach only what they need:
+
+=========  ==================================================================
+platform   the signed webhook; the list of windows to invite
+hr         campaigns, candidate import, windows, accommodations, quarantine,
+           contact details (recorded), erasure
+reviewer   review queue, make-ups, appeals and rulings, alerts, case details
+           (recorded)
+auditor    read-only: campaigns, decisions, statistics, alerts, access trail
+public     a candidate's own status and appeal (registration + factor),
+           rate-limited
+=========  ==================================================================
+
+The clock is read here (``now()``) and passed to the service.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from ledger.absence.service import AbsenceService, Caller
+from ledger.absence.webhooks import WebhookSecret, verify
+from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+Params = ParamSpec("Params")
+R = TypeVar("R")
+JSON = dict[str, Any] | list[Any]
+
+
+def service() -> AbsenceService:
+    s: AbsenceService = current_app.extensions["absentia.absence"]
+    return s
+
+
+def now() -> datetime:
+    clock: Callable[[], datetime] = current_app.extensions.get(
+        "absentia.clock", lambda: datetime.now(UTC))
+    return clock()
+
+
+def roles(*allowed: str) -> Callable[[Callable[Params, R]], Callable[Params, R]]:
+    """Require a bearer token of one of ``allowed`` roles; the caller goes to ``g.caller``."""
+
+    def wrap(fn: Callable[Params, R]) -> Callable[Params, R]:
+        @wraps(fn)
+        def inner(*args: Params.args, **kwargs: Params.kwargs) -> R:
+            header = request.headers.get("Authorization", "")
+            if not header.startswith("Bearer ") or len(header) > 200:
+                raise Unauthenticated("send 'Authorization: Bearer <token>'",
+                                      field="Authorization")
+            caller = service().authenticate(header[7:].strip())
+            if caller is None:
+                raise Unauthenticated("the token is unknown or revoked", field="Authorization")
+            if caller.role not in allowed:
+                raise NotAllowed(f"role {caller.role!r} may not do this; it needs "
+                                 f"{' or '.join(allowed)}", field="Authorization")
+            g.caller = caller
+            return fn(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def caller() -> Caller:
+    c: Caller = g.caller
+    return c
+
+
+def body() -> dict[str, Any]:
+    """The request's JSON object.
+
+    Raises:
+        BadData: not JSON, not an object, or not declared as application/json.
+    """
+    if not request.mimetype or request.mimetype != "application/json":
+        raise BadData("send Content-Type: application/json", field="Content-Type")
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadData(f"body: not valid JSON ({exc})", field="body") from None
+    if not isinstance(data, dict):
+        raise BadData("body: expected a JSON object", field="body")
+    return data
+
+
+def ok(data: JSON, status: int = 200) -> Response:
+    resp = jsonify(data)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def arg(name: str, default: str = "") -> str:
+    return request.args.get(name, default)
+
+
+def limit_arg(default: int = 1000, maximum: int = 5000) -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= maximum:
+        raise BadData(f"limit: an integer from 1 to {maximum}", field="limit")
+    return int(raw)
+
+
+# -- rate limiting (public endpoints) ------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``n`` requests per ``per_s`` seconds per client address (per process)."""
+
+    def __init__(self, n: int, per_s: float) -> None:
+        self.n = n
+        self.per_s = per_s
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """Raise 429 (werkzeug TooManyRequests) when over the limit."""
+        from werkzeug.exceptions import TooManyRequests
+
+        t = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= t - self.per_s:
+                hits.popleft()
+            if len(hits) >= self.n:
+                raise TooManyRequests(f"at most {self.n} attempts per {int(self.per_s)} s; "
+                                      "wait and retry")
+            hits.append(t)
+            if len(self._hits) > 100_000:
+                self._hits.clear()
+
+
+PUBLIC_LIMIT = RateLimiter(10, 60.0)
+
+
+def public_limited() -> None:
+    limiter: RateLimiter = current_app.extensions.get("absentia.rate_limiter", PUBLIC_LIMIT)
+    limiter.check(request.remote_addr or "?")
+
+
+# -- platform -----------------------------------------------------------------------
+
+
+def webhook_secrets() -> list[WebhookSecret]:
+    found: list[WebhookSecret] = current_app.extensions["absentia.webhook_secrets"]()
+    return found
+
+
+@bp.post("/platform/events")
+def platform_events() -> Response:
+    """Interview platform events, signed per Standard Webhooks; one event or a batch."""
+    svc = service()
+    length = request.content_length
+    if length is not None and length > svc.cfg.max_body_bytes:
+        from werkzeug.exceptions import RequestEntityTooLarge
+
+        raise RequestEntityTooLarge(f"body of {length} bytes exceeds "
+                                    f"{svc.cfg.max_body_bytes}; send smaller batches")
+    raw = request.stream.read(svc.cfg.max_body_bytes + 1)
+    if len(raw) > svc.cfg.max_body_bytes:
+        from werkzeug.exceptions import RequestEntityTooLarge
+
+        raise RequestEntityTooLarge(f"body exceeds {svc.cfg.max_body_bytes} bytes; "
+                                    "send smaller batches")
+    msg = verify(webhook_secrets(), request.headers, raw, now())
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadData(f"body: not valid JSON ({exc})", field="body") from None
+    if not isinstance(payload, dict):
+        raise Unprocessable("body: expected a JSON object (one event or {\"events\": [...]})",
+                            field="body")
+    receipt, created = svc.ingest(msg.id, payload, now())
+    receipt["replayed"] = not created
+    return ok(receipt, 201 if created else 200)
+
+
+@bp.get("/platform/windows")
+@roles("platform", "hr")
+def platform_windows() -> Response:
+    """Undecided windows of a campaign (whom to invite, when)."""
+    return ok(service().windows(arg("campaign"), undecided_only=True, limit=limit_arg(),
+                                after=arg("after")))
+
+
+# -- campaigns, candidates, windows (hr) ---------------------------------------------
+
+
+@bp.get("/campaigns")
+@roles("hr", "reviewer", "auditor")
+def campaigns() -> Response:
+    return ok(service().campaigns())
+
+
+@bp.post("/campaigns")
+@roles("hr")
+def create_campaign() -> Response:
+    return ok(service().create_campaign(caller(), body(), now()), 201)
+
+
+@bp.get("/campaigns/<campaign>")
+@roles("hr", "reviewer", "auditor")
+def campaign(campaign: str) -> Response:
+    return ok(service().campaign(campaign))
+
+
+@bp.post("/campaigns/<campaign>/candidates")
+@roles("hr")
+def import_candidates(campaign: str) -> Response:
+    ctype = request.content_type or ""
+    rows = service().import_candidates(caller(), campaign, request.get_data(), ctype, now())
+    return ok({"imported": len(rows), "candidates": rows}, 201)
+
+
+@bp.get("/campaigns/<campaign>/candidates")
+@roles("hr", "reviewer", "auditor")
+def candidates(campaign: str) -> Response:
+    return ok(service().candidates(campaign))
+
+
+@bp.get("/candidates/<subject>/personal-data")
+@roles("hr", "reviewer")
+def personal_data(subject: str) -> Response:
+    purpose = arg("purpose", "contact" if caller().role == "hr" else "review")
+    return ok(service().personal_data(caller(), subject, purpose, now()))
+
+
+@bp.post("/candidates/<subject>/erasure")
+@roles("hr")
+def erase(subject: str) -> Response:
+    data = body()
+    return ok(service().erase(caller(), subject, data.get("reason", ""), now()))
+
+
+@bp.post("/campaigns/<campaign>/windows")
+@roles("hr")
+def schedule(campaign: str) -> Response:
+    made = service().schedule_windows(caller(), campaign, body(), now())
+    return ok({"scheduled": len(made), "windows": made}, 201)
+
+
+@bp.get("/campaigns/<campaign>/windows")
+@roles("hr", "reviewer", "auditor")
+def windows(campaign: str) -> Response:
+    return ok(service().windows(campaign, undecided_only=arg("undecided") == "1",
+                                limit=limit_arg(), after=arg("after")))
+
+
+@bp.get("/windows/<window>")
+@roles("hr", "reviewer", "auditor")
+def window(window: str) -> Response:
+    return ok(service().window(window))
+
+
+@bp.post("/windows/<window>/accommodations")
+@roles("hr")
+def accommodation(window: str) -> Response:
+    return ok(service().grant_accommodation(caller(), window, body(), now()), 201)
+
+
+@bp.get("/campaigns/<campaign>/quarantine")
+@roles("hr", "reviewer", "auditor")
+def quarantine(campaign: str) -> Response:
+    return ok(service().quarantined(campaign, limit=limit_arg(500)))
+
+
+@bp.get("/quarantine")
+@roles("hr", "reviewer", "auditor")
+def quarantine_all() -> Response:
+    return ok(service().quarantined(None, limit=limit_arg(500)))
+
+
+@bp.get("/campaigns/<campaign>/notifications")
+@roles("hr", "auditor")
+def notifications(campaign: str) -> Response:
+    return ok(service().notifications(campaign, limit=limit_arg()))
+
+
+# -- decisions, reviews, appeals, alerts --------------------------------------------
+
+
+@bp.get("/campaigns/<campaign>/decisions")
+@roles("hr", "reviewer", "auditor")
+def decisions(campaign: str) -> Response:
+    return ok(service().decisions(campaign, outcome=request.args.get("outcome"),
+                                  pending_review=arg("pending_review") == "1",
+                                  limit=limit_arg(), after=arg("after")))
+
+
+@bp.get("/decisions/<decision>")
+@roles("hr", "reviewer", "auditor")
+def decision(decision: str) -> Response:
+    return ok(service().decision(decision))
+
+
+@bp.get("/campaigns/<campaign>/reviews")
+@roles("reviewer")
+def review_queue(campaign: str) -> Response:
+    return ok(service().decisions(campaign, pending_review=True, limit=limit_arg()))
+
+
+@bp.post("/decisions/<decision>/review")
+@roles("reviewer")
+def review(decision: str) -> Response:
+    return ok(service().review(caller(), decision, body(), now()))
+
+
+@bp.get("/campaigns/<campaign>/appeals")
+@roles("reviewer", "hr", "auditor")
+def appeals(campaign: str) -> Response:
+    return ok(service().appeals(campaign, open_only=arg("open") == "1"))
+
+
+@bp.get("/appeals/<appeal>")
+@roles("reviewer")
+def appeal(appeal: str) -> Response:
+    return ok(service().appeal(caller(), appeal, now()))
+
+
+@bp.post("/appeals/<appeal>/ruling")
+@roles("reviewer")
+def rule_appeal(appeal: str) -> Response:
+    return ok(service().rule_appeal(caller(), appeal, body(), now()))
+
+
+@bp.get("/campaigns/<campaign>/alerts")
+@roles("hr", "reviewer", "auditor")
+def alerts(campaign: str) -> Response:
+    return ok(service().alerts(campaign))
+
+
+@bp.post("/alerts/<path:alert>/resolution")
+@roles("reviewer")
+def resolve_alert(alert: str) -> Response:
+    return ok(service().resolve_alert(caller(), alert, body(), now()))
+
+
+@bp.get("/campaigns/<campaign>/statistics")
+@roles("hr", "reviewer", "auditor")
+def statistics(campaign: str) -> Response:
+    return ok(service().statistics(campaign))
+
+
+@bp.get("/access-log")
+@roles("auditor")
+def access_log() -> Response:
+    subject = request.args.get("subject")
+    return ok(service().access_log(subject, limit=limit_arg()))
+
+
+# -- candidates themselves (public, rate-limited) -------------------------------------
+
+
+@bp.post("/campaigns/<campaign>/status")
+def candidate_status(campaign: str) -> Response:
+    """A candidate's own status; registration and factor travel in the body, not the URL."""
+    public_limited()
+    data = body()
+    return ok(service().status(campaign, data.get("registration"), data.get("factor")))
+
+
+@bp.post("/campaigns/<campaign>/appeals")
+def file_appeal(campaign: str) -> Response:
+    public_limited()
+    return ok(service().file_appeal(campaign, body(), now()), 201)
