@@ -455,7 +455,7 @@ class AbsenceService:
         if origin:
             body["origin_decision"] = origin
         return [NewEntry("window.scheduled", caller.actor, body),
-                self._notify(subject, contact, "invitation" if kind == "regular" else "makeup",
+                self._notify(subject, contact, "makeup" if kind == "makeup" else "invitation",
                              now, window=window)]
 
     def _notify(self, subject: str, contact: str, template: str, now: datetime,
@@ -880,6 +880,47 @@ class AbsenceService:
             return [NewEntry("decision.reviewed", caller.actor, body), *items]
         return [NewEntry("decision.reviewed", caller.actor, body),
                 self._notify(row.subject, contact, "decision", now, decision=row.decision)]
+
+    def rebook(self, caller: Caller, decision: str, data: Mapping[str, Any], now: datetime
+               ) -> dict[str, Any]:
+        """Enterprise policy: open a new window for a candidate offered a rebooking.
+
+        ``{"opens_at", "closes_at"}``, before the decision's ``rebook_until``.
+
+        Raises:
+            BadData: invalid times.  NotFound: no such decision.
+            Conflict: no rebooking was offered, it expired, the candidate is locked or
+                already has an undecided window.
+        """
+        _only(data, {"opens_at", "closes_at"}, "")
+        opens, closes = self._makeup_times(data, now)
+        made: list[str] = []
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            row = self._decision_row(conn, decision)
+            if row.outcome != "rebook_offered" or row.superseded_by is not None:
+                raise Conflict(f"decision {decision} offers no rebooking ({row.outcome})",
+                               field="decision")
+            if now > _t(row.rebook_until):
+                raise Conflict(f"the rebooking offer ended at {row.rebook_until}",
+                               field="decision")
+            subj = conn.execute(select(P.subjects).where(
+                P.subjects.c.subject == row.subject)).one()
+            if subj.locked or subj.erased:
+                raise Conflict(f"subject {row.subject} is {'locked' if subj.locked else 'erased'}",
+                               field="decision")
+            if conn.execute(select(P.windows.c.window).where(
+                    P.windows.c.subject == row.subject,
+                    P.windows.c.decision.is_(None))).first():
+                raise Conflict(f"subject {row.subject} already has an undecided window",
+                               field="decision")
+            w = new_id("w")
+            made.append(w)
+            return self._window_entries(caller, row.campaign, row.subject, subj.contact, w,
+                                        opens, closes, "rebook", "rebook", row.decision, now)
+
+        self._run(now, plan)
+        return self.window(made[0])
 
     @staticmethod
     def _makeup_times(data: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:

@@ -3,9 +3,9 @@
 Roles reach only what they need:
 
 =========  ==================================================================
-platform   the signed webhook; the list of windows to invite
-hr         campaigns, candidate import, windows, accommodations, quarantine,
-           contact details (recorded), erasure
+platform   the signed webhook; the list of windows to invite; delivery receipts
+hr         campaigns, candidate import, windows, accommodations, rebookings,
+           quarantine, contact details (recorded), erasure
 reviewer   review queue, make-ups, appeals and rulings, alerts, case details
            (recorded)
 auditor    read-only: campaigns, decisions, statistics, alerts, access trail
@@ -319,6 +319,28 @@ def review_queue(campaign: str) -> Response:
 @roles("reviewer")
 def review(decision: str) -> Response:
     return ok(service().review(caller(), decision, body(), now()))
+
+
+@bp.post("/decisions/<decision>/rebooking")
+@roles("hr")
+def rebook(decision: str) -> Response:
+    """Enterprise policy: a new window for a candidate offered a rebooking."""
+    return ok(service().rebook(caller(), decision, body(), now()), 201)
+
+
+@bp.post("/notifications/receipts")
+@roles("platform")
+def delivery_receipt() -> Response:
+    """A delivery receipt relayed by the messaging gateway: ``{"reference", "status"}``."""
+    data = body()
+    for key in data:
+        if key not in ("reference", "status"):
+            raise BadData(f"{key}: unknown field", field=key)
+    reference = data.get("reference")
+    if not isinstance(reference, str):
+        raise BadData("reference: the notification id we sent", field="reference")
+    recorded = service().record_delivery(reference, data.get("status", ""), now())
+    return ok({"reference": reference, "recorded": recorded}, 201 if recorded else 200)
 
 
 @bp.get("/campaigns/<campaign>/appeals")

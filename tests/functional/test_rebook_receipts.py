@@ -1,0 +1,113 @@
+"""Enterprise rebooking within the offer, and gateway delivery receipts, over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.functional._absence import T0, Env, candidates_csv, make_env
+
+
+def _decided_enterprise(env: Env, n: int = 3) -> list[dict[str, Any]]:
+    env.campaign("ent", policy="enterprise")
+    data, _ = candidates_csv(n, seed=5)
+    assert env.import_csv("ent", data).status_code == 201
+    resp = env.post("/api/v1/campaigns/ent/windows", "hr", {
+        "opens_at": "2026-11-25T09:00:00+08:00", "closes_at": "2026-11-25T12:00:00+08:00"})
+    assert resp.status_code == 201, resp.json
+    env.clock(T0.replace(hour=5))  # 13:00 in Shanghai: past close + 10 min grace
+    assert env.service.sweep(env.now[0]) == n
+    decisions = env.get("/api/v1/campaigns/ent/decisions", "hr").json
+    assert isinstance(decisions, list)
+    return decisions
+
+
+def test_rebooking_opens_a_new_window_until_the_offer_ends(tmp_path: Path, db_url: str) -> None:
+    with make_env(tmp_path, db_url) as env:
+        decisions = _decided_enterprise(env)
+        assert {d["outcome"] for d in decisions} == {"rebook_offered"}
+        first, second = decisions[0], decisions[1]
+        times = {"opens_at": "2026-11-26T09:00:00+08:00",
+                 "closes_at": "2026-11-26T12:00:00+08:00"}
+        resp = env.post(f"/api/v1/decisions/{first['decision']}/rebooking", "hr", times)
+        assert resp.status_code == 201, resp.json
+        assert resp.json["kind"] == "rebook"
+        assert resp.json["origin_decision"] == first["decision"]
+        # Once: the subject now has an undecided window.
+        again = env.post(f"/api/v1/decisions/{first['decision']}/rebooking", "hr", times)
+        assert again.status_code == 409
+        assert again.json["field"] == "decision"
+        # A reviewer may not; after the 48 h offer nobody may.
+        assert env.post(f"/api/v1/decisions/{second['decision']}/rebooking", "reviewer",
+                        times).status_code == 403
+        env.clock(hours=49)
+        late = env.post(f"/api/v1/decisions/{second['decision']}/rebooking", "hr", {
+            "opens_at": "2026-11-28T09:00:00+08:00", "closes_at": "2026-11-28T12:00:00+08:00"})
+        assert late.status_code == 409
+        assert "ended" in late.json["detail"]
+        # Missing the rebooked window is the second miss: the candidate is locked.
+        assert env.service.sweep(env.now[0]) == 1
+        rebooked = env.get(f"/api/v1/windows/{resp.json['window']}", "hr").json
+        final = env.get(f"/api/v1/decisions/{rebooked['decision']}", "hr").json
+        assert final["outcome"] == "locked"
+        cands = {c["subject"]: c for c in env.get("/api/v1/campaigns/ent/candidates", "hr").json}
+        assert cands[first["subject"]]["locked"] is True
+        assert cands[second["subject"]]["locked"] is False
+
+
+def test_a_government_decision_offers_no_rebooking(tmp_path: Path, sqlite_url: str) -> None:
+    with make_env(tmp_path, sqlite_url) as env:
+        env.campaign()
+        data, _ = candidates_csv(1, seed=6)
+        assert env.import_csv("c2026", data).status_code == 201
+        assert env.post("/api/v1/campaigns/c2026/windows", "hr", {
+            "opens_at": "2026-11-25T09:00:00+08:00",
+            "closes_at": "2026-11-25T12:00:00+08:00"}).status_code == 201
+        env.clock(T0.replace(hour=5))
+        env.service.sweep(env.now[0])
+        d = env.get("/api/v1/campaigns/c2026/decisions", "hr").json[0]
+        resp = env.post(f"/api/v1/decisions/{d['decision']}/rebooking", "hr", {
+            "opens_at": "2026-11-26T09:00:00+08:00", "closes_at": "2026-11-26T12:00:00+08:00"})
+        assert resp.status_code == 409
+        assert "forfeited" in resp.json["detail"]
+
+
+def test_delivery_receipts_are_recorded_once(tmp_path: Path, db_url: str) -> None:
+    from ledger.absence.outbox import dispatch
+    from ledger.notify import FileChannel
+
+    with make_env(tmp_path, db_url) as env:
+        env.campaign()
+        data, _ = candidates_csv(2, seed=7)
+        assert env.import_csv("c2026", data).status_code == 201
+        assert env.post("/api/v1/campaigns/c2026/windows", "hr", {
+            "opens_at": "2026-11-25T09:00:00+08:00",
+            "closes_at": "2026-11-25T12:00:00+08:00"}).status_code == 201
+        channel = FileChannel(env.data / "outbox.jsonl")
+        sent = dispatch(env.service, {"email": channel, "sms": channel}, env.now[0])
+        assert sent["sent"] == 2
+        notes = env.get("/api/v1/campaigns/c2026/notifications", "hr").json
+        ref = notes[0]["notification"]
+        size = env.store.head("hr-test").size
+        receipt = {"reference": ref, "status": "delivered"}
+        assert env.post("/api/v1/notifications/receipts", "hr", receipt).status_code == 403
+        first = env.post("/api/v1/notifications/receipts", "platform", receipt)
+        assert first.status_code == 201
+        assert first.json["recorded"] is True
+        again = env.post("/api/v1/notifications/receipts", "platform", receipt)
+        assert again.status_code == 200
+        assert again.json["recorded"] is False
+        assert env.store.head("hr-test").size == size + 1
+        kinds = [e["type"] for e in env.ledger_entries()]
+        assert kinds.count("notification.delivered") == 1
+        status = {n["notification"]: n["status"]
+                  for n in env.get("/api/v1/campaigns/c2026/notifications", "hr").json}
+        assert status[ref] == "delivered"
+        bad = env.post("/api/v1/notifications/receipts", "platform",
+                       {"reference": ref, "status": "lost"})
+        assert bad.status_code == 400
+        assert bad.json["field"] == "status"
+        unknown = env.post("/api/v1/notifications/receipts", "platform",
+                           {"reference": "n_nope", "status": "delivered"})
+        assert unknown.status_code == 404
+        assert unknown.json["field"] == "reference"
