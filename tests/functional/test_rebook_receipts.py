@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from werkzeug.test import TestResponse
+
 from tests.functional._absence import T0, Env, candidates_csv, make_env
+
+
+def js(resp: TestResponse) -> Any:
+    """The response's JSON (asserting there is some)."""
+    data = resp.get_json(silent=True)
+    assert data is not None, resp.get_data(as_text=True)
+    return data
 
 
 def _decided_enterprise(env: Env, n: int = 3) -> list[dict[str, Any]]:
@@ -14,10 +23,10 @@ def _decided_enterprise(env: Env, n: int = 3) -> list[dict[str, Any]]:
     assert env.import_csv("ent", data).status_code == 201
     resp = env.post("/api/v1/campaigns/ent/windows", "hr", {
         "opens_at": "2026-11-25T09:00:00+08:00", "closes_at": "2026-11-25T12:00:00+08:00"})
-    assert resp.status_code == 201, resp.json
+    assert resp.status_code == 201, js(resp)
     env.clock(T0.replace(hour=5))  # 13:00 in Shanghai: past close + 10 min grace
     assert env.service.sweep(env.now[0]) == n
-    decisions = env.get("/api/v1/campaigns/ent/decisions", "hr").json
+    decisions = js(env.get("/api/v1/campaigns/ent/decisions", "hr"))
     assert isinstance(decisions, list)
     return decisions
 
@@ -30,13 +39,13 @@ def test_rebooking_opens_a_new_window_until_the_offer_ends(tmp_path: Path, db_ur
         times = {"opens_at": "2026-11-26T09:00:00+08:00",
                  "closes_at": "2026-11-26T12:00:00+08:00"}
         resp = env.post(f"/api/v1/decisions/{first['decision']}/rebooking", "hr", times)
-        assert resp.status_code == 201, resp.json
-        assert resp.json["kind"] == "rebook"
-        assert resp.json["origin_decision"] == first["decision"]
+        assert resp.status_code == 201, js(resp)
+        assert js(resp)["kind"] == "rebook"
+        assert js(resp)["origin_decision"] == first["decision"]
         # Once: the subject now has an undecided window.
         again = env.post(f"/api/v1/decisions/{first['decision']}/rebooking", "hr", times)
         assert again.status_code == 409
-        assert again.json["field"] == "decision"
+        assert js(again)["field"] == "decision"
         # A reviewer may not; after the 48 h offer nobody may.
         assert env.post(f"/api/v1/decisions/{second['decision']}/rebooking", "reviewer",
                         times).status_code == 403
@@ -44,13 +53,14 @@ def test_rebooking_opens_a_new_window_until_the_offer_ends(tmp_path: Path, db_ur
         late = env.post(f"/api/v1/decisions/{second['decision']}/rebooking", "hr", {
             "opens_at": "2026-11-28T09:00:00+08:00", "closes_at": "2026-11-28T12:00:00+08:00"})
         assert late.status_code == 409
-        assert "ended" in late.json["detail"]
+        assert "ended" in js(late)["detail"]
         # Missing the rebooked window is the second miss: the candidate is locked.
         assert env.service.sweep(env.now[0]) == 1
-        rebooked = env.get(f"/api/v1/windows/{resp.json['window']}", "hr").json
-        final = env.get(f"/api/v1/decisions/{rebooked['decision']}", "hr").json
+        window_id = js(resp)["window"]
+        rebooked = js(env.get(f"/api/v1/windows/{window_id}", "hr"))
+        final = js(env.get(f"/api/v1/decisions/{rebooked['decision']}", "hr"))
         assert final["outcome"] == "locked"
-        cands = {c["subject"]: c for c in env.get("/api/v1/campaigns/ent/candidates", "hr").json}
+        cands = {c["subject"]: c for c in js(env.get("/api/v1/campaigns/ent/candidates", "hr"))}
         assert cands[first["subject"]]["locked"] is True
         assert cands[second["subject"]]["locked"] is False
 
@@ -65,11 +75,11 @@ def test_a_government_decision_offers_no_rebooking(tmp_path: Path, sqlite_url: s
             "closes_at": "2026-11-25T12:00:00+08:00"}).status_code == 201
         env.clock(T0.replace(hour=5))
         env.service.sweep(env.now[0])
-        d = env.get("/api/v1/campaigns/c2026/decisions", "hr").json[0]
+        d = js(env.get("/api/v1/campaigns/c2026/decisions", "hr"))[0]
         resp = env.post(f"/api/v1/decisions/{d['decision']}/rebooking", "hr", {
             "opens_at": "2026-11-26T09:00:00+08:00", "closes_at": "2026-11-26T12:00:00+08:00"})
         assert resp.status_code == 409
-        assert "forfeited" in resp.json["detail"]
+        assert "forfeited" in js(resp)["detail"]
 
 
 def test_delivery_receipts_are_recorded_once(tmp_path: Path, db_url: str) -> None:
@@ -83,31 +93,31 @@ def test_delivery_receipts_are_recorded_once(tmp_path: Path, db_url: str) -> Non
         assert env.post("/api/v1/campaigns/c2026/windows", "hr", {
             "opens_at": "2026-11-25T09:00:00+08:00",
             "closes_at": "2026-11-25T12:00:00+08:00"}).status_code == 201
-        channel = FileChannel(env.data / "outbox.jsonl")
+        channel = FileChannel(env.data / "js(outbox)l")
         sent = dispatch(env.service, {"email": channel, "sms": channel}, env.now[0])
         assert sent["sent"] == 2
-        notes = env.get("/api/v1/campaigns/c2026/notifications", "hr").json
+        notes = js(env.get("/api/v1/campaigns/c2026/notifications", "hr"))
         ref = notes[0]["notification"]
         size = env.store.head("hr-test").size
         receipt = {"reference": ref, "status": "delivered"}
         assert env.post("/api/v1/notifications/receipts", "hr", receipt).status_code == 403
         first = env.post("/api/v1/notifications/receipts", "platform", receipt)
         assert first.status_code == 201
-        assert first.json["recorded"] is True
+        assert js(first)["recorded"] is True
         again = env.post("/api/v1/notifications/receipts", "platform", receipt)
         assert again.status_code == 200
-        assert again.json["recorded"] is False
+        assert js(again)["recorded"] is False
         assert env.store.head("hr-test").size == size + 1
         kinds = [e["type"] for e in env.ledger_entries()]
         assert kinds.count("notification.delivered") == 1
         status = {n["notification"]: n["status"]
-                  for n in env.get("/api/v1/campaigns/c2026/notifications", "hr").json}
+                  for n in js(env.get("/api/v1/campaigns/c2026/notifications", "hr"))}
         assert status[ref] == "delivered"
         bad = env.post("/api/v1/notifications/receipts", "platform",
                        {"reference": ref, "status": "lost"})
         assert bad.status_code == 400
-        assert bad.json["field"] == "status"
+        assert js(bad)["field"] == "status"
         unknown = env.post("/api/v1/notifications/receipts", "platform",
                            {"reference": "n_nope", "status": "delivered"})
         assert unknown.status_code == 404
-        assert unknown.json["field"] == "reference"
+        assert js(unknown)["field"] == "reference"
