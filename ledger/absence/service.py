@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound, Unprocessable
 from ledger.events import identifier
 from ledger.storage.store import LedgerStore, NewEntry, Receipt
+
+log = logging.getLogger(__name__)
 
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyz234567"
 MAX_STATEMENT_CHARS = 2000
@@ -458,12 +461,14 @@ class AbsenceService:
                 self._notify(subject, contact, "makeup" if kind == "makeup" else "invitation",
                              now, window=window)]
 
-    def _notify(self, subject: str, contact: str, template: str, now: datetime,
-                **refs: str) -> NewEntry:
+    def _notify(self, subject: str, contact: str, template: str, now: datetime, *,
+                within_s: int = 3600, **refs: str) -> NewEntry:
+        """Queue a message; ``due_by`` is when the policy says it must have gone out."""
         channel = "email" if "email" in contact.split(",") else "sms"
         return NewEntry("notification.queued", "system", {
             "notification": new_id("n"), "subject": subject, "channel": channel,
-            "template": template, "due_by": format_time(now + timedelta(hours=1)), **refs})
+            "template": template, "due_by": format_time(now + timedelta(seconds=within_s)),
+            **refs})
 
     def window(self, window: str) -> dict[str, Any]:
         """A window with its platform events, quarantined events and decisions.
@@ -687,7 +692,13 @@ class AbsenceService:
             cps = conn.execute(select(P.campaigns.c.campaign, P.campaigns.c.policy_digest,
                                       P.campaigns.c.timezone)).all()
         for campaign, digest, tz_name in cps:
-            policy = self.policy_by_digest(digest)
+            try:
+                policy = self.policy_by_digest(digest)
+            except NotFound:
+                # One campaign's policy vanished from the config: decide the others.
+                log.error("campaign %s: its policy %s… is no longer configured; its "
+                          "windows wait until the policy is restored", campaign, digest[:12])
+                continue
             cutoff = format_time(now - timedelta(seconds=policy.grace_s))
             tz = ZoneInfo(tz_name)
             while True:
@@ -728,7 +739,9 @@ class AbsenceService:
                                      P.notifications.c.updated_at)
                               .where(P.notifications.c.window.in_(ids),
                                      P.notifications.c.last_idx.is_not(None))):
-            notes[n.window].append(NotificationFact(n.last_idx, n.status, _t(n.updated_at),
+            # "pending" with an attempt recorded means it failed and will be retried.
+            status = "failed" if n.status == "pending" else n.status
+            notes[n.window].append(NotificationFact(n.last_idx, status, _t(n.updated_at),
                                                     final=n.status == "failed"))
         items: list[NewEntry] = []
         # A subject may have two windows in one batch (rare); count misses as we go.
@@ -747,6 +760,7 @@ class AbsenceService:
                                               idem=f"decide:{r.window}"))
             if d.outcome is not Outcome.ATTENDED:
                 items.append(self._notify(r.subject, r.contact, "decision", now,
+                                          within_s=policy.notify_within_s,
                                           window=r.window, decision="d_" + r.window))
         return items
 
