@@ -236,6 +236,14 @@ vault_documents = Table(
     Column("subject", String(32), nullable=False),
     Column("ciphertext", LargeBinary),  # NULL once the subject is erased
 )
+webhook_deliveries = Table(
+    # Idempotency by webhook-id: the receipt of each delivery as first answered,
+    # including events it repeated from earlier deliveries (which add no entry).
+    "webhook_deliveries", OPERATIONAL,
+    Column("webhook_id", String(128), primary_key=True),
+    Column("receipt", Text, nullable=False),  # JSON
+    Column("received_at", String(32), nullable=False),
+)
 scheduler_leases = Table(
     "scheduler_leases", OPERATIONAL,
     Column("name", String(64), primary_key=True),

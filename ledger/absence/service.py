@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,7 @@ from ledger.absence.imports import parse_candidates
 from ledger.absence.rules import (
     AbsenceDecision,
     Cause,
+    Explanation,
     NotificationFact,
     Outcome,
     PlatformFact,
@@ -86,6 +88,17 @@ def _sha256_hex(data: bytes) -> str:
 def explanation_digest(zh: str, en: str) -> str:
     """SHA-256 of the RFC 8785 JSON ``{"en", "zh"}``: what a decision told the candidate."""
     return _sha256_hex(jcs.canonical({"en": en, "zh": zh}))
+
+
+def explanation_of(d: AbsenceDecision, outcome: str, policy: Policy, tz: ZoneInfo
+                   ) -> Explanation:
+    """What a decision with ``outcome`` tells the candidate (the text its digest covers)."""
+    ex = explain(d, policy, tz)
+    if outcome == "makeup_granted":
+        ex = Explanation(zh="经申诉复核，原缺考认定被撤销，安排补考。" + ex.zh,
+                         en="On appeal the absence ruling was overturned and a "
+                            "make-up session is granted. " + ex.en)
+    return ex
 
 
 def _check_id(value: Any, field: str) -> str:
@@ -568,14 +581,18 @@ class AbsenceService:
         events = self._parse_events(payload)
 
         known: list[dict[str, Any]] = []
+        answer: list[dict[str, Any]] = []
 
         def plan(conn: Connection) -> list[NewEntry]:
-            prior = self._receipt(conn, webhook_id)
+            prior = conn.execute(select(P.webhook_deliveries.c.receipt).where(
+                P.webhook_deliveries.c.webhook_id == webhook_id)).scalar()
             if prior is not None:
-                known.append(prior)
+                known.append(json.loads(prior))
                 return []
-            wins = {r.window: r for r in conn.execute(select(P.windows).where(
-                P.windows.c.window.in_({e["window"] for e in events}))).all()}
+            wins = {r.window: r for r in conn.execute(
+                select(P.windows, P.subjects.c.erased)
+                .join(P.subjects, P.subjects.c.subject == P.windows.c.subject)
+                .where(P.windows.c.window.in_({e["window"] for e in events}))).all()}
             items = []
             for e in events:
                 w = wins.get(e["window"])
@@ -584,6 +601,8 @@ class AbsenceService:
                     reason = "unknown_window"
                 elif "subject" in e and e["subject"] != w.subject:
                     reason = "subject_mismatch"
+                elif w.erased:
+                    reason = "subject_erased"
                 elif w.decision is not None:
                     reason = "window_decided"
                 elif e["at"] < w.opens_at:
@@ -610,28 +629,38 @@ class AbsenceService:
                                           idempotency_key=f"pe:{e['id']}"))
             return items
 
-        receipts = self._run(now, plan)
+        def finish(conn: Connection, receipts: list[Receipt]) -> None:
+            # The receipt, as answered now and to every replay of this webhook-id.
+            lines = []
+            for item, rc in zip(items_of(), receipts, strict=True):
+                line: dict[str, Any] = {"id": item.body["event_id"], "index": rc.index}
+                if rc.duplicate:
+                    line["status"] = "duplicate"  # recorded under an earlier delivery
+                elif item.type == "platform.event":
+                    line["status"] = "accepted"
+                else:
+                    line |= {"status": "quarantined", "reason": item.body["reason"]}
+                lines.append(line)
+            receipt = {"webhook_id": webhook_id, "events": lines}
+            conn.execute(insert(P.webhook_deliveries).values(
+                webhook_id=webhook_id, receipt=json.dumps(receipt),
+                received_at=format_time(now)))
+            answer.append(receipt)
+
+        planned: list[list[NewEntry]] = []
+
+        def items_of() -> list[NewEntry]:
+            return planned[0]
+
+        def planning(conn: Connection) -> list[NewEntry]:
+            items = plan(conn)
+            planned.append(items)
+            return items
+
+        self.store.execute(self.log, now, planning, P.apply, finish=finish)
         if known:
             return known[0], False
-        with self.read() as conn:
-            stored = self._receipt(conn, webhook_id) or {"webhook_id": webhook_id, "events": []}
-        # Events whose id was recorded under another delivery are reported as duplicates.
-        seen = {e["index"] for e in stored["events"]}
-        for ev, rc in zip(events, receipts, strict=True):
-            if rc.duplicate and rc.index not in seen:
-                stored["events"].append({"id": ev["id"], "status": "duplicate",
-                                         "index": rc.index})
-        return stored, True
-
-    def _receipt(self, conn: Connection, webhook_id: str) -> dict[str, Any] | None:
-        rows = conn.execute(select(P.webhook_receipts).where(
-            P.webhook_receipts.c.webhook_id == webhook_id)
-            .order_by(P.webhook_receipts.c.idx)).all()
-        if not rows:
-            return None
-        return {"webhook_id": webhook_id, "events": [
-            {"id": r.event_id, "status": r.status, "index": r.idx,
-             **({"reason": r.reason} if r.reason else {})} for r in rows]}
+        return answer[0], True
 
     def _parse_events(self, payload: Any) -> list[dict[str, Any]]:
         if isinstance(payload, dict) and "events" in payload:
@@ -768,7 +797,7 @@ class AbsenceService:
                         tz: ZoneInfo, basis: str, *, decision_id: str,
                         idem: str | None = None, supersedes: str | None = None,
                         outcome: str | None = None, reason: str | None = None) -> NewEntry:
-        ex = explain(d, policy, tz)
+        ex = explanation_of(d, outcome or str(d.outcome), policy, tz)
         body: dict[str, Any] = {
             "decision": decision_id, "window": d.window, "campaign": campaign,
             "subject": d.subject, "outcome": outcome or str(d.outcome),
@@ -819,11 +848,7 @@ class AbsenceService:
         out = _decision_json(row, reg)
         try:
             policy = self.policy_by_digest(row.policy_digest)
-            ex = explain(self._as_rule(row), policy, tz)
-            if row.outcome == "makeup_granted":
-                ex = type(ex)(zh="经申诉复核，原缺考认定被撤销，安排补考。" + ex.zh,
-                              en="On appeal the absence ruling was overturned and a "
-                                 "make-up session is granted. " + ex.en)
+            ex = explanation_of(self._as_rule(row), row.outcome, policy, tz)
             out["explanation"] = {"zh": ex.zh, "en": ex.en}
             out["explanation_matches_ledger"] = (
                 explanation_digest(ex.zh, ex.en) == row.explanation_sha256)
@@ -1107,8 +1132,12 @@ class AbsenceService:
                 policy = self.policy_by_digest(d.policy_digest)
                 n = conn.execute(select(func.count()).select_from(P.decisions).where(
                     P.decisions.c.window == d.window)).scalar_one()
+                # The new decision as it will be read back (and explained): made now,
+                # under the appeal rule, so the digest covers what the candidate is told.
+                rule = replace(self._as_rule(d), outcome=Outcome.MAKEUP_PENDING,
+                               decided_at=_t(format_time(now)), reason="appeal_overturned")
                 items.append(self._decision_entry(
-                    self._as_rule(d), d.campaign, policy, tz, "appeal",
+                    rule, d.campaign, policy, tz, "appeal",
                     decision_id=f"{d.decision}.{n + 1}", supersedes=d.decision,
                     outcome="makeup_granted", reason="appeal_overturned"))
                 if times is not None:

@@ -409,14 +409,17 @@ class LedgerStore:
         with self._write() as conn:
             return self._append_in(conn, log.id, name, prepared, time_text)
 
-    def execute(self, name: str, now: datetime, plan: Plan, project: Project) -> list[Receipt]:
+    def execute(self, name: str, now: datetime, plan: Plan, project: Project, *,
+                finish: Callable[[Connection, list[Receipt]], None] | None = None,
+                ) -> list[Receipt]:
         """Run a command: plan it under the log's write lock, append, project; one commit.
 
         ``plan`` sees the state every earlier append left (appends to this log wait
         for the lock), so a check it makes holds when its entries land: two racing
         commands cannot both decide the same window.  ``project`` receives the entries
         actually appended (idempotent duplicates are skipped) and writes the tables the
-        app reads; any error rolls everything back.
+        app reads; ``finish`` then sees every receipt (duplicates included) in the same
+        transaction.  Any error rolls everything back.
 
         Raises:
             NotFound: no such log.
@@ -440,6 +443,8 @@ class LedgerStore:
                 e = json.loads(data)
                 appended.append(Appended(r.index, e["type"], e["actor"], e["body"], r.time))
             project(conn, appended)
+            if finish is not None:
+                finish(conn, receipts)
             return receipts
 
     def _append_in(
