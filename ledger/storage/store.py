@@ -218,6 +218,26 @@ class _HotSQL:
         return cls("%s", head + " FOR UPDATE", idem, ins_e, ins_n, upd)
 
 
+@dataclass
+class _Command:
+    now: datetime
+    plan: Plan
+    project: Project
+    finish: Callable[[Connection, list[Receipt]], None] | None
+    finished: bool = False  # guarded by the group's condition
+    receipts: list[Receipt] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+@dataclass
+class _Group:
+    """Commands waiting for one log's next group commit, and whether one is running."""
+
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    pending: list[_Command] = field(default_factory=list)
+    leading: bool = False
+
+
 class LedgerStore:
     """Logs in one database, with their keys in one key directory."""
 
@@ -228,6 +248,9 @@ class LedgerStore:
         self._tiles = _TileCache(tile_cache)
         self._sqlite = engine.dialect.name == "sqlite"
         self._sql = _HotSQL.for_dialect(engine.dialect.name)
+        self._groups: dict[int, _Group] = {}
+        self.max_group = 64  # commands per group commit
+        self.largest_group = 0  # the most commands one commit has carried (observability)
 
     # -- transactions -------------------------------------------------------------
 
@@ -412,40 +435,93 @@ class LedgerStore:
     def execute(self, name: str, now: datetime, plan: Plan, project: Project, *,
                 finish: Callable[[Connection, list[Receipt]], None] | None = None,
                 ) -> list[Receipt]:
-        """Run a command: plan it under the log's write lock, append, project; one commit.
+        """Run a command: plan it under the log's write lock, append, project; durable.
 
         ``plan`` sees the state every earlier append left (appends to this log wait
         for the lock), so a check it makes holds when its entries land: two racing
         commands cannot both decide the same window.  ``project`` receives the entries
         actually appended (idempotent duplicates are skipped) and writes the tables the
         app reads; ``finish`` then sees every receipt (duplicates included) in the same
-        transaction.  Any error rolls everything back.
+        transaction.  Any error rolls the command back, and only the command.
+
+        Group commit: commands that arrive while another thread of this process is
+        committing to the same log wait, then run one after another, each in its own
+        savepoint, inside one transaction with one durable commit.  Each caller returns
+        only after that commit, with its own receipts or its own error.
 
         Raises:
             NotFound: no such log.
             LedgerError: whatever ``plan`` or ``project`` raise; nothing is written.
         """
         log = self.log(name)
-        time_text = format_time(now)
-        with self._write() as conn:
-            cur = conn.connection.cursor()
-            cur.execute(self._sql.head, (log.id,))  # take the lock before reading state
-            cur.fetchall()
-            cur.close()
-            items = plan(conn)
-            if not items:
-                return []
-            prepared = [prepare(i) for i in items]
-            out: list[tuple[Receipt, bytes]] = []
-            receipts = self._append_in(conn, log.id, name, prepared, time_text, out=out)
-            appended = []
-            for r, data in out:
-                e = json.loads(data)
-                appended.append(Appended(r.index, e["type"], e["actor"], e["body"], r.time))
-            project(conn, appended)
-            if finish is not None:
-                finish(conn, receipts)
-            return receipts
+        cmd = _Command(now, plan, project, finish)
+        group = self._groups.setdefault(log.id, _Group())
+        with group.cond:
+            group.pending.append(cmd)
+            while group.leading and not cmd.finished:
+                group.cond.wait()
+            if not cmd.finished:
+                # Lead one group: this command and whatever queued behind the last one.
+                group.leading = True
+                batch = group.pending[:self.max_group]
+                del group.pending[:self.max_group]
+        if not cmd.finished:
+            try:
+                self._commit_group(batch, log, name)
+            finally:
+                with group.cond:
+                    for c in batch:
+                        c.finished = True
+                    group.leading = False
+                    group.cond.notify_all()
+        if cmd.error is not None:
+            raise cmd.error
+        return cmd.receipts
+
+    def _commit_group(self, batch: list[_Command], log: LogInfo, name: str) -> None:
+        """Run ``batch`` in one transaction, each command in a savepoint; commit once."""
+        self.largest_group = max(self.largest_group, len(batch))
+        try:
+            with self._write() as conn:
+                cur = conn.connection.cursor()
+                cur.execute(self._sql.head, (log.id,))  # the log's lock, up front
+                cur.fetchall()
+                cur.close()
+                if len(batch) == 1:  # no savepoint needed: its error is the group's
+                    batch[0].receipts = self._run_command(conn, log, name, batch[0])
+                    return
+                for cmd in batch:
+                    savepoint = conn.begin_nested()
+                    try:
+                        cmd.receipts = self._run_command(conn, log, name, cmd)
+                    except Exception as exc:
+                        savepoint.rollback()
+                        cmd.error = exc
+                    else:
+                        savepoint.commit()
+        except BaseException as exc:
+            for cmd in batch:  # the commit failed: nothing of the group was written
+                if cmd.error is None:
+                    cmd.error = exc
+                    cmd.receipts = []
+
+    def _run_command(self, conn: Connection, log: LogInfo, name: str, cmd: _Command
+                     ) -> list[Receipt]:
+        items = cmd.plan(conn)
+        if not items:
+            return []
+        prepared = [prepare(i) for i in items]
+        out: list[tuple[Receipt, bytes]] = []
+        receipts = self._append_in(conn, log.id, name, prepared, format_time(cmd.now),
+                                   out=out)
+        appended = []
+        for r, data in out:
+            e = json.loads(data)
+            appended.append(Appended(r.index, e["type"], e["actor"], e["body"], r.time))
+        cmd.project(conn, appended)
+        if cmd.finish is not None:
+            cmd.finish(conn, receipts)
+        return receipts
 
     def _append_in(
         self, conn: Connection, log_id: int, name: str, prepared: Sequence[PreparedEntry],
