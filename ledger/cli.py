@@ -168,41 +168,133 @@ def verify(args: tuple[str, ...]) -> None:
 @cli.command()
 @DATA_OPTION
 @CONFIG_OPTION
-@click.option("--entries", type=int, default=3000, show_default=True,
-              help="sample events to append")
+@click.option("--candidates", type=int, default=2000, show_default=True,
+              help="candidates in the simulated campaign")
+@click.option("--seed", type=int, default=2026, show_default=True,
+              help="the same seed runs the same campaign")
 @click.option("--no-serve", is_flag=True, help="stop after verifying instead of serving")
-def demo(data_dir: Path, config_file: Path | None, entries: int, no_serve: bool) -> None:
-    """Create a log, append sample events, sign, export, verify, then serve."""
-    from ledger.demo import append_sample_events
+def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
+         no_serve: bool) -> None:
+    """Run a recruitment campaign on a simulated clock, sign, export, verify, then serve.
+
+    About 2,000 candidates, 12 % absent in the article's mix, a platform outage that
+    raises an alert, accommodations, reviews, make-ups and appeals; notifications go to
+    a file (outbox.jsonl in the data directory), never to anyone.
+    """
+    import json
+
+    from ledger.absence.rebuild import check_rebuild
+    from ledger.absence.settings import load_absence_settings
+    from ledger.absence.setup import open_absence
+    from ledger.demo import TZ, demo_start, min_candidates, run_campaign
     from ledger.export import export_log
+    from ledger.notify import Channel, FileChannel
+    from ledger.storage import make_engine
     from ledger.verify import DirectorySource, verify_log
 
-    if entries < 0:
-        raise click.BadParameter("must be 0 or more", param_hint="--entries")
-    s, store = _open(data_dir, config_file)
-    if not s.logs:
-        raise click.ClickException("config has no [[logs]]; add one (see config.toml)")
-    name = s.logs[0].name
-    out = s.data_dir / "export" / name
+    s = _settings(data_dir, config_file)
     with _ledger_errors():
-        append_sample_events(store, name, entries, datetime(2026, 11, 20, 1, 0, tzinfo=UTC),
-                             progress=_Progress("appending"))
+        cfg = load_absence_settings(s)
+        if candidates < min_candidates(cfg.thresholds):
+            raise click.BadParameter(
+                f"at least {min_candidates(cfg.thresholds)} (so that one slot's outage can "
+                "cross the [alerts] thresholds)", param_hint="--candidates")
+        name = cfg.log
+        store = LedgerStore(make_engine(s.database_url,
+                                        sqlite_synchronous=s.sqlite_synchronous), s.key_dir)
+        store.create_schema()
+        last = None
+        if name in {info.name for info in store.list_logs()} and store.head(name).size:
+            entry = json.loads(store.entry(name, store.head(name).size - 1))
+            last = datetime.fromisoformat(entry["time"].replace("Z", "+00:00"))
+        # The campaign runs on a simulated clock; the logs are created at its start so
+        # that entry times never go backwards.
+        start = demo_start(last)
+        for lc in s.logs:
+            store.ensure_log(lc.name, lc.origin, start, key_uri=lc.key_uri)
+        service = open_absence(s, store, start)
+        outbox = s.data_dir / "outbox.jsonl"
+        file_channel = FileChannel(outbox)
+        channels: dict[str, Channel] = {"email": file_channel, "sms": file_channel}
+        click.echo(f"simulating a campaign of {candidates:,} candidates from "
+                   f"{start.astimezone(TZ):%Y-%m-%d %H:%M} ({TZ.key}), seed {seed}")
+        bar = _Progress("simulating")
+
+        def say(line: str) -> None:
+            if bar.tty:  # clear the progress bar's line first
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+            click.echo(line)
+
+        summary = run_campaign(service, channels, start, candidates=candidates, seed=seed,
+                               progress=bar, say=say)
+    st = summary.statistics
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f} %"
+
+    causes, shares = st["causes"], st["cause_shares"]
+    voluntary = causes["withdrawn"] + causes["no_show"]
+    technical = causes["technical"] + causes["compatibility"]
+    absent = st["absent"] or 1
+    click.echo(f"\ncampaign {summary.campaign}: {st['decided']:,} windows decided, "
+               f"{st['absent']:,} absent ({pct(st['absence_rate'])})")
+    click.echo(f"  causes: voluntary {pct(voluntary / absent)} (withdrew {causes['withdrawn']}, "
+               f"no-show {causes['no_show']}), technical {pct(technical / absent)} "
+               f"(connection {causes['technical']}, device {causes['compatibility']}), "
+               f"notification failed {pct(shares['notification_failed'])} "
+               f"({causes['notification_failed']})")
+    mk, ap = st["makeups"], st["appeals"]
+    click.echo(f"  make-ups: {mk['granted']} granted ({pct(mk['rate'])} of absences), "
+               f"{mk['attended']} attended; pending review: {st['pending_review']}")
+    click.echo(f"  appeals: {ap['filed']} filed, {ap['upheld']} upheld, {ap['overturned']} "
+               f"overturned (overturn rate {pct(ap['overturn_rate'])}, misjudgment rate "
+               f"{pct(ap['misjudgment_rate'])})")
+    for a in summary.alerts:
+        click.echo(f"  alert {a['alert']}: {a['count']} of {a['total']} "
+                   f"(threshold {a['threshold']}), {a['status']}: {a['action']}"
+                   + (f", {a['makeups']} make-ups" if a["makeups"] else ""))
+    notes = summary.notifications
+    click.echo(f"  notifications: {notes['sent']:,} sent, {notes['failed']:,} failed "
+               f"(written to {outbox}, delivered to no one)")
+    with _ledger_errors():
         cp = store.sign_checkpoint(name, datetime.now(UTC))
+        out = s.data_dir / "export" / name
         export_log(store, name, out, _Progress("exporting"))
         report = verify_log(DirectorySource(out), store.verifiers(name),
                             progress=_Progress("verifying"))
-    click.echo(f"log {name} ({store.log(name).origin}): {cp.size:,} entries, checkpoint signed")
+        check = check_rebuild(store, name, _Progress("replaying"))
+    click.echo(f"\nlog {name} ({store.log(name).origin}): {cp.size:,} entries, "
+               "checkpoint signed")
     click.echo(f"exported to {out}")
     click.echo(f"verified offline: {report.entries:,} entries, {report.tiles:,} tiles "
                f"in {report.seconds:.2f} s")
     click.echo(f"  check it yourself: absentia verify {out} --keys {out / 'keys'}")
+    if not check.equal:
+        raise click.ClickException(
+            f"rebuild check: {len(check.differences)} tables differ from a replay: "
+            + "; ".join(f"{t}: {d}" for t, d in sorted(check.differences.items())))
+    click.echo(f"rebuild check: the live tables equal a replay of {check.entries:,} entries "
+               f"({len(check.tables)} tables)")
+    base = f"http://{s.host}:{s.port}"
+    click.echo("\nAPI tokens (one per role; shown once, only their SHA-256 is kept):")
+    for role, text in summary.tokens.items():
+        click.echo(f"  {role:9} {text}")
+    reg, factor = summary.example
+    click.echo("try:")
+    click.echo(f"  curl -H 'Authorization: Bearer {summary.tokens['auditor']}' "
+               f"{base}/api/v1/campaigns/{summary.campaign}/statistics")
+    click.echo(f"  curl -H 'Authorization: Bearer {summary.tokens['reviewer']}' "
+               f"{base}/api/v1/campaigns/{summary.campaign}/alerts")
+    click.echo(f"  curl -X POST -H 'Content-Type: application/json' -d "
+               f"'{{\"registration\": \"{reg}\", \"factor\": \"{factor}\"}}' "
+               f"{base}/api/v1/campaigns/{summary.campaign}/status")
     if no_serve:
         return
     from ledger.server import serve as run
 
-    click.echo(f"serving on http://{s.host}:{s.port}/ (Ctrl-C stops)")
-    click.echo(f"  verify over HTTP: absentia verify http://{s.host}:{s.port}/logs/{name} "
-               f"--keys {out / 'keys'}")
+    click.echo(f"serving on {base}/ (Ctrl-C stops)")
+    click.echo(f"  verify over HTTP: absentia verify {base}/logs/{name} --keys {out / 'keys'}")
     with _ledger_errors():
         run(s, s.host, s.port)
 

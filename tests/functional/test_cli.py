@@ -1,9 +1,10 @@
 """The ``absentia`` command line, run as a real program on a throwaway data directory.
 
-``demo`` builds, exports and verifies a log; ``keys`` lists and rotates its signing
-keys; ``export`` and ``verify`` then check it offline with exit codes 0 (verified),
-1 (failed) and 2 (could not check).  Also: nothing the demo wrote into the ledger
-looks like personal data.
+``demo`` runs a whole recruitment campaign on a simulated clock (2,000 candidates by
+default), then signs, exports and verifies the log; ``keys`` lists and rotates its
+signing keys; ``export`` and ``verify`` then check it offline with exit codes 0
+(verified), 1 (failed) and 2 (could not check).  The campaign's figures are recomputed
+here from the ledger entries themselves, and every entry is scanned for personal data.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.demo import DEFAULT_SEED, demo_people
 from ledger.entry import Entry
 from ledger.events import PII_PATTERNS
 from ledger.note import Ed25519Signer, Ed25519Verifier
@@ -32,8 +36,9 @@ from ledger.tiles import bundles_for_size, decode_bundle
 ABSENTIA = Path(sys.executable).parent / "absentia"
 LOG = "hr-bureau-2026"
 ORIGIN = "absentia.example.gov.cn/hr-bureau/2026"
-ENTRIES = 1200
-TIMEOUT_S = 120
+CANDIDATES = 2000  # the demo's default: the fixture runs it without --candidates
+SMALL = 300
+TIMEOUT_S = 180
 
 
 def cli_env() -> dict[str, str]:
@@ -54,24 +59,40 @@ class Demo:
     data: Path
     stdout: str
     size: int
+    candidates: int
 
     @property
     def export(self) -> Path:
         return self.data / "export" / LOG
 
+    @cached_property
+    def entries(self) -> list[tuple[int, bytes]]:
+        """(index, canonical bytes) of every entry of the log, from the database."""
+        with closing(sqlite3.connect(self.data / "absentia.db")) as db:
+            rows = db.execute("SELECT e.idx, e.data FROM ledger_entries e JOIN ledger_logs l "
+                              "ON l.id = e.log_id WHERE l.name = ? ORDER BY e.idx",
+                              (LOG,)).fetchall()
+        return [(int(i), bytes(d)) for i, d in rows]
 
-def run_demo(data: Path) -> Demo:
-    res = absentia("demo", "--data", data, "--no-serve", "--entries", str(ENTRIES))
+    def bodies(self, kind: str) -> list[dict[str, Any]]:
+        """The bodies of the entries of type ``kind``, in log order."""
+        return [e["body"] for e in map(json.loads, (d for _, d in self.entries))
+                if e["type"] == kind]
+
+
+def run_demo(data: Path, candidates: int | None = None) -> Demo:
+    extra = () if candidates is None else ("--candidates", str(candidates))
+    res = absentia("demo", "--data", data, "--no-serve", *extra)
     assert res.returncode == 0, (res.stdout, res.stderr)
     m = re.search(rf"^log {LOG} \({re.escape(ORIGIN)}\): ([\d,]+) entries, checkpoint signed$",
                   res.stdout, re.MULTILINE)
     assert m is not None, res.stdout
-    return Demo(data, res.stdout, int(m.group(1).replace(",", "")))
+    return Demo(data, res.stdout, int(m.group(1).replace(",", "")), candidates or CANDIDATES)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """One demo data directory for the tests that only read it."""
+    """One demo data directory (the default 2,000 candidates) for the tests that read it."""
     return run_demo(tmp_path_factory.mktemp("cli") / "data")
 
 
@@ -98,17 +119,123 @@ def stranger_key() -> str:
 
 def test_demo_builds_exports_and_verifies(demo: Demo) -> None:
     out = demo.data.resolve() / "export" / LOG
+    assert f"simulating a campaign of {CANDIDATES:,} candidates" in demo.stdout
     assert f"exported to {out}\n" in demo.stdout
     assert re.search(rf"verified offline: {demo.size:,} entries, \d+ tiles", demo.stdout)
     assert f"absentia verify {out} --keys {out / 'keys'}" in demo.stdout
-    # sample_events yields about --entries events; entry 0 records the log's creation.
-    assert ENTRIES + 1 <= demo.size < ENTRIES + 60
-    for rel in ("checkpoint", "keys", "tile/0/000", "tile/entries/000", "tile/1/000.p/4"):
+    assert f"rebuild check: the live tables equal a replay of {demo.size:,} entries" \
+        in demo.stdout
+    assert len(demo.entries) == demo.size
+    assert [i for i, _ in demo.entries] == list(range(demo.size))
+    assert 256 * 2 < demo.size < 256 * 256
+    for rel in ("checkpoint", "keys", "tile/0/000", "tile/entries/000",
+                f"tile/1/000.p/{demo.size // 256}"):
         assert (out / rel).is_file(), rel
     assert (out / "checkpoint").read_text(encoding="utf-8").split("\n")[:2] == [
         ORIGIN, str(demo.size)]
+    # The exported entries are the database's, byte for byte.
+    exported = [raw for b in bundles_for_size(demo.size)
+                for raw in decode_bundle((out / b.path()).read_bytes())[:b.width]]
+    assert exported == [d for _, d in demo.entries]
+    # An independent replay agrees too, and the demo printed one token per role.
+    res = absentia("rebuild", "--data", demo.data, "--check")
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert f"live tables equal a replay of {demo.size:,} entries" in res.stdout
+    for role in ("platform", "hr", "reviewer", "auditor"):
+        assert re.search(rf"^  {role} +abs_tok_[a-z2-7]{{16}}_\S+$", demo.stdout, re.MULTILINE)
+    assert re.search(r"curl -H 'Authorization: Bearer abs_tok_\S+' http://\S+/api/v1/"
+                     r"campaigns/hrb-2026-autumn/statistics", demo.stdout)
 
 
+def sweep_decisions(demo: Demo) -> dict[str, dict[str, Any]]:
+    """The first ruling on each regular window (what the absence rate counts), by window."""
+    regular = {b["window"] for b in demo.bodies("window.scheduled") if b["kind"] == "regular"}
+    return {b["window"]: b for b in demo.bodies("decision.made")
+            if b["window"] in regular and "supersedes" not in b}
+
+
+def test_demo_campaign_has_the_articles_figures(demo: Demo) -> None:
+    """Recomputed from the ledger: 12 % absent, 57 / 28 / 15 by cause, every window decided."""
+    regular = [b for b in demo.bodies("window.scheduled") if b["kind"] == "regular"]
+    assert len(regular) == demo.candidates
+    assert len(demo.bodies("subject.registered")) == demo.candidates
+    decided = sweep_decisions(demo)
+    assert len(decided) == demo.candidates
+    assert {b["basis"] for b in decided.values()} == {"sweep"}
+    absent = [b for b in decided.values() if b["outcome"] != "attended"]
+    rate = len(absent) / len(decided)
+    assert abs(rate - 0.12) <= 0.01, rate
+    causes = Counter(b["cause"] for b in absent)
+    share = {
+        "voluntary": (causes["withdrawn"] + causes["no_show"]) / len(absent),
+        "technical": (causes["technical"] + causes["compatibility"]) / len(absent),
+        "notification": causes["notification_failed"] / len(absent),
+    }
+    assert abs(share["voluntary"] - 0.57) <= 0.04, share
+    assert abs(share["technical"] - 0.28) <= 0.04, share
+    assert abs(share["notification"] - 0.15) <= 0.03, share
+    assert set(causes) == {"withdrawn", "no_show", "technical", "compatibility",
+                           "notification_failed"}
+    # Government policy: voluntary absences forfeit, the rest go to review.
+    for b in absent:
+        voluntary = b["cause"] in ("withdrawn", "no_show")
+        assert b["outcome"] == ("forfeited" if voluntary else "makeup_pending_review"), b
+    # The printed summary says what the ledger says.
+    assert (f"{len(decided):,} windows decided, {len(absent):,} absent ({100 * rate:.1f} %)"
+            in demo.stdout)
+    # Accommodations were granted before the windows closed, and mattered: the
+    # extended windows hold reports after their original close, all attended.
+    extended = {b["window"]: b for b in demo.bodies("accommodation.granted")}
+    assert len(extended) >= demo.candidates // 200
+    assert {b["kind"] for b in extended.values()} == {"extended"}
+    assert all(decided[w]["outcome"] == "attended" for w in extended)
+    scheduled = {b["window"]: b for b in regular}
+    late = {b["window"] for b in demo.bodies("platform.event")
+            if b["window"] in extended and b["at"] > scheduled[b["window"]]["closes_at"]}
+    assert late == set(extended)
+    assert demo.bodies("platform.quarantined")
+
+
+def test_demo_outage_alert_reviews_makeups_and_appeals(demo: Demo) -> None:
+    decided = sweep_decisions(demo)
+    raised = demo.bodies("alert.raised")
+    outages = [b for b in raised if b["kind"] == "platform_outage"]
+    assert len(outages) == 1, raised
+    outage = outages[0]
+    windows = set(outage["windows"].split(","))
+    assert len(windows) == outage["count"] >= outage["threshold"] >= 10
+    assert all(decided[w]["cause"] == "technical" for w in windows)
+    assert outage["count"] * 100 >= 30 * outage["total"]  # the config's thresholds
+    # Only one slot is unusual: the other slots' technical absences stay few.
+    scheduled = {b["window"]: b for b in demo.bodies("window.scheduled")}
+    per_slot = Counter(scheduled[w]["slot"] for w, b in decided.items()
+                       if b.get("cause") == "technical")
+    worst = sorted(per_slot.values())
+    assert worst[-1] == outage["count"], per_slot
+    assert worst[-2] < 10, per_slot
+    resolved = {b["alert"]: b for b in demo.bodies("alert.resolved")}
+    assert resolved[outage["alert"]]["action"] == "mass_makeup"
+    assert resolved[outage["alert"]]["makeups"] == outage["count"]
+    assert set(resolved) == {b["alert"] for b in raised}  # nothing left open
+    # Reviews: the mass make-up, other make-ups granted, other cases confirmed.
+    reviews = Counter((b["ruling"], "alert" in b) for b in demo.bodies("decision.reviewed"))
+    assert reviews[("makeup_granted", True)] == outage["count"]
+    assert reviews[("makeup_granted", False)] >= 1
+    assert reviews[("confirmed", False)] >= 1
+    makeups = [b for b in demo.bodies("window.scheduled") if b["kind"] == "makeup"]
+    assert len(makeups) > outage["count"]
+    made = {b["window"]: b for b in demo.bodies("decision.made")}
+    assert all(m["window"] in made for m in makeups)  # every make-up was held and decided
+    # Appeals: filed by candidates, mostly upheld, at least one overturned.
+    filed = demo.bodies("appeal.filed")
+    ruled = Counter(b["ruling"] for b in demo.bodies("appeal.ruled"))
+    assert len(filed) == sum(ruled.values()) >= 3
+    assert ruled["upheld"] > ruled["overturned"] >= 1
+    superseding = [b for b in demo.bodies("decision.made") if "supersedes" in b]
+    assert len(superseding) == ruled["overturned"]
+    assert {b["outcome"] for b in superseding} == {"makeup_granted"}
+    # Reviewers' reads of personal data are on the record.
+    assert demo.bodies("pii.viewed")
 def test_keys_lists_the_log_and_its_key(demo: Demo) -> None:
     res = absentia("keys", "--data", demo.data)
     assert res.returncode == 0, res.stderr
@@ -142,7 +269,7 @@ def test_verify_exit_codes(demo: Demo, tmp_path: Path) -> None:
 
 
 def test_rotate_export_verify_and_key_file_modes(tmp_path: Path) -> None:
-    demo = run_demo(tmp_path / "data")
+    demo = run_demo(tmp_path / "data", SMALL)
     before = listed_keys(absentia("keys", "--data", demo.data).stdout)
     assert len(before) == 1
 
@@ -216,19 +343,74 @@ def test_patterns_catch_personal_data() -> None:
         ["Han characters (a name?)"]]
 
 
+TITLED = {"campaign.created", "campaign.post_added"}  # public titles may be Chinese
+NON_HAN = [(what, p) for what, p in PII_PATTERNS if not what.startswith("Han")]
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def without_digests(value: Any) -> Any:
+    """``value`` with each SHA-256 hex digest replaced: a digest (of a commitment, a
+    token, an explanation) is not personal data, though one in 300 holds a run of
+    digits shaped like a mobile or ID number."""
+    if isinstance(value, str):
+        return "<sha256>" if SHA256_HEX.fullmatch(value) else value
+    if isinstance(value, dict):
+        return {k: without_digests(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_digests(v) for v in value]
+    return value
+
+
 def test_demo_ledger_holds_no_personal_data(demo: Demo) -> None:
-    with closing(sqlite3.connect(demo.data / "absentia.db")) as db:
-        rows = db.execute("SELECT idx, data FROM ledger_entries ORDER BY log_id, idx").fetchall()
-    assert len(rows) == demo.size
+    """Every entry: nothing that looks like personal data; Han text only in titles."""
     found: dict[int, list[str]] = {}
-    for idx, data in rows:
-        raw = bytes(data)
+    titles = []
+    for idx, raw in demo.entries:
         Entry.decode(raw)
-        texts = [raw.decode("utf-8"), *strings_in(json.loads(raw))]
+        entry = without_digests(json.loads(raw))
+        if entry["type"] in TITLED:
+            titles.append(entry["body"].pop("title"))
+        texts = [json.dumps(entry, ensure_ascii=False), *strings_in(entry)]
         hits = sorted({what for t in texts for what in personal_data(t)})
         if hits:
             found[idx] = hits
     assert found == {}
+    assert len(titles) == 5
+    assert [t for t in titles if any(p.search(t) for _, p in NON_HAN)] == []
+
+
+def test_demo_ledger_holds_none_of_the_candidates_details(demo: Demo) -> None:
+    """None of the demo's names, ID numbers, phones or e-mails is in any entry.
+
+    The candidates are regenerated from the seed; the outbox file (what was "sent")
+    shows they are the ones the demo imported.
+    """
+    people = demo_people(demo.candidates, DEFAULT_SEED)
+    sent = [json.loads(line) for line in
+            (demo.data / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    addresses = {p.email or p.phone for p in people if not p.unreachable}
+    names = {p.name for p in people}
+    assert {m["to"] for m in sent} == addresses  # every reachable candidate got mail
+    assert {m["text"].split("，", 1)[0] for m in sent} <= names
+    assert any(len(p.name) >= 3 and p.name[:2] in ("欧阳", "司马", "诸葛", "上官")
+               for p in people)
+    assert any("𠮷" in p.name or "䶮" in p.name for p in people)
+    ids = {p.id_number for p in people}
+    phones = {p.phone for p in people if p.phone}
+    emails = {p.email for p in people if p.email}
+    leaked: list[tuple[int, str]] = []
+    for idx, raw in demo.entries:
+        text = raw.decode("utf-8")
+        for run in re.findall(r"[0-9X]{11,}", text):
+            for n, pool in ((18, ids), (11, phones)):
+                leaked += [(idx, run[i:i + n]) for i in range(len(run) - n + 1)
+                           if run[i:i + n] in pool]
+        leaked += [(idx, e) for e in re.findall(r"[^\s\"@]+@[^\s\"@]+", text) if e in emails]
+        if re.search(r"[\u3400-\u9fff\U00020000-\U0003134f]", text):
+            entry = json.loads(raw)
+            assert entry["type"] in TITLED, idx
+            leaked += [(idx, n) for n in names if n in text]
+    assert leaked == []
 
 
 def test_config_conflicting_with_the_database_is_a_clear_error(demo: Demo, tmp_path: Path) -> None:

@@ -392,7 +392,7 @@ def free_port() -> int:
 def server(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
     """A demo log served by ``absentia serve``: (log URL prefix, data dir, log size)."""
     data = tmp_path / "data"
-    demo = absentia("demo", "--data", str(data), "--no-serve", "--entries", "1500")
+    demo = absentia("demo", "--data", str(data), "--no-serve", "--candidates", "200")
     assert demo.returncode == 0, demo.stderr
     m = re.search(rf"log {DEMO_LOG} \(.*\): ([\d,]+) entries", demo.stdout)
     assert m is not None, demo.stdout
