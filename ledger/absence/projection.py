@@ -119,14 +119,6 @@ quarantine = Table(
     Column("webhook_id", String(128), nullable=False),
     Column("received_at", String(32), nullable=False),
 )
-webhook_receipts = Table(
-    "p_webhook_receipts", PROJECTIONS,
-    Column("webhook_id", String(128), primary_key=True),
-    Column("idx", Integer, primary_key=True),
-    Column("event_id", String(128), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("reason", String(32)),
-)
 decisions = Table(
     "p_decisions", PROJECTIONS,
     Column("decision", String(128), primary_key=True),
@@ -353,11 +345,6 @@ def _platform(conn: Connection, run: Sequence[Appended]) -> None:
         {"idx": a.index, "window": a.body["window"], "event_id": a.body["event_id"],
          "kind": a.body["kind"], "at": a.body["at"], "detail": a.body.get("detail"),
          "webhook_id": a.body.get("webhook_id")} for a in run])
-    receipts = [{"webhook_id": a.body["webhook_id"], "idx": a.index,
-                 "event_id": a.body["event_id"], "status": "accepted", "reason": None}
-                for a in run if "webhook_id" in a.body]
-    if receipts:
-        conn.execute(insert(webhook_receipts), receipts)
 
 
 @_on("platform.quarantined")
@@ -369,9 +356,6 @@ def _quarantined(conn: Connection, run: Sequence[Appended]) -> None:
          "campaign": known.get(a.body["window"]), "kind": a.body["kind"],
          "at": a.body["at"], "reason": a.body["reason"], "webhook_id": a.body["webhook_id"],
          "received_at": a.time} for a in run])
-    conn.execute(insert(webhook_receipts), [
-        {"webhook_id": a.body["webhook_id"], "idx": a.index, "event_id": a.body["event_id"],
-         "status": "quarantined", "reason": a.body["reason"]} for a in run])
 
 
 _MISSES = ("forfeited", "rebook_offered", "makeup_pending_review", "locked")

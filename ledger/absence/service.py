@@ -107,6 +107,16 @@ def _check_id(value: Any, field: str) -> str:
 
 
 @dataclass(frozen=True)
+class _WindowRow:
+    window: str
+    subject: str
+    decision: str | None
+    opens_at: str
+    closes_at: str
+    erased: int
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who issues a command: the ledger actor string and the role."""
 
@@ -584,15 +594,25 @@ class AbsenceService:
         answer: list[dict[str, Any]] = []
 
         def plan(conn: Connection) -> list[NewEntry]:
-            prior = conn.execute(select(P.webhook_deliveries.c.receipt).where(
-                P.webhook_deliveries.c.webhook_id == webhook_id)).scalar()
+            # The ingest path is hot: two plain, parameterised SQL lookups on the
+            # driver's cursor (building these statements cost more than running them).
+            mark = "?" if conn.dialect.name == "sqlite" else "%s"
+            cur = conn.connection.cursor()
+            cur.execute(f"SELECT receipt FROM webhook_deliveries WHERE webhook_id = {mark}",  # noqa: S608 (only placeholders are formatted in)
+                        (webhook_id,))
+            prior = cur.fetchone()
             if prior is not None:
-                known.append(json.loads(prior))
+                cur.close()
+                known.append(json.loads(prior[0]))
                 return []
-            wins = {r.window: r for r in conn.execute(
-                select(P.windows, P.subjects.c.erased)
-                .join(P.subjects, P.subjects.c.subject == P.windows.c.subject)
-                .where(P.windows.c.window.in_({e["window"] for e in events}))).all()}
+            names = sorted({e["window"] for e in events})
+            marks = ",".join([mark] * len(names))  # placeholders only, never values
+            query = ("SELECT w.window, w.subject, w.decision, w.opens_at, w.closes_at, "
+                     "s.erased FROM p_windows AS w JOIN p_subjects AS s "
+                     "ON s.subject = w.subject WHERE w.window IN (" + marks + ")")
+            cur.execute(query, names)
+            wins = {r[0]: _WindowRow(*r) for r in cur.fetchall()}
+            cur.close()
             items = []
             for e in events:
                 w = wins.get(e["window"])

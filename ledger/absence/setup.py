@@ -32,6 +32,24 @@ def open_absence(settings: Settings, store: LedgerStore, now: datetime) -> Absen
     return service
 
 
+_SECRETS_CACHE: dict[Path, tuple[tuple[int, int], list[WebhookSecret]]] = {}
+
+
+def cached_webhook_secrets(path: Path) -> list[WebhookSecret]:
+    """``read_webhook_secrets``, re-read only when the file changes (a rotation)."""
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_ino)
+    except FileNotFoundError:
+        return read_webhook_secrets(path)
+    hit = _SECRETS_CACHE.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    found = read_webhook_secrets(path)
+    _SECRETS_CACHE[path] = (stamp, found)
+    return found
+
+
 def read_webhook_secrets(path: Path, *, create: bool = True) -> list[WebhookSecret]:
     """The accepted platform webhook secrets (newest first), creating one if missing.
 

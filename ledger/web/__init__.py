@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, Response, render_template
 
 from ledger.absence.service import AbsenceService
-from ledger.absence.setup import open_absence, read_webhook_secrets
+from ledger.absence.setup import cached_webhook_secrets, open_absence
 from ledger.config import Settings
 from ledger.storage import LedgerStore, make_engine
 from ledger.web import api, logs, problems
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     if absence is not None:
         app.extensions["absentia.absence"] = absence
         secrets_path = absence.cfg.webhook_secrets_path
-        app.extensions["absentia.webhook_secrets"] = lambda: read_webhook_secrets(secrets_path)
+        app.extensions["absentia.webhook_secrets"] = lambda: cached_webhook_secrets(secrets_path)
         app.register_blueprint(api.bp)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
