@@ -1,8 +1,9 @@
 """Run every benchmark in sequence (``make bench``) and print one table of all figures.
 
-First the large log that all three use is built, or reused from its cache
+First the large log that the first three use is built, or reused from its cache
 (``bench/_dataset.py``); then append (``bench_append``, including appends into a copy
-of the large log), verify (``bench_verify``) and proofs (``bench_proofs``).  A benchmark
+of the large log), verify (``bench_verify``), proofs (``bench_proofs``), platform events
+over HTTP (``bench_ingest``) and the sweep (``bench_sweep``, its setup cached too).  A benchmark
 that fails is reported and the others still run; the exit status is then 1.  The figures are also
 written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
 """
@@ -19,12 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _dataset, bench_append, bench_proofs, bench_verify
+from bench import (
+    _dataset,
+    bench_append,
+    bench_ingest,
+    bench_proofs,
+    bench_sweep,
+    bench_verify,
+)
 from bench._common import Figure, report, say
 from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
-STEPS = ("append", "verify", "proofs")
+STEPS = ("append", "verify", "proofs", "ingest", "sweep")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,22 +44,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2_000,
                         help="proof requests per measurement set (default 2,000)")
     bench_append.add_measurement_arguments(parser)
+    bench_ingest.add_arguments(parser)
+    bench_sweep.add_arguments(parser)
     parser.add_argument("--only", action="append", choices=STEPS,
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--no-postgres", action="store_true",
-                        help="skip the PostgreSQL append figures (else a server is started)")
+                        help="skip the PostgreSQL append and sweep figures (else a server "
+                             "is started)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, for a smoke test (20,000-entry log, 2,000 appends, "
-                             "200 proof requests)")
+                             "200 proof requests, 500 candidates and 5 s per ingest phase, "
+                             "a sweep of 2,000 windows and 1,000 on PostgreSQL)")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.append_entries, args.requests = 20_000, 2_000, 200
+        args.ingest_candidates, args.ingest_seconds, args.ingest_warmup = 500, 5.0, 1.0
+        args.sweep_windows, args.sweep_pg_windows = 2_000, 1_000
 
     pg_url = os.environ.get(bench_append.PG_ENV) or None
     pg_server: PgServer | None = None
-    if pg_url is None and not args.no_postgres and "append" in (args.only or STEPS):
+    if pg_url is None and not args.no_postgres and ({"append", "sweep"}
+                                                        & set(args.only or STEPS)):
         # The same throwaway PostgreSQL server the tests start (initdb/pg_ctl).
-        say("[postgresql] starting a throwaway server for the append benchmark")
+        say("[postgresql] starting a throwaway server for the append and sweep benchmarks")
         pg_server = PgServer(external_url="")
         pg_server.start()
         pg_url = pg_server.create_database()
@@ -61,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
                                            args.entries, True),
         "verify": lambda: bench_verify.run(args.entries),
         "proofs": lambda: bench_proofs.run(args.entries, args.requests),
+        "ingest": lambda: bench_ingest.run(args.ingest_candidates, args.ingest_seconds,
+                                           args.ingest_warmup, args.ingest_batch,
+                                           args.ingest_clients, args.ingest_connections,
+                                           args.ingest_workers, args.ingest_sync),
+        # A database of its own (its campaign and log would clash in a reused one), so
+        # only on the throwaway server.
+        "sweep": lambda: bench_sweep.run(
+            args.sweep_windows,
+            pg_server.create_database() if pg_server is not None else None,
+            args.sweep_pg_windows, args.sweep_rebuild),
     }
     figures: list[Figure] = []
     notes: list[str] = []

@@ -607,7 +607,7 @@ class AbsenceService:
                 return []
             names = sorted({e["window"] for e in events})
             marks = ",".join([mark] * len(names))  # placeholders only, never values
-            query = ("SELECT w.window, w.subject, w.decision, w.opens_at, w.closes_at, "
+            query = ("SELECT w.window, w.subject, w.decision, w.opens_at, w.closes_at, "  # noqa: S608
                      "s.erased FROM p_windows AS w JOIN p_subjects AS s "
                      "ON s.subject = w.subject WHERE w.window IN (" + marks + ")")
             cur.execute(query, names)
