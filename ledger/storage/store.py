@@ -9,7 +9,9 @@ take different head rows and do not wait on each other on PostgreSQL.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -249,6 +251,13 @@ class LedgerStore:
         self._sqlite = engine.dialect.name == "sqlite"
         self._sql = _HotSQL.for_dialect(engine.dialect.name)
         self._groups: dict[int, _Group] = {}
+        database = engine.url.database if self._sqlite else None
+        self._write_lock_file = (f"{database}.writer-lock"
+                                 if database and database != ":memory:" else None)
+        self._write_fd: int | None = None
+        self._write_pid = 0
+        self._write_depth = 0
+        self._thread_lock = threading.RLock()
         self.max_group = 64  # commands per group commit
         self.largest_group = 0  # the most commands one commit has carried (observability)
 
@@ -256,11 +265,44 @@ class LedgerStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._writer_turn(), self.engine.connect() as conn:
             if self._sqlite:
                 conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """SQLite: queue for the write lock on a file lock, not in SQLite's busy loop.
+
+        SQLite's busy handler polls with sleeps of up to 100 ms, so writers in several
+        processes (gunicorn workers, the scheduler) waste the lock's idle time and
+        stretch the tail latency.  A blocking ``flock`` on a file next to the database
+        wakes the next writer the moment the lock is free; the kernel drops it if the
+        holder dies.  PostgreSQL needs none of this (its row lock queues).
+        """
+        if self._write_lock_file is None:
+            yield
+            return
+        with self._thread_lock:
+            self._write_depth += 1
+            try:
+                if self._write_depth > 1:  # nested in this thread: the lock is held
+                    yield
+                    return
+                if self._write_fd is None or self._write_pid != os.getpid():
+                    # A forked child must not share its parent's open file description
+                    # (flock would then not exclude the two).
+                    self._write_fd = os.open(self._write_lock_file,
+                                             os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    self._write_pid = os.getpid()
+                fcntl.flock(self._write_fd, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(self._write_fd, fcntl.LOCK_UN)
+            finally:
+                self._write_depth -= 1
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
