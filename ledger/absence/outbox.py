@@ -62,13 +62,25 @@ def render(template: str, name: str, context: dict[str, Any]) -> tuple[str, str]
     return _SUBJECTS[template], text
 
 
+#: The error recorded for an invitation whose window closed before it could be sent.
+EXPIRED = "window_closed"
+
+
 def dispatch(service: AbsenceService, channels: dict[str, Channel], now: datetime, *,
-             limit: int = 200) -> Counter[str]:
-    """Try every due notification once; return counts by outcome."""
+             limit: int = 500) -> Counter[str]:
+    """Try every due notification once; return counts by outcome.
+
+    An invitation whose window has closed is not sent any more (it would invite to
+    the past): it is recorded as failed with ``window_closed``.  Campaigns that saw a
+    final failure are checked for a notification-failure alert at once.
+    """
     counts: Counter[str] = Counter()
+    failed_subjects: set[str] = set()
     for row in service.due_notifications(now, limit):
         attempt = row.attempts + 1
         try:
+            if row.template in ("invitation", "makeup") and _window_closed(service, row, now):
+                raise DeliveryFailed(EXPIRED, permanent=True)
             recipient = service.recipient(row.subject, row.channel)
             if recipient is None:
                 raise DeliveryFailed("no_address", permanent=True)
@@ -80,17 +92,53 @@ def dispatch(service: AbsenceService, channels: dict[str, Channel], now: datetim
         except DeliveryFailed as exc:
             final = exc.permanent or attempt >= MAX_ATTEMPTS
             retry = None if final else now + timedelta(seconds=backoff_s(attempt))
-            service.record_attempt(row.notification, attempt, now, error=exc.code,
-                                   final=final, retry_at=retry)
-            counts["failed" if final else "retry"] += 1
+            outcome = "failed" if final else "retry"
+            if exc.code == EXPIRED:
+                outcome = "expired"
+            elif final:
+                failed_subjects.add(row.subject)
+            _record(service, counts, outcome, row.notification, attempt, now,
+                    error=exc.code, final=final, retry_at=retry)
             continue
         except LedgerError:
             log.exception("notification %s could not be prepared", row.notification)
             counts["error"] += 1
             continue
-        service.record_attempt(row.notification, attempt, now, provider_id=provider_id)
-        counts["sent"] += 1
+        _record(service, counts, "sent", row.notification, attempt, now,
+                provider_id=provider_id)
+    if failed_subjects:
+        with service.read() as conn:
+            campaigns = set(conn.execute(select(P.subjects.c.campaign).where(
+                P.subjects.c.subject.in_(failed_subjects))).scalars())
+        for campaign in sorted(campaigns):
+            try:
+                service.raise_alerts(campaign, now)
+            except LedgerError:
+                log.exception("could not check campaign %s for alerts", campaign)
     return counts
+
+
+def _record(service: AbsenceService, counts: Counter[str], outcome: str, notification: str,
+            attempt: int, now: datetime, **kw: Any) -> None:
+    # A send that happened but could not be recorded is retried by the next run
+    # (at-least-once); one bad record must not stop the others being sent.
+    try:
+        service.record_attempt(notification, attempt, now, **kw)
+        counts[outcome] += 1
+    except LedgerError:
+        log.exception("the outcome of notification %s could not be recorded", notification)
+        counts["unrecorded"] += 1
+
+
+def _window_closed(service: AbsenceService, row: Any, now: datetime) -> bool:
+    if not row.window:
+        return False
+    with service.read() as conn:
+        w = conn.execute(select(P.windows.c.closes_at, P.windows.c.decision).where(
+            P.windows.c.window == row.window)).first()
+    return w is not None and (w.decision is not None
+                              or datetime.fromisoformat(w.closes_at.replace("Z", "+00:00"))
+                              <= now)
 
 
 def _context(service: AbsenceService, row: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Index,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 
+from ledger.storage.schema import lock_ddl
 from ledger.storage.store import Appended
 
 PROJECTIONS = MetaData()
@@ -240,12 +242,13 @@ scheduler_leases = Table(
     "scheduler_leases", OPERATIONAL,
     Column("name", String(64), primary_key=True),
     Column("holder", String(128), nullable=False),
-    Column("expires_at", Integer, nullable=False),  # unix milliseconds
+    Column("expires_at", BigInteger, nullable=False),  # unix milliseconds
 )
 
 
 def create_tables(conn: Connection) -> None:
     """Create the projection and operational tables if missing."""
+    lock_ddl(conn)
     PROJECTIONS.create_all(conn)
     OPERATIONAL.create_all(conn)
 

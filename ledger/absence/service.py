@@ -1190,7 +1190,11 @@ class AbsenceService:
                                  .join(P.subjects,
                                        P.subjects.c.subject == P.notifications.c.subject)
                                  .where(P.subjects.c.campaign == campaign,
-                                        P.notifications.c.status == "failed")).all()
+                                        P.notifications.c.status == "failed",
+                                        # Invitations that expired unsent are not a
+                                        # delivery problem of the channel.
+                                        P.notifications.c.last_error != "window_closed")
+                                 ).all()
         decided = [DecidedWindow(r.window, _t(r.opens_at),
                                  Outcome(r.outcome) if r.outcome != "makeup_granted"
                                  else Outcome.MAKEUP_PENDING,

@@ -141,7 +141,22 @@ def install_append_only_triggers(conn: Connection) -> None:
         raise NotImplementedError(f"no append-only triggers for {conn.dialect.name}")
 
 
+#: PostgreSQL advisory lock key serialising schema creation (an arbitrary constant).
+DDL_LOCK_KEY = 0x4142_5354  # "ABST"
+
+
+def lock_ddl(conn: Connection) -> None:
+    """PostgreSQL: hold a transaction-scoped lock while creating tables.
+
+    Two processes starting at once (gunicorn workers, schedulers) would otherwise race
+    in ``CREATE TABLE IF NOT EXISTS`` and one fail with "tuple concurrently updated".
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})")
+
+
 def create_schema(conn: Connection) -> None:
     """Create the tables and triggers if they do not exist yet."""
+    lock_ddl(conn)
     metadata.create_all(conn)
     install_append_only_triggers(conn)
