@@ -94,7 +94,9 @@ windows = Table(
     Column("origin_decision", String(128)),
     Column("decision", String(128)),  # the current decision, once decided
     Column("scheduled_index", Integer, nullable=False),
-    Index("ix_windows_due", "decision", "closes_at"),
+    # The sweep: undecided windows of a campaign past a cutoff, in (closes_at, window)
+    # order, a batch at a time; this order needs no sort, however many are waiting.
+    Index("ix_windows_sweep", "campaign", "decision", "closes_at", "window"),
     Index("ix_windows_subject", "subject"),
     Index("ix_windows_campaign", "campaign"),
 )
@@ -251,6 +253,10 @@ def create_tables(conn: Connection) -> None:
     lock_ddl(conn)
     PROJECTIONS.create_all(conn)
     OPERATIONAL.create_all(conn)
+    # create_all adds no index to a table that exists: add those a newer release has.
+    for table in [*PROJECTIONS.sorted_tables, *OPERATIONAL.sorted_tables]:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 # -- apply --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from ledger.errors import BadData
@@ -142,7 +143,7 @@ class Policy:
             BadData: never for a constructed policy (its fields are checked); listed
                 because canonicalisation can raise it.
         """
-        return hashlib.sha256(canonical(self.to_body())).hexdigest()
+        return _digest_of(self)
 
     @classmethod
     def from_config(cls, name: str, table: Mapping[str, Any]) -> Policy:
@@ -210,6 +211,12 @@ def _parse_causes(raw: object, prefix: str) -> tuple[Cause, ...]:
             raise BadData(f"{prefix}: make-up cause {item!r} listed twice", field=field)
         causes.append(cause)
     return tuple(causes)
+
+
+@lru_cache(maxsize=64)
+def _digest_of(policy: Policy) -> str:
+    # Policies are frozen values; a sweep asks for the digest once per decision.
+    return hashlib.sha256(canonical(policy.to_body())).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -793,6 +793,7 @@ class AbsenceService:
             notes[n.window].append(NotificationFact(n.last_idx, status, _t(n.updated_at),
                                                     final=n.status == "failed"))
         items: list[NewEntry] = []
+        notices: list[NewEntry] = []
         # A subject may have two windows in one batch (rare); count misses as we go.
         misses: dict[str, int] = {}
         for r in rows:
@@ -808,10 +809,12 @@ class AbsenceService:
                                               decision_id="d_" + r.window,
                                               idem=f"decide:{r.window}"))
             if d.outcome is not Outcome.ATTENDED:
-                items.append(self._notify(r.subject, r.contact, "decision", now,
-                                          within_s=policy.notify_within_s,
-                                          window=r.window, decision="d_" + r.window))
-        return items
+                notices.append(self._notify(r.subject, r.contact, "decision", now,
+                                            within_s=policy.notify_within_s,
+                                            window=r.window, decision="d_" + r.window))
+        # Decisions first, then their notices: the projection writes each run of one
+        # entry type with one statement per table (interleaved, a run was one entry).
+        return items + notices
 
     def _decision_entry(self, d: AbsenceDecision, campaign: str, policy: Policy,
                         tz: ZoneInfo, basis: str, *, decision_id: str,
