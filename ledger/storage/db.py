@@ -18,9 +18,12 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
     SQLite: WAL journal, ``synchronous`` FULL by default (an acknowledged commit survives
     power loss), a 60 s busy timeout so that writers in several processes queue instead
     of failing, and explicit BEGIN so appends can take the write lock up front.
+    Statement parameters are kept out of error messages and logs (``hide_parameters``):
+    whatever they hold, an error report never repeats it.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                               hide_parameters=True)
         sync = sqlite_synchronous.upper()
         if sync not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"sqlite synchronous must be OFF/NORMAL/FULL/EXTRA, not {sync}")
@@ -41,4 +44,5 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
+                         hide_parameters=True)
