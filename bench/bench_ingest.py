@@ -36,8 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,6 +68,9 @@ key_dir = "{{data}}/keys"
 [checkpoints]
 min_interval_s = 1.0
 
+[server]
+threads = {threads}
+
 [[logs]]
 name = "{log}"
 origin = "bench.absentia.invalid/{log}"
@@ -101,39 +102,16 @@ lease_ttl_s = 30
 """
 
 
-def write_config(data: Path, url: str, sync: str) -> Path:
+#: gunicorn threads per worker (the project's default in config.toml).
+THREADS = 16
+
+
+def write_config(data: Path, url: str, sync: str, threads: int = THREADS) -> Path:
     data.mkdir(parents=True, exist_ok=True)
     path = data / "config.toml"
-    path.write_text(CONFIG.format(url=url, sync=sync, log=LOG), encoding="utf-8")
+    path.write_text(CONFIG.format(url=url, sync=sync, log=LOG, threads=threads),
+                    encoding="utf-8")
     return path
-
-
-@contextmanager
-def hex_digests_unscanned() -> Iterator[None]:
-    """Setup only: exempt hex SHA-256 fields from the personal-data scan.
-
-    A random commitment holds a run like ``13812345678`` (it "looks like a mobile number")
-    about once in 300, and an import is all or nothing; see the report.  Nothing measured
-    runs inside this.
-    """
-    from ledger.absence.entries import hex64
-    from ledger.events import SELF_SCANNED
-
-    had = hex64 in SELF_SCANNED
-    SELF_SCANNED.add(hex64)
-    try:
-        yield
-    finally:
-        if not had:
-            SELF_SCANNED.discard(hex64)
-
-
-def digests_scanned() -> bool:
-    """Whether the project still scans hex SHA-256 fields for personal data."""
-    from ledger.absence.entries import hex64
-    from ledger.events import SELF_SCANNED
-
-    return hex64 not in SELF_SCANNED
 
 
 def open_service(data: Path, config: Path, now: datetime) -> tuple[Settings, LedgerStore,
@@ -164,13 +142,12 @@ def populate(service: AbsenceService, n: int, now: datetime, opens: datetime,
     """A campaign of ``n`` candidates, each with one window from ``opens`` to ``closes``."""
     service.create_campaign(HR, {"campaign": CAMPAIGN, "title": "bench campaign",
                                  "posts": [{"post": "p01", "title": "post"}]}, now)
-    with hex_digests_unscanned():
-        for start in range(0, n, chunk):
-            size = min(chunk, n - start)
-            data = candidates_csv(start, size)
-            service.import_candidates(HR, CAMPAIGN, data, "text/csv", now)
-            if progress is not None:
-                progress(start + size, n)
+    for start in range(0, n, chunk):
+        size = min(chunk, n - start)
+        data = candidates_csv(start, size)
+        service.import_candidates(HR, CAMPAIGN, data, "text/csv", now)
+        if progress is not None:
+            progress(start + size, n)
     subjects = [c["subject"] for c in service.candidates(CAMPAIGN)]
     span = {"opens_at": format_time(opens), "closes_at": format_time(closes), "slot": "s1"}
     for start in range(0, len(subjects), chunk):
@@ -522,15 +499,15 @@ def loss_check(what: str, acked: list[str], counts: dict[str, int], tag: str) ->
 
 
 def run(candidates: int, seconds: float, warmup: float, batch: int, clients: int,
-        connections: int, workers: int, sync: str, keep: bool = False
-        ) -> tuple[list[Figure], list[str]]:
+        connections: int, workers: int, sync: str, keep: bool = False,
+        threads: int = THREADS) -> tuple[list[Figure], list[str]]:
     work = Path(tempfile.mkdtemp(prefix="absentia-bench-ingest-"))
     notes: list[str] = []
     figures: list[Figure] = []
     servers: list[Server] = []
     try:
         data = work / "data"
-        config = write_config(data, "sqlite:///{data}/absentia.db", sync)
+        config = write_config(data, "sqlite:///{data}/absentia.db", sync, threads)
         now = datetime.now(UTC)
         _, store, service = open_service(data, config, now)
         say(f"[ingest] setting up {candidates:,} candidates with open windows in {work}")
@@ -580,7 +557,7 @@ def run(candidates: int, seconds: float, warmup: float, batch: int, clients: int
             goal_met = led.events_per_s >= GOAL_EVENTS if size == 1 else True
             extra = {"ledger": led.detail(), "plain": plain.detail(),
                      "connections": conc, "client_processes": clients,
-                     "server_workers": workers, "server_threads": 4,
+                     "server_workers": workers, "server_threads": threads,
                      "sqlite_synchronous": sync, "events_per_delivery": size,
                      "candidates": candidates, "measured_s": seconds}
             figures.append(show(Figure(
@@ -599,12 +576,9 @@ def run(candidates: int, seconds: float, warmup: float, batch: int, clients: int
                 f"ledger server {led.server_cpu_s:.1f} + client {led.client_cpu_s:.1f}; "
                 f"plain server {plain.server_cpu_s:.1f} + client {plain.client_cpu_s:.1f}")
         notes.append(f"ingest: SQLite synchronous={sync}, WAL; absentia serve --workers "
-                     f"{workers} (gthread, 4 threads); {conc} keep-alive connections from "
+                     f"{workers} (gthread, {threads} threads); {conc} keep-alive connections from "
                      f"{clients} client processes; the outbox job is off during the run "
-                     "(invitations would compete for the write lock)"
-                     + ("; setup exempted hex digests from the personal-data scan "
-                        "(hex_digests_unscanned), the server did not"
-                        if digests_scanned() else ""))
+                     "(invitations would compete for the write lock)")
         store.engine.dispose()
     finally:
         for s in servers:
@@ -631,6 +605,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep-alive connections per client process (default 16)")
     parser.add_argument("--ingest-workers", type=int, default=2,
                         help="gunicorn workers of both servers (default 2)")
+    parser.add_argument("--ingest-threads", type=int, default=THREADS,
+                        help=f"gunicorn threads per worker of the ledger server "
+                             f"(default {THREADS}, as config.toml)")
     parser.add_argument("--ingest-sync", default="FULL", choices=("FULL", "NORMAL"),
                         help="SQLite synchronous mode of both servers (default FULL)")
 
@@ -647,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures, notes = run(args.ingest_candidates, args.ingest_seconds, args.ingest_warmup,
                          args.ingest_batch, args.ingest_clients, args.ingest_connections,
-                         args.ingest_workers, args.ingest_sync, args.keep)
+                         args.ingest_workers, args.ingest_sync, args.keep,
+                         args.ingest_threads)
     report("ingest", figures, {"ingest": time.perf_counter() - started}, notes)
     return 0
 

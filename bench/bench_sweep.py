@@ -35,8 +35,6 @@ from sqlalchemy import Engine, text
 from bench._common import Baseline, Figure, Progress, rate, report, say, show
 from bench.bench_ingest import (
     LOG,
-    digests_scanned,
-    hex_digests_unscanned,
     open_service,
     populate,
     window_subjects,
@@ -84,10 +82,9 @@ def prepare(service: AbsenceService, n: int) -> int:
     say(f"  imported and scheduled in {time.perf_counter() - t0:.1f} s")
     evs = plan_events(targets)
     progress = Progress("ingesting platform events")
-    with hex_digests_unscanned():
-        for start in range(0, len(evs), 500):
-            service.ingest(f"wh-setup-{start}", {"events": evs[start:start + 500]}, INGEST_AT)
-            progress(min(start + 500, len(evs)), len(evs))
+    for start in range(0, len(evs), 500):
+        service.ingest(f"wh-setup-{start}", {"events": evs[start:start + 500]}, INGEST_AT)
+        progress(min(start + 500, len(evs)), len(evs))
     return len(evs)
 
 
@@ -149,10 +146,9 @@ def measure(label: str, store: LedgerStore, service: AbsenceService, n: int,
             goal: bool) -> Figure:
     start = store.head(LOG).size
     say(f"[sweep] {label}: sweeping {n:,} closed windows")
-    with hex_digests_unscanned():  # else the sweep fails: see the note
-        t0 = time.perf_counter()
-        decided = service.sweep(SWEEP_AT, batch=BATCH)
-        seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    decided = service.sweep(SWEEP_AT, batch=BATCH)
+    seconds = time.perf_counter() - t0
     rows, appended = decision_bytes(store, start)
     if decided != n or len(rows) != n:
         raise AssertionError(f"the sweep decided {decided:,} windows ({len(rows):,} "
@@ -182,7 +178,6 @@ def run(windows: int, pg_url: str | None, pg_windows: int, rebuild: bool = False
         ) -> tuple[list[Figure], list[str]]:
     figures: list[Figure] = []
     notes: list[str] = []
-    scanned = digests_scanned()
     base = cached_sqlite(windows, rebuild)
     work = Path(tempfile.mkdtemp(prefix="absentia-bench-sweep-"))
     try:
@@ -207,11 +202,6 @@ def run(windows: int, pg_url: str | None, pg_windows: int, rebuild: bool = False
             store.engine.dispose()
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    if scanned:
-        notes.append("sweep: hex SHA-256 fields were exempted from the personal-data scan in "
-                     "setup and sweep (bench_ingest.hex_digests_unscanned): a random "
-                     "digest 'looks like a mobile number' about once in 300, which fails a "
-                     "whole import, and a decision's explanation_sha256 the whole sweep")
     return figures, notes
 
 

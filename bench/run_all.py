@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": lambda: bench_ingest.run(args.ingest_candidates, args.ingest_seconds,
                                            args.ingest_warmup, args.ingest_batch,
                                            args.ingest_clients, args.ingest_connections,
-                                           args.ingest_workers, args.ingest_sync),
+                                           args.ingest_workers, args.ingest_sync,
+                                           threads=args.ingest_threads),
         # A database of its own (its campaign and log would clash in a reused one), so
         # only on the throwaway server.
         "sweep": lambda: bench_sweep.run(

@@ -89,7 +89,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         host=_get(server, "host", str, "127.0.0.1", "server"),
         port=_get(server, "port", int, 5000, "server"),
         workers=_get(server, "workers", int, 2, "server"),
-        threads=_get(server, "threads", int, 4, "server"),
+        threads=_get(server, "threads", int, 16, "server"),
         logs=tuple(logs),
         tables={k: _substitute(raw.get(k, {}), sub) for k in DOMAIN_TABLES},
     )
