@@ -281,7 +281,7 @@ def apply(conn: Connection, appended: Sequence[Appended]) -> None:
             handler(conn, list(run))
 
 
-def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT ``rows`` (dicts naming every column) with the driver's executemany.
 
     Projections are written on hot paths (every platform event, every decision); a
@@ -332,7 +332,7 @@ def _policy(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("campaign.created")
 def _campaign(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, campaigns, [
+    insert_rows(conn, campaigns, [
         {"campaign": a.body["campaign"], "title": a.body["title"],
          "timezone": a.body["timezone"], "policy": a.body["policy"],
          "policy_digest": a.body["policy_digest"], "created_index": a.index,
@@ -341,14 +341,14 @@ def _campaign(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("campaign.post_added")
 def _post(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, posts, [
+    insert_rows(conn, posts, [
         {"campaign": a.body["campaign"], "post": a.body["post"], "title": a.body["title"]}
         for a in run])
 
 
 @_on("subject.registered")
 def _subject(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, subjects, [
+    insert_rows(conn, subjects, [
         {"subject": a.body["subject"], "campaign": a.body["campaign"], "post": a.body["post"],
          "registration": a.body["registration"], "commitment": a.body["commitment"],
          "contact": a.body["contact"], "registered_index": a.index, "misses": 0,
@@ -363,7 +363,7 @@ def _erased(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("window.scheduled")
 def _window(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, windows, [
+    insert_rows(conn, windows, [
         {"window": a.body["window"], "campaign": a.body["campaign"],
          "subject": a.body["subject"], "slot": a.body["slot"], "kind": a.body["kind"],
          "opens_at": a.body["opens_at"], "closes_at": a.body["closes_at"],
@@ -382,7 +382,7 @@ def _accommodation(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("platform.event")
 def _platform(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, platform_events, [
+    insert_rows(conn, platform_events, [
         {"idx": a.index, "window": a.body["window"], "event_id": a.body["event_id"],
          "kind": a.body["kind"], "at": a.body["at"], "detail": a.body.get("detail"),
          "webhook_id": a.body.get("webhook_id")} for a in run])
@@ -392,7 +392,7 @@ def _platform(conn: Connection, run: Sequence[Appended]) -> None:
 def _quarantined(conn: Connection, run: Sequence[Appended]) -> None:
     known = dict(conn.execute(select(windows.c.window, windows.c.campaign).where(
         windows.c.window.in_({a.body["window"] for a in run}))).all())
-    _insert(conn, quarantine, [
+    insert_rows(conn, quarantine, [
         {"idx": a.index, "event_id": a.body["event_id"], "window": a.body["window"],
          "campaign": known.get(a.body["window"]), "kind": a.body["kind"],
          "at": a.body["at"], "reason": a.body["reason"], "webhook_id": a.body["webhook_id"],
@@ -404,7 +404,7 @@ _MISSES = ("forfeited", "rebook_offered", "makeup_pending_review", "locked")
 
 @_on("decision.made")
 def _decision(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, decisions, [
+    insert_rows(conn, decisions, [
         {"decision": a.body["decision"], "window": a.body["window"],
          "campaign": a.body["campaign"], "subject": a.body["subject"],
          "outcome": a.body["outcome"], "cause": a.body.get("cause"),
@@ -467,7 +467,7 @@ def _ruled(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("notification.queued")
 def _queued(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, notifications, [
+    insert_rows(conn, notifications, [
         {"notification": a.body["notification"], "subject": a.body["subject"],
          "channel": a.body["channel"], "template": a.body["template"],
          "window": a.body.get("window"), "decision": a.body.get("decision"),
@@ -508,7 +508,7 @@ def _delivered(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("alert.raised")
 def _alert(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, alerts, [
+    insert_rows(conn, alerts, [
         {"alert": a.body["alert"], "campaign": a.body["campaign"], "kind": a.body["kind"],
          "count": a.body["count"], "total": a.body["total"],
          "threshold": a.body["threshold"], "slot_start": a.body.get("slot_start"),
@@ -526,7 +526,7 @@ def _alert_resolved(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("pii.viewed")
 def _viewed(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, access_log, [
+    insert_rows(conn, access_log, [
         {"idx": a.index, "subject": a.body["subject"], "actor": a.actor,
          "purpose": a.body["purpose"], "fields": a.body["fields"], "at": a.time}
         for a in run])
@@ -534,7 +534,7 @@ def _viewed(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("token.created")
 def _token(conn: Connection, run: Sequence[Appended]) -> None:
-    _insert(conn, tokens, [
+    insert_rows(conn, tokens, [
         {"token": a.body["token"], "role": a.body["role"],
          "secret_sha256": a.body["secret_sha256"], "label": a.body.get("label"),
          "created_at": a.time, "revoked": 0} for a in run])

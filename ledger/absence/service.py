@@ -662,9 +662,9 @@ class AbsenceService:
                     line |= {"status": "quarantined", "reason": item.body["reason"]}
                 lines.append(line)
             receipt = {"webhook_id": webhook_id, "events": lines}
-            conn.execute(insert(P.webhook_deliveries).values(
-                webhook_id=webhook_id, receipt=json.dumps(receipt),
-                received_at=format_time(now)))
+            P.insert_rows(conn, P.webhook_deliveries, [{
+                "webhook_id": webhook_id, "receipt": json.dumps(receipt),
+                "received_at": format_time(now)}])
             answer.append(receipt)
 
         planned: list[list[NewEntry]] = []
