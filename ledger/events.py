@@ -56,7 +56,8 @@ def scan_for_personal_data(value: Any, path: str) -> None:
             scan_for_personal_data(v, f"{path}[{i}]")
 
 
-def _pattern(regex: str, what: str) -> Validator:
+def pattern(regex: str, what: str) -> Validator:
+    """A validator admitting strings that fully match ``regex`` (``what`` names it)."""
     compiled = re.compile(regex)
 
     def check(value: Any, path: str) -> None:
@@ -66,12 +67,12 @@ def _pattern(regex: str, what: str) -> Validator:
     return check
 
 
-identifier = _pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "an identifier (A-Z a-z 0-9 . _ : -)")
-pseudonym = _pattern(r"sub_[a-z2-7]{26}", "a subject pseudonym (sub_ + 26 base32)")
+identifier = pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "an identifier (A-Z a-z 0-9 . _ : -)")
+pseudonym = pattern(r"sub_[a-z2-7]{26}", "a subject pseudonym (sub_ + 26 base32)")
 #: Validators exempt from ``scan_body``: they check for personal data themselves.
 SELF_SCANNED: set[Validator] = {pseudonym}
-key_id_hex = _pattern(r"[0-9a-f]{8}", "an 8-digit hex key ID")
-origin_text = _pattern(r"[!-*,-~]{1,255}", "a log origin (printable ASCII, no spaces or '+')")
+key_id_hex = pattern(r"[0-9a-f]{8}", "an 8-digit hex key ID")
+origin_text = pattern(r"[!-*,-~]{1,255}", "a log origin (printable ASCII, no spaces or '+')")
 
 
 def vkey(value: Any, path: str) -> None:

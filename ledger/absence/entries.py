@@ -9,7 +9,6 @@ comma-separated text, keeping bodies flat.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ledger.errors import BadData
@@ -17,10 +16,10 @@ from ledger.events import (
     PII_PATTERNS,
     SELF_SCANNED,
     EventType,
-    Validator,
     count,
     identifier,
     one_of,
+    pattern,
     pseudonym,
     register,
     timestamp,
@@ -29,40 +28,30 @@ from ledger.events import (
 _HAN_FREE_PII = tuple((what, p) for what, p in PII_PATTERNS if not what.startswith("Han"))
 
 
-def _pattern(regex: str, what: str) -> Validator:
-    compiled = re.compile(regex)
-
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, str) or not compiled.fullmatch(value):
-            raise BadData(f"{path}: {value!r} is not {what}", field=path)
-
-    return check
-
-
 def public_text(value: Any, path: str) -> None:
     """A public title: 1..200 printable characters, no ID number, mobile or e-mail."""
     if not isinstance(value, str) or not 0 < len(value) <= 200 or not value.isprintable():
         raise BadData(f"{path}: must be 1..200 printable characters", field=path)
-    for what, pattern in _HAN_FREE_PII:
-        if pattern.search(value):
+    for what, regex in _HAN_FREE_PII:
+        if regex.search(value):
             raise BadData(f"{path}: looks like {what}; public titles take no personal data",
                           field=path)
 
 
 SELF_SCANNED.add(public_text)
-hex64 = _pattern(r"[0-9a-f]{64}", "a lowercase hex SHA-256")
+hex64 = pattern(r"[0-9a-f]{64}", "a lowercase hex SHA-256")
 # A digest is random: about one in 300 holds eleven digits that read like a mobile
 # number.  It cannot hold personal data (its validator admits only 64 hex digits), so
 # it is exempt from the scan.
 SELF_SCANNED.add(hex64)
-registration = _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}", "a registration number")
-index_list = _pattern(r"([0-9]{1,16}(,[0-9]{1,16}){0,199})?", "comma-separated ledger indexes")
-id_list = _pattern(r"([A-Za-z0-9][A-Za-z0-9._:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9._:-]{0,127})*)?",
+registration = pattern(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}", "a registration number")
+index_list = pattern(r"([0-9]{1,16}(,[0-9]{1,16}){0,199})?", "comma-separated ledger indexes")
+id_list = pattern(r"([A-Za-z0-9][A-Za-z0-9._:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9._:-]{0,127})*)?",
                    "comma-separated identifiers")
-code = _pattern(r"[a-z][a-z0-9_]{0,39}", "a code (a-z 0-9 _)")
-code_list = _pattern(r"([a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*)?", "comma-separated codes")
-codes = _pattern(r"[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*", "comma-separated codes")
-tz_name = _pattern(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}", "an IANA time zone name")
+code = pattern(r"[a-z][a-z0-9_]{0,39}", "a code (a-z 0-9 _)")
+code_list = pattern(r"([a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*)?", "comma-separated codes")
+codes = pattern(r"[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*", "comma-separated codes")
+tz_name = pattern(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}", "an IANA time zone name")
 
 ROLES = ("platform", "hr", "reviewer", "auditor")
 PLATFORM_KINDS = ("invited", "joined", "completed", "connection_failed",
