@@ -95,7 +95,8 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
     )
 
 
-DOMAIN_TABLES = ("absence", "policies", "alerts", "notifications", "platform", "scheduler")
+DOMAIN_TABLES = ("absence", "policies", "alerts", "notifications", "platform", "scheduler",
+                 "publicity")
 
 
 def _substitute(value: Any, sub: Any) -> Any:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make sure the system packages Absentia needs are present:
 #   - PostgreSQL server binaries (initdb, pg_ctl): the test suite starts a real server;
-#   - pango (WeasyPrint's text layout) for PDF reports.
+#   - pango (WeasyPrint's text layout) and the Noto CJK fonts for PDF reports;
+#   - poppler-utils (pdfsig, pdftoppm): an independent check of signed reports;
+#   - chromium and chromium-driver: the browser tests use a real headless browser.
 # Installs them with apt-get when running as root, otherwise prints the exact command.
 set -euo pipefail
 
@@ -11,6 +13,18 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so'; then
   missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+fi
+if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+  missing+=(fonts-noto-cjk fontconfig)
+fi
+if ! command -v pdfsig >/dev/null 2>&1; then
+  missing+=(poppler-utils)
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
+if ! command -v chromedriver >/dev/null 2>&1; then
+  missing+=(chromium-driver)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -178,3 +178,21 @@ TOKEN_CREATED = register(EventType(
 TOKEN_REVOKED = register(EventType(
     "token.revoked", "An API token stops working.", {"token": identifier},
 ))
+
+# -- publicity: what the public and the archive were given ----------------------------
+
+NOTICE_PUBLISHED = register(EventType(
+    "notice.published",
+    "A public result notice (公示): the SHA-256 of its exact HTML bytes, the checkpoint "
+    "its lines were proven under, and its notice period (working days).",
+    {"notice": identifier, "campaign": identifier, "sha256": hex64, "lines": count,
+     "checkpoint_size": count, "period_start": timestamp, "period_end": timestamp},
+    {"supersedes": identifier},
+))
+REPORT_GENERATED = register(EventType(
+    "report.generated",
+    "A signed archive report (电子档案, PDF/A-3b): the SHA-256 of its bytes and the "
+    "checkpoint its embedded proofs verify against.",
+    {"report": identifier, "campaign": identifier, "sha256": hex64, "decisions": count,
+     "checkpoint_size": count},
+))

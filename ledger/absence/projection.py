@@ -215,7 +215,41 @@ tokens = Table(
     Column("revoked", Integer, nullable=False),
 )
 
+notices = Table(
+    "p_notices", PROJECTIONS,
+    Column("notice", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("checkpoint_size", Integer, nullable=False),
+    Column("period_start", String(32), nullable=False),
+    Column("period_end", String(32), nullable=False),
+    Column("supersedes", String(128)),
+    Column("superseded_by", String(128)),
+    Column("published_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Index("ix_notices_idx", "idx"),
+)
+reports = Table(
+    "p_reports", PROJECTIONS,
+    Column("report", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("decisions", Integer, nullable=False),
+    Column("checkpoint_size", Integer, nullable=False),
+    Column("generated_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+)
+
 # -- operational state (not derived from the ledger) --------------------------------
+
+notice_documents = Table(
+    # The published HTML, byte for byte (its SHA-256 is in the ledger).  Masked names
+    # are personal data the ledger must not hold, so the bytes live here.
+    "notice_documents", OPERATIONAL,
+    Column("notice", String(128), primary_key=True),
+    Column("html", LargeBinary, nullable=False),
+)
 
 vault_people = Table(
     "vault_people", OPERATIONAL,
@@ -566,3 +600,29 @@ def row_counts(conn: Connection) -> dict[str, int]:
     """Rows per projection table."""
     return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
             for t in PROJECTIONS.sorted_tables}
+
+
+@_on("notice.published")
+def _notice(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, notices, [
+        {"notice": a.body["notice"], "campaign": a.body["campaign"],
+         "sha256": a.body["sha256"], "lines": a.body["lines"],
+         "checkpoint_size": a.body["checkpoint_size"],
+         "period_start": a.body["period_start"], "period_end": a.body["period_end"],
+         "supersedes": a.body.get("supersedes"), "superseded_by": None,
+         "published_at": a.time, "idx": a.index} for a in run])
+    superseding = [a for a in run if "supersedes" in a.body]
+    if superseding:
+        conn.execute(update(notices).where(notices.c.notice == _b("old"))
+                     .values(superseded_by=_b("new")),
+                     [{"b_old": a.body["supersedes"], "b_new": a.body["notice"]}
+                      for a in superseding])
+
+
+@_on("report.generated")
+def _report(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, reports, [
+        {"report": a.body["report"], "campaign": a.body["campaign"],
+         "sha256": a.body["sha256"], "decisions": a.body["decisions"],
+         "checkpoint_size": a.body["checkpoint_size"], "generated_at": a.time,
+         "idx": a.index} for a in run])

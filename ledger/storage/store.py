@@ -705,7 +705,10 @@ class LedgerStore:
         def unchanged(latest: StoredCheckpoint | None, size: int, key_hex: str) -> bool:
             return latest is not None and (
                 (latest.size == size and latest.key_id == key_hex)
-                or now_ms - latest.signed_at_ms < min_interval_s * 1000)
+                # A clock behind the last signer's (another host's, or stepped back)
+                # must not stop signing: only a checkpoint really younger than the
+                # interval is reused.
+                or 0 <= now_ms - latest.signed_at_ms < min_interval_s * 1000)
 
         # Most calls (the scheduler's ticks) find nothing to do: decide that without
         # taking the write lock.

@@ -46,6 +46,14 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
         secrets_path = absence.cfg.webhook_secrets_path
         app.extensions["absentia.webhook_secrets"] = lambda: cached_webhook_secrets(secrets_path)
         app.register_blueprint(api.bp)
+        from publicity import web as public
+        from publicity.calendar import WorkingCalendar
+
+        table = settings.tables.get("publicity", {}) if settings is not None else {}
+        app.extensions["absentia.publicity"] = table
+        app.extensions["absentia.calendar"] = WorkingCalendar.from_config(
+            table.get("calendar", {}))
+        app.register_blueprint(public.bp)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
     app.register_blueprint(logs.bp)

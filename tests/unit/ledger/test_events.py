@@ -94,6 +94,12 @@ VALID: dict[str, dict[str, Any]] = {
     "token.created": {"token": "tok_1", "role": "auditor", "secret_sha256": H,
                       "label": "audit-office"},
     "token.revoked": {"token": "tok_1"},
+    "notice.published": {"notice": "nt_1", "campaign": "c2026", "sha256": H, "lines": 240,
+                         "checkpoint_size": 17041,
+                         "period_start": "2026-11-25T00:00:00.000Z",
+                         "period_end": "2026-12-02T16:00:00.000Z", "supersedes": "nt_0"},
+    "report.generated": {"report": "rp_1", "campaign": "c2026", "sha256": H,
+                         "decisions": 2000, "checkpoint_size": 17041},
 }
 
 #: Fields for which some generic bad values are in fact valid (empty lists, titles).

@@ -1,0 +1,279 @@
+"""Public result notices (公示): rendered once, checked for personal data, stored
+byte for byte, recorded in the ledger with their SHA-256, superseded but never edited.
+
+A notice lists, for every candidate of a campaign whose decisions are final, only the
+whitelisted fields: registration number, masked name, post, result and cause category,
+and the ledger index of the decision with a link to its C2SP tlog-proof.  The page
+carries the checkpoint the lines were proven under and the log's verifier keys, so a
+small script (``static/verify.js``) can check every line in the reader's browser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Connection, func, select
+
+from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.service import AbsenceService, Caller, new_id
+from ledger.entry import format_time
+from ledger.errors import Conflict, CouldNotCheck, NotFound
+from ledger.events import PII_PATTERNS
+from ledger.storage.store import NewEntry
+from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar, notice_period
+from publicity.errors import PublishingRefused
+from publicity.masking import mask_name
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+#: Where a superseded notice's banner goes (the stored bytes keep the marker).
+BANNER_MARK = "<!--absentia:banner-->"
+
+#: The only fields a notice line may show (PIPL minimum necessity).
+WHITELIST = ("registration", "name", "post", "result", "cause", "index")
+
+RESULTS = {
+    "attended": ("已参加面试", "attended"),
+    "forfeited": ("视为自动放弃", "deemed withdrawn"),
+    "confirmed": ("经复核，视为自动放弃", "deemed withdrawn (confirmed on review)"),
+    "rebook_offered": ("可重新预约", "rebooking offered"),
+    "locked": ("多次缺席，已锁定", "locked after repeated absences"),
+    "makeup_granted": ("经申诉，安排补考", "make-up granted on appeal"),
+}
+CAUSES = {
+    None: ("—", "—"),
+    "technical": ("技术原因", "technical"),
+    "compatibility": ("设备兼容", "device compatibility"),
+    "notification_failed": ("通知未送达", "notification not delivered"),
+    "withdrawn": ("主动放弃", "withdrew"),
+    "no_show": ("未参加", "did not attend"),
+}
+
+
+@dataclass(frozen=True)
+class NoticeLine:
+    registration: str
+    name: str  # masked
+    post: str
+    result: tuple[str, str]  # zh, en
+    cause: tuple[str, str]
+    index: int  # ledger index of the decision
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    notice: str
+    campaign: str
+    html: bytes
+    sha256: str
+    lines: int
+    checkpoint_size: int
+    period: tuple[datetime, datetime]
+
+
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                       autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
+
+
+def final_lines(service: AbsenceService, campaign: str, conn: Connection
+                ) -> tuple[list[NoticeLine], list[str]]:
+    """The notice's lines, and the unmasked names of the batch (for the scan).
+
+    Raises:
+        Conflict: decisions are not final (undecided windows or cases pending review).
+    """
+    undecided = conn.execute(select(func.count()).select_from(P.windows).where(
+        P.windows.c.campaign == campaign, P.windows.c.decision.is_(None))).scalar_one()
+    pending = conn.execute(select(func.count()).select_from(P.decisions).where(
+        P.decisions.c.campaign == campaign, P.decisions.c.review == "pending",
+        P.decisions.c.superseded_by.is_(None))).scalar_one()
+    if undecided or pending:
+        raise Conflict(f"decisions of {campaign} are not final: {undecided} windows "
+                       f"undecided, {pending} cases pending review; publish once they are",
+                       field="campaign")
+    posts = dict(conn.execute(select(P.posts.c.post, P.posts.c.title).where(
+        P.posts.c.campaign == campaign)).all())
+    rows = conn.execute(
+        select(P.subjects.c.subject, P.subjects.c.registration, P.subjects.c.post,
+               P.decisions.c.outcome, P.decisions.c.cause, P.decisions.c.review,
+               P.decisions.c.idx)
+        .join(P.windows, P.windows.c.subject == P.subjects.c.subject)
+        .join(P.decisions, P.decisions.c.decision == P.windows.c.decision)
+        .where(P.subjects.c.campaign == campaign)
+        .order_by(P.subjects.c.registration, P.windows.c.scheduled_index)).all()
+    latest: dict[str, Any] = {}
+    for r in rows:  # a subject's last window (a make-up, a rebooking) holds the result
+        latest[r.subject] = r
+    lines: list[NoticeLine] = []
+    names: list[str] = []
+    with service.read() as vconn:
+        for subject, r in sorted(latest.items(), key=lambda kv: kv[1].registration):
+            sealed = service._sealed(vconn, subject)
+            full = service.vault.open(subject, sealed).name if sealed is not None else ""
+            if full:
+                names.append(full)
+            outcome = "confirmed" if r.review == "confirmed" else r.outcome
+            lines.append(NoticeLine(
+                registration=r.registration,
+                name=mask_name(full) if full else "（已删除）",
+                post=posts.get(r.post, r.post),
+                result=RESULTS.get(outcome, (outcome, outcome)),
+                cause=CAUSES.get(r.cause if outcome != "attended" else None, CAUSES[None]),
+                index=r.idx))
+    return lines, names
+
+
+_ID = next(p for w, p in PII_PATTERNS if "ID" in w)
+_MOBILE = next(p for w, p in PII_PATTERNS if "mobile" in w)
+_EMAIL = next(p for w, p in PII_PATTERNS if "e-mail" in w)
+
+
+def scan(html: str, names: Sequence[str]) -> list[str]:
+    """What in a rendered notice looks like personal data (empty if nothing)."""
+    found = []
+    text = re.sub(r"<[^>]*>", " ", html)  # markup (URLs, hashes) is not shown text
+    if _ID.search(text):
+        found.append("something like an 18-digit ID number")
+    if _MOBILE.search(text):
+        found.append("something like an 11-digit mobile number")
+    if _EMAIL.search(text):
+        found.append("something like an e-mail address")
+    unmasked = sorted({n for n in names if len(n) >= 2 and n in text})
+    if unmasked:
+        found.append(f"{len(unmasked)} unmasked names of this batch")
+    return found
+
+
+def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
+           calendar: WorkingCalendar, base_url: str = "",
+           supersedes: str | None = None) -> RenderedNotice:
+    """Render the notice as it would be published now (checks included, nothing stored).
+
+    Raises:
+        NotFound: no such campaign.  Conflict: decisions not final.
+        PublishingRefused: the page would show personal data.
+        CalendarUnknown: the notice period reaches a year the calendar does not know.
+    """
+    info = service.campaign(campaign)
+    tz = ZoneInfo(info["timezone"])
+    checkpoint = service.store.sign_checkpoint(service.log, now)
+    with service.read() as conn:
+        lines, names = final_lines(service, campaign, conn)
+    if lines and checkpoint.size <= max(line.index for line in lines):
+        raise CouldNotCheck(f"the latest checkpoint ({checkpoint.size} entries) does not "
+                            "cover every decision; sign one (absentia checkpoint) and retry",
+                            field="checkpoint")
+    period = notice_period(now, days, tz, calendar)
+    notice = new_id("nt")
+    log = service.store.log(service.log)
+    html = _env().get_template("notice.html").render(
+        notice=notice, campaign=info, lines=lines, days=days, log=log,
+        checkpoint=checkpoint.note, checkpoint_size=checkpoint.size,
+        period=[p.astimezone(tz).strftime("%Y-%m-%d %H:%M") for p in period],
+        published=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"), tz=info["timezone"],
+        supersedes=supersedes, base_url=base_url, banner=BANNER_MARK)
+    problems = scan(html, names)
+    if problems:
+        raise PublishingRefused(
+            "the notice would show " + "; ".join(problems) + ": nothing was published. "
+            "Check the campaign and post titles and the registration numbers",
+            field="notice")
+    data = html.encode("utf-8")
+    return RenderedNotice(notice, campaign, data, hashlib.sha256(data).hexdigest(),
+                          len(lines), checkpoint.size, period)
+
+
+def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetime, *,
+            days: int = DEFAULT_NOTICE_DAYS, calendar: WorkingCalendar | None = None,
+            base_url: str = "", supersedes: str | None = None) -> dict[str, Any]:
+    """Render, check, store and record a notice (``notice.published``).
+
+    Raises:
+        NotFound: no such campaign or superseded notice.
+        Conflict: decisions not final, or ``supersedes`` is not this campaign's current
+            notice.
+        PublishingRefused: the page would show personal data.
+    """
+    cal = calendar or WorkingCalendar()
+    if supersedes is not None:
+        old = notice(service, supersedes)
+        if old["campaign"] != campaign or old["superseded_by"] is not None:
+            raise Conflict(f"notice {supersedes} is not the current notice of {campaign}",
+                           field="supersedes")
+    rendered = render(service, campaign, now, days=days, calendar=cal, base_url=base_url,
+                      supersedes=supersedes)
+
+    def plan(conn: Connection) -> list[NewEntry]:
+        if supersedes is not None and conn.execute(
+                select(P.notices.c.superseded_by).where(
+                    P.notices.c.notice == supersedes)).scalar() is not None:
+            raise Conflict(f"notice {supersedes} was superseded meanwhile",
+                           field="supersedes")
+        P.insert_rows(conn, P.notice_documents, [{"notice": rendered.notice,
+                                                  "html": rendered.html}])
+        body: dict[str, Any] = {
+            "notice": rendered.notice, "campaign": campaign, "sha256": rendered.sha256,
+            "lines": rendered.lines, "checkpoint_size": rendered.checkpoint_size,
+            "period_start": format_time(rendered.period[0]),
+            "period_end": format_time(rendered.period[1])}
+        if supersedes is not None:
+            body["supersedes"] = supersedes
+        return [NewEntry("notice.published", caller.actor, body)]
+
+    service._run(now, plan)
+    return notice(service, rendered.notice)
+
+
+def notice(service: AbsenceService, notice_id: str) -> dict[str, Any]:
+    """A notice's record (not its bytes).
+
+    Raises:
+        NotFound: no such notice.
+    """
+    with service.read() as conn:
+        row = conn.execute(select(P.notices).where(P.notices.c.notice == notice_id)).first()
+    if row is None:
+        raise NotFound(f"no notice {notice_id!r}", field="notice")
+    return _json(row)
+
+
+def notices(service: AbsenceService, *, page: int = 1, per_page: int = 20
+            ) -> tuple[list[dict[str, Any]], int]:
+    """Notices newest first, one page; and how many there are."""
+    with service.read() as conn:
+        total = conn.execute(select(func.count()).select_from(P.notices)).scalar_one()
+        rows = conn.execute(select(P.notices, P.campaigns.c.title)
+                            .join(P.campaigns, P.campaigns.c.campaign == P.notices.c.campaign)
+                            .order_by(P.notices.c.idx.desc())
+                            .limit(per_page).offset((page - 1) * per_page)).all()
+    return [_json(r) | {"title": r.title} for r in rows], total
+
+
+def document(service: AbsenceService, notice_id: str) -> bytes:
+    """The published bytes of a notice.
+
+    Raises:
+        NotFound: no such notice.
+    """
+    with service.read() as conn:
+        html = conn.execute(select(P.notice_documents.c.html).where(
+            P.notice_documents.c.notice == notice_id)).scalar()
+    if html is None:
+        raise NotFound(f"no notice {notice_id!r}", field="notice")
+    return bytes(html)
+
+
+def _json(row: Any) -> dict[str, Any]:
+    return {"notice": row.notice, "campaign": row.campaign, "sha256": row.sha256,
+            "lines": row.lines, "checkpoint_size": row.checkpoint_size,
+            "period_start": row.period_start, "period_end": row.period_end,
+            "supersedes": row.supersedes, "superseded_by": row.superseded_by,
+            "published_at": row.published_at, "ledger_index": row.idx}

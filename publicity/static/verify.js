@@ -1,0 +1,1 @@
+/* The in-browser verifier (see tests); replaced by the full implementation. */

@@ -1,0 +1,130 @@
+"""Public pages: the notice list, each notice as published, and the HR publishing API.
+
+A published notice is served from its stored bytes with a strong ETag (its SHA-256,
+the one the ledger holds) and a long cache.  A superseded notice stays readable: its
+page carries a banner pointing to the correction (inserted at the marker the stored
+bytes keep), and ``/notices/<id>/original`` serves the exact bytes still.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request
+from markupsafe import escape
+
+from ledger.absence.service import AbsenceService
+from ledger.errors import BadData
+from ledger.web.api import body, caller, ok, roles
+from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
+from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
+
+STATIC = Path(__file__).resolve().parent / "static"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+bp = Blueprint("publicity", __name__, static_folder=str(STATIC),
+               static_url_path="/static/publicity")
+
+
+def service() -> AbsenceService:
+    s: AbsenceService = current_app.extensions["absentia.absence"]
+    return s
+
+
+def now() -> datetime:
+    clock = current_app.extensions.get("absentia.clock", lambda: datetime.now(UTC))
+    moment: datetime = clock()
+    return moment
+
+
+def settings() -> dict[str, Any]:
+    found: dict[str, Any] = current_app.extensions.get("absentia.publicity", {})
+    return found
+
+
+def calendar() -> WorkingCalendar:
+    cal: WorkingCalendar = current_app.extensions.get("absentia.calendar", WorkingCalendar())
+    return cal
+
+
+@bp.get("/notices")
+def notice_list() -> str:
+    raw = request.args.get("page", "1")
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 100_000:
+        raise BadData("page: a positive integer", field="page")
+    page, per_page = int(raw), 20
+    items, total = N.notices(service(), page=page, per_page=per_page)
+    pages = max((total + per_page - 1) // per_page, 1)
+    return render_template("notices.html", items=items, page=page, pages=pages, total=total)
+
+
+def _serve(data: bytes, etag: str, cache: str) -> Response:
+    resp = Response(data, mimetype="text/html")
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = cache
+    resp.make_conditional(request)
+    return resp
+
+
+@bp.get("/notices/<notice_id>")
+def notice_page(notice_id: str) -> Response:
+    svc = service()
+    record = N.notice(svc, notice_id)
+    data = N.document(svc, notice_id)
+    if record["superseded_by"] is None:
+        return _serve(data, record["sha256"], IMMUTABLE)
+    newer = escape(record["superseded_by"])
+    banner = (f'<div class="banner" role="alert"><strong>本公示已被更正。</strong>'
+              f'This notice was superseded by a correction: <a href="/notices/{newer}">'
+              f'{newer}</a>. 下列内容保持发布时原样 The text below is unchanged as '
+              f'published (<a href="/notices/{escape(notice_id)}/original">original bytes'
+              '</a>).</div>')
+    shown = data.replace(N.BANNER_MARK.encode(), banner.encode(), 1)
+    return _serve(shown, hashlib.sha256(shown).hexdigest(), "public, max-age=300")
+
+
+@bp.get("/notices/<notice_id>/original")
+def notice_original(notice_id: str) -> Response:
+    svc = service()
+    record = N.notice(svc, notice_id)
+    return _serve(N.document(svc, notice_id), record["sha256"], IMMUTABLE)
+
+
+@bp.get("/api/v1/notices/<notice_id>")
+def notice_record(notice_id: str) -> Response:
+    """The notice's ledger record: SHA-256 of its bytes, period, what superseded it."""
+    return ok(N.notice(service(), notice_id))
+
+
+@bp.post("/api/v1/campaigns/<campaign>/notices")
+@roles("hr")
+def publish(campaign: str) -> Response:
+    """Publish a campaign's notice: ``{"days"?: 5, "supersedes"?: "<notice>"}``."""
+    data = body()
+    for key in data:
+        if key not in ("days", "supersedes"):
+            raise BadData(f"{key}: unknown field", field=key)
+    days = data.get("days", settings().get("notice_days", DEFAULT_NOTICE_DAYS))
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 30:
+        raise BadData("days: working days from 1 to 30", field="days")
+    supersedes = data.get("supersedes")
+    if supersedes is not None and not isinstance(supersedes, str):
+        raise BadData("supersedes: a notice id", field="supersedes")
+    record = N.publish(service(), caller(), campaign, now(), days=days, calendar=calendar(),
+                       base_url=settings().get("base_url", ""), supersedes=supersedes)
+    return ok(record | {"url": f"/notices/{record['notice']}"}, 201)
+
+
+@bp.get("/api/v1/campaigns/<campaign>/notices/preview")
+@roles("hr")
+def preview(campaign: str) -> Response:
+    """Exactly what the public would see if HR published now (nothing is recorded)."""
+    rendered = N.render(service(), campaign, now(), days=settings().get(
+        "notice_days", DEFAULT_NOTICE_DAYS), calendar=calendar(),
+        base_url=settings().get("base_url", ""))
+    resp = Response(rendered.html, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
