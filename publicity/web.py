@@ -9,6 +9,8 @@ bytes keep), and ``/notices/<id>/original`` serves the exact bytes still.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,11 +71,38 @@ def _serve(data: bytes, etag: str, cache: str) -> Response:
     return resp
 
 
+class _NoticeCache:
+    """Published bytes never change, so they are kept; whether a notice has been
+    superseded can change, so that is re-read after ``ttl_s`` seconds."""
+
+    def __init__(self, ttl_s: float = 5.0, max_items: int = 256) -> None:
+        self.ttl_s = ttl_s
+        self.max_items = max_items
+        self._items: dict[str, tuple[dict[str, Any], bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, svc: AbsenceService, notice_id: str) -> tuple[dict[str, Any], bytes]:
+        t = time.monotonic()
+        hit = self._items.get(notice_id)
+        if hit is not None and t - hit[2] < self.ttl_s:
+            return hit[0], hit[1]
+        record = N.notice(svc, notice_id)
+        data = hit[1] if hit is not None else N.document(svc, notice_id)
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                self._items.clear()
+            self._items[notice_id] = (record, data, t)
+        return record, data
+
+
+_CACHE = _NoticeCache()
+
+
 @bp.get("/notices/<notice_id>")
 def notice_page(notice_id: str) -> Response:
     svc = service()
-    record = N.notice(svc, notice_id)
-    data = N.document(svc, notice_id)
+    cache: _NoticeCache = current_app.extensions.get("absentia.notice_cache", _CACHE)
+    record, data = cache.get(svc, notice_id)
     if record["superseded_by"] is None:
         return _serve(data, record["sha256"], IMMUTABLE)
     newer = escape(record["superseded_by"])

@@ -3,7 +3,8 @@
 #   - PostgreSQL server binaries (initdb, pg_ctl): the test suite starts a real server;
 #   - pango (WeasyPrint's text layout) and the Noto CJK fonts for PDF reports;
 #   - poppler-utils (pdfsig, pdftoppm): an independent check of signed reports;
-#   - chromium and chromium-driver: the browser tests use a real headless browser.
+#   - chromium and chromium-driver: the browser tests use a real headless browser;
+#   - wrk: the load generator of the public pages' benchmark.
 # Installs them with apt-get when running as root, otherwise prints the exact command.
 set -euo pipefail
 
@@ -25,6 +26,9 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 if ! command -v chromedriver >/dev/null 2>&1; then
   missing+=(chromium-driver)
+fi
+if ! command -v wrk >/dev/null 2>&1; then
+  missing+=(wrk)  # the public pages' load benchmark
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

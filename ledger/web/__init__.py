@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
         app.extensions["absentia.publicity"] = table
         app.extensions["absentia.calendar"] = WorkingCalendar.from_config(
             table.get("calendar", {}))
+        app.extensions["absentia.notice_cache"] = public._NoticeCache()
         app.register_blueprint(public.bp)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
