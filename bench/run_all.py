@@ -24,6 +24,7 @@ from bench import (
     _dataset,
     bench_append,
     bench_ingest,
+    bench_notice,
     bench_proofs,
     bench_sweep,
     bench_verify,
@@ -32,7 +33,7 @@ from bench._common import Figure, report, say
 from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
-STEPS = ("append", "verify", "proofs", "ingest", "sweep")
+STEPS = ("append", "verify", "proofs", "ingest", "sweep", "notice")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_append.add_measurement_arguments(parser)
     bench_ingest.add_arguments(parser)
     bench_sweep.add_arguments(parser)
+    bench_notice.add_arguments(parser)
     parser.add_argument("--only", action="append", choices=STEPS,
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--no-postgres", action="store_true",
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         args.entries, args.append_entries, args.requests = 20_000, 2_000, 200
         args.ingest_candidates, args.ingest_seconds, args.ingest_warmup = 500, 5.0, 1.0
         args.sweep_windows, args.sweep_pg_windows = 2_000, 1_000
+        args.notice_candidates, args.notice_seconds = 50, 5.0
 
     pg_url = os.environ.get(bench_append.PG_ENV) or None
     pg_server: PgServer | None = None
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             args.sweep_windows,
             pg_server.create_database() if pg_server is not None else None,
             args.sweep_pg_windows, args.sweep_rebuild),
+        "notice": lambda: bench_notice.run(args.notice_candidates, args.notice_seconds),
     }
     figures: list[Figure] = []
     notes: list[str] = []
