@@ -9,8 +9,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -258,6 +259,12 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     click.echo(f"  notifications: {notes['sent']:,} sent, {notes['failed']:,} failed "
                f"(written to {outbox}, delivered to no one)")
     with _ledger_errors():
+        notice = _demo_notice(s, service, summary.campaign, summary.finished)
+    click.echo(f"\npublic notice {notice['notice']}: {notice['lines']:,} lines, notice period "
+               f"until {notice['period_end']} (UTC)")
+    click.echo(f"  written to {notice['file']} (sha256 {notice['sha256'][:16]}…, as recorded "
+               f"in the ledger at #{notice['ledger_index']})")
+    with _ledger_errors():
         cp = store.sign_checkpoint(name, datetime.now(UTC))
         out = s.data_dir / "export" / name
         export_log(store, name, out, _Progress("exporting"))
@@ -286,6 +293,8 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                f"{base}/api/v1/campaigns/{summary.campaign}/statistics")
     click.echo(f"  curl -H 'Authorization: Bearer {summary.tokens['reviewer']}' "
                f"{base}/api/v1/campaigns/{summary.campaign}/alerts")
+    click.echo(f"  open {base}/notices/{notice['notice']} (the public notice; "
+               "its lines verify in the browser)")
     click.echo(f"  curl -X POST -H 'Content-Type: application/json' -d "
                f"'{{\"registration\": \"{reg}\", \"factor\": \"{factor}\"}}' "
                f"{base}/api/v1/campaigns/{summary.campaign}/status")
@@ -297,6 +306,24 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     click.echo(f"  verify over HTTP: absentia verify {base}/logs/{name} --keys {out / 'keys'}")
     with _ledger_errors():
         run(s, s.host, s.port)
+
+
+def _demo_notice(s: Settings, service: AbsenceService, campaign: str, finished: datetime
+                 ) -> dict[str, Any]:
+    """Publish the demo campaign's notice an hour after it ended; write its bytes out."""
+    from ledger.absence.service import Caller
+    from publicity.calendar import WorkingCalendar
+    from publicity.notices import document, publish
+
+    table = s.tables.get("publicity", {})
+    record = publish(service, Caller("hr:demo", "hr"), campaign, finished + timedelta(hours=1),
+                     days=table.get("notice_days", 5),
+                     calendar=WorkingCalendar.from_config(table.get("calendar", {})),
+                     base_url=table.get("base_url", ""))
+    path = s.data_dir / "notices" / f"{record['notice']}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(document(service, record["notice"]))
+    return record | {"file": path}
 
 
 def _open_absence(data_dir: Path, config_file: Path | None) -> tuple[Settings, AbsenceService]:
@@ -432,6 +459,63 @@ def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
         pass
     finally:
         stop_scheduler(sched)
+
+
+@cli.group()
+def report() -> None:
+    """Signed archive reports (PDF/A-3b, PAdES) of a campaign, and their offline check."""
+
+
+@report.command("generate")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--campaign", required=True, help="the campaign to report on")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="output file (default: DATA/reports/<report id>.pdf)")
+@click.option("--base-url", default=None,
+              help="public base URL for the QR code (default: [publicity] base_url)")
+def report_generate(data_dir: Path, config_file: Path | None, campaign: str,
+                    out: Path | None, base_url: str | None) -> None:
+    """Render, sign, write and record (report.generated) the campaign's archive report."""
+    from publicity.report import generate
+
+    started = time.monotonic()
+
+    def progress(text: str) -> None:
+        click.echo(f"[{time.monotonic() - started:6.1f} s] {text}", err=True)
+
+    settings, service = _open_absence(data_dir, config_file)
+    with _ledger_errors():
+        result = generate(service, settings, campaign, datetime.now(UTC), out=out,
+                          base_url=base_url, progress=progress)
+    for glyph in result.missing_glyphs:
+        click.echo(f"warning: no glyph for {glyph}", err=True)
+    click.echo(f"report {result.report_id}: {result.decisions:,} decisions, checkpoint "
+               f"{result.checkpoint_size}, sha256 {result.sha256}, ledger entry "
+               f"{result.ledger_index}")
+    click.echo(str(result.path))
+
+
+@report.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--ca", "ca_files", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="PEM CA certificate to trust (default: the root embedded in the signature)")
+@click.option("--keys", "keys_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="file of trusted verifier keys (default: the embedded ones)")
+def report_verify(file: Path, ca_files: tuple[Path, ...], keys_file: Path | None) -> None:
+    """Check a report offline: exit 0 ok, 2 could not check, 3 signature invalid,
+    4 a proof or entry fails, 5 not an Absentia report."""
+    from publicity.report import verify_report
+
+    keys = [] if keys_file is None else [
+        ln.strip() for ln in keys_file.read_text().splitlines() if ln.strip()]
+    result = verify_report(file, ca_files=ca_files, keys=keys)
+    for line in result.lines:
+        click.echo(line)
+    click.echo({0: "OK", 2: "COULD NOT CHECK", 3: "SIGNATURE INVALID", 4: "PROOF FAILED",
+                5: "NOT AN ABSENTIA REPORT"}.get(result.code, "?"))
+    sys.exit(result.code)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ here from the ledger entries themselves, and every entry is scanned for personal
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -422,3 +423,27 @@ def test_config_conflicting_with_the_database_is_a_clear_error(demo: Demo, tmp_p
     assert res.returncode == 1, (res.stdout, res.stderr)
     assert "exists with origin" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_demo_publishes_a_notice_with_masked_names_only(demo: Demo) -> None:
+    """The notice the demo wrote is the one the ledger recorded, and shows no one's name."""
+    from publicity.masking import mask_name
+
+    published = demo.bodies("notice.published")
+    assert len(published) == 1
+    body = published[0]
+    path = demo.data / "notices" / f"{body['notice']}.html"
+    assert f"public notice {body['notice']}" in demo.stdout
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == body["sha256"]
+    html = data.decode("utf-8")
+    people = demo_people(demo.candidates, DEFAULT_SEED)
+    assert body["lines"] == len(people)
+    for p in people:
+        assert p.registration in html
+        assert p.name not in html
+        assert p.id_number not in html
+        assert not p.phone or p.phone not in html
+        assert not p.email or p.email not in html
+    # The masked forms are there (surname kept), one per candidate at least once.
+    assert all(mask_name(p.name) in html for p in people)
