@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
             table.get("calendar", {}))
         app.extensions["absentia.notice_cache"] = public._NoticeCache()
         app.register_blueprint(public.bp)
+        from publicity import selfservice
+
+        app.register_blueprint(selfservice.bp)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
     app.register_blueprint(logs.bp)

@@ -1,1 +1,446 @@
-/* The in-browser verifier (see tests); replaced by the full implementation. */
+/*
+ * Absentia: verify a public notice in the reader's browser.
+ *
+ * For every line (tr[data-index]) of table#lines the script fetches, from this site,
+ * the line's C2SP tlog-proof and the exact bytes of the ledger entry, then checks:
+ *   1. the entry is the decision the line cites (JSON "index" equals the row's index,
+ *      "type" is "decision.made");
+ *   2. the checkpoint in the proof is signed (C2SP signed-note, Ed25519) by a key listed
+ *      in ul#keys (signatures by unknown keys are ignored), names the same origin as the
+ *      notice's own checkpoint (pre#checkpoint) and is at least as large;
+ *   3. the RFC 9162 §2.1.3.2 inclusion proof leads from SHA-256(0x00 || entry) to the
+ *      checkpoint's root hash;
+ *   4. the proof's checkpoint is consistent (RFC 9162 §2.1.4.2) with the notice's
+ *      checkpoint: the log only grew since the notice was published.
+ * The notice's own checkpoint signature is checked once, first.
+ *
+ * No external resources, no inline script (CSP default-src 'self').  Uses WebCrypto
+ * (SHA-256 and Ed25519), so it needs a current browser and a secure context or
+ * localhost.
+ */
+(function () {
+  "use strict";
+
+  var OK_TEXT = "\u2713 已验证 verified";
+  var CONCURRENCY = 8; // fetches in flight at most
+
+  // -- bytes --------------------------------------------------------------------------
+
+  var encoder = new TextEncoder();
+
+  function b64decode(text) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
+      throw new Error("base64 \u683c\u5f0f\u9519\u8bef malformed base64");
+    }
+    var bin = atob(text);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  function concat(parts) {
+    var n = 0;
+    parts.forEach(function (p) { n += p.length; });
+    var out = new Uint8Array(n);
+    var at = 0;
+    parts.forEach(function (p) { out.set(p, at); at += p.length; });
+    return out;
+  }
+
+  function equal(a, b) {
+    if (a.length !== b.length) return false;
+    var diff = 0;
+    for (var i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+    return diff === 0;
+  }
+
+  function sha256(bytes) {
+    return crypto.subtle.digest("SHA-256", bytes).then(function (d) {
+      return new Uint8Array(d);
+    });
+  }
+
+  var ZERO = new Uint8Array([0]);
+  var ONE = new Uint8Array([1]);
+
+  function leafHash(entry) { return sha256(concat([ZERO, entry])); }
+  function nodeHash(left, right) { return sha256(concat([ONE, left, right])); }
+
+  // Sizes and indexes stay below 2^53: halve with Math.floor, test bits with % 2.
+  function odd(n) { return n % 2 === 1; }
+  function half(n) { return Math.floor(n / 2); }
+
+  // -- failures carry the text shown to the reader ---------------------------------------
+
+  function Fail(zh, en) {
+    this.message = zh + " " + en;
+  }
+
+  // -- signed notes, checkpoints, verifier keys -------------------------------------------
+
+  function parseVkey(text) {
+    // <name>+<hex key ID>+<base64(0x01 || key)>: the base64 may contain "+" too.
+    var m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/.exec(text.trim());
+    if (!m) return null;
+    var parts = m.slice(1);
+    var raw;
+    try { raw = b64decode(parts[2]); } catch (e) { return null; }
+    if (raw.length !== 33 || raw[0] !== 1) return null;
+    var name = parts[0];
+    var pub = raw.slice(1);
+    // key ID = SHA-256(name || 0x0A || 0x01 || key)[:4]
+    return sha256(concat([encoder.encode(name + "\n"), raw])).then(function (d) {
+      var id = ((d[0] << 24) >>> 0) + (d[1] << 16) + (d[2] << 8) + d[3];
+      if (id !== parseInt(parts[1], 16)) return null;
+      return crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"])
+        .then(function (key) { return { name: name, id: id, key: key }; });
+    });
+  }
+
+  function parseNote(text) {
+    if (text.slice(-1) !== "\n") throw new Fail("检查点格式错误", "malformed checkpoint (no final newline)");
+    var split = text.lastIndexOf("\n\n");
+    if (split < 0) throw new Fail("检查点格式错误", "malformed checkpoint (no signatures)");
+    var body = text.slice(0, split + 1);
+    var sigs = [];
+    text.slice(split + 2, -1).split("\n").forEach(function (line) {
+      if (line.indexOf("\u2014 ") !== 0) throw new Fail("检查点签名行错误", "malformed signature line");
+      var rest = line.slice(2);
+      var sp = rest.lastIndexOf(" ");
+      if (sp <= 0) throw new Fail("检查点签名行错误", "malformed signature line");
+      var blob;
+      try { blob = b64decode(rest.slice(sp + 1)); } catch (e) {
+        throw new Fail("检查点签名行错误", "malformed signature line");
+      }
+      if (blob.length < 5) throw new Fail("检查点签名行错误", "malformed signature line");
+      var id = ((blob[0] << 24) >>> 0) + (blob[1] << 16) + (blob[2] << 8) + blob[3];
+      sigs.push({ name: rest.slice(0, sp), id: id, sig: blob.slice(4) });
+    });
+    return { body: body, sigs: sigs };
+  }
+
+  function parseCheckpointBody(body) {
+    var lines = body.split("\n");
+    if (lines.length < 4 || !lines[0] || !/^(0|[1-9][0-9]{0,15})$/.test(lines[1])) {
+      throw new Fail("检查点格式错误", "malformed checkpoint");
+    }
+    var root;
+    try { root = b64decode(lines[2]); } catch (e) { root = null; }
+    if (!root || root.length !== 32) throw new Fail("检查点格式错误", "malformed root hash");
+    return { origin: lines[0], size: Number(lines[1]), root: root };
+  }
+
+  /** Resolve to {origin, size, root} if a listed key signed the note; reject otherwise. */
+  function openCheckpoint(text, keys) {
+    var note;
+    try { note = parseNote(text); } catch (e) { return Promise.reject(e); }
+    var message = encoder.encode(note.body);
+    var checks = note.sigs.map(function (s) {
+      var k = keys.filter(function (k) { return k.name === s.name && k.id === s.id; })[0];
+      if (!k) return Promise.resolve(null); // signed-note: ignore unknown keys
+      if (s.sig.length !== 64) return Promise.resolve(false);
+      return crypto.subtle.verify({ name: "Ed25519" }, k.key, s.sig, message);
+    });
+    return Promise.all(checks).then(function (results) {
+      if (results.indexOf(false) >= 0) {
+        throw new Fail("检查点签名无效", "checkpoint signature does not verify");
+      }
+      if (results.indexOf(true) < 0) {
+        throw new Fail("检查点未由所列公钥签名", "checkpoint not signed by a listed key");
+      }
+      return parseCheckpointBody(note.body);
+    });
+  }
+
+  // -- RFC 9162 proofs --------------------------------------------------------------------
+
+  /** §2.1.3.2: the root an inclusion proof leads to, or null if it is malformed. */
+  function rootFromInclusion(leaf, index, size, path) {
+    if (index >= size) return Promise.resolve(null);
+    var fn = index, sn = size - 1, r = Promise.resolve(leaf);
+    for (var i = 0; i < path.length; i++) {
+      if (sn === 0) return Promise.resolve(null);
+      var p = path[i];
+      if (odd(fn) || fn === sn) {
+        r = r.then(function (p) { return function (h) { return nodeHash(p, h); }; }(p));
+        if (!odd(fn)) {
+          while (!odd(fn) && fn !== 0) { fn = half(fn); sn = half(sn); }
+        }
+      } else {
+        r = r.then(function (p) { return function (h) { return nodeHash(h, p); }; }(p));
+      }
+      fn = half(fn); sn = half(sn);
+    }
+    if (sn !== 0) return Promise.resolve(null);
+    return r;
+  }
+
+  /** §2.1.4.2: true if the tree (size2, root2) extends (size1, root1). */
+  function verifyConsistency(size1, root1, size2, root2, path) {
+    if (size1 > size2) return Promise.resolve(false);
+    if (size1 === size2) return Promise.resolve(path.length === 0 && equal(root1, root2));
+    if (size1 === 0) return Promise.resolve(path.length === 0);
+    if (path.length === 0) return Promise.resolve(false);
+    var p = path.slice();
+    var m = size1;
+    while (m > 1 && !odd(m)) m = half(m);
+    if (m === 1) p.unshift(root1); // size1 is a power of two: the old root starts the path
+    var fn = size1 - 1, sn = size2 - 1;
+    if (odd(fn)) {
+      while (odd(fn)) { fn = half(fn); sn = half(sn); }
+    }
+    var fr = Promise.resolve(p[0]), sr = Promise.resolve(p[0]);
+    for (var i = 1; i < p.length; i++) {
+      if (sn === 0) return Promise.resolve(false);
+      var c = p[i];
+      if (odd(fn) || fn === sn) {
+        fr = fr.then(function (c) { return function (h) { return nodeHash(c, h); }; }(c));
+        sr = sr.then(function (c) { return function (h) { return nodeHash(c, h); }; }(c));
+        if (!odd(fn)) {
+          while (!odd(fn) && fn !== 0) { fn = half(fn); sn = half(sn); }
+        }
+      } else {
+        sr = sr.then(function (c) { return function (h) { return nodeHash(h, c); }; }(c));
+      }
+      fn = half(fn); sn = half(sn);
+    }
+    if (sn !== 0) return Promise.resolve(false);
+    return Promise.all([fr, sr]).then(function (r) {
+      return equal(r[0], root1) && equal(r[1], root2);
+    });
+  }
+
+  /** Parse a c2sp.org/tlog-proof@v1 text. */
+  function parseProof(text) {
+    var cut = text.indexOf("\n\n");
+    if (cut < 0) throw new Fail("证明格式错误", "malformed proof (no checkpoint)");
+    var lines = text.slice(0, cut).split("\n");
+    if (lines[0] !== "c2sp.org/tlog-proof@v1") {
+      throw new Fail("证明格式错误", "not a c2sp.org/tlog-proof@v1");
+    }
+    var pos = 1;
+    if (pos < lines.length && lines[pos].indexOf("extra ") === 0) pos++;
+    var m = pos < lines.length && /^index (0|[1-9][0-9]{0,15})$/.exec(lines[pos]);
+    if (!m) throw new Fail("证明格式错误", "malformed proof (index)");
+    var path = [];
+    for (var i = pos + 1; i < lines.length; i++) {
+      var h;
+      try { h = b64decode(lines[i]); } catch (e) { h = null; }
+      if (!h || h.length !== 32) throw new Fail("证明格式错误", "malformed proof (hash)");
+      path.push(h);
+    }
+    return { index: Number(m[1]), path: path, checkpoint: text.slice(cut + 2) };
+  }
+
+  // -- fetching, at most CONCURRENCY at a time ----------------------------------------------
+
+  var active = 0;
+  var waiting = [];
+
+  function limited(url, as) {
+    return new Promise(function (resolve) {
+      if (active < CONCURRENCY) { active++; resolve(); } else { waiting.push(resolve); }
+    }).then(function () {
+      // no-store: check what the server holds now, not what the browser saw earlier.
+      return fetch(url, { cache: "no-store", credentials: "omit" }).then(function (resp) {
+        if (!resp.ok) throw new Fail("无法获取", "could not fetch " + url + " (HTTP " + resp.status + ")");
+        return as === "text" ? resp.text() : resp.arrayBuffer();
+      });
+    }).then(function (v) { release(); return v; }, function (e) {
+      release();
+      if (e instanceof Fail) throw e;
+      throw new Fail("网络错误", "network error (" + url + ")");
+    });
+  }
+
+  function release() {
+    var next = waiting.shift();
+    if (next) { next(); } else { active--; }
+  }
+
+  // -- one notice ----------------------------------------------------------------------
+
+  function mark(cell, ok, text) {
+    cell.textContent = ok ? OK_TEXT : "\u2717 " + text;
+    cell.className = "check " + (ok ? "ok" : "bad");
+  }
+
+  function Verifier(table, summary) {
+    this.table = table;
+    this.summary = summary;
+    this.log = table.getAttribute("data-log");
+    this.checkpoints = {}; // note text -> promise of {origin, size, root}
+    this.consistent = {}; // proof tree size -> promise of true/false
+  }
+
+  Verifier.prototype.start = function () {
+    var self = this;
+    var cp = document.getElementById("checkpoint");
+    var items = Array.prototype.slice.call(document.querySelectorAll("#keys li"));
+    return Promise.all(items.map(function (li) { return parseVkey(li.textContent); }))
+      .then(function (keys) {
+        self.keys = keys.filter(function (k) { return k; });
+        if (!self.keys.length) throw new Fail("页面未列出有效公钥", "no valid verifier key on this page");
+        var text = cp ? cp.textContent : "";
+        return openCheckpoint(text.slice(-1) === "\n" ? text : text + "\n", self.keys);
+      })
+      .then(function (page) { self.page = page; });
+  };
+
+  Verifier.prototype.checkpoint = function (text) {
+    if (!this.checkpoints[text]) this.checkpoints[text] = openCheckpoint(text, this.keys);
+    return this.checkpoints[text];
+  };
+
+  Verifier.prototype.consistency = function (cp) {
+    var self = this, page = this.page;
+    var key = cp.size + " " + Array.prototype.join.call(cp.root, ",");
+    if (!this.consistent[key]) {
+      var url = "/logs/" + encodeURIComponent(this.log) + "/proof/consistency?old=" +
+        page.size + "&new=" + cp.size;
+      this.consistent[key] = (page.size === cp.size
+        ? Promise.resolve({ hashes: [] })
+        : limited(url, "text").then(JSON.parse))
+        .then(function (data) {
+          var hashes = (data.hashes || []).map(b64decode);
+          return verifyConsistency(self.page.size, self.page.root, cp.size, cp.root, hashes);
+        });
+    }
+    return this.consistent[key];
+  };
+
+  Verifier.prototype.line = function (row) {
+    var self = this;
+    var index = Number(row.getAttribute("data-index"));
+    var link = row.querySelector("a[href*='/tlog-proof']");
+    var proofUrl = link ? link.getAttribute("href")
+      : "/logs/" + encodeURIComponent(this.log) + "/entries/" + index + "/tlog-proof";
+    var entryUrl = "/logs/" + encodeURIComponent(this.log) + "/entries/" + index;
+    var proof, entry, cp;
+    return Promise.all([limited(proofUrl, "text"), limited(entryUrl, "bytes")])
+      .then(function (got) {
+        proof = parseProof(got[0]);
+        entry = new Uint8Array(got[1]);
+        var json;
+        try { json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(entry)); }
+        catch (e) { throw new Fail("记录不是有效 JSON", "entry is not valid JSON"); }
+        if (!json || json.index !== index) {
+          throw new Fail("记录序号不符", "entry index does not match the line");
+        }
+        if (json.type !== "decision.made") {
+          throw new Fail("记录不是认定决定", "entry is not a decision (decision.made)");
+        }
+        if (proof.index !== index) throw new Fail("证明序号不符", "proof is for another index");
+        return self.checkpoint(proof.checkpoint);
+      })
+      .then(function (c) {
+        cp = c;
+        if (cp.origin !== self.page.origin) {
+          throw new Fail("检查点来源不符", "checkpoint origin differs from the notice's log");
+        }
+        if (cp.size < self.page.size) {
+          throw new Fail("检查点早于公示", "checkpoint older than the notice's");
+        }
+        return leafHash(entry);
+      })
+      .then(function (leaf) { return rootFromInclusion(leaf, index, cp.size, proof.path); })
+      .then(function (root) {
+        if (!root || !equal(root, cp.root)) {
+          throw new Fail("记录与账本不符", "entry not in the ledger (inclusion proof fails)");
+        }
+        return self.consistency(cp);
+      })
+      .then(function (consistent) {
+        if (!consistent) {
+          throw new Fail("账本与公示时不一致", "log not consistent with the notice's checkpoint");
+        }
+      });
+  };
+
+  function failText(e) {
+    return e instanceof Fail ? e.message : "验证出错 verification error (" + (e && e.message || e) + ")";
+  }
+
+  function run(button, summary) {
+    var table = document.getElementById("lines");
+    if (!table) return;
+    var rows = Array.prototype.slice.call(table.querySelectorAll("tr[data-index]"));
+    var cells = rows.map(function (r) { return r.querySelector(".check"); });
+    var total = rows.length, good = 0, bad = 0, next = 0;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    summary.className = "";
+    summary.textContent = "验证中 Verifying\u2026 0/" + total;
+    cells.forEach(function (c) { if (c) { c.textContent = ""; c.className = "check"; } });
+    var v = new Verifier(table, summary);
+
+    function progress() {
+      var done = good + bad;
+      if (done % 50 === 0 || done === total) {
+        summary.textContent = "验证中 Verifying\u2026 " + done + "/" + total;
+      }
+    }
+
+    function worker() {
+      if (next >= total) return Promise.resolve();
+      var i = next++;
+      return v.line(rows[i]).then(function () {
+        good++;
+        if (cells[i]) mark(cells[i], true);
+      }, function (e) {
+        bad++;
+        if (cells[i]) mark(cells[i], false, failText(e));
+      }).then(function () { progress(); return worker(); });
+    }
+
+    v.start().then(function () {
+      var workers = [];
+      for (var w = 0; w < Math.min(CONCURRENCY * 2, total); w++) workers.push(worker());
+      return Promise.all(workers).then(function () {
+        if (bad === 0) {
+          summary.textContent = good + "/" + total + " 已验证 verified";
+          summary.className = "check ok";
+        } else {
+          summary.textContent = good + "/" + total + " 已验证 verified; " + bad +
+            " 项验证失败 failed";
+          summary.className = "check bad";
+        }
+      });
+    }, function (e) {
+      var text = "公示检查点无效 the notice's checkpoint does not verify: " + failText(e);
+      cells.forEach(function (c) { if (c) mark(c, false, failText(e)); });
+      summary.textContent = "0/" + total + " 已验证 verified; " + text;
+      summary.className = "check bad";
+    }).then(function () {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    });
+  }
+
+  function init() {
+    var button = document.getElementById("verify-all");
+    var summary = document.getElementById("verify-summary");
+    if (!button || !summary) return;
+    if (!window.crypto || !crypto.subtle || !window.fetch) {
+      summary.textContent = "此浏览器不支持验证 This browser cannot verify (no WebCrypto)";
+      return;
+    }
+    // A <button> is focusable and fires "click" on Enter and Space.
+    button.addEventListener("click", function () { run(button, summary); });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+
+  // For tests and other scripts: the pure checks.
+  window.absentiaVerify = {
+    rootFromInclusion: rootFromInclusion,
+    verifyConsistency: verifyConsistency,
+    parseProof: parseProof,
+    openCheckpoint: openCheckpoint,
+    parseVkey: parseVkey
+  };
+})();
