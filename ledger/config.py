@@ -36,6 +36,7 @@ class Settings:
     #: notifications, platform, scheduler) with {data} substituted; parsed into typed
     #: values by ``ledger.absence.settings``.
     tables: dict[str, Any] = field(default_factory=dict)
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* are believed
 
 
 def _get(table: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
@@ -90,6 +91,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         port=_get(server, "port", int, 5000, "server"),
         workers=_get(server, "workers", int, 2, "server"),
         threads=_get(server, "threads", int, 16, "server"),
+        trusted_proxies=_get(server, "trusted_proxies", int, 0, "server"),
         logs=tuple(logs),
         tables={k: _substitute(raw.get(k, {}), sub) for k in DOMAIN_TABLES},
     )

@@ -39,6 +39,13 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
             raise ValueError("create_app needs settings or a store")
         store = open_store(settings)
     app.extensions["absentia.store"] = store
+    if settings is not None and settings.trusted_proxies > 0:
+        # Behind N reverse proxies: the client's address (rate limits) and scheme
+        # (Secure cookies) come from their X-Forwarded-* headers, and only theirs.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if absence is None and settings is not None:
         absence = open_absence(settings, store, datetime.now(UTC))
     if absence is not None:

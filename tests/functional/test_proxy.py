@@ -1,0 +1,38 @@
+"""Behind a reverse proxy: client addresses (for rate limits) come from X-Forwarded-For
+only when the config says how many proxies to trust."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ledger.web import create_app
+from ledger.web.api import RateLimiter
+from tests.functional._absence import make_env
+
+
+def _attempts(trusted: int, tmp_path: Path, url: str) -> list[int]:
+    with make_env(tmp_path, url) as env:
+        env.campaign()
+        settings = dataclasses.replace(env.settings, trusted_proxies=trusted)
+        app = create_app(settings, env.store, absence=env.service)
+        app.extensions["absentia.rate_limiter"] = RateLimiter(2, 60)
+        client = app.test_client()
+        codes = []
+        for forwarded in ("203.0.113.1", "203.0.113.1", "203.0.113.1", "198.51.100.7"):
+            resp = client.post("/api/v1/campaigns/c2026/status",
+                               json={"registration": "R00-00000", "factor": "0000"},
+                               headers={"X-Forwarded-For": forwarded})
+            codes.append(resp.status_code)
+        return codes
+
+
+def test_trusted_proxy_gives_each_client_its_own_limit(tmp_path: Path, sqlite_url: str) -> None:
+    # Two tries allowed per client: the third from the same client is refused, a
+    # different client behind the same proxy is not.
+    assert _attempts(1, tmp_path, sqlite_url) == [403, 403, 429, 403]
+
+
+def test_without_trust_the_forwarded_header_is_ignored(tmp_path: Path, sqlite_url: str) -> None:
+    # Everyone appears as the proxy itself: one shared bucket (the header is not believed).
+    assert _attempts(0, tmp_path, sqlite_url) == [403, 403, 429, 429]
