@@ -27,6 +27,7 @@ from bench._common import Baseline, Figure, rate, report, say, show
 from bench.bench_ingest import (
     CAMPAIGN,
     HR,
+    THREADS,
     Server,
     free_port,
     open_service,
@@ -62,7 +63,7 @@ def wrk(url: str, seconds: float, connections: int) -> tuple[float, float, int, 
     return rps, p99, errors, out
 
 
-def run(candidates: int, seconds: float, connections: int = 64
+def run(candidates: int, seconds: float, connections: int = 64, threads: int = THREADS
         ) -> tuple[list[Figure], list[str]]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run scripts/system-packages.sh (apt-get install wrk)")
@@ -70,7 +71,7 @@ def run(candidates: int, seconds: float, connections: int = 64
     server: Server | None = None
     try:
         data = work / "data"
-        config = write_config(data, "sqlite:///{data}/absentia.db", "FULL")
+        config = write_config(data, "sqlite:///{data}/absentia.db", "FULL", threads)
         now = datetime.now(UTC)
         _, store, service = open_service(data, config, now)
         say(f"[notice] setting up {candidates:,} decided candidates in {work}")
@@ -104,8 +105,9 @@ def run(candidates: int, seconds: float, connections: int = 64
             {"p99_ms": p99, "errors": errors, "baseline_p99_ms": b_p99,
              "lines": record["lines"], "page_bytes": html_bytes,
              "server_cpu_s": cpu, "seconds": seconds}))
-        notes = [f"notice: absentia serve --workers 2 (gthread); wrk -t2 -c{connections} on "
-                 f"the same 2 CPUs; server CPU {cpu:.1f} s over {seconds:.0f} s"]
+        notes = [f"notice: absentia serve --workers 2 (gthread, {threads} threads); "
+                 f"wrk -t2 -c{connections} on the same 2 CPUs; server CPU {cpu:.1f} s over "
+                 f"{seconds:.0f} s"]
         return [fig], notes
     finally:
         if server is not None:
@@ -118,6 +120,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lines on the notice (default 200)")
     parser.add_argument("--notice-seconds", type=float, default=15.0,
                         help="seconds of load per URL (default 15)")
+    parser.add_argument("--notice-threads", type=int, default=THREADS,
+                        help=f"gunicorn threads per worker (default {THREADS}, as config.toml)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.notice_candidates, args.notice_seconds = 50, 5.0
     started = time.perf_counter()
-    figures, notes = run(args.notice_candidates, args.notice_seconds)
+    figures, notes = run(args.notice_candidates, args.notice_seconds,
+                         threads=args.notice_threads)
     report("notice", figures, {"notice": time.perf_counter() - started}, notes)
     return 0
 
