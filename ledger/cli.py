@@ -264,6 +264,15 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                f"until {notice['period_end']} (UTC)")
     click.echo(f"  written to {notice['file']} (sha256 {notice['sha256'][:16]}…, as recorded "
                f"in the ledger at #{notice['ledger_index']})")
+    from publicity.report import generate as generate_report
+
+    with _ledger_errors():
+        archived = generate_report(service, s, summary.campaign,
+                                   summary.finished + timedelta(hours=2))
+    click.echo(f"signed archive report {archived.report_id}: {archived.decisions:,} decisions, "
+               f"PDF/A-3b signed with PAdES")
+    click.echo(f"  written to {archived.path} (sha256 {archived.sha256[:16]}…, ledger "
+               f"#{archived.ledger_index}); check it: absentia report verify {archived.path}")
     with _ledger_errors():
         cp = store.sign_checkpoint(name, datetime.now(UTC))
         out = s.data_dir / "export" / name

@@ -157,3 +157,22 @@ def preview(campaign: str) -> Response:
     resp = Response(rendered.html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@bp.get("/reports/<report_id>")
+def report_page(report_id: str) -> str:
+    """What the QR code on a report's cover opens: the report as the ledger recorded it
+    (the SHA-256 of the signed file), to compare with the file in hand."""
+    from sqlalchemy import select
+
+    from ledger.absence import projection as P  # noqa: N812
+    from ledger.errors import NotFound
+
+    svc = service()
+    with svc.read() as conn:
+        row = conn.execute(select(P.reports, P.campaigns.c.title)
+                           .join(P.campaigns, P.campaigns.c.campaign == P.reports.c.campaign)
+                           .where(P.reports.c.report == report_id)).first()
+    if row is None:
+        raise NotFound(f"no report {report_id!r}", field="report")
+    return render_template("report_record.html", report=row, log=svc.store.log(svc.log))

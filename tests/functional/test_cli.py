@@ -447,3 +447,15 @@ def test_demo_publishes_a_notice_with_masked_names_only(demo: Demo) -> None:
         assert not p.email or p.email not in html
     # The masked forms are there (surname kept), one per candidate at least once.
     assert all(mask_name(p.name) in html for p in people)
+
+
+def test_demo_writes_a_signed_report_that_verifies(demo: Demo) -> None:
+    """The demo's archive report is on disk, recorded in the ledger, and verifies."""
+    recorded = demo.bodies("report.generated")
+    assert len(recorded) == 1
+    body = recorded[0]
+    path = demo.data / "reports" / f"{body['report']}.pdf"
+    assert str(path) in demo.stdout
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == body["sha256"]
+    checked = absentia("report", "verify", path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

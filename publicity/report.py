@@ -1,0 +1,756 @@
+"""Signed archive reports (电子档案): PDF/A-3b per campaign, with embedded proofs.
+
+A report is rendered by WeasyPrint from ``templates/report.html``, PAdES-signed by the
+office's document-signing certificate (``publicity.signing``) and recorded in the ledger
+(``report.generated``: the SHA-256 of the signed file).  Rendering is heavy: it runs in
+the ``absentia report generate`` process, never inside a web worker
+(``spawn_generate`` starts that process for the web or the scheduler).
+
+Embedded files (PDF/A-3 associated files, ``/AF`` on the catalog):
+
+``absentia-report-bundle.jsonl`` (AFRelationship ``Source``), JSON Lines, UTF-8:
+  line 1, the header: ``{"format": "absentia-report-bundle/v1", "report", "campaign",
+  "log", "origin", "checkpoint_size", "decisions"}``;
+  then one line per decision in ledger order: ``{"index": n, "entry_b64": base64 of the
+  exact entry bytes (RFC 8785 JSON), "proof": the C2SP tlog-proof text of entry n
+  against the checkpoint}``.
+``checkpoint.txt`` (``Data``): the signed checkpoint note (C2SP tlog-checkpoint).
+``verifier-keys.txt`` (``Data``): the log's verifier keys, one a line (C2SP signed-note).
+
+One bundle rather than one file per proof keeps a 10,000-decision report at four file
+specifications instead of 20,000.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.service import AbsenceService
+from ledger.checkpoint import Checkpoint
+from ledger.config import Settings
+from ledger.errors import BadData, CouldNotCheck, LedgerError, VerificationError
+from ledger.merkle import (
+    hash_perfect_cover,
+    inclusion_ranges,
+    leaf_hash,
+    node_hash,
+    perfect_subtrees,
+)
+from ledger.note import Ed25519Verifier
+from ledger.proof import TlogProof
+from ledger.storage.store import NewEntry, StoredCheckpoint
+from publicity.signing import (
+    SigningIdentity,
+    check_signature,
+    load_or_create_identity,
+    sign_pdf,
+)
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+BUNDLE_NAME = "absentia-report-bundle.jsonl"
+CHECKPOINT_NAME = "checkpoint.txt"
+KEYS_NAME = "verifier-keys.txt"
+BUNDLE_FORMAT = "absentia-report-bundle/v1"
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+#: Lines per <pre> block of the decision list: one A4 page at 6.3 pt.
+CHUNK_ROWS = 86
+SANS = "Noto Sans CJK SC"
+SERIF = "Noto Serif CJK SC"
+
+EXIT_OK, EXIT_COULD_NOT_CHECK, EXIT_SIGNATURE, EXIT_PROOF, EXIT_NOT_OURS = 0, 2, 3, 4, 5
+
+CAUSE_LABELS = {"technical": "技术故障 technical", "compatibility": "兼容性 compatibility",
+                "notification_failed": "通知未送达 notification failed",
+                "withdrawn": "主动放弃 withdrawn", "no_show": "未到场 no-show"}
+OUTCOME_LABELS = {"attended": "已参加 attended", "forfeited": "视为放弃 forfeited",
+                  "rebook_offered": "可改约 rebook offered",
+                  "makeup_pending_review": "补考待审 make-up pending",
+                  "makeup_granted": "准予补考 make-up granted", "locked": "锁定 locked"}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Row:
+    n: int
+    index: int
+    registration: str
+    post: str
+    outcome: str
+    cause: str
+    leaf_hex: str
+    superseded: bool
+
+
+@dataclass(frozen=True)
+class MissingGlyph:
+    code: int
+    where: str
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows and embeds, read from the ledger at one checkpoint."""
+
+    report_id: str
+    log: str
+    origin: str
+    campaign: dict[str, Any]
+    stats: dict[str, Any]
+    period: tuple[str, str]
+    rows: list[Row]
+    entries: dict[int, bytes]
+    proofs: dict[int, str]
+    checkpoint: StoredCheckpoint
+    verifier_keys: tuple[str, ...]
+    generated_at: datetime
+    base_url: str
+    missing: list[MissingGlyph] = field(default_factory=list)
+
+    @property
+    def verify_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/reports/{self.report_id}"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    report_id: str
+    path: Path
+    sha256: str
+    decisions: int
+    checkpoint_size: int
+    ledger_index: int
+    missing_glyphs: tuple[str, ...]
+    seconds: dict[str, float]
+
+
+# -- reading the ledger ------------------------------------------------------------------
+
+def publicity_config(settings: Settings) -> dict[str, Any]:
+    """The ``[publicity]`` table, if the settings carry it (else empty)."""
+    table = settings.tables.get("publicity", {})
+    return table if isinstance(table, dict) else {}
+
+
+def new_report_id(campaign: str, now: datetime) -> str:
+    return f"rpt-{campaign[:80]}-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def decision_rows(service: AbsenceService, campaign: str) -> list[tuple[Any, ...]]:
+    from sqlalchemy import select
+
+    d, s = P.decisions, P.subjects
+    q = (select(d.c.idx, s.c.registration, s.c.post, d.c.outcome, d.c.cause,
+                d.c.superseded_by)
+         .join(s, s.c.subject == d.c.subject)
+         .where(d.c.campaign == campaign).order_by(d.c.idx))
+    with service.read() as conn:
+        return [tuple(r) for r in conn.execute(q).all()]
+
+
+def _period(service: AbsenceService, campaign: str) -> tuple[str, str]:
+    from sqlalchemy import func, select
+
+    w = P.windows
+    with service.read() as conn:
+        lo, hi = conn.execute(select(func.min(w.c.opens_at), func.max(w.c.closes_at))
+                              .where(w.c.campaign == campaign)).one()
+    return (lo or "—", hi or "—")
+
+
+def entry_bytes(service: AbsenceService, indexes: Sequence[int]) -> dict[int, bytes]:
+    from sqlalchemy import select
+
+    from ledger.storage.schema import entries
+
+    log_id = service.store.log(service.log).id
+    out: dict[int, bytes] = {}
+    with service.read() as conn:
+        for i in range(0, len(indexes), 500):
+            part = list(indexes[i:i + 500])
+            for idx, data in conn.execute(select(entries.c.idx, entries.c.data).where(
+                    entries.c.log_id == log_id, entries.c.idx.in_(part))):
+                out[int(idx)] = bytes(data)
+    return out
+
+
+def leaf_hashes(service: AbsenceService, size: int) -> list[bytes]:
+    """The first ``size`` leaf hashes of the service's log, in order (one query)."""
+    from sqlalchemy import select
+
+    from ledger.storage.schema import entries
+
+    log_id = service.store.log(service.log).id
+    with service.read() as conn:
+        got = [bytes(h) for h in conn.execute(
+            select(entries.c.leaf_hash).where(entries.c.log_id == log_id, entries.c.idx < size)
+            .order_by(entries.c.idx)).scalars()]
+    if len(got) != size:
+        raise CouldNotCheck(f"storage holds {len(got)} of the {size} entries")
+    return got
+
+
+class TreeProver:
+    """Inclusion paths (RFC 9162 §2.1.3) of many leaves of one tree, from memory.
+
+    For thousands of proofs this is far cheaper than a storage round trip each: every
+    perfect subtree's hash is computed once (levels), each path is then dictionary work.
+    """
+
+    def __init__(self, leaves: list[bytes]) -> None:
+        self.size = len(leaves)
+        self.levels = [leaves]
+        while len(self.levels[-1]) > 1:
+            low = self.levels[-1]
+            self.levels.append([node_hash(low[i], low[i + 1])
+                                for i in range(0, len(low) - 1, 2)])
+
+    def _range(self, start: int, end: int) -> bytes:
+        return hash_perfect_cover([self.levels[lv][ix]
+                                   for lv, ix in perfect_subtrees(start, end)])
+
+    def root(self) -> bytes:
+        return self._range(0, self.size)
+
+    def inclusion(self, index: int) -> list[bytes]:
+        return [self._range(a, b) for a, b in inclusion_ranges(index, self.size)]
+
+
+def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: str,
+            report_id: str | None = None, progress: Progress = _quiet) -> ReportData:
+    """Sign a checkpoint, then read the campaign, its decisions, entries and proofs.
+
+    Raises:
+        NotFound: no such campaign.  CouldNotCheck: the checkpoint key cannot be used.
+    """
+    info = service.campaign(campaign)
+    stats = service.statistics(campaign)
+    # Sign first so that every decision made so far is covered; prove against this size
+    # (not "the latest", which a concurrent signer may move on).
+    cp = service.store.sign_checkpoint(service.log, now)
+    progress(f"checkpoint: size {cp.size}")
+    raw = [r for r in decision_rows(service, campaign) if r[0] < cp.size]
+    entries = entry_bytes(service, [r[0] for r in raw])
+    proofs: dict[int, str] = {}
+    rows: list[Row] = []
+    t0 = time.monotonic()
+    prover = TreeProver(leaf_hashes(service, cp.size)) if len(raw) > 64 else None
+    if prover is not None and prover.root() != cp.root:
+        raise CouldNotCheck("the stored leaf hashes do not add up to the checkpoint's root: "
+                            "the database was altered; run `absentia verify` on an export")
+    progress(f"tree of {cp.size:,} leaves read ({time.monotonic() - t0:.1f} s)")
+    for n, (idx, reg, post, outcome, cause, superseded_by) in enumerate(raw, 1):
+        path = (prover.inclusion(idx) if prover is not None
+                else service.store.inclusion_proof(service.log, idx, cp.size))
+        proofs[idx] = TlogProof(idx, tuple(path), cp.note).to_text()
+        rows.append(Row(n, idx, reg, post, outcome, cause or "-",
+                        leaf_hash(entries[idx]).hex(), superseded_by is not None))
+        if n % 2000 == 0 or n == len(raw):
+            progress(f"proofs: {n:,}/{len(raw):,} ({time.monotonic() - t0:.1f} s)")
+    log = service.store.log(service.log)
+    return ReportData(
+        report_id=report_id or new_report_id(campaign, now), log=log.name, origin=log.origin,
+        campaign=info, stats=stats, period=_period(service, campaign), rows=rows,
+        entries=entries, proofs=proofs, checkpoint=cp, verifier_keys=log.verifier_keys,
+        generated_at=now, base_url=base_url)
+
+
+# -- glyph coverage ----------------------------------------------------------------------
+
+def font_file(family: str) -> tuple[str, int] | None:
+    """(file, face index) of the font fontconfig picks for ``family``, if it is that family."""
+    if shutil.which("fc-match") is None:
+        return None
+    out = subprocess.run(["fc-match", "-f", "%{file}\n%{index}\n%{family}", family],
+                         capture_output=True, text=True, timeout=10, check=False).stdout
+    parts = out.split("\n")
+    if len(parts) < 3 or family.lower() not in parts[2].lower():
+        return None
+    return parts[0], int(parts[1] or 0)
+
+
+_CMAPS: dict[tuple[str, int], set[int]] = {}
+
+
+def covered_codepoints(family: str = SANS) -> set[int]:
+    """Code points the installed ``family`` font maps (empty if the font is absent)."""
+    found = font_file(family)
+    if found is None:
+        return set()
+    if found not in _CMAPS:
+        from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+        font = TTFont(found[0], fontNumber=found[1], lazy=True)
+        _CMAPS[found] = set(font.getBestCmap() or {})
+        font.close()
+    return _CMAPS[found]
+
+
+def missing_glyphs(texts: dict[str, str], family: str = SANS) -> list[MissingGlyph]:
+    """Characters of ``texts`` (where -> text) the font cannot render (controls excepted)."""
+    cmap = covered_codepoints(family)
+    out: list[MissingGlyph] = []
+    seen: set[tuple[int, str]] = set()
+    for where, text in texts.items():
+        for ch in text:
+            c = ord(ch)
+            if c in cmap or ch in "\n\t" or (c, where) in seen:
+                continue
+            seen.add((c, where))
+            out.append(MissingGlyph(c, where))
+    return out
+
+
+def _mark(text: str, missing: set[int]) -> str:
+    """``text`` with each character the font lacks shown as 〔U+XXXX〕 (never dropped)."""
+    return "".join(f"〔U+{ord(c):04X}〕" if ord(c) in missing else c for c in text)
+
+
+# -- charts (inline SVG, no JS) ----------------------------------------------------------
+
+def bar_chart(items: Sequence[tuple[str, float, str]], *, width: int = 480,
+              bar: int = 14, colour: str = "#2f5d8a") -> str:
+    """A horizontal bar chart: (label, value, value text) per bar."""
+    label_w, gap = 170, 6
+    top = max((v for _, v, _ in items), default=0) or 1
+    height = len(items) * (bar + gap) + gap
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'font-family="{SANS}" font-size="9">']
+    for i, (label, value, text) in enumerate(items):
+        y = gap + i * (bar + gap)
+        w = int((width - label_w - 60) * value / top)
+        parts.append(f'<text x="{label_w - 4}" y="{y + bar - 3}" text-anchor="end">'
+                     f'{html.escape(label)}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{max(w, 1)}" height="{bar}" '
+                     f'fill="{colour}"/>'
+                     f'<text x="{label_w + w + 4}" y="{y + bar - 3}">{html.escape(text)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f} %"
+
+
+def charts_and_kpis(stats: dict[str, Any]) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    absent, decided = stats["absent"], stats["decided"]
+    ap, mk = stats["appeals"], stats["makeups"]
+    kpis = [("已决定 Decided (first rulings, regular windows)", f"{decided:,}"),
+            ("缺席 Absent", f"{absent:,}"), ("缺席率 Absence rate", _pct(stats["absence_rate"])),
+            ("补考 Make-ups granted", f"{mk['granted']:,} ({_pct(mk['rate'])})"),
+            ("补考到场 Make-ups attended", f"{mk['attended']:,}"),
+            ("申诉 Appeals filed", f"{ap['filed']:,}"),
+            ("改判 Overturned", f"{ap['overturned']:,}"),
+            ("改判率 Overturn rate", _pct(ap["overturn_rate"])),
+            ("误判率 Misjudgment rate", _pct(ap["misjudgment_rate"])),
+            ("待复查 Pending review", f"{stats['pending_review']:,}")]
+    charts = [
+        {"title": "出勤与缺席 Attendance and absence",
+         "svg": bar_chart([("已参加 attended", stats["attended"], f"{stats['attended']:,}"),
+                           ("缺席 absent", absent,
+                            f"{absent:,} ({_pct(stats['absence_rate'])})")])},
+        {"title": "缺席原因 Causes of absence",
+         "svg": bar_chart([(CAUSE_LABELS.get(c, c), n, f"{n:,} ({_pct(stats['cause_shares'][c])})")
+                           for c, n in stats["causes"].items()], colour="#8a5a2f")},
+        {"title": "补考 Make-ups",
+         "svg": bar_chart([("准予 granted", mk["granted"], f"{mk['granted']:,}"),
+                           ("到场 attended", mk["attended"], f"{mk['attended']:,}")],
+                          colour="#3c7a3c")},
+        {"title": "申诉 Appeals",
+         "svg": bar_chart([("提出 filed", ap["filed"], f"{ap['filed']:,}"),
+                           ("维持 upheld", ap["upheld"], f"{ap['upheld']:,}"),
+                           ("改判 overturned", ap["overturned"],
+                            f"{ap['overturned']:,} ({_pct(ap['overturn_rate'])})"),
+                           ("未决 open", ap["open"], f"{ap['open']:,}")], colour="#7a3c6d")},
+    ]
+    return charts, kpis
+
+
+# -- the files embedded in the PDF -------------------------------------------------------
+
+def bundle_files(data: ReportData) -> dict[str, tuple[bytes, str, str]]:
+    """name -> (bytes, AFRelationship, description) of the embedded files."""
+    head = {"format": BUNDLE_FORMAT, "report": data.report_id,
+            "campaign": data.campaign["campaign"], "log": data.log, "origin": data.origin,
+            "checkpoint_size": data.checkpoint.size, "decisions": len(data.rows)}
+    lines = [json.dumps(head, ensure_ascii=False, sort_keys=True)]
+    for r in data.rows:
+        lines.append(json.dumps({"index": r.index,
+                                 "entry_b64": base64.b64encode(data.entries[r.index]).decode(),
+                                 "proof": data.proofs[r.index]}, sort_keys=True))
+    return {
+        BUNDLE_NAME: (("\n".join(lines) + "\n").encode(), "Source",
+                      "Entries and C2SP tlog-proofs of every decision (JSON Lines)"),
+        CHECKPOINT_NAME: (data.checkpoint.note.encode(), "Data",
+                          "Signed checkpoint (C2SP tlog-checkpoint)"),
+        KEYS_NAME: (("\n".join(data.verifier_keys) + "\n").encode(), "Data",
+                    "Verifier keys of the log (C2SP signed-note)"),
+    }
+
+
+BUNDLE_DOC = f"""{BUNDLE_NAME} (AFRelationship /Source), JSON Lines:
+  line 1: {{"format": "{BUNDLE_FORMAT}", "report", "campaign", "log",
+           "origin", "checkpoint_size", "decisions"}}
+  then per decision: {{"index", "entry_b64" (exact entry bytes),
+           "proof" (C2SP tlog-proof text against the checkpoint)}}
+{CHECKPOINT_NAME} (/Data): the signed checkpoint note.
+{KEYS_NAME} (/Data): the log's verifier keys, one a line."""
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+def _chunks(rows: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+ROW_COLUMNS = ("#", "Registration", "Post", "Outcome", "Cause", "Index", "Leaf hash")
+
+
+def row_lines(rows: Sequence[Row]) -> tuple[str, list[str]]:
+    """The decision table as fixed-width text: (header, one line per row).
+
+    Every column is ASCII (registration numbers, identifiers, codes, hex), so a
+    monospace font lines them up; the leaf hash is last, after the ledger index, which is
+    what ``table_hashes`` reads back.
+    """
+    cells = [(str(r.n), r.registration, r.post, r.outcome + ("*" if r.superseded else ""),
+              r.cause, str(r.index), r.leaf_hex) for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(ROW_COLUMNS)]
+
+    def line(values: Sequence[str]) -> str:
+        out = [values[0].rjust(widths[0])]
+        out += [v.ljust(w) for v, w in zip(values[1:5], widths[1:5], strict=True)]
+        out += [values[5].rjust(widths[5]), values[6]]
+        return " ".join(out)
+
+    return line(ROW_COLUMNS), [line(c) for c in cells]
+
+
+def render_html(data: ReportData, *, chunk_rows: int = CHUNK_ROWS) -> str:
+    import jinja2
+    import segno
+
+    missing = {g.code for g in data.missing}
+    tz = ZoneInfo(data.campaign.get("timezone") or "UTC")
+    qr = segno.make(data.verify_url, error="m")
+    charts, kpis = charts_and_kpis(data.stats)
+    root_b64 = base64.b64encode(data.checkpoint.root).decode()
+    rows = data.rows
+    if missing:
+        rows = [Row(r.n, r.index, r.registration, _mark(r.post, missing), r.outcome, r.cause,
+                    r.leaf_hex, r.superseded) for r in rows]
+    header, lines = row_lines(rows)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
+    return env.get_template("report.html").render(
+        report_id=data.report_id, origin=data.origin, log=data.log, campaign=data.campaign,
+        title_display=_mark(data.campaign["title"], missing),
+        posts=[{"post": p["post"], "title": _mark(p["title"], missing)}
+               for p in data.campaign["posts"]],
+        period_start=data.period[0], period_end=data.period[1],
+        generated_local=data.generated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+        generated_utc=data.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        checkpoint_size=data.checkpoint.size, checkpoint_root=root_b64,
+        checkpoint_note=data.checkpoint.note, verifier_keys=data.verifier_keys,
+        qr_svg=qr.svg_inline(scale=3, border=2), verify_url=data.verify_url,
+        missing_glyphs=data.missing, kpis=kpis, charts=charts, rows=rows,
+        header=header, chunks=list(_chunks(lines, chunk_rows)),
+        superseded=any(r.superseded for r in rows),
+        bundle_doc=BUNDLE_DOC)
+
+
+def render_pdf(data: ReportData, files: dict[str, tuple[bytes, str, str]], *,
+               chunk_rows: int = CHUNK_ROWS) -> bytes:
+    """The unsigned PDF/A-3b with the files attached as associated files."""
+    import weasyprint  # type: ignore[import-untyped]
+
+    attachments = [weasyprint.Attachment(file_obj=io.BytesIO(content), name=name,
+                                         description=desc, relationship=rel,
+                                         created=data.generated_at, modified=data.generated_at)
+                   for name, (content, rel, desc) in files.items()]
+    doc = weasyprint.HTML(string=render_html(data, chunk_rows=chunk_rows),
+                          base_url=str(TEMPLATES) + "/")
+    out = doc.write_pdf(pdf_variant="pdf/a-3b", attachments=attachments,
+                        uncompressed_pdf=False)
+    assert isinstance(out, bytes)
+    return out
+
+
+def sign_report(pdf: bytes, data: ReportData, identity: SigningIdentity) -> bytes:
+    return sign_pdf(pdf, identity, reason=f"Archive report {data.report_id}",
+                    location=data.origin, name=data.origin)
+
+
+# -- the command -------------------------------------------------------------------------
+
+def generate(service: AbsenceService, settings: Settings, campaign: str, now: datetime, *,
+             out: Path | None = None, base_url: str | None = None,
+             progress: Progress = _quiet) -> ReportResult:
+    """Build, sign, write and record the report of ``campaign``.
+
+    Raises:
+        NotFound: no such campaign.  CouldNotCheck, NotAllowed: keys cannot be used.
+    """
+    cfg = publicity_config(settings)
+    seconds: dict[str, float] = {}
+    t = time.monotonic()
+    data = collect(service, campaign, now,
+                   base_url=base_url or str(cfg.get("base_url", DEFAULT_BASE_URL)),
+                   progress=progress)
+    texts = {"campaign title": data.campaign["title"]}
+    texts.update({f"post {p['post']} title": p["title"] for p in data.campaign["posts"]})
+    data.missing = missing_glyphs(texts)
+    for g in data.missing:
+        progress(f"warning: U+{g.code:04X} ({g.where}) has no glyph in {SANS}; "
+                 "shown as 〔U+XXXX〕")
+    seconds["collect"] = time.monotonic() - t
+    t = time.monotonic()
+    files = bundle_files(data)
+    progress(f"rendering {len(data.rows):,} decisions with WeasyPrint")
+    pdf = render_pdf(data, files)
+    seconds["render"] = time.monotonic() - t
+    t = time.monotonic()
+    identity = load_or_create_identity(settings.key_dir, cfg, data.origin, now)
+    signed = sign_report(pdf, data, identity)
+    seconds["sign"] = time.monotonic() - t
+    path = out or settings.data_dir / "reports" / f"{data.report_id}.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(signed)
+    os.replace(tmp, path)
+    digest = hashlib.sha256(signed).hexdigest()
+    receipts = service.store.execute(service.log, now, lambda conn: [NewEntry(
+        "report.generated", "system:report", {
+            "report": data.report_id, "campaign": campaign, "sha256": digest,
+            "decisions": len(data.rows), "checkpoint_size": data.checkpoint.size})], P.apply)
+    progress(f"recorded as ledger entry {receipts[0].index}")
+    return ReportResult(data.report_id, path, digest, len(data.rows), data.checkpoint.size,
+                        receipts[0].index,
+                        tuple(f"U+{g.code:04X} ({g.where})" for g in data.missing), seconds)
+
+
+def spawn_generate(data_dir: Path, campaign: str, *, config_file: Path | None = None,
+                   out: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``absentia report generate`` as a separate process (for the web/scheduler)."""
+    exe = Path(sys.executable).with_name("absentia")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c",
+                                           "from ledger.cli import main; main()"]
+    cmd += ["report", "generate", "--data", str(data_dir), "--campaign", campaign]
+    if config_file is not None:
+        cmd += ["--config", str(config_file)]
+    if out is not None:
+        cmd += ["--out", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+# -- verification ------------------------------------------------------------------------
+
+@dataclass
+class VerifyResult:
+    code: int
+    lines: list[str]
+
+
+def embedded_files(pdf: bytes) -> dict[str, bytes]:
+    """The PDF's embedded files by name (empty if none).
+
+    Raises:
+        CouldNotCheck: the file is not a PDF pyHanko can read.
+    """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        names = reader.root.get("/Names")
+        tree = names.get_object().get("/EmbeddedFiles") if names is not None else None
+        if tree is None:
+            return {}
+        out: dict[str, bytes] = {}
+        stack = [tree.get_object()]
+        while stack:
+            node = stack.pop()
+            for kid in node.get("/Kids", []):
+                stack.append(kid.get_object())
+            pairs = node.get("/Names", [])
+            for i in range(0, len(pairs) - 1, 2):
+                spec = pairs[i + 1].get_object()
+                stream = spec["/EF"]["/F"].get_object()
+                out[str(pairs[i])] = stream.data
+        return out
+    except Exception as exc:  # pyHanko raises many types on malformed input
+        raise CouldNotCheck(f"cannot read the PDF's embedded files: {exc}") from exc
+
+
+def table_hashes(pdf_path: Path) -> dict[int, str]:
+    """ledger index -> leaf hash (hex) as printed in the decision table (pdftotext).
+
+    Raises:
+        CouldNotCheck: pdftotext is missing or fails.
+    """
+    if shutil.which("pdftotext") is None:
+        raise CouldNotCheck("pdftotext (poppler-utils) is needed to read the decision table")
+    proc = subprocess.run(["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True,
+                          timeout=300, check=False)
+    if proc.returncode != 0:
+        raise CouldNotCheck(f"pdftotext failed: {proc.stderr.decode(errors='replace')}")
+    found: dict[int, str] = {}
+    for m in re.finditer(r"(?m)\b(\d+)\s+([0-9a-f]{64})\s*$", proc.stdout.decode()):
+        found[int(m.group(1))] = m.group(2)
+    return found
+
+
+def _trust_roots(pdf: bytes, ca_files: Sequence[Path]) -> tuple[list[Any], str]:
+    from cryptography import x509
+
+    if ca_files:
+        return ([c for f in ca_files for c in x509.load_pem_x509_certificates(f.read_bytes())],
+                "the given CA")
+    # Offline without a CA: the self-signed root the signature embeds (reported as such).
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    roots = []
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        for sig in reader.embedded_signatures:
+            for c in sig.signed_data["certificates"]:
+                cert = c.chosen
+                if cert.subject == cert.issuer:
+                    roots.append(x509.load_der_x509_certificate(cert.dump()))
+    except Exception as exc:  # pyHanko raises many types on malformed input
+        raise CouldNotCheck(f"cannot parse the PDF: {exc}") from exc
+    return roots, "the CA embedded in the signature (pass --ca to pin the office's CA)"
+
+
+def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
+                  keys: Sequence[str] = ()) -> VerifyResult:
+    """Check a report offline: signature, embedded proofs, entries against the table."""
+    lines: list[str] = []
+    try:
+        pdf = path.read_bytes()
+    except OSError as exc:
+        return VerifyResult(EXIT_COULD_NOT_CHECK, [f"could not read {path}: {exc}"])
+    if not pdf.startswith(b"%PDF-"):
+        return VerifyResult(EXIT_NOT_OURS, [f"{path} is not a PDF"])
+    # 1. the signature (first: a tampered byte may also break what follows)
+    try:
+        roots, whose = _trust_roots(pdf, ca_files)
+        sig = check_signature(pdf, roots)
+    except CouldNotCheck as exc:
+        return VerifyResult(EXIT_NOT_OURS, [f"not our report: {exc}"])
+    except (OSError, ValueError) as exc:
+        return VerifyResult(EXIT_COULD_NOT_CHECK, [f"signature: could not check: {exc}"])
+    try:
+        files = embedded_files(pdf)
+    except CouldNotCheck as exc:
+        if sig is None:
+            return VerifyResult(EXIT_NOT_OURS, [f"not our report: {exc}"])
+        files = {}
+        lines.append(f"embedded files: unreadable ({exc})")
+    if sig is None:
+        if BUNDLE_NAME in files:
+            return VerifyResult(EXIT_SIGNATURE, ["signature: MISSING (the report is unsigned)"])
+        return VerifyResult(EXIT_NOT_OURS, ["not our report: no signature, no embedded bundle"])
+    lines.append(f"signature: intact={sig.intact} valid={sig.valid} "
+                 f"covers whole file={sig.entire_file} trusted={sig.trusted} ({whose})")
+    lines.append(f"signer: {sig.signer}")
+    if sig.chain:
+        lines.append("chain: " + " <- ".join(reversed(sig.chain)))
+    if not sig.ok or (ca_files and not sig.trusted):
+        lines.append(f"signature: INVALID ({sig.summary})")
+        return VerifyResult(EXIT_SIGNATURE, lines)
+    # 2. the bundle
+    if not files:
+        lines.append("not our report: no embedded files")
+        return VerifyResult(EXIT_NOT_OURS, lines)
+    if BUNDLE_NAME not in files:
+        lines.append(f"not our report: no embedded {BUNDLE_NAME}")
+        return VerifyResult(EXIT_NOT_OURS, lines)
+    try:
+        code, more = _verify_bundle(files, keys, path)
+    except CouldNotCheck as exc:
+        lines.append(f"table: could not check: {exc}")
+        return VerifyResult(EXIT_COULD_NOT_CHECK, lines)
+    return VerifyResult(code, lines + more)
+
+
+def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path
+                   ) -> tuple[int, list[str]]:
+    lines: list[str] = []
+    try:
+        text = files[BUNDLE_NAME].decode()
+        records = [json.loads(ln) for ln in text.splitlines() if ln]
+        head = records[0]
+        if head.get("format") != BUNDLE_FORMAT:
+            return EXIT_NOT_OURS, [f"not our report: bundle format {head.get('format')!r}"]
+        note = files[CHECKPOINT_NAME].decode()
+        vkeys = list(keys) or [k for k in files[KEYS_NAME].decode().splitlines() if k.strip()]
+        verifiers = [Ed25519Verifier.from_vkey(k) for k in vkeys]
+    except (KeyError, IndexError, ValueError, UnicodeDecodeError, BadData) as exc:
+        return EXIT_PROOF, [f"bundle: malformed ({exc})"]
+    lines.append(f"keys: {'given' if keys else 'embedded'} ({len(verifiers)}): "
+                 + ", ".join(v.name + '+' + f'{v.key_id:08x}' for v in verifiers))
+    try:
+        cp = Checkpoint.open(note, verifiers, head.get("origin"))
+    except LedgerError as exc:
+        return EXIT_PROOF, [*lines, f"checkpoint: FAILED ({exc})"]
+    if cp.size != head.get("checkpoint_size"):
+        return EXIT_PROOF, [*lines, "checkpoint: size differs from the bundle header"]
+    lines.append(f"checkpoint: {cp.origin} size {cp.size} signed by a trusted key")
+    table = table_hashes(path)
+    failures: list[str] = []
+    seen: set[int] = set()
+    for rec in records[1:]:
+        try:
+            idx = int(rec["index"])
+            entry = base64.b64decode(rec["entry_b64"], validate=True)
+            proof = TlogProof.from_text(rec["proof"])
+            if proof.index != idx:
+                raise VerificationError(f"proof is for index {proof.index}")
+            if proof.checkpoint != note:
+                raise VerificationError("proof's checkpoint is not the embedded checkpoint")
+            if json.loads(entry).get("index") != idx:
+                raise VerificationError("entry bytes carry another index")
+            leaf = leaf_hash(entry)
+            proof.verify(leaf, verifiers, cp.origin)
+            if table.get(idx) != leaf.hex():
+                raise VerificationError(
+                    f"table shows leaf hash {table.get(idx)!r}, entry hashes to {leaf.hex()}")
+            seen.add(idx)
+        except (KeyError, ValueError, TypeError, LedgerError) as exc:
+            failures.append(f"entry {rec.get('index')!r}: {exc}")
+    missing = sorted(set(table) - seen)
+    if missing:
+        failures.append(f"table rows without a verified proof: {missing[:10]}")
+    if head.get("decisions") != len(records) - 1:
+        failures.append(f"header says {head.get('decisions')} decisions, bundle holds "
+                        f"{len(records) - 1}")
+    for f in failures[:20]:
+        lines.append(f"FAILED {f}")
+    if failures:
+        lines.append(f"proofs: {len(failures)} failure(s) of {len(records) - 1} decisions")
+        return EXIT_PROOF, lines
+    lines.append(f"proofs: all {len(seen):,} decisions included in checkpoint {cp.size}; "
+                 "entry hashes match the table")
+    return EXIT_OK, lines

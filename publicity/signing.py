@@ -1,0 +1,318 @@
+"""The office's document-signing identity (X.509, ECDSA P-256) and PAdES signing.
+
+On first use a local CA and a signing certificate (key usage digitalSignature +
+nonRepudiation) are created under ``<key dir>/publicity`` (directory 0700, files 0600),
+unless configured files are given: ``[publicity] signing_cert`` + ``signing_key`` (PEM)
+or ``signing_p12`` (+ ``signing_p12_password_file``).  Private keys are never logged.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from ledger.errors import CouldNotCheck, NotAllowed
+
+SUBDIR = "publicity"
+CA_CERT = "ca.pem"
+CA_KEY = "ca-key.pem"
+SIGNING_CERT = "signing.pem"
+SIGNING_KEY = "signing-key.pem"
+#: The visible signature box on the cover page (PDF points: x1, y1, x2, y2; A4 portrait).
+SIGNATURE_BOX = (330, 36, 560, 112)
+SIGNATURE_FIELD = "ArchiveSignature"
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """A signing key, its certificate and the chain up to (and including) its root."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+    chain: tuple[x509.Certificate, ...]  # issuers, root last
+
+    @property
+    def root(self) -> x509.Certificate:
+        return self.chain[-1] if self.chain else self.cert
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _check_private(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise NotAllowed(f"{path} is readable by others (mode {mode & 0o777:o}); "
+                         f"run `chmod 600 {path}` and try again")
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _name(common: str, org: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def create_identity(folder: Path, organisation: str, now: datetime) -> SigningIdentity:
+    """Create a local CA and a document-signing certificate in ``folder`` (0700/0600).
+
+    Raises:
+        CouldNotCheck: a file could not be written (or already exists).
+    """
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name(f"{organisation} archive CA", organisation)
+    start = now - timedelta(minutes=5)
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(start).not_valid_after(now + timedelta(days=3650))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(
+              digital_signature=False, content_commitment=False, key_encipherment=False,
+              data_encipherment=False, key_agreement=False, key_cert_sign=True,
+              crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(_name(f"{organisation} document signing", organisation))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(now + timedelta(days=1825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=True, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
+        _write_private(folder / CA_KEY, _pem_key(ca_key))
+        _write_private(folder / CA_CERT, ca.public_bytes(serialization.Encoding.PEM))
+        _write_private(folder / SIGNING_KEY, _pem_key(key))
+        _write_private(folder / SIGNING_CERT, cert.public_bytes(serialization.Encoding.PEM))
+    except OSError as exc:
+        raise CouldNotCheck(f"cannot write the document-signing files in {folder}: {exc}"
+                            ) from exc
+    return SigningIdentity(key, cert, (ca,))
+
+
+def _as_ec(key: Any, where: Path) -> ec.EllipticCurvePrivateKey:
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CouldNotCheck(f"{where}: the document-signing key must be an ECDSA key")
+    return key
+
+
+def _load_pem(cert_file: Path, key_file: Path, chain_files: list[Path]) -> SigningIdentity:
+    _check_private(key_file)
+    try:
+        key = _as_ec(serialization.load_pem_private_key(key_file.read_bytes(), None), key_file)
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        chain = [c for f in chain_files for c in x509.load_pem_x509_certificates(f.read_bytes())]
+    except (OSError, ValueError) as exc:
+        raise CouldNotCheck(f"cannot load the document-signing certificate/key: {exc}"
+                            ) from exc
+    return SigningIdentity(key, cert, tuple(chain))
+
+
+def load_or_create_identity(key_dir: Path, cfg: dict[str, Any], organisation: str,
+                            now: datetime) -> SigningIdentity:
+    """The configured identity, or the one under ``key_dir/publicity`` (created if absent).
+
+    ``cfg`` is the ``[publicity]`` table: ``signing_cert`` + ``signing_key`` (PEM, with
+    optional ``signing_chain``), or ``signing_p12`` + ``signing_p12_password_file``.
+
+    Raises:
+        NotAllowed: a private key file is readable by others.
+        CouldNotCheck: the files cannot be read or written.
+    """
+    p12 = cfg.get("signing_p12")
+    if p12:
+        p12_path = Path(p12)
+        _check_private(p12_path)
+        pw_file = cfg.get("signing_p12_password_file")
+        password = None
+        if pw_file:
+            _check_private(Path(pw_file))
+            password = Path(pw_file).read_bytes().strip()
+        try:
+            key, cert, extra = pkcs12.load_key_and_certificates(p12_path.read_bytes(), password)
+        except (OSError, ValueError) as exc:
+            raise CouldNotCheck(f"cannot load {p12_path}: {exc}") from exc
+        if cert is None:
+            raise CouldNotCheck(f"{p12_path} holds no certificate")
+        return SigningIdentity(_as_ec(key, p12_path), cert, tuple(extra))
+    if cfg.get("signing_cert") and cfg.get("signing_key"):
+        chain = cfg.get("signing_chain") or []
+        return _load_pem(Path(cfg["signing_cert"]), Path(cfg["signing_key"]),
+                         [Path(c) for c in ([chain] if isinstance(chain, str) else chain)])
+    folder = key_dir / SUBDIR
+    if (folder / SIGNING_CERT).exists():
+        return _load_pem(folder / SIGNING_CERT, folder / SIGNING_KEY, [folder / CA_CERT])
+    return create_identity(folder, organisation, now)
+
+
+# -- pyHanko ---------------------------------------------------------------------------
+
+def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def sign_pdf(pdf: bytes, identity: SigningIdentity, *, reason: str, location: str,
+             name: str) -> bytes:
+    """PAdES-sign ``pdf`` (an incremental update) with a visible block on page 1."""
+    from pyhanko import stamp
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    key_der = identity.key.private_bytes(serialization.Encoding.DER,
+                                         serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+    signer = signers.SimpleSigner(
+        signing_cert=_asn1_cert(identity.cert),
+        signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
+        cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+            [_asn1_cert(c) for c in identity.chain]))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    fields.append_signature_field(writer, fields.SigFieldSpec(
+        SIGNATURE_FIELD, on_page=0, box=SIGNATURE_BOX))
+    meta = signers.PdfSignatureMetadata(
+        field_name=SIGNATURE_FIELD, subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256", reason=reason, location=location, name=name)
+    _PdfA3Signer = _pdfa3_signer_class()  # noqa: N806
+    with tempfile.TemporaryDirectory() as tmp:
+        stamp_pdf = Path(tmp) / "stamp.pdf"
+        stamp_pdf.write_bytes(render_stamp(identity, reason, datetime.now(UTC)))
+        style = stamp.StaticStampStyle.from_pdf_file(str(stamp_pdf), border_width=0)
+        out = io.BytesIO()
+        _PdfA3Signer(meta, signer=signer, stamp_style=style).sign_pdf(writer, output=out)
+    return out.getvalue()
+
+
+def _pdfa3_signer_class() -> Any:
+    from pyhanko.sign import signers
+    from pyhanko.sign.signers import constants
+
+    class PdfA3Signer(signers.PdfSigner):
+        """PAdES with the ESIC extension only: PDF/A-3 is PDF 1.7.
+
+        pyHanko would declare ISO 32002 for ECDSA P-256 and so raise the catalog's
+        /Version to 2.0, which a PDF/A-3 file must not do.  ECDSA in a CAdES signature
+        is valid PAdES in PDF 1.7 (ETSI EN 319 142-1).
+        """
+
+        def register_extensions(self, pdf_out: Any, *, md_algorithm: str) -> None:
+            pdf_out.ensure_output_version(version=(1, 7))
+            pdf_out.register_extension(constants.ESIC_EXTENSION_1)
+
+    return PdfA3Signer
+
+
+def render_stamp(identity: SigningIdentity, reason: str, when: datetime) -> bytes:
+    """The visible signature block as a one-page PDF (WeasyPrint: Noto CJK, embedded).
+
+    pyHanko's own text stamps need uharfbuzz for an embedded font and would otherwise use
+    a non-embedded standard font, which PDF/A forbids; an imported page avoids both.
+    """
+    import weasyprint  # type: ignore[import-untyped]
+
+    x1, y1, x2, y2 = SIGNATURE_BOX
+    cn = identity.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    who = str(cn[0].value) if cn else identity.cert.subject.rfc4514_string()
+    fp = identity.cert.fingerprint(hashes.SHA256()).hex()[:32]
+    doc = f"""<html><head><style>
+@page {{ size: {x2 - x1}pt {y2 - y1}pt; margin: 0; }}
+body {{ margin: 0; font: 6.5pt "Noto Sans CJK SC"; }}
+div {{ border: 0.8pt solid #1a3d7c; height: {y2 - y1 - 8}pt; padding: 3pt; color: #1a3d7c; }}
+b {{ font-size: 8pt; }}
+</style></head><body><div><b>电子签章 Digitally signed (PAdES)</b><br>
+{html.escape(who)}<br>{when.strftime("%Y-%m-%d %H:%M:%S")} UTC<br>
+{html.escape(reason)}<br>cert SHA-256 {fp}…</div></body></html>"""
+    out = weasyprint.HTML(string=doc).write_pdf()
+    assert isinstance(out, bytes)
+    return out
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What pyHanko found about a PDF's signature."""
+
+    intact: bool
+    valid: bool
+    trusted: bool
+    entire_file: bool
+    signer: str
+    chain: tuple[str, ...]
+    summary: str
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.valid and self.entire_file
+
+
+def check_signature(pdf: bytes, trust_roots: list[x509.Certificate]) -> SignatureCheck | None:
+    """Validate the last signature of ``pdf`` (None if unsigned).
+
+    Raises:
+        CouldNotCheck: the PDF cannot be parsed.
+    """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        sigs = reader.embedded_signatures
+    except Exception as exc:  # pyHanko raises several types on malformed files
+        raise CouldNotCheck(f"cannot parse the PDF: {exc}") from exc
+    if not sigs:
+        return None
+    sig = sigs[-1]
+    vc = ValidationContext(trust_roots=[_asn1_cert(c) for c in trust_roots],
+                           allow_fetching=False)
+    try:
+        status = validate_pdf_signature(sig, vc)
+    except Exception as exc:  # a mangled CMS blob, a broken byte range
+        return SignatureCheck(False, False, False, False, "?", (), f"invalid: {exc}")
+    chain: tuple[str, ...] = ()
+    try:
+        path = status.validation_path
+        if path is not None:
+            chain = tuple(c.subject.human_friendly for c in path)
+    except AttributeError:
+        pass
+    return SignatureCheck(
+        intact=bool(status.intact), valid=bool(status.valid), trusted=bool(status.trusted),
+        entire_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        signer=status.signing_cert.subject.human_friendly,
+        chain=chain, summary=status.summary())

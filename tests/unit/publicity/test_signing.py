@@ -1,0 +1,75 @@
+"""The document-signing identity: a local P-256 CA and a nonRepudiation signing cert."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ledger.errors import NotAllowed
+from publicity.signing import (
+    CA_CERT,
+    CA_KEY,
+    SIGNING_CERT,
+    SIGNING_KEY,
+    SUBDIR,
+    load_or_create_identity,
+)
+
+NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+ORG = "absentia.example.gov.cn/hr-bureau/2026"
+
+
+def test_created_ca_and_cert_are_p256_and_the_cert_has_non_repudiation(tmp_path: Path) -> None:
+    ident = load_or_create_identity(tmp_path / "keys", {}, ORG, NOW)
+    ca = ident.root
+    for c in (ca, ident.cert):
+        key = c.public_key()
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        assert isinstance(key.curve, ec.SECP256R1)
+    assert isinstance(ident.key.curve, ec.SECP256R1)
+    ku = ident.cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.content_commitment
+    assert ku.digital_signature
+    assert not ku.key_cert_sign
+    assert not ident.cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert ca.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    ident.cert.verify_directly_issued_by(ca)  # raises if not signed by the CA
+    assert ident.cert.issuer == ca.subject
+
+
+def test_files_are_private_and_reused(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    first = load_or_create_identity(keys, {}, ORG, NOW)
+    folder = keys / SUBDIR
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name in (CA_CERT, CA_KEY, SIGNING_CERT, SIGNING_KEY):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+    second = load_or_create_identity(keys, {}, ORG, NOW)
+    assert second.cert == first.cert
+    assert second.root == first.root
+    assert second.key.private_numbers() == first.key.private_numbers()
+
+
+def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    load_or_create_identity(keys, {}, ORG, NOW)
+    (keys / SUBDIR / SIGNING_KEY).chmod(0o644)
+    with pytest.raises(NotAllowed):
+        load_or_create_identity(keys, {}, ORG, NOW)
+
+
+def test_configured_pem_files_are_used(tmp_path: Path) -> None:
+    made = load_or_create_identity(tmp_path / "a", {}, ORG, NOW)
+    folder = tmp_path / "a" / SUBDIR
+    cfg = {"signing_cert": str(folder / SIGNING_CERT), "signing_key": str(folder / SIGNING_KEY),
+           "signing_chain": str(folder / CA_CERT)}
+    loaded = load_or_create_identity(tmp_path / "b", cfg, ORG, NOW)
+    assert loaded.cert == made.cert
+    assert loaded.root == made.root
+    assert not (tmp_path / "b").exists()
