@@ -37,6 +37,7 @@ class Settings:
     #: values by ``ledger.absence.settings``.
     tables: dict[str, Any] = field(default_factory=dict)
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* are believed
+    config_path: Path | None = None  # the file read (child processes are given it)
 
 
 def _get(table: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
@@ -94,6 +95,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         trusted_proxies=_get(server, "trusted_proxies", int, 0, "server"),
         logs=tuple(logs),
         tables={k: _substitute(raw.get(k, {}), sub) for k in DOMAIN_TABLES},
+        config_path=path.resolve(),
     )
 
 

@@ -88,17 +88,23 @@ def rotate_webhook_secret(path: Path) -> WebhookSecret:
 
 def absence_jobs(service: AbsenceService, settings: Settings
                  ) -> dict[str, tuple[float, Callable[[datetime], object]]]:
-    """The scheduled jobs of the absence domain: the sweep and the outbox.
+    """The scheduled jobs: the sweep, the outbox, and the archive reports.
 
     Raises:
         BadData: the [notifications] configuration is invalid.
     """
     from ledger.absence.outbox import dispatch
     from ledger.notify import channels_from_config
+    from publicity.scheduled import generate_due_reports
 
     channels = channels_from_config(service.cfg.notifications, settings.data_dir)
+    every = settings.tables.get("publicity", {}).get("report_interval_s", 86400)
+    if not isinstance(every, int | float) or isinstance(every, bool) or every <= 0:
+        raise BadData("config publicity.report_interval_s: a positive number of seconds",
+                      field="publicity.report_interval_s")
     return {
         "sweep": (service.cfg.sweep_interval_s, lambda now: service.sweep(now)),
         "outbox": (service.cfg.outbox_interval_s,
                    lambda now: dispatch(service, channels, now)),
+        "reports": (float(every), lambda now: generate_due_reports(service, settings, now)),
     }

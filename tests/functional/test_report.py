@@ -263,3 +263,31 @@ def test_the_qr_codes_page_shows_the_recorded_digest(
     missing = client.get("/reports/rp_nope")
     assert missing.status_code == 404
     assert missing.headers["Content-Type"] == "application/problem+json"
+
+
+def test_the_scheduled_job_reports_campaigns_whose_decisions_changed(tmp_path: Path) -> None:
+    """Due campaigns get a report from a child process; then they are not due until a
+    new decision is recorded."""
+    from datetime import timedelta
+
+    from publicity.scheduled import campaigns_due, generate_due_reports
+    from tests.functional._absence import candidates_csv, make_env
+
+    with make_env(tmp_path, f"sqlite:///{tmp_path}/data/absentia.db") as env:
+        start = datetime.now(UTC) - timedelta(hours=3)
+        env.clock(start)
+        env.campaign()
+        data, _ = candidates_csv(4, seed=31)
+        assert env.import_csv("c2026", data).status_code == 201
+        assert env.post("/api/v1/campaigns/c2026/windows", "hr", {
+            "opens_at": (start + timedelta(minutes=5)).isoformat(),
+            "closes_at": (start + timedelta(hours=1)).isoformat()}).status_code == 201
+        assert campaigns_due(env.service) == []  # nothing decided yet: nothing to archive
+        env.clock(start + timedelta(hours=2))
+        assert env.service.sweep(env.now[0]) == 4
+        assert campaigns_due(env.service) == ["c2026"]
+        assert generate_due_reports(env.service, env.settings, env.now[0]) == 1
+        assert campaigns_due(env.service) == []
+        pdfs = list((env.data / "reports").glob("*.pdf"))
+        assert len(pdfs) == 1
+        assert _run("report", "verify", str(pdfs[0])).returncode == 0
