@@ -8,6 +8,7 @@ bytes keep), and ``/notices/<id>/original`` serves the exact bytes still.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 import time
@@ -63,9 +64,26 @@ def notice_list() -> str:
     return render_template("notices.html", items=items, page=page, pages=pages, total=total)
 
 
+_GZIPPED: dict[str, bytes] = {}
+
+
 def _serve(data: bytes, etag: str, cache: str) -> Response:
-    resp = Response(data, mimetype="text/html")
-    resp.set_etag(etag)
+    """The bytes with a strong ETag; gzip-encoded (compressed once, kept) for clients
+    that accept it, under an ETag of its own (RFC 9110 §8.8.3: another representation)."""
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    if gzipped:
+        packed = _GZIPPED.get(etag)
+        if packed is None:
+            if len(_GZIPPED) > 256:
+                _GZIPPED.clear()
+            packed = _GZIPPED[etag] = gzip.compress(data, compresslevel=9, mtime=0)
+        resp = Response(packed, mimetype="text/html")
+        resp.headers["Content-Encoding"] = "gzip"
+        resp.set_etag(etag + "-gzip")
+    else:
+        resp = Response(data, mimetype="text/html")
+        resp.set_etag(etag)
+    resp.headers["Vary"] = "Accept-Encoding"
     resp.headers["Cache-Control"] = cache
     resp.make_conditional(request)
     return resp

@@ -258,3 +258,18 @@ def test_the_notice_period_counts_working_days(env: Env) -> None:
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
     assert rec["period_end"] == end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert rec["period_start"] == rec["published_at"]
+
+
+def test_a_gzip_client_gets_the_same_bytes_compressed(env: Env) -> None:
+    decided_campaign(env, 4)
+    record = js(env.post("/api/v1/campaigns/c2026/notices", "hr", {}))
+    resp = env.client.get(record["url"], headers={"Accept-Encoding": "gzip, br"})
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert resp.headers["Vary"] == "Accept-Encoding"
+    import gzip
+
+    assert hashlib.sha256(gzip.decompress(resp.data)).hexdigest() == record["sha256"]
+    assert resp.headers["ETag"] == f'"{record["sha256"]}-gzip"'
+    again = env.client.get(record["url"], headers={"Accept-Encoding": "gzip",
+                                                    "If-None-Match": resp.headers["ETag"]})
+    assert again.status_code == 304
