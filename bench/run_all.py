@@ -26,6 +26,7 @@ from bench import (
     bench_ingest,
     bench_notice,
     bench_proofs,
+    bench_report,
     bench_sweep,
     bench_verify,
 )
@@ -33,7 +34,7 @@ from bench._common import Figure, report, say
 from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
-STEPS = ("append", "verify", "proofs", "ingest", "sweep", "notice")
+STEPS = ("append", "verify", "proofs", "ingest", "sweep", "notice", "report")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_ingest.add_arguments(parser)
     bench_sweep.add_arguments(parser)
     bench_notice.add_arguments(parser)
+    parser.add_argument("--report-decisions", type=int, default=10_000,
+                        help="decisions in the benchmarked report (default 10,000)")
     parser.add_argument("--only", action="append", choices=STEPS,
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--no-postgres", action="store_true",
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         args.ingest_candidates, args.ingest_seconds, args.ingest_warmup = 500, 5.0, 1.0
         args.sweep_windows, args.sweep_pg_windows = 2_000, 1_000
         args.notice_candidates, args.notice_seconds = 50, 5.0
+        args.report_decisions = 1_000
 
     pg_url = os.environ.get(bench_append.PG_ENV) or None
     pg_server: PgServer | None = None
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             pg_server.create_database() if pg_server is not None else None,
             args.sweep_pg_windows, args.sweep_rebuild),
         "notice": lambda: bench_notice.run(args.notice_candidates, args.notice_seconds),
+        "report": lambda: bench_report.run(args.report_decisions),
     }
     figures: list[Figure] = []
     notes: list[str] = []
