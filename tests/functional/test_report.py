@@ -265,7 +265,8 @@ def test_the_qr_codes_page_shows_the_recorded_digest(
     assert missing.headers["Content-Type"] == "application/problem+json"
 
 
-def test_the_scheduled_job_reports_campaigns_whose_decisions_changed(tmp_path: Path) -> None:
+def test_the_scheduled_job_reports_campaigns_whose_decisions_changed(tmp_path: Path,
+                                                                     db_url: str) -> None:
     """Due campaigns get a report from a child process; then they are not due until a
     new decision is recorded."""
     from datetime import timedelta
@@ -273,7 +274,7 @@ def test_the_scheduled_job_reports_campaigns_whose_decisions_changed(tmp_path: P
     from publicity.scheduled import campaigns_due, generate_due_reports
     from tests.functional._absence import candidates_csv, make_env
 
-    with make_env(tmp_path, f"sqlite:///{tmp_path}/data/absentia.db") as env:
+    with make_env(tmp_path, db_url) as env:  # the child process opens the same database
         start = datetime.now(UTC) - timedelta(hours=3)
         env.clock(start)
         env.campaign()
