@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# axe-core (Deque), the accessibility rules engine the browser tests run against our
+# pages (WCAG 2.1 A/AA); installed from the npm registry, never served to users.
+AXE    := $(VENV)/npm/node_modules/axe-core/axe.min.js
 DATA   ?= data
 
 .PHONY: run test lint bench sysdeps install clean
@@ -29,7 +32,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: install lint
+$(AXE):
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/npm axe-core@4.11
+
+test: install lint $(AXE)
 	$(BIN)/python -m pytest
 
 bench: install

@@ -367,3 +367,44 @@ def test_a_rewritten_decision_is_marked_bad(site: Site) -> None:
         assert pixels_near(image, box, OK_RGB) == 0
     finally:
         tamper(store.engine, index, genuine)
+
+
+# -- accessibility: axe-core's WCAG 2.1 A/AA rules on every public page -------------------
+
+AXE = Path(__file__).resolve().parents[2] / ".venv" / "npm" / "node_modules" / "axe-core" \
+    / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(driver: WebDriver) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the current page, one line each."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `make test` (it installs it with npm)")
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
+        ".then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' (' +"
+        " v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ') + ')')))"
+        ".catch(e => done(['axe failed: ' + e]));", WCAG_TAGS)
+    assert isinstance(result, list)
+    return [str(x) for x in result]
+
+
+def test_public_pages_pass_axe_wcag21_aa(site: Site) -> None:
+    driver = site.driver
+    driver.set_script_timeout(WAIT_S)
+    driver.set_window_size(1280, 900)
+    found: dict[str, list[str]] = {}
+    for path in ("/", "/notices", site.notice_url, f"/status?campaign={CAMPAIGN}",
+                 f"/status?campaign={CAMPAIGN}&lang=en"):
+        site.open(path)
+        found[path] = axe_violations(driver)
+    # The candidate's own result page, reached through the form.
+    site.open(f"/status?campaign={CAMPAIGN}")
+    driver.find_element(By.ID, "registration").send_keys(site.campaign.reg(1))
+    driver.find_element(By.ID, "factor").send_keys(site.campaign.factor(1))
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(driver, "the result page", lambda d: "status" in d.current_url)
+    found["result"] = axe_violations(driver)
+    assert found == {page: [] for page in found}
