@@ -116,8 +116,8 @@ def final_lines(service: AbsenceService, campaign: str, conn: Connection
     names: list[str] = []
     with service.read() as vconn:
         for subject, r in sorted(latest.items(), key=lambda kv: kv[1].registration):
-            sealed = service._sealed(vconn, subject)
-            full = service.vault.open(subject, sealed).name if sealed is not None else ""
+            details = service.personal_details(vconn, subject)
+            full = details.name if details is not None else ""
             if full:
                 names.append(full)
             outcome = "confirmed" if r.review == "confirmed" else r.outcome
@@ -228,7 +228,7 @@ def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetim
             body["supersedes"] = supersedes
         return [NewEntry("notice.published", caller.actor, body)]
 
-    service._run(now, plan)
+    service.record(now, plan)
     return notice(service, rendered.notice)
 
 

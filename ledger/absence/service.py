@@ -47,7 +47,7 @@ from ledger.absence.vault import PersonalDetails, SealedPerson, Vault, new_subje
 from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound, Unprocessable
 from ledger.events import identifier
-from ledger.storage.store import LedgerStore, NewEntry, Receipt
+from ledger.storage.store import LedgerStore, NewEntry, Plan, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,22 @@ class AbsenceService:
 
     def _run(self, now: datetime, plan: Any) -> list[Receipt]:
         return self.store.execute(self.log, now, plan, P.apply)
+
+    def record(self, now: datetime, plan: Plan) -> list[Receipt]:
+        """Run ``plan`` (checks, entries) under the log's lock and project its entries.
+
+        For other packages' commands on this domain's log (notices, reports).
+
+        Raises:
+            LedgerError: whatever ``plan`` raises; nothing is written.
+        """
+        return self._run(now, plan)
+
+    def personal_details(self, conn: Connection, subject: str) -> PersonalDetails | None:
+        """A subject's details from the vault (None once erased); no access is recorded,
+        so only for processing that shows no one the details (masking a notice)."""
+        sealed = self._sealed(conn, subject)
+        return None if sealed is None else self.vault.open(subject, sealed)
 
     def read(self) -> Any:
         """A read-only connection context for queries."""
