@@ -527,6 +527,66 @@ def report_verify(file: Path, ca_files: tuple[Path, ...], keys_file: Path | None
     sys.exit(result.code)
 
 
+def _open_accounts(data_dir: Path, config_file: Path | None) -> Any:
+    """The console accounts on the absence domain's log (ledger.accounts.store.Accounts)."""
+    from ledger.absence.vault import Vault
+    from ledger.accounts.store import Accounts
+
+    _, service = _open_absence(data_dir, config_file)
+    with _ledger_errors():
+        accounts = Accounts(service.store, service.log,
+                            Vault.load_or_create_master_key(service.cfg.master_key_path))
+        accounts.ensure_schema()
+    return accounts
+
+
+@cli.group()
+def users() -> None:
+    """Console accounts (hr, reviewer, auditor, admin): create the first admin here."""
+
+
+@users.command("create")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--login", required=True, help="the sign-in name (kept off the ledger)")
+@click.option("--role", required=True, type=click.Choice(["hr", "reviewer", "auditor", "admin"]))
+@click.option("--password-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="read the password from this file (first line) instead of "
+                                 "prompting")
+def users_create(data_dir: Path, config_file: Path | None, login: str, role: str,
+                 password_file: Path | None) -> None:
+    """Create a console account; the ledger records its id and role (not the login)."""
+    from ledger.accounts.store import MIN_PASSWORD, TOTP_REQUIRED
+
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"the password must have at least {MIN_PASSWORD} "
+                                   "characters")
+    accounts = _open_accounts(data_dir, config_file)
+    with _ledger_errors():
+        user = accounts.create_user(login, password, role, datetime.now(UTC))
+    click.echo(f"{user}\t{role}")
+    if role in TOTP_REQUIRED:
+        click.echo(f"(a {role} must set up a TOTP authenticator app at the first sign-in at "
+                   "/console/sign-in: have one ready)", err=True)
+
+
+@users.command("list")
+@DATA_OPTION
+@CONFIG_OPTION
+def users_list(data_dir: Path, config_file: Path | None) -> None:
+    """List accounts: id, login, role, TOTP enrolled, locked until."""
+    accounts = _open_accounts(data_dir, config_file)
+    for a in accounts.users():
+        click.echo(f"{a.user}\t{a.login}\t{a.role}\t"
+                   f"{'totp' if a.totp_enrolled else 'no-totp'}\t{a.locked_until or ''}\t"
+                   f"{a.created_at}")
+
+
 def main() -> None:
     """Console entry point."""
     cli()

@@ -197,3 +197,4 @@ WINDOW_CLOSED = register(EventType(
 # The absence domain's types register themselves on import; every process that appends
 # imports this module, so they are always known.
 import ledger.absence.entries  # noqa: E402, F401
+import ledger.accounts.entries as _accounts_entries  # noqa: E402, F401

@@ -20,9 +20,6 @@ needs werkzeug's ``ProxyFix`` so that ``request.is_secure`` is true).
 
 from __future__ import annotations
 
-import hmac
-import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +31,9 @@ from werkzeug.exceptions import TooManyRequests
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.appeals)
 from ledger.absence.service import AbsenceService
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
+from ledger.web import forms
 from ledger.web.api import now, public_limited
+from ledger.web.forms import Lang
 
 bp = Blueprint("selfservice", __name__)
 
@@ -136,43 +135,13 @@ ACCOMMODATIONS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Lang:
-    """The page language: ``zh`` (default) or ``en``."""
-
-    code: str
-
-    @property
-    def html(self) -> str:
-        return "en" if self.code == "en" else "zh-CN"
-
-    @property
-    def other(self) -> str:
-        return "zh" if self.code == "en" else "en"
-
-    @property
-    def other_html(self) -> str:
-        return "zh-CN" if self.code == "en" else "en"
-
-    def pick(self, pair: tuple[str, str]) -> str:
-        return pair[1] if self.code == "en" else pair[0]
-
-    def t(self, key: str, **fmt: Any) -> str:
-        return self.pick(TEXT[key]).format(**fmt)
-
-    def of(self, table: dict[str, tuple[str, str]], key: str | None) -> str:
-        if key is None:
-            return "—"
-        return self.pick(table[key]) if key in table else key
-
-
 def service() -> AbsenceService:
     s: AbsenceService = current_app.extensions["absentia.absence"]
     return s
 
 
 def lang() -> Lang:
-    return Lang("en" if request.values.get("lang") == "en" else "zh")
+    return Lang.of_request(TEXT)
 
 
 def field(name: str) -> str:
@@ -184,28 +153,15 @@ def field(name: str) -> str:
 # -- CSRF: double-submit token -----------------------------------------------------------
 
 
-def cookie_name() -> str:
-    """Over HTTPS the ``__Host-`` prefix: no sibling subdomain can plant the cookie."""
-    return "__Host-" + CSRF_COOKIE if request.is_secure else CSRF_COOKIE
-
-
-def _well_formed(token: str) -> bool:
-    """A token as ``secrets.token_urlsafe(32)`` makes (43 URL-safe base64 characters)."""
-    return 32 <= len(token) <= 64 and token.isascii() and token.replace(
-        "-", "").replace("_", "").isalnum()
-
-
 def form_token() -> str:
     """The token of this browser's forms: the cookie's if well formed, else a new one."""
-    current = request.cookies.get(cookie_name(), "")
-    return current if _well_formed(current) else secrets.token_urlsafe(32)
+    return forms.form_token(CSRF_COOKIE)
 
 
 def csrf_ok() -> bool:
     """The hidden field equals the cookie (which a cross-site form cannot send)."""
-    cookie = request.cookies.get(cookie_name(), "")
-    sent = request.form.get(CSRF_FIELD, "")
-    return _well_formed(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
+    cookie = request.cookies.get(forms.cookie_name(CSRF_COOKIE), "")
+    return forms.well_formed(cookie) and forms.same(cookie, request.form.get(CSRF_FIELD, ""))
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
@@ -214,8 +170,7 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     lg = context.pop("lg", None) or lang()
     html = render_template(template, lg=lg, token=token, csrf_field=CSRF_FIELD, **context)
     resp = Response(html, status=status, mimetype="text/html")
-    resp.set_cookie(cookie_name(), token, httponly=True, samesite="Strict",
-                    secure=request.is_secure, path="/")
+    forms.set_cookie(resp, CSRF_COOKIE, token)
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Content-Language"] = lg.html
     return resp

@@ -447,6 +447,8 @@ class AbsenceService:
         post = data.get("post")
         if subjects is not None and (not isinstance(subjects, list) or not subjects):
             raise BadData("subjects: give a non-empty list of subject IDs", field="subjects")
+        if post is not None and not isinstance(post, str):
+            raise BadData("post: a post ID of the campaign", field="post")
         self.campaign(campaign)
         return self._schedule(caller, campaign, opens, closes, slot, subjects, post, now,
                               kind="regular")

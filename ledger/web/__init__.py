@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
 
 from ledger.absence.service import AbsenceService
 from ledger.absence.setup import cached_webhook_secrets, open_absence
@@ -14,6 +14,8 @@ from ledger.storage import LedgerStore, make_engine
 from ledger.web import api, logs, problems
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+#: Paths any site may read from a browser (CORS): the log and what is published.
+_PUBLIC_READ = ("/logs", "/notices", "/reports/", "/static/")
 
 
 def open_store(settings: Settings) -> LedgerStore:
@@ -65,6 +67,11 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
         from publicity import selfservice
 
         app.register_blueprint(selfservice.bp)
+        from ledger.web import console
+        app.register_blueprint(console.bp)
+        from ledger.web import openapi
+
+        app.register_blueprint(openapi.bp)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
     app.register_blueprint(logs.bp)
@@ -85,7 +92,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
             "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        resp.headers.setdefault("Access-Control-Allow-Origin", "*")  # public, read-only data
+        if request.path.startswith(_PUBLIC_READ):  # public, read-only, no cookies
+            resp.headers.setdefault("Access-Control-Allow-Origin", "*")
         return resp
 
     return app

@@ -36,3 +36,11 @@ def test_trusted_proxy_gives_each_client_its_own_limit(tmp_path: Path, sqlite_ur
 def test_without_trust_the_forwarded_header_is_ignored(tmp_path: Path, sqlite_url: str) -> None:
     # Everyone appears as the proxy itself: one shared bucket (the header is not believed).
     assert _attempts(0, tmp_path, sqlite_url) == [403, 403, 429, 429]
+
+
+def test_cors_is_open_for_public_reads_only(tmp_path: Path, sqlite_url: str) -> None:
+    with make_env(tmp_path, sqlite_url) as env:
+        assert env.client.get("/logs").headers["Access-Control-Allow-Origin"] == "*"
+        assert env.client.get("/notices").headers["Access-Control-Allow-Origin"] == "*"
+        for path in ("/console/sign-in", "/status", "/api/v1/campaigns"):
+            assert "Access-Control-Allow-Origin" not in env.client.get(path).headers, path

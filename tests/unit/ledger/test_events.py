@@ -100,6 +100,14 @@ VALID: dict[str, dict[str, Any]] = {
                          "period_end": "2026-12-02T16:00:00.000Z", "supersedes": "nt_0"},
     "report.generated": {"report": "rp_1", "campaign": "c2026", "sha256": H,
                          "decisions": 2000, "checkpoint_size": 17041},
+    "user.created": {"user": "u_abcdefghijklmnop", "role": "reviewer"},
+    "user.totp_enrolled": {"user": "u_abcdefghijklmnop"},
+    "user.signed_in": {"user": "u_abcdefghijklmnop", "session": "s_abcdefghijklmnop",
+                       "second_factor": "totp"},
+    "user.sign_in_failed": {"reason": "bad_password", "user": "u_abcdefghijklmnop"},
+    "user.signed_out": {"user": "u_abcdefghijklmnop", "session": "s_abcdefghijklmnop"},
+    "user.locked": {"user": "u_abcdefghijklmnop", "until": "2026-11-25T08:01:00.000Z",
+                    "failures": 5},
 }
 
 #: Fields for which some generic bad values are in fact valid (empty lists, titles).

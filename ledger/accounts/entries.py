@@ -1,0 +1,45 @@
+"""The ledger entry types of console accounts, each with a closed body schema.
+
+Bodies carry a user id (``u_`` + 16 base32), a public session reference (``s_`` + 16
+base32, not the cookie token nor its digest), roles and reason codes.  Never a login
+name (it may be an e-mail address or a name), a password, a hash or a TOTP secret.
+"""
+
+from __future__ import annotations
+
+from ledger.events import EventType, count, one_of, pattern, register, timestamp
+
+#: Console roles: HR operator, HR reviewer, auditor, administrator.
+CONSOLE_ROLES = ("hr", "reviewer", "auditor", "admin")
+#: Why a sign-in failed.  ``locked``: the account is locked, nothing was checked.
+FAILURE_REASONS = ("bad_password", "bad_totp", "locked", "unknown_login")
+
+user_id = pattern(r"u_[a-z2-7]{16}", "a user id (u_ + 16 base32)")
+session_ref = pattern(r"s_[a-z2-7]{16}", "a session reference (s_ + 16 base32)")
+
+USER_CREATED = register(EventType(
+    "user.created", "A console account was created (id and role; the login stays off-ledger).",
+    {"user": user_id, "role": one_of(*CONSOLE_ROLES)},
+))
+USER_TOTP_ENROLLED = register(EventType(
+    "user.totp_enrolled", "A user confirmed a TOTP authenticator with one valid code.",
+    {"user": user_id},
+))
+USER_SIGNED_IN = register(EventType(
+    "user.signed_in", "A user signed in to the console; a new session began.",
+    {"user": user_id, "session": session_ref, "second_factor": one_of("totp", "none")},
+))
+USER_SIGN_IN_FAILED = register(EventType(
+    "user.sign_in_failed",
+    "A sign-in attempt failed; the user only when the login names an account.",
+    {"reason": one_of(*FAILURE_REASONS)},
+    {"user": user_id},
+))
+USER_SIGNED_OUT = register(EventType(
+    "user.signed_out", "A user signed out; the session ended server-side.",
+    {"user": user_id, "session": session_ref},
+))
+USER_LOCKED = register(EventType(
+    "user.locked", "Repeated failures locked an account until a time (back-off).",
+    {"user": user_id, "until": timestamp, "failures": count},
+))

@@ -1,0 +1,340 @@
+"""The HR/auditor console: sign-in (password, then TOTP), sign-out, the landing page.
+
+Accounts and sessions live in ``ledger.accounts.store``; this module is the web
+adapter: it reads the clock, the cookies and the forms.
+
+* Sign-in: login and password; then a TOTP code when the account has one.  Reviewers
+  and admins without one must enrol at their first sign-in: the page shows the
+  ``otpauth://`` URI, the secret as text and a QR code (inline SVG), and one valid code
+  finishes enrolment and signs in.  Every failure shows the same message, whether the
+  login exists, the password was wrong or the account is locked.
+* Sessions: a random token in ``__Host-absentia-session`` (HTTPS) or
+  ``absentia-session`` (plain HTTP, development), HttpOnly, SameSite=Strict, Secure on
+  HTTPS, Path=/.  A new token at every step of a sign-in (no fixation).
+* CSRF: every form has a hidden token checked on every POST: the session's own token,
+  or before there is a session (the sign-in form) a double-submit cookie.
+* Headers: a strict CSP (no inline script or style), HSTS on HTTPS, no caching, no
+  framing.
+* Chinese by default; ``?lang=en`` (or the language link) for English.  Every input
+  has a label; the pages work with the keyboard alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import segno
+from flask import Blueprint, Response, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
+from markupsafe import Markup
+
+from ledger.absence.service import AbsenceService
+from ledger.absence.vault import Vault
+from ledger.accounts.store import Accounts, Session
+from ledger.web.forms import (
+    CSRF_FIELD,
+    Lang,
+    clear_cookie,
+    cookie_name,
+    form_token,
+    same,
+    set_cookie,
+    well_formed,
+)
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+SESSION_COOKIE = "absentia-session"
+FORM_COOKIE = "absentia-console-form"
+MAX_FIELD = 1100  # a password may be up to 1024 characters
+
+CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+#: Interface text: key -> (Chinese, English).
+TEXT: dict[str, tuple[str, str]] = {
+    "console": ("管理控制台", "Console"),
+    "sign_in": ("登录", "Sign in"),
+    "login": ("登录名", "Login"),
+    "password": ("密码", "Password"),
+    "failed": ("登录名或密码错误，或账户已暂时锁定。请稍后再试。",
+               "The login or password is wrong, or the account is locked for a while. "
+               "Try again later."),
+    "csrf": ("表单已过期或来自其他网站，未予处理。请重新打开登录页。",
+             "The form expired or came from another site, so it was not accepted. "
+             "Open the sign-in page again."),
+    "expired": ("登录已超时，请重新登录。", "The sign-in timed out; please sign in again."),
+    "totp_title": ("动态验证码", "Authenticator code"),
+    "totp_intro": ("请输入身份验证器应用中显示的6位验证码。",
+                   "Enter the 6-digit code your authenticator app shows."),
+    "code": ("验证码", "Code"),
+    "code_hint": ("6位数字，每30秒更新。", "6 digits; a new one every 30 seconds."),
+    "bad_code": ("验证码无效或已使用过，请输入新的验证码。",
+                 "The code is wrong or was already used; enter a new one."),
+    "verify": ("验证", "Verify"),
+    "enrol_title": ("设置动态验证码", "Set up an authenticator"),
+    "enrol_intro": ("您的角色须使用双重验证。请用身份验证器应用扫描二维码，或手动输入密钥，"
+                    "然后输入应用显示的6位验证码以完成设置。",
+                    "Your role requires a second factor. Scan the QR code with an "
+                    "authenticator app, or type the key in by hand, then enter the 6-digit "
+                    "code it shows to finish."),
+    "qr_label": ("身份验证器二维码", "QR code for the authenticator app"),
+    "secret": ("密钥（手动输入）", "Key (to type in by hand)"),
+    "uri": ("配置链接", "Setup link"),
+    "home_title": ("管理控制台", "Console"),
+    "signed_in_as": ("当前登录：", "Signed in as "),
+    "role": ("角色", "Role"),
+    "user": ("用户编号", "User id"),
+    "session_until": ("本次登录最迟有效至", "This session ends at the latest at"),
+    "links": ("功能", "Pages"),
+    "notices": ("公示", "Public notices"),
+    "status": ("考生查询页", "Candidate status page"),
+    "logs": ("账本首页", "Ledger home"),
+    "more_soon": ("更多管理页面将陆续提供。", "More console pages are coming."),
+    "sign_out": ("退出登录", "Sign out"),
+    "signed_out": ("您已退出登录。", "You have signed out."),
+    "other_lang": ("English", "中文"),
+}
+ROLES: dict[str, tuple[str, str]] = {
+    "hr": ("人事经办", "HR operator"),
+    "reviewer": ("人事复核", "HR reviewer"),
+    "auditor": ("审计", "Auditor"),
+    "admin": ("管理员", "Administrator"),
+}
+
+
+def lang() -> Lang:
+    return Lang.of_request(TEXT)
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    """Open the account tables on the absence domain's log (keyed by its master key)."""
+    app = state.app
+    if "absentia.accounts" in app.extensions:
+        return
+    absence: AbsenceService = app.extensions["absentia.absence"]
+    key = Vault.load_or_create_master_key(absence.cfg.master_key_path)
+    accounts = Accounts(absence.store, absence.log, key)
+    accounts.ensure_schema()
+    app.extensions["absentia.accounts"] = accounts
+
+
+def accounts() -> Accounts:
+    a: Accounts = current_app.extensions["absentia.accounts"]
+    return a
+
+
+def now() -> datetime:
+    clock: Callable[[], datetime] = current_app.extensions.get(
+        "absentia.clock", lambda: datetime.now(UTC))
+    return clock()
+
+
+# -- cookies and CSRF ----------------------------------------------------------------------
+
+
+def _field(name: str) -> str:
+    value = request.form.get(name, "")
+    return value if len(value) <= MAX_FIELD else ""
+
+
+def current_session() -> Session | None:
+    token = request.cookies.get(cookie_name(SESSION_COOKIE), "")
+    if not token:
+        return None
+    return accounts().session(token, now())
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+def _page(template: str, status: int = 200, *, csrf: str, lg: Lang | None = None,
+          **context: Any) -> Response:
+    lg = lg or lang()
+    html = render_template(template, lg=lg, csrf=csrf, csrf_field=CSRF_FIELD, **context)
+    resp = Response(html, status=status, mimetype="text/html")
+    resp.headers["Content-Language"] = lg.html
+    return resp
+
+
+def _sign_in_page(status: int = 200, *, error: str = "", login: str = "", notice: str = ""
+                  ) -> Response:
+    token = form_token(FORM_COOKIE)
+    resp = _page("console_sign_in.html", status, csrf=token, error=error, login=login,
+                 notice=notice)
+    set_cookie(resp, FORM_COOKIE, token)
+    return resp
+
+
+def _redirect(path: str, lg: Lang | None = None) -> Response:
+    lg = lg or lang()
+    resp = Response(status=303)
+    resp.headers["Location"] = path + lg.query
+    return resp
+
+
+def _with_session(resp: Response, token: str) -> Response:
+    set_cookie(resp, SESSION_COOKIE, token)
+    return resp
+
+
+def _csrf_refused() -> Response:
+    resp = _sign_in_page(400, error=lang().t("csrf"))
+    return resp
+
+
+@bp.after_request
+def _security_headers(resp: Response) -> Response:
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.is_secure:
+        resp.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return resp
+
+
+# -- views ---------------------------------------------------------------------------------
+
+
+def _next_step(s: Session) -> str:
+    return {"full": "/console/", "totp": "/console/sign-in/totp",
+            "enrol": "/console/sign-in/enrol"}[s.stage]
+
+
+@bp.get("/sign-in")
+def sign_in_form() -> Response:
+    s = current_session()
+    if s is not None and s.stage == "full":
+        return _redirect("/console/")
+    return _sign_in_page()
+
+
+@bp.post("/sign-in")
+def sign_in() -> Response:
+    lg = lang()
+    cookie = request.cookies.get(cookie_name(FORM_COOKIE), "")
+    if not well_formed(cookie) or not same(cookie, _field(CSRF_FIELD)):
+        return _csrf_refused()
+    login = _field("login")
+    accounts().purge_expired(now())  # sessions past their lifetime that nobody ended
+    result = accounts().authenticate(login, _field("password"), now())
+    if not result.ok or result.user is None or result.next is None:
+        return _sign_in_page(200, error=lg.t("failed"), login=login[:128])
+    old = current_session()
+    if old is not None:  # a new sign-in in this browser replaces whatever it had
+        accounts().end_session(old, now())
+    stage = "full" if result.next == "done" else result.next
+    session, token = accounts().start_session(result.user, stage, now())
+    resp = _with_session(_redirect(_next_step(session), lg), token)
+    clear_cookie(resp, FORM_COOKIE)
+    return resp
+
+
+def _pending(stage: str) -> Session | Response:
+    """The half-finished sign-in at ``stage``, or where to go instead."""
+    s = current_session()
+    if s is None:
+        resp = _sign_in_page(200, error=lang().t("expired"))
+        clear_cookie(resp, SESSION_COOKIE)
+        return resp
+    if s.stage != stage:
+        return _redirect(_next_step(s))
+    return s
+
+
+@bp.get("/sign-in/totp")
+def totp_form() -> Response:
+    s = _pending("totp")
+    if isinstance(s, Response):
+        return s
+    return _page("console_totp.html", csrf=s.csrf, error="")
+
+
+@bp.post("/sign-in/totp")
+def totp_submit() -> Response:
+    s = _pending("totp")
+    if isinstance(s, Response):
+        return s
+    lg = lang()
+    if not same(s.csrf, _field(CSRF_FIELD)):
+        return _page("console_totp.html", 400, csrf=s.csrf, error=lg.t("csrf"))
+    done = accounts().finish_totp(s, _field("code"), now())
+    if done is None:
+        return _after_bad_code(s, "console_totp.html")
+    return _with_session(_redirect("/console/", lg), done[1])
+
+
+def _after_bad_code(s: Session, template: str, **context: Any) -> Response:
+    """A wrong code: ask again, unless the failure locked the account (then start over
+    with the same message as any other refusal)."""
+    lg = lang()
+    again = current_session()
+    if again is None or again.session != s.session:
+        resp = _sign_in_page(200, error=lg.t("failed"))
+        clear_cookie(resp, SESSION_COOKIE)
+        return resp
+    return _page(template, 200, csrf=s.csrf, error=lg.t("bad_code"), **context)
+
+
+def _enrolment(s: Session) -> dict[str, Any]:
+    secret = s.pending_secret or ""
+    uri = Accounts.provisioning_uri(secret, s.login)
+    svg = segno.make(uri, error="m").svg_inline(scale=4, title=lang().t("qr_label"))
+    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return {"uri": uri, "secret": grouped, "qr": Markup(svg)}  # noqa: S704 (segno's SVG)
+
+
+@bp.get("/sign-in/enrol")
+def enrol_form() -> Response:
+    s = _pending("enrol")
+    if isinstance(s, Response):
+        return s
+    return _page("console_enrol.html", csrf=s.csrf, error="", **_enrolment(s))
+
+
+@bp.post("/sign-in/enrol")
+def enrol_submit() -> Response:
+    s = _pending("enrol")
+    if isinstance(s, Response):
+        return s
+    lg = lang()
+    if not same(s.csrf, _field(CSRF_FIELD)):
+        return _page("console_enrol.html", 400, csrf=s.csrf, error=lg.t("csrf"),
+                     **_enrolment(s))
+    done = accounts().confirm_enrolment(s, _field("code"), now())
+    if done is None:
+        return _after_bad_code(s, "console_enrol.html", **_enrolment(s))
+    return _with_session(_redirect("/console/", lg), done[1])
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    s = current_session()
+    lg = lang()
+    if s is None:
+        resp = _redirect("/console/sign-in", lg)
+        clear_cookie(resp, SESSION_COOKIE)
+        return resp
+    if not same(s.csrf, _field(CSRF_FIELD)):
+        return _csrf_refused()
+    accounts().end_session(s, now())
+    resp = _sign_in_page(200, notice=lg.t("signed_out"))
+    clear_cookie(resp, SESSION_COOKIE)
+    return resp
+
+
+@bp.get("/")
+def home() -> Response:
+    s = current_session()
+    if s is None:
+        resp = _redirect("/console/sign-in")
+        clear_cookie(resp, SESSION_COOKIE)
+        return resp
+    if s.stage != "full":
+        return _redirect(_next_step(s))
+    return _page("console_home.html", csrf=s.csrf, session=s, roles=ROLES)

@@ -1,0 +1,539 @@
+"""The OpenAPI 3.1 document of the JSON API, served at ``GET /api/openapi.json``.
+
+Hand-written, so that it says what the handlers promise (roles, the statuses each route
+can answer, RFC 9457 problems naming the field); ``tests/functional/test_openapi.py``
+keeps it true to the code: every ``/api/*`` and ``/logs*`` route is documented, real
+responses validate against it, and the API is fuzzed against it (schemathesis).
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+Schema = dict[str, Any]
+
+PROBLEM_MEDIA = "application/problem+json"
+JSON_MEDIA = "application/json"
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(type_: str, **extra: Any) -> Schema:
+    return {"type": [type_, "null"], **extra}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, *,
+        closed: bool = False) -> Schema:
+    """An object schema; ``closed`` request bodies refuse unknown fields (the handlers do)."""
+    out: Schema = {"type": "object", "properties": {**required, **(optional or {})},
+                   "required": list(required)}
+    if closed:
+        out["additionalProperties"] = False
+    return out
+
+
+def array(items: Schema, **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **extra}
+
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer", "minimum": 0}
+BOOL: Schema = {"type": "boolean"}
+TIME: Schema = {"type": "string", "description": "RFC 3339, UTC, milliseconds, Z"}
+IN_TIME: Schema = {"type": "string", "format": "date-time",
+                   "description": "RFC 3339 with an offset, e.g. 2026-11-25T09:00:00+08:00"}
+NTIME: Schema = nullable("string", description="RFC 3339 UTC time, or null")
+NSTR: Schema = nullable("string")
+IDENT: Schema = {"type": "string", "minLength": 1, "maxLength": 64,
+                 "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$"}
+SHA256: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+B64: Schema = {"type": "string", "contentEncoding": "base64"}
+RATE: Schema = nullable("number", minimum=0, maximum=1)
+COUNTS: Schema = {"type": "object", "additionalProperties": INT}
+
+SCHEMAS: dict[str, Schema] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details; ``field`` names the parameter, header or "
+                       "body field at fault; ``errors`` lists each row or event problem.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "pattern": "^/problems/[a-z-]+$"},
+            "title": STR, "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": STR, "instance": STR, "field": STR,
+            "errors": array({"type": "object", "required": ["message"], "properties": {
+                "row": {"type": "integer"}, "field": STR, "message": STR}}),
+        },
+    },
+    "Post": obj({"post": STR, "title": STR}),
+    "Campaign": obj({
+        "campaign": STR, "title": STR, "timezone": STR, "policy": STR,
+        "policy_digest": SHA256, "created_at": TIME, "ledger_index": INT,
+        "posts": array(ref("Post")), "candidates": INT}),
+    "CampaignCreate": obj(
+        {"campaign": IDENT, "title": {"type": "string", "minLength": 1, "maxLength": 200},
+         "posts": array(obj({"post": IDENT, "title": {"type": "string", "minLength": 1,
+                                                      "maxLength": 200}}, closed=True),
+                        minItems=1, maxItems=20)},
+        {"timezone": {"type": "string", "examples": ["Asia/Shanghai"]},
+         "policy": {"type": "string", "examples": ["government", "enterprise"]}},
+        closed=True),
+    "CandidateRow": obj(
+        {"registration": STR, "name": STR, "id_number": STR, "post": STR},
+        {"phone": STR, "email": STR}),
+    "ImportResult": obj({
+        "imported": INT,
+        "candidates": array(obj({"row": {"type": "integer", "minimum": 1}, "subject": STR,
+                                 "registration": STR, "ledger_index": INT}))}),
+    "Candidate": obj({
+        "subject": STR, "registration": STR, "post": STR, "contact": STR, "misses": INT,
+        "locked": BOOL, "erased": BOOL, "ledger_index": INT}),
+    "PersonalData": obj(
+        {"subject": STR, "access_recorded_at": INT},
+        {"name": NSTR, "id_number": NSTR, "phone": NSTR, "email": NSTR}),
+    "Erasure": obj({"subject": STR, "erased": BOOL, "ledger_index": INT}),
+    "ErasureRequest": obj({"reason": {"enum": ["retention_expired", "request"]}}, closed=True),
+    "ScheduleRequest": obj(
+        {"opens_at": IN_TIME, "closes_at": IN_TIME},
+        {"slot": IDENT, "subjects": array(STR, minItems=1, maxItems=50), "post": STR},
+        closed=True),
+    "ScheduleResult": obj({
+        "scheduled": INT,
+        "windows": array(obj({"window": STR, "subject": STR, "registration": STR}))}),
+    "Window": obj({
+        "window": STR, "subject": STR, "slot": STR,
+        "kind": {"enum": ["regular", "makeup", "rebook"]}, "opens_at": TIME, "closes_at": TIME,
+        "accommodation": NSTR, "decision": NSTR}),
+    "WindowDetail": obj({
+        "window": STR, "campaign": STR, "subject": STR, "slot": STR,
+        "kind": {"enum": ["regular", "makeup", "rebook"]}, "opens_at": TIME, "closes_at": TIME,
+        "scheduled_closes_at": TIME, "accommodation": NSTR, "origin_decision": NSTR,
+        "decision": NSTR, "ledger_index": INT,
+        "events": array(obj({"index": INT, "event_id": STR, "kind": STR, "at": TIME,
+                             "detail": NSTR})),
+        "quarantined": array(obj({"index": INT, "event_id": NSTR, "kind": NSTR, "at": NTIME,
+                                  "reason": STR})),
+        "decisions": array(STR)}),
+    "AccommodationRequest": obj(
+        {"kind": {"enum": ["extended", "alternate_slot"]}, "closes_at": IN_TIME,
+         "reason": {"type": "string", "minLength": 1, "maxLength": 64}},
+        {"opens_at": IN_TIME}, closed=True),
+    "TimesRequest": obj({"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+    "Decision": obj({
+        "decision": STR, "window": STR, "campaign": STR, "subject": STR,
+        "registration": STR,
+        "outcome": {"enum": ["attended", "forfeited", "rebook_offered",
+                             "makeup_pending_review", "locked", "makeup_granted"]},
+        "cause": NSTR, "reason": STR, "evidence": array(INT), "policy_digest": SHA256,
+        "basis": STR, "rebook_until": NTIME, "supersedes": NSTR, "superseded_by": NSTR,
+        "review": NSTR, "decided_at": TIME, "ledger_index": INT,
+        "explanation_sha256": nullable("string")}),
+    "DecisionDetail": {"allOf": [ref("Decision"), obj({
+        "explanation": obj({"en": STR, "zh": STR}),
+        "explanation_matches_ledger": BOOL})]},
+    "ReviewRequest": obj(
+        {"ruling": {"enum": ["confirmed", "makeup_granted"]}},
+        {"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+    "WebhookEvent": obj(
+        {"id": IDENT, "window": IDENT,
+         "kind": {"enum": ["invited", "joined", "completed", "connection_failed",
+                           "device_incompatible", "withdrew"]},
+         "at": IN_TIME},
+        {"subject": STR, "detail": IDENT}, closed=True),
+    "WebhookBatch": obj({"events": array(ref("WebhookEvent"), minItems=1, maxItems=20)},
+                        closed=True),
+    "WebhookReceipt": obj({
+        "webhook_id": STR, "replayed": BOOL,
+        "events": array(obj({"id": STR, "index": INT,
+                             "status": {"enum": ["accepted", "quarantined", "duplicate"]}},
+                            {"reason": STR}))}),
+    "Quarantined": obj({
+        "index": INT, "webhook_id": NSTR, "event_id": NSTR, "window": NSTR, "campaign": NSTR,
+        "kind": NSTR, "at": NTIME, "reason": STR, "received_at": TIME}),
+    "Notification": obj({
+        "notification": STR, "subject": STR, "channel": {"enum": ["email", "sms"]},
+        "template": STR, "status": STR, "attempts": INT, "queued_at": TIME,
+        "due_by": TIME, "last_error": NSTR, "window": NSTR, "decision": NSTR}),
+    "ReceiptRequest": obj({"reference": {"type": "string", "maxLength": 64}},
+                          {"status": {"enum": ["delivered", "undeliverable"]}}, closed=True),
+    "ReceiptResult": obj({"reference": STR, "recorded": BOOL}),
+    "Appeal": obj({
+        "appeal": STR, "decision": STR, "campaign": STR, "subject": STR, "ground": STR,
+        "statement_sha256": SHA256, "filed_at": TIME, "ruling": NSTR, "ruled_at": NTIME,
+        "makeup_window": NSTR, "ledger_index": INT}),
+    "AppealDetail": {"allOf": [ref("Appeal"), obj({}, {"statement": {
+        "type": "string",
+        "description": "The candidate's statement; absent once their data is erased."}})]},
+    "AppealFile": obj(
+        {"registration": {"type": "string", "maxLength": 64},
+         "factor": {"type": "string", "maxLength": 8},
+         "ground": {"enum": ["technical", "notification", "personal", "other"]},
+         "statement": {"type": "string", "minLength": 1, "maxLength": 2000}}, closed=True),
+    "AppealFiled": obj({"appeal": STR, "status": STR, "ledger_index": INT}),
+    "RulingRequest": obj(
+        {"ruling": {"enum": ["upheld", "overturned"]}},
+        {"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+    "Alert": obj({
+        "alert": STR, "campaign": STR, "kind": STR, "slot_start": NTIME, "count": INT,
+        "total": INT, "threshold": {"type": ["number", "null"]}, "windows": array(STR),
+        "status": {"enum": ["open", "resolved"]}, "action": NSTR,
+        "makeups": nullable("integer"), "raised_at": TIME, "ledger_index": INT}),
+    "AlertResolution": obj(
+        {"action": {"enum": ["mass_makeup", "dismissed"]}},
+        {"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+    "Statistics": obj({
+        "campaign": STR, "decided": INT, "attended": INT, "absent": INT,
+        "absence_rate": RATE, "outcomes": COUNTS, "causes": COUNTS,
+        "cause_shares": {"type": "object", "additionalProperties": RATE},
+        "pending_review": INT, "alerts": INT, "quarantined_events": INT,
+        "windows": COUNTS, "notifications": COUNTS,
+        "makeups": obj({"granted": INT, "attended": INT, "rate": RATE}),
+        "appeals": obj({"filed": INT, "open": INT, "upheld": INT, "overturned": INT,
+                        "appeal_rate": RATE, "overturn_rate": RATE,
+                        "misjudgment_rate": RATE})}),
+    "Access": obj({"index": INT, "at": TIME, "actor": STR, "subject": STR, "purpose": STR,
+                   "fields": array(STR)}),
+    "StatusRequest": obj({"registration": {"type": "string", "maxLength": 64},
+                          "factor": {"type": "string", "maxLength": 8}}, closed=True),
+    "Status": obj({
+        "campaign": STR, "registration": STR,
+        "windows": array(obj({"window": STR, "kind": STR, "opens_at": TIME,
+                              "closes_at": TIME, "accommodation": NSTR,
+                              "decisions": array(ref("DecisionDetail"))}))}),
+    "Notice": obj({
+        "notice": STR, "campaign": STR, "sha256": SHA256, "published_at": TIME,
+        "period_start": TIME, "period_end": TIME, "lines": INT, "ledger_index": INT,
+        "checkpoint_size": INT, "supersedes": NSTR, "superseded_by": NSTR}),
+    "NoticePublished": {"allOf": [ref("Notice"), obj({"url": STR})]},
+    "PublishRequest": obj({}, {"days": {"type": "integer", "minimum": 1, "maximum": 30},
+                               "supersedes": STR}, closed=True),
+    "Log": obj({"name": STR, "origin": STR, "verifier_keys": array(STR)}),
+    "LogInfo": {"allOf": [ref("Log"), obj({"size": INT, "root": B64, "checkpoint": STR})]},
+    "Entry": obj({"index": INT, "time": TIME, "type": STR, "actor": STR,
+                  "body": {"type": "object"}, "prev": B64}),
+    "InclusionProof": obj({"index": INT, "size": INT, "hashes": array(B64)}),
+    "ConsistencyProof": obj({"old": INT, "new": INT, "hashes": array(B64)}),
+}
+
+#: Why each status may come back (the per-operation ``description`` of the response).
+STATUS_TEXT = {
+    400: "Malformed input: a parameter, header or body field (named in ``field``).",
+    401: "No, unknown or revoked credential (``WWW-Authenticate: Bearer``), or a bad "
+         "webhook signature or timestamp.",
+    403: "The token's role may not do this, or (candidates) registration and factor do "
+         "not match.",
+    404: "The named resource does not exist.",
+    409: "The request conflicts with the current state (named in ``field``).",
+    413: "The body is too large.",
+    422: "Well-formed but unprocessable: every row or event problem is listed in "
+         "``errors``; nothing was recorded.",
+    429: "Rate-limited (public endpoints): wait and retry.",
+    503: "A dependency (e.g. the webhook secrets) could not be read.",
+}
+
+
+def param(name: str, where: str, schema: Schema, description: str, *,
+          required: bool = False) -> Schema:
+    return {"name": name, "in": where, "required": required or where == "path",
+            "description": description, "schema": schema}
+
+
+PATH_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 80}
+
+
+def path(name: str, description: str, example: str | None = None) -> Schema:
+    schema = dict(PATH_ID)
+    if example is not None:
+        schema["examples"] = [example]
+    return param(name, "path", schema, description)
+
+
+LIMIT = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 5000},
+              "Page size (default 1000; at most 5000, 500 for quarantine).")
+AFTER = param("after", "query", STR, "Pagination cursor: return ids after this one.")
+CAMPAIGN = path("campaign", "Campaign id.", "c2026")
+
+
+def op(summary: str, *, roles: tuple[str, ...] | None, ok: tuple[int, Schema | None, str],
+       errors: tuple[int, ...] = (), params: list[Schema] | None = None,
+       body: Schema | dict[str, Schema] | None = None, tag: str = "absence",
+       description: str = "") -> Schema:
+    """One operation.  ``roles`` None = public (no token); ``ok`` = (status, JSON schema or
+    None, media type); ``body`` = a JSON schema, or {media type: schema}."""
+    status, schema, media = ok
+    out: Schema = {"summary": summary, "tags": [tag], "operationId": "",
+                   "parameters": params or [], "responses": {}}
+    if roles is None:
+        out["security"] = []
+        who = "Public: no token."
+    else:
+        out["security"] = [{"bearerAuth": []}]
+        out["x-roles"] = list(roles)
+        who = f"Roles: {', '.join(roles)} (bearer token)."
+        errors = (401, 403, *errors)
+    out["description"] = f"{who} {description}".strip()
+    if body is not None:
+        content = body if "type" not in body and "$ref" not in body else {JSON_MEDIA: body}
+        out["requestBody"] = {"required": True, "content": {
+            m: {"schema": s} for m, s in content.items()}}
+    content_ok: Schema = {media: {"schema": schema if schema is not None else STR}}
+    out["responses"][str(status)] = {"description": "Success.", "content": content_ok}
+    if status == 201 and media == JSON_MEDIA and "replay" in description:
+        out["responses"]["200"] = {"description": "Replayed: already recorded.",
+                                   "content": content_ok}
+    for code in sorted(set(errors)):
+        out["responses"][str(code)] = {"description": STATUS_TEXT[code],
+                                       "content": {PROBLEM_MEDIA: {"schema": ref("Problem")}}}
+    return out
+
+
+def J(name: str | Schema, status: int = 200) -> tuple[int, Schema, str]:  # noqa: N802
+    return status, ref(name) if isinstance(name, str) else name, JSON_MEDIA
+
+
+READ = ("hr", "reviewer", "auditor")
+
+
+def _paths() -> dict[str, dict[str, Schema]]:
+    wh_headers = [
+        param("webhook-id", "header", {"type": "string", "minLength": 1, "maxLength": 128},
+              "Unique message id (the idempotency key).", required=True),
+        param("webhook-timestamp", "header", {"type": "string", "pattern": "^[0-9]{1,20}$"},
+              "Unix seconds when sent; at most 300 s from the receiver's clock.",
+              required=True),
+        param("webhook-signature", "header", STR,
+              "Space-separated ``v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>``.",
+              required=True)]
+    p: dict[str, dict[str, Schema]] = {
+        "/api/openapi.json": {"get": op(
+            "This document (OpenAPI 3.1).", roles=None, tag="meta",
+            ok=(200, {"type": "object"}, JSON_MEDIA))},
+        "/api/v1/platform/events": {"post": op(
+            "Interview platform events: one event or a batch, signed per Standard Webhooks.",
+            roles=None, tag="platform", params=wh_headers,
+            description="Authenticated by the Standard Webhooks signature, not a token. "
+                        "Returns 201 when recorded, 200 on a replay of a recorded webhook-id.",
+            body={JSON_MEDIA: {"oneOf": [ref("WebhookEvent"), ref("WebhookBatch")]}},
+            ok=J("WebhookReceipt", 201), errors=(400, 401, 413, 422, 503))},
+        "/api/v1/platform/windows": {"get": op(
+            "Undecided windows of a campaign (whom to invite, when).",
+            roles=("platform", "hr"), tag="platform",
+            params=[param("campaign", "query", STR, "Campaign id.", required=True),
+                    LIMIT, AFTER],
+            ok=J(array(ref("Window"))), errors=(400, 404))},
+        "/api/v1/campaigns": {
+            "get": op("Every campaign, newest first.", roles=READ,
+                      ok=J(array(ref("Campaign")))),
+            "post": op("Open a campaign.", roles=("hr",), body=ref("CampaignCreate"),
+                       ok=J("Campaign", 201), errors=(400, 409))},
+        "/api/v1/campaigns/{campaign}": {"get": op(
+            "A campaign with its posts and counts.", roles=READ, params=[CAMPAIGN],
+            ok=J("Campaign"), errors=(404,))},
+        "/api/v1/campaigns/{campaign}/candidates": {
+            "post": op("Import candidates (all rows or none).", roles=("hr",),
+                       params=[CAMPAIGN],
+                       description="CSV with a header row registration,name,id_number,"
+                                   "phone,email,post; or JSON: an array of rows or "
+                                   "{\"candidates\": [...]}.",
+                       body={"text/csv": {"type": "string"},
+                             JSON_MEDIA: {"oneOf": [
+                                 array(ref("CandidateRow")),
+                                 obj({"candidates": array(ref("CandidateRow"))})]}},
+                       ok=J("ImportResult", 201), errors=(400, 404, 413, 422)),
+            "get": op("The campaign's candidates (pseudonymous).", roles=READ,
+                      params=[CAMPAIGN], ok=J(array(ref("Candidate"))), errors=(404,))},
+        "/api/v1/candidates/{subject}/personal-data": {"get": op(
+            "A candidate's personal data (the access is recorded in the ledger).",
+            roles=("hr", "reviewer"),
+            params=[path("subject", "Subject pseudonym."),
+                    param("purpose", "query",
+                          {"enum": ["review", "appeal", "contact", "audit"]},
+                          "Why (default: contact for hr, review for reviewer).")],
+            ok=J("PersonalData"), errors=(400, 404))},
+        "/api/v1/candidates/{subject}/erasure": {"post": op(
+            "Erase a candidate's personal data (after retention, or on request).",
+            roles=("hr",), params=[path("subject", "Subject pseudonym.")],
+            body=ref("ErasureRequest"), ok=J("Erasure"), errors=(400, 404, 409))},
+        "/api/v1/campaigns/{campaign}/windows": {
+            "post": op("Schedule interview windows (listed subjects, a post, or all).",
+                       roles=("hr",), params=[CAMPAIGN], body=ref("ScheduleRequest"),
+                       ok=J("ScheduleResult", 201), errors=(400, 404, 409)),
+            "get": op("The campaign's windows, by id.", roles=READ,
+                      params=[CAMPAIGN, LIMIT, AFTER,
+                              param("undecided", "query", {"enum": ["0", "1"]},
+                                    "1: only undecided windows.")],
+                      ok=J(array(ref("Window"))), errors=(400, 404))},
+        "/api/v1/windows/{window}": {"get": op(
+            "A window with its events, quarantined events and decisions.", roles=READ,
+            params=[path("window", "Window id.")], ok=J("WindowDetail"), errors=(404,))},
+        "/api/v1/windows/{window}/accommodations": {"post": op(
+            "Extend a window or move it to another slot, before it closes.", roles=("hr",),
+            params=[path("window", "Window id.")], body=ref("AccommodationRequest"),
+            ok=J("WindowDetail", 201), errors=(400, 404, 409))},
+        "/api/v1/campaigns/{campaign}/quarantine": {"get": op(
+            "Quarantined platform events of a campaign.", roles=READ,
+            params=[CAMPAIGN, LIMIT], ok=J(array(ref("Quarantined"))), errors=(400,))},
+        "/api/v1/quarantine": {"get": op(
+            "Every quarantined platform event.", roles=READ, params=[LIMIT],
+            ok=J(array(ref("Quarantined"))), errors=(400,))},
+        "/api/v1/campaigns/{campaign}/notifications": {"get": op(
+            "The campaign's notifications and their delivery state.", roles=("hr", "auditor"),
+            params=[CAMPAIGN, LIMIT], ok=J(array(ref("Notification"))), errors=(400, 404))},
+        "/api/v1/campaigns/{campaign}/decisions": {"get": op(
+            "The campaign's decisions (current and superseded).", roles=READ,
+            params=[CAMPAIGN, LIMIT, AFTER,
+                    param("outcome", "query", STR, "Only this outcome."),
+                    param("pending_review", "query", {"enum": ["0", "1"]},
+                          "1: only decisions pending review.")],
+            ok=J(array(ref("Decision"))), errors=(400, 404))},
+        "/api/v1/decisions/{decision}": {"get": op(
+            "A decision with its explanation.", roles=READ,
+            params=[path("decision", "Decision id.")], ok=J("DecisionDetail"),
+            errors=(404,))},
+        "/api/v1/campaigns/{campaign}/reviews": {"get": op(
+            "The review queue: decisions pending human review.", roles=("reviewer",),
+            params=[CAMPAIGN, LIMIT], ok=J(array(ref("Decision"))), errors=(400, 404))},
+        "/api/v1/decisions/{decision}/review": {"post": op(
+            "Rule on a decision pending review (confirm, or grant a make-up).",
+            roles=("reviewer",), params=[path("decision", "Decision id.")],
+            body=ref("ReviewRequest"), ok=J("DecisionDetail"), errors=(400, 404, 409))},
+        "/api/v1/decisions/{decision}/rebooking": {"post": op(
+            "Enterprise policy: a new window for a candidate offered a rebooking.",
+            roles=("hr",), params=[path("decision", "Decision id.")],
+            body=ref("TimesRequest"), ok=J("WindowDetail", 201), errors=(400, 404, 409))},
+        "/api/v1/notifications/receipts": {"post": op(
+            "A delivery receipt relayed by the messaging gateway.", roles=("platform",),
+            tag="platform", body=ref("ReceiptRequest"),
+            description="201 when recorded, 200 when the notification had it already "
+                        "(replay).",
+            ok=J("ReceiptResult", 201), errors=(400, 404))},
+        "/api/v1/campaigns/{campaign}/appeals": {
+            "get": op("The campaign's appeals.", roles=("reviewer", "hr", "auditor"),
+                      params=[CAMPAIGN, param("open", "query", {"enum": ["0", "1"]},
+                                              "1: only open appeals.")],
+                      ok=J(array(ref("Appeal"))), errors=(404,)),
+            "post": op("A candidate appeals their own decision (rate-limited).", roles=None,
+                       tag="candidates", params=[CAMPAIGN], body=ref("AppealFile"),
+                       ok=J("AppealFiled", 201), errors=(400, 403, 404, 409, 429))},
+        "/api/v1/appeals/{appeal}": {"get": op(
+            "An appeal with its statement (the access is recorded).", roles=("reviewer",),
+            params=[path("appeal", "Appeal id.")], ok=J("AppealDetail"), errors=(404,))},
+        "/api/v1/appeals/{appeal}/ruling": {"post": op(
+            "Rule on an appeal (uphold, or overturn with a make-up window).",
+            roles=("reviewer",), params=[path("appeal", "Appeal id.")],
+            body=ref("RulingRequest"), ok=J("Appeal"), errors=(400, 404, 409))},
+        "/api/v1/campaigns/{campaign}/alerts": {"get": op(
+            "The campaign's anomaly alerts.", roles=READ, params=[CAMPAIGN],
+            ok=J(array(ref("Alert"))), errors=(404,))},
+        "/api/v1/alerts/{alert}/resolution": {"post": op(
+            "Resolve an alert (mass make-up for an outage, or dismiss).", roles=("reviewer",),
+            params=[path("alert", "Alert id (campaign:kind:slot).")],
+            body=ref("AlertResolution"), ok=J("Alert"), errors=(400, 404, 409))},
+        "/api/v1/campaigns/{campaign}/statistics": {"get": op(
+            "Absence, cause, make-up and appeal statistics (KPIs).", roles=READ,
+            params=[CAMPAIGN], ok=J("Statistics"), errors=(404,))},
+        "/api/v1/access-log": {"get": op(
+            "Who read whose personal data, when and why.", roles=("auditor",),
+            params=[param("subject", "query", STR, "Only this subject."), LIMIT],
+            ok=J(array(ref("Access"))), errors=(400,))},
+        "/api/v1/campaigns/{campaign}/status": {"post": op(
+            "A candidate's own status (rate-limited); the credentials travel in the body.",
+            roles=None, tag="candidates", params=[CAMPAIGN], body=ref("StatusRequest"),
+            ok=J("Status"), errors=(400, 403, 404, 429))},
+        "/api/v1/campaigns/{campaign}/notices": {"post": op(
+            "Publish the campaign's public notice (公示).", roles=("hr",), tag="publicity",
+            params=[CAMPAIGN], body=ref("PublishRequest"), ok=J("NoticePublished", 201),
+            errors=(400, 404, 409))},
+        "/api/v1/campaigns/{campaign}/notices/preview": {"get": op(
+            "What the public would see if HR published now (nothing is recorded).",
+            roles=("hr",), tag="publicity", params=[CAMPAIGN],
+            ok=(200, None, "text/html"), errors=(404, 409))},
+        "/api/v1/notices/{notice_id}": {"get": op(
+            "A notice's ledger record (SHA-256 of its bytes, period, supersession).",
+            roles=None, tag="publicity", params=[path("notice_id", "Notice id.")],
+            ok=J("Notice"), errors=(404,))},
+    }
+    name = path("name", "Log name.", "hr-test")
+    p |= {
+        "/logs": {"get": op("Every log.", roles=None, tag="logs", ok=J(array(ref("Log"))))},
+        "/logs/{name}": {"get": op("A log and its latest checkpoint.", roles=None,
+                                   tag="logs", params=[name], ok=J("LogInfo"),
+                                   errors=(404,))},
+        "/logs/{name}/checkpoint": {"get": op(
+            "The latest signed checkpoint (C2SP tlog-checkpoint note).", roles=None,
+            tag="logs", params=[name], ok=(200, None, "text/plain"), errors=(404,))},
+        "/logs/{name}/tile/{rest}": {"get": op(
+            "A tile or entry bundle (C2SP tlog-tiles), e.g. 0/000, 0/000.p/5, entries/000.",
+            roles=None, tag="logs", params=[name, path("rest", "The tile path after tile/.")],
+            ok=(200, None, "application/octet-stream"), errors=(400, 404))},
+        "/logs/{name}/proof/inclusion": {"get": op(
+            "An inclusion proof (RFC 6962) of entry ``index`` in the tree of ``size``.",
+            roles=None, tag="logs",
+            params=[name, param("index", "query", INT, "Entry index.", required=True),
+                    param("size", "query", INT, "Tree size (default: latest).")],
+            ok=J("InclusionProof"), errors=(400, 404))},
+        "/logs/{name}/proof/consistency": {"get": op(
+            "A consistency proof (RFC 6962) between tree sizes ``old`` and ``new``.",
+            roles=None, tag="logs",
+            params=[name, param("old", "query", INT, "Older size.", required=True),
+                    param("new", "query", INT, "Newer size (default: latest).")],
+            ok=J("ConsistencyProof"), errors=(400, 404))},
+        "/logs/{name}/entries/{raw_index}": {"get": op(
+            "An entry as stored (canonical JSON).", roles=None, tag="logs",
+            params=[name, path("raw_index", "Entry index (decimal).")],
+            ok=J("Entry"), errors=(400, 404))},
+        "/logs/{name}/entries/{raw_index}/tlog-proof": {"get": op(
+            "A self-contained C2SP tlog-proof of the entry.", roles=None, tag="logs",
+            params=[name, path("raw_index", "Entry index (decimal).")],
+            ok=(200, None, "text/plain"), errors=(400, 404))},
+    }
+    for route, ops in p.items():
+        for method, o in ops.items():
+            o["operationId"] = f"{method}_{route.strip('/')}".replace("/", "_").replace(
+                "{", "").replace("}", "").replace(".", "_").replace("-", "_")
+    return p
+
+
+@cache
+def _document() -> Schema:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Absentia API",
+            "version": "1",
+            "summary": "Append-only audit ledger for missed AI interviews.",
+            "description": "Errors are RFC 9457 ``application/problem+json`` naming the "
+                           "field at fault. Bearer tokens carry one role each (platform, hr, "
+                           "reviewer, auditor); ``x-roles`` lists the roles an operation "
+                           "admits. The platform webhook is signed per Standard Webhooks.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": "/"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "``absentia tokens create --role ROLE``"}},
+        },
+    }
+
+
+def document() -> Schema:
+    """The OpenAPI document (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document())
+
+
+@bp.get("/api/openapi.json")
+def openapi_json() -> Response:
+    resp = jsonify(_document())
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp

@@ -1,0 +1,410 @@
+"""The OpenAPI 3.1 document at /api/openapi.json: valid, complete, true, and fuzzed.
+
+1. it is a valid OpenAPI 3.1 document (openapi-spec-validator);
+2. every /api/* and /logs* route of the app is documented, and nothing else is;
+3. real responses of a whole flow (campaign, import, windows, signed events, sweep,
+   reviews, appeals, notices, logs) validate against the schema of their status;
+4. schemathesis fuzzes every operation with a token of its role (and the webhook with a
+   valid signature): no 5xx, every status documented, every body true to its schema;
+   and every token-protected operation again without a token (401).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from openapi_spec_validator import validate
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
+
+from ledger.absence.outbox import dispatch
+from ledger.absence.webhooks import sign
+from ledger.notify import FileChannel
+from ledger.web.api import RateLimiter
+from ledger.web.openapi import PROBLEM_MEDIA, document
+from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
+
+CST = timezone(timedelta(hours=8))
+DOC = document()
+METHODS = ("get", "post", "put", "patch", "delete")
+OPERATIONS = sorted((route, method) for route, ops in DOC["paths"].items()
+                    for method in ops if method in METHODS)
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+MAX_EXAMPLES = int(os.environ.get("ABSENTIA_FUZZ_EXAMPLES", "25"))
+NO_TOKEN_EXAMPLES = 3
+
+
+def local(minutes: float) -> str:
+    return (T0 + timedelta(minutes=minutes)).astimezone(CST).isoformat()
+
+
+def openapi_path(rule: str) -> str:
+    """Flask's ``/a/<path:b>/<c>`` as OpenAPI's ``/a/{b}/{c}``."""
+    return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    tmp = tmp_path_factory.mktemp("openapi")
+    with make_env(tmp, f"sqlite:///{tmp / 'ledger.db'}") as e:
+        e.app.extensions["absentia.rate_limiter"] = RateLimiter(100_000, 60)
+        yield e
+
+
+# -- 1. valid ----------------------------------------------------------------------------
+
+
+def test_document_is_valid_openapi_3_1_and_served(env: Env) -> None:
+    validate(DOC)
+    assert DOC["openapi"].startswith("3.1.")
+    resp = env.client.get("/api/openapi.json")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/json"
+    assert json.loads(resp.get_data()) == DOC
+    # Every token-protected operation names its roles; public ones say so.
+    for route, method in OPERATIONS:
+        o = DOC["paths"][route][method]
+        if o["security"]:
+            assert o["x-roles"], (route, method)
+            assert all(r in o["description"] for r in o["x-roles"])
+            assert {"401", "403"} <= set(o["responses"])
+        for status, r in o["responses"].items():
+            if int(status) >= 400:
+                assert list(r["content"]) == [PROBLEM_MEDIA], (route, method, status)
+
+
+# -- 2. complete ---------------------------------------------------------------------------
+
+
+def routes(rules: Iterable[Rule]) -> set[tuple[str, str]]:
+    """(OpenAPI path, method) of each /api/* and /logs* route."""
+    out = set()
+    for rule in rules:
+        if rule.rule.startswith(("/api/", "/logs")):
+            for method in rule.methods or ():
+                if method not in ("HEAD", "OPTIONS"):
+                    out.add((openapi_path(rule.rule), method.lower()))
+    return out
+
+
+def test_every_api_route_is_documented_and_nothing_else(env: Env) -> None:
+    assert routes(env.app.url_map.iter_rules()) == set(OPERATIONS)
+
+
+def test_an_undocumented_route_fails_the_check(env: Env) -> None:
+    extra = Rule("/api/v1/secret/<int:n>", methods=["PUT"], endpoint="secret")
+    found = routes([*env.app.url_map.iter_rules(), extra])
+    assert found - set(OPERATIONS) == {("/api/v1/secret/{n}", "put")}
+
+
+def test_openapi_path_conversion() -> None:
+    assert openapi_path("/alerts/<path:alert>/resolution") == "/alerts/{alert}/resolution"
+    assert openapi_path("/logs/<name>/entries/<raw_index>") == "/logs/{name}/entries/{raw_index}"
+
+
+# -- 3. true -------------------------------------------------------------------------------
+
+
+class Checked:
+    """Makes requests and validates each JSON response against the documented schema."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.adapter = env.app.url_map.bind("localhost")
+        self.seen: set[tuple[str, str, int]] = set()
+
+    def __call__(self, method: str, path: str, role: str | None = None, *,
+                 expect: int | None = None, **kw: Any) -> Any:
+        headers = self.env.auth(role) if role else {}
+        headers.update(kw.pop("headers", {}))
+        resp = self.env.client.open(path, method=method, headers=headers, **kw)
+        self.check(method, path, resp)
+        if expect is not None:
+            assert resp.status_code == expect, (path, resp.get_data(as_text=True))
+        if (resp.mimetype or "").endswith("json"):
+            return json.loads(resp.get_data())
+        return resp.get_data()
+
+    def check(self, method: str, path: str, resp: TestResponse) -> None:
+        rule, _ = self.adapter.match(path.split("?")[0], method, return_rule=True)
+        route = openapi_path(rule.rule)
+        responses = DOC["paths"][route][method.lower()]["responses"]
+        status = str(resp.status_code)
+        assert status in responses, (method, path, status, resp.get_data(as_text=True))
+        content = responses[status]["content"]
+        assert resp.mimetype in content, (method, path, resp.mimetype, list(content))
+        self.seen.add((route, method.lower(), resp.status_code))
+        if (resp.mimetype or "").endswith("json"):
+            schema = {**content[resp.mimetype]["schema"], "components": DOC["components"]}
+            jsonschema.Draft202012Validator(schema).validate(json.loads(resp.get_data()))
+
+
+def webhook(env: Env, call: Checked, payload: Any, msg_id: str) -> Any:
+    raw = json.dumps(payload).encode()
+    ts = int(env.now[0].timestamp())
+    return call("POST", "/api/v1/platform/events", data=raw, headers={
+        "webhook-id": msg_id, "webhook-timestamp": str(ts), "content-type": "application/json",
+        "webhook-signature": sign(env.secret, msg_id, ts, raw)})
+
+
+def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
+    with make_env(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}") as env:
+        env.app.extensions["absentia.rate_limiter"] = RateLimiter(100_000, 60)
+        call = Checked(env)
+        for c, policy in (("c2026", "government"), ("e2026", "enterprise"),
+                          ("n2026", "government")):
+            call("POST", "/api/v1/campaigns", "hr", expect=201, json={
+                "campaign": c, "title": "2026年公开招聘", "policy": policy,
+                "posts": [{"post": "p01", "title": "岗位"}]})
+        call("POST", "/api/v1/campaigns", "hr", expect=409, json={
+            "campaign": "c2026", "title": "t", "posts": [{"post": "p01", "title": "x"}]})
+        call("POST", "/api/v1/campaigns", "auditor", expect=403, json={})
+        call("GET", "/api/v1/campaigns", expect=401)
+        data, rows = candidates_csv(8, seed=1)
+        got = call("POST", "/api/v1/campaigns/c2026/candidates", "hr", expect=201, data=data,
+                   content_type="text/csv")
+        subject = {x["registration"]: x["subject"] for x in got["candidates"]}
+        regs = [r["registration"] for r in rows]
+        _, rows2 = candidates_csv(2, seed=2)
+        call("POST", "/api/v1/campaigns/e2026/candidates", "hr", expect=201, json=rows2)
+        data3, _ = candidates_csv(1, seed=3)
+        call("POST", "/api/v1/campaigns/n2026/candidates", "hr", expect=201,
+             json={"candidates": candidates_csv(1, seed=3)[1]})
+        call("POST", "/api/v1/campaigns/c2026/candidates", "hr", expect=422, data=data,
+             content_type="text/csv")
+        call("POST", "/api/v1/campaigns/nope/candidates", "hr", expect=404, data=data3,
+             content_type="text/csv")
+        win = {w["registration"]: w["window"] for w in call(
+            "POST", "/api/v1/campaigns/c2026/windows", "hr", expect=201,
+            json={"opens_at": local(60), "closes_at": local(120)})["windows"]}
+        call("POST", "/api/v1/campaigns/e2026/windows", "hr", expect=201,
+             json={"opens_at": local(60), "closes_at": local(120)})
+        nwin = call("POST", "/api/v1/campaigns/n2026/windows", "hr", expect=201, json={
+            "opens_at": local(60), "closes_at": local(120)})["windows"][0]["window"]
+        call("POST", "/api/v1/campaigns/c2026/windows", "hr", expect=400,
+             json={"opens_at": "yesterday", "closes_at": local(120)})
+        env.clock(minutes=90)
+        call("POST", f"/api/v1/windows/{win[regs[7]]}/accommodations", "hr", expect=201,
+             json={"kind": "extended", "closes_at": local(130), "reason": "poor_signal"})
+        kinds = ["completed"] + ["connection_failed"] * 5
+        evs = [{"id": f"e{i}", "window": win[regs[i]], "kind": k, "at": local(65 + i)}
+               for i, k in enumerate(kinds)]
+        evs += [{"id": "n0", "window": nwin, "kind": "completed", "at": local(66)},
+                {"id": "stray", "window": "w_nope", "kind": "joined", "at": local(70)}]
+        webhook(env, call, {"events": evs}, "m1")
+        webhook(env, call, {"events": evs}, "m1")  # replay: 200
+        webhook(env, call, {"events": [{"id": "x", "kind": "nope"}]}, "m2")  # 422
+        call("POST", "/api/v1/platform/events", expect=400, data=b"{}")
+        call("GET", "/api/v1/platform/windows?campaign=c2026&limit=2", "platform", expect=200)
+        call("GET", "/api/v1/platform/windows?campaign=c2026&limit=0", "platform", expect=400)
+        call("GET", f"/api/v1/windows/{win[regs[0]]}", "hr", expect=200)
+        env.clock(minutes=200)
+        assert env.service.sweep(env.now[0]) == 11
+        call("GET", "/api/v1/campaigns", "auditor", expect=200)
+        call("GET", "/api/v1/campaigns/c2026", "reviewer", expect=200)
+        call("GET", "/api/v1/campaigns/nope", "reviewer", expect=404)
+        call("GET", "/api/v1/campaigns/c2026/candidates", "auditor", expect=200)
+        call("GET", "/api/v1/campaigns/c2026/windows?undecided=1", "auditor", expect=200)
+        decisions = call("GET", "/api/v1/campaigns/c2026/decisions", "auditor", expect=200)
+        call("GET", f"/api/v1/decisions/{decisions[0]['decision']}", "auditor", expect=200)
+        pending = [d["decision"] for d in call("GET", "/api/v1/campaigns/c2026/reviews",
+                                               "reviewer", expect=200)]
+        call("POST", f"/api/v1/decisions/{pending[0]}/review", "reviewer", expect=200,
+             json={"ruling": "confirmed"})
+        call("POST", f"/api/v1/decisions/{pending[0]}/review", "reviewer", expect=409,
+             json={"ruling": "confirmed"})
+        call("POST", f"/api/v1/decisions/{pending[1]}/review", "reviewer", expect=200, json={
+            "ruling": "makeup_granted", "opens_at": local(300), "closes_at": local(360)})
+        call("GET", "/api/v1/quarantine", "auditor", expect=200)
+        call("GET", "/api/v1/campaigns/c2026/quarantine", "hr", expect=200)
+        channel = FileChannel(env.data / "outbox.jsonl")
+        assert dispatch(env.service, {"email": channel, "sms": channel}, env.now[0])["sent"]
+        notes = call("GET", "/api/v1/campaigns/c2026/notifications", "auditor", expect=200)
+        sent = next(n["notification"] for n in notes if n["status"] == "sent")
+        call("POST", "/api/v1/notifications/receipts", "platform", expect=201,
+             json={"reference": sent, "status": "delivered"})
+        call("POST", "/api/v1/notifications/receipts", "platform", expect=200,
+             json={"reference": sent, "status": "delivered"})
+        alerts = call("GET", "/api/v1/campaigns/c2026/alerts", "auditor", expect=200)
+        assert alerts
+        call("POST", f"/api/v1/alerts/{alerts[0]['alert']}/resolution", "reviewer",
+             expect=200, json={"action": "dismissed"})
+        call("GET", "/api/v1/campaigns/c2026/statistics", "auditor", expect=200)
+        creds = {"registration": regs[7], "factor": rows[7]["id_number"][-4:]}
+        call("POST", "/api/v1/campaigns/c2026/status", expect=200, json=creds)
+        call("POST", "/api/v1/campaigns/c2026/status", expect=403,
+             json={**creds, "factor": "XXXX"})
+        appeal = call("POST", "/api/v1/campaigns/c2026/appeals", expect=201, json={
+            **creds, "ground": "technical", "statement": "网络中断"})["appeal"]
+        call("GET", "/api/v1/campaigns/c2026/appeals?open=1", "hr", expect=200)
+        call("GET", f"/api/v1/appeals/{appeal}", "reviewer", expect=200)
+        call("POST", f"/api/v1/appeals/{appeal}/ruling", "reviewer", expect=200,
+             json={"ruling": "upheld"})
+        call("GET", f"/api/v1/candidates/{subject[regs[6]]}/personal-data", "hr", expect=200)
+        call("GET", "/api/v1/access-log", "auditor", expect=200)
+        offered = call("GET", "/api/v1/campaigns/e2026/decisions", "hr", expect=200)
+        call("POST", f"/api/v1/decisions/{offered[0]['decision']}/rebooking", "hr",
+             expect=201, json={"opens_at": local(400), "closes_at": local(460)})
+        call("GET", "/api/v1/campaigns/c2026/notices/preview", "hr", expect=409)
+        call("GET", "/api/v1/campaigns/n2026/notices/preview", "hr", expect=200)
+        notice = call("POST", "/api/v1/campaigns/n2026/notices", "hr", expect=201, json={})
+        call("GET", f"/api/v1/notices/{notice['notice']}", expect=200)
+        call("GET", "/api/v1/notices/nt_nope", expect=404)
+        call("POST", f"/api/v1/candidates/{subject[regs[6]]}/erasure", "hr", expect=409,
+             json={"reason": "retention_expired"})
+        call("POST", f"/api/v1/candidates/{subject[regs[6]]}/erasure", "hr", expect=200,
+             json={"reason": "request"})
+        call("GET", "/api/openapi.json", expect=200)
+        call("GET", "/logs", expect=200)
+        call("GET", f"/logs/{LOG}", expect=200)
+        call("GET", "/logs/nope", expect=404)
+        call("GET", f"/logs/{LOG}/checkpoint", expect=200)
+        call("GET", f"/logs/{LOG}/entries/0", expect=200)
+        call("GET", f"/logs/{LOG}/entries/x", expect=400)
+        call("GET", f"/logs/{LOG}/entries/0/tlog-proof", expect=200)
+        call("GET", f"/logs/{LOG}/proof/inclusion?index=1", expect=200)
+        call("GET", f"/logs/{LOG}/proof/inclusion", expect=400)
+        call("GET", f"/logs/{LOG}/proof/consistency?old=1", expect=200)
+        call("GET", f"/logs/{LOG}/tile/0/000.p/3", expect=200)
+        call("GET", f"/logs/{LOG}/tile/zz", expect=400)
+        # Every documented operation was exercised with a success status at least once.
+        ok = {(r, m) for r, m, s in call.seen if s < 300}
+        assert set(OPERATIONS) - ok == set()
+
+
+# -- 4. fuzzed -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def known(env: Env) -> dict[str, list[str]]:
+    """Real ids for the fuzzer to use now and then: a campaign whose windows were decided
+    (an outage alert, reviews pending, an appeal filed)."""
+    env.campaign("c2026")
+    data, rows = candidates_csv(6, seed=9)
+    got = json.loads(env.import_csv("c2026", data).get_data())
+    regs = {c["registration"]: c["subject"] for c in got["candidates"]}
+    made = json.loads(env.post("/api/v1/campaigns/c2026/windows", "hr", {
+        "opens_at": local(60), "closes_at": local(120)}).get_data())["windows"]
+    env.clock(minutes=90)
+    evs = [{"id": f"k{i}", "window": w["window"], "kind": "connection_failed",
+            "at": local(65)} for i, w in enumerate(made[:5])]
+    assert env.webhook({"events": evs}, msg_id="known").status_code == 201
+    env.clock(minutes=200)
+    env.service.sweep(env.now[0])
+    decisions = json.loads(env.get("/api/v1/campaigns/c2026/decisions", "hr").get_data())
+    last = rows[5]
+    appeal = json.loads(env.post("/api/v1/campaigns/c2026/appeals", None, {
+        "registration": last["registration"], "factor": last["id_number"][-4:],
+        "ground": "other", "statement": "x"}).get_data())["appeal"]
+    alerts = json.loads(env.get("/api/v1/campaigns/c2026/alerts", "hr").get_data())
+    assert alerts
+    return {"campaign": ["c2026"], "subject": list(regs.values()),
+            "window": [w["window"] for w in made], "name": [LOG],
+            "decision": [d["decision"] for d in decisions], "appeal": [appeal],
+            "alert": [a["alert"] for a in alerts], "raw_index": ["0", "3"]}
+
+
+@pytest.fixture(scope="module")
+def schema(env: Env, known: dict[str, list[str]]) -> Any:
+    """The document as the app serves it, bound to the app."""
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", env.app)
+
+
+_IDS = itertools.count()
+
+
+def fuzz(env: Env, schema: Any, known: dict[str, list[str]], route: str, method: str, *,
+         token: bool, examples: int, negative: bool = False) -> None:
+    operation = schema[route][method.upper()]
+    spec = DOC["paths"][route][method]
+    roles = spec.get("x-roles", [])
+
+    mode = GenerationMode.NEGATIVE if negative else GenerationMode.POSITIVE
+
+    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
+              phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    def run(case: Any, data: st.DataObject) -> None:
+        # Half of the time, a real id (so that the handlers' deeper paths are reached).
+        for name in case.path_parameters or {}:
+            if name in known and data.draw(st.booleans(), label=f"real {name}"):
+                case.path_parameters[name] = data.draw(st.sampled_from(known[name]))
+        headers: dict[str, str] = {}
+        kwargs: dict[str, Any] = {}
+        if token and roles:
+            headers = env.auth(roles[0])
+        if route == "/api/v1/platform/events" and not negative:
+            # A valid signature of the exact bytes sent, so that the JSON is parsed.
+            raw = (json.dumps(case.body).encode() if case.body is not None
+                   and not isinstance(case.body, bytes) and type(case.body).__name__ != "NotSet"
+                   else b"")
+            msg_id = f"fuzz-{next(_IDS)}"
+            ts = int(env.now[0].timestamp())
+            headers |= {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+                        "webhook-signature": sign(env.secret, msg_id, ts, raw)}
+            kwargs["data"] = raw
+        response = case.call(headers=headers, **kwargs)
+        case.validate_response(response, checks=CHECKS)
+
+    run()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("route", "method"), OPERATIONS)
+def test_fuzz_with_a_token_of_the_role(env: Env, schema: Any, known: dict[str, list[str]],
+                                       route: str, method: str) -> None:
+    fuzz(env, schema, known, route, method, token=True, examples=MAX_EXAMPLES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("route", "method"),
+                         [o for o in OPERATIONS if DOC["paths"][o[0]][o[1]]["security"]])
+def test_fuzz_without_a_token_is_401(env: Env, schema: Any, known: dict[str, list[str]],
+                                     route: str, method: str) -> None:
+    fuzz(env, schema, known, route, method, token=False, examples=NO_TOKEN_EXAMPLES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("route", "method"),
+                         [o for o in OPERATIONS if DOC["paths"][o[0]][o[1]]["parameters"]
+                          or "requestBody" in DOC["paths"][o[0]][o[1]]])
+def test_fuzz_invalid_input_is_a_documented_4xx(env: Env, schema: Any,
+                                                known: dict[str, list[str]], route: str,
+                                                method: str) -> None:
+    fuzz(env, schema, known, route, method, token=True, examples=MAX_EXAMPLES, negative=True)
+
+
+# -- regressions found while fuzzing --------------------------------------------------------
+
+
+def test_schedule_windows_with_a_non_string_post_is_400_not_500(tmp_path: Path) -> None:
+    """Was a 500: ``"post": {}`` reached the SQL query as a parameter it cannot bind."""
+    with make_env(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}") as env:
+        env.campaign("c2026")
+        call = Checked(env)
+        bads: list[Any] = [{}, [], 5, True]
+        for bad in bads:
+            got = call("POST", "/api/v1/campaigns/c2026/windows", "hr", expect=400, json={
+                "opens_at": local(60), "closes_at": local(120), "post": bad})
+            assert got["field"] == "post"
