@@ -23,14 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec
 
 import segno
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 from flask.blueprints import BlueprintSetupState
 from markupsafe import Markup
 
-from ledger.absence.service import AbsenceService
+from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.vault import Vault
 from ledger.accounts.store import Accounts, Session
 from ledger.web.forms import (
@@ -61,6 +62,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "failed": ("登录名或密码错误，或账户已暂时锁定。请稍后再试。",
                "The login or password is wrong, or the account is locked for a while. "
                "Try again later."),
+    "forbidden": ("您的角色无权访问此页面。", "Your role may not open this page."),
+    "may_open": ("可访问的角色：", "Roles that may: "),
+    "back": ("返回控制台首页", "Back to the console"),
     "csrf": ("表单已过期或来自其他网站，未予处理。请重新打开登录页。",
              "The form expired or came from another site, so it was not accepted. "
              "Open the sign-in page again."),
@@ -196,6 +200,63 @@ def _security_headers(resp: Response) -> Response:
     if request.is_secure:
         resp.headers["Strict-Transport-Security"] = "max-age=31536000"
     return resp
+
+
+# -- for the console's pages (other blueprints under /console) -----------------------------
+
+
+P = ParamSpec("P")
+
+
+def signed_in(*allowed: str) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
+    """A console page for the ``allowed`` roles (admin reaches every page).
+
+    Without a full session: a redirect to sign-in.  Another role: 403 with a page
+    saying which roles may.  A POST must carry the session's CSRF token (else 400).
+    The session is in ``flask.g.console_session``.
+    """
+
+    def wrap(fn: Callable[P, Response]) -> Callable[P, Response]:
+        @wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> Response:
+            s = current_session()
+            if s is None or s.stage != "full":
+                resp = _redirect("/console/sign-in" if s is None else _next_step(s))
+                if s is None:
+                    clear_cookie(resp, SESSION_COOKIE)
+                return resp
+            if s.role not in allowed and s.role != "admin":
+                lg = lang()
+                return page("console_forbidden.html", 403, roles=ROLES, allowed=allowed,
+                            error=lg.t("forbidden"))
+            if request.method == "POST" and not same(s.csrf, _field(CSRF_FIELD)):
+                return page("console_forbidden.html", 400, roles=ROLES, allowed=allowed,
+                            error=lang().t("csrf"))
+            g.console_session = s
+            return fn(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def session() -> Session:
+    """The signed-in session of this request (inside a ``signed_in`` page)."""
+    s: Session = g.console_session
+    return s
+
+
+def actor() -> Caller:
+    """The ledger actor of the signed-in user: ``<role>:<user id>``."""
+    s = session()
+    return Caller(f"{s.role}:{s.user}", s.role)
+
+
+def page(template: str, status: int = 200, **context: Any) -> Response:
+    """A console page for the signed-in user: language, CSRF token, session in context."""
+    s: Session | None = g.get("console_session")
+    return _page(template, status, csrf=s.csrf if s is not None else "", session=s,
+                 roles=ROLES, **context)
 
 
 # -- views ---------------------------------------------------------------------------------
