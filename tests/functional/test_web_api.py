@@ -399,17 +399,21 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
     size = int(m.group(1).replace(",", ""))
     assert size > 1500
     port = free_port()
+    # The server's output goes to a file (a pipe nobody reads could fill and block it),
+    # shown if the test fails.
+    log_path = tmp_path / "serve.log"
+    log_file = log_path.open("w")
     proc = subprocess.Popen(
         [str(ABSENTIA), "serve", "--data", str(data), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(),
+        stdout=log_file, stderr=subprocess.STDOUT, text=True, env=cli_env(),
         start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"absentia serve exited with {proc.returncode}: {out}")
+                pytest.fail(f"absentia serve exited with {proc.returncode}: "
+                            f"{log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=2) as resp:  # noqa: S310
                     if resp.status == 200:
@@ -427,8 +431,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # the session started above, nothing else
             proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        log_file.close()
+        print(f"absentia serve (exit {proc.returncode}):\n{log_path.read_text()[-3000:]}")
 
 
 def test_real_server_verifies_over_http(server: tuple[str, Path, int]) -> None:
