@@ -274,6 +274,8 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     click.echo(f"  written to {archived.path} (sha256 {archived.sha256[:16]}…, ledger "
                f"#{archived.ledger_index}); check it: absentia report verify {archived.path}")
     with _ledger_errors():
+        console_accounts = _demo_accounts(service, summary.finished + timedelta(hours=3))
+    with _ledger_errors():
         cp = store.sign_checkpoint(name, datetime.now(UTC))
         out = s.data_dir / "export" / name
         export_log(store, name, out, _Progress("exporting"))
@@ -307,6 +309,11 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     click.echo(f"  curl -X POST -H 'Content-Type: application/json' -d "
                f"'{{\"registration\": \"{reg}\", \"factor\": \"{factor}\"}}' "
                f"{base}/api/v1/campaigns/{summary.campaign}/status")
+    click.echo(f"\nconsole: sign in at {base}/console/sign-in")
+    for role, login, password in console_accounts:
+        click.echo(f"  {role:9} login {login:14} password {password}")
+    click.echo("  (the reviewer and the admin set up a TOTP authenticator app at their first "
+               "sign-in: have one ready)")
     if no_serve:
         return
     from ledger.server import serve as run
@@ -333,6 +340,30 @@ def _demo_notice(s: Settings, service: AbsenceService, campaign: str, finished: 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(document(service, record["notice"]))
     return record | {"file": path}
+
+
+def _demo_accounts(service: AbsenceService, at: datetime) -> list[tuple[str, str, str]]:
+    """Demo console accounts (role, login, password); a login that exists is kept as it is
+    (a demo run again on the same data) and its password is not shown again."""
+    import secrets
+
+    from ledger.absence.vault import Vault
+    from ledger.accounts.store import Accounts
+
+    accounts = Accounts(service.store, service.log,
+                        Vault.load_or_create_master_key(service.cfg.master_key_path))
+    accounts.ensure_schema()
+    taken = {a.login for a in accounts.users()}
+    out = []
+    for role in ("admin", "hr", "reviewer", "auditor"):
+        login = f"demo-{role}"
+        if login in taken:
+            out.append((role, login, "(exists: shown when it was created)"))
+            continue
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(login, password, role, at)
+        out.append((role, login, password))
+    return out
 
 
 def _open_absence(data_dir: Path, config_file: Path | None) -> tuple[Settings, AbsenceService]:

@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
             raise ValueError("create_app needs settings or a store")
         store = open_store(settings)
     app.extensions["absentia.store"] = store
+    if settings is not None:
+        app.extensions["absentia.settings"] = settings
     if settings is not None and settings.trusted_proxies > 0:
         # Behind N reverse proxies: the client's address (rate limits) and scheme
         # (Secure cookies) come from their X-Forwarded-* headers, and only theirs.
@@ -69,6 +71,10 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
         app.register_blueprint(selfservice.bp)
         from ledger.web import console
         app.register_blueprint(console.bp)
+        from ledger.web import console_hr
+        app.register_blueprint(console_hr.bp)
+        from ledger.web import console_audit
+        app.register_blueprint(console_audit.bp)
         from ledger.web import openapi
 
         app.register_blueprint(openapi.bp)

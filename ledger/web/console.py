@@ -93,9 +93,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "session_until": ("本次登录最迟有效至", "This session ends at the latest at"),
     "links": ("功能", "Pages"),
     "notices": ("公示", "Public notices"),
+    "campaigns": ("招聘批次与复核", "Campaigns, reviews and appeals"),
+    "audit": ("审计：账本、校验与访问记录", "Audit: logs, verification, access trail"),
     "status": ("考生查询页", "Candidate status page"),
     "logs": ("账本首页", "Ledger home"),
-    "more_soon": ("更多管理页面将陆续提供。", "More console pages are coming."),
     "sign_out": ("退出登录", "Sign out"),
     "signed_out": ("您已退出登录。", "You have signed out."),
     "other_lang": ("English", "中文"),
@@ -227,10 +228,10 @@ def signed_in(*allowed: str) -> Callable[[Callable[P, Response]], Callable[P, Re
                 return resp
             if s.role not in allowed and s.role != "admin":
                 lg = lang()
-                return page("console_forbidden.html", 403, roles=ROLES, allowed=allowed,
+                return page("console_forbidden.html", 403, allowed=allowed,
                             error=lg.t("forbidden"))
             if request.method == "POST" and not same(s.csrf, _field(CSRF_FIELD)):
-                return page("console_forbidden.html", 400, roles=ROLES, allowed=allowed,
+                return page("console_forbidden.html", 400, allowed=allowed,
                             error=lang().t("csrf"))
             g.console_session = s
             return fn(*args, **kwargs)

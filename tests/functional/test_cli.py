@@ -459,3 +459,41 @@ def test_demo_writes_a_signed_report_that_verifies(demo: Demo) -> None:
     assert hashlib.sha256(path.read_bytes()).hexdigest() == body["sha256"]
     checked = absentia("report", "verify", path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_demo_prints_console_accounts_that_sign_in(demo: Demo, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo prints the console's sign-in URL and an account per role; the printed
+    auditor login and password sign in (no TOTP for auditors) on a copy of its data."""
+    import shutil
+
+    from ledger.config import DEFAULT_CONFIG, load_settings
+    from ledger.web import create_app
+
+    m = re.search(r"^console: sign in at http://[\w.:-]+/console/sign-in$", demo.stdout,
+                  re.MULTILINE)
+    assert m is not None, demo.stdout
+    printed = {role: (login, password) for role, login, password in re.findall(
+        r"^  (admin|hr|reviewer|auditor) +login (\S+) +password (\S+)$", demo.stdout,
+        re.MULTILINE)}
+    assert set(printed) == {"admin", "hr", "reviewer", "auditor"}
+    assert "TOTP authenticator app at their first sign-in" in demo.stdout
+    monkeypatch.delenv("ABSENTIA_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ABSENTIA_CONFIG", raising=False)
+    data = tmp_path / "data"  # a copy: signing in appends to the ledger
+    shutil.copytree(demo.data, data)
+    app = create_app(load_settings(data, DEFAULT_CONFIG))
+    try:
+        client = app.test_client()
+        form = client.get("/console/sign-in").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        login, password = printed["auditor"]
+        resp = client.post("/console/sign-in", data={
+            "csrf_token": csrf.group(1), "login": login, "password": password})
+        assert resp.status_code == 303
+        assert resp.headers["Location"] == "/console/"
+        assert 'data-role="auditor"' in client.get("/console/").get_data(as_text=True)
+        assert client.get("/console/audit/").status_code == 200
+    finally:
+        app.extensions["absentia.store"].engine.dispose()

@@ -1,0 +1,441 @@
+"""The auditor's console pages (read-only) under ``/console/audit``.
+
+For the auditor role (an admin reaches them too, through ``console.signed_in``):
+
+* ``/`` — every log: origin, size, latest checkpoint (its note text), links to the
+  public tiles, the log's page and its export;
+* ``/logs/<name>`` — the checkpoint history (paginated), every verifier key the log has
+  used with the ``log.created`` / ``log.key_added`` entries that introduced them, witness
+  cosignatures (signature lines by keys other than the log's own) and "verify now";
+* ``POST /logs/<name>/verify`` — a full verification in a background thread of this
+  worker: export to a temporary directory with ``export_log``, then ``verify_log`` over
+  it, trusting the log's own verifier keys.  Its progress is in an in-process job
+  registry, read as JSON at ``/jobs/<id>`` (``console-audit.js`` polls it every 500 ms
+  and updates a ``<progress>`` element; without JavaScript the page has a reload link);
+* ``/logs/<name>/export.zip`` — the exported tlog-tiles directory with its ``keys``
+  file, as a zip (``absentia verify`` reads it once unzipped);
+* ``/access`` — the access trail: who viewed whose personal data (``pii.viewed``),
+  newest first, paginated, filterable by subject.
+
+Chinese by default; ``?lang=en`` for English.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy import select
+
+from ledger.absence.service import AbsenceService
+from ledger.errors import BadData, LedgerError, NotFound, VerificationError
+from ledger.events import LOG_CREATED, LOG_KEY_ADDED
+from ledger.export import export_log
+from ledger.note import Ed25519Verifier, SignedNote
+from ledger.storage import LedgerStore
+from ledger.storage.schema import entries
+from ledger.storage.store import LogInfo, StoredCheckpoint
+from ledger.verify import DirectorySource, verify_log
+from ledger.web import console
+from ledger.web.forms import Lang
+
+P = ParamSpec("P")
+
+bp = Blueprint("console_audit", __name__, url_prefix="/console/audit")
+
+PER_PAGE = 50
+MAX_JOBS = 64  # finished jobs beyond this many are forgotten, oldest first
+MAX_SUBJECT = 128
+
+#: Interface text: key -> (Chinese, English); the console's own texts included.
+TEXT: dict[str, tuple[str, str]] = {
+    **console.TEXT,
+    "audit_title": ("审计：账本与检查点", "Audit: logs and checkpoints"),
+    "log_title": ("审计：账本 {name}", "Audit: log {name}"),
+    "access_title": ("审计：个人信息访问记录", "Audit: access to personal data"),
+    "origin": ("来源标识", "Origin"),
+    "size": ("条目数", "Entries"),
+    "latest": ("最新检查点", "Latest checkpoint"),
+    "no_checkpoint": ("尚无检查点。", "No checkpoint yet."),
+    "public_tiles": ("公开的瓦片（tlog-tiles）", "Public tiles (tlog-tiles)"),
+    "details": ("检查点历史、密钥与核验", "Checkpoint history, keys and verification"),
+    "export": ("下载导出包（zip）", "Download the export (zip)"),
+    "access_link": ("个人信息访问记录", "Access to personal data"),
+    "history": ("检查点历史", "Checkpoint history"),
+    "history_caption": ("共 {n} 个检查点，新的在前。", "{n} checkpoints, newest first."),
+    "time": ("签署时间（UTC）", "Signed at (UTC)"),
+    "key_id": ("密钥编号", "Key id"),
+    "root": ("根哈希", "Root hash"),
+    "keys": ("验证密钥历史", "Verifier key history"),
+    "keys_intro": ("本账本使用过的全部验证密钥（最后一个为当前密钥）。",
+                   "Every verifier key this log has used (the last one is current)."),
+    "key_events": ("账本中的密钥记录", "Key entries in the ledger"),
+    "index": ("账本序号", "Ledger index"),
+    "type": ("类型", "Type"),
+    "verifier_key": ("验证密钥", "Verifier key"),
+    "reason": ("原因", "Reason"),
+    "previous": ("前一密钥", "Previous key"),
+    "witnesses": ("见证方联署", "Witness cosignatures"),
+    "witnesses_none": ("暂无见证方联署。", "None yet."),
+    "signer": ("签名方", "Signer"),
+    "checkpoint_size": ("检查点条目数", "Checkpoint size"),
+    "verify_title": ("立即核验", "Verify now"),
+    "verify_intro": ("导出本账本的全部瓦片，并用账本的验证密钥逐条重新核验（在服务器上运行）。",
+                     "Exports every tile of this log and checks each entry again with the "
+                     "log's verifier keys (runs on the server)."),
+    "verify_button": ("立即核验", "Verify now"),
+    "progress": ("核验进度", "Verification progress"),
+    "phase_export": ("正在导出", "Exporting"),
+    "phase_verify": ("正在核验", "Verifying"),
+    "running": ("进行中……", "Running…"),
+    "reload": ("刷新以查看进度", "Reload to see the progress"),
+    "ok": ("核验通过：{entries} 个条目，{tiles} 个瓦片，用时 {seconds} 秒。",
+           "Verified: {entries} entries, {tiles} tiles in {seconds} s."),
+    "failed_at": ("核验失败：第一个有问题的序号为 {index}。",
+                  "Verification FAILED: the first bad index is {index}."),
+    "failed": ("核验失败。", "Verification FAILED."),
+    "no_job": ("没有这个核验任务（服务器可能已重启）。",
+               "No such verification (the server may have restarted)."),
+    "subject": ("考生编号", "Subject"),
+    "filter": ("筛选", "Filter"),
+    "all": ("显示全部", "Show all"),
+    "actor": ("访问者", "Viewed by"),
+    "purpose": ("用途", "Purpose"),
+    "fields": ("字段", "Fields"),
+    "at": ("时间", "At"),
+    "access_none": ("没有访问记录。", "No access recorded."),
+    "newer": ("较新", "Newer"),
+    "older": ("较早", "Older"),
+    "page_n": ("第 {n} 页", "Page {n}"),
+    "back_audit": ("返回审计首页", "Back to the audit overview"),
+}
+
+
+def lang() -> Lang:
+    return Lang.of_request(TEXT)
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    """One "verify now" run: its state as the JSON progress shows it."""
+
+    id: str
+    log: str
+    started_by: str
+    state: str = "running"  # running, done, failed
+    phase: str = "export"  # export, verify
+    done: int = 0
+    total: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    bad_index: int | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "log": self.log, "state": self.state, "phase": self.phase,
+                "done": self.done, "total": self.total, "result": self.result,
+                "error": self.error, "bad_index": self.bad_index}
+
+
+class Jobs:
+    """The in-process job registry: job id -> Job, guarded by a lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: dict[str, Job] = {}
+
+    def get(self, job_id: str) -> Job | None:
+        with self.lock:
+            return self.jobs.get(job_id)
+
+    def start(self, store: LedgerStore, name: str, started_by: str) -> Job:
+        job = Job(secrets.token_urlsafe(12), name, started_by)
+        with self.lock:
+            for running in self.jobs.values():  # one run per log at a time: join it
+                if running.log == name and running.state == "running":
+                    return running
+            finished = [j for j in self.jobs.values() if j.state != "running"]
+            for old in finished[: max(0, len(self.jobs) + 1 - MAX_JOBS)]:
+                del self.jobs[old.id]
+            self.jobs[job.id] = job
+        threading.Thread(target=self._run, args=(job, store), daemon=True,
+                         name=f"audit-verify-{job.id}").start()
+        return job
+
+    def _progress(self, job: Job, phase: str, done: int, total: int) -> None:
+        with self.lock:
+            job.phase, job.done, job.total = phase, done, total
+
+    def _run(self, job: Job, store: LedgerStore) -> None:
+        tmp = Path(tempfile.mkdtemp(prefix="absentia-audit-"))
+        try:
+            out = tmp / job.log
+            export_log(store, job.log, out,
+                       lambda d, t: self._progress(job, "export", d, t))
+            report = verify_log(DirectorySource(out), store.verifiers(job.log),
+                                progress=lambda d, t: self._progress(job, "verify", d, t))
+            with self.lock:
+                job.phase, job.done, job.total = "verify", report.entries, report.entries
+                job.result = {"entries": report.entries, "tiles": report.tiles,
+                              "seconds": round(report.seconds, 2), "origin": report.origin,
+                              "signed_by": report.signed_by}
+                job.state = "done"
+        except VerificationError as exc:
+            self._fail(job, str(exc), exc.index)
+        except (LedgerError, OSError) as exc:
+            self._fail(job, str(exc), None)
+        except Exception as exc:  # a thread must never die silently
+            current = f"{type(exc).__name__}: {exc}"
+            self._fail(job, current, None)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _fail(self, job: Job, error: str, index: int | None) -> None:
+        with self.lock:
+            job.error, job.bad_index, job.state = error, index, "failed"
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    state.app.extensions.setdefault("absentia.audit_jobs", Jobs())
+
+
+def jobs() -> Jobs:
+    j: Jobs = current_app.extensions["absentia.audit_jobs"]
+    return j
+
+
+def store() -> LedgerStore:
+    s: LedgerStore = current_app.extensions["absentia.store"]
+    return s
+
+
+def service() -> AbsenceService:
+    a: AbsenceService = current_app.extensions["absentia.absence"]
+    return a
+
+
+@bp.after_request
+def _security_headers(resp: Response) -> Response:
+    resp.headers["Content-Security-Policy"] = console.CSP
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.is_secure:
+        resp.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return resp
+
+
+#: Auditor pages (admins too): sign-in, role and CSRF checks of ``ledger.web.console``.
+auditor_page = console.signed_in("auditor")
+
+
+# -- reading the log -----------------------------------------------------------------------
+
+
+def _log(name: str) -> LogInfo:
+    try:
+        return store().log(name)
+    except NotFound:
+        abort(404)
+
+
+def _latest(name: str) -> StoredCheckpoint | None:
+    try:
+        return store().latest_checkpoint(name)
+    except NotFound:
+        return None
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _key_entries(info: LogInfo) -> list[dict[str, Any]]:
+    """The log's ``log.created`` and ``log.key_added`` entries, in log order."""
+    with store().engine.connect() as conn:
+        rows = conn.execute(
+            select(entries.c.idx, entries.c.data)
+            .where(entries.c.log_id == info.id,
+                   entries.c.entry_type.in_([LOG_CREATED.name, LOG_KEY_ADDED.name]))
+            .order_by(entries.c.idx)).all()
+    out = []
+    for idx, data in rows:
+        try:
+            e = json.loads(bytes(data))
+            body = e.get("body", {})
+            out.append({"index": int(idx), "type": e.get("type", ""),
+                        "time": e.get("time", ""), "key": body.get("verifier_key", ""),
+                        "reason": body.get("reason", ""),
+                        "previous": body.get("previous_key_id", "")})
+        except (ValueError, AttributeError):
+            out.append({"index": int(idx), "type": "?", "time": "", "key": "", "reason": "",
+                        "previous": ""})
+    return out
+
+
+def _own_keys(info: LogInfo) -> set[tuple[str, int]]:
+    own = set()
+    for vkey in info.verifier_keys:
+        try:
+            v = Ed25519Verifier.from_vkey(vkey)
+        except BadData:
+            continue
+        own.add((v.name, v.key_id))
+    return own
+
+
+def _cosignatures(info: LogInfo, history: list[StoredCheckpoint]) -> list[dict[str, Any]]:
+    """Signature lines of the checkpoints by keys other than the log's own, newest first."""
+    own = _own_keys(info)
+    out = []
+    for cp in reversed(history):
+        try:
+            note = SignedNote.parse(cp.note)
+        except BadData:
+            continue
+        for sig in note.signatures:
+            if (sig.name, sig.key_id) not in own:
+                out.append({"size": cp.size, "time": _iso(cp.signed_at_ms), "name": sig.name,
+                            "key_id": f"{sig.key_id:08x}"})
+    return out
+
+
+def _page_number() -> int:
+    try:
+        n = int(request.args.get("page", "1"))
+    except ValueError:
+        return 1
+    return max(1, min(n, 1_000_000))
+
+
+def _job_view(job: Job, lg: Lang) -> dict[str, Any]:
+    """What the page shows of a job (the same texts console-audit.js writes)."""
+    if job.state == "done" and job.result is not None:
+        text = lg.t("ok", entries=f"{job.result['entries']:,}",
+                    tiles=f"{job.result['tiles']:,}", seconds=job.result["seconds"])
+    elif job.state == "failed":
+        text = (lg.t("failed_at", index=job.bad_index) if job.bad_index is not None
+                else lg.t("failed")) + " " + (job.error or "")
+    else:
+        text = ""
+    phase = lg.t("phase_export" if job.phase == "export" else "phase_verify")
+    finished = job.state != "running"
+    total = max(job.total, 1) if not finished else max(job.total, job.done, 1)
+    return {"id": job.id, "state": job.state, "phase": phase, "done": job.done,
+            "total": job.total, "max": total, "value": total if finished else job.done,
+            "text": text}
+
+
+# -- views ---------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@auditor_page
+def overview() -> Response:
+    rows = []
+    for info in store().list_logs():
+        rows.append({"info": info, "size": store().head(info.name).size,
+                     "latest": _latest(info.name)})
+    return console.page("console_audit_index.html", lg=lang(), logs=rows)
+
+
+@bp.get("/logs/<name>")
+@auditor_page
+def log_page(name: str) -> Response:
+    lg = lang()
+    info = _log(name)
+    history = store().checkpoint_history(name)
+    page_n = _page_number()
+    newest_first = list(reversed(history))
+    shown = newest_first[(page_n - 1) * PER_PAGE : page_n * PER_PAGE]
+    checkpoints = [{"size": cp.size, "time": _iso(cp.signed_at_ms), "key_id": cp.key_id,
+                    "root": cp.root.hex()} for cp in shown]
+    job = None
+    job_id = request.args.get("job", "")
+    if job_id:
+        found = jobs().get(job_id)
+        if found is not None and found.log == name:
+            job = _job_view(found, lg)
+    return console.page(
+        "console_audit_log.html", lg=lg, info=info, size=store().head(name).size,
+        latest=_latest(name), checkpoints=checkpoints, count=len(history), page_n=page_n,
+        more=page_n * PER_PAGE < len(history), key_entries=_key_entries(info),
+        cosignatures=_cosignatures(info, history), job=job, job_missing=bool(job_id) and
+        job is None)
+
+
+@bp.post("/logs/<name>/verify")
+@auditor_page
+def verify_now(name: str) -> Response:
+    lg = lang()
+    _log(name)
+    job = jobs().start(store(), name, console.actor().actor)
+    resp = Response(status=303)
+    sep = "&" if lg.query else "?"
+    resp.headers["Location"] = (f"/console/audit/logs/{name}{lg.query}{sep}job={job.id}"
+                                "#verify")
+    return resp
+
+
+@bp.get("/jobs/<job_id>")
+@auditor_page
+def job_status(job_id: str) -> Response:
+    job = jobs().get(job_id)
+    if job is None:
+        resp = jsonify({"error": "no such job"})
+        resp.status_code = 404
+        return resp
+    with jobs().lock:
+        data = job.to_json()
+        data["view"] = _job_view(job, lang())
+    return jsonify(data)
+
+
+@bp.get("/logs/<name>/export.zip")
+@auditor_page
+def export_zip(name: str) -> Response:
+    _log(name)
+    if _latest(name) is None:
+        abort(404)
+    tmp = Path(tempfile.mkdtemp(prefix="absentia-export-"))
+    try:
+        out = tmp / name
+        export_log(store(), name, out)
+        archive = tmp / f"{name}.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(out.rglob("*")):
+                if path.is_file():
+                    zf.write(path, f"{name}/{path.relative_to(out).as_posix()}")
+        handle = archive.open("rb")  # the open file outlives its directory's removal
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return send_file(handle, mimetype="application/zip", as_attachment=True,
+                     download_name=f"{name}-export.zip")
+
+
+@bp.get("/access")
+@auditor_page
+def access() -> Response:
+    subject = request.args.get("subject", "").strip()[:MAX_SUBJECT]
+    page_n = _page_number()
+    rows = service().access_log(subject or None, limit=page_n * PER_PAGE + 1)
+    shown = rows[(page_n - 1) * PER_PAGE : page_n * PER_PAGE]
+    return console.page("console_audit_access.html", lg=lang(), rows=shown, subject=subject,
+                        page_n=page_n, more=len(rows) > page_n * PER_PAGE)
