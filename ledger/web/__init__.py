@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
             "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.is_secure:  # only over HTTPS (RFC 6797 §7.2: ignored over HTTP)
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.path.startswith(_PUBLIC_READ):  # public, read-only, no cookies
             resp.headers.setdefault("Access-Control-Allow-Origin", "*")
         return resp

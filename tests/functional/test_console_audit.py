@@ -40,8 +40,6 @@ from tests.functional._absence import LOG, Env, candidates_csv, make_env
 from tests.functional.test_console_signin import PASSWORD, accounts, csrf_of, enrol, sign_in
 from tests.functional.test_notice_browser import (
     ARTIFACTS,
-    CHROMEDRIVER,
-    CHROMIUM,
     WAIT_S,
     pixels_near,
     start_chromium,
@@ -246,8 +244,6 @@ def test_access_trail_lists_personal_data_reads(lite: Env) -> None:
 # -- in a browser --------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                    reason="needs Debian chromium and chromedriver")
 def test_verify_now_in_chromium(lite: Env, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     populate(lite)

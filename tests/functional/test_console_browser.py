@@ -36,17 +36,13 @@ from tests.functional.test_console_hr import CAMPAIGN, Built, accounts, build
 from tests.functional.test_console_signin import PASSWORD, enrol
 from tests.functional.test_notice_browser import (
     ARTIFACTS,
-    CHROMEDRIVER,
-    CHROMIUM,
     WAIT_S,
+    axe_violations,
     pixels_near,
     start_chromium,
     viewport_rect,
     wait_for,
 )
-
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                                reason="needs Debian chromium and chromedriver")
 
 PLAN: list[tuple[str, ...]] = [("connection_failed",), ("joined", "completed"), (), ()]
 BAR_RGB = (int(BAR_FILL[1:3], 16), int(BAR_FILL[3:5], 16), int(BAR_FILL[5:7], 16))
@@ -198,3 +194,20 @@ def test_hr_and_reviewer_work_through_the_console(office: Office) -> None:
     office.shot("notice-published")
     office.sign_out()
     office.shot("signed-out")
+
+
+def test_console_pages_pass_axe_wcag21_aa(office: Office) -> None:
+    """axe-core's WCAG 2.1 A/AA rules on the sign-in page and the HR pages."""
+    d = office.driver
+    d.set_script_timeout(WAIT_S)
+    found: dict[str, list[str]] = {}
+    office.open("/console/sign-in")
+    found["sign-in"] = axe_violations(d)
+    office.sign_in("hr.one")
+    for path in ("/console/", "/console/campaigns", f"/console/campaigns/{CAMPAIGN}",
+                 f"/console/campaigns/{CAMPAIGN}/import", f"/console/campaigns/{CAMPAIGN}/notice",
+                 "/console/?lang=en"):
+        office.open(path)
+        found[path] = axe_violations(d)
+    office.sign_out()
+    assert found == {page: [] for page in found}

@@ -51,8 +51,6 @@ BAD_RGB = (0xB0, 0x00, 0x20)
 WAIT_S = 20
 LINES = 8
 
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                                reason="needs Debian chromium and chromedriver")
 
 
 @dataclass
@@ -76,6 +74,10 @@ class Site:
 
 
 def start_chromium(profile: Path) -> WebDriver:
+    """Debian's chromium, headless, driven by its chromedriver (fails if missing)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing: run `make test` (its "
+                    "scripts/system-packages.sh installs chromium and chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -44,3 +44,11 @@ def test_cors_is_open_for_public_reads_only(tmp_path: Path, sqlite_url: str) -> 
         assert env.client.get("/notices").headers["Access-Control-Allow-Origin"] == "*"
         for path in ("/console/sign-in", "/status", "/api/v1/campaigns"):
             assert "Access-Control-Allow-Origin" not in env.client.get(path).headers, path
+
+
+def test_hsts_over_https_only(tmp_path: Path, sqlite_url: str) -> None:
+    with make_env(tmp_path, sqlite_url) as env:
+        for path in ("/", "/notices", "/status", "/console/sign-in", "/logs"):
+            secure = env.client.get(path, base_url="https://localhost")
+            assert secure.headers["Strict-Transport-Security"] == "max-age=31536000", path
+            assert "Strict-Transport-Security" not in env.client.get(path).headers, path
