@@ -209,5 +209,13 @@ def test_console_pages_pass_axe_wcag21_aa(office: Office) -> None:
                  "/console/?lang=en"):
         office.open(path)
         found[path] = axe_violations(d)
+    # A tablet in portrait (820 x 1180): the pages fit its width.
+    d.set_window_size(820, 1180)
+    for path in ("/console/campaigns", f"/console/campaigns/{CAMPAIGN}"):
+        office.open(path)
+        overflow = d.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth;")
+        assert overflow <= 0, (path, overflow)
+    d.set_window_size(1280, 900)
     office.sign_out()
     assert found == {page: [] for page in found}
