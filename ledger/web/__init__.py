@@ -29,6 +29,26 @@ def open_store(settings: Settings) -> LedgerStore:
     return store
 
 
+def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService) -> None:
+    """The absence API, the public pages and the console, over ``absence``."""
+    # Imported here: these modules import ledger.web.api, a sibling of this package.
+    from ledger.web import console, console_audit, console_hr, openapi
+    from publicity import selfservice
+    from publicity import web as public
+    from publicity.calendar import WorkingCalendar
+
+    app.extensions["absentia.absence"] = absence
+    secrets_path = absence.cfg.webhook_secrets_path
+    app.extensions["absentia.webhook_secrets"] = lambda: cached_webhook_secrets(secrets_path)
+    table = settings.tables.get("publicity", {}) if settings is not None else {}
+    app.extensions["absentia.publicity"] = table
+    app.extensions["absentia.calendar"] = WorkingCalendar.from_config(table.get("calendar", {}))
+    app.extensions["absentia.notice_cache"] = public._NoticeCache()
+    for blueprint in (api.bp, public.bp, selfservice.bp, console.bp, console_hr.bp,
+                      console_audit.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+
+
 def create_app(settings: Settings | None = None, store: LedgerStore | None = None, *,
                absence: AbsenceService | None = None) -> Flask:
     """The WSGI application.  Pass a ``store`` (tests) or ``settings`` (serving).
@@ -53,31 +73,7 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     if absence is None and settings is not None:
         absence = open_absence(settings, store, datetime.now(UTC))
     if absence is not None:
-        app.extensions["absentia.absence"] = absence
-        secrets_path = absence.cfg.webhook_secrets_path
-        app.extensions["absentia.webhook_secrets"] = lambda: cached_webhook_secrets(secrets_path)
-        app.register_blueprint(api.bp)
-        from publicity import web as public
-        from publicity.calendar import WorkingCalendar
-
-        table = settings.tables.get("publicity", {}) if settings is not None else {}
-        app.extensions["absentia.publicity"] = table
-        app.extensions["absentia.calendar"] = WorkingCalendar.from_config(
-            table.get("calendar", {}))
-        app.extensions["absentia.notice_cache"] = public._NoticeCache()
-        app.register_blueprint(public.bp)
-        from publicity import selfservice
-
-        app.register_blueprint(selfservice.bp)
-        from ledger.web import console
-        app.register_blueprint(console.bp)
-        from ledger.web import console_hr
-        app.register_blueprint(console_hr.bp)
-        from ledger.web import console_audit
-        app.register_blueprint(console_audit.bp)
-        from ledger.web import openapi
-
-        app.register_blueprint(openapi.bp)
+        _mount_domain(app, settings, absence)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
     app.register_blueprint(logs.bp)
