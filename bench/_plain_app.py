@@ -24,11 +24,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask, Response, request
-from gunicorn.app.base import BaseApplication
 
 from ledger.absence.setup import read_webhook_secrets
 from ledger.absence.webhooks import verify
 from ledger.errors import LedgerError
+from ledger.server import GunicornApp
 
 MAX_BODY_BYTES = 1_048_576
 SCHEMA = ("CREATE TABLE IF NOT EXISTS deliveries (webhook_id TEXT PRIMARY KEY, "
@@ -88,20 +88,6 @@ def create_app(db: Path, secrets_path: Path, synchronous: str) -> Flask:
     return app
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.app = app
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self.app
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="plain webhook-to-SQLite endpoint")
     parser.add_argument("--db", type=Path, required=True)
@@ -111,18 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--synchronous", default="FULL")
     args = parser.parse_args(argv)
-    app = create_app(args.db, args.secrets, args.synchronous)
-    # The options of ledger.server.serve.
-    _Gunicorn(app, {
-        "bind": f"127.0.0.1:{args.port}",
-        "workers": args.workers,
-        "threads": args.threads,
-        "worker_class": "gthread",
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "graceful_timeout": 10,
-    }).run()
+    # The same server and options as `absentia serve` (ledger.server).
+    GunicornApp(lambda: create_app(args.db, args.secrets, args.synchronous),
+                f"127.0.0.1:{args.port}", args.workers, args.threads).run()
 
 
 if __name__ == "__main__":

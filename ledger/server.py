@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +18,23 @@ from ledger.web import create_app, open_store
 log = logging.getLogger(__name__)
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
-        self.settings = settings
-        self.options = options
+class GunicornApp(BaseApplication):  # type: ignore[misc]
+    """gunicorn with the project's options, serving what ``factory`` builds (in each
+    worker, after the fork, so each opens its own database connections)."""
+
+    def __init__(self, factory: Callable[[], Flask], bind: str, workers: int,
+                 threads: int) -> None:
+        self.factory = factory
+        self.options: dict[str, Any] = {
+            "bind": bind,
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "graceful_timeout": 10,
+        }
         super().__init__()
 
     def load_config(self) -> None:
@@ -28,8 +42,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        # Each worker opens its own engine after the fork.
-        return create_app(self.settings)
+        return self.factory()
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
@@ -40,15 +53,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
                                 jobs=absence_jobs(service, settings),
                                 lease_ttl_s=service.cfg.lease_ttl_s)
     try:
-        _Gunicorn(settings, {
-            "bind": f"{host}:{port}",
-            "workers": workers or settings.workers,
-            "threads": settings.threads,
-            "worker_class": "gthread",
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
-            "graceful_timeout": 10,
-        }).run()
+        GunicornApp(lambda: create_app(settings), f"{host}:{port}",
+                    workers or settings.workers, settings.threads).run()
     finally:
         stop_scheduler(scheduler)

@@ -1117,6 +1117,18 @@ class AbsenceService:
             rows = conn.execute(q.order_by(P.appeals.c.idx)).all()
         return [_appeal_json(r) for r in rows]
 
+    def appeal_record(self, appeal: str) -> dict[str, Any]:
+        """An appeal without its statement (no personal data: nothing is recorded).
+
+        Raises:
+            NotFound: no such appeal.
+        """
+        with self.read() as conn:
+            row = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).first()
+        if row is None:
+            raise NotFound(f"no appeal {appeal!r}", field="appeal")
+        return _appeal_json(row)
+
     def appeal(self, caller: Caller, appeal: str, now: datetime) -> dict[str, Any]:
         """An appeal with its statement (personal data: the read is recorded).
 

@@ -449,13 +449,8 @@ def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = No
     pending = svc.decisions(campaign, pending_review=True, limit=500)
     outages = [a for a in svc.alerts(campaign)
                if a["status"] == "open" and a["kind"] == "platform_outage"]
-    moment = now()
     return _page("console_hr_reviews.html", status, exc=exc, c=c, pending=pending,
-                 outages=outages,
-                 default_opens=_input_value((moment + timedelta(days=1)).isoformat(),
-                                            c["timezone"]),
-                 default_closes=_input_value((moment + timedelta(days=1, hours=2)).isoformat(),
-                                             c["timezone"]))
+                 outages=outages, **_makeup_defaults(c["timezone"]))
 
 
 @bp.get("/campaigns/<campaign>/reviews")
@@ -522,6 +517,14 @@ def appeals(campaign: str) -> Response:
     return _page("console_hr_appeals.html", c=c, items=items)
 
 
+def _makeup_defaults(tz: str) -> dict[str, str]:
+    """A make-up form's suggested times: tomorrow, two hours long, in the campaign's zone."""
+    moment = now()
+    return {"default_opens": _input_value((moment + timedelta(days=1)).isoformat(), tz),
+            "default_closes": _input_value((moment + timedelta(days=1, hours=2)).isoformat(),
+                                           tz)}
+
+
 def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None) -> Response:
     svc = service()
     try:
@@ -529,12 +532,8 @@ def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None)
         c = svc.campaign(a["campaign"])
     except LedgerError as e:
         return _error_page(e)
-    moment = now()
     return _page("console_hr_appeal.html", status, exc=exc, a=a, c=c,
-                 default_opens=_input_value((moment + timedelta(days=1)).isoformat(),
-                                            c["timezone"]),
-                 default_closes=_input_value((moment + timedelta(days=1, hours=2)).isoformat(),
-                                             c["timezone"]))
+                 **_makeup_defaults(c["timezone"]))
 
 
 @bp.get("/appeals/<appeal>")
@@ -548,11 +547,8 @@ def appeal_page(appeal: str) -> Response:
 def rule_appeal(appeal: str) -> Response:
     svc = service()
     try:
-        found = [a for c in svc.campaigns() for a in svc.appeals(c["campaign"])
-                 if a["appeal"] == appeal]
-        if not found:
-            raise NotFound(f"no appeal {appeal!r}", field="appeal")
-        tz = _tz_of(found[0]["campaign"])
+        campaign = svc.appeal_record(appeal)["campaign"]
+        tz = _tz_of(campaign)
         data: dict[str, Any] = {"ruling": _f("ruling")}
         if data["ruling"] == "overturned" and (_f("opens_at") or _f("closes_at")):
             data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
@@ -560,7 +556,7 @@ def rule_appeal(appeal: str) -> Response:
         svc.rule_appeal(actor(), appeal, data, now())
     except LedgerError as exc:
         return _appeal_page(appeal, _status(exc), exc)
-    return _redirect(f"/console/campaigns/{found[0]['campaign']}/appeals", done="ruled")
+    return _redirect(f"/console/campaigns/{campaign}/appeals", done="ruled")
 
 
 # -- import ---------------------------------------------------------------------------
