@@ -91,15 +91,22 @@ def _open(data_dir: Path, config_file: Path | None) -> tuple[Settings, LedgerSto
 @click.option("--host", default=None, help="address to bind (default from config)")
 @click.option("--port", type=int, default=None, help="port (default from config)")
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes")
+@click.option("--no-scheduler", is_flag=True,
+              help="serve only; the jobs run in `absentia scheduler` (several app hosts)")
 def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int | None,
-          workers: int | None) -> None:
-    """Serve the web pages and the tlog-tiles read API."""
+          workers: int | None, no_scheduler: bool) -> None:
+    """Serve the web pages, the API and the tlog-tiles read API (gunicorn).
+
+    By default the scheduled jobs run in the server's master process too; with several
+    app hosts, they may all run them (a lease lets one work at a time) or leave them to
+    `absentia scheduler` with --no-scheduler.
+    """
     from ledger.server import serve as run
 
     s = _settings(data_dir, config_file)
     click.echo(f"serving on http://{host or s.host}:{port or s.port}/ (Ctrl-C stops)")
     with _ledger_errors():
-        run(s, host or s.host, port or s.port, workers)
+        run(s, host or s.host, port or s.port, workers, scheduler=not no_scheduler)
 
 
 @cli.command()

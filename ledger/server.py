@@ -45,15 +45,24 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
         return self.factory()
 
 
-def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
-    """Serve the app until interrupted; checkpoints are signed by the master's scheduler."""
+def serve(settings: Settings, host: str, port: int, workers: int | None = None, *,
+          scheduler: bool = True) -> None:
+    """Serve the app until interrupted.
+
+    With ``scheduler``, the master process also runs the scheduled jobs (checkpoints,
+    and under the database lease the sweep, outbox and reports); without, another
+    process (``absentia scheduler``) must.
+    """
     store = open_store(settings)
     service = open_absence(settings, store, datetime.now(UTC))
-    scheduler = start_scheduler(store, settings.checkpoint_min_interval_s,
-                                jobs=absence_jobs(service, settings),
-                                lease_ttl_s=service.cfg.lease_ttl_s)
+    jobs = None
+    if scheduler:
+        jobs = start_scheduler(store, settings.checkpoint_min_interval_s,
+                               jobs=absence_jobs(service, settings),
+                               lease_ttl_s=service.cfg.lease_ttl_s)
     try:
         GunicornApp(lambda: create_app(settings), f"{host}:{port}",
                     workers or settings.workers, settings.threads).run()
     finally:
-        stop_scheduler(scheduler)
+        if jobs is not None:
+            stop_scheduler(jobs)
