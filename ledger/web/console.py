@@ -30,6 +30,7 @@ import segno
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask.blueprints import BlueprintSetupState
 from markupsafe import Markup
+from werkzeug.exceptions import TooManyRequests
 
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.vault import Vault
@@ -69,6 +70,9 @@ TEXT: dict[str, tuple[str, str]] = {
              "The form expired or came from another site, so it was not accepted. "
              "Open the sign-in page again."),
     "expired": ("登录已超时，请重新登录。", "The sign-in timed out; please sign in again."),
+    "too_many": ("此网络地址的登录尝试过多，请5分钟后再试。",
+                 "Too many sign-in attempts from this network address. "
+                 "Try again in 5 minutes."),
     "totp_title": ("动态验证码", "Authenticator code"),
     "totp_intro": ("请输入身份验证器应用中显示的6位验证码。",
                    "Enter the 6-digit code your authenticator app shows."),
@@ -283,6 +287,14 @@ def sign_in() -> Response:
     if not well_formed(cookie) or not same(cookie, _field(CSRF_FIELD)):
         return _csrf_refused()
     login = _field("login")
+    limiter = current_app.extensions.get("absentia.sign_in_limiter")
+    if limiter is not None:  # per client address, whatever the login
+        try:
+            limiter.check(request.remote_addr or "?")
+        except TooManyRequests:
+            resp = _sign_in_page(429, error=lg.t("too_many"), login=login[:128])
+            resp.headers["Retry-After"] = "300"
+            return resp
     accounts().purge_expired(now())  # sessions past their lifetime that nobody ended
     result = accounts().authenticate(login, _field("password"), now())
     if not result.ok or result.user is None or result.next is None:
