@@ -281,6 +281,16 @@ scheduler_leases = Table(
     Column("expires_at", BigInteger, nullable=False),  # unix milliseconds
 )
 
+#: Attempts per client key and fixed window, shared by every process
+#: (``ledger.web.ratelimit``); the key is stored only as a salted SHA-256.
+rate_limit_hits = Table(
+    "rate_limit_hits", OPERATIONAL,
+    Column("bucket", String(32), primary_key=True),
+    Column("key_hash", LargeBinary(32), primary_key=True),
+    Column("window", BigInteger, primary_key=True),  # window start, unix seconds
+    Column("hits", Integer, nullable=False),
+)
+
 
 def create_tables(conn: Connection) -> None:
     """Create the projection and operational tables if missing."""

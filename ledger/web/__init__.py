@@ -12,6 +12,7 @@ from ledger.absence.setup import cached_webhook_secrets, open_absence
 from ledger.config import Settings
 from ledger.storage import LedgerStore, make_engine
 from ledger.web import api, logs, problems
+from ledger.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 #: Paths any site may read from a browser (CORS): the log and what is published.
@@ -44,6 +45,11 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
     app.extensions["absentia.publicity"] = table
     app.extensions["absentia.calendar"] = WorkingCalendar.from_config(table.get("calendar", {}))
     app.extensions["absentia.notice_cache"] = public._NoticeCache()
+    # Counted in the database, so N workers on M hosts still allow each client n attempts.
+    store: LedgerStore = app.extensions["absentia.store"]
+    app.extensions.setdefault("absentia.rate_limiter", SharedRateLimiter(store, 10, 60.0))
+    app.extensions.setdefault("absentia.sign_in_limiter", SharedRateLimiter(
+        store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in"))
     for blueprint in (api.bp, public.bp, selfservice.bp, console.bp, console_hr.bp,
                       console_audit.bp, openapi.bp):
         app.register_blueprint(blueprint)
