@@ -170,6 +170,13 @@ PERSONAL_DATA_VIEWED = register(EventType(
     {"subject": pseudonym, "purpose": one_of("review", "appeal", "contact", "audit"),
      "fields": codes},
 ))
+AUDIT_PERFORMED = register(EventType(
+    "audit.performed", "An auditor verified or exported a log from the console: who (the "
+    "actor), which log, up to which size, and the outcome.",
+    {"action": one_of("verify", "export"), "log": identifier, "size": count,
+     "result": one_of("started", "ok", "failed")},
+    {"bad_index": count},
+))
 TOKEN_CREATED = register(EventType(
     "token.created", "An API bearer token for one role; only its SHA-256 is kept.",
     {"token": identifier, "role": one_of(*ROLES), "secret_sha256": hex64},

@@ -23,12 +23,14 @@ Chinese by default; ``?lang=en`` for English.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import shutil
 import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,12 +47,14 @@ from ledger.export import export_log
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.storage import LedgerStore
 from ledger.storage.schema import entries
-from ledger.storage.store import LogInfo, StoredCheckpoint
+from ledger.storage.store import LogInfo, NewEntry, StoredCheckpoint
 from ledger.verify import DirectorySource, verify_log
 from ledger.web import console
 from ledger.web.forms import Lang
 
 P = ParamSpec("P")
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("console_audit", __name__, url_prefix="/console/audit")
 
@@ -162,7 +166,10 @@ class Jobs:
         with self.lock:
             return self.jobs.get(job_id)
 
-    def start(self, store: LedgerStore, name: str, started_by: str) -> Job:
+    def start(self, store: LedgerStore, name: str, started_by: str,
+              record: Recorder | None = None) -> Job:
+        """Start verifying ``name`` in a thread (or join the run in progress); ``record``
+        receives the ``audit.performed`` body of the outcome."""
         job = Job(secrets.token_urlsafe(12), name, started_by)
         with self.lock:
             for running in self.jobs.values():  # one run per log at a time: join it
@@ -172,7 +179,7 @@ class Jobs:
             for old in finished[: max(0, len(self.jobs) + 1 - MAX_JOBS)]:
                 del self.jobs[old.id]
             self.jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, store), daemon=True,
+        threading.Thread(target=self._run, args=(job, store, record), daemon=True,
                          name=f"audit-verify-{job.id}").start()
         return job
 
@@ -180,7 +187,7 @@ class Jobs:
         with self.lock:
             job.phase, job.done, job.total = phase, done, total
 
-    def _run(self, job: Job, store: LedgerStore) -> None:
+    def _run(self, job: Job, store: LedgerStore, record: Recorder | None) -> None:
         tmp = Path(tempfile.mkdtemp(prefix="absentia-audit-"))
         try:
             out = tmp / job.log
@@ -203,10 +210,40 @@ class Jobs:
             self._fail(job, current, None)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if record is not None:
+                self._record_outcome(job, record)
+
+    def _record_outcome(self, job: Job, record: Recorder) -> None:
+        with self.lock:
+            body: dict[str, Any] = {"action": "verify", "log": job.log,
+                                    "size": (job.result or {}).get("entries", job.total),
+                                    "result": "ok" if job.state == "done" else "failed"}
+            if job.bad_index is not None:
+                body["bad_index"] = job.bad_index
+        try:
+            record(body)
+        except Exception:  # the outcome is on screen; the missing entry is in the log
+            log.exception("could not record the outcome of verification job %s", job.id)
 
     def _fail(self, job: Job, error: str, index: int | None) -> None:
         with self.lock:
             job.error, job.bad_index, job.state = error, index, "failed"
+
+
+Recorder = Callable[[dict[str, Any]], None]
+
+
+def _recorder(actor: str) -> Recorder:
+    """Records an ``audit.performed`` entry by ``actor`` on the domain's log (usable from
+    the verification thread: the service and the clock are captured here)."""
+    svc = service()
+    clock: Callable[[], datetime] = current_app.extensions.get(
+        "absentia.clock", lambda: datetime.now(UTC))
+
+    def record(body: dict[str, Any]) -> None:
+        svc.record(clock(), lambda _conn: [NewEntry("audit.performed", actor, body)])
+
+    return record
 
 
 @bp.record_once
@@ -317,6 +354,14 @@ def _cosignatures(info: LogInfo, history: list[StoredCheckpoint]) -> list[dict[s
     return out
 
 
+def _witness_cosignatures(name: str) -> list[dict[str, Any]]:
+    """The cosignatures witnesses returned for the log's checkpoints (C2SP tlog-witness)."""
+    from ledger.witness.client import stored_cosignatures
+
+    return [{"size": c.size, "time": _iso(c.cosigned_at * 1000), "name": c.witness,
+             "key_id": c.key_id} for c in stored_cosignatures(store(), name)]
+
+
 def _page_number() -> int:
     try:
         n = int(request.args.get("page", "1"))
@@ -377,8 +422,8 @@ def log_page(name: str) -> Response:
         "console_audit_log.html", lg=lg, info=info, size=store().head(name).size,
         latest=_latest(name), checkpoints=checkpoints, count=len(history), page_n=page_n,
         more=page_n * PER_PAGE < len(history), key_entries=_key_entries(info),
-        cosignatures=_cosignatures(info, history), job=job, job_missing=bool(job_id) and
-        job is None)
+        cosignatures=_cosignatures(info, history) + _witness_cosignatures(name), job=job,
+        job_missing=bool(job_id) and job is None)
 
 
 @bp.post("/logs/<name>/verify")
@@ -386,7 +431,10 @@ def log_page(name: str) -> Response:
 def verify_now(name: str) -> Response:
     lg = lang()
     _log(name)
-    job = jobs().start(store(), name, console.actor().actor)
+    size = store().head(name).size
+    record = _recorder(console.actor().actor)
+    record({"action": "verify", "log": name, "size": size, "result": "started"})
+    job = jobs().start(store(), name, console.actor().actor, record)
     resp = Response(status=303)
     sep = "&" if lg.query else "?"
     resp.headers["Location"] = (f"/console/audit/logs/{name}{lg.query}{sep}job={job.id}"
@@ -417,7 +465,9 @@ def export_zip(name: str) -> Response:
     tmp = Path(tempfile.mkdtemp(prefix="absentia-export-"))
     try:
         out = tmp / name
-        export_log(store(), name, out)
+        result = export_log(store(), name, out)
+        _recorder(console.actor().actor)({"action": "export", "log": name,
+                                          "size": result.size, "result": "ok"})
         archive = tmp / f"{name}.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(out.rglob("*")):

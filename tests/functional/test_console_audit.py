@@ -168,9 +168,12 @@ def test_verify_now_completes_with_the_head_size(env: Env) -> None:
     client = auditor(env)
     # The sign-in appended entries; a checkpoint covers them (as the scheduler's would).
     env.store.sign_checkpoint(LOG, env.clock(seconds=1))
+    # The job verifies what the latest checkpoint covers (its own request is appended
+    # after it).
+    size = env.store.latest_checkpoint(LOG).size
+    assert env.store.head(LOG).size == size
     job = start_job(client)
     data = wait_job(client, job)
-    size = env.store.head(LOG).size
     assert data["state"] == "done", data
     assert data["result"]["entries"] == size
     assert data["result"]["tiles"] >= 1
@@ -179,6 +182,24 @@ def test_verify_now_completes_with_the_head_size(env: Env) -> None:
     assert f"Verified: {size:,} entries" in page
     assert f'max="{size}" value="{size}"' in page
     assert client.get("/console/audit/jobs/nope").status_code == 404
+    # Who asked, and what came of it, are ledger entries (by the auditor's user id).
+    audits = audit_entries(env, 2)
+    assert [a["body"] for a in audits] == [
+        {"action": "verify", "log": LOG, "size": size, "result": "started"},
+        {"action": "verify", "log": LOG, "size": size, "result": "ok"}]
+    assert audits[0]["actor"] == audits[1]["actor"]
+    assert audits[0]["actor"].startswith("auditor:")
+
+
+def audit_entries(env: Env, n: int) -> list[dict[str, Any]]:
+    """The log's ``audit.performed`` entries, once there are ``n`` (the outcome of a job
+    is appended by its thread, just after the job reports it)."""
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while True:
+        found = [e for e in env.ledger_entries() if e["type"] == "audit.performed"]
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def test_verify_now_names_the_tampered_index(env: Env) -> None:
@@ -195,6 +216,8 @@ def test_verify_now_names_the_tampered_index(env: Env) -> None:
     result = wait_job(client, start_job(client))
     assert result["state"] == "failed", result
     assert result["bad_index"] == bad
+    outcome = audit_entries(env, 2)[-1]["body"]
+    assert (outcome["result"], outcome["bad_index"]) == ("failed", bad)
     page = client.get(f"/console/audit/logs/{LOG}?job={result['id']}&lang=en")
     assert f"the first bad index is {bad}" in page.get_data(as_text=True)
 
@@ -220,6 +243,10 @@ def test_export_zip_verifies_with_absentia_verify(lite: Env, tmp_path: Path) -> 
                          capture_output=True, text=True, timeout=60, check=False)
     assert res.returncode == 0, (res.stdout, res.stderr)
     assert f"{lite.store.latest_checkpoint(LOG).size:,} entries" in res.stdout
+    exported = audit_entries(lite, 1)
+    assert [e["body"] for e in exported] == [
+        {"action": "export", "log": LOG, "size": lite.store.latest_checkpoint(LOG).size,
+         "result": "ok"}]
 
 
 # -- access trail --------------------------------------------------------------------------

@@ -91,6 +91,8 @@ VALID: dict[str, dict[str, Any]] = {
     "alert.resolved": {"alert": "c2026:platform_outage:20261125T0800Z",
                        "action": "mass_makeup", "makeups": 12},
     "pii.viewed": {"subject": SUB, "purpose": "review", "fields": "name,phone"},
+    "audit.performed": {"action": "verify", "log": "hr-bureau-2026", "size": 1200,
+                        "result": "failed", "bad_index": 17},
     "token.created": {"token": "tok_1", "role": "auditor", "secret_sha256": H,
                       "label": "audit-office"},
     "token.revoked": {"token": "tok_1"},
