@@ -438,10 +438,7 @@ class AbsenceService:
         _only(data, {"opens_at", "closes_at", "slot", "subjects", "post"}, "")
         opens = parse_time(_req(data, "opens_at"), "opens_at")
         closes = parse_time(_req(data, "closes_at"), "closes_at")
-        if closes <= opens:
-            raise BadData("closes_at: must be after opens_at", field="closes_at")
-        if closes <= now:
-            raise BadData("closes_at: must be in the future", field="closes_at")
+        _check_window_times(opens, closes, now)
         slot = _check_id(data.get("slot", "s" + opens.strftime("%Y%m%dT%H%M")), "slot")
         subjects = data.get("subjects")
         post = data.get("post")
@@ -582,9 +579,7 @@ class AbsenceService:
             if kind == "extended" and (closes <= _t(w.closes_at) or "opens_at" in data):
                 raise BadData("closes_at: an extension moves the close later and keeps "
                               "the opening", field="closes_at")
-            if closes <= opens or closes <= now:
-                raise BadData("closes_at: must be after opens_at and in the future",
-                              field="closes_at")
+            _check_window_times(opens, closes, now)
             return [NewEntry("accommodation.granted", caller.actor, {
                 "window": window, "kind": kind, "opens_at": format_time(opens),
                 "closes_at": format_time(closes), "reason": reason})]
@@ -1006,9 +1001,7 @@ class AbsenceService:
     def _makeup_times(data: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:
         opens = parse_time(_req(data, "opens_at"), "opens_at")
         closes = parse_time(_req(data, "closes_at"), "closes_at")
-        if closes <= opens or closes <= now:
-            raise BadData("closes_at: must be after opens_at and in the future",
-                          field="closes_at")
+        _check_window_times(opens, closes, now)
         return opens, closes
 
     # -- appeals --------------------------------------------------------------------
@@ -1527,6 +1520,29 @@ class AbsenceService:
 
 
 # -- helpers ------------------------------------------------------------------------
+
+#: How far ahead a window may close, and how long one may stay open: a typo in a year
+#: (2062 for 2026) must not park a candidate's fate decades away.
+MAX_WINDOW_AHEAD = timedelta(days=366)
+MAX_WINDOW_LENGTH = timedelta(days=31)
+
+
+def _check_window_times(opens: datetime, closes: datetime, now: datetime) -> None:
+    """An interview window's times, as scheduled, accommodated or offered again.
+
+    Raises:
+        BadData: ``closes_at`` not after ``opens_at``, not in the future, more than a
+            year ahead, or the window longer than 31 days (names the field).
+    """
+    if closes <= opens:
+        raise BadData("closes_at: must be after opens_at", field="closes_at")
+    if closes <= now:
+        raise BadData("closes_at: must be in the future", field="closes_at")
+    if closes - now > MAX_WINDOW_AHEAD:
+        raise BadData("closes_at: at most 366 days ahead; check the year", field="closes_at")
+    if closes - opens > MAX_WINDOW_LENGTH:
+        raise BadData("opens_at: a window lasts at most 31 days; check the dates",
+                      field="opens_at")
 
 
 def _contact(d: PersonalDetails) -> str:

@@ -930,3 +930,21 @@ def test_appeal_statement_whose_digest_looks_like_a_phone(tmp_path: Path,
         resp = env.client.post("/api/v1/campaigns/c2026/appeals", json={
             **appeal_body(flow, 0), "statement": DIGIT_RUN_STATEMENT})
         assert resp.status_code == 201, J(resp)
+
+
+def test_window_times_beyond_a_year_or_a_month_are_refused(env: Env) -> None:
+    """A mistyped year must not park a candidate's fate decades away (nothing written)."""
+    flow = Flow(env, 2)
+    before = len(env.ledger_entries())
+    url = f"/api/v1/campaigns/{flow.campaign}/windows"
+    year = 60 * 24 * 367
+    far = env.post(url, "hr", {"opens_at": local(year), "closes_at": local(year + 60)})
+    assert "366 days" in problem(far, 400, "closes_at")["detail"]
+    long = env.post(url, "hr", {"opens_at": local(60), "closes_at": local(60 * 24 * 32)})
+    assert "31 days" in problem(long, 400, "opens_at")["detail"]
+    # A window of exactly 31 days, closing within the year, is fine.
+    ok = env.post(url, "hr", {"opens_at": local(60 * 24 * 200),
+                              "closes_at": local(60 * 24 * 231),
+                              "subjects": [flow.subject[flow.regs[0]]]})
+    assert ok.status_code == 409, J(ok)  # refused only because a window is still open
+    assert len(env.ledger_entries()) == before
