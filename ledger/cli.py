@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -29,11 +28,15 @@ CONFIG_OPTION = click.option(
 
 
 def _settings(data_dir: Path, config_file: Path | None) -> Settings:
+    from ledger import logging_setup
+
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return load_settings(data_dir, config_file)
+        s = load_settings(data_dir, config_file)
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from exc
+    logging_setup.configure(s.log_format, s.log_level)
+    return s
 
 
 class _Progress:
@@ -62,10 +65,14 @@ class _Progress:
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="log more")
-def cli(verbose: bool) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="log lines on stderr: text, or one JSON object a line (default: "
+                   "[logging] format in the config)")
+def cli(verbose: bool, log_format: str | None) -> None:
     """Absentia: the audit ledger of missed AI interviews."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ledger import logging_setup
+
+    logging_setup.configure(log_format, "INFO" if verbose else None, explicit=True)
 
 
 @contextmanager

@@ -37,6 +37,10 @@ class Settings:
     #: values by ``ledger.absence.settings``.
     tables: dict[str, Any] = field(default_factory=dict)
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* are believed
+    auto_migrate: bool = True  # upgrade the schema at start-up (else refuse an old one)
+    log_format: str = "text"  # "text" or "json" (one object a line)
+    log_level: str = "WARNING"
+    metrics_token_file: Path | None = None  # None: /metrics is public
     config_path: Path | None = None  # the file read (child processes are given it)
 
 
@@ -93,14 +97,35 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         workers=_get(server, "workers", int, 2, "server"),
         threads=_get(server, "threads", int, 16, "server"),
         trusted_proxies=_get(server, "trusted_proxies", int, 0, "server"),
+        auto_migrate=_get(storage, "auto_migrate", bool, True, "storage"),
+        log_format=_choice(raw.get("logging", {}), "format", ("text", "json"), "text",
+                           "logging"),
+        log_level=_choice(raw.get("logging", {}), "level",
+                          ("DEBUG", "INFO", "WARNING", "ERROR"), "WARNING", "logging"),
+        metrics_token_file=_optional_path(raw.get("metrics", {}), "token_file", sub,
+                                          "metrics"),
         logs=tuple(logs),
         tables={k: _substitute(raw.get(k, {}), sub) for k in DOMAIN_TABLES},
         config_path=path.resolve(),
     )
 
 
+def _choice(table: dict[str, Any], key: str, allowed: tuple[str, ...], default: str,
+            where: str) -> str:
+    value: str = _get(table, key, str, default, where)
+    if value not in allowed:
+        raise BadData(f"config {where}.{key}: one of {', '.join(allowed)}, got {value!r}",
+                      field=f"{where}.{key}")
+    return value
+
+
+def _optional_path(table: dict[str, Any], key: str, sub: Any, where: str) -> Path | None:
+    value: str = _get(table, key, str, "", where)
+    return Path(sub(value)) if value else None
+
+
 DOMAIN_TABLES = ("absence", "policies", "alerts", "notifications", "platform", "scheduler",
-                 "publicity")
+                 "publicity", "witnesses", "witness_policy")
 
 
 def _substitute(value: Any, sub: Any) -> Any:

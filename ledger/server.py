@@ -23,7 +23,7 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
     worker, after the fork, so each opens its own database connections)."""
 
     def __init__(self, factory: Callable[[], Flask], bind: str, workers: int,
-                 threads: int) -> None:
+                 threads: int, *, loglevel: str = "warning") -> None:
         self.factory = factory
         self.options: dict[str, Any] = {
             "bind": bind,
@@ -32,7 +32,9 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
             "worker_class": "gthread",
             "accesslog": None,
             "errorlog": "-",
-            "loglevel": "warning",
+            # The app's log format ([logging] format: text or JSON lines) on the error log.
+            "logger_class": "ledger.logging_setup.GunicornLogger",
+            "loglevel": loglevel,
             "graceful_timeout": 10,
         }
         super().__init__()

@@ -305,6 +305,32 @@ class PgServer:
             pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
             os.kill(pid, signal.SIGKILL)
 
+    def pause(self) -> None:
+        """Shut the server we started down, keeping its files (``resume`` starts it again
+        on the same port): an outage of the database.
+
+        Raises:
+            PgUnavailable: the server is external, or would not stop.
+        """
+        if self.external_url or self.bin_dir is None:
+            raise PgUnavailable("only a server started here can be paused")
+        done = self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir),
+                          "-m", "fast", "-w", "-t", "60", "stop"], timeout=90)
+        if done.returncode != 0:
+            raise PgUnavailable(f"pg_ctl stop failed:\n{done.stdout}\n{done.stderr}")
+
+    def resume(self) -> None:
+        """Start a paused server again on its port.
+
+        Raises:
+            PgUnavailable: it would not start.
+        """
+        done = self._pg_ctl_start()
+        if done.returncode != 0:
+            raise PgUnavailable(f"PostgreSQL did not restart:\n{done.stdout}\n{done.stderr}\n"
+                                f"{self._log_tail()}")
+        self._check_connect()
+
     # -- databases ----------------------------------------------------------------
 
     def url(self, database: str) -> str:

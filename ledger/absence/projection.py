@@ -36,7 +36,6 @@ from sqlalchemy import (
     update,
 )
 
-from ledger.storage.schema import lock_ddl
 from ledger.storage.store import Appended
 
 PROJECTIONS = MetaData()
@@ -293,14 +292,15 @@ rate_limit_hits = Table(
 
 
 def create_tables(conn: Connection) -> None:
-    """Create the projection and operational tables if missing."""
-    lock_ddl(conn)
-    PROJECTIONS.create_all(conn)
-    OPERATIONAL.create_all(conn)
-    # create_all adds no index to a table that exists: add those a newer release has.
-    for table in [*PROJECTIONS.sorted_tables, *OPERATIONAL.sorted_tables]:
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
+    """Bring the schema, these tables included, to the newest revision (on ``conn``,
+    in its transaction): ``ledger.migrations`` creates the tables, not ``create_all``.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: a migration failed (nothing is committed).
+    """
+    from ledger.migrations import upgrade_connection
+
+    upgrade_connection(conn)
 
 
 # -- apply --------------------------------------------------------------------------

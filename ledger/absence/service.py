@@ -145,8 +145,9 @@ class AbsenceService:
 
     def ensure_schema(self, now: datetime) -> None:
         """Create the tables and record every configured policy not yet in the ledger."""
-        with self.store.engine.begin() as conn:
-            P.create_tables(conn)
+        from ledger.migrations import upgrade
+
+        upgrade(self.store.engine)
         todo = [p for p in self.cfg.policies.values() if not self._policy_known(p.digest())]
         if todo:
             self._run(now, lambda conn: [e for p in todo

@@ -67,7 +67,6 @@ from sqlalchemy import (
 from ledger.accounts.entries import CONSOLE_ROLES
 from ledger.entry import format_time
 from ledger.errors import BadData, Conflict, NotFound
-from ledger.storage.schema import lock_ddl
 from ledger.storage.store import Appended, LedgerStore, NewEntry, Receipt
 
 ACCOUNTS = MetaData()
@@ -256,10 +255,14 @@ class Accounts:
     # -- plumbing -------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the account tables if missing."""
-        with self.store.engine.begin() as conn:
-            lock_ddl(conn)
-            ACCOUNTS.create_all(conn)
+        """Bring the schema, the account tables included, to the newest revision.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: a migration failed.
+        """
+        from ledger.migrations import upgrade
+
+        upgrade(self.store.engine)
 
     def _run(self, now: datetime, plan: Any) -> list[Receipt]:
         return self.store.execute(self.log, now, plan, _no_projection)

@@ -156,7 +156,14 @@ def lock_ddl(conn: Connection) -> None:
 
 
 def create_schema(conn: Connection) -> None:
-    """Create the tables and triggers if they do not exist yet."""
-    lock_ddl(conn)
-    metadata.create_all(conn)
-    install_append_only_triggers(conn)
+    """Bring the schema (every table of the app, and the triggers) to the newest revision.
+
+    The tables are created by the migrations in ``ledger/migrations``, not by
+    ``create_all``: a new table here needs a new revision there (see README).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: a migration failed (nothing is committed).
+    """
+    from ledger.migrations import upgrade_connection
+
+    upgrade_connection(conn)

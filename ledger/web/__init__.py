@@ -11,7 +11,7 @@ from ledger.absence.service import AbsenceService
 from ledger.absence.setup import cached_webhook_secrets, open_absence
 from ledger.config import Settings
 from ledger.storage import LedgerStore, make_engine
-from ledger.web import api, logs, problems
+from ledger.web import api, logs, ops, problems
 from ledger.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -20,10 +20,23 @@ _PUBLIC_READ = ("/logs", "/notices", "/reports/", "/static/")
 
 
 def open_store(settings: Settings) -> LedgerStore:
-    """Connect to the configured database, create the schema and the configured logs."""
+    """Connect to the configured database, migrate it to this release's schema
+    (``[storage] auto_migrate``, under a lock) or check that it is, and create the
+    configured logs.
+
+    Raises:
+        SchemaOutOfDate: ``auto_migrate`` is off and the schema is older than this
+            release's (run ``absentia db upgrade``).
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
+    """
+    from ledger.migrations import check_at_head, upgrade
+
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     store = LedgerStore(engine, settings.key_dir)
-    store.create_schema()
+    if settings.auto_migrate:
+        upgrade(engine)
+    else:
+        check_at_head(engine)
     now = datetime.now(UTC)
     for lc in settings.logs:
         store.ensure_log(lc.name, lc.origin, now, key_uri=lc.key_uri)

@@ -217,6 +217,18 @@ SCHEMAS: dict[str, Schema] = {
                                "supersedes": STR}, closed=True),
     "Log": obj({"name": STR, "origin": STR, "verifier_keys": array(STR)}),
     "LogInfo": {"allOf": [ref("Log"), obj({"size": INT, "root": B64, "checkpoint": STR})]},
+    "Readiness": {
+        "type": "object",
+        "description": "Every check passed; ``checks`` names each (database, schema, "
+                       "``log NAME``) with what was found.",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"const": "ready"},
+            "checks": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["ok", "detail"],
+                "properties": {"ok": {"type": "boolean"}, "detail": STR}}},
+        },
+    },
     "Entry": obj({"index": INT, "time": TIME, "type": STR, "actor": STR,
                   "body": {"type": "object"}, "prev": B64}),
     "InclusionProof": obj({"index": INT, "size": INT, "hashes": array(B64)}),
@@ -494,6 +506,22 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "A self-contained C2SP tlog-proof of the entry.", roles=None, tag="logs",
             params=[name, path("raw_index", "Entry index (decimal).")],
             ok=(200, None, "text/plain"), errors=(400, 404))},
+    }
+    p |= {
+        "/healthz": {"get": op(
+            "Liveness: the process answers (nothing else is checked).", roles=None,
+            tag="operations", ok=(200, None, "text/plain"))},
+        "/readyz": {"get": op(
+            "Readiness: the database answers, its schema is this release's, every "
+            "configured log exists and its signing key loads.", roles=None,
+            tag="operations", ok=J("Readiness"), errors=(503,),
+            description="For load balancers' health checks. 503 names what is wrong.")},
+        "/metrics": {"get": op(
+            "Prometheus metrics (text exposition format), read from the database at "
+            "scrape time: the same figures on every host.", roles=None, tag="operations",
+            ok=(200, None, "text/plain"), errors=(401, 503),
+            description="Public unless the operator sets ``[metrics] token_file``; then "
+                        "send ``Authorization: Bearer <that file's content>``.")},
     }
     for route, ops in p.items():
         for method, o in ops.items():

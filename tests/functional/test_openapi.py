@@ -96,11 +96,14 @@ def test_document_is_valid_openapi_3_1_and_served(env: Env) -> None:
 # -- 2. complete ---------------------------------------------------------------------------
 
 
+OPS_ROUTES = ("/healthz", "/readyz", "/metrics")
+
+
 def routes(rules: Iterable[Rule]) -> set[tuple[str, str]]:
-    """(OpenAPI path, method) of each /api/* and /logs* route."""
+    """(OpenAPI path, method) of each /api/* and /logs* route, and the operations ones."""
     out = set()
     for rule in rules:
-        if rule.rule.startswith(("/api/", "/logs")):
+        if rule.rule.startswith(("/api/", "/logs")) or rule.rule in OPS_ROUTES:
             for method in rule.methods or ():
                 if method not in ("HEAD", "OPTIONS"):
                     out.add((openapi_path(rule.rule), method.lower()))
@@ -287,6 +290,9 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
         call("GET", f"/logs/{LOG}/proof/consistency?old=1", expect=200)
         call("GET", f"/logs/{LOG}/tile/0/000.p/3", expect=200)
         call("GET", f"/logs/{LOG}/tile/zz", expect=400)
+        call("GET", "/healthz", expect=200)
+        call("GET", "/readyz", expect=200)
+        call("GET", "/metrics", expect=200)
         # Every documented operation was exercised with a success status at least once.
         ok = {(r, m) for r, m, s in call.seen if s < 300}
         assert set(OPERATIONS) - ok == set()
