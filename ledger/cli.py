@@ -502,9 +502,14 @@ def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
             for name, (_, fn) in jobs.items():
                 click.echo(f"{name}: {fn(now)}")
             return
+        from ledger.witness.client import load_witness_settings
+
         sched = start_scheduler(service.store, s.checkpoint_min_interval_s, jobs=jobs,
-                                lease_ttl_s=service.cfg.lease_ttl_s)
-    click.echo("scheduler running (Ctrl-C or SIGTERM stops)", err=True)
+                                lease_ttl_s=service.cfg.lease_ttl_s,
+                                witnesses=load_witness_settings(s))
+    from ledger.logging_setup import status
+
+    status("scheduler running (Ctrl-C or SIGTERM stops)")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -557,14 +562,23 @@ def report_generate(data_dir: Path, config_file: Path | None, campaign: str,
               help="PEM CA certificate to trust (default: the root embedded in the signature)")
 @click.option("--keys", "keys_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="file of trusted verifier keys (default: the embedded ones)")
-def report_verify(file: Path, ca_files: tuple[Path, ...], keys_file: Path | None) -> None:
+@click.option("--witness", "witness_keys", multiple=True, metavar="VKEY",
+              help="a trusted witness's cosigner key (type 0x04 vkey); repeatable")
+@click.option("--witnesses-required", type=click.IntRange(min=0), default=0,
+              help="fail (exit 4) unless the checkpoint has this many witness cosignatures")
+def report_verify(file: Path, ca_files: tuple[Path, ...], keys_file: Path | None,
+                  witness_keys: tuple[str, ...], witnesses_required: int) -> None:
     """Check a report offline: exit 0 ok, 2 could not check, 3 signature invalid,
     4 a proof or entry fails, 5 not an Absentia report."""
     from publicity.report import verify_report
 
     keys = [] if keys_file is None else [
         ln.strip() for ln in keys_file.read_text().splitlines() if ln.strip()]
-    result = verify_report(file, ca_files=ca_files, keys=keys)
+    if witnesses_required > len(witness_keys):
+        raise click.BadParameter(f"needs at least {witnesses_required} --witness keys",
+                                 param_hint="--witnesses-required")
+    result = verify_report(file, ca_files=ca_files, keys=keys, witnesses=witness_keys,
+                           witnesses_required=witnesses_required)
     for line in result.lines:
         click.echo(line)
     click.echo({0: "OK", 2: "COULD NOT CHECK", 3: "SIGNATURE INVALID", 4: "PROOF FAILED",
@@ -630,6 +644,111 @@ def users_list(data_dir: Path, config_file: Path | None) -> None:
         click.echo(f"{a.user}\t{a.login}\t{a.role}\t"
                    f"{'totp' if a.totp_enrolled else 'no-totp'}\t{a.locked_until or ''}\t"
                    f"{a.created_at}")
+
+
+def _add_witness_commands() -> None:
+    from ledger.witness.cli import witness
+
+    cli.add_command(witness)
+
+
+_add_witness_commands()
+
+
+@cli.group()
+def db() -> None:
+    """The database schema: upgrade it, show its revision and the migrations' history."""
+
+
+def _db_engine(data_dir: Path, config_file: Path | None) -> Any:
+    from ledger.storage import make_engine
+
+    s = _settings(data_dir, config_file)
+    return make_engine(s.database_url, sqlite_synchronous=s.sqlite_synchronous)
+
+
+@contextmanager
+def _db_errors() -> Iterator[None]:
+    """Database and migration failures as one line (no statement text, no traceback)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with _ledger_errors():
+        try:
+            yield
+        except CommandError as exc:
+            raise click.ClickException(f"{exc}; see `absentia db history`") from exc
+        except SQLAlchemyError as exc:
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise click.ClickException(
+                f"database error: {first[0] if first else type(exc).__name__}; check "
+                "[storage] url (or ABSENTIA_DATABASE_URL) and that the server answers"
+            ) from exc
+
+
+@db.command("upgrade")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--revision", default="head", show_default=True, help="the revision to reach")
+def db_upgrade(data_dir: Path, config_file: Path | None, revision: str) -> None:
+    """Migrate the schema to this release's newest revision (safe to run on several hosts
+    at once: they take a lock and the later ones find nothing to do)."""
+    from ledger.migrations import upgrade
+
+    engine = _db_engine(data_dir, config_file)
+    with _db_errors():
+        done = upgrade(engine, revision)
+    if done.adopted:
+        click.echo("adopted a database created before migrations (stamped 0001)")
+    if done.changed:
+        click.echo(f"upgraded from {done.before or 'an empty database'} to {done.after}")
+    else:
+        click.echo(f"already at {done.after}; nothing to do")
+
+
+@db.command("current")
+@DATA_OPTION
+@CONFIG_OPTION
+def db_current(data_dir: Path, config_file: Path | None) -> None:
+    """Print the database's revision and whether it is this release's head (exit 1 if
+    it is older: run `absentia db upgrade`)."""
+    from ledger.migrations import schema_state
+
+    engine = _db_engine(data_dir, config_file)
+    with _db_errors(), engine.connect() as conn:
+        current, head, usable = schema_state(conn)
+    if current == head:
+        click.echo(f"{current} (head)")
+    elif usable:
+        click.echo(f"{current} (newer than this release's head {head})")
+    else:
+        click.echo(f"{current or 'none'} (this release's head is {head}; run "
+                   "`absentia db upgrade`)")
+        sys.exit(1)
+
+
+@db.command("history")
+def db_history() -> None:
+    """List the migrations, oldest first: revision, the one it follows, what it does."""
+    from ledger.migrations import head_revision, history
+
+    with _ledger_errors():
+        head = head_revision()
+        for rev, parent, doc in history():
+            click.echo(f"{parent or '<base>'} -> {rev}{' (head)' if rev == head else ''}, {doc}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="what the revision changes")
+@click.option("--empty", is_flag=True, help="write an empty revision (no autogenerate)")
+def db_revision(message: str, empty: bool) -> None:
+    """Write a new migration (for developers): the difference between the models and
+    the schema the revisions make, into ledger/migrations/versions/.  Review it."""
+    from ledger.migrations import new_revision
+
+    with _ledger_errors():
+        path = new_revision(message, autogenerate=not empty)
+    click.echo(f"wrote {path}; review it, then run the migration tests")
 
 
 def main() -> None:

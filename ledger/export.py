@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ledger.storage.store import LedgerStore
 from ledger.tiles import bundles_for_size, tiles_for_size
+from ledger.witness.client import cosigned_note
 
 
 @dataclass(frozen=True)
@@ -49,5 +50,5 @@ def export_log(
             progress(n, len(refs))
     _write(out / "keys", "".join(k + "\n" for k in store.log(name).verifier_keys).encode())
     # Last, so that a reader never sees a checkpoint whose tiles are not there yet.
-    _write(out / "checkpoint", cp.note.encode())
+    _write(out / "checkpoint", cosigned_note(store, name, cp).encode())
     return ExportResult(out, cp.size, files + 2)

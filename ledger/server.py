@@ -59,12 +59,16 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None, 
     service = open_absence(settings, store, datetime.now(UTC))
     jobs = None
     if scheduler:
+        from ledger.witness.client import load_witness_settings
+
         jobs = start_scheduler(store, settings.checkpoint_min_interval_s,
                                jobs=absence_jobs(service, settings),
-                               lease_ttl_s=service.cfg.lease_ttl_s)
+                               lease_ttl_s=service.cfg.lease_ttl_s,
+                               witnesses=load_witness_settings(settings))
     try:
         GunicornApp(lambda: create_app(settings), f"{host}:{port}",
-                    workers or settings.workers, settings.threads).run()
+                    workers or settings.workers, settings.threads,
+                    loglevel=settings.log_level.lower()).run()
     finally:
         if jobs is not None:
             stop_scheduler(jobs)

@@ -8,7 +8,9 @@ prefix) and checks, trusting nothing but the verifier keys it is given:
   envelope, ``index`` equal to its position and ``prev`` equal to the previous leaf hash;
 * every hash tile above level 0 against the tiles below it, and the root;
 * with ``--old``, that an older trusted checkpoint is a prefix of this one (no rollback,
-  no fork).
+  no fork);
+* with ``--witness VKEY``... ``--witnesses-required K``, that the checkpoint carries K
+  valid C2SP tlog-cosignature v1 cosignatures by those witnesses.
 
 It exits 0 only if all holds, and otherwise names the first bad index.  Dependencies:
 the standard library, ``cryptography`` and ``rfc8785`` (through ``ledger.jcs``) only —
@@ -45,6 +47,7 @@ from ledger.tiles import (
     split_tile,
     tiles_for_size,
 )
+from ledger.witness.cosig import Cosignature, CosignatureV1Verifier, require_cosignatures
 
 
 class Source(Protocol):
@@ -412,6 +415,21 @@ def verify_log(
     return report
 
 
+class _PinnedCheckpoint:
+    """A source whose ``checkpoint`` is read once and then kept."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.checkpoint: bytes | None = None
+
+    def get(self, path: str) -> bytes:
+        if path != "checkpoint":
+            return self.inner.get(path)
+        if self.checkpoint is None:
+            self.checkpoint = self.inner.get(path)
+        return self.checkpoint
+
+
 def load_verifiers(keys: list[str], key_files: list[Path]) -> list[Ed25519Verifier]:
     """Parse verifier keys given inline and in files (one a line, '#' comments).
 
@@ -462,7 +480,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes for entry checks (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                        help="trusted witness cosigner key (type 0x04 vkey); repeatable")
+    parser.add_argument("--witnesses-required", type=int, default=0, metavar="K",
+                        help="fail unless the checkpoint carries K valid cosignatures by "
+                             "the --witness keys")
     args = parser.parse_args(argv)
+    if not 0 <= args.witnesses_required <= len(args.witness):
+        print(f"could not verify: --witnesses-required {args.witnesses_required} needs at "
+              f"least that many --witness keys (got {len(args.witness)})", file=sys.stderr)
+        return 2
+    cosigned: list[Cosignature] = []
     try:
         key_files = list(args.keys)
         if not args.key and not key_files:
@@ -475,7 +503,16 @@ def main(argv: list[str] | None = None) -> int:
         verifiers = load_verifiers(args.key, key_files)
         old_text = args.old.read_bytes() if args.old else None
         progress = None if args.quiet or not sys.stderr.isatty() else _TerminalProgress()
-        report = verify_log(open_source(args.prefix), verifiers, old_checkpoint=old_text,
+        source: Source = open_source(args.prefix)
+        if args.witness:
+            # Read the checkpoint once: the cosignatures checked are those of the
+            # checkpoint whose tree is verified.
+            source = _PinnedCheckpoint(source)
+            cosigned = require_cosignatures(
+                SignedNote.parse(source.get("checkpoint")),
+                [CosignatureV1Verifier.from_vkey(w) for w in args.witness],
+                args.witnesses_required)
+        report = verify_log(source, verifiers, old_checkpoint=old_text,
                             origin=args.origin, progress=progress, jobs=max(1, args.jobs))
     except VerificationError as exc:
         where = f" (first bad index: {exc.index})" if exc.index is not None else ""
@@ -495,6 +532,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OK: {report.origin}: {report.entries:,} entries, {report.tiles:,} tiles, root "
           f"{base64.b64encode(report.root).decode()}, signed by {', '.join(report.signed_by)}{old} "
           f"({report.seconds:.2f} s)")
+    if args.witness:
+        names = ", ".join(f"{c.name}+{c.key_id:08x}" for c in cosigned) or "none"
+        print(f"OK: {len(cosigned)} witness cosignature(s) ({args.witnesses_required} "
+              f"required): {names}")
     return 0
 
 

@@ -6,6 +6,8 @@ whitelisted fields: registration number, masked name, post, result and cause cat
 and the ledger index of the decision with a link to its C2SP tlog-proof.  The page
 carries the checkpoint the lines were proven under and the log's verifier keys, so a
 small script (``static/verify.js``) can check every line in the reader's browser.
+With witnesses configured, the page also lists them (name and verifier key), the policy's
+k, and the cosignatures its checkpoint carries, which the script verifies too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +29,10 @@ from ledger.absence.service import AbsenceService, Caller, new_id
 from ledger.entry import format_time
 from ledger.errors import Conflict, CouldNotCheck, NotFound
 from ledger.events import PII_PATTERNS
+from ledger.note import SignedNote
 from ledger.storage.store import NewEntry
+from ledger.witness.client import WitnessEndpoint, WitnessSettings, require_cosigned
+from ledger.witness.cosig import MAX_TIMESTAMP, TIMESTAMP_SIZE
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar, notice_period
 from publicity.errors import PublishingRefused
 from publicity.masking import mask_name
@@ -65,6 +70,25 @@ class NoticeLine:
     result: tuple[str, str]  # zh, en
     cause: tuple[str, str]
     index: int  # ledger index of the decision
+
+
+@dataclass(frozen=True)
+class ShownWitness:
+    """A configured witness as the page lists it: its name and verifier key (0x04)."""
+
+    name: str
+    vkey: str
+
+
+@dataclass(frozen=True)
+class ShownCosignature:
+    """A cosignature the notice's checkpoint carries, by a listed witness's key."""
+
+    name: str
+    key_id: str  # 8 hex digits
+    timestamp: int  # POSIX seconds, as signed
+    utc: str  # RFC 3339, for <time datetime>
+    local: str  # in the campaign's time zone, as shown
 
 
 @dataclass(frozen=True)
@@ -152,19 +176,53 @@ def scan(html: str, names: Sequence[str]) -> list[str]:
     return found
 
 
+def shown_cosignatures(note: str, witnesses: Sequence[WitnessEndpoint], tz: ZoneInfo
+                       ) -> list[ShownCosignature]:
+    """The cosignatures in the signed ``note`` by the keys of ``witnesses`` (configured
+    ``WitnessEndpoint``s), in note order, with their times: what the page shows without
+    JavaScript.  Signatures by other keys (the log's own) are left out.  They are not
+    verified here: the reader's browser verifies each one (``static/verify.js``).
+
+    Raises:
+        BadData: ``note`` is not a signed note.
+    """
+    known = {(w.verifier.name, w.verifier.key_id) for w in witnesses}
+    out = []
+    for sig in SignedNote.parse(note).signatures:
+        if (sig.name, sig.key_id) not in known or len(sig.signature) < TIMESTAMP_SIZE:
+            continue
+        timestamp = int.from_bytes(sig.signature[:TIMESTAMP_SIZE], "big")
+        try:
+            if timestamp > MAX_TIMESTAMP:
+                raise OverflowError(timestamp)
+            moment = datetime.fromtimestamp(timestamp, UTC)
+            utc, local = (moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"))
+        except (OverflowError, ValueError, OSError):
+            utc, local = "", f"time {timestamp}"  # out of range: the browser flags it
+        out.append(ShownCosignature(sig.name, f"{sig.key_id:08x}", timestamp, utc, local))
+    return out
+
+
 def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
            calendar: WorkingCalendar, base_url: str = "",
-           supersedes: str | None = None) -> RenderedNotice:
+           supersedes: str | None = None,
+           witnesses: WitnessSettings | None = None) -> RenderedNotice:
     """Render the notice as it would be published now (checks included, nothing stored).
+
+    The page embeds a checkpoint of everything appended so far; under a k-of-n witness
+    policy (``witnesses``), one that k witnesses cosigned, with their cosignatures.
 
     Raises:
         NotFound: no such campaign.  Conflict: decisions not final.
         PublishingRefused: the page would show personal data.
         CalendarUnknown: the notice period reaches a year the calendar does not know.
+        WitnessQuorumUnavailable: fewer witnesses than required cosigned in time.
     """
     info = service.campaign(campaign)
     tz = ZoneInfo(info["timezone"])
-    checkpoint = service.store.sign_checkpoint(service.log, now)
+    cosigned = require_cosigned(service.store, service.log, witnesses, now)
+    checkpoint = cosigned.checkpoint
     with service.read() as conn:
         lines, names = final_lines(service, campaign, conn)
     if lines and checkpoint.size <= max(line.index for line in lines):
@@ -174,12 +232,16 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
     period = notice_period(now, days, tz, calendar)
     notice = new_id("nt")
     log = service.store.log(service.log)
+    endpoints = witnesses.witnesses if witnesses is not None else ()
     html = _env().get_template("notice.html").render(
         notice=notice, campaign=info, lines=lines, days=days, log=log,
-        checkpoint=checkpoint.note, checkpoint_size=checkpoint.size,
+        checkpoint=cosigned.note, checkpoint_size=checkpoint.size,
         period=[p.astimezone(tz).strftime("%Y-%m-%d %H:%M") for p in period],
         published=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"), tz=info["timezone"],
-        supersedes=supersedes, base_url=base_url, banner=BANNER_MARK)
+        supersedes=supersedes, base_url=base_url, banner=BANNER_MARK,
+        witnesses=[ShownWitness(w.name, w.verifier.vkey) for w in endpoints],
+        witnesses_required=witnesses.policy.required if witnesses is not None else 0,
+        cosignatures=shown_cosignatures(cosigned.note, endpoints, tz))
     problems = scan(html, names)
     if problems:
         raise PublishingRefused(
@@ -193,10 +255,13 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
 
 def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetime, *,
             days: int = DEFAULT_NOTICE_DAYS, calendar: WorkingCalendar | None = None,
-            base_url: str = "", supersedes: str | None = None) -> dict[str, Any]:
+            base_url: str = "", supersedes: str | None = None,
+            witnesses: WitnessSettings | None = None) -> dict[str, Any]:
     """Render, check, store and record a notice (``notice.published``).
 
     Raises:
+        WitnessQuorumUnavailable: the witness policy's k cosignatures did not come in
+            time; nothing was published.
         NotFound: no such campaign or superseded notice.
         Conflict: decisions not final, or ``supersedes`` is not this campaign's current
             notice.
@@ -209,7 +274,7 @@ def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetim
             raise Conflict(f"notice {supersedes} is not the current notice of {campaign}",
                            field="supersedes")
     rendered = render(service, campaign, now, days=days, calendar=cal, base_url=base_url,
-                      supersedes=supersedes)
+                      supersedes=supersedes, witnesses=witnesses)
 
     def plan(conn: Connection) -> list[NewEntry]:
         if supersedes is not None and conn.execute(

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,9 +54,11 @@ from ledger.merkle import (
     node_hash,
     perfect_subtrees,
 )
-from ledger.note import Ed25519Verifier
+from ledger.note import Ed25519Verifier, SignedNote
 from ledger.proof import TlogProof
 from ledger.storage.store import NewEntry, StoredCheckpoint
+from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
+from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
 from publicity.signing import (
     SigningIdentity,
     check_signature,
@@ -239,18 +241,25 @@ class TreeProver:
 
 
 def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: str,
-            report_id: str | None = None, progress: Progress = _quiet) -> ReportData:
+            report_id: str | None = None, progress: Progress = _quiet,
+            witnesses: WitnessSettings | None = None) -> ReportData:
     """Sign a checkpoint, then read the campaign, its decisions, entries and proofs.
+
+    Under a k-of-n witness policy (``witnesses``) the checkpoint is one k witnesses
+    cosigned, and the report embeds it with their cosignatures.
 
     Raises:
         NotFound: no such campaign.  CouldNotCheck: the checkpoint key cannot be used.
+        WitnessQuorumUnavailable: fewer witnesses than required cosigned in time.
     """
     info = service.campaign(campaign)
     stats = service.statistics(campaign)
     # Sign first so that every decision made so far is covered; prove against this size
     # (not "the latest", which a concurrent signer may move on).
-    cp = service.store.sign_checkpoint(service.log, now)
-    progress(f"checkpoint: size {cp.size}")
+    cosigned = require_cosigned(service.store, service.log, witnesses, now)
+    cp = replace(cosigned.checkpoint, note=cosigned.note)
+    progress(f"checkpoint: size {cp.size}"
+             + (f", {cosigned.describe()}" if cosigned.required else ""))
     raw = [r for r in decision_rows(service, campaign) if r[0] < cp.size]
     entries = entry_bytes(service, [r[0] for r in raw])
     proofs: dict[int, str] = {}
@@ -512,13 +521,14 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
 
     Raises:
         NotFound: no such campaign.  CouldNotCheck, NotAllowed: keys cannot be used.
+        WitnessQuorumUnavailable: the witness policy's cosignatures did not come in time.
     """
     cfg = publicity_config(settings)
     seconds: dict[str, float] = {}
     t = time.monotonic()
     data = collect(service, campaign, now,
                    base_url=base_url or str(cfg.get("base_url", DEFAULT_BASE_URL)),
-                   progress=progress)
+                   progress=progress, witnesses=load_witness_settings(settings))
     texts = {"campaign title": data.campaign["title"]}
     texts.update({f"post {p['post']} title": p["title"] for p in data.campaign["posts"]})
     data.missing = missing_glyphs(texts)
@@ -644,8 +654,10 @@ def _trust_roots(pdf: bytes, ca_files: Sequence[Path]) -> tuple[list[Any], str]:
 
 
 def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
-                  keys: Sequence[str] = ()) -> VerifyResult:
-    """Check a report offline: signature, embedded proofs, entries against the table."""
+                  keys: Sequence[str] = (), witnesses: Sequence[str] = (),
+                  witnesses_required: int = 0) -> VerifyResult:
+    """Check a report offline: signature, embedded proofs, entries against the table,
+    and with ``witnesses_required`` that many cosignatures by the ``witnesses`` keys."""
     lines: list[str] = []
     try:
         pdf = path.read_bytes()
@@ -688,14 +700,15 @@ def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
         lines.append(f"not our report: no embedded {BUNDLE_NAME}")
         return VerifyResult(EXIT_NOT_OURS, lines)
     try:
-        code, more = _verify_bundle(files, keys, path)
+        code, more = _verify_bundle(files, keys, path, witnesses, witnesses_required)
     except CouldNotCheck as exc:
         lines.append(f"table: could not check: {exc}")
         return VerifyResult(EXIT_COULD_NOT_CHECK, lines)
     return VerifyResult(code, lines + more)
 
 
-def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path
+def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
+                   witnesses: Sequence[str] = (), witnesses_required: int = 0
                    ) -> tuple[int, list[str]]:
     lines: list[str] = []
     try:
@@ -718,6 +731,15 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path
     if cp.size != head.get("checkpoint_size"):
         return EXIT_PROOF, [*lines, "checkpoint: size differs from the bundle header"]
     lines.append(f"checkpoint: {cp.origin} size {cp.size} signed by a trusted key")
+    if witnesses or witnesses_required:
+        try:
+            got = require_cosignatures(SignedNote.parse(note),
+                                       [CosignatureV1Verifier.from_vkey(w) for w in witnesses],
+                                       witnesses_required)
+        except LedgerError as exc:
+            return EXIT_PROOF, [*lines, f"witnesses: FAILED ({exc})"]
+        lines.append(f"witnesses: {len(got)} valid cosignature(s), {witnesses_required} "
+                     "required: " + (", ".join(c.name for c in got) or "none"))
     table = table_hashes(path)
     failures: list[str] = []
     seen: set[int] = set()

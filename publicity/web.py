@@ -22,6 +22,7 @@ from markupsafe import escape
 from ledger.absence.service import AbsenceService
 from ledger.errors import BadData
 from ledger.web.api import body, caller, ok, roles
+from ledger.witness.client import WitnessQuorumUnavailable, WitnessSettings
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
 
@@ -46,6 +47,23 @@ def now() -> datetime:
 def settings() -> dict[str, Any]:
     found: dict[str, Any] = current_app.extensions.get("absentia.publicity", {})
     return found
+
+
+def witness_settings() -> WitnessSettings | None:
+    """The k-of-n witness policy publishing waits for (None: none configured)."""
+    found: WitnessSettings | None = current_app.extensions.get("absentia.witnesses")
+    return found
+
+
+@bp.app_errorhandler(WitnessQuorumUnavailable)
+def _witnesses_unavailable(exc: WitnessQuorumUnavailable) -> Response:
+    """503 problem+json naming the witnesses that did not cosign, with Retry-After."""
+    from ledger.web.problems import problem
+
+    resp = problem("unavailable", str(exc), field="witnesses",
+                   witnesses=exc.status.to_json())
+    resp.headers["Retry-After"] = str(exc.retry_after_s)
+    return resp
 
 
 def calendar() -> WorkingCalendar:
@@ -161,7 +179,8 @@ def publish(campaign: str) -> Response:
     if supersedes is not None and not isinstance(supersedes, str):
         raise BadData("supersedes: a notice id", field="supersedes")
     record = N.publish(service(), caller(), campaign, now(), days=days, calendar=calendar(),
-                       base_url=settings().get("base_url", ""), supersedes=supersedes)
+                       base_url=settings().get("base_url", ""), supersedes=supersedes,
+                       witnesses=witness_settings())
     return ok(record | {"url": f"/notices/{record['notice']}"}, 201)
 
 

@@ -103,7 +103,36 @@ checkpoints = Table(
     Index("ix_ledger_checkpoints_latest", "log_id", "id"),
 )
 
-APPEND_ONLY_TABLES = ("ledger_entries", "ledger_nodes", "ledger_checkpoints", "ledger_keys")
+#: Witness cosignatures (C2SP tlog-cosignature v1) the log received for its checkpoints:
+#: one row per (checkpoint size, witness key), kept as the signature line verbatim.
+cosignatures = Table(
+    "ledger_cosignatures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("log_id", Integer, ForeignKey("ledger_logs.id"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("witness", String(255), nullable=False),
+    Column("key_id", String(8), nullable=False),
+    Column("cosigned_at", BigInteger, nullable=False),  # the cosignature's POSIX timestamp
+    Column("line", Text, nullable=False),
+    Column("received_at_ms", BigInteger, nullable=False),
+    UniqueConstraint("log_id", "size", "witness", "key_id"),
+    Index("ix_ledger_cosignatures_size", "log_id", "size"),
+)
+
+#: The last push to each witness (mutable, like ledger_heads): when and why it failed.
+witness_pushes = Table(
+    "ledger_witness_pushes",
+    metadata,
+    Column("log_id", Integer, ForeignKey("ledger_logs.id"), primary_key=True),
+    Column("witness", String(255), primary_key=True),
+    Column("attempted_at_ms", BigInteger, nullable=False),
+    Column("last_error", Text, nullable=True),
+)
+
+APPEND_ONLY_TABLES = ("ledger_entries", "ledger_nodes", "ledger_checkpoints", "ledger_keys",
+                      "ledger_cosignatures")
 
 
 def install_append_only_triggers(conn: Connection) -> None:

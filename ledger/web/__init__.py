@@ -56,6 +56,10 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
     app.extensions["absentia.webhook_secrets"] = lambda: cached_webhook_secrets(secrets_path)
     table = settings.tables.get("publicity", {}) if settings is not None else {}
     app.extensions["absentia.publicity"] = table
+    from ledger.witness.client import load_witness_settings
+
+    app.extensions["absentia.witnesses"] = (load_witness_settings(settings)
+                                            if settings is not None else None)
     app.extensions["absentia.calendar"] = WorkingCalendar.from_config(table.get("calendar", {}))
     app.extensions["absentia.notice_cache"] = public._NoticeCache()
     # Counted in the database, so N workers on M hosts still allow each client n attempts.
@@ -95,13 +99,16 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
         _mount_domain(app, settings, absence)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
+    ops.init_app(app)
     app.register_blueprint(logs.bp)
+    app.register_blueprint(ops.bp)  # /readyz, /metrics
 
     @app.get("/")
     def home() -> str:
         return render_template("index.html", logs=store.list_logs(),
                                heads={lg.name: store.latest_checkpoint(lg.name)
-                                      for lg in store.list_logs()})
+                                      for lg in store.list_logs()},
+                               witnesses=app.extensions.get("absentia.witnesses"))
 
     @app.get("/healthz")
     def healthz() -> Response:

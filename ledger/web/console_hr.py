@@ -656,7 +656,8 @@ def notice_publish(campaign: str) -> Response:
             raise BadData("days: working days from 1 to 30", field="days")
         supersedes = _f("supersedes", 200) or None
         N.publish(service(), actor(), campaign, now(), days=int(raw), calendar=cal,
-                  base_url=base_url, supersedes=supersedes)
+                  base_url=base_url, supersedes=supersedes,
+                  witnesses=current_app.extensions.get("absentia.witnesses"))
     except LedgerError as exc:
         return _notice_page(campaign, _status(exc), exc)
     return _redirect(f"/console/campaigns/{campaign}/notice", done="published")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -11,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ledger.errors import BadData
 from ledger.storage.store import LedgerStore
 from ledger.tiles import TileRef
+from ledger.witness.client import cosigned_note
 
 bp = Blueprint("logs", __name__)
 
@@ -57,13 +59,14 @@ def log_info(name: str) -> Response:
     cp = s.latest_checkpoint(name)
     info["size"] = cp.size
     info["root"] = base64.b64encode(cp.root).decode()
-    info["checkpoint"] = cp.note
+    info["checkpoint"] = cosigned_note(s, name, cp)
     return jsonify(info)
 
 
 @bp.get("/logs/<name>/checkpoint")
 def checkpoint(name: str) -> Response:
-    resp = Response(store().latest_checkpoint(name).note, mimetype="text/plain")
+    # The latest checkpoint with the witnesses' cosignatures of exactly its body.
+    resp = Response(cosigned_note(store(), name), mimetype="text/plain")
     resp.headers["Content-Type"] = "text/plain; charset=utf-8"
     resp.headers["Cache-Control"] = CHECKPOINT_CACHE
     return resp
@@ -119,7 +122,11 @@ def entry(name: str, raw_index: str) -> Response:
 
 @bp.get("/logs/<name>/entries/<raw_index>/tlog-proof")
 def entry_proof(name: str, raw_index: str) -> Response:
-    proof = store().tlog_proof(name, _index(raw_index))
+    s = store()
+    proof = s.tlog_proof(name, _index(raw_index))
+    cp = s.latest_checkpoint(name)
+    if proof.checkpoint == cp.note:
+        proof = replace(proof, checkpoint=cosigned_note(s, name, cp))
     resp = Response(proof.to_text(), mimetype="text/plain")
     resp.headers["Content-Type"] = "text/plain; charset=utf-8"
     resp.headers["Cache-Control"] = CHECKPOINT_CACHE

@@ -463,7 +463,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/campaigns/{campaign}/notices": {"post": op(
             "Publish the campaign's public notice (公示).", roles=("hr",), tag="publicity",
             params=[CAMPAIGN], body=ref("PublishRequest"), ok=J("NoticePublished", 201),
-            errors=(400, 404, 409))},
+            errors=(400, 404, 409, 503),
+            description="503 (with Retry-After): the [witness_policy] needs k witness "
+                        "cosignatures and fewer came in time; the problem names them.")},
         "/api/v1/campaigns/{campaign}/notices/preview": {"get": op(
             "What the public would see if HR published now (nothing is recorded).",
             roles=("hr",), tag="publicity", params=[CAMPAIGN],

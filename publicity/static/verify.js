@@ -14,6 +14,18 @@
  *      checkpoint: the log only grew since the notice was published.
  * The notice's own checkpoint signature is checked once, first.
  *
+ * Witnesses: if the page lists witnesses (ul#witnesses, each li's code.vkey a C2SP vkey
+ * of type 0x04), every signature line of the notice's checkpoint by a listed witness key
+ * is verified as a C2SP tlog-cosignature v1 (Ed25519): key ID = SHA-256(name || "\n" ||
+ * 0x04 || public key)[:4]; signature = u64 big-endian timestamp || Ed25519 signature
+ * over "cosignature/v1\ntime <timestamp>\n" || the checkpoint body (its text before
+ * the blank line, final newline included).  Each row of table#cosignatures (one per
+ * cosignature the server rendered, with data-witness, data-key-id and data-timestamp)
+ * is marked verified only if such a cosignature verifies with that listed key and was
+ * made at the time shown.  The summary then says "cosigned by N of M witnesses", and
+ * fails when N is below the page's policy (data-required) or a cosignature by a listed
+ * witness does not verify.
+ *
  * No external resources, no inline script (CSP default-src 'self').  Uses WebCrypto
  * (SHA-256 and Ed25519), so it needs a current browser and a secure context or
  * localhost.
@@ -78,17 +90,22 @@
 
   // -- signed notes, checkpoints, verifier keys -------------------------------------------
 
-  function parseVkey(text) {
-    // <name>+<hex key ID>+<base64(0x01 || key)>: the base64 may contain "+" too.
+  function parseVkey(text) { return parseVkeyOfType(text, 1); }
+
+  /** A witness's key: <name>+<hex key ID>+<base64(0x04 || key)> (tlog-cosignature v1). */
+  function parseWitnessVkey(text) { return parseVkeyOfType(text, 4); }
+
+  function parseVkeyOfType(text, type) {
+    // <name>+<hex key ID>+<base64(type || key)>: the base64 may contain "+" too.
     var m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/.exec(text.trim());
     if (!m) return null;
     var parts = m.slice(1);
     var raw;
     try { raw = b64decode(parts[2]); } catch (e) { return null; }
-    if (raw.length !== 33 || raw[0] !== 1) return null;
+    if (raw.length !== 33 || raw[0] !== type) return null;
     var name = parts[0];
     var pub = raw.slice(1);
-    // key ID = SHA-256(name || 0x0A || 0x01 || key)[:4]
+    // key ID = SHA-256(name || 0x0A || type || key)[:4]
     return sha256(concat([encoder.encode(name + "\n"), raw])).then(function (d) {
       var id = ((d[0] << 24) >>> 0) + (d[1] << 16) + (d[2] << 8) + d[3];
       if (id !== parseInt(parts[1], 16)) return null;
@@ -149,6 +166,118 @@
         throw new Fail("检查点未由所列公钥签名", "checkpoint not signed by a listed key");
       }
       return parseCheckpointBody(note.body);
+    });
+  }
+
+  // -- witness cosignatures (C2SP tlog-cosignature v1, Ed25519) ---------------------------
+
+  var TWO32 = 4294967296;
+
+  function u32(b, at) {
+    return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3];
+  }
+
+  /**
+   * Verify one cosignature: resolve to {timestamp, ok} where timestamp is the signed
+   * POSIX time as a decimal string ("" if malformed) and ok tells if the Ed25519
+   * signature over "cosignature/v1\ntime <timestamp>\n" || body verifies with key.
+   */
+  function verifyCosignature(key, sig, body) {
+    // timestamped_signature: u64 big-endian timestamp || 64-byte Ed25519 signature
+    if (sig.length !== 8 + 64) return Promise.resolve({ timestamp: "", ok: false });
+    var hi = u32(sig, 0), lo = u32(sig, 4);
+    // The timestamp MUST NOT exceed 2^63 - 1; decimal without leading zeroes.
+    if (hi >= 0x80000000) return Promise.resolve({ timestamp: "", ok: false });
+    var timestamp = hi < 0x200000 ? String(hi * TWO32 + lo)
+      : (BigInt(hi) * BigInt(TWO32) + BigInt(lo)).toString();
+    var message = encoder.encode("cosignature/v1\ntime " + timestamp + "\n" + body);
+    return crypto.subtle.verify({ name: "Ed25519" }, key.key, sig.slice(8), message)
+      .then(function (ok) { return { timestamp: timestamp, ok: ok }; });
+  }
+
+  /**
+   * The cosignatures of a signed note by the given witness keys (others are ignored,
+   * per signed-note): a list of {name, id, timestamp, ok}, in note order.
+   */
+  function openCosignatures(text, witnessKeys) {
+    var note;
+    try { note = parseNote(text); } catch (e) { return Promise.reject(e); }
+    var checks = [];
+    note.sigs.forEach(function (s) {
+      var k = witnessKeys.filter(function (k) { return k.name === s.name && k.id === s.id; })[0];
+      if (!k) return;
+      checks.push(verifyCosignature(k, s.sig, note.body).then(function (r) {
+        return { name: k.name, id: k.id, timestamp: r.timestamp, ok: r.ok };
+      }));
+    });
+    return Promise.all(checks);
+  }
+
+  function hex8(n) { return ("0000000" + n.toString(16)).slice(-8); }
+
+  /**
+   * Check the page's witnesses against the notice's checkpoint and mark each row of
+   * table#cosignatures.  Resolves to null when the page lists no witnesses, otherwise
+   * to {text, ok} for the summary.
+   */
+  function checkWitnesses(noteText) {
+    var list = document.getElementById("witnesses");
+    if (!list) return Promise.resolve(null);
+    var required = Number(list.getAttribute("data-required") || "0");
+    var items = Array.prototype.slice.call(list.querySelectorAll("li"));
+    var rows = Array.prototype.slice.call(document.querySelectorAll("#cosignatures tr[data-witness]"));
+    var cells = rows.map(function (r) { return r.querySelector(".check"); });
+    cells.forEach(function (c) { if (c) { c.textContent = ""; c.className = "check"; } });
+    var total = items.length;
+    return Promise.all(items.map(function (li) {
+      var code = li.querySelector("code.vkey");
+      return code ? parseWitnessVkey(code.textContent) : null;
+    })).then(function (keys) {
+      keys = keys.filter(function (k) { return k; });
+      return openCosignatures(noteText, keys).then(function (found) {
+        var good = {}, bad = 0, shownKeys = {};
+        found.forEach(function (r) { if (r.ok) good[r.name + "+" + hex8(r.id)] = true; });
+        rows.forEach(function (row, i) {
+          var name = row.getAttribute("data-witness");
+          var id = row.getAttribute("data-key-id");
+          var shown = row.getAttribute("data-timestamp");
+          shownKeys[name + "+" + id] = true;
+          var mine = found.filter(function (r) { return r.name === name && hex8(r.id) === id; });
+          var ok = false, why;
+          if (!mine.length) {
+            why = "未由所列见证方公钥签名 not signed by a listed witness key";
+          } else if (mine.some(function (r) { return r.ok && r.timestamp === shown; })) {
+            ok = true;
+          } else if (mine.some(function (r) { return r.ok; })) {
+            why = "联署时间与页面不符 cosignature time differs from the page";
+          } else {
+            why = "联署签名无效 cosignature does not verify";
+          }
+          if (!ok) bad++;
+          if (cells[i]) mark(cells[i], ok, why);
+        });
+        // A bad cosignature by a listed witness that the page has no row for counts too.
+        found.forEach(function (r) { if (!r.ok && !shownKeys[r.name + "+" + hex8(r.id)]) bad++; });
+        var n = Object.keys(good).length;
+        var text = "已由 " + n + "/" + total + " 个见证方联署（已在本浏览器中验证） cosigned by " +
+          n + " of " + total + " witnesses (verified in your browser)";
+        var ok = true;
+        if (bad) {
+          text += "; " + bad + " 项联署验证失败 " + bad + " cosignature check(s) failed";
+          ok = false;
+        }
+        if (n < required) {
+          text += "; 少于公示要求的 " + required + " 个 fewer than the " + required + " required";
+          ok = false;
+        }
+        return { text: text, ok: ok };
+      });
+    }).then(null, function (e) {
+      cells.forEach(function (c) { if (c) mark(c, false, failText(e)); });
+      return {
+        text: "见证联署无法验证 witness cosignatures could not be verified: " + failText(e),
+        ok: false
+      };
     });
   }
 
@@ -393,24 +522,33 @@
       }).then(function () { progress(); return worker(); });
     }
 
+    // The witnesses' cosignatures of the notice's checkpoint: checked alongside the lines,
+    // reported after them (null when the page lists no witnesses).
+    var cp = document.getElementById("checkpoint");
+    var cpText = cp ? cp.textContent : "";
+    var witnessed = checkWitnesses(cpText.slice(-1) === "\n" ? cpText : cpText + "\n");
+
+    function finish(text, ok) {
+      return witnessed.then(function (w) {
+        summary.textContent = w ? text + "; " + w.text : text;
+        summary.className = "check " + (ok && (!w || w.ok) ? "ok" : "bad");
+      });
+    }
+
     v.start().then(function () {
       var workers = [];
       for (var w = 0; w < Math.min(CONCURRENCY * 2, total); w++) workers.push(worker());
       return Promise.all(workers).then(function () {
         if (bad === 0) {
-          summary.textContent = good + "/" + total + " 已验证 verified";
-          summary.className = "check ok";
-        } else {
-          summary.textContent = good + "/" + total + " 已验证 verified; " + bad +
-            " 项验证失败 failed";
-          summary.className = "check bad";
+          return finish(good + "/" + total + " 已验证 verified", true);
         }
+        return finish(good + "/" + total + " 已验证 verified; " + bad +
+          " 项验证失败 failed", false);
       });
     }, function (e) {
       var text = "公示检查点无效 the notice's checkpoint does not verify: " + failText(e);
       cells.forEach(function (c) { if (c) mark(c, false, failText(e)); });
-      summary.textContent = "0/" + total + " 已验证 verified; " + text;
-      summary.className = "check bad";
+      return finish("0/" + total + " 已验证 verified; " + text, false);
     }).then(function () {
       button.disabled = false;
       button.removeAttribute("aria-busy");
@@ -441,6 +579,8 @@
     verifyConsistency: verifyConsistency,
     parseProof: parseProof,
     openCheckpoint: openCheckpoint,
-    parseVkey: parseVkey
+    parseVkey: parseVkey,
+    parseWitnessVkey: parseWitnessVkey,
+    openCosignatures: openCosignatures
   };
 })();
