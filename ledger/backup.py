@@ -1,0 +1,947 @@
+"""Backup and restore of a whole Absentia database: ``absentia export --all`` / ``restore``.
+
+A backup is a directory::
+
+    manifest.json                  format, time, dialect, schema revision, logs, files
+    logs/<name>/                   each log as C2SP tlog-tiles (``absentia verify`` reads it)
+        checkpoint, keys, tile/...   at the log's latest checkpoint
+        checkpoints.jsonl          every checkpoint the log has signed, oldest first
+        keys.jsonl                 the log's rows of ``ledger_keys``
+    tables/<table>.jsonl.gz        every table of the app, one JSON object a row
+
+The tables are the app's SQLAlchemy models, the list the migrations make the schema from
+(``ledger.migrations.target_metadata``), so a table added later is backed up without
+touching this module.  Bytes are written as ``{"$b64": ...}``.  Everything is read
+in one read transaction (one ``BEGIN`` on SQLite, REPEATABLE READ on PostgreSQL): a
+coherent snapshot while the app keeps running.
+
+The backup holds no private key: the checkpoint-signing keys (``key_dir``) and the vault's
+master key stay where they are and are backed up separately.  Personal data in the vault
+is in the backup as it is stored, encrypted under that master key.
+
+A restore checks the manifest's SHA-256s, verifies every log's tiles offline
+(``ledger.verify``) and that the raw ledger rows are those tiles' entries, then refuses
+(writing nothing) unless the database is empty or each of its logs is a prefix of the
+backup's (a roll forward; never a rollback).  It writes every table in one transaction
+and then checks the result end to end.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import gzip
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+)
+
+from ledger import merkle
+from ledger.checkpoint import Checkpoint
+from ledger.errors import BadData, LedgerError, VerificationError
+from ledger.note import Ed25519Verifier, SignedNote
+from ledger.storage.db import SQLITE_BEGIN
+from ledger.storage.schema import APPEND_ONLY_TABLES, lock_ddl
+from ledger.storage.store import LedgerStore
+from ledger.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    TileRef,
+    bundles_for_size,
+    encode_bundle,
+    tiles_for_size,
+)
+from ledger.verify import DirectorySource, verify_log
+from ledger.witness.client import WitnessEndpoint, WitnessProbe, probe_witness
+
+FORMAT = "absentia-backup"
+VERSION = 1
+MANIFEST = "manifest.json"
+#: Said in the manifest and by the CLI: what a backup deliberately leaves out.
+NOT_INCLUDED = ("private keys are not in the backup: the checkpoint-signing keys (key_dir) "
+                "and the vault master key must be backed up separately; a restore needs "
+                "the same key_dir and master key")
+#: Tables written by INSERT only (or, ledger_logs, never changed): a roll forward adds the
+#: rows the database lacks and never deletes one.  Every other table is replaced.
+MERGED_TABLES = frozenset(APPEND_ONLY_TABLES) | {"ledger_logs"}
+#: Of these, the columns compared when a row exists on both sides (default: all).
+_COMPARED = {"ledger_entries": ("leaf_hash",)}
+_BATCH = 1000
+
+Progress = Callable[[int, int], None]
+ProgressFactory = Callable[[str], Progress]
+
+
+class RestoreRefused(LedgerError):
+    """The backup cannot be restored into this database; nothing was written."""
+
+
+class BackupDamaged(RestoreRefused):
+    """A file of the backup is missing or altered, or its logs do not verify."""
+
+
+# -- the app's tables -----------------------------------------------------------------------
+
+
+def app_tables() -> list[Table]:
+    """Every table of the app, the ledger's first, each MetaData's in dependency order.
+
+    The tables are the migrations' models (``ledger.migrations.target_metadata``), the
+    same list the schema is made from and checked against for drift.
+    """
+    from ledger.migrations import target_metadata
+
+    metas = list(target_metadata())
+    metas.sort(key=lambda m: not any(t.startswith("ledger_") for t in m.tables))
+    seen: dict[str, Table] = {}
+    for md in metas:
+        for table in md.sorted_tables:
+            seen.setdefault(table.name, table)
+    return list(seen.values())
+
+
+def app_metadata() -> list[MetaData]:
+    """The distinct MetaData objects holding ``app_tables()``."""
+    out: list[MetaData] = []
+    for t in app_tables():
+        if all(t.metadata is not m for m in out):
+            out.append(t.metadata)
+    return out
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$b64": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, dt.datetime | dt.date):
+        return {"$time": value.isoformat()}
+    if isinstance(value, decimal.Decimal):
+        return {"$dec": str(value)}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$b64" in value:
+            return base64.b64decode(value["$b64"], validate=True)
+        if "$time" in value:
+            text = value["$time"]
+            return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
+        if "$dec" in value:
+            return decimal.Decimal(value["$dec"])
+        raise BadData(f"unknown value {sorted(value)} in a table dump")
+    return value
+
+
+def _coerce(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """Fit a value SQLite stored loosely (an int in a text column) to the column's type."""
+    out = {}
+    for name, value in row.items():
+        col = table.columns[name]
+        try:
+            kind = col.type.python_type
+        except NotImplementedError:
+            kind = object
+        if value is not None and kind is str and not isinstance(value, str):
+            value = str(value)
+        elif value is not None and kind is int and isinstance(value, str):
+            value = int(value)
+        out[name] = value
+    return out
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+# -- backup ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    name: str
+    origin: str
+    size: int
+    root: bytes
+    checkpoint_size: int
+
+
+@dataclass
+class BackupResult:
+    out: Path
+    logs: list[LogSummary]
+    tables: dict[str, int]  # rows per table
+    files: int
+    unknown_tables: list[str] = field(default_factory=list)  # in the database, not the app
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """One read transaction: REPEATABLE READ, read only on PostgreSQL; one BEGIN on SQLite."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision(s) of the database, or None without an ``alembic_version`` table."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    try:
+        migration = importlib.import_module("alembic.runtime.migration")
+        heads = migration.MigrationContext.configure(conn).get_current_heads()
+    except ImportError:  # the table exists but Alembic is not installed here
+        from sqlalchemy import column, table
+
+        heads = conn.execute(select(column("version_num"))
+                             .select_from(table("alembic_version"))).scalars().all()
+    return ",".join(sorted(heads)) or None
+
+
+def _tile_bytes(conn: Connection, log_id: int, ref: TileRef) -> bytes:
+    """What ``LedgerStore.tile(strict=False)`` serves, read on the snapshot's connection."""
+    from ledger.storage.schema import entries, nodes
+
+    lo = ref.index * TILE_WIDTH
+    hi = lo + ref.width
+    if ref.level is None:
+        rows = conn.execute(select(entries.c.data).where(
+            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi)
+            .order_by(entries.c.idx)).scalars().all()
+        return encode_bundle([bytes(r) for r in rows])
+    base = ref.level * TILE_HEIGHT
+    if base == 0:
+        q = select(entries.c.leaf_hash).where(
+            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
+        ).order_by(entries.c.idx)
+    else:
+        q = select(nodes.c.hash).where(
+            nodes.c.log_id == log_id, nodes.c.level == base, nodes.c.idx >= lo,
+            nodes.c.idx < hi).order_by(nodes.c.idx)
+    return b"".join(bytes(h) for h in conn.execute(q).scalars())
+
+
+class _Files:
+    """Files written into the backup, with their SHA-256 and row counts."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    def write(self, rel: str, data: bytes, rows: int | None) -> None:
+        path = self.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.entries[rel] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                             "rows": rows}
+
+    @contextmanager
+    def jsonl_gz(self, rel: str) -> Iterator[Callable[[dict[str, Any]], None]]:
+        path = self.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = 0
+        with path.open("wb") as raw, \
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            def put(row: dict[str, Any]) -> None:
+                nonlocal rows
+                gz.write(json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+                         .encode() + b"\n")
+                rows += 1
+
+            yield put
+        self.entries[rel] = {"sha256": _sha256_file(path), "bytes": path.stat().st_size,
+                             "rows": rows}
+
+
+def _jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+                    for r in rows)
+
+
+def backup(engine: Engine, out: Path, now: dt.datetime,
+           progress: ProgressFactory | None = None) -> BackupResult:
+    """Write a backup of every log and every table to the new directory ``out``.
+
+    Sign the logs' checkpoints first (the caller) so that the tiles cover the latest entries.
+
+    Raises:
+        BadData: ``out`` exists and is not empty.
+    """
+    from ledger.storage.schema import checkpoints, heads, keys, logs
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BadData(f"{out} exists and is not empty: back up into a new directory",
+                      field="out")
+    out.mkdir(parents=True, exist_ok=True)
+    files = _Files(out)
+    tables = app_tables()
+    manifest: dict[str, Any] = {"format": FORMAT, "version": VERSION,
+                                "created_at": now.astimezone(dt.UTC).isoformat()}
+    summaries: list[LogSummary] = []
+    counts: dict[str, int] = {}
+    with snapshot(engine) as conn:
+        manifest["dialect"] = conn.dialect.name
+        manifest["schema_revision"] = schema_revision(conn)
+        manifest["not_included"] = NOT_INCLUDED
+        present = set(inspect(conn).get_table_names())
+        known = {t.name for t in tables}
+        unknown = sorted(present - known - {"alembic_version"})
+        log_list: list[dict[str, Any]] = []
+        for log in conn.execute(select(logs).order_by(logs.c.id)).all():
+            head = conn.execute(select(heads).where(heads.c.log_id == log.id)).one()
+            root = merkle.CompactRange.from_bytes(head.size, bytes(head.frontier)).root()
+            history = conn.execute(select(checkpoints).where(checkpoints.c.log_id == log.id)
+                                   .order_by(checkpoints.c.id)).all()
+            key_rows = conn.execute(select(keys).where(keys.c.log_id == log.id)
+                                    .order_by(keys.c.id)).all()
+            folder = f"logs/{log.name}"
+            cp = history[-1] if history else None
+            cp_size = cp.size if cp is not None else 0
+            if cp is not None:
+                refs = list(bundles_for_size(cp.size)) + list(tiles_for_size(cp.size))
+                bar = progress(f"tiles of {log.name}") if progress else None
+                for n, ref in enumerate(refs, 1):
+                    files.write(f"{folder}/{ref.path()}", _tile_bytes(conn, log.id, ref),
+                                ref.width)
+                    if bar:
+                        bar(n, len(refs))
+                files.write(f"{folder}/checkpoint", cp.note.encode(), 1)
+            files.write(f"{folder}/keys", "".join(k.vkey + "\n" for k in key_rows).encode(),
+                        len(key_rows))
+            files.write(f"{folder}/checkpoints.jsonl", _jsonl([
+                {"size": c.size, "root": _b64(bytes(c.root)), "key_id": c.key_id,
+                 "signed_at_ms": c.signed_at_ms, "note": c.note} for c in history]),
+                len(history))
+            files.write(f"{folder}/keys.jsonl", _jsonl([
+                {k: _encode(v) for k, v in r._mapping.items()} for r in key_rows]),
+                len(key_rows))
+            log_list.append({
+                "name": log.name, "origin": log.origin, "id": log.id, "dir": folder,
+                "size": head.size, "root": _b64(root),
+                "checkpoint": None if cp is None else {
+                    "size": cp.size, "root": _b64(bytes(cp.root)), "note": cp.note},
+                "verifier_keys": [k.vkey for k in key_rows]})
+            summaries.append(LogSummary(log.name, log.origin, head.size, root, cp_size))
+        manifest["logs"] = log_list
+        table_info: dict[str, Any] = {}
+        for table in tables:
+            if table.name not in present:
+                continue
+            cols = {c["name"] for c in inspect(conn).get_columns(table.name)}
+            columns = [c for c in table.columns if c.name in cols]
+            pk = [c for c in table.primary_key.columns if c.name in cols] or columns
+            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            rel = f"tables/{table.name}.jsonl.gz"
+            bar = progress(f"table {table.name}") if progress else None
+            done = 0
+            with files.jsonl_gz(rel) as put:
+                result = conn.execution_options(yield_per=_BATCH).execute(
+                    select(*columns).order_by(*pk))
+                for row in result:
+                    put({k: _encode(v) for k, v in row._mapping.items()})
+                    done += 1
+                    if bar and (done % _BATCH == 0 or done == total):
+                        bar(done, total)
+            if bar and total == 0:
+                bar(0, 0)
+            counts[table.name] = done
+            table_info[table.name] = {"file": rel, "rows": done,
+                                      "columns": [c.name for c in columns]}
+        manifest["tables"] = table_info
+        manifest["unknown_tables"] = unknown
+    manifest["files"] = dict(sorted(files.entries.items()))
+    tmp = out / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, out / MANIFEST)  # last: a backup without its manifest is unfinished
+    return BackupResult(out, summaries, counts, len(files.entries) + 1, unknown)
+
+
+# -- reading a backup -----------------------------------------------------------------------
+
+
+@dataclass
+class BackupLog:
+    name: str
+    origin: str
+    id: int
+    dir: Path
+    size: int
+    root: bytes
+    checkpoint_size: int
+    checkpoint_root: bytes | None
+    checkpoint_note: str | None
+    verifier_keys: list[str]
+    leaves: list[bytes] = field(default_factory=list)  # filled by check_backup
+
+
+@dataclass
+class Backup:
+    dir: Path
+    manifest: dict[str, Any]
+    logs: list[BackupLog]
+
+    def log(self, name: str) -> BackupLog | None:
+        return next((lg for lg in self.logs if lg.name == name), None)
+
+    def rows(self, table: str) -> Iterator[dict[str, Any]]:
+        info = self.manifest["tables"].get(table)
+        if info is None:
+            return
+        with gzip.open(self.dir / info["file"], "rb") as f:
+            for line in f:
+                yield {k: _decode(v) for k, v in json.loads(line).items()}
+
+
+def open_backup(path: Path) -> Backup:
+    """Read a backup's manifest.
+
+    Raises:
+        BackupDamaged: no manifest, or not one this version reads.
+    """
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BackupDamaged(f"{path} has no {MANIFEST}: not a backup, or an unfinished "
+                            "one") from None
+    except (OSError, ValueError) as exc:
+        raise BackupDamaged(f"cannot read {path / MANIFEST}: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupDamaged(f"{path / MANIFEST} is not an Absentia backup manifest")
+    if manifest.get("version") != VERSION:
+        raise BackupDamaged(f"backup format version {manifest.get('version')} is not "
+                            f"{VERSION}: restore it with the release that wrote it")
+    try:
+        logs = [BackupLog(
+            lg["name"], lg["origin"], int(lg["id"]), path / lg["dir"], int(lg["size"]),
+            base64.b64decode(lg["root"]),
+            lg["checkpoint"]["size"] if lg["checkpoint"] else 0,
+            base64.b64decode(lg["checkpoint"]["root"]) if lg["checkpoint"] else None,
+            lg["checkpoint"]["note"] if lg["checkpoint"] else None,
+            list(lg["verifier_keys"])) for lg in manifest["logs"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BackupDamaged(f"{path / MANIFEST}: malformed log record ({exc})") from exc
+    return Backup(path, manifest, logs)
+
+
+def check_files(b: Backup, progress: Progress | None = None) -> int:
+    """Compare every file with the SHA-256 the manifest gives it; return how many.
+
+    Raises:
+        BackupDamaged: a file is missing or its SHA-256 differs.
+    """
+    files = b.manifest.get("files", {})
+    for n, (rel, info) in enumerate(sorted(files.items()), 1):
+        path = (b.dir / rel).resolve()
+        if b.dir.resolve() not in path.parents:
+            raise BackupDamaged(f"manifest names {rel!r}, outside the backup")
+        if not path.is_file():
+            raise BackupDamaged(f"backup file {rel} is missing")
+        if _sha256_file(path) != info.get("sha256"):
+            raise BackupDamaged(f"backup file {rel} does not have the SHA-256 the manifest "
+                                "gives it: the file was altered or damaged")
+        if progress:
+            progress(n, len(files))
+    for sub in ("logs", "tables"):
+        for path in sorted((b.dir / sub).rglob("*")):
+            rel = path.relative_to(b.dir).as_posix()
+            if path.is_file() and rel not in files:
+                raise BackupDamaged(f"backup file {rel} is not in the manifest: the backup "
+                                    "was altered")
+    for table, info in b.manifest.get("tables", {}).items():
+        if info.get("file") not in files:
+            raise BackupDamaged(f"the manifest gives no SHA-256 for table {table}'s file")
+    return len(files)
+
+
+def check_witnesses(b: Backup, witnesses: Sequence[WitnessEndpoint], timeout_s: float
+                    ) -> list[tuple[str, WitnessProbe]]:
+    """Ask every witness where it stands on each backed-up log; return (log, probe) pairs.
+
+    After losing the database, the witnesses may be the only memory of how far a log had
+    grown: restoring an older backup would roll the log back to a state they cosigned
+    past, and they would refuse every checkpoint after it.
+
+    Raises:
+        RestoreRefused: a witness cosigned a larger tree of a log than the backup holds,
+            or another tree of the same size; or a witness gave no usable answer (the
+            check could not be made: ``restore --skip-witness-check`` goes on without).
+    """
+    found: list[tuple[str, WitnessProbe]] = []
+    for lg in b.logs:
+        if lg.checkpoint_note is None:
+            continue
+        for w in witnesses:
+            probe = probe_witness(w, lg.checkpoint_note, lg.checkpoint_size, timeout_s)
+            found.append((lg.name, probe))
+            if probe.state == "ahead":
+                raise RestoreRefused(
+                    f"witness {w.name} has cosigned log {lg.name} up to size "
+                    f"{probe.seen:,}, but this backup ends at {lg.checkpoint_size:,}: "
+                    "restoring it would roll the log back; restore a newer backup")
+            if probe.state == "other_root":
+                raise RestoreRefused(
+                    f"witness {w.name} has cosigned another tree of log {lg.name} at size "
+                    f"{lg.checkpoint_size:,}: this backup is of another history")
+            if probe.state == "unreachable":
+                raise RestoreRefused(
+                    f"could not ask witness {w.name} how far log {lg.name} had grown "
+                    f"({probe.detail}); bring it back, or restore with "
+                    "--skip-witness-check if you know the backup is the latest")
+    return found
+
+
+def _checkpoint_origin(note: bytes) -> str:
+    return Checkpoint.from_body(SignedNote.parse(note).text).origin
+
+
+def check_backup(b: Backup, not_before: Sequence[bytes] = (),
+                 progress: ProgressFactory | None = None) -> None:
+    """Verify every log offline, and that the raw ledger rows are exactly its entries.
+
+    ``not_before``: signed checkpoints each log (by origin) must reach.
+
+    Raises:
+        BackupDamaged: a log fails verification, or the rows disagree with the tiles.
+        RestoreRefused: the backup is older than a ``not_before`` checkpoint.
+    """
+    required: dict[str, list[bytes]] = {}
+    for note in not_before:
+        try:
+            origin = _checkpoint_origin(note)
+        except BadData as exc:
+            raise RestoreRefused(f"--not-before: not a checkpoint ({exc})") from exc
+        if all(lg.origin != origin for lg in b.logs):
+            raise RestoreRefused(f"--not-before: the backup has no log with origin {origin!r}")
+        required.setdefault(origin, []).append(note)
+    by_id = {lg.id: lg for lg in b.logs}
+    for row in b.rows("ledger_entries"):
+        lg = by_id.get(row["log_id"])
+        if lg is None:
+            raise BackupDamaged(f"ledger_entries holds log id {row['log_id']}, not in the "
+                                "manifest")
+        data = bytes(row["data"])
+        if row["idx"] != len(lg.leaves) or merkle.leaf_hash(data) != bytes(row["leaf_hash"]):
+            raise BackupDamaged(f"log {lg.name}: entry {row['idx']} in ledger_entries is out "
+                                "of order or does not hash to its leaf")
+        lg.leaves.append(merkle.leaf_hash(data))
+    history: dict[int, list[dict[str, Any]]] = {}
+    for row in b.rows("ledger_checkpoints"):
+        history.setdefault(row["log_id"], []).append(row)
+    for lg in b.logs:
+        verifiers = [Ed25519Verifier.from_vkey(k) for k in lg.verifier_keys]
+        keys_file = (lg.dir / "keys").read_text(encoding="utf-8").split()
+        if keys_file != lg.verifier_keys:
+            raise BackupDamaged(f"log {lg.name}: its keys file differs from the manifest")
+        if len(lg.leaves) != lg.size:
+            raise BackupDamaged(f"log {lg.name}: ledger_entries holds {len(lg.leaves)} "
+                                f"entries, the manifest says {lg.size}")
+        roots = _roots_at(lg.leaves, {lg.checkpoint_size, lg.size}
+                          | {int(c["size"]) for c in history.get(lg.id, [])}
+                          | {_size_of(n) for n in required.get(lg.origin, [])
+                             if _size_of(n) <= lg.size})
+        if roots[lg.size] != lg.root:
+            raise BackupDamaged(f"log {lg.name}: the entries' root differs from the manifest's")
+        olds = required.get(lg.origin, [])
+        for note in olds:
+            try:
+                nb = Checkpoint.open(note, verifiers, lg.origin)
+            except (BadData, VerificationError) as exc:
+                raise RestoreRefused(f"--not-before checkpoint of {lg.name}: {exc}") from exc
+            if nb.size > lg.size:
+                raise RestoreRefused(
+                    f"the backup is older than the --not-before checkpoint: log {lg.name} "
+                    f"has {lg.size:,} entries in the backup, the checkpoint {nb.size:,}")
+            if roots[nb.size] != nb.root:
+                raise RestoreRefused(
+                    f"log {lg.name}: the backup's first {nb.size:,} entries do not have the "
+                    "--not-before checkpoint's root: a different history")
+        if lg.checkpoint_note is None:
+            continue
+        old = next((n for n in olds if _size_of(n) <= lg.checkpoint_size), None)
+        try:
+            report = verify_log(DirectorySource(lg.dir), verifiers, origin=lg.origin,
+                                old_checkpoint=old,
+                                progress=progress(f"verifying {lg.name}") if progress else None)
+        except LedgerError as exc:
+            where = f" (first bad index: {exc.index})" if isinstance(
+                exc, VerificationError) and exc.index is not None else ""
+            raise BackupDamaged(f"log {lg.name} does not verify{where}: {exc}") from exc
+        if report.size != lg.checkpoint_size or report.root != lg.checkpoint_root:
+            raise BackupDamaged(f"log {lg.name}: its checkpoint file differs from the manifest")
+        if roots[report.size] != report.root:
+            raise BackupDamaged(f"log {lg.name}: the rows of ledger_entries are not the "
+                                "entries of its verified tiles")
+        for c in history.get(lg.id, []):
+            try:
+                cp = Checkpoint.open(c["note"], verifiers, lg.origin)
+            except (BadData, VerificationError) as exc:
+                raise BackupDamaged(f"log {lg.name}: checkpoint of size {c['size']} in the "
+                                    f"history does not verify: {exc}") from exc
+            if cp.size != c["size"] or cp.root != bytes(c["root"]) or \
+                    roots[cp.size] != cp.root:
+                raise BackupDamaged(f"log {lg.name}: checkpoint of size {cp.size} in the "
+                                    "history does not match the entries")
+
+
+def _size_of(note: bytes) -> int:
+    return Checkpoint.from_body(SignedNote.parse(note).text).size
+
+
+def _roots_at(leaves: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
+    """The Merkle root of the first n leaves for each n in ``sizes`` (n <= len(leaves))."""
+    acc = merkle.CompactRange()
+    out = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
+    for i, leaf in enumerate(leaves, 1):
+        acc.append(leaf)
+        if i in sizes:
+            out[i] = acc.root()
+    return out
+
+
+def _subtree(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
+    return merkle.root_from_leaf_hashes(leaves[lo:hi])
+
+
+def consistency_proof(leaves: Sequence[bytes], old: int, new: int) -> list[bytes]:
+    """RFC 9162 §2.1.4 proof between sizes ``old`` and ``new`` of the tree of ``leaves``."""
+    return [_subtree(leaves, a, b) for a, b in merkle.consistency_ranges(old, new)]
+
+
+# -- restore --------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetLog:
+    id: int
+    name: str
+    origin: str
+    size: int
+    root: bytes
+    verifier_keys: list[str]
+
+
+@dataclass
+class RestoreResult:
+    mode: str  # "empty" or "roll forward"
+    logs: list[LogSummary]
+    rows: dict[str, int]  # rows written per table
+    checks: list[str]  # what was verified after the commit
+    sizes_before: dict[str, int]  # each log's size in the database before the restore
+
+
+def _target_logs(conn: Connection) -> list[TargetLog]:
+    from ledger.storage.schema import heads, keys, logs
+
+    names = set(inspect(conn).get_table_names())
+    if not {"ledger_logs", "ledger_heads", "ledger_keys"} <= names:
+        return []
+    out = []
+    for log in conn.execute(select(logs).order_by(logs.c.id)).all():
+        head = conn.execute(select(heads).where(heads.c.log_id == log.id)).first()
+        size = head.size if head is not None else 0
+        frontier = bytes(head.frontier) if head is not None else b""
+        vkeys = conn.execute(select(keys.c.vkey).where(keys.c.log_id == log.id)
+                             .order_by(keys.c.id)).scalars().all()
+        out.append(TargetLog(log.id, log.name, log.origin, size,
+                             merkle.CompactRange.from_bytes(size, frontier).root(), list(vkeys)))
+    return out
+
+
+def _target_rows(conn: Connection, tables: Sequence[Table]) -> dict[str, int]:
+    names = set(inspect(conn).get_table_names())
+    return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in tables if t.name in names}
+
+
+def plan_restore(conn: Connection, b: Backup, tables: Sequence[Table]) -> str:
+    """Decide whether ``b`` may be restored into the database on ``conn``.
+
+    Returns "empty" or "roll forward".
+
+    Raises:
+        RestoreRefused: the database holds data that is not a prefix of the backup's
+            (a restore would roll a log back or replace another history).
+    """
+    from ledger.migrations import is_known
+
+    for rev in (b.manifest.get("schema_revision") or "").split(","):
+        if rev and not is_known(rev):
+            raise RestoreRefused(f"the backup's schema is at revision {rev}, which this "
+                                 "release does not know: restore with the release that "
+                                 "wrote the backup")
+    known = {t.name: t for t in tables}
+    for name, info in b.manifest.get("tables", {}).items():
+        table = known.get(name)
+        if table is None:
+            raise RestoreRefused(f"the backup has table {name}, which this release does not "
+                                 "know: restore with the release that wrote the backup")
+        missing = [c for c in info["columns"] if c not in table.columns]
+        if missing:
+            raise RestoreRefused(f"the backup's table {name} has columns {missing} this "
+                                 "release does not know: restore with the release that "
+                                 "wrote it")
+    rows = _target_rows(conn, tables)
+    if not any(rows.values()):
+        return "empty"
+    targets = _target_logs(conn)
+    if not targets:
+        busy = ", ".join(f"{t} ({n:,} rows)" for t, n in rows.items() if n)
+        raise RestoreRefused(f"the database is not empty ({busy}) and holds no log: restore "
+                             "into an empty database")
+    for t in targets:
+        lg = b.log(t.name)
+        if lg is None:
+            raise RestoreRefused(f"the database's log {t.name} ({t.size:,} entries) is not in "
+                                 "the backup: restore into an empty database")
+        if lg.origin != t.origin or lg.id != t.id:
+            raise RestoreRefused(f"log {t.name} in the database is another log than the "
+                                 f"backup's (origin {t.origin!r}, id {t.id}; the backup's "
+                                 f"{lg.origin!r}, id {lg.id})")
+        if t.size > lg.size:
+            raise RestoreRefused(
+                f"restoring would roll log {t.name} back: the database has {t.size:,} "
+                f"entries, the backup {lg.size:,}")
+        try:
+            merkle.verify_consistency(t.size, lg.size, t.root, lg.root,
+                                      consistency_proof(lg.leaves, t.size, lg.size))
+        except VerificationError as exc:
+            raise RestoreRefused(
+                f"log {t.name} in the database is not a prefix of the backup's: its "
+                f"{t.size:,} entries differ from the backup's first {t.size:,} (backup "
+                f"size {lg.size:,}): {exc}") from exc
+        if lg.verifier_keys[:len(t.verifier_keys)] != t.verifier_keys:
+            raise RestoreRefused(f"log {t.name}: the database's verifier keys are not the "
+                                 "backup's")
+    return "roll forward"
+
+
+def _pk(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+def _norm(v: Any) -> Any:
+    return bytes(v) if isinstance(v, memoryview | bytearray) else v
+
+
+def _merge(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
+    """The backup's rows the database lacks; refuse if the database has rows it lacks."""
+    compared = _COMPARED.get(table.name)
+    cols = [table.columns[c] for c in compared] if compared else list(table.columns)
+    pk_cols = list(table.primary_key.columns)
+    existing = {tuple(_norm(x) for x in r[: len(pk_cols)]): tuple(_norm(x) for x in r)
+                for r in conn.execute(select(*pk_cols, *cols)).all()}
+    new = []
+    for row in b.rows(table.name):
+        row = _coerce(table, row)
+        key = _pk(table, row)
+        have = existing.pop(key, None)
+        if have is None:
+            new.append(row)
+        elif have[len(pk_cols):] != tuple(row.get(c.name) for c in cols):
+            raise RestoreRefused(f"the database's {table.name} row {key} differs from the "
+                                 "backup's: another history; restore into an empty database")
+    if existing:
+        key = sorted(existing, key=repr)[0]
+        raise RestoreRefused(f"the database's {table.name} has rows the backup lacks (e.g. "
+                             f"{key}): its history went on after the backup; restoring "
+                             "would roll it back")
+    return new
+
+
+def _fix_sequences(conn: Connection, tables: Sequence[Table]) -> None:
+    """PostgreSQL: move each serial sequence past the ids inserted explicitly."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        col = table.autoincrement_column
+        if col is None:
+            continue
+        conn.execute(select(func.setval(
+            func.pg_get_serial_sequence(table.name, col.name),
+            select(func.coalesce(func.max(col), 1)).scalar_subquery(),
+            select(func.max(col).is_not(None)).scalar_subquery())))
+
+
+def create_schema(store: LedgerStore, needed: set[str]) -> None:
+    """Migrate the schema the way the app starts (``ledger.migrations.upgrade``), then
+    create any table of ``needed`` that the migrations do not make (a table of the app's
+    MetaData without a revision yet)."""
+    from ledger.migrations import upgrade
+
+    upgrade(store.engine)
+    with store.engine.begin() as conn:
+        lock_ddl(conn)
+        present = set(inspect(conn).get_table_names())
+        for table in app_tables():
+            if table.name in needed and table.name not in present:
+                table.create(conn)
+
+
+def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
+            progress: ProgressFactory | None = None) -> RestoreResult:
+    """Restore the checked backup ``b`` (see ``check_backup``) into ``store``'s database.
+
+    Refusals happen before anything is written; the rows are written in one transaction.
+
+    Raises:
+        RestoreRefused: see ``plan_restore``; nothing was written.
+        VerificationError: the restored database does not check out (after the commit).
+    """
+    tables = app_tables()
+    engine = store.engine
+    if any(lg.size and not lg.leaves for lg in b.logs):
+        raise ValueError("check_backup(b) must run before restore(b)")
+    with snapshot(engine) as conn:
+        plan_restore(conn, b, tables)  # refuse before creating anything
+    create_schema(store, set(b.manifest["tables"]))
+    wanted = [t for t in tables if t.name in b.manifest["tables"]]
+    written: dict[str, int] = {}
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with conn.begin():
+            lock_ddl(conn)
+            if conn.dialect.name == "postgresql":
+                # Appends and log creation wait until the restore commits.
+                conn.exec_driver_sql(
+                    "LOCK TABLE ledger_logs, ledger_heads IN SHARE ROW EXCLUSIVE MODE")
+            mode = plan_restore(conn, b, tables)  # again, under the write lock
+            before = {t.name: t.size for t in _target_logs(conn)}
+            merged: dict[str, list[dict[str, Any]]] = {}
+            if mode == "roll forward":
+                for table in wanted:
+                    if table.name in MERGED_TABLES:
+                        merged[table.name] = _merge(conn, b, table)
+                present = set(inspect(conn).get_table_names())
+                for table in reversed(tables):
+                    if table.name not in MERGED_TABLES and table.name in present:
+                        conn.execute(delete(table))
+            for table in wanted:
+                total = b.manifest["tables"][table.name]["rows"]
+                bar = progress(f"restoring {table.name}") if progress else None
+                rows = merged[table.name] if table.name in merged else \
+                    (_coerce(table, r) for r in b.rows(table.name))
+                batch: list[dict[str, Any]] = []
+                done = 0
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) >= _BATCH:
+                        conn.execute(insert(table), batch)
+                        done += len(batch)
+                        batch = []
+                        if bar:
+                            bar(done, total)
+                if batch:
+                    conn.execute(insert(table), batch)
+                    done += len(batch)
+                if bar:
+                    bar(total, total)
+                written[table.name] = done
+            _fix_sequences(conn, wanted)
+    store._log_cache.clear()  # the logs were just written beneath it
+    try:
+        checks = check_restored(store, b, projection_log, progress)
+    except LedgerError as exc:
+        raise VerificationError(f"the backup was restored, but the restored database does "
+                                f"not check out: {exc}") from exc
+    return RestoreResult(mode, [LogSummary(lg.name, lg.origin, lg.size, lg.root,
+                                           lg.checkpoint_size) for lg in b.logs],
+                         written, checks, {lg.name: before.get(lg.name, 0) for lg in b.logs})
+
+
+def check_restored(store: LedgerStore, b: Backup, projection_log: str | None,
+                   progress: ProgressFactory | None = None) -> list[str]:
+    """Check the database against the backup end to end; return what was checked.
+
+    Raises:
+        VerificationError: something differs.
+    """
+    from ledger.absence.rebuild import check_rebuild
+
+    done: list[str] = []
+    for lg in b.logs:
+        head = store.head(lg.name)
+        if (head.size, head.root) != (lg.size, lg.root):
+            raise VerificationError(f"log {lg.name}: restored head {head.size} differs from "
+                                    f"the backup's {lg.size}")
+        if lg.checkpoint_note is not None:
+            cp = store.latest_checkpoint(lg.name)
+            if cp.note != lg.checkpoint_note:
+                raise VerificationError(f"log {lg.name}: the latest checkpoint differs")
+            Checkpoint.open(cp.note, store.verifiers(lg.name), lg.origin)
+            refs = list(bundles_for_size(cp.size)) + list(tiles_for_size(cp.size))
+            for ref in refs:
+                if store.tile(lg.name, ref) != (lg.dir / ref.path()).read_bytes():
+                    raise VerificationError(f"log {lg.name}: restored {ref.path()} differs "
+                                            "from the backup's")
+        done.append(f"log {lg.name}: head {lg.size:,} and root equal the backup's, latest "
+                    f"checkpoint ({lg.checkpoint_size:,}) verifies, tiles served as backed up")
+    with snapshot(store.engine) as conn:
+        counts = _target_rows(conn, app_tables())
+    for name, info in b.manifest["tables"].items():
+        if counts.get(name) != info["rows"]:
+            raise VerificationError(f"table {name}: {counts.get(name)} rows restored, the "
+                                    f"backup has {info['rows']}")
+    done.append(f"{len(b.manifest['tables'])} tables: row counts equal the backup's")
+    if projection_log is not None and b.log(projection_log) is not None:
+        check = check_rebuild(store, projection_log,
+                              progress(f"replaying {projection_log}") if progress else None)
+        if not check.equal:
+            raise VerificationError(
+                "projections differ from a replay: " + "; ".join(
+                    f"{t}: {d}" for t, d in sorted(check.differences.items())))
+        done.append(f"projections equal a replay of {check.entries:,} entries of "
+                    f"{projection_log} ({len(check.tables)} tables)")
+    return done
+
+
+def key_warnings(store: LedgerStore, b: Backup, master_key: Path | None) -> list[str]:
+    """What the restored app will miss from key_dir and the vault's master key."""
+    out = []
+    latest: dict[int, dict[str, Any]] = {}
+    for row in b.rows("ledger_keys"):
+        latest[row["log_id"]] = row
+    for lg in b.logs:
+        key = latest.get(lg.id)
+        if key is None:
+            continue
+        try:
+            store.keys.load(key["key_uri"], lg.origin)
+        except LedgerError:
+            out.append(f"the signing key of log {lg.name} ({key['key_uri']}) is not in "
+                       f"{store.keys.root}: put it back before starting the app, or it "
+                       "cannot sign checkpoints")
+    if master_key is not None and not master_key.exists():
+        out.append(f"the vault master key {master_key} is missing: put it back before "
+                   "starting the app (a new key would not decrypt the restored vault)")
+    return out
