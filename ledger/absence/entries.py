@@ -170,6 +170,11 @@ PERSONAL_DATA_VIEWED = register(EventType(
     {"subject": pseudonym, "purpose": one_of("review", "appeal", "contact", "audit"),
      "fields": codes},
 ))
+REBOOK_LAPSED = register(EventType(
+    "rebook.lapsed", "An enterprise rebooking offer ended unused: the candidate booked no new "
+    "window before rebook_until (the sweep records it once).",
+    {"decision": identifier, "window": identifier, "rebook_until": timestamp},
+))
 AUDIT_PERFORMED = register(EventType(
     "audit.performed", "An auditor verified or exported a log from the console: who (the "
     "actor), which log, up to which size, and the outcome.",

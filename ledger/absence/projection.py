@@ -139,6 +139,8 @@ decisions = Table(
     Column("supersedes", String(128)),
     Column("superseded_by", String(128)),
     Column("review", String(32)),  # pending / confirmed / makeup_granted
+    # A rebooking offer's fate: None (open, or none made), "taken" or "lapsed".
+    Column("offer", String(16)),
     Column("decided_at", String(32), nullable=False),
     Column("idx", Integer, nullable=False),
     Index("ix_decisions_campaign", "campaign"),
@@ -414,6 +416,17 @@ def _window(conn: Connection, run: Sequence[Appended]) -> None:
          "scheduled_closes_at": a.body["closes_at"], "accommodation": None,
          "origin_decision": a.body.get("origin_decision"), "decision": None,
          "scheduled_index": a.index} for a in run])
+    taken = [a for a in run if a.body["kind"] == "rebook" and "origin_decision" in a.body]
+    if taken:  # a rebooking uses its decision's offer up
+        conn.execute(update(decisions).where(decisions.c.decision == _b("decision"))
+                     .values(offer="taken"),
+                     [{"b_decision": a.body["origin_decision"]} for a in taken])
+
+
+@_on("rebook.lapsed")
+def _rebook_lapsed(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(decisions).where(decisions.c.decision == _b("decision"))
+                 .values(offer="lapsed"), [{"b_decision": a.body["decision"]} for a in run])
 
 
 @_on("accommodation.granted")
@@ -456,7 +469,7 @@ def _decision(conn: Connection, run: Sequence[Appended]) -> None:
          "policy_digest": a.body["policy_digest"],
          "explanation_sha256": a.body["explanation_sha256"], "basis": a.body["basis"],
          "rebook_until": a.body.get("rebook_until"), "supersedes": a.body.get("supersedes"),
-         "superseded_by": None,
+         "superseded_by": None, "offer": None,
          "review": "pending" if a.body["outcome"] == "makeup_pending_review" else None,
          "decided_at": a.time, "idx": a.index} for a in run])
     conn.execute(update(windows).where(windows.c.window == _b("window"))

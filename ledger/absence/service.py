@@ -775,7 +775,34 @@ class AbsenceService:
                 touched.add(campaign)
         for campaign in sorted(touched):
             self.raise_alerts(campaign, now)
+        self.lapse_offers(now, batch=batch)
         return decided
+
+    def lapse_offers(self, now: datetime, *, batch: int = 1000) -> int:
+        """Record ``rebook.lapsed`` for every rebooking offer that ended unused; return
+        how many.  Each batch re-reads the open offers under the log's lock, so two
+        sweeps racing record each lapse once."""
+        lapsed = 0
+        cutoff = format_time(now)
+        while True:
+            seen: list[int] = []
+
+            def plan(conn: Connection, out: list[int] = seen) -> list[NewEntry]:
+                d = P.decisions.c
+                rows = conn.execute(
+                    select(d.decision, d.window, d.rebook_until)
+                    .where(d.outcome == "rebook_offered", d.superseded_by.is_(None),
+                           d.offer.is_(None), d.rebook_until < cutoff)
+                    .order_by(d.rebook_until, d.decision).limit(batch)).all()
+                out.append(len(rows))
+                return [NewEntry("rebook.lapsed", "system", {
+                    "decision": r.decision, "window": r.window,
+                    "rebook_until": r.rebook_until}) for r in rows]
+
+            self._run(now, plan)
+            if not seen or seen[0] == 0:
+                return lapsed
+            lapsed += seen[0]
 
     def _decide_batch(self, conn: Connection, campaign: str, policy: Policy, cutoff: str,
                       tz: ZoneInfo, now: datetime, batch: int, out: list[int]
@@ -977,7 +1004,10 @@ class AbsenceService:
             if row.outcome != "rebook_offered" or row.superseded_by is not None:
                 raise Conflict(f"decision {decision} offers no rebooking ({row.outcome})",
                                field="decision")
-            if now > _t(row.rebook_until):
+            if row.offer == "taken":
+                raise Conflict(f"the rebooking offered by decision {decision} was already "
+                               "used", field="decision")
+            if row.offer == "lapsed" or now > _t(row.rebook_until):
                 raise Conflict(f"the rebooking offer ended at {row.rebook_until}",
                                field="decision")
             subj = conn.execute(select(P.subjects).where(
@@ -1398,6 +1428,10 @@ class AbsenceService:
                 P.windows.c.campaign == campaign).group_by(P.windows.c.kind)).all()
             undecided = conn.execute(select(func.count()).select_from(P.windows).where(
                 P.windows.c.campaign == campaign, P.windows.c.decision.is_(None))).scalar_one()
+            offers = dict(conn.execute(
+                select(d.c.offer, func.count())
+                .where(d.c.campaign == campaign, d.c.outcome == "rebook_offered",
+                       d.c.superseded_by.is_(None)).group_by(d.c.offer)).all())
             makeup_outcomes = conn.execute(select(d.c.outcome, func.count())
                                            .join(P.windows, P.windows.c.window == d.c.window)
                                            .where(d.c.campaign == campaign,
@@ -1441,6 +1475,8 @@ class AbsenceService:
             "campaign": campaign,
             "windows": {"regular": kinds.get("regular", 0), "makeup": makeups,
                         "rebook": kinds.get("rebook", 0), "undecided": undecided},
+            "rebook_offers": {"open": offers.get(None, 0), "taken": offers.get("taken", 0),
+                              "lapsed": offers.get("lapsed", 0)},
             "decided": decided, "attended": attended, "absent": absent,
             "absence_rate": rate(absent, decided),
             "causes": causes,
@@ -1605,10 +1641,18 @@ def _decision_json(row: Any, registration: str) -> dict[str, Any]:
             "cause": row.cause, "reason": row.reason,
             "evidence": [int(x) for x in row.evidence.split(",") if x],
             "policy_digest": row.policy_digest, "basis": row.basis,
-            "rebook_until": row.rebook_until, "supersedes": row.supersedes,
+            "rebook_until": row.rebook_until, "rebook_offer": _offer_state(row),
+            "supersedes": row.supersedes,
             "superseded_by": row.superseded_by, "review": row.review,
             "decided_at": row.decided_at, "ledger_index": row.idx,
             "explanation_sha256": row.explanation_sha256}
+
+
+def _offer_state(row: Any) -> str | None:
+    """A rebooking offer as the API shows it: None (no offer), open, taken or lapsed."""
+    if row.outcome != "rebook_offered":
+        return None
+    return str(row.offer or "open")
 
 
 def _appeal_json(row: Any) -> dict[str, Any]:

@@ -133,7 +133,12 @@ SCHEMAS: dict[str, Schema] = {
         "outcome": {"enum": ["attended", "forfeited", "rebook_offered",
                              "makeup_pending_review", "locked", "makeup_granted"]},
         "cause": NSTR, "reason": STR, "evidence": array(INT), "policy_digest": SHA256,
-        "basis": STR, "rebook_until": NTIME, "supersedes": NSTR, "superseded_by": NSTR,
+        "basis": STR, "rebook_until": NTIME,
+        "rebook_offer": {"enum": [None, "open", "taken", "lapsed"],
+                         "description": "an enterprise rebooking offer: open until "
+                                        "rebook_until, taken (a window was booked) or "
+                                        "lapsed (rebook.lapsed); null without an offer"},
+        "supersedes": NSTR, "superseded_by": NSTR,
         "review": NSTR, "decided_at": TIME, "ledger_index": INT,
         "explanation_sha256": nullable("string")}),
     "DecisionDetail": {"allOf": [ref("Decision"), obj({
@@ -195,6 +200,7 @@ SCHEMAS: dict[str, Schema] = {
         "cause_shares": {"type": "object", "additionalProperties": RATE},
         "pending_review": INT, "alerts": INT, "quarantined_events": INT,
         "windows": COUNTS, "notifications": COUNTS,
+        "rebook_offers": obj({"open": INT, "taken": INT, "lapsed": INT}),
         "makeups": obj({"granted": INT, "attended": INT, "rate": RATE}),
         "appeals": obj({"filed": INT, "open": INT, "upheld": INT, "overturned": INT,
                         "appeal_rate": RATE, "overturn_rate": RATE,

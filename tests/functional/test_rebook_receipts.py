@@ -7,7 +7,8 @@ from typing import Any
 
 from werkzeug.test import TestResponse
 
-from tests.functional._absence import T0, Env, candidates_csv, make_env
+from ledger.absence.rebuild import check_rebuild
+from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
 
 
 def js(resp: TestResponse) -> Any:
@@ -56,6 +57,20 @@ def test_rebooking_opens_a_new_window_until_the_offer_ends(tmp_path: Path, db_ur
         assert "ended" in js(late)["detail"]
         # Missing the rebooked window is the second miss: the candidate is locked.
         assert env.service.sweep(env.now[0]) == 1
+        # The sweep also recorded, once, each offer that ended unused; the used one is
+        # marked taken and cannot be used again.
+        lapsed = [e for e in env.ledger_entries() if e["type"] == "rebook.lapsed"]
+        assert sorted(e["body"]["decision"] for e in lapsed) == sorted(
+            d["decision"] for d in decisions[1:])
+        assert {e["body"]["rebook_until"] for e in lapsed} == {second["rebook_until"]}
+        assert env.service.sweep(env.now[0]) == 0
+        assert len([e for e in env.ledger_entries() if e["type"] == "rebook.lapsed"]) == 2
+        offers = {d["decision"]: d["rebook_offer"]
+                  for d in js(env.get("/api/v1/campaigns/ent/decisions", "hr"))}
+        assert offers[first["decision"]] == "taken"
+        assert offers[second["decision"]] == "lapsed"
+        stats = js(env.get("/api/v1/campaigns/ent/statistics", "hr"))
+        assert stats["rebook_offers"] == {"open": 0, "taken": 1, "lapsed": 2}
         window_id = js(resp)["window"]
         rebooked = js(env.get(f"/api/v1/windows/{window_id}", "hr"))
         final = js(env.get(f"/api/v1/decisions/{rebooked['decision']}", "hr"))
@@ -63,6 +78,27 @@ def test_rebooking_opens_a_new_window_until_the_offer_ends(tmp_path: Path, db_ur
         cands = {c["subject"]: c for c in js(env.get("/api/v1/campaigns/ent/candidates", "hr"))}
         assert cands[first["subject"]]["locked"] is True
         assert cands[second["subject"]]["locked"] is False
+
+
+def test_a_rebooking_offer_is_used_once(tmp_path: Path, db_url: str) -> None:
+    """After the rebooked window is decided, the same offer opens no second window."""
+    with make_env(tmp_path, db_url) as env:
+        first = _decided_enterprise(env, 1)[0]
+        assert first["rebook_offer"] == "open"
+        resp = env.post(f"/api/v1/decisions/{first['decision']}/rebooking", "hr", {
+            "opens_at": "2026-11-25T14:00:00+08:00", "closes_at": "2026-11-25T15:00:00+08:00"})
+        assert resp.status_code == 201, js(resp)
+        env.clock(T0.replace(hour=7, minute=30))  # 15:30 in Shanghai: the window is over
+        assert env.service.sweep(env.now[0]) == 1
+        again = env.post(f"/api/v1/decisions/{first['decision']}/rebooking", "hr", {
+            "opens_at": "2026-11-26T09:00:00+08:00", "closes_at": "2026-11-26T12:00:00+08:00"})
+        assert again.status_code == 409
+        assert "already used" in js(again)["detail"]
+        assert js(env.get(f"/api/v1/decisions/{first['decision']}", "hr"))[
+            "rebook_offer"] == "taken"
+        # Taken is derived from the ledger: a replay gives the same table.
+        result = check_rebuild(env.store, LOG)
+        assert result.equal, result.differences
 
 
 def test_a_government_decision_offers_no_rebooking(tmp_path: Path, sqlite_url: str) -> None:

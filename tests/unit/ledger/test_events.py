@@ -91,6 +91,8 @@ VALID: dict[str, dict[str, Any]] = {
     "alert.resolved": {"alert": "c2026:platform_outage:20261125T0800Z",
                        "action": "mass_makeup", "makeups": 12},
     "pii.viewed": {"subject": SUB, "purpose": "review", "fields": "name,phone"},
+    "rebook.lapsed": {"decision": "d_w_1", "window": "w_1",
+                      "rebook_until": "2026-11-27T02:13:00.000Z"},
     "audit.performed": {"action": "verify", "log": "hr-bureau-2026", "size": 1200,
                         "result": "failed", "bad_index": 17},
     "token.created": {"token": "tok_1", "role": "auditor", "secret_sha256": H,
