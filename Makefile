@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 AXE    := $(VENV)/npm/node_modules/axe-core/axe.min.js
 DATA   ?= data
 
-.PHONY: run test lint bench sysdeps install clean
+.PHONY: run test faults lint bench sysdeps install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -37,6 +37,11 @@ $(AXE):
 
 test: install lint $(AXE)
 	$(BIN)/python -m pytest
+
+# Fault injection against a real cluster (tests/faults, a few minutes): SIGKILLed app
+# processes and scheduler, PostgreSQL restarts, a full disk, clock steps (libfaketime).
+faults: install
+	$(BIN)/python -m pytest tests/faults
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -5,6 +5,7 @@
 #   - poppler-utils (pdfsig, pdftoppm): an independent check of signed reports;
 #   - chromium and chromium-driver: the browser tests use a real headless browser;
 #   - wrk: the load generator of the public pages' benchmark.
+#   - libfaketime: the fault tests (make faults) step the services' clocks.
 # Installs them with apt-get when running as root, otherwise prints the exact command.
 set -euo pipefail
 
@@ -29,6 +30,9 @@ if ! command -v chromedriver >/dev/null 2>&1; then
 fi
 if ! command -v wrk >/dev/null 2>&1; then
   missing+=(wrk)  # the public pages' load benchmark
+fi
+if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
+  missing+=(libfaketime)  # the fault tests' clock steps
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

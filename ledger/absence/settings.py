@@ -28,6 +28,8 @@ class AbsenceSettings:
     outbox_interval_s: float  # seconds
     lease_ttl_s: float  # seconds
     notifications: dict[str, Any]
+    #: The jobs pause while this host's clock and the database's differ by more.
+    max_clock_skew_s: float = 5.0  # seconds
 
 
 def _int(table: dict[str, Any], key: str, default: int, where: str, minimum: int = 0) -> int:
@@ -97,4 +99,5 @@ def load_absence_settings(settings: Settings) -> AbsenceSettings:
         outbox_interval_s=_num(sched, "outbox_interval_s", 10.0, "scheduler"),
         lease_ttl_s=_num(sched, "lease_ttl_s", 30.0, "scheduler"),
         notifications=dict(t.get("notifications", {})),
+        max_clock_skew_s=_num(sched, "max_clock_skew_s", 5.0, "scheduler"),
     )

@@ -94,6 +94,7 @@ def absence_jobs(service: AbsenceService, settings: Settings
         BadData: the [notifications] configuration is invalid.
     """
     from ledger.absence.outbox import dispatch
+    from ledger.clockguard import ClockGuard
     from ledger.notify import channels_from_config
     from publicity.scheduled import generate_due_reports
 
@@ -102,9 +103,14 @@ def absence_jobs(service: AbsenceService, settings: Settings
     if not isinstance(every, int | float) or isinstance(every, bool) or every <= 0:
         raise BadData("config publicity.report_interval_s: a positive number of seconds",
                       field="publicity.report_interval_s")
+    # Each decides by this host's clock: none runs while it disagrees with the
+    # database's (a clock stepped forward would deem open windows missed).
+    guard = ClockGuard(service.store, service.cfg.log, service.cfg.max_clock_skew_s)
     return {
-        "sweep": (service.cfg.sweep_interval_s, lambda now: service.sweep(now)),
+        "sweep": (service.cfg.sweep_interval_s,
+                  guard.wrap("sweep", lambda now: service.sweep(now))),
         "outbox": (service.cfg.outbox_interval_s,
-                   lambda now: dispatch(service, channels, now)),
-        "reports": (float(every), lambda now: generate_due_reports(service, settings, now)),
+                   guard.wrap("outbox", lambda now: dispatch(service, channels, now))),
+        "reports": (float(every), guard.wrap(
+            "reports", lambda now: generate_due_reports(service, settings, now))),
     }

@@ -254,7 +254,10 @@ STATUS_TEXT = {
     422: "Well-formed but unprocessable: every row or event problem is listed in "
          "``errors``; nothing was recorded.",
     429: "Rate-limited (public endpoints): wait and retry.",
-    503: "A dependency (e.g. the webhook secrets) could not be read.",
+    503: "A dependency (e.g. the webhook secrets or the database) is unavailable: retry "
+         "the same request after ``Retry-After`` seconds (a webhook-id is recorded once "
+         "however often it is sent).",
+    507: "The database's disk is full; nothing was recorded: retry later.",
 }
 
 
@@ -340,7 +343,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             description="Authenticated by the Standard Webhooks signature, not a token. "
                         "Returns 201 when recorded, 200 on a replay of a recorded webhook-id.",
             body={JSON_MEDIA: {"oneOf": [ref("WebhookEvent"), ref("WebhookBatch")]}},
-            ok=J("WebhookReceipt", 201), errors=(400, 401, 413, 422, 503))},
+            ok=J("WebhookReceipt", 201), errors=(400, 401, 413, 422, 503, 507))},
         "/api/v1/platform/windows": {"get": op(
             "Undecided windows of a campaign (whom to invite, when).",
             roles=("platform", "hr"), tag="platform",

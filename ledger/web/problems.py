@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, request
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import (
@@ -41,8 +45,14 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "rate-limited": (429, "Too many requests", "Wait and retry later."),
     "unavailable": (503, "Service unavailable",
                     "A dependency could not be read; retry later or tell the operator."),
+    "insufficient-storage": (507, "Insufficient storage",
+                             "The database's disk is full; nothing was recorded. Retry "
+                             "later; the operator has been alerted."),
     "internal": (500, "Internal server error", "Retry later; the operator has been alerted."),
 }
+
+#: Seconds a client is asked to wait (Retry-After) when the database is unavailable.
+RETRY_AFTER_S = 2
 
 
 def problem(slug: str, detail: str, *, status: int | None = None, field: str | None = None,
@@ -74,6 +84,45 @@ _MAP: tuple[tuple[type[LedgerError], str], ...] = (
 )
 
 
+def database_fault(exc: BaseException) -> str | None:
+    """The problem slug for a database failure that is not the request's fault, or None.
+
+    ``exc`` is SQLAlchemy's wrapper or the driver's own error (the hot paths run SQL on
+    the driver's cursor).  A full disk (PostgreSQL SQLSTATE 53100, SQLite
+    ``SQLITE_FULL``) is ``insufficient-storage`` (507); a lost or refused connection, a
+    server shutting down or starting up, or an exhausted pool is ``unavailable`` (503).
+    Either way the transaction was rolled back, so a client may retry the same request.
+    Anything else (a programming or integrity error) is None: a bug, answered with a 500.
+    """
+    if isinstance(exc, DisconnectionError | PoolTimeout):
+        return "unavailable"
+    if isinstance(exc, DBAPIError):
+        orig: BaseException = exc.orig if exc.orig is not None else exc
+        if exc.connection_invalidated:
+            return "unavailable"
+    elif isinstance(exc, psycopg.Error | sqlite3.Error):
+        orig = exc
+    else:
+        return None
+    if isinstance(orig, sqlite3.Error):
+        name = str(getattr(orig, "sqlite_errorname", "") or "")
+        if name == "SQLITE_FULL":
+            return "insufficient-storage"
+        if name in ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN"):
+            return "unavailable"
+        return None
+    state = str(getattr(orig, "sqlstate", "") or "")
+    if state == "53100":
+        return "insufficient-storage"
+    # PostgreSQL classes 08 (connection), 53 (resources), 57 (operator intervention:
+    # shutdown, crash recovery, starting up) and 58 (system/IO error).
+    if state[:2] in ("08", "53", "57", "58"):
+        return "unavailable"
+    if not state and isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+        return "unavailable"  # no answer from the server at all (refused, closed, lost)
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Register the error handlers and the problem documentation pages."""
 
@@ -98,6 +147,24 @@ def init_app(app: Flask) -> None:
                 429: "rate-limited"}.get(
             code, "bad-request" if code < 500 else "internal")
         return problem(slug, exc.description or exc.name, status=code)
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(psycopg.Error)
+    @app.errorhandler(sqlite3.Error)
+    def _database_error(exc: Exception) -> Response:
+        slug = database_fault(exc)
+        if slug is None:
+            return _unexpected(exc)
+        log.error("database unavailable on %s (%s): %s", request.path, slug,
+                  type(getattr(exc, "orig", None) or exc).__name__)
+        detail = ("the database's disk is full; nothing was recorded"
+                  if slug == "insufficient-storage" else
+                  "the database is unavailable; retry the request later")
+        resp = problem(slug, detail)
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

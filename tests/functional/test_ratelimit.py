@@ -60,7 +60,8 @@ def test_two_app_hosts_share_one_count(env: Env) -> None:
                      environ_base={"REMOTE_ADDR": "203.0.113.7"})
     assert refused.status_code == 429
     assert refused.mimetype == "application/problem+json"
-    assert refused.json is not None and refused.json["status"] == 429
+    assert refused.json is not None
+    assert refused.json["status"] == 429
     assert status_lookup(a, "203.0.113.7") == 429
     # Another address has its own count.
     assert status_lookup(b, "198.51.100.2") == 403

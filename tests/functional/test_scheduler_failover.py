@@ -31,7 +31,7 @@ from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
 from ledger.scheduler import Lease
-from ledger.storage import LedgerStore
+from ledger.storage import LedgerStore, make_engine
 from tests.functional._absence import LOG, Env, candidates_csv, make_env
 
 ABSENTIA = Path(sys.executable).parent / "absentia"
@@ -61,8 +61,8 @@ def ms(moment: datetime) -> int:
 
 
 def test_lease_one_holder_then_expiry_takeover(lease_store: LedgerStore) -> None:
-    a = Lease(lease_store, 10, holder="host-a:1:aaaa")
-    b = Lease(lease_store, 10, holder="host-b:2:bbbb")
+    a = Lease(lease_store, 10, holder="host-a:1:aaaa", db_clock=False)
+    b = Lease(lease_store, 10, holder="host-b:2:bbbb", db_clock=False)
     assert a.holder_now() is None
 
     assert a.acquire(T) is True
@@ -80,9 +80,39 @@ def test_lease_one_holder_then_expiry_takeover(lease_store: LedgerStore) -> None
     assert a.held is False
 
 
+@pytest.mark.postgres
+def test_a_host_stepped_a_day_ahead_writes_no_day_long_lease(pg_url: str, key_dir: Path
+                                                              ) -> None:
+    """On PostgreSQL the lease's times come from the server's clock: a scheduler whose
+    clock jumped a day forward must not hold the lease for a day after it dies."""
+    store = LedgerStore(make_engine(pg_url), key_dir)
+    try:
+        with store.engine.begin() as conn:
+            projection.create_tables(conn)
+        with store.engine.connect() as conn:
+            server_ms = int(conn.exec_driver_sql(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one())
+        stepped = datetime.fromtimestamp(server_ms / 1000, UTC) + timedelta(days=1)
+        ahead = Lease(store, 10, holder="stepped-host")
+        assert ahead.acquire(stepped)
+        row = ahead.holder_now()
+        assert row is not None
+        # Expires ten seconds after the server's now (plus the test's own few seconds),
+        # not ten seconds after the stepped clock's.
+        assert server_ms + 10_000 <= row[1] < server_ms + 10_000 + 3_600_000
+        # The same by the stepped clock itself would have been a day later.
+        naive = Lease(store, 10, holder="naive-host", name="naive", db_clock=False)
+        assert naive.acquire(stepped)
+        naive_row = naive.holder_now()
+        assert naive_row is not None
+        assert naive_row[1] >= server_ms + 86_400_000
+    finally:
+        store.engine.dispose()
+
+
 def test_lease_renewal_keeps_it(lease_store: LedgerStore) -> None:
-    a = Lease(lease_store, 10, holder="a")
-    b = Lease(lease_store, 10, holder="b")
+    a = Lease(lease_store, 10, holder="a", db_clock=False)
+    b = Lease(lease_store, 10, holder="b", db_clock=False)
     assert a.acquire(T)
     assert a.acquire(T + timedelta(seconds=8))  # renew: now expires at T+18 s
     assert a.holder_now() == ("a", ms(T) + 18_000)
@@ -92,8 +122,8 @@ def test_lease_renewal_keeps_it(lease_store: LedgerStore) -> None:
 
 
 def test_lease_release_hands_over_at_once(lease_store: LedgerStore) -> None:
-    a = Lease(lease_store, 10, holder="a")
-    b = Lease(lease_store, 10, holder="b")
+    a = Lease(lease_store, 10, holder="a", db_clock=False)
+    b = Lease(lease_store, 10, holder="b", db_clock=False)
     assert a.acquire(T)
     a.release()
     assert a.held is False
@@ -103,24 +133,25 @@ def test_lease_release_hands_over_at_once(lease_store: LedgerStore) -> None:
 
 
 def test_stale_holder_release_does_not_clear_the_new_holder(lease_store: LedgerStore) -> None:
-    a = Lease(lease_store, 10, holder="a")
-    b = Lease(lease_store, 10, holder="b")
+    a = Lease(lease_store, 10, holder="a", db_clock=False)
+    b = Lease(lease_store, 10, holder="b", db_clock=False)
     assert a.acquire(T)
     later = T + timedelta(seconds=11)
     assert b.acquire(later)
     assert a.held is True  # a has not renewed since: it still believes it holds the lease
     a.release()
     assert b.holder_now() == ("b", ms(later) + 10_000)
-    assert not Lease(lease_store, 10, holder="c").acquire(later + timedelta(seconds=1))
+    c = Lease(lease_store, 10, holder="c", db_clock=False)
+    assert not c.acquire(later + timedelta(seconds=1))
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh", "expired"])
 def test_lease_racing_threads_one_winner(lease_store: LedgerStore, existing: bool) -> None:
     now = T
     if existing:  # a row that has expired: the race is on the update, not the insert
-        assert Lease(lease_store, 1, holder="old").acquire(T - timedelta(seconds=5))
+        assert Lease(lease_store, 1, holder="old", db_clock=False).acquire(T - timedelta(seconds=5))
     n = 8
-    leases = [Lease(lease_store, 10, holder=f"racer-{i}") for i in range(n)]
+    leases = [Lease(lease_store, 10, holder=f"racer-{i}", db_clock=False) for i in range(n)]
     barrier = threading.Barrier(n)
     results: list[bool | None] = [None] * n
     errors: list[BaseException] = []
