@@ -19,6 +19,48 @@ from ledger.note import Ed25519Signer
 FILE_SCHEME = "file:"
 
 
+def write_private_key(path: Path, private: Ed25519PrivateKey, what: str) -> None:
+    """Write ``private`` to a new file (PKCS#8 PEM, mode 0600, synced); never overwrites.
+
+    Raises:
+        CouldNotCheck: the file exists or cannot be written (``what`` names the key).
+    """
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise CouldNotCheck(f"cannot write {what} {path}: {exc}") from exc
+
+
+def read_private_key(path: Path, what: str, remedy: str) -> Ed25519PrivateKey:
+    """Load an Ed25519 PKCS#8 PEM key, refusing a file that group or others can read.
+
+    Raises:
+        NotAllowed: the file is readable by group or others.
+        CouldNotCheck: missing, unreadable or not an Ed25519 key (``remedy`` says what
+            to do next).
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise CouldNotCheck(f"cannot read {what} {path}: {exc}; {remedy}") from exc
+    if mode & 0o077:
+        raise NotAllowed(f"{what} {path} is readable by others (mode {mode & 0o777:o}); "
+                         f"run `chmod 600 {path}` and try again")
+    try:
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise CouldNotCheck(f"cannot load {what} {path}: {exc}; {remedy}") from exc
+    if not isinstance(private, Ed25519PrivateKey):
+        raise CouldNotCheck(f"{path} is not an Ed25519 private key")
+    return private
+
+
 class KeyDirectory:
     """Creates and loads Ed25519 note signers under one directory."""
 
@@ -38,19 +80,7 @@ class KeyDirectory:
         folder = self.root / log_name
         folder.mkdir(exist_ok=True, mode=0o700)
         rel = f"{log_name}/{signer.key_id:08x}.pem"
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        try:
-            fd = os.open(self.root / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise CouldNotCheck(f"cannot write key file {self.root / rel}: {exc}") from exc
+        write_private_key(self.root / rel, private, "key file")
         uri = FILE_SCHEME + rel
         self._cache[(uri, key_name)] = signer
         return uri, signer
@@ -70,23 +100,9 @@ class KeyDirectory:
             raise NotAllowed(f"unsupported key URI {uri!r}: only file: keys are configured")
         # Relative paths are below the key directory; an operator's key may be anywhere.
         path = self.root / uri[len(FILE_SCHEME) :]
-        try:
-            mode = path.stat().st_mode
-        except OSError as exc:
-            raise CouldNotCheck(f"cannot read signing key {path}: {exc}") from exc
-        if mode & 0o077:
-            raise NotAllowed(
-                f"signing key {path} is readable by others (mode {mode & 0o777:o}); "
-                f"run `chmod 600 {path}` and try again")
-        try:
-            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError) as exc:
-            raise CouldNotCheck(
-                f"cannot load signing key {path}: {exc}. Restore the key file from backup "
-                "or rotate the log's key with `absentia keys --rotate`."
-            ) from exc
-        if not isinstance(private, Ed25519PrivateKey):
-            raise CouldNotCheck(f"{path} is not an Ed25519 private key")
+        private = read_private_key(
+            path, "signing key", "restore the key file from backup or rotate the log's key "
+            "with `absentia keys --rotate`")
         signer = Ed25519Signer(key_name, private)
         self._cache[(uri, key_name)] = signer
         return signer

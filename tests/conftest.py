@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ledger.storage import LedgerStore, make_engine
-from tests.pgserver import PgServer, PgUnavailable
+from tests.pgserver import PgServer, serve_for_tests
 
 DB_KINDS = ("sqlite", "postgresql")
 
@@ -27,18 +27,7 @@ DB_KINDS = ("sqlite", "postgresql")
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """One PostgreSQL server for the test session (fails, never skips, if unavailable)."""
-    server = PgServer()
-    problem = None
-    try:
-        server.start()
-    except PgUnavailable as exc:
-        problem = str(exc)
-    if problem is not None:
-        pytest.fail(f"PostgreSQL is required for these tests: {problem}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_for_tests("these tests")
 
 
 @pytest.fixture

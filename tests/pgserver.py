@@ -365,5 +365,24 @@ def running_server() -> Iterator[PgServer]:
         yield server
 
 
+def serve_for_tests(purpose: str, *, external_url: str | None = None) -> Iterator[PgServer]:
+    """A started ``PgServer`` for a pytest fixture to yield from, stopped afterwards; a
+    server that cannot start fails the tests (never skips them), naming ``purpose``."""
+    import pytest
+
+    server = PgServer(external_url=external_url)
+    problem = None
+    try:
+        server.start()
+    except PgUnavailable as exc:
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(f"PostgreSQL is required for {purpose}: {problem}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 __all__ = ["ENV_URL", "INSTALL_HINT", "PgServer", "PgUnavailable", "find_bin_dir",
-           "running_server"]
+           "running_server", "serve_for_tests"]

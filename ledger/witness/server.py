@@ -12,14 +12,12 @@ back) and only then is the cosignature returned.
 from __future__ import annotations
 
 import base64
-import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, Response, request
 from sqlalchemy import (
@@ -40,7 +38,8 @@ from sqlalchemy.exc import IntegrityError
 from ledger import merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import format_time
-from ledger.errors import BadData, CouldNotCheck, NotAllowed, VerificationError
+from ledger.errors import BadData, CouldNotCheck, VerificationError
+from ledger.keys import read_private_key, write_private_key
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.storage.db import make_engine
 from ledger.witness.cosig import CosignatureV1Signer
@@ -134,17 +133,11 @@ def create_key(path: Path) -> Ed25519PrivateKey:
         CouldNotCheck: the file exists or cannot be written.
     """
     private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
     except OSError as exc:
-        raise CouldNotCheck(f"cannot write the witness key {path}: {exc}") from exc
+        raise CouldNotCheck(f"cannot create the witness key's directory: {exc}") from exc
+    write_private_key(path, private, "the witness key")
     return private
 
 
@@ -155,21 +148,8 @@ def load_key(path: Path) -> Ed25519PrivateKey:
         NotAllowed: the file is readable by group or others.
         CouldNotCheck: missing, unreadable or not an Ed25519 key.
     """
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise CouldNotCheck(f"cannot read the witness key {path}: {exc}; create it with "
-                            "`absentia witness init`") from exc
-    if mode & 0o077:
-        raise NotAllowed(f"witness key {path} is readable by others (mode {mode & 0o777:o}); "
-                         f"run `chmod 600 {path}` and try again")
-    try:
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise CouldNotCheck(f"cannot load the witness key {path}: {exc}") from exc
-    if not isinstance(private, Ed25519PrivateKey):
-        raise CouldNotCheck(f"{path} is not an Ed25519 private key")
-    return private
+    return read_private_key(path, "the witness key",
+                            "create it with `absentia witness init`")
 
 
 # -- state -------------------------------------------------------------------------------

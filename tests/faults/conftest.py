@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.pgserver import PgServer, PgUnavailable
+from tests.pgserver import PgServer, serve_for_tests
 
 LAST_RUN = Path(__file__).resolve().parent / "last-run.json"
 
@@ -47,18 +47,7 @@ _RESULTS: list[Result] = []
 @pytest.fixture(scope="session")
 def fault_pg() -> Iterator[PgServer]:
     """A PostgreSQL server for the fault tests alone (they stop and restart it)."""
-    server = PgServer(external_url="")
-    problem = None
-    try:
-        server.start()
-    except PgUnavailable as exc:
-        problem = str(exc)
-    if problem is not None:
-        pytest.fail(f"PostgreSQL is required for the fault tests: {problem}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_for_tests("the fault tests", external_url="")
 
 
 @pytest.fixture

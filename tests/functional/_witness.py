@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.functional.test_cli import cli_env
+
 ABSENTIA = Path(sys.executable).parent / "absentia"
 TIMEOUT_S = 60
 
@@ -20,14 +21,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def cli_env() -> dict[str, str]:
-    """The environment for the CLI, without settings that would redirect it elsewhere."""
-    env = dict(os.environ)
-    env.pop("ABSENTIA_DATABASE_URL", None)
-    env.pop("ABSENTIA_CONFIG", None)
-    return env
 
 
 def absentia(*args: str | Path) -> subprocess.CompletedProcess[str]:
