@@ -719,6 +719,7 @@ def full_flow(env: Env) -> Flow:
 
 
 HAN = next(p for what, p in PII_PATTERNS if what.startswith("Han"))
+HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 NON_HAN = tuple((what, p) for what, p in PII_PATTERNS if not what.startswith("Han"))
 
 
@@ -732,7 +733,10 @@ def test_no_personal_data_in_any_entry(env: Env) -> None:
     titles = {"campaign.created", "campaign.post_added"}
     for data in raw:
         entry = json.loads(data)
-        text_all = data.decode("utf-8")
+        # SHA-256 digests (hex) are random digits and letters: about one in 300 holds an
+        # 11-digit run that looks like a mobile number.  The ledger's own scan exempts
+        # digest fields the same way; the values themselves are checked below.
+        text_all = HEX64.sub("<sha256>", data.decode("utf-8"))
         for what, pattern in NON_HAN:
             assert not pattern.search(text_all), (what, entry)
         # Han characters only inside public titles.
