@@ -138,28 +138,30 @@ def candidates_csv(start: int, size: int) -> bytes:
 
 
 def populate(service: AbsenceService, n: int, now: datetime, opens: datetime,
-             closes: datetime, *, chunk: int = 5_000, progress: Any = None) -> None:
+             closes: datetime, *, chunk: int = 5_000, progress: Any = None,
+             campaign: str = CAMPAIGN) -> None:
     """A campaign of ``n`` candidates, each with one window from ``opens`` to ``closes``."""
-    service.create_campaign(HR, {"campaign": CAMPAIGN, "title": "bench campaign",
+    service.create_campaign(HR, {"campaign": campaign, "title": "bench campaign",
                                  "posts": [{"post": "p01", "title": "post"}]}, now)
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
         data = candidates_csv(start, size)
-        service.import_candidates(HR, CAMPAIGN, data, "text/csv", now)
+        service.import_candidates(HR, campaign, data, "text/csv", now)
         if progress is not None:
             progress(start + size, n)
-    subjects = [c["subject"] for c in service.candidates(CAMPAIGN)]
+    subjects = [c["subject"] for c in service.candidates(campaign)]
     span = {"opens_at": format_time(opens), "closes_at": format_time(closes), "slot": "s1"}
     for start in range(0, len(subjects), chunk):
-        service.schedule_windows(HR, CAMPAIGN, {**span, "subjects": subjects[start:start + chunk]},
+        service.schedule_windows(HR, campaign, {**span, "subjects": subjects[start:start + chunk]},
                                  now)
 
 
-def window_subjects(service: AbsenceService) -> list[tuple[str, str]]:
+def window_subjects(service: AbsenceService, campaign: str = CAMPAIGN
+                    ) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     after = ""
     while True:
-        page = service.windows(CAMPAIGN, limit=10_000, after=after)
+        page = service.windows(campaign, limit=10_000, after=after)
         if not page:
             return out
         out += [(w["window"], w["subject"]) for w in page]
@@ -173,6 +175,37 @@ def free_port() -> int:
 
 
 # -- the server under test -------------------------------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from ``/proc``; those gone meanwhile are left out)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                text = Path(f"/proc/{p}/task/{task}/children").read_text()
+                todo += [int(c) for c in text.split()]
+        except OSError:
+            continue
+    return out
+
+
+def cpu_seconds(pids: list[int], *, reaped: bool = False) -> float:
+    """User + system CPU seconds of the live processes among ``pids`` (from ``/proc``);
+    with ``reaped``, plus that of their children that exited and were waited for (so that
+    the total over a process tree does not drop when a child exits)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += sum(int(f) for f in fields[11:15 if reaped else 13]) / tick
+    return total
 
 
 class Server:
@@ -202,30 +235,11 @@ class Server:
 
     def pids(self) -> list[int]:
         """The master and its workers."""
-        out, todo = [], [self.proc.pid]
-        while todo:
-            pid = todo.pop()
-            out.append(pid)
-            try:
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    text = Path(f"/proc/{pid}/task/{task}/children").read_text()
-                    todo += [int(c) for c in text.split()]
-            except OSError:
-                continue
-        return out
+        return process_tree(self.proc.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the master and its live workers."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for pid in self.pids():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+        return cpu_seconds(self.pids())
 
     def stop(self) -> None:
         if self.proc.poll() is None:

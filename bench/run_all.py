@@ -3,7 +3,9 @@
 First the large log that the first three use is built, or reused from its cache
 (``bench/_dataset.py``); then append (``bench_append``, including appends into a copy
 of the large log), verify (``bench_verify``), proofs (``bench_proofs``), platform events
-over HTTP (``bench_ingest``) and the sweep (``bench_sweep``, its setup cached too).  A benchmark
+over HTTP (``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
+(``bench_notice``), a report (``bench_report``) and minutes of sustained load on two app
+processes and the scheduler against one PostgreSQL (``bench_load``).  A benchmark
 that fails is reported and the others still run; the exit status is then 1.  The figures are also
 written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
 """
@@ -24,6 +26,7 @@ from bench import (
     _dataset,
     bench_append,
     bench_ingest,
+    bench_load,
     bench_notice,
     bench_proofs,
     bench_report,
@@ -34,7 +37,7 @@ from bench._common import Figure, report, say
 from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
-STEPS = ("append", "verify", "proofs", "ingest", "sweep", "notice", "report")
+STEPS = ("append", "verify", "proofs", "ingest", "sweep", "notice", "report", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_ingest.add_arguments(parser)
     bench_sweep.add_arguments(parser)
     bench_notice.add_arguments(parser)
+    bench_load.add_arguments(parser)
     parser.add_argument("--report-decisions", type=int, default=10_000,
                         help="decisions in the benchmarked report (default 10,000)")
     parser.add_argument("--only", action="append", choices=STEPS,
@@ -59,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, for a smoke test (20,000-entry log, 2,000 appends, "
                              "200 proof requests, 500 candidates and 5 s per ingest phase, "
-                             "a sweep of 2,000 windows and 1,000 on PostgreSQL)")
+                             "a sweep of 2,000 windows and 1,000 on PostgreSQL, 5 s per "
+                             "load phase)")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.append_entries, args.requests = 20_000, 2_000, 200
@@ -67,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         args.sweep_windows, args.sweep_pg_windows = 2_000, 1_000
         args.notice_candidates, args.notice_seconds = 50, 5.0
         args.report_decisions = 1_000
+        args.load_seconds, args.load_warmup = 5.0, 1.0
+        args.load_candidates, args.load_notice_candidates = 500, 50
 
     pg_url = os.environ.get(bench_append.PG_ENV) or None
     pg_server: PgServer | None = None
@@ -96,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             args.sweep_pg_windows, args.sweep_rebuild),
         "notice": lambda: bench_notice.run(args.notice_candidates, args.notice_seconds),
         "report": lambda: bench_report.run(args.report_decisions),
+        # Its own PostgreSQL server, tuned for the load (bench_load.PG_SETTINGS).
+        "load": lambda: bench_load.run(args.load_candidates, args.load_notice_candidates,
+                                       bench_load.options(args)),
     }
     figures: list[Figure] = []
     notes: list[str] = []

@@ -36,7 +36,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -136,7 +136,12 @@ class PgServer:
     Use as a context manager, or call ``start`` and ``stop``.
     """
 
-    def __init__(self, *, external_url: str | None = None) -> None:
+    def __init__(self, *, external_url: str | None = None,
+                 settings: Mapping[str, str] | None = None) -> None:
+        """``settings``: server parameters (``-c name=value``) over these defaults, for a
+        server started here (an external one keeps its own)."""
+        self.settings = {"fsync": "on", "max_connections": "100",
+                         "log_min_messages": "warning", **(settings or {})}
         self.external_url = external_url if external_url is not None else os.environ.get(
             ENV_URL) or None
         self.base: Path | None = None
@@ -245,7 +250,7 @@ class PgServer:
         assert self.base is not None
         options = (
             f"-k {self.base / 'sock'} -p {self.port} -c listen_addresses=127.0.0.1 "
-            "-c fsync=on -c max_connections=100 -c log_min_messages=warning"
+            + " ".join(f"-c {name}={value}" for name, value in self.settings.items())
         )
         return self._run(
             [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
