@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,8 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
     worker, after the fork, so each opens its own database connections)."""
 
     def __init__(self, factory: Callable[[], Flask], bind: str, workers: int,
-                 threads: int, *, loglevel: str = "warning") -> None:
+                 threads: int, *, loglevel: str = "warning",
+                 post_fork: Callable[[], None] | None = None) -> None:
         self.factory = factory
         self.options: dict[str, Any] = {
             "bind": bind,
@@ -37,6 +39,8 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
             "loglevel": loglevel,
             "graceful_timeout": 10,
         }
+        if post_fork is not None:  # run in each worker right after the fork
+            self.options["post_fork"] = lambda _server, _worker: post_fork()
         super().__init__()
 
     def load_config(self) -> None:
@@ -65,10 +69,16 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None, 
                                jobs=absence_jobs(service, settings),
                                lease_ttl_s=service.cfg.lease_ttl_s,
                                witnesses=load_witness_settings(settings))
+    master = os.getpid()
     try:
+        # Each worker opens its own engine (create_app); the master's connections, copied
+        # by the fork, are dropped there without closing them (they are the master's).
         GunicornApp(lambda: create_app(settings), f"{host}:{port}",
                     workers or settings.workers, settings.threads,
-                    loglevel=settings.log_level.lower()).run()
+                    loglevel=settings.log_level.lower(),
+                    post_fork=lambda: store.engine.dispose(close=False)).run()
     finally:
-        if jobs is not None:
+        # A worker leaves run() through this frame too (it was forked inside it): only
+        # the master stops the jobs and releases the lease, on its own connections.
+        if jobs is not None and os.getpid() == master:
             stop_scheduler(jobs)

@@ -22,10 +22,10 @@ from tests.functional._witness import (
     ABSENTIA,
     WitnessProcess,
     absentia,
-    cli_env,
     free_port,
     wait_http,
 )
+from tests.functional.test_cli import cli_env
 from tests.functional.test_notices import decided_campaign
 
 
