@@ -60,13 +60,9 @@ from ledger.errors import BadData, LedgerError, VerificationError
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.storage.db import SQLITE_BEGIN
 from ledger.storage.schema import APPEND_ONLY_TABLES, lock_ddl
-from ledger.storage.store import LedgerStore
+from ledger.storage.store import LedgerStore, stored_tile
 from ledger.tiles import (
-    TILE_HEIGHT,
-    TILE_WIDTH,
-    TileRef,
     bundles_for_size,
-    encode_bundle,
     tiles_for_size,
 )
 from ledger.verify import DirectorySource, verify_log
@@ -228,29 +224,6 @@ def schema_revision(conn: Connection) -> str | None:
     return ",".join(sorted(heads)) or None
 
 
-def _tile_bytes(conn: Connection, log_id: int, ref: TileRef) -> bytes:
-    """What ``LedgerStore.tile(strict=False)`` serves, read on the snapshot's connection."""
-    from ledger.storage.schema import entries, nodes
-
-    lo = ref.index * TILE_WIDTH
-    hi = lo + ref.width
-    if ref.level is None:
-        rows = conn.execute(select(entries.c.data).where(
-            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi)
-            .order_by(entries.c.idx)).scalars().all()
-        return encode_bundle([bytes(r) for r in rows])
-    base = ref.level * TILE_HEIGHT
-    if base == 0:
-        q = select(entries.c.leaf_hash).where(
-            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
-        ).order_by(entries.c.idx)
-    else:
-        q = select(nodes.c.hash).where(
-            nodes.c.log_id == log_id, nodes.c.level == base, nodes.c.idx >= lo,
-            nodes.c.idx < hi).order_by(nodes.c.idx)
-    return b"".join(bytes(h) for h in conn.execute(q).scalars())
-
-
 class _Files:
     """Files written into the backup, with their SHA-256 and row counts."""
 
@@ -331,7 +304,7 @@ def backup(engine: Engine, out: Path, now: dt.datetime,
                 refs = list(bundles_for_size(cp.size)) + list(tiles_for_size(cp.size))
                 bar = progress(f"tiles of {log.name}") if progress else None
                 for n, ref in enumerate(refs, 1):
-                    files.write(f"{folder}/{ref.path()}", _tile_bytes(conn, log.id, ref),
+                    files.write(f"{folder}/{ref.path()}", stored_tile(conn, log.id, ref)[0],
                                 ref.width)
                     if bar:
                         bar(n, len(refs))

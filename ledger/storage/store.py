@@ -770,20 +770,6 @@ class LedgerStore:
     def _size(self, conn: Connection, log_id: int) -> int:
         return int(conn.execute(select(heads.c.size).where(heads.c.log_id == log_id)).scalar_one())
 
-    def _base_hashes(
-        self, conn: Connection, log_id: int, base: int, lo: int, hi: int
-    ) -> list[bytes]:
-        if base == 0:
-            q = select(entries.c.leaf_hash).where(
-                entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
-            ).order_by(entries.c.idx)
-        else:
-            q = select(nodes.c.hash).where(
-                nodes.c.log_id == log_id, nodes.c.level == base, nodes.c.idx >= lo,
-                nodes.c.idx < hi,
-            ).order_by(nodes.c.idx)
-        return [bytes(h) for h in conn.execute(q).scalars()]
-
     def _tile_hashes(
         self, conn: Connection, log_id: int, base: int, tile: int, width: int, size: int
     ) -> list[bytes]:
@@ -797,7 +783,7 @@ class LedgerStore:
         # A full tile is read whole (and cached) even when fewer hashes were asked for.
         read = TILE_WIDTH if full else width
         lo = tile * TILE_WIDTH
-        got = self._base_hashes(conn, log_id, base, lo, lo + read)
+        got = _base_hashes(conn, log_id, base, lo, lo + read)
         if len(got) != read:
             raise CouldNotCheck(
                 f"storage is missing hashes at level {base} in [{lo}, {lo + read}): "
@@ -906,17 +892,41 @@ class LedgerStore:
             end = ref.index * TILE_WIDTH + ref.width
             if end > available:
                 raise NotFound(f"{ref.path()} is beyond the tree (size {size})", field="path")
-            lo = ref.index * TILE_WIDTH
-            if ref.level is None:
-                rows = conn.execute(select(entries.c.data).where(
-                    entries.c.log_id == log.id, entries.c.idx >= lo, entries.c.idx < end
-                ).order_by(entries.c.idx)).scalars().all()
-                if strict and len(rows) != ref.width:
-                    raise CouldNotCheck(f"storage is missing entries in [{lo}, {end})")
-                return encode_bundle([bytes(r) for r in rows])
-            if strict:
+            if ref.level is not None and strict:
                 return b"".join(self._tile_hashes(conn, log.id, base, ref.index, ref.width, size))
-            return b"".join(self._base_hashes(conn, log.id, base, lo, end))
+            data, rows = stored_tile(conn, log.id, ref)
+            if strict and rows != ref.width:
+                lo = ref.index * TILE_WIDTH
+                raise CouldNotCheck(f"storage is missing entries in [{lo}, {end})")
+            return data
+
+
+def _base_hashes(conn: Connection, log_id: int, base: int, lo: int, hi: int) -> list[bytes]:
+    """The stored hashes at tree level ``base`` (0: leaves) with indexes in [lo, hi)."""
+    if base == 0:
+        q = select(entries.c.leaf_hash).where(
+            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
+        ).order_by(entries.c.idx)
+    else:
+        q = select(nodes.c.hash).where(
+            nodes.c.log_id == log_id, nodes.c.level == base, nodes.c.idx >= lo,
+            nodes.c.idx < hi,
+        ).order_by(nodes.c.idx)
+    return [bytes(h) for h in conn.execute(q).scalars()]
+
+
+def stored_tile(conn: Connection, log_id: int, ref: TileRef) -> tuple[bytes, int]:
+    """A tile's bytes as the database holds them, on ``conn`` (a backup reads them in its
+    snapshot), and how many rows they came from; nothing is checked or cached."""
+    lo = ref.index * TILE_WIDTH
+    hi = lo + ref.width
+    if ref.level is None:
+        rows = conn.execute(select(entries.c.data).where(
+            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
+        ).order_by(entries.c.idx)).scalars().all()
+        return encode_bundle([bytes(r) for r in rows]), len(rows)
+    hashes = _base_hashes(conn, log_id, ref.level * TILE_HEIGHT, lo, hi)
+    return b"".join(hashes), len(hashes)
 
 
 __all__ = ["LedgerStore", "LogInfo", "NewEntry", "PreparedEntry", "Receipt", "StoredCheckpoint",
