@@ -52,6 +52,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    update,
 )
 
 from ledger import merkle
@@ -75,9 +76,11 @@ MANIFEST = "manifest.json"
 NOT_INCLUDED = ("private keys are not in the backup: the checkpoint-signing keys (key_dir) "
                 "and the vault master key must be backed up separately; a restore needs "
                 "the same key_dir and master key")
-#: Tables written by INSERT only (or, ledger_logs, never changed): a roll forward adds the
+#: Tables written by INSERT only (the database refuses anything else): a roll forward adds the
 #: rows the database lacks and never deletes one.  Every other table is replaced.
-MERGED_TABLES = frozenset(APPEND_ONLY_TABLES) | {"ledger_logs"}
+MERGED_TABLES = frozenset(APPEND_ONLY_TABLES)
+#: The log heads: on a roll forward each moves forward to the backup's, never back.
+HEADS = "ledger_heads"
 #: Of these, the columns compared when a row exists on both sides (default: all).
 _COMPARED = {"ledger_entries": ("leaf_hash",)}
 _BATCH = 1000
@@ -751,6 +754,30 @@ def _merge(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
     return new
 
 
+def _heads_moved(conn: Connection, b: Backup) -> list[dict[str, Any]]:
+    """The backup's head rows of the logs it extends (a larger size than the database's)."""
+    from ledger.storage.schema import heads
+
+    have = {int(r.log_id): int(r.size) for r in conn.execute(select(heads)).all()}
+    out = []
+    for row in b.rows(HEADS):
+        row = _coerce(heads, row)
+        if int(row["size"]) > have.get(int(row["log_id"]), -1):
+            out.append(row)
+    return out
+
+
+def _move_heads(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Move each head forward (or insert the head of a log new to the database)."""
+    from ledger.storage.schema import heads
+
+    for row in rows:
+        done = conn.execute(update(heads).where(heads.c.log_id == row["log_id"]).values(
+            size=row["size"], last_leaf=row["last_leaf"], frontier=row["frontier"]))
+        if done.rowcount == 0:
+            conn.execute(insert(heads).values(**row))
+
+
 def _fix_sequences(conn: Connection, tables: Sequence[Table]) -> None:
     """PostgreSQL: move each serial sequence past the ids inserted explicitly."""
     if conn.dialect.name != "postgresql":
@@ -811,13 +838,18 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
             mode = plan_restore(conn, b, tables)  # again, under the write lock
             before = {t.name: t.size for t in _target_logs(conn)}
             merged: dict[str, list[dict[str, Any]]] = {}
+            moved: list[dict[str, Any]] = []
             if mode == "roll forward":
                 for table in wanted:
                     if table.name in MERGED_TABLES:
                         merged[table.name] = _merge(conn, b, table)
+                # A head moves forward only, after its entries (the database's triggers
+                # refuse anything else): updated below, not deleted and inserted.
+                moved = _heads_moved(conn, b)
+                merged[HEADS] = []
                 present = set(inspect(conn).get_table_names())
                 for table in reversed(tables):
-                    if table.name not in MERGED_TABLES and table.name in present:
+                    if table.name not in MERGED_TABLES | {HEADS} and table.name in present:
                         conn.execute(delete(table))
             for table in wanted:
                 total = b.manifest["tables"][table.name]["rows"]
@@ -840,6 +872,9 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
                 if bar:
                     bar(total, total)
                 written[table.name] = done
+            if moved:
+                _move_heads(conn, moved)
+                written[HEADS] = len(moved)
             _fix_sequences(conn, wanted)
     store._log_cache.clear()  # the logs were just written beneath it
     try:

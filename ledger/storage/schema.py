@@ -1,11 +1,14 @@
 """Tables of the ledger and the triggers that make them append-only.
 
-``ledger_entries``, ``ledger_nodes``, ``ledger_checkpoints`` and ``ledger_keys`` accept
-INSERT only: triggers in the database reject UPDATE and DELETE (and TRUNCATE on
-PostgreSQL), so not even a bug in this code can rewrite history.  ``ledger_heads`` is
-the one mutable table: a cache of each log's size and right edge, derivable from the
-entries.  Hashes of interior nodes are kept only at tile levels (0, 8, 16, ...): a
-proof reads at most a few tiles, never the whole tree.
+``ledger_logs``, ``ledger_entries``, ``ledger_nodes``, ``ledger_checkpoints``,
+``ledger_keys`` and ``ledger_cosignatures`` accept INSERT only: triggers in the database
+reject UPDATE and DELETE (and TRUNCATE on PostgreSQL), and an INSERT whose key is taken
+(SQLite's REPLACE would otherwise delete the old row without firing a DELETE trigger),
+so not even a bug in this code can rewrite history.  ``ledger_heads`` is the one
+mutable table: a cache of each log's size and right edge, derivable from the entries;
+its triggers let it move only forward, to the entry the append path just stored.
+Hashes of interior nodes are kept only at tile levels (0, 8, 16, ...): a proof reads at
+most a few tiles, never the whole tree.
 """
 
 from __future__ import annotations
@@ -131,43 +134,11 @@ witness_pushes = Table(
     Column("last_error", Text, nullable=True),
 )
 
-APPEND_ONLY_TABLES = ("ledger_entries", "ledger_nodes", "ledger_checkpoints", "ledger_keys",
-                      "ledger_cosignatures")
-
-
-def install_append_only_triggers(conn: Connection) -> None:
-    """Create the triggers that reject UPDATE and DELETE (idempotent)."""
-    if conn.dialect.name == "sqlite":
-        for table in APPEND_ONLY_TABLES:
-            for op in ("UPDATE", "DELETE"):
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} "
-                    f"BEFORE {op} ON {table} BEGIN "
-                    f"SELECT RAISE(ABORT, '{table} is append-only: {op} is not allowed'); END"
-                )
-    elif conn.dialect.name == "postgresql":
-        # exec_driver_sql hands the text to psycopg, which reads '%' as a placeholder.
-        conn.exec_driver_sql(
-            """
-            CREATE OR REPLACE FUNCTION absentia_append_only() RETURNS trigger
-            LANGUAGE plpgsql AS $$
-            BEGIN
-              RAISE EXCEPTION '%% is append-only: %% is not allowed', TG_TABLE_NAME, TG_OP
-                USING ERRCODE = 'insufficient_privilege';
-            END $$
-            """
-        )
-        for table in APPEND_ONLY_TABLES:
-            conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE "
-                f"ON {table} FOR EACH ROW EXECUTE FUNCTION absentia_append_only()"
-            )
-            conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE "
-                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION absentia_append_only()"
-            )
-    else:
-        raise NotImplementedError(f"no append-only triggers for {conn.dialect.name}")
+#: Tables that accept INSERT only; the database refuses UPDATE, DELETE, TRUNCATE and any
+#: INSERT that would replace a row (migrations 0001, 0002 and 0004).  ``ledger_heads``
+#: moves forward only, by the append path (0004).
+APPEND_ONLY_TABLES = ("ledger_logs", "ledger_entries", "ledger_nodes", "ledger_checkpoints",
+                      "ledger_keys", "ledger_cosignatures")
 
 
 #: PostgreSQL advisory lock key serialising schema creation (an arbitrary constant).

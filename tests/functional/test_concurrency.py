@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.storage import LedgerStore, make_engine
-from ledger.storage.schema import heads
+from ledger.storage.schema import APPEND_ONLY_TABLES, heads
 from tests.functional._writer import (
     Rec,
     Row,
@@ -203,7 +203,7 @@ def test_idempotency_key_retried_concurrently_is_written_once(
 def _snapshot(store: LedgerStore) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {}
     with store.engine.connect() as conn:
-        for table in ("ledger_entries", "ledger_checkpoints", "ledger_nodes", "ledger_keys"):
+        for table in (*APPEND_ONLY_TABLES, "ledger_heads"):
             rows = conn.execute(text(f"SELECT * FROM {table}")).all()
             out[table] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
                                 for r in rows)
@@ -230,7 +230,8 @@ def test_database_refuses_update_delete_truncate(store: LedgerStore) -> None:
     store.append_batch("ro", [make_entry(f"e-{i}") for i in range(300)], now)
     store.sign_checkpoint("ro", now)
     before = _snapshot(store)
-    assert all(before.values()), "every append-only table should hold rows for this test"
+    assert all(before[t] for t in ("ledger_entries", "ledger_checkpoints", "ledger_nodes",
+                                   "ledger_keys")), "these tables should hold rows for this test"
 
     statements = list(TAMPERING)
     if store.engine.dialect.name == "postgresql":
@@ -246,3 +247,108 @@ def test_database_refuses_update_delete_truncate(store: LedgerStore) -> None:
     rows = check_log(store, "ro")
     assert len(rows) == 301
     assert rows == read_rows(store, "ro")
+
+
+def _row(store: LedgerStore, table: str, where: str) -> dict[str, Any]:
+    with store.engine.connect() as conn:
+        row = conn.execute(text(f"SELECT * FROM {table} WHERE {where}")).mappings().first()
+    assert row is not None, (table, where)
+    return dict(row)
+
+
+def _columns(row: dict[str, Any]) -> tuple[str, str]:
+    names = ", ".join(row)
+    return names, ", ".join(f":{c}" for c in row)
+
+
+def test_database_refuses_a_write_that_replaces_a_row(store: LedgerStore) -> None:
+    """SQLite's INSERT OR REPLACE deletes the old row without firing a DELETE trigger:
+    the insert guard refuses it (and PostgreSQL's upsert) on every append-only table."""
+    now = datetime.now(UTC)
+    store.create_log("rp", "example.org/rp", now)
+    store.append_batch("rp", [make_entry(f"e-{i}") for i in range(300)], now)
+    store.sign_checkpoint("rp", now)
+
+    with store.engine.begin() as conn:
+        log_id = conn.execute(text("SELECT id FROM ledger_logs WHERE name = 'rp'")).scalar_one()
+        size, root = conn.execute(text(
+            "SELECT size, root FROM ledger_checkpoints WHERE log_id = :l"), {"l": log_id}).first()
+        conn.execute(text(
+            "INSERT INTO ledger_cosignatures (log_id, size, root, witness, key_id, cosigned_at,"
+            " line, received_at_ms) VALUES (:l, :s, :r, 'w.example', 'abcd0123', 1, 'x', 1)"),
+            {"l": log_id, "s": size, "r": root})
+    before = _snapshot(store)
+    where = {"ledger_logs": f"id = {log_id}",
+             "ledger_entries": f"log_id = {log_id} AND idx = 7",
+             "ledger_nodes": f"log_id = {log_id}",
+             "ledger_checkpoints": f"log_id = {log_id}",
+             "ledger_keys": f"log_id = {log_id}",
+             "ledger_cosignatures": f"log_id = {log_id}"}
+    assert set(where) == set(APPEND_ONLY_TABLES)
+    forged = {"ledger_logs": ("origin", "example.org/forged"),
+              "ledger_entries": ("data", b'{"forged":true}'),
+              "ledger_nodes": ("hash", bytes(32)),
+              "ledger_checkpoints": ("note", "forged"),
+              "ledger_keys": ("vkey", "forged"),
+              "ledger_cosignatures": ("line", "forged")}
+    sqlite = store.engine.dialect.name == "sqlite"
+    for table in APPEND_ONLY_TABLES:
+        row = _row(store, table, where[table])
+        column, value = forged[table]
+        names, marks = _columns(row)
+        params = {**row, column: value}
+        if sqlite:
+            attempts = [f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})",
+                        f"REPLACE INTO {table} ({names}) VALUES ({marks})"]
+        else:
+            pk = ", ".join(c for c in row if c in ("id", "log_id", "idx", "level")
+                           and (c != "log_id" or "id" not in row))
+            attempts = [f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({pk}) "
+                        f"DO UPDATE SET {column} = EXCLUDED.{column}"]
+        attempts.append(f"INSERT INTO {table} ({names}) VALUES ({marks})")
+        for stmt in attempts:
+            with pytest.raises(DBAPIError) as info, store.engine.begin() as conn:
+                conn.execute(text(stmt), params)
+            assert "append-only" in str(info.value), f"{stmt!r} failed for another reason"
+            assert table in str(info.value)
+    assert _snapshot(store) == before, "a refused statement still changed something"
+    assert len(check_log(store, "rp")) == 301
+
+
+def test_a_head_moves_forward_only_by_the_append_path(store: LedgerStore) -> None:
+    now = datetime.now(UTC)
+    store.create_log("hd", "example.org/hd", now)
+    store.append_batch("hd", [make_entry(f"e-{i}") for i in range(40)], now)
+    head = _row(store, "ledger_heads", "log_id = (SELECT id FROM ledger_logs "
+                                       "WHERE name = 'hd')")
+    lid = head["log_id"]
+    with store.engine.connect() as conn:
+        leaf_20 = conn.execute(text("SELECT leaf_hash FROM ledger_entries "
+                                    "WHERE log_id = :l AND idx = 20"), {"l": lid}).scalar_one()
+    before = _snapshot(store)
+    names, marks = _columns(head)
+    refused = [
+        # rolled back to an earlier, genuine state
+        ("UPDATE ledger_heads SET size = 21, last_leaf = :leaf WHERE log_id = :l",
+         {"leaf": leaf_20}),
+        # pointed at entries that do not exist, or at a leaf that is not the last entry's
+        ("UPDATE ledger_heads SET size = size + 5 WHERE log_id = :l", {}),
+        ("UPDATE ledger_heads SET size = size + 1, last_leaf = :leaf WHERE log_id = :l",
+         {"leaf": leaf_20}),
+        ("UPDATE ledger_heads SET frontier = :f WHERE log_id = :l", {"f": b"forged"}),
+        ("DELETE FROM ledger_heads WHERE log_id = :l", {}),
+        (f"INSERT INTO ledger_heads ({names}) VALUES ({marks})", head),
+    ]
+    if store.engine.dialect.name == "sqlite":
+        refused.append((f"REPLACE INTO ledger_heads ({names}) VALUES ({marks})",
+                        {**head, "size": 21, "last_leaf": leaf_20}))
+    else:
+        refused.append(("TRUNCATE ledger_heads CASCADE", {}))
+    for stmt, params in refused:
+        with pytest.raises(DBAPIError) as info, store.engine.begin() as conn:
+            conn.execute(text(stmt), {"l": lid, **params})
+        assert "ledger_heads moves forward only" in str(info.value), stmt
+    assert _snapshot(store) == before, "a refused statement still changed something"
+    # The append path itself still moves the head (and so does it after the refusals).
+    store.append_batch("hd", [make_entry(f"f-{i}") for i in range(5)], now)
+    assert len(check_log(store, "hd")) == 46

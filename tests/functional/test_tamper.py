@@ -97,30 +97,32 @@ def rows(engine: Engine, statement: str, **params: Any) -> list[Any]:
 
 
 def trigger_names(engine: Engine) -> set[str]:
-    """Names of the triggers on the append-only tables."""
-    tables = ", ".join(f"'{t}'" for t in APPEND_ONLY_TABLES)
+    """Names of the triggers on the ledger's tables (append-only ones and the heads)."""
+    tables = ", ".join(f"'{t}'" for t in (*APPEND_ONLY_TABLES, "ledger_heads"))
     if engine.dialect.name == "sqlite":
         q = f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({tables})"
     else:
-        q = ("SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-             f"WHERE NOT t.tgisinternal AND c.relname IN ({tables})")
+        q = ("SELECT t.tgname || ' ON ' || c.relname FROM pg_trigger t JOIN pg_class c "
+             f"ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND c.relname IN ({tables})")
     return {str(r[0]) for r in rows(engine, q)}
 
 
 def drop_triggers(engine: Engine) -> None:
-    """Drop every append-only trigger, as an attacker with DDL rights would."""
+    """Drop every trigger that guards the ledger, as an attacker with DDL rights would."""
     before = trigger_names(engine)
     if engine.dialect.name == "sqlite":
-        expected = {f"{t}_no_{op}" for t in APPEND_ONLY_TABLES for op in ("update", "delete")}
-        assert before == expected
-        for name in sorted(expected):
-            sql(engine, f"DROP TRIGGER {name}")
+        expected = {f"{t}_no_{op}" for t in APPEND_ONLY_TABLES
+                    for op in ("update", "delete", "replace")}
+        expected |= {"ledger_heads_no_delete", "ledger_heads_no_replace",
+                     "ledger_heads_forward"}
     else:
-        expected = {f"{t}_{s}" for t in APPEND_ONLY_TABLES for s in ("append_only", "no_truncate")}
-        assert before == expected
-        for table in APPEND_ONLY_TABLES:
-            for suffix in ("append_only", "no_truncate"):
-                sql(engine, f"DROP TRIGGER {table}_{suffix} ON {table}")
+        expected = {f"{t}_{s} ON {t}" for t in APPEND_ONLY_TABLES
+                    for s in ("append_only", "no_truncate", "no_replace")}
+        expected |= {"ledger_heads_forward ON ledger_heads",
+                     "ledger_heads_no_truncate ON ledger_heads"}
+    assert before == expected
+    for name in sorted(expected):
+        sql(engine, f"DROP TRIGGER {name}")
     assert trigger_names(engine) == set()
 
 

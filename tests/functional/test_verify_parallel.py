@@ -90,6 +90,8 @@ def test_forked_history_is_caught_against_an_older_checkpoint_inside_a_bundle(
         for trig in ("update", "delete"):
             for table in ("ledger_entries", "ledger_nodes", "ledger_checkpoints"):
                 conn.execute(text(f"DROP TRIGGER {table}_no_{trig}"))
+        for trig in ("no_delete", "no_replace", "forward"):
+            conn.execute(text(f"DROP TRIGGER ledger_heads_{trig}"))
         conn.execute(text("DELETE FROM ledger_entries WHERE idx >= 900"))
         conn.execute(text("DELETE FROM ledger_nodes WHERE idx >= 3"))
         conn.execute(text("DELETE FROM ledger_checkpoints"))
