@@ -268,11 +268,11 @@ def test_database_refuses_a_write_that_replaces_a_row(store: LedgerStore) -> Non
     store.create_log("rp", "example.org/rp", now)
     store.append_batch("rp", [make_entry(f"e-{i}") for i in range(300)], now)
     store.sign_checkpoint("rp", now)
-
     with store.engine.begin() as conn:
         log_id = conn.execute(text("SELECT id FROM ledger_logs WHERE name = 'rp'")).scalar_one()
         size, root = conn.execute(text(
-            "SELECT size, root FROM ledger_checkpoints WHERE log_id = :l"), {"l": log_id}).first()
+            "SELECT size, root FROM ledger_checkpoints WHERE log_id = :l ORDER BY id DESC "
+            "LIMIT 1"), {"l": log_id}).one()
         conn.execute(text(
             "INSERT INTO ledger_cosignatures (log_id, size, root, witness, key_id, cosigned_at,"
             " line, received_at_ms) VALUES (:l, :s, :r, 'w.example', 'abcd0123', 1, 'x', 1)"),
