@@ -2,12 +2,13 @@
 
 First the large log that the first three use is built, or reused from its cache
 (``bench/_dataset.py``); then append (``bench_append``, including appends into a copy
-of the large log), verify (``bench_verify``), proofs (``bench_proofs``), platform events
-over HTTP (``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
+of the large log), the write guards' cost (``bench_guards``), verify
+(``bench_verify``), proofs (``bench_proofs``), platform events over HTTP
+(``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
 (``bench_notice``), a report (``bench_report``) and minutes of sustained load on two app
-processes and the scheduler against one PostgreSQL (``bench_load``).  A benchmark
-that fails is reported and the others still run; the exit status is then 1.  The figures are also
-written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
+processes and the scheduler against one PostgreSQL (``bench_load``).  A benchmark that
+fails is reported and the others still run; the exit status is then 1.  The figures are
+also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import (
     _dataset,
     bench_append,
+    bench_guards,
     bench_ingest,
     bench_load,
     bench_notice,
@@ -37,7 +39,7 @@ from bench._common import Figure, report, say
 from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
-STEPS = ("append", "verify", "proofs", "ingest", "sweep", "notice", "report", "load")
+STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "report", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pg_url = os.environ.get(bench_append.PG_ENV) or None
     pg_server: PgServer | None = None
-    if pg_url is None and not args.no_postgres and ({"append", "sweep"}
+    if pg_url is None and not args.no_postgres and ({"append", "guards", "sweep"}
                                                         & set(args.only or STEPS)):
         # The same throwaway PostgreSQL server the tests start (initdb/pg_ctl).
         say("[postgresql] starting a throwaway server for the append and sweep benchmarks")
@@ -88,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         "append": lambda: bench_append.run(args.append_entries, args.threads, args.batch,
                                            args.rounds, args.max_seconds, pg_url,
                                            args.entries, True),
+        # Two fresh databases on the throwaway server (the triggers are per database).
+        "guards": lambda: bench_guards.run(
+            max(args.append_entries // 5, 1_000), 3,
+            pg_server.create_database if pg_server is not None else None),
         "verify": lambda: bench_verify.run(args.entries),
         "proofs": lambda: bench_proofs.run(args.entries, args.requests),
         "ingest": lambda: bench_ingest.run(args.ingest_candidates, args.ingest_seconds,

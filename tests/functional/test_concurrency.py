@@ -263,7 +263,8 @@ def _columns(row: dict[str, Any]) -> tuple[str, str]:
 
 def test_database_refuses_a_write_that_replaces_a_row(store: LedgerStore) -> None:
     """SQLite's INSERT OR REPLACE deletes the old row without firing a DELETE trigger:
-    the insert guard refuses it (and PostgreSQL's upsert) on every append-only table."""
+    the insert guard refuses it on every append-only table; PostgreSQL's upsert hits
+    the UPDATE trigger."""
     now = datetime.now(UTC)
     store.create_log("rp", "example.org/rp", now)
     store.append_batch("rp", [make_entry(f"e-{i}") for i in range(300)], now)
@@ -305,12 +306,15 @@ def test_database_refuses_a_write_that_replaces_a_row(store: LedgerStore) -> Non
                            and (c != "log_id" or "id" not in row))
             attempts = [f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({pk}) "
                         f"DO UPDATE SET {column} = EXCLUDED.{column}"]
-        attempts.append(f"INSERT INTO {table} ({names}) VALUES ({marks})")
         for stmt in attempts:
             with pytest.raises(DBAPIError) as info, store.engine.begin() as conn:
                 conn.execute(text(stmt), params)
             assert "append-only" in str(info.value), f"{stmt!r} failed for another reason"
             assert table in str(info.value)
+        # A plain duplicate: SQLite's guard refuses it, PostgreSQL's unique key does.
+        with pytest.raises(DBAPIError) as info, store.engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), params)
+        assert ("append-only" if sqlite else "duplicate key") in str(info.value)
     assert _snapshot(store) == before, "a refused statement still changed something"
     assert len(check_log(store, "rp")) == 301
 

@@ -117,7 +117,7 @@ def drop_triggers(engine: Engine) -> None:
                      "ledger_heads_forward"}
     else:
         expected = {f"{t}_{s} ON {t}" for t in APPEND_ONLY_TABLES
-                    for s in ("append_only", "no_truncate", "no_replace")}
+                    for s in ("append_only", "no_truncate")}
         expected |= {"ledger_heads_forward ON ledger_heads",
                      "ledger_heads_no_truncate ON ledger_heads"}
     assert before == expected

@@ -6,13 +6,13 @@ Revises: 0003
 SQLite's ``INSERT OR REPLACE`` / ``REPLACE INTO`` resolves a key conflict by deleting the
 old row, and that delete fires no DELETE trigger unless ``recursive_triggers`` is on
 (sqlite.org/lang_conflict.html): the UPDATE and DELETE triggers of the baseline let an
-entry's bytes be rewritten in place.  This revision adds, on both databases:
+entry's bytes be rewritten in place.  This revision adds:
 
-* a ``BEFORE INSERT`` trigger on every append-only table (and on ``ledger_logs``, which
-  is never changed either) that refuses a row whose primary or unique key is taken.  It
-  fires before conflict resolution, whatever the connection's pragmas.  (PostgreSQL has
-  no REPLACE, and ``INSERT ... ON CONFLICT DO UPDATE`` fires the UPDATE trigger; the
-  insert guard is there for a plain duplicate too, so both databases refuse alike.)
+* SQLite: a ``BEFORE INSERT`` trigger on every append-only table (and on
+  ``ledger_logs``, which is never changed either) that refuses a row whose primary or
+  unique key is taken.  It fires before conflict resolution, whatever the connection's
+  pragmas.  (PostgreSQL has no REPLACE, and ``INSERT ... ON CONFLICT DO UPDATE`` or
+  ``MERGE`` fire the UPDATE trigger: no insert guard is needed there.)
 * UPDATE and DELETE (and TRUNCATE) triggers on ``ledger_logs``;
 * triggers on ``ledger_heads``, the one mutable ledger table: no DELETE (nor TRUNCATE);
   an INSERT only for a log that has no head yet; an UPDATE only forward, as the append
@@ -77,22 +77,10 @@ def _sqlite() -> None:
 
 
 def _postgresql() -> None:
+    # PostgreSQL has no REPLACE: a duplicate key is a unique violation, and an upsert
+    # (ON CONFLICT DO UPDATE, MERGE) fires the UPDATE trigger.  No insert guard is needed
+    # there (a per-row PL/pgSQL trigger would cost the append path a third of its rate).
     run = op.get_bind().exec_driver_sql
-    # exec_driver_sql hands the text to psycopg, which reads '%' as a placeholder.
-    for table in KEYS:
-        run(f"""
-            CREATE OR REPLACE FUNCTION {table}_no_replace() RETURNS trigger
-            LANGUAGE plpgsql AS $$
-            BEGIN
-              IF {_taken(table, 'NEW')} THEN
-                RAISE EXCEPTION '{table} is append-only: a row with this key exists, '
-                  'it cannot be replaced' USING ERRCODE = 'insufficient_privilege';
-              END IF;
-              RETURN NEW;
-            END $$
-            """)
-        run(f"CREATE OR REPLACE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_no_replace()")
     run("CREATE OR REPLACE TRIGGER ledger_logs_append_only BEFORE UPDATE OR DELETE "
         "ON ledger_logs FOR EACH ROW EXECUTE FUNCTION absentia_append_only()")
     run("CREATE OR REPLACE TRIGGER ledger_logs_no_truncate BEFORE TRUNCATE "
@@ -139,8 +127,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     conn = op.get_bind()
     sqlite = conn.dialect.name == "sqlite"
-    names = [(f"{t}_no_replace", t) for t in KEYS]
+    names = []
     if sqlite:
+        names += [(f"{t}_no_replace", t) for t in KEYS]
         names += [("ledger_logs_no_update", "ledger_logs"), ("ledger_logs_no_delete",
                                                               "ledger_logs"),
                   ("ledger_heads_no_delete", "ledger_heads"),
@@ -155,6 +144,4 @@ def downgrade() -> None:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" if sqlite
                              else f"DROP TRIGGER IF EXISTS {name} ON {table}")
     if not sqlite:
-        for table in KEYS:
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {table}_no_replace()")
         conn.exec_driver_sql("DROP FUNCTION IF EXISTS absentia_head_forward()")
