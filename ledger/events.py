@@ -112,6 +112,9 @@ class EventType:
     description: str
     required: Mapping[str, Validator]
     optional: Mapping[str, Validator] = field(default_factory=dict)
+    #: Groups of optional fields of which a body carries exactly one (a field that
+    #: replaced another in a newer format: old entries keep the old one).
+    exactly_one: tuple[tuple[str, ...], ...] = ()
 
     def check_body(self, body: Any, *, scan: bool = True) -> None:
         """Validate a body for this type; with ``scan``, also ``scan_body``.
@@ -130,6 +133,10 @@ class EventType:
             if check is None:
                 raise BadData(f"body.{name}: unknown field for {self.name}", field=f"body.{name}")
             check(value, f"body.{name}")
+        for group in self.exactly_one:
+            if sum(name in body for name in group) != 1:
+                raise BadData(f"body.{group[0]}: {self.name} carries exactly one of "
+                              f"{', '.join(group)}", field=f"body.{group[0]}")
         if scan:
             self.scan_body(body)
 

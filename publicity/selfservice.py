@@ -5,7 +5,9 @@ readable on a phone, WCAG 2.1 AA (every input labelled, ``lang`` attributes, the
 contrast and focus styles).  A candidate proves who they are with the registration number
 and the last characters of their ID number, as in the JSON API
 (``/api/v1/campaigns/<c>/status``): the same ``AbsenceService`` calls, the same rate
-limiter, and the same answer for a wrong factor as for an unknown registration.
+limits (per client address and per registration number), and the same answer for a
+wrong factor as for an unknown registration.  A malformed registration number or factor
+(the factor is digits and a final digit or X) is a 400 saying what to type.
 
 The pages show no name and no personal data: only the registration number the
 candidate typed, their windows and the decisions with their explanations.
@@ -32,7 +34,7 @@ from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.
 from ledger.absence.service import AbsenceService
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
 from ledger.web import forms
-from ledger.web.api import now, public_limited
+from ledger.web.api import lookup_limited, now, public_limited
 from ledger.web.forms import Lang
 
 bp = Blueprint("selfservice", __name__)
@@ -197,14 +199,19 @@ def status_form() -> Response:
 
 
 def guard() -> Response | None:
-    """Rate limit, then the CSRF check; a refusal page, or None to go on."""
+    """Rate limits (per address, then per registration number: the JSON API's), then
+    the CSRF check; a refusal page, or None to go on."""
     lg = lang()
+    registration = field("registration")
     try:
         public_limited()  # the JSON API's limiter (app.extensions["absentia.rate_limiter"])
+        lookup_limited(field("campaign"), registration)
     except TooManyRequests:
-        resp = form_page(429, error=lg.t("rate"), registration=field("registration"))
+        resp = form_page(429, error=lg.t("rate"), registration=registration)
         resp.headers["Retry-After"] = "60"
         return resp
+    except BadData as exc:
+        return form_page(400, error=lg.t("bad") + str(exc), registration=registration)
     if not csrf_ok():
         return form_page(400, error=lg.t("csrf"))
     return None
@@ -221,6 +228,9 @@ def status_lookup() -> Response:
         found = service().status(campaign, registration, field("factor"))
     except NotAllowed:
         return form_page(403, error=lg.t("not_match"), registration=registration,
+                         campaign=campaign)
+    except BadData as exc:
+        return form_page(400, error=lg.t("bad") + str(exc), registration=registration,
                          campaign=campaign)
     return result_page(campaign, found, lg)
 

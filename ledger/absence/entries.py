@@ -124,10 +124,14 @@ DECISION_REVIEWED = register(EventType(
     {"makeup_window": identifier, "alert": identifier},
 ))
 APPEAL_FILED = register(EventType(
-    "appeal.filed", "A candidate appealed a decision (申诉).",
+    "appeal.filed", "A candidate appealed a decision (申诉).  The statement is sealed in "
+    "the vault; the entry carries its HMAC-SHA-256 under a key derived from the master "
+    "key (``statement_hmac``), so no one can confirm a guessed statement from the "
+    "ledger.  Entries written before carry its plain SHA-256 (``statement_sha256``).",
     {"appeal": identifier, "decision": identifier, "subject": pseudonym,
-     "ground": one_of("technical", "notification", "personal", "other"),
-     "statement_sha256": hex64},
+     "ground": one_of("technical", "notification", "personal", "other")},
+    {"statement_hmac": hex64, "statement_sha256": hex64},
+    exactly_one=(("statement_hmac", "statement_sha256"),),
 ))
 APPEAL_RULED = register(EventType(
     "appeal.ruled", "A reviewer ruled on an appeal; an overturn supersedes the decision.",

@@ -282,7 +282,7 @@ def _validate(records: list[_Record], known_posts: frozenset[str]) -> list[Candi
 
         registration = text.get("registration")
         if registration is not None and _check_registration(registration, fail):
-            key = registration.casefold()
+            key = registration_key(registration)
             if key in seen_registration:
                 fail("registration",
                      f"same registration number as row {seen_registration[key]}")
@@ -328,6 +328,18 @@ def _validate(records: list[_Record], known_posts: frozenset[str]) -> list[Candi
 
 def _as_int(value: object) -> int:
     return value if isinstance(value, int) else 0
+
+
+def registration_key(value: str) -> str:
+    """The form under which a registration number is unique in a campaign and found.
+
+    Registration numbers are ASCII (``REGISTRATION_RE``) and case-insensitive:
+    ``hr26-01699`` and ``HR26-01699`` are one number.  The key is the ASCII lower case
+    (what SQL ``lower()`` gives for ASCII on SQLite and PostgreSQL alike, which the
+    migration that introduced the key relies on).  ``value`` must already match
+    ``REGISTRATION_RE``.
+    """
+    return value.lower()
 
 
 def _check_registration(value: str, fail: _RowErrors) -> bool:

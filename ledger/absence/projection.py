@@ -36,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 
+from ledger.absence.imports import registration_key
 from ledger.storage.store import Appended
 
 PROJECTIONS = MetaData()
@@ -71,6 +72,11 @@ subjects = Table(
     Column("campaign", String(128), nullable=False),
     Column("post", String(128), nullable=False),
     Column("registration", String(32), nullable=False),
+    # The registration number's lookup key (``imports.registration_key``: lower case),
+    # so that either spelling finds the candidate by index.  Not unique: a ledger written
+    # before registrations were case-insensitive may hold two spellings of one number,
+    # and a replay must not fail on it (the import refuses new ones).
+    Column("registration_key", String(32), nullable=False),
     Column("commitment", String(64), nullable=False),
     Column("contact", String(32), nullable=False),
     Column("registered_index", Integer, nullable=False),
@@ -78,6 +84,7 @@ subjects = Table(
     Column("locked", Integer, nullable=False, default=0),
     Column("erased", Integer, nullable=False, default=0),
     UniqueConstraint("campaign", "registration", name="uq_subject_registration"),
+    Index("ix_subjects_registration_key", "campaign", "registration_key"),
 )
 windows = Table(
     "p_windows", PROJECTIONS,
@@ -145,6 +152,7 @@ decisions = Table(
     Column("idx", Integer, nullable=False),
     Index("ix_decisions_campaign", "campaign"),
     Index("ix_decisions_window", "window"),
+    Index("ix_decisions_subject", "subject"),
 )
 appeals = Table(
     "p_appeals", PROJECTIONS,
@@ -153,12 +161,16 @@ appeals = Table(
     Column("campaign", String(128), nullable=False),
     Column("subject", String(32), nullable=False),
     Column("ground", String(32), nullable=False),
-    Column("statement_sha256", String(64), nullable=False),
+    # What the ledger holds of the statement: the keyed digest (``statement_hmac``) of
+    # appeals filed now, the plain SHA-256 of those filed before (exactly one is set).
+    Column("statement_sha256", String(64)),
+    Column("statement_hmac", String(64)),
     Column("filed_at", String(32), nullable=False),
     Column("ruling", String(16)),
     Column("ruled_at", String(32)),
     Column("makeup_window", String(128)),
     Column("idx", Integer, nullable=False),
+    Index("ix_appeals_subject", "subject"),
 )
 notifications = Table(
     "p_notifications", PROJECTIONS,
@@ -396,7 +408,9 @@ def _post(conn: Connection, run: Sequence[Appended]) -> None:
 def _subject(conn: Connection, run: Sequence[Appended]) -> None:
     insert_rows(conn, subjects, [
         {"subject": a.body["subject"], "campaign": a.body["campaign"], "post": a.body["post"],
-         "registration": a.body["registration"], "commitment": a.body["commitment"],
+         "registration": a.body["registration"],
+         "registration_key": registration_key(a.body["registration"]),
+         "commitment": a.body["commitment"],
          "contact": a.body["contact"], "registered_index": a.index, "misses": 0,
          "locked": 0, "erased": 0} for a in run])
 
@@ -510,7 +524,8 @@ def _appeal(conn: Connection, run: Sequence[Appended]) -> None:
         conn.execute(insert(appeals).values(
             appeal=a.body["appeal"], decision=a.body["decision"], campaign=campaign,
             subject=a.body["subject"], ground=a.body["ground"],
-            statement_sha256=a.body["statement_sha256"], filed_at=a.time, ruling=None,
+            statement_sha256=a.body.get("statement_sha256"),
+            statement_hmac=a.body.get("statement_hmac"), filed_at=a.time, ruling=None,
             ruled_at=None, makeup_window=None, idx=a.index))
 
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ from ledger import jcs
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.anomaly import DecidedWindow, detect
 from ledger.absence.entries import PLATFORM_KINDS, ROLES
-from ledger.absence.imports import parse_candidates
+from ledger.absence.imports import REGISTRATION_RE, parse_candidates, registration_key
 from ledger.absence.rules import (
     AbsenceDecision,
     Cause,
@@ -43,7 +44,13 @@ from ledger.absence.rules import (
     explain,
 )
 from ledger.absence.settings import AbsenceSettings
-from ledger.absence.vault import PersonalDetails, SealedPerson, Vault, new_subject_id
+from ledger.absence.vault import (
+    PersonalDetails,
+    SealedPerson,
+    Vault,
+    new_subject_id,
+    normalise_id_number,
+)
 from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound, Unprocessable
 from ledger.events import identifier
@@ -53,6 +60,18 @@ log = logging.getLogger(__name__)
 
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyz234567"
 MAX_STATEMENT_CHARS = 2000
+STATEMENT_MAC_INFO = b"absentia appeal statement mac v1"
+#: The fields each purpose of a personal-data read returns (minimum necessity): contact
+#: needs the channels, not the ID number; an audit checks identity, not the channels.
+PURPOSE_FIELDS: dict[str, tuple[str, ...]] = {
+    "contact": ("name", "phone", "email"),
+    "review": ("name", "id_number", "phone", "email"),
+    "appeal": ("name", "id_number", "phone", "email"),
+    "audit": ("name", "id_number"),
+}
+#: Purposes that read a case under review: allowed only while the subject has a current
+#: decision pending review or an open appeal.
+UNDER_REVIEW_PURPOSES = ("review", "appeal")
 
 
 def new_id(prefix: str) -> str:
@@ -140,6 +159,18 @@ class AbsenceService:
         # Appeal statements are sealed under a key derived from the master key.
         self._doc_key = AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                                     info=b"absentia documents v1").derive(master_key))
+        # ... and the ledger holds their HMAC under another derived key (a plain hash
+        # would let anyone confirm a guessed statement).
+        self._statement_mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                       info=STATEMENT_MAC_INFO).derive(master_key)
+        # What a lookup opens when the registration number is unknown or erased, so
+        # that every lookup does the same work (one query, one vault opening, one
+        # comparison).  Its ID number is lower-case letters: no well-formed factor
+        # (digits and X) can equal its end, and a match with it is refused anyway.
+        self._decoy_subject = new_subject_id()
+        self._decoy = self.vault.seal(self._decoy_subject, PersonalDetails(
+            name="-", id_number="".join(secrets.choice("abcdefghijklmnopqrstuvwxyz")
+                                        for _ in range(18)), phone="", email=""))
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -303,17 +334,18 @@ class AbsenceService:
             sealed.append((row, subject, self.vault.seal(subject, row.details)))
 
         def plan(conn: Connection) -> list[NewEntry]:
-            regs = {r.registration for r, _, _ in sealed}
+            # Registration numbers are case-insensitive: one spelling taken takes all.
+            regs = {registration_key(r.registration) for r, _, _ in sealed}
             blinds = {s.blind_index for _, _, s in sealed}
-            taken_regs = set(conn.execute(select(P.subjects.c.registration).where(
+            taken_regs = set(conn.execute(select(P.subjects.c.registration_key).where(
                 P.subjects.c.campaign == campaign,
-                P.subjects.c.registration.in_(regs))).scalars()) if regs else set()
+                P.subjects.c.registration_key.in_(regs))).scalars()) if regs else set()
             taken_blind = set(conn.execute(select(P.vault_people.c.blind_index).where(
                 P.vault_people.c.campaign == campaign,
                 P.vault_people.c.blind_index.in_(blinds))).scalars()) if blinds else set()
             errors: list[dict[str, object]] = []
             for r, _, s in sealed:
-                if r.registration in taken_regs:
+                if registration_key(r.registration) in taken_regs:
                     errors.append({"row": r.row, "field": "registration",
                                    "message": "already registered in this campaign"})
                 if s.blind_index in taken_blind:
@@ -361,14 +393,20 @@ class AbsenceService:
 
     def personal_data(self, caller: Caller, subject: str, purpose: str, now: datetime
                       ) -> dict[str, Any]:
-        """A candidate's details; the read itself is recorded (``pii.viewed``) first.
+        """The details a purpose needs (``PURPOSE_FIELDS``: contact gives name, phone
+        and e-mail, not the ID number); the read itself is recorded (``pii.viewed``,
+        naming the fields) first.  ``review`` and ``appeal`` read only a case under
+        review: the subject has a current decision pending review or an open appeal.
 
         Raises:
             BadData: unknown purpose.
             NotFound: no such subject, or erased.
+            NotAllowed: ``review`` or ``appeal`` for a subject with no case under review
+                (``field="purpose"``).
         """
-        if purpose not in ("review", "appeal", "contact", "audit"):
+        if purpose not in PURPOSE_FIELDS:
             raise BadData("purpose: one of review, appeal, contact, audit", field="purpose")
+        fields = PURPOSE_FIELDS[purpose]
         details: list[PersonalDetails] = []
 
         def plan(conn: Connection) -> list[NewEntry]:
@@ -378,14 +416,31 @@ class AbsenceService:
             if row is None or sealed is None:
                 raise NotFound(f"no personal data for {subject!r} (unknown or erased)",
                                field="subject")
+            if purpose in UNDER_REVIEW_PURPOSES and not self._under_review(conn, subject):
+                raise NotAllowed(f"purpose {purpose}: {subject} has no decision pending "
+                                 "review and no open appeal; a reviewer reads only cases "
+                                 "under review", field="purpose")
             details.append(self.vault.open(subject, sealed))
             return [NewEntry("pii.viewed", caller.actor, {
-                "subject": subject, "purpose": purpose,
-                "fields": "email,id_number,name,phone"})]
+                "subject": subject, "purpose": purpose, "fields": ",".join(sorted(fields))})]
 
         receipts = self._run(now, plan)
-        return {"subject": subject, **details[0].to_json(),
+        person = details[0].to_json()
+        return {"subject": subject, **{f: person[f] for f in fields},
                 "access_recorded_at": receipts[0].index}
+
+    @staticmethod
+    def _under_review(conn: Connection, subject: str) -> bool:
+        """The subject has a current decision pending review, or an open appeal."""
+        d = P.decisions
+        pending = conn.execute(select(d.c.decision).where(
+            d.c.subject == subject, d.c.review == "pending",
+            d.c.superseded_by.is_(None)).limit(1)).first()
+        if pending is not None:
+            return True
+        return conn.execute(select(P.appeals.c.appeal).where(
+            P.appeals.c.subject == subject, P.appeals.c.ruling.is_(None)).limit(1)
+        ).first() is not None
 
     def erase(self, caller: Caller, subject: str, reason: str, now: datetime
               ) -> dict[str, Any]:
@@ -1040,37 +1095,59 @@ class AbsenceService:
     def find_subject(self, campaign: str, registration: Any, factor: Any) -> str:
         """The subject whose registration number and verification factor match.
 
-        A wrong factor and an unknown number raise the same error, so the answer
-        does not reveal who is a candidate.
+        The registration number is case-insensitive (``imports.registration_key``); the
+        factor is the last ``factor_chars`` characters of the ID number
+        (``parse_factor``).  A wrong factor, an unknown number and an erased candidate
+        raise the same error, after the same work: one query, one vault record opened
+        (a decoy when there is no live record), one constant-time comparison; so neither
+        the answer nor its timing tells who is a candidate.
 
         Raises:
-            NotAllowed: no match (or erased).
+            BadData: the registration number or the factor is malformed (named); checked
+                before anything is looked up or compared.
+            NotAllowed: no match (unknown, erased or a wrong factor).
         """
-        fail = NotAllowed("registration number and verification factor do not match",
-                          field="factor")
-        if not isinstance(registration, str) or not isinstance(factor, str):
-            raise fail
+        key = parse_registration(registration)
+        wanted = parse_factor(factor, self.cfg.factor_chars)
+        s, v = P.subjects, P.vault_people
         with self.read() as conn:
-            row = conn.execute(select(P.subjects.c.subject).where(
-                P.subjects.c.campaign == campaign,
-                P.subjects.c.registration == registration)).first()
-            sealed = self._sealed(conn, row.subject) if row else None
-        expected = "\x00" * self.cfg.factor_chars
-        if row is not None and sealed is not None:
-            expected = self.vault.open(row.subject, sealed).id_number[-self.cfg.factor_chars:]
-        if not hmac.compare_digest(expected.upper().encode(), factor.strip().upper().encode()):
-            raise fail
-        assert row is not None
-        return str(row.subject)
+            # A ledger written before registrations were case-insensitive may hold two
+            # spellings of one number: the exact spelling wins, then the older one.
+            row = conn.execute(
+                select(s.c.subject, s.c.commitment, v.c.wrapped_key, v.c.ciphertext,
+                       v.c.blind_index)
+                .outerjoin(v, v.c.subject == s.c.subject)
+                .where(s.c.campaign == campaign, s.c.registration_key == key)
+                .order_by((s.c.registration == str(registration).strip()).desc(),
+                          s.c.registered_index)
+                .limit(1)).first()
+        live = row is not None and row.wrapped_key is not None and row.ciphertext is not None
+        if live:
+            assert row is not None
+            subject, sealed = str(row.subject), SealedPerson(
+                bytes(row.wrapped_key), bytes(row.ciphertext), row.commitment,
+                row.blind_index)
+        else:
+            subject, sealed = self._decoy_subject, self._decoy
+        expected = self.vault.open(subject, sealed).id_number[-self.cfg.factor_chars:]
+        same = hmac.compare_digest(expected.encode(), wanted.encode())
+        if not (same and live):
+            raise NotAllowed("registration number and verification factor do not match",
+                             field="factor")
+        return subject
 
     def status(self, campaign: str, registration: Any, factor: Any) -> dict[str, Any]:
         """A candidate's own status: windows and current decisions with explanations.
 
         Raises:
+            BadData: the registration number or the factor is malformed.
             NotAllowed: registration and factor do not match.
         """
         subject = self.find_subject(campaign, registration, factor)
         with self.read() as conn:
+            # As registered (the candidate may have typed another case).
+            registered = conn.execute(select(P.subjects.c.registration).where(
+                P.subjects.c.subject == subject)).scalar_one()
             ws = conn.execute(select(P.windows.c.window).where(
                 P.windows.c.subject == subject).order_by(P.windows.c.scheduled_index)
             ).scalars().all()
@@ -1080,7 +1157,7 @@ class AbsenceService:
             current = [self.decision(d) for d in info["decisions"]]
             out.append({k: info[k] for k in ("window", "kind", "opens_at", "closes_at",
                                               "accommodation")} | {"decisions": current})
-        return {"campaign": campaign, "registration": registration, "windows": out}
+        return {"campaign": campaign, "registration": registered, "windows": out}
 
     def file_appeal(self, campaign: str, data: Mapping[str, Any], now: datetime
                     ) -> dict[str, Any]:
@@ -1127,10 +1204,17 @@ class AbsenceService:
                                                          appeal.encode())))
             return [NewEntry("appeal.filed", "candidate", {
                 "appeal": appeal, "decision": row.decision, "subject": subject,
-                "ground": ground, "statement_sha256": _sha256_hex(statement.encode())})]
+                "ground": ground, "statement_hmac": self.statement_hmac(statement)})]
 
         rc = self._run(now, plan)[0]
         return {"appeal": appeal, "status": "filed", "ledger_index": rc.index}
+
+    def statement_hmac(self, statement: str) -> str:
+        """Lowercase hex HMAC-SHA-256 of an appeal statement (UTF-8) under the key
+        derived from the master key (HKDF, ``STATEMENT_MAC_INFO``): what ``appeal.filed``
+        records, which only the key's holder can compute for a guessed statement."""
+        return hmac.new(self._statement_mac_key, statement.encode(), hashlib.sha256
+                        ).hexdigest()
 
     def appeals(self, campaign: str, *, open_only: bool = False) -> list[dict[str, Any]]:
         """The campaign's appeals (without statements), oldest first."""
@@ -1582,6 +1666,43 @@ def _check_window_times(opens: datetime, closes: datetime, now: datetime) -> Non
                       field="opens_at")
 
 
+def parse_registration(value: Any) -> str:
+    """A registration number as typed by a candidate, as its lookup key.
+
+    Surrounding whitespace is ignored; the key is case-insensitive
+    (``imports.registration_key``).
+
+    Raises:
+        BadData: not a string of the registration grammar (``imports.REGISTRATION_RE``).
+    """
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or not REGISTRATION_RE.fullmatch(text):
+        raise BadData("registration: 4 to 32 letters, digits or '-', as on the "
+                      "registration slip", field="registration")
+    return registration_key(text)
+
+
+def parse_factor(value: Any, chars: int) -> str:
+    """A verification factor as typed: the last ``chars`` characters of an ID number.
+
+    An ID number is 17 digits and a check character (a digit or X), so a factor is
+    ``chars - 1`` digits and a final digit or X.  Normalised like ID numbers
+    (``vault.normalise_id_number``: NFKC, so full-width digits count; whitespace removed;
+    upper case, so ``x`` is ``X``).
+
+    Raises:
+        BadData: anything else (named ``factor``), before it is compared with anything.
+    """
+    text = normalise_id_number(value) if isinstance(value, str) and len(value) <= 64 else ""
+    if len(text) != chars or not _FACTOR_RE.fullmatch(text):
+        raise BadData(f"factor: the last {chars} characters of the ID number "
+                      f"({chars - 1} digits, then a digit or X)", field="factor")
+    return text
+
+
+_FACTOR_RE = re.compile(r"[0-9]*[0-9X]")
+
+
 def _contact(d: PersonalDetails) -> str:
     return ",".join(c for c, v in (("email", d.email), ("sms", d.phone)) if v)
 
@@ -1658,6 +1779,7 @@ def _offer_state(row: Any) -> str | None:
 def _appeal_json(row: Any) -> dict[str, Any]:
     return {"appeal": row.appeal, "decision": row.decision, "campaign": row.campaign,
             "subject": row.subject, "ground": row.ground,
+            "statement_hmac": row.statement_hmac,
             "statement_sha256": row.statement_sha256, "filed_at": row.filed_at,
             "ruling": row.ruling, "ruled_at": row.ruled_at,
             "makeup_window": row.makeup_window, "ledger_index": row.idx}

@@ -12,7 +12,7 @@ from ledger.absence.setup import cached_webhook_secrets, open_absence
 from ledger.config import Settings
 from ledger.storage import LedgerStore, make_engine
 from ledger.web import api, logs, ops, problems
-from ledger.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter
+from ledger.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 #: Paths any site may read from a browser (CORS): the log and what is published.
@@ -67,6 +67,7 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
     app.extensions.setdefault("absentia.rate_limiter", SharedRateLimiter(store, 10, 60.0))
     app.extensions.setdefault("absentia.sign_in_limiter", SharedRateLimiter(
         store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in"))
+    app.extensions.setdefault("absentia.registration_limiters", registration_limiters(store))
     for blueprint in (api.bp, public.bp, selfservice.bp, console.bp, console_hr.bp,
                       console_audit.bp, openapi.bp):
         app.register_blueprint(blueprint)

@@ -28,10 +28,12 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import TooManyRequests
 
-from ledger.absence.service import AbsenceService, Caller
+from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
+from ledger.web.ratelimit import client_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -131,8 +133,6 @@ class RateLimiter:
 
     def check(self, key: str) -> None:
         """Raise 429 (werkzeug TooManyRequests) when over the limit."""
-        from werkzeug.exceptions import TooManyRequests
-
         t = time.monotonic()
         with self._lock:
             hits = self._hits.setdefault(key, deque())
@@ -150,8 +150,35 @@ PUBLIC_LIMIT = RateLimiter(10, 60.0)
 
 
 def public_limited() -> None:
+    """Count a public request against its client address (an IPv6 client by its /64).
+
+    Raises:
+        TooManyRequests: over the per-address limit (429).
+    """
     limiter: RateLimiter = current_app.extensions.get("absentia.rate_limiter", PUBLIC_LIMIT)
-    limiter.check(request.remote_addr or "?")
+    limiter.check(client_key(request.remote_addr or "?"))
+
+
+def lookup_limited(campaign: str, registration: Any) -> None:
+    """Count a candidate lookup (status or appeal) against the registration number it
+    names, whatever the client's address, keyed as lookups find it (case-insensitive):
+    many addresses guessing one candidate's factor share one count
+    (``ratelimit.REGISTRATION_PER_15_MIN``, ``REGISTRATION_PER_DAY``).  Unknown numbers
+    are counted too, so a lookup does the same work whether the number exists or not.
+
+    Raises:
+        BadData: the registration number is malformed (named; nothing is counted).
+        TooManyRequests: over a per-registration limit (429).
+    """
+    key = f"{campaign}\n{parse_registration(registration)}"
+    limiters: tuple[RateLimiter, ...] = current_app.extensions.get(
+        "absentia.registration_limiters", ())
+    for limiter in limiters:
+        try:
+            limiter.check(key)
+        except TooManyRequests:
+            raise TooManyRequests("too many attempts for this registration number; wait "
+                                  "15 minutes and retry") from None
 
 
 # -- platform -----------------------------------------------------------------------
@@ -394,10 +421,13 @@ def candidate_status(campaign: str) -> Response:
     """A candidate's own status; registration and factor travel in the body, not the URL."""
     public_limited()
     data = body()
+    lookup_limited(campaign, data.get("registration"))
     return ok(service().status(campaign, data.get("registration"), data.get("factor")))
 
 
 @bp.post("/campaigns/<campaign>/appeals")
 def file_appeal(campaign: str) -> Response:
     public_limited()
-    return ok(service().file_appeal(campaign, body(), now()), 201)
+    data = body()
+    lookup_limited(campaign, data.get("registration"))
+    return ok(service().file_appeal(campaign, data, now()), 201)

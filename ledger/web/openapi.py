@@ -172,7 +172,14 @@ SCHEMAS: dict[str, Schema] = {
     "ReceiptResult": obj({"reference": STR, "recorded": BOOL}),
     "Appeal": obj({
         "appeal": STR, "decision": STR, "campaign": STR, "subject": STR, "ground": STR,
-        "statement_sha256": SHA256, "filed_at": TIME, "ruling": NSTR, "ruled_at": NTIME,
+        "statement_hmac": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
+                           "description": "HMAC-SHA-256 of the statement under a key "
+                                          "derived from the master key (what the ledger "
+                                          "holds); null for appeals filed before it"},
+        "statement_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
+                             "description": "The plain SHA-256 recorded by appeals filed "
+                                            "before statement_hmac; null since"},
+        "filed_at": TIME, "ruling": NSTR, "ruled_at": NTIME,
         "makeup_window": NSTR, "ledger_index": INT}),
     "AppealDetail": {"allOf": [ref("Appeal"), obj({}, {"statement": {
         "type": "string",
@@ -247,13 +254,14 @@ STATUS_TEXT = {
     401: "No, unknown or revoked credential (``WWW-Authenticate: Bearer``), or a bad "
          "webhook signature or timestamp.",
     403: "The token's role may not do this, or (candidates) registration and factor do "
-         "not match.",
+         "not match (the same answer for an unknown or erased registration).",
     404: "The named resource does not exist.",
     409: "The request conflicts with the current state (named in ``field``).",
     413: "The body is too large.",
     422: "Well-formed but unprocessable: every row or event problem is listed in "
          "``errors``; nothing was recorded.",
-    429: "Rate-limited (public endpoints): wait and retry.",
+    429: "Rate-limited (public endpoints: per client address, an IPv6 client by its "
+         "/64, and per registration number): wait and retry.",
     503: "A dependency (e.g. the webhook secrets or the database) is unavailable: retry "
          "the same request after ``Retry-After`` seconds (a webhook-id is recorded once "
          "however often it is sent).",
@@ -372,13 +380,17 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "get": op("The campaign's candidates (pseudonymous).", roles=READ,
                       params=[CAMPAIGN], ok=J(array(ref("Candidate"))), errors=(404,))},
         "/api/v1/candidates/{subject}/personal-data": {"get": op(
-            "A candidate's personal data (the access is recorded in the ledger).",
+            "A candidate's personal data, only the fields the purpose needs: contact "
+            "gives name, phone and email; review and appeal also the ID number, and only "
+            "for a subject with a decision pending review or an open appeal (else 403, "
+            "field purpose); audit gives name and ID number.  The access is recorded in "
+            "the ledger.",
             roles=("hr", "reviewer"),
             params=[path("subject", "Subject pseudonym."),
                     param("purpose", "query",
                           {"enum": ["review", "appeal", "contact", "audit"]},
                           "Why (default: contact for hr, review for reviewer).")],
-            ok=J("PersonalData"), errors=(400, 404))},
+            ok=J("PersonalData"), errors=(400, 403, 404))},
         "/api/v1/candidates/{subject}/erasure": {"post": op(
             "Erase a candidate's personal data (after retention, or on request).",
             roles=("hr",), params=[path("subject", "Subject pseudonym.")],

@@ -15,6 +15,7 @@ rebuild leaves it alone.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 from collections.abc import Callable
 
@@ -30,6 +31,16 @@ from ledger.storage.store import LedgerStore
 #: one address trying many logins (password spraying) is slowed down too.
 SIGN_IN_PER_ADDRESS = 30
 
+#: Lookups (status and appeal, JSON API and form alike) per (campaign, registration
+#: number), whatever the client address: many addresses guessing one candidate's factor
+#: (about 11,000 values) get 10 tries per 15 minutes and 30 a day between them, so at
+#: most about 210 (2 % of the values) over a 7-day appeal period.  Every attempt counts,
+#: as it is made (before the factor is compared), so concurrent guesses cannot overrun
+#: the count.  An attacker can thereby block one candidate's lookups for a while; the
+#: limits are low enough to stop guessing and high enough for a candidate who retypes.
+REGISTRATION_PER_15_MIN = 10
+REGISTRATION_PER_DAY = 30
+
 #: Salt of the key hashes (public: it only keeps the stored hashes from being the bare
 #: SHA-256 of an address that someone could look up in a precomputed table).
 _SALT = b"absentia rate limit v1\n"
@@ -38,6 +49,31 @@ _SALT = b"absentia rate limit v1\n"
 def key_hash(bucket: str, key: str) -> bytes:
     """The stored form of a client key: SHA-256 over a salt, the bucket and the key."""
     return hashlib.sha256(_SALT + bucket.encode() + b"\n" + key.encode()).digest()
+
+
+def client_key(address: str) -> str:
+    """The key a client address is counted under: an IPv4 address as it is, an IPv6
+    address by its /64 (one subscriber or LAN gets a whole /64 and can pick any address
+    in it), an IPv4-mapped IPv6 address as the IPv4 address; anything else as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def registration_limiters(store: LedgerStore, clock: Callable[[], float] = time.time
+                          ) -> tuple[SharedRateLimiter, ...]:
+    """The limits per (campaign, registration number), shared by every process:
+    ``REGISTRATION_PER_15_MIN`` per 15 minutes and ``REGISTRATION_PER_DAY`` per day."""
+    return (SharedRateLimiter(store, REGISTRATION_PER_15_MIN, 900.0, bucket="registration",
+                              clock=clock),
+            SharedRateLimiter(store, REGISTRATION_PER_DAY, 86400.0,
+                              bucket="registration-day", clock=clock))
 
 
 class SharedRateLimiter:

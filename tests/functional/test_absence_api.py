@@ -597,9 +597,14 @@ def test_personal_data_reads_are_recorded_and_erasure(env: Env) -> None:
     resp = env.get(f"/api/v1/candidates/{subject}/personal-data", "hr")
     assert resp.status_code == 200
     assert J(resp)["name"] == flow.rows[0]["name"]
-    assert J(resp)["id_number"] == flow.rows[0]["id_number"]
+    # Contact needs the channels, not the ID number (minimum necessity).
+    assert (J(resp)["phone"], J(resp)["email"]) == (flow.rows[0]["phone"],
+                                                    flow.rows[0]["email"])
+    assert "id_number" not in J(resp)
+    assert flow.rows[0]["id_number"] not in resp.get_data(as_text=True)
     viewed = [e for e in env.ledger_entries() if e["type"] == "pii.viewed"]
     assert len(viewed) == 1
+    assert viewed[0]["body"]["fields"] == "email,name,phone"
     assert viewed[0]["actor"] == f"hr:{hr_token_id}"
     assert viewed[0]["body"]["subject"] == subject
     assert viewed[0]["index"] == J(resp)["access_recorded_at"]

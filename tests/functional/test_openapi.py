@@ -256,7 +256,9 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
         creds = {"registration": regs[7], "factor": rows[7]["id_number"][-4:]}
         call("POST", "/api/v1/campaigns/c2026/status", expect=200, json=creds)
         call("POST", "/api/v1/campaigns/c2026/status", expect=403,
-             json={**creds, "factor": "XXXX"})
+             json={**creds, "factor": "0000" if creds["factor"] != "0000" else "1111"})
+        call("POST", "/api/v1/campaigns/c2026/status", expect=400,
+             json={**creds, "factor": "XXXX"})  # not the end of an ID number
         appeal = call("POST", "/api/v1/campaigns/c2026/appeals", expect=201, json={
             **creds, "ground": "technical", "statement": "网络中断"})["appeal"]
         call("GET", "/api/v1/campaigns/c2026/appeals?open=1", "hr", expect=200)

@@ -76,7 +76,7 @@ VALID: dict[str, dict[str, Any]] = {
     "decision.reviewed": {"decision": "d_w_1", "ruling": "makeup_granted",
                           "makeup_window": "w_2", "alert": "c2026:platform_outage:x"},
     "appeal.filed": {"appeal": "a_1", "decision": "d_w_1", "subject": SUB,
-                     "ground": "notification", "statement_sha256": H},
+                     "ground": "notification", "statement_hmac": H},
     "appeal.ruled": {"appeal": "a_1", "ruling": "overturned", "makeup_window": "w_3"},
     "notification.queued": {"notification": "n_1", "subject": SUB, "channel": "sms",
                             "template": "decision", "due_by": "2026-11-25T11:00:00.000Z",
@@ -149,8 +149,22 @@ def test_valid_body_accepted(name: str) -> None:
     body = _body(name)
     et.check_body(body)
     prepare(NewEntry(name, "system", body))
-    # Only the required fields is also a valid body.
-    et.check_body({k: v for k, v in body.items() if k in et.required})
+    # Only the required fields (and one field of each exactly-one group) is also valid.
+    minimal = {k: v for k, v in body.items() if k in et.required}
+    minimal.update({group[0]: body[group[0]] for group in et.exactly_one})
+    et.check_body(minimal)
+
+
+def test_appeal_filed_carries_the_keyed_digest_or_the_old_plain_one() -> None:
+    """New entries hold ``statement_hmac``; entries written before hold
+    ``statement_sha256`` and stay valid; exactly one of the two."""
+    et = lookup("appeal.filed")
+    old = {k: v for k, v in VALID["appeal.filed"].items() if k != "statement_hmac"}
+    et.check_body({**old, "statement_sha256": H})
+    for body in (old, {**old, "statement_sha256": H, "statement_hmac": H}):
+        with pytest.raises(BadData, match="exactly one") as info:
+            et.check_body(body)
+        assert info.value.field == "body.statement_hmac"
 
 
 @pytest.mark.parametrize("name", TYPES)
