@@ -1,7 +1,7 @@
 """Case-insensitive registration numbers and keyed appeal-statement digests.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 
 * ``p_subjects.registration_key``: the registration number in lower case, indexed with
   the campaign, so a candidate is found under either spelling without a scan.  A
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision: str | None = "0003"
+revision = "0005"
+down_revision: str | None = "0004"
 branch_labels: tuple[str, ...] | None = None
 depends_on: tuple[str, ...] | None = None
 
