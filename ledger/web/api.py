@@ -186,7 +186,7 @@ def platform_events() -> Response:
     if not isinstance(payload, dict):
         raise Unprocessable("body: expected a JSON object (one event or {\"events\": [...]})",
                             field="body")
-    receipt, created = svc.ingest(msg.id, payload, now())
+    receipt, created = svc.ingest(msg.id, payload, now(), msg.sent_at)
     receipt["replayed"] = not created
     return ok(receipt, 201 if created else 200)
 
