@@ -32,6 +32,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
+from ledger.web.credentials import bearer_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -58,10 +59,11 @@ def roles(*allowed: str) -> Callable[[Callable[Params, R]], Callable[Params, R]]
         @wraps(fn)
         def inner(*args: Params.args, **kwargs: Params.kwargs) -> R:
             header = request.headers.get("Authorization", "")
-            if not header.startswith("Bearer ") or len(header) > 200:
+            token = bearer_token(header) if len(header) <= 200 else None
+            if token is None:
                 raise Unauthenticated("send 'Authorization: Bearer <token>'",
                                       field="Authorization")
-            caller = service().authenticate(header[7:].strip())
+            caller = service().authenticate(token)
             if caller is None:
                 raise Unauthenticated("the token is unknown or revoked", field="Authorization")
             if caller.role not in allowed:

@@ -38,6 +38,7 @@ from sqlalchemy import func, select, text
 from ledger.config import Settings
 from ledger.keys import KeyDirectory
 from ledger.storage import LedgerStore
+from ledger.web.credentials import bearer_token
 from ledger.web.problems import problem
 
 log = logging.getLogger(__name__)
@@ -394,8 +395,8 @@ def metrics() -> Response:
         log.error("the [metrics] token_file cannot be read")
         return problem("unavailable", "the metrics token cannot be read; tell the operator")
     if token is not None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        given = bearer_token(request.headers.get("Authorization", "")) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
             resp = problem("unauthorized", "send 'Authorization: Bearer <metrics token>'")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="absentia-metrics"'
             return resp

@@ -936,6 +936,21 @@ def test_appeal_statement_whose_digest_looks_like_a_phone(tmp_path: Path,
         assert resp.status_code == 201, J(resp)
 
 
+def test_the_authorization_scheme_is_case_insensitive(tmp_path: Path, sqlite_url: str
+                                                      ) -> None:
+    """RFC 9110 §11.1: "bearer", "BEARER" and "Bearer" are one scheme (RFC 6750 §2.1)."""
+    with make_env(tmp_path, sqlite_url) as env:
+        token = env.tokens["hr"]
+        for header in (f"bearer {token}", f"BEARER {token}", f"BeArEr {token}",
+                       f"Bearer {token}", f"bearer  {token} "):
+            resp = env.client.get("/api/v1/campaigns", headers={"Authorization": header})
+            assert resp.status_code == 200, (header, resp.get_data(as_text=True))
+        for header in (f"Basic {token}", f"Bearer{token}", "Bearer", "bearer ",
+                       f"Bearerx {token}", f"bearer {token} extra"):
+            problem(env.client.get("/api/v1/campaigns", headers={"Authorization": header}),
+                    401, "Authorization")
+
+
 def test_window_times_beyond_a_year_or_a_month_are_refused(env: Env) -> None:
     """A mistyped year must not park a candidate's fate decades away (nothing written)."""
     flow = Flow(env, 2)

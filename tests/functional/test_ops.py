@@ -320,6 +320,12 @@ def test_metrics_token_when_configured(tmp_path: Path, sqlite_url: str) -> None:
             "Authorization": "Bearer wrong"}).status_code == 401
         ok = env.client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
         assert ok.status_code == 200
+        # The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+        for scheme in ("bearer", "BEARER"):
+            assert env.client.get("/metrics", headers={
+                "Authorization": f"{scheme} s3cret-scrape"}).status_code == 200
+        assert env.client.get("/metrics", headers={
+            "Authorization": "Bearer S3CRET-SCRAPE"}).status_code == 401
         assert ("absentia_log_entries_total", (("log", LOG),)) in parse(
             ok.get_data(as_text=True))
 
