@@ -38,6 +38,13 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
             "logger_class": "ledger.logging_setup.GunicornLogger",
             "loglevel": loglevel,
             "graceful_timeout": 10,
+            # Whether a request came over https, and from whom, is decided in the app alone
+            # (werkzeug's ProxyFix, by [server] trusted_proxies).  gunicorn would otherwise
+            # believe X-Forwarded-Proto/-Ssl/-Protocol from 127.0.0.1 and ::1 (and from
+            # any UNIX-socket peer) and hand the app https with trusted_proxies = 0.
+            "forwarded_allow_ips": "",
+            "secure_scheme_headers": {},
+            "forwarder_headers": "",
         }
         if post_fork is not None:  # run in each worker right after the fork
             self.options["post_fork"] = lambda _server, _worker: post_fork()
