@@ -54,6 +54,20 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
 #: Seconds a client is asked to wait (Retry-After) when the database is unavailable.
 RETRY_AFTER_S = 2
 
+#: What logs name a request whose path matched no route (405s included).
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def logged_route() -> str:
+    """How log lines name the current request: its route (``url_rule.rule``, e.g.
+    ``/api/v1/candidates/<subject>/personal-data``), or ``UNMATCHED_ROUTE``.
+
+    Never the path: anyone can type an ID number or a phone into a URL, and logs hold
+    no personal data.  (A problem's ``instance`` echoes the path to its own requester.)
+    """
+    rule = request.url_rule
+    return rule.rule if rule is not None else UNMATCHED_ROUTE
+
 
 def problem(slug: str, detail: str, *, status: int | None = None, field: str | None = None,
             **extra: Any) -> Response:
@@ -157,7 +171,7 @@ def init_app(app: Flask) -> None:
         slug = database_fault(exc)
         if slug is None:
             return _unexpected(exc)
-        log.error("database unavailable on %s (%s): %s", request.path, slug,
+        log.error("database unavailable on %s (%s): %s", logged_route(), slug,
                   type(getattr(exc, "orig", None) or exc).__name__)
         detail = ("the database's disk is full; nothing was recorded"
                   if slug == "insufficient-storage" else
@@ -168,7 +182,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.path)
+        log.exception("unhandled error on %s", logged_route())
         return problem("internal", "an unexpected error occurred")
 
     @app.get("/problems/<slug>")
