@@ -19,6 +19,7 @@ The clock is read here (``now()``) and passed to the service.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -142,7 +143,8 @@ class RateLimiter:
                 hits.popleft()
             if len(hits) >= self.n:
                 raise TooManyRequests(f"at most {self.n} attempts per {int(self.per_s)} s; "
-                                      "wait and retry")
+                                      "wait and retry",
+                                      retry_after=max(1, math.ceil(hits[0] + self.per_s - t)))
             hits.append(t)
             if len(self._hits) > 100_000:
                 self._hits.clear()

@@ -491,8 +491,11 @@ def test_public_endpoints_are_rate_limited(env: Env) -> None:
     body = {"registration": flow.regs[0], "factor": "0000"}
     for _ in range(10):
         assert env.client.post("/api/v1/campaigns/c2026/status", json=body).status_code == 403
-    problem(env.client.post("/api/v1/campaigns/c2026/status", json=body), 429)
-    problem(env.client.post("/api/v1/campaigns/c2026/appeals", json=body), 429)
+    for path in ("/api/v1/campaigns/c2026/status", "/api/v1/campaigns/c2026/appeals"):
+        resp = env.client.post(path, json=body)
+        problem(resp, 429)
+        # RFC 6585 §4 / RFC 9110 §10.2.3: when to come back, in seconds of this window.
+        assert 1 <= int(resp.headers["Retry-After"]) <= 60
 
 
 # -- 7. alerts -----------------------------------------------------------------------------
