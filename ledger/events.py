@@ -22,20 +22,32 @@ from ledger.errors import BadData
 #: ``ledger.storage.store.prepare`` relies on to canonicalise them directly).
 Validator = Callable[[Any, str], None]
 
-# PII patterns (PIPL minimum necessity): an 18-character resident ID number, an
-# 11-digit mainland mobile number, an e-mail address, Han characters (names).
+#: A mainland mobile number (1[3-9] and nine digits), whole or grouped 3-4-4 by spaces.
+_MOBILE_DOMESTIC = r"1[3-9][0-9](?:[0-9]{8}| [0-9]{4} [0-9]{4})"
+#: The same in international form (ITU-T E.164, country code 86): +86, 0086 or 86, in
+#: parentheses or not, a space, a hyphen or nothing, then the number whole or grouped.
+#: Grouped by hyphens only after a country code: an identifier may read 130-2026-0001.
+_MOBILE_INTERNATIONAL = (r"\(?(?:\+|00)?86\)?[ -]?"
+                         r"1[3-9][0-9](?:[0-9]{8}|-[0-9]{4}-[0-9]{4}| [0-9]{4} [0-9]{4})")
+
+# PII patterns (PIPL minimum necessity): an 18-character resident ID number, a
+# mainland mobile number (domestic or international form), an e-mail address, Han
+# characters (names).
 PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an ID number", re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")),
-    ("a mobile number", re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")),
+    ("a mobile number", re.compile(
+        rf"(?<![0-9])(?:{_MOBILE_INTERNATIONAL}|{_MOBILE_DOMESTIC})(?![0-9])")),
     ("an e-mail address", re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")),
     ("Han characters (a name?)", re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]")),
 )
 
 
-#: What every match of a pattern above must contain: a run of 11 digits, an '@' or a
-#: Han character.  A cheap first search (the e-mail pattern itself backtracks on long
-#: strings); only text that has one of these is scanned pattern by pattern.
-PII_HINT = re.compile(r"[0-9]{11}|@|[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]")
+#: What every match of a pattern above must contain: a run of 11 digits, a mobile
+#: number grouped 3-4-4, an '@' or a Han character.  A cheap first search (the e-mail
+#: pattern itself backtracks on long strings); only text that has one of these is
+#: scanned pattern by pattern.
+PII_HINT = re.compile(r"[0-9]{11}|1[3-9][0-9][ -][0-9]{4}[ -][0-9]{4}|@"
+                      r"|[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]")
 
 
 def scan_for_personal_data(value: Any, path: str) -> None:

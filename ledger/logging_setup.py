@@ -10,7 +10,8 @@ variable ``ABSENTIA_LOG_FORMAT``) makes every line on stderr a JSON object::
 written during an HTTP request; ``exception`` when an exception was logged.  The same
 formatter is given to gunicorn's error log (``GunicornLogger``), so ``absentia serve``
 writes one format throughout.  Messages never carry personal data: the code logs ids,
-counts and paths (without query strings), never names, contacts or request bodies.
+counts and routes (never a request's path or query), never names, contacts or request
+bodies.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -149,11 +151,46 @@ def current_format() -> str:
     return _state.get("format", "text")
 
 
+#: gunicorn's line for a request it could not parse: "Invalid request from ip=<ip>: <error>",
+#: where the error quotes what it could not parse (a request line, a header).
+_INVALID_REQUEST = re.compile(r"(Invalid request from ip=\S*: )(.*)", re.S)
+_NOT_LOGGED = " (the request's text is not logged)"
+
+
+def _without_request_text(error: str) -> str:
+    """A gunicorn parse error without what it quotes (up to the first ': ' or quote)."""
+    cut = min((i for i in (error.find(": "), error.find("'"), error.find('"')) if i >= 0),
+              default=-1)
+    return error if cut < 0 else error[:cut].rstrip() + _NOT_LOGGED
+
+
 class GunicornLogger(_GunicornLogger):  # type: ignore[misc]
-    """gunicorn's logger with the app's format on its error log (no access log)."""
+    """gunicorn's logger with the app's format on its error log (no access log).
+
+    gunicorn's own messages that would quote a request's target or headers (a request
+    it could not parse, a request that failed in the worker) are written without them:
+    anyone can type an ID number into a URL, and logs hold no personal data.  The app's
+    access log names each request by its route.
+    """
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         fmt = formatter(current_format())
         for h in self.error_log.handlers:
             h.setFormatter(fmt)
+
+    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        found = _INVALID_REQUEST.fullmatch(msg) if isinstance(msg, str) and not args else None
+        if found is not None:
+            msg = found.group(1) + _without_request_text(found.group(2))
+        super().warning(msg, *args, **kwargs)
+
+    def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, str) and msg.startswith("Error handling request %s"):
+            msg, args = "Error handling request" + _NOT_LOGGED, ()
+        super().exception(msg, *args, **kwargs)
+
+
+def no_request_line(_worker: Any, _req: Any) -> None:
+    """gunicorn's ``pre_request`` hook, replacing its default (which logs every request's
+    method and path at DEBUG): the app's access log names the route instead."""

@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from ledger.absence.setup import absence_jobs, open_absence
 from ledger.config import Settings
+from ledger.logging_setup import no_request_line
 from ledger.scheduler import start_scheduler, stop_scheduler
 from ledger.web import create_app, open_store
 
@@ -36,8 +37,16 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
             "errorlog": "-",
             # The app's log format ([logging] format: text or JSON lines) on the error log.
             "logger_class": "ledger.logging_setup.GunicornLogger",
+            "pre_request": no_request_line,  # not gunicorn's "<method> <path>" at DEBUG
             "loglevel": loglevel,
             "graceful_timeout": 10,
+            # Whether a request came over https, and from whom, is decided in the app alone
+            # (werkzeug's ProxyFix, by [server] trusted_proxies).  gunicorn would otherwise
+            # believe X-Forwarded-Proto/-Ssl/-Protocol from 127.0.0.1 and ::1 (and from
+            # any UNIX-socket peer) and hand the app https with trusted_proxies = 0.
+            "forwarded_allow_ips": "",
+            "secure_scheme_headers": {},
+            "forwarder_headers": "",
         }
         if post_fork is not None:  # run in each worker right after the fork
             self.options["post_fork"] = lambda _server, _worker: post_fork()

@@ -13,6 +13,7 @@ period is never guessed.  Pure: dates in, dates out.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -91,9 +92,10 @@ class WorkingCalendar:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
             raise CalendarUnknown(
-                f"the official calendar of {day.year} is not known to this release; add "
-                f'[publicity.calendar."{day.year}"] with its holidays and adjusted working '
-                "days to the config (or upgrade the chinesecalendar package)",
+                f"the official calendar of {day.year} is not known ({_package_knows()}); "
+                "upgrade the chinesecalendar package to a release that has it, or add "
+                f'[publicity.calendar."{day.year}"] with its holidays = [...] and adjusted '
+                "working days workdays = [...] (ISO dates) to the config",
                 field="publicity.calendar") from None
 
     def add_working_days(self, start: date, days: int) -> date:
@@ -112,6 +114,17 @@ class WorkingCalendar:
             if self.is_working_day(day):
                 counted += 1
         return day
+
+
+def _package_knows() -> str:
+    """Which chinesecalendar is installed and the years it knows, for error messages."""
+    try:
+        version = importlib.metadata.version("chinesecalendar")
+    except importlib.metadata.PackageNotFoundError:
+        version = "(version unknown)"
+    years = sorted({d.year for d in chinese_calendar.holidays})
+    span = f"{years[0]} to {years[-1]}" if years else "no years"
+    return f"chinesecalendar {version} knows {span}"
 
 
 def notice_period(published: datetime, days: int, tz: tzinfo,

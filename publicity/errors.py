@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.errors import CouldNotCheck, LedgerError, Unprocessable
+from ledger.errors import Conflict, LedgerError, Unprocessable
 
 
 class PublicityError(LedgerError):
@@ -13,5 +13,6 @@ class PublishingRefused(PublicityError, Unprocessable):
     """The rendered notice holds something that must not be public (HTTP 422)."""
 
 
-class CalendarUnknown(PublicityError, CouldNotCheck):
-    """The working-day calendar does not know a year; the config must declare it."""
+class CalendarUnknown(PublicityError, Conflict):
+    """The working-day calendar does not know a year; the config must declare it (HTTP
+    409: the request is fine, the configuration must change first; retrying cannot help)."""

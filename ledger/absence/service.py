@@ -645,19 +645,25 @@ class AbsenceService:
 
     # -- platform events ----------------------------------------------------------
 
-    def ingest(self, webhook_id: str, payload: Any, now: datetime) -> tuple[dict[str, Any], bool]:
+    def ingest(self, webhook_id: str, payload: Any, now: datetime,
+               sent_at: datetime | None = None) -> tuple[dict[str, Any], bool]:
         """Record a webhook delivery of platform events; return (receipt, new?).
 
         ``payload`` is one event object or ``{"events": [...]}``.  Events for unknown
         windows, outside their window, for another subject or for a decided window are
         recorded as quarantined.  A repeated ``webhook_id`` returns the first receipt
-        and records nothing.
+        and records nothing.  ``sent_at`` is when the delivery was sent (its verified
+        ``webhook-timestamp``; ``now`` if not given): no event can have happened later
+        than that, give or take ``max_event_skew_s`` of clock difference.
 
         Raises:
-            Unprocessable: an event is malformed (each problem named); nothing recorded.
+            Unprocessable: an event is malformed or its ``at`` is later than ``sent_at``
+                plus the skew (each problem named); nothing recorded.
         """
         identifier(webhook_id, "webhook-id")
-        events = self._parse_events(payload)
+        latest = (now if sent_at is None else sent_at) + timedelta(
+            seconds=self.cfg.max_event_skew_s)
+        events = self._parse_events(payload, latest)
 
         known: list[dict[str, Any]] = []
         answer: list[dict[str, Any]] = []
@@ -751,7 +757,7 @@ class AbsenceService:
             return known[0], False
         return answer[0], True
 
-    def _parse_events(self, payload: Any) -> list[dict[str, Any]]:
+    def _parse_events(self, payload: Any, latest: datetime) -> list[dict[str, Any]]:
         if isinstance(payload, dict) and "events" in payload:
             if set(payload) != {"events"}:
                 extra = sorted(set(payload) - {"events"})[0]
@@ -769,6 +775,7 @@ class AbsenceService:
         out: list[dict[str, Any]] = []
         errors: list[dict[str, object]] = []
         ids: set[str] = set()
+        limit = format_time(latest)
         for i, ev in enumerate(raw):
             where = f"{prefix}[{i}]" if prefix == "events" else "event"
             try:
@@ -778,6 +785,11 @@ class AbsenceService:
                 continue
             if parsed["id"] in ids:
                 errors.append({"field": f"{where}.id", "message": "repeated in this delivery"})
+            if parsed["at"] > limit:
+                errors.append({"field": f"{where}.at", "message": (
+                    f"{where}.at: {parsed['at']} is later than the delivery was sent (its "
+                    f"webhook-timestamp plus {self.cfg.max_event_skew_s} s of clock skew); an "
+                    "event is reported after it happened")})
             ids.add(parsed["id"])
             out.append(parsed)
         if errors:

@@ -30,6 +30,9 @@ class AbsenceSettings:
     notifications: dict[str, Any]
     #: The jobs pause while this host's clock and the database's differ by more.
     max_clock_skew_s: float = 5.0  # seconds
+    #: A platform event's ``at`` may be at most this much later than its delivery's
+    #: ``webhook-timestamp`` (the two clocks differ a little; an event cannot be later).
+    max_event_skew_s: int = 300  # seconds
 
 
 def _int(table: dict[str, Any], key: str, default: int, where: str, minimum: int = 0) -> int:
@@ -100,4 +103,5 @@ def load_absence_settings(settings: Settings) -> AbsenceSettings:
         lease_ttl_s=_num(sched, "lease_ttl_s", 30.0, "scheduler"),
         notifications=dict(t.get("notifications", {})),
         max_clock_skew_s=_num(sched, "max_clock_skew_s", 5.0, "scheduler"),
+        max_event_skew_s=_int(platform, "max_event_skew_s", 300, "platform"),
     )

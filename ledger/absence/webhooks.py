@@ -21,7 +21,7 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from secrets import token_bytes
 from typing import Protocol
 
@@ -128,6 +128,11 @@ class WebhookMessage:
 
     def __post_init__(self) -> None:
         _check_id(self.id)
+
+    @property
+    def sent_at(self) -> datetime:
+        """The timestamp as an aware UTC datetime (when the sender says it sent this)."""
+        return datetime.fromtimestamp(self.timestamp, UTC)
 
 
 def _check_id(msg_id: object) -> None:

@@ -19,6 +19,7 @@ The clock is read here (``now()``) and passed to the service.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from werkzeug.exceptions import TooManyRequests
 from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
+from ledger.web.credentials import bearer_token
 from ledger.web.ratelimit import client_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -60,10 +62,11 @@ def roles(*allowed: str) -> Callable[[Callable[Params, R]], Callable[Params, R]]
         @wraps(fn)
         def inner(*args: Params.args, **kwargs: Params.kwargs) -> R:
             header = request.headers.get("Authorization", "")
-            if not header.startswith("Bearer ") or len(header) > 200:
+            token = bearer_token(header) if len(header) <= 200 else None
+            if token is None:
                 raise Unauthenticated("send 'Authorization: Bearer <token>'",
                                       field="Authorization")
-            caller = service().authenticate(header[7:].strip())
+            caller = service().authenticate(token)
             if caller is None:
                 raise Unauthenticated("the token is unknown or revoked", field="Authorization")
             if caller.role not in allowed:
@@ -140,7 +143,8 @@ class RateLimiter:
                 hits.popleft()
             if len(hits) >= self.n:
                 raise TooManyRequests(f"at most {self.n} attempts per {int(self.per_s)} s; "
-                                      "wait and retry")
+                                      "wait and retry",
+                                      retry_after=max(1, math.ceil(hits[0] + self.per_s - t)))
             hits.append(t)
             if len(self._hits) > 100_000:
                 self._hits.clear()
@@ -176,9 +180,9 @@ def lookup_limited(campaign: str, registration: Any) -> None:
     for limiter in limiters:
         try:
             limiter.check(key)
-        except TooManyRequests:
+        except TooManyRequests as exc:
             raise TooManyRequests("too many attempts for this registration number; wait "
-                                  "15 minutes and retry") from None
+                                  "and retry", retry_after=exc.retry_after) from None
 
 
 # -- platform -----------------------------------------------------------------------
@@ -213,7 +217,7 @@ def platform_events() -> Response:
     if not isinstance(payload, dict):
         raise Unprocessable("body: expected a JSON object (one event or {\"events\": [...]})",
                             field="body")
-    receipt, created = svc.ingest(msg.id, payload, now())
+    receipt, created = svc.ingest(msg.id, payload, now(), msg.sent_at)
     receipt["replayed"] = not created
     return ok(receipt, 201 if created else 200)
 

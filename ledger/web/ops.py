@@ -38,7 +38,8 @@ from sqlalchemy import func, select, text
 from ledger.config import Settings
 from ledger.keys import KeyDirectory
 from ledger.storage import LedgerStore
-from ledger.web.problems import problem
+from ledger.web.credentials import bearer_token
+from ledger.web.problems import logged_route, problem
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("ledger.web.access")
@@ -48,12 +49,15 @@ bp = Blueprint("ops", __name__)
 #: A client's request id is kept if it is this kind of token (else a new one is made).
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+#: Request methods logged as sent (RFC 9110 §9 and PATCH); any other token is "<other>".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                      "TRACE", "PATCH"})
 
 
 # -- request ids and the request log -------------------------------------------------
 
 def init_app(app: Flask) -> None:
-    """Request ids on every request, and one INFO line per request (path, no query)."""
+    """Request ids on every request, and one INFO line per request (its route)."""
 
     @app.before_request
     def _request_id() -> None:
@@ -69,10 +73,11 @@ def init_app(app: Flask) -> None:
         if access_log.isEnabledFor(logging.INFO):
             started = g.get("request_started")
             ms = (time.monotonic() - started) * 1000 if started is not None else 0.0
-            # request.path has no query string: queries may carry personal data.
-            access_log.info("%s %s %d %.1f ms", request.method, request.path,
-                            resp.status_code, ms,
-                            extra={"http_method": request.method, "path": request.path,
+            # The route, not the path (nor its query): either may carry personal data.
+            route = logged_route()
+            method = request.method if request.method in _METHODS else "<other>"
+            access_log.info("%s %s %d %.1f ms", method, route, resp.status_code, ms,
+                            extra={"http_method": method, "route": route,
                                    "status": resp.status_code, "duration_ms": round(ms, 1)})
         return resp
 
@@ -394,8 +399,8 @@ def metrics() -> Response:
         log.error("the [metrics] token_file cannot be read")
         return problem("unavailable", "the metrics token cannot be read; tell the operator")
     if token is not None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        given = bearer_token(request.headers.get("Authorization", "")) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
             resp = problem("unauthorized", "send 'Authorization: Bearer <metrics token>'")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="absentia-metrics"'
             return resp

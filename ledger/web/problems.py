@@ -42,6 +42,8 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
                       "Fix the listed fields or rows and send the whole request again; "
                       "nothing was recorded."),
     "too-large": (413, "Content too large", "Split the request into smaller batches."),
+    "method-not-allowed": (405, "Method not allowed",
+                           "Use one of the methods the Allow header lists."),
     "rate-limited": (429, "Too many requests", "Wait and retry later."),
     "unavailable": (503, "Service unavailable",
                     "A dependency could not be read; retry later or tell the operator."),
@@ -53,6 +55,20 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
 
 #: Seconds a client is asked to wait (Retry-After) when the database is unavailable.
 RETRY_AFTER_S = 2
+
+#: What logs name a request whose path matched no route (405s included).
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def logged_route() -> str:
+    """How log lines name the current request: its route (``url_rule.rule``, e.g.
+    ``/api/v1/candidates/<subject>/personal-data``), or ``UNMATCHED_ROUTE``.
+
+    Never the path: anyone can type an ID number or a phone into a URL, and logs hold
+    no personal data.  (A problem's ``instance`` echoes the path to its own requester.)
+    """
+    rule = request.url_rule
+    return rule.rule if rule is not None else UNMATCHED_ROUTE
 
 
 def problem(slug: str, detail: str, *, status: int | None = None, field: str | None = None,
@@ -143,10 +159,18 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         slug = {400: "bad-request", 401: "unauthorized", 404: "not-found", 409: "conflict",
-                403: "forbidden", 413: "too-large", 422: "unprocessable",
+                403: "forbidden", 405: "method-not-allowed", 413: "too-large",
+                422: "unprocessable",
                 429: "rate-limited"}.get(
             code, "bad-request" if code < 500 else "internal")
-        return problem(slug, exc.description or exc.name, status=code)
+        resp = problem(slug, exc.description or exc.name, status=code)
+        # The exception's own headers are part of the answer: Allow on a 405 (RFC 9110
+        # §15.5.6: MUST), Retry-After on a 429 or 503, WWW-Authenticate on a 401,
+        # Content-Range on a 416.  Only its HTML Content-Type is not.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers.add(name, value)
+        return resp
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(DisconnectionError)
@@ -157,7 +181,7 @@ def init_app(app: Flask) -> None:
         slug = database_fault(exc)
         if slug is None:
             return _unexpected(exc)
-        log.error("database unavailable on %s (%s): %s", request.path, slug,
+        log.error("database unavailable on %s (%s): %s", logged_route(), slug,
                   type(getattr(exc, "orig", None) or exc).__name__)
         detail = ("the database's disk is full; nothing was recorded"
                   if slug == "insufficient-storage" else
@@ -168,7 +192,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.path)
+        log.exception("unhandled error on %s", logged_route())
         return problem("internal", "an unexpected error occurred")
 
     @app.get("/problems/<slug>")

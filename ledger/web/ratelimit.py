@@ -118,6 +118,8 @@ class SharedRateLimiter:
         Raises:
             TooManyRequests: the key made more than ``n`` attempts in this window (429).
         """
-        if self.hit(key, self.clock()) > self.n:
+        now_s = self.clock()
+        if self.hit(key, now_s) > self.n:
+            span = max(int(self.per_s), 1)  # Retry-After: when this window ends
             raise TooManyRequests(f"at most {self.n} attempts per {int(self.per_s)} s; "
-                                  "wait and retry")
+                                  "wait and retry", retry_after=span - int(now_s) % span)

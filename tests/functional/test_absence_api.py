@@ -491,8 +491,11 @@ def test_public_endpoints_are_rate_limited(env: Env) -> None:
     body = {"registration": flow.regs[0], "factor": "0000"}
     for _ in range(10):
         assert env.client.post("/api/v1/campaigns/c2026/status", json=body).status_code == 403
-    problem(env.client.post("/api/v1/campaigns/c2026/status", json=body), 429)
-    problem(env.client.post("/api/v1/campaigns/c2026/appeals", json=body), 429)
+    for path in ("/api/v1/campaigns/c2026/status", "/api/v1/campaigns/c2026/appeals"):
+        resp = env.client.post(path, json=body)
+        problem(resp, 429)
+        # RFC 6585 §4 / RFC 9110 §10.2.3: when to come back, in seconds of this window.
+        assert 1 <= int(resp.headers["Retry-After"]) <= 60
 
 
 # -- 7. alerts -----------------------------------------------------------------------------
@@ -939,6 +942,21 @@ def test_appeal_statement_whose_digest_looks_like_a_phone(tmp_path: Path,
         resp = env.client.post("/api/v1/campaigns/c2026/appeals", json={
             **appeal_body(flow, 0), "statement": DIGIT_RUN_STATEMENT})
         assert resp.status_code == 201, J(resp)
+
+
+def test_the_authorization_scheme_is_case_insensitive(tmp_path: Path, sqlite_url: str
+                                                      ) -> None:
+    """RFC 9110 §11.1: "bearer", "BEARER" and "Bearer" are one scheme (RFC 6750 §2.1)."""
+    with make_env(tmp_path, sqlite_url) as env:
+        token = env.tokens["hr"]
+        for header in (f"bearer {token}", f"BEARER {token}", f"BeArEr {token}",
+                       f"Bearer {token}", f"bearer  {token} "):
+            resp = env.client.get("/api/v1/campaigns", headers={"Authorization": header})
+            assert resp.status_code == 200, (header, resp.get_data(as_text=True))
+        for header in (f"Basic {token}", f"Bearer{token}", "Bearer", "bearer ",
+                       f"Bearerx {token}", f"bearer {token} extra"):
+            problem(env.client.get("/api/v1/campaigns", headers={"Authorization": header}),
+                    401, "Authorization")
 
 
 def test_window_times_beyond_a_year_or_a_month_are_refused(env: Env) -> None:

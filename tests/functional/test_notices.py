@@ -260,6 +260,25 @@ def test_the_notice_period_counts_working_days(env: Env) -> None:
     assert rec["period_start"] == rec["published_at"]
 
 
+def test_a_period_into_an_unknown_year_is_a_409_that_says_what_to_configure(env: Env
+                                                                            ) -> None:
+    """Not a 503: retrying cannot help; the config (or the calendar package) must change."""
+    decided_campaign(env, 2)
+    size = env.store.head(LOG).size
+    env.clock(datetime(2099, 6, 1, 2, 0, tzinfo=UTC))  # a year no calendar release knows
+    for resp in (env.post("/api/v1/campaigns/c2026/notices", "hr", {}),
+                 env.client.get("/api/v1/campaigns/c2026/notices/preview",
+                                headers=env.auth("hr"))):
+        assert resp.status_code == 409, resp.get_data(as_text=True)
+        assert resp.mimetype == "application/problem+json"
+        problem = js(resp)
+        assert problem["status"] == 409
+        assert problem["field"] == "publicity.calendar"
+        assert '[publicity.calendar."2099"]' in problem["detail"]
+        assert "upgrade the chinesecalendar package" in problem["detail"]
+    assert env.store.head(LOG).size == size
+
+
 def test_a_gzip_client_gets_the_same_bytes_compressed(env: Env) -> None:
     decided_campaign(env, 4)
     record = js(env.post("/api/v1/campaigns/c2026/notices", "hr", {}))

@@ -6,7 +6,7 @@
   database, ``/healthz`` still 200, ``/metrics`` 503, the scheduler logs the failure
   with its exception), then it is started again and ``/readyz`` is 200 again.  Every
   stderr line of both processes is a JSON object; request lines carry a request id and
-  the path without its query string.
+  the route, never the path (nor anything typed into it, gunicorn's lines included).
 * ``/readyz`` names a missing signing key and an old schema.
 * ``/metrics`` parsed by ``prometheus_client``'s own parser: every figure equals what
   the database holds (log size, checkpoint, outbox, sweep lag before and after the
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -40,9 +42,11 @@ from ledger.absence.outbox import dispatch
 from ledger.notify import FileChannel
 from ledger.scheduler import Lease
 from ledger.storage import make_engine
+from ledger.web import create_app
 from ledger.web.ops import LedgerCollector
 from ledger.witness.client import load_witness_settings, push_checkpoint
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env, write_config
+from tests.functional._serve import serving
 from tests.functional._witness import WitnessProcess
 from tests.functional.test_cli import ABSENTIA, cli_env
 from tests.functional.test_web_api import free_port
@@ -194,7 +198,7 @@ def test_readyz_follows_the_database_and_every_log_line_is_json(
     assert any(r["logger"] == "gunicorn.error" for r in served)
     requests = [r for r in served if r["logger"] == "ledger.web.access"]
     probe = next(r for r in requests if r.get("request_id") == "probe-1")
-    assert probe["path"] == "/readyz"
+    assert probe["route"] == "/readyz"
     assert "?" not in probe["message"]
     assert all("someone@example.com" not in json.dumps(r) for r in served)
     failed = [r for r in scheduled if "exception" in r]
@@ -320,8 +324,68 @@ def test_metrics_token_when_configured(tmp_path: Path, sqlite_url: str) -> None:
             "Authorization": "Bearer wrong"}).status_code == 401
         ok = env.client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
         assert ok.status_code == 200
+        # The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+        for scheme in ("bearer", "BEARER"):
+            assert env.client.get("/metrics", headers={
+                "Authorization": f"{scheme} s3cret-scrape"}).status_code == 200
+        assert env.client.get("/metrics", headers={
+            "Authorization": "Bearer S3CRET-SCRAPE"}).status_code == 401
         assert ("absentia_log_entries_total", (("log", LOG),)) in parse(
             ok.get_data(as_text=True))
+
+
+#: An ID number someone typed into a URL (a valid GB 11643 check character).
+TYPED_ID = "110105199001011232"
+
+
+def test_logs_name_the_route_never_the_path(tmp_path: Path, sqlite_url: str) -> None:
+    """A served process at DEBUG (its own log lines, gunicorn's included) never writes a
+    path segment: matched requests by their route, the rest by a placeholder."""
+    config = '\n[logging]\nformat = "json"\nlevel = "DEBUG"\n'
+    with serving(tmp_path, sqlite_url, config) as srv:
+        assert srv.request("GET", f"/api/v1/candidates/{TYPED_ID}/personal-data",
+                           {"X-Request-Id": "matched"})[0].status == 401
+        assert srv.request("GET", f"/{TYPED_ID}", {"X-Request-Id": "unmatched"}
+                           )[0].status == 404
+        assert srv.request("DELETE", f"/api/v1/candidates/{TYPED_ID}/personal-data",
+                           {"X-Request-Id": "method"})[0].status == 405
+        # The number as the method: a token gunicorn passes on, the app refuses.
+        assert srv.request(TYPED_ID, "/readyz", {"X-Request-Id": "verb"})[0].status == 405
+        # Request lines gunicorn itself refuses (and would quote in its warning).
+        for line in (f"GET {TYPED_ID} HTTP/1.1", f"GET /{TYPED_ID} x HTTP/1.1",
+                     f"GET /{TYPED_ID}\x7f HTTP/1.1"):
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT_S) as sock:
+                sock.sendall(f"{line}\r\nHost: a\r\n\r\n".encode())
+                assert sock.recv(100).startswith(b"HTTP/1.1 400"), line
+    output = srv.log()  # stdout and stderr: the status line, then JSON lines
+    assert TYPED_ID not in output, [line for line in output.splitlines() if TYPED_ID in line]
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = {r["request_id"]: r for r in lines if r["logger"] == "ledger.web.access"}
+    assert access["matched"]["route"] == "/api/v1/candidates/<subject>/personal-data"
+    assert access["matched"]["message"].startswith(
+        "GET /api/v1/candidates/<subject>/personal-data 401 ")
+    assert access["unmatched"]["route"] == access["method"]["route"] == "<unmatched>"
+    assert access["verb"]["http_method"] == "<other>"
+    assert any(r["logger"] == "gunicorn.error" and "Invalid request" in r["message"]
+               for r in lines)
+
+
+def test_an_unexpected_error_is_logged_by_its_route(tmp_path: Path, sqlite_url: str,
+                                                    caplog: pytest.LogCaptureFixture
+                                                    ) -> None:
+    with make_env(tmp_path, sqlite_url) as env:
+        app = create_app(env.settings, env.store, absence=env.service)
+
+        @app.get("/api/v1/broken/<anything>")
+        def broken(anything: str) -> str:
+            raise RuntimeError("a bug in a view")
+
+        with caplog.at_level(logging.INFO):
+            resp = app.test_client().get(f"/api/v1/broken/{TYPED_ID}")
+        assert resp.status_code == 500
+        assert json.loads(resp.get_data())["instance"].endswith(TYPED_ID)  # to the caller
+        assert "unhandled error on /api/v1/broken/<anything>" in caplog.text
+        assert TYPED_ID not in caplog.text
 
 
 def test_cli_logs_json_lines_with_the_option(tmp_path: Path) -> None:

@@ -226,6 +226,33 @@ def test_malformed_deliveries_record_nothing(env: Env) -> None:
     assert s.size() == size + 1
 
 
+def test_events_later_than_their_delivery_are_refused(env: Env) -> None:
+    """An event cannot have happened after the delivery reporting it was sent: its ``at``
+    is bounded by the ``webhook-timestamp`` plus [platform] max_event_skew_s (300 s)."""
+    s = Setup(env)  # the clock at 09:30, the windows 09:00-10:00
+    size = s.size()
+    now = OPENS + 30  # minutes
+    good = s.event(0, "ok1")
+    ahead = s.event(1, "ahead", "completed", minute=now + 5 + 1 / 60)  # 301 s ahead
+    body = problem(env.webhook({"events": [good, ahead]}, msg_id="f1"), 422, "events[1].at")
+    assert [e["field"] for e in body["errors"]] == ["events[1].at"]
+    assert "webhook-timestamp" in body["detail"]
+    assert "nothing was recorded" in body["detail"]
+    problem(env.webhook(ahead, msg_id="f2"), 422, "event.at")
+    # The bound is the delivery's own timestamp, not the receiver's clock: sent 200 s ago
+    # (within the signature's tolerance), an event 150 s from now is 350 s after sending.
+    sent = int(env.now[0].timestamp()) - 200
+    later = s.event(2, "later", minute=now + 2.5)
+    problem(env.webhook({"events": [later]}, msg_id="f3", timestamp=sent), 422,
+            "events[0].at")
+    assert s.size() == size
+    # Within the skew: accepted as before.
+    resp = env.webhook({"events": [good, s.event(1, "edge", minute=now + 5)]}, msg_id="f4")
+    assert resp.status_code == 201, J(resp)
+    assert [e["status"] for e in J(resp)["events"]] == ["accepted", "accepted"]
+    assert s.size() == size + 2
+
+
 def test_huge_body_is_413(env: Env) -> None:
     s = Setup(env, n=1)
     size = s.size()
@@ -245,8 +272,9 @@ def test_huge_body_is_413(env: Env) -> None:
 def test_quarantine_keeps_events_that_cannot_count(env: Env) -> None:
     s = Setup(env, n=4)
     size = s.size()
-    # Window 3 gets decided first (no events): close + grace, then sweep.
-    s.env.clock(T0 + timedelta(minutes=OPENS + 40))
+    # Window 3 gets decided first (no events): close + grace, then sweep.  The batch is
+    # sent after the close (within the grace): no event can be later than its delivery.
+    s.env.clock(T0 + timedelta(minutes=CLOSES + 5))
     payload = {"events": [
         {"id": "q-unknown", "window": "w_nowhere", "kind": "completed",
          "at": local(OPENS + 5)},
@@ -292,7 +320,7 @@ def test_quarantine_keeps_events_that_cannot_count(env: Env) -> None:
     unknown = [q for q in everywhere if q["event_id"] == "q-unknown"]
     assert len(unknown) == 1
     assert unknown[0]["campaign"] is None
-    assert unknown[0]["received_at"] == format_time(T0 + timedelta(minutes=OPENS + 40))
+    assert unknown[0]["received_at"] == format_time(T0 + timedelta(minutes=CLOSES + 5))
     assert env.get("/api/v1/quarantine", "platform").status_code == 403
     # None of them counted: every "completed" above was quarantined, so nobody attended.
     decisions = {d["window"]: d for d in J(env.get("/api/v1/campaigns/c1/decisions",

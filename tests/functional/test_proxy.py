@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from ledger.web import create_app
 from ledger.web.api import RateLimiter
 from tests.functional._absence import make_env
+from tests.functional._serve import serving
 
 
 def _attempts(trusted: int, tmp_path: Path, url: str) -> list[int]:
@@ -52,3 +55,29 @@ def test_hsts_over_https_only(tmp_path: Path, sqlite_url: str) -> None:
             secure = env.client.get(path, base_url="https://localhost")
             assert secure.headers["Strict-Transport-Security"] == "max-age=31536000", path
             assert "Strict-Transport-Security" not in env.client.get(path).headers, path
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_the_served_app_believes_forwarded_https_only_from_trusted_proxies(
+        tmp_path: Path, sqlite_url: str, trusted: int) -> None:
+    """gunicorn itself must not turn X-Forwarded-Proto (or -Ssl, -Protocol) from 127.0.0.1
+    into https: only ``[server] trusted_proxies`` (werkzeug's ProxyFix) decides."""
+    with serving(tmp_path, sqlite_url, f"\n[server]\ntrusted_proxies = {trusted}\n") as srv:
+        plain, _ = srv.request("GET", "/console/sign-in")
+        assert plain.status == 200
+        assert plain.getheader("Strict-Transport-Security") is None
+        forged = [{"X-Forwarded-Proto": "https"}, {"X-Forwarded-Ssl": "on"},
+                  {"X-Forwarded-Protocol": "ssl"}]
+        for headers in forged if trusted == 0 else forged[:1]:
+            resp, _ = srv.request("GET", "/console/sign-in", headers)
+            assert resp.status == 200, headers
+            cookie = resp.getheader("Set-Cookie") or ""
+            hsts = resp.getheader("Strict-Transport-Security")
+            if trusted:  # one proxy in front: its X-Forwarded-Proto is believed
+                assert hsts == "max-age=31536000"
+                assert cookie.startswith("__Host-")
+                assert "Secure" in cookie
+            else:
+                assert hsts is None, headers
+                assert cookie.startswith("absentia-"), (headers, cookie)
+                assert "Secure" not in cookie, (headers, cookie)

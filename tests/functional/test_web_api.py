@@ -343,6 +343,22 @@ def test_bad_input_gets_problem_json_never_500(served: Served) -> None:
 
 
 
+def test_every_405_says_which_methods_are_allowed(served: Served) -> None:
+    """RFC 9110 §15.5.6: a 405 MUST carry ``Allow``; the problem+json handler keeps it."""
+    for method, path in (("TRACE", "/logs"), ("POST", "/logs"), ("DELETE", "/healthz"),
+                         ("TRACE", f"{BASE}/checkpoint"), ("PUT", f"{BASE}/tile/0/000"),
+                         ("TRACE", "/problems/bad-request")):
+        resp = served.client.open(path, method=method)
+        assert not check_problem(resp, 405, None), (method, path)
+        assert resp.get_json()["type"] == "/problems/method-not-allowed"
+        allowed = {m.strip() for m in resp.headers.get("Allow", "").split(",")}
+        assert {"GET", "HEAD", "OPTIONS"} <= allowed, (method, path, resp.headers)
+        assert method not in allowed
+        # What Allow names is what the resource answers.
+        assert served.client.open(path, method="OPTIONS").headers["Allow"] == \
+            resp.headers["Allow"]
+
+
 @pytest.mark.parametrize("kind", [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=[pytest.mark.postgres]),

@@ -126,10 +126,15 @@ ALSO_VALID: dict[tuple[str, str], set[str]] = {
 TYPES = sorted(REGISTRY)
 
 ID_NUMBERS = ["110105199001011234", "11010519900101123X", "11010519900101123x"]
-MOBILES = ["13812345678", "19912345678"]
+# International forms of digits only fit in identifiers (and must be caught there too).
+MOBILES = ["13812345678", "19912345678", "8613800138000", "008613800138000"]
+# Forms with '+', spaces, hyphens or parentheses, international (+86) and domestic.
+MOBILES_WRITTEN = ["+8613800138000", "+86 138 0013 8000", "+86-138-0013-8000",
+                   "0086 138 0013 8000", "0086-13800138000", "+86 13800138000",
+                   "(+86) 138 0013 8000", "(86)13800138000", "138 0013 8000"]
 EMAILS = ["a@b.cn", "someone.else@example.com"]
 HAN = ["张三", "李"]
-PII = ID_NUMBERS + MOBILES + EMAILS + HAN
+PII = ID_NUMBERS + MOBILES + MOBILES_WRITTEN + EMAILS + HAN
 
 
 def _body(name: str) -> dict[str, Any]:
@@ -291,6 +296,12 @@ def test_scanner_finds_pii_anywhere(value: str) -> None:
         "2026-11-25T08:00:00.000Z",
         "1381234567",  # 10 digits: not a mobile number
         "12812345678",  # 12x is not a mobile prefix
+        "+86 128 0013 8000",  # nor in international form
+        "86138001380001",  # 14 digits
+        "130-2026-0001",  # hyphens without a country code: an identifier, not a number
+        "evt-2026-11-25-0001",
+        "R2026-0001-1301",
+        "+08:00 2026 1125",
         "evt-0001",
         "a@b",  # no top-level domain
         "example.com/log",
@@ -322,7 +333,7 @@ def _pii_bodies() -> list[tuple[str, dict[str, Any], str]]:
         body = _body("log.created")
         body["origin"] = value
         out.append(("log.created", body, "origin"))
-    for value in PII:
+    for value in ID_NUMBERS + MOBILES + EMAILS + HAN:
         # Verifier key names may be any non-space text, Han characters included.
         body = _body("log.created")
         body["verifier_key"] = _vkey(value)
