@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ledger import jsonread
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.service import AbsenceService
 from ledger.checkpoint import Checkpoint
@@ -713,7 +714,8 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
     lines: list[str] = []
     try:
         text = files[BUNDLE_NAME].decode()
-        records = [json.loads(ln) for ln in text.splitlines() if ln]
+        records = [jsonread.read(ln, field="bundle", max_bytes=len(ln))
+                   for ln in text.splitlines() if ln]
         head = records[0]
         if head.get("format") != BUNDLE_FORMAT:
             return EXIT_NOT_OURS, [f"not our report: bundle format {head.get('format')!r}"]
@@ -752,7 +754,7 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
                 raise VerificationError(f"proof is for index {proof.index}")
             if proof.checkpoint != note:
                 raise VerificationError("proof's checkpoint is not the embedded checkpoint")
-            if json.loads(entry).get("index") != idx:
+            if jsonread.read(entry, field="entry", max_bytes=len(entry)).get("index") != idx:
                 raise VerificationError("entry bytes carry another index")
             leaf = leaf_hash(entry)
             proof.verify(leaf, verifiers, cp.origin)

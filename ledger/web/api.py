@@ -18,7 +18,6 @@ The clock is read here (``now()``) and passed to the service.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
@@ -29,6 +28,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from ledger import jsonread
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
@@ -81,17 +81,15 @@ def caller() -> Caller:
 
 
 def body() -> dict[str, Any]:
-    """The request's JSON object.
+    """The request's JSON object, read by ``ledger.jsonread``.
 
     Raises:
-        BadData: not JSON, not an object, or not declared as application/json.
+        BadData: not JSON (or not I-JSON: too deep, a lone surrogate, a name twice, ...),
+            not an object, or not declared as application/json.
     """
     if not request.mimetype or request.mimetype != "application/json":
         raise BadData("send Content-Type: application/json", field="Content-Type")
-    try:
-        data = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadData(f"body: not valid JSON ({exc})", field="body") from None
+    data = jsonread.read(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise BadData("body: expected a JSON object", field="body")
     return data
@@ -179,10 +177,7 @@ def platform_events() -> Response:
         raise RequestEntityTooLarge(f"body exceeds {svc.cfg.max_body_bytes} bytes; "
                                     "send smaller batches")
     msg = verify(webhook_secrets(), request.headers, raw, now())
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadData(f"body: not valid JSON ({exc})", field="body") from None
+    payload = jsonread.read(raw, max_bytes=svc.cfg.max_body_bytes)
     if not isinstance(payload, dict):
         raise Unprocessable("body: expected a JSON object (one event or {\"events\": [...]})",
                             field="body")

@@ -20,6 +20,7 @@ from ledger.errors import (
     LedgerError,
     NotAllowed,
     NotFound,
+    TooLarge,
     Unauthenticated,
     Unprocessable,
 )
@@ -78,6 +79,7 @@ _MAP: tuple[tuple[type[LedgerError], str], ...] = (
     (Unauthenticated, "unauthorized"),
     (Unprocessable, "unprocessable"),
     (Conflict, "conflict"),
+    (TooLarge, "too-large"),
     (NotAllowed, "forbidden"),
     (BadData, "bad-request"),
     (CouldNotCheck, "unavailable"),
