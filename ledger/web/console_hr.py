@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
+from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.service import AbsenceService
 from ledger.errors import (
     BadData,
@@ -43,6 +44,7 @@ from ledger.errors import (
 from ledger.web import console
 from ledger.web.console import actor, now, session
 from ledger.web.forms import Lang
+from ledger.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
 
@@ -580,14 +582,16 @@ def import_form(campaign: str) -> Response:
 
 @bp.post("/campaigns/<campaign>/import")
 @signed_in("hr")
+@body_limit(MAX_IMPORT_BYTES + FORM_OVERHEAD_BYTES)
 def import_upload(campaign: str) -> Response:
     try:
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise BadData("file: choose a CSV file", field="file")
-        data = upload.read(20 * 1024 * 1024 + 1)
-        if len(data) > 20 * 1024 * 1024:
-            raise BadData("file: larger than 20 MiB", field="file")
+        data = upload.read(MAX_IMPORT_BYTES + 1)
+        if len(data) > MAX_IMPORT_BYTES:
+            raise BadData(f"file: larger than {MAX_IMPORT_BYTES // 1024 // 1024} MiB",
+                          field="file")
         made = service().import_candidates(actor(), campaign, data, "text/csv", now())
     except LedgerError as exc:
         return _import_page(campaign, _status(exc), exc)

@@ -11,7 +11,7 @@ import psycopg
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ledger.errors import (
     BadData,
@@ -42,6 +42,9 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "unprocessable": (422, "Unprocessable content",
                       "Fix the listed fields or rows and send the whole request again; "
                       "nothing was recorded."),
+    "request-timeout": (408, "Request timeout",
+                        "Send the whole request body promptly, or through a proxy that "
+                        "buffers it."),
     "too-large": (413, "Content too large", "Split the request into smaller batches."),
     "rate-limited": (429, "Too many requests", "Wait and retry later."),
     "unavailable": (503, "Service unavailable",
@@ -145,10 +148,16 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         slug = {400: "bad-request", 401: "unauthorized", 404: "not-found", 409: "conflict",
-                403: "forbidden", 413: "too-large", 422: "unprocessable",
+                403: "forbidden", 408: "request-timeout", 413: "too-large", 422: "unprocessable",
                 429: "rate-limited"}.get(
             code, "bad-request" if code < 500 else "internal")
-        return problem(slug, exc.description or exc.name, status=code)
+        detail = exc.description or exc.name
+        if code == 413 and detail == RequestEntityTooLarge.description:  # werkzeug's own
+            detail = (f"body: larger than the {request.max_content_length} bytes this "
+                      "endpoint takes")
+        # A body too large (413) or too slow (408) is the body's fault: say so.
+        field = "body" if code in (408, 413) else None
+        return problem(slug, detail, status=code, field=field)
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(DisconnectionError)
