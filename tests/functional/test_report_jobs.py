@@ -12,6 +12,7 @@ same races on SQLite are run one level down, on the jobs themselves.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Iterator
@@ -200,3 +201,31 @@ def test_a_second_press_gets_409_naming_the_job(tmp_path: Path, db_url: str,
         shown = again.get_data(as_text=True)
         assert f"already queued (job {job.job})" in shown
         assert f'data-job="{job.job}" data-state="queued"' in shown
+
+
+def test_real_report_processes_take_turns(tmp_path: Path, db_url: str) -> None:
+    """Three ``absentia report generate --job`` processes started at once: with one turn
+    at a time, their running intervals (in the table) do not overlap, and all succeed."""
+    from sqlalchemy import select
+
+    from ledger.absence import projection as P  # noqa: N812
+    from publicity.report import spawn_generate
+
+    limits = JobLimits(max_running=1, max_jobs=3)
+    with make_env(tmp_path, db_url) as env:  # the children open the same database
+        queued = []
+        for c in ("a", "b", "c"):
+            env.campaign(c)
+            queued.append(jobs.request(env.store, c, "hr:one", T0, limits))
+        procs = [spawn_generate(env.data, j.campaign, config_file=env.data / "config.toml",
+                                job=j.job) for j in queued]
+        for p in procs:
+            _, err = p.communicate(timeout=600)
+            assert p.returncode == 0, err.decode(errors="replace")[-2000:]
+        with env.store.engine.connect() as conn:
+            rows = conn.execute(select(P.report_jobs).order_by(P.report_jobs.c.started_at)
+                                ).all()
+    assert [r.state for r in rows] == [jobs.DONE] * 3
+    assert all(r.report for r in rows)
+    for before, after in itertools.pairwise(rows):
+        assert before.ended_at <= after.started_at, (before, after)
