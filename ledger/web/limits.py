@@ -38,6 +38,9 @@ MAX_REQUEST_BYTES = MAX_IMPORT_BYTES + FORM_OVERHEAD_BYTES
 DEFAULT_BODY_BYTES = 64 * 1024
 #: A public lookup: a registration number and a factor (bytes, with room for escapes).
 PUBLIC_LOOKUP_BYTES = 1024
+#: The public status form: a campaign, a registration number, a factor, a CSRF token
+#: (bytes; fields of at most 64 characters, percent-encoded).
+PUBLIC_FORM_BYTES = 4096
 #: Seconds a client has for any body, before the time its length needs at MIN_BODY_RATE.
 BODY_TIMEOUT_S = 10.0
 #: The slowest upload rate a body's deadline allows for (bytes per second).

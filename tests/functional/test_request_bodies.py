@@ -102,6 +102,8 @@ def test_bodies_beyond_an_endpoints_limit_are_413(env: Env) -> None:
     resp = env.client.post("/api/v1/candidates/sub_nope/erasure", data=big,
                            content_type="application/json", headers=env.auth("hr"))
     assert resp.status_code != 413
+    # The public HTML form takes 4 KiB: no form of it is larger.
+    problem(env.client.post("/status", data={"registration": "R" * 5000}), 413, "body")
     huge = b"[" + b"0," * (40 * 1024) + b"0]"  # 80 KiB
     problem(env.client.post("/api/v1/campaigns", data=huge, content_type="application/json",
                             headers=env.auth("hr")), 413, "body")
