@@ -634,10 +634,13 @@ def report() -> None:
               help="output file (default: DATA/reports/<report id>.pdf)")
 @click.option("--base-url", default=None,
               help="public base URL for the QR code (default: [publicity] base_url)")
+@click.option("--job", default=None,
+              help="run this queued report job (as the console and the scheduler do): "
+                   "wait for its turn, record its end")
 def report_generate(data_dir: Path, config_file: Path | None, campaign: str,
-                    out: Path | None, base_url: str | None) -> None:
+                    out: Path | None, base_url: str | None, job: str | None) -> None:
     """Render, sign, write and record (report.generated) the campaign's archive report."""
-    from publicity.report import generate
+    from publicity.report import generate, generate_job
 
     started = time.monotonic()
 
@@ -646,8 +649,13 @@ def report_generate(data_dir: Path, config_file: Path | None, campaign: str,
 
     settings, service = _open_absence(data_dir, config_file)
     with _ledger_errors():
-        result = generate(service, settings, campaign, datetime.now(UTC), out=out,
-                          base_url=base_url, progress=progress)
+        if job is None:
+            result = generate(service, settings, campaign, datetime.now(UTC), out=out,
+                              base_url=base_url, progress=progress)
+        else:
+            result = generate_job(service, settings, job, lambda: datetime.now(UTC),
+                                  campaign=campaign, out=out, base_url=base_url,
+                                  progress=progress)
     for glyph in result.missing_glyphs:
         click.echo(f"warning: no glyph for {glyph}", err=True)
     click.echo(f"report {result.report_id}: {result.decisions:,} decisions, checkpoint "

@@ -37,6 +37,7 @@ class Settings:
     #: values by ``ledger.absence.settings``.
     tables: dict[str, Any] = field(default_factory=dict)
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* are believed
+    body_timeout_s: float = 10.0  # seconds a request body may take (plus its length's time)
     auto_migrate: bool = True  # upgrade the schema at start-up (else refuse an old one)
     log_format: str = "text"  # "text" or "json" (one object a line)
     log_level: str = "WARNING"
@@ -97,6 +98,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         workers=_get(server, "workers", int, 2, "server"),
         threads=_get(server, "threads", int, 16, "server"),
         trusted_proxies=_get(server, "trusted_proxies", int, 0, "server"),
+        body_timeout_s=_get(server, "body_timeout_s", float, 10.0, "server"),
         auto_migrate=_get(storage, "auto_migrate", bool, True, "storage"),
         log_format=_choice(raw.get("logging", {}), "format", ("text", "json"), "text",
                            "logging"),

@@ -3,7 +3,8 @@
 ``BadData``: the input (an entry, a proof, a checkpoint, a parameter) is malformed or
 fails a check.  ``CouldNotCheck``: something needed for a check was unavailable.
 ``NotAllowed``: the operation is refused by policy (append-only, unknown key).
-``NotFound`` and ``Conflict`` complete the set the HTTP layer maps to status codes.
+``TooLarge``: bad data beyond a size limit.  ``NotFound`` and ``Conflict`` complete the
+set the HTTP layer maps to status codes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class LedgerError(Exception):
 
 class BadData(LedgerError):
     """Input is malformed or fails verification."""
+
+
+class TooLarge(BadData):
+    """Input is longer than the limit for it (HTTP 413)."""
 
 
 class VerificationError(BadData):

@@ -111,7 +111,8 @@ def parse(raw: bytes) -> JSONValue:
     """Parse JSON bytes as the ledger reads them: UTF-8, no floats, no NaN/Infinity.
 
     Raises:
-        BadData: the bytes are not UTF-8 JSON, or hold a float or a non-standard constant.
+        BadData: the bytes are not UTF-8 JSON, or hold a float or a non-standard constant,
+            or nest too deeply.
     """
     try:
         return _DECODER.decode(raw.decode("utf-8"))
@@ -119,6 +120,8 @@ def parse(raw: bytes) -> JSONValue:
         raise BadData(f"not UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise BadData(f"not JSON: {exc}") from exc
+    except RecursionError:  # nested arrays or objects deeper than the interpreter goes
+        raise BadData("not JSON an entry can be: nested too deeply") from None
 
 
 def is_canonical(raw: bytes, parsed: JSONValue) -> bool:

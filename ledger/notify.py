@@ -35,6 +35,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any, Protocol
 
+from ledger import jsonread
 from ledger.errors import BadData
 
 logger = logging.getLogger(__name__)
@@ -325,8 +326,8 @@ class SmsGatewayChannel:
         except (OSError, HTTPException):
             raise DeliveryFailed("gateway_connect", permanent=False) from None
         try:
-            reply = json.loads(raw) if len(raw) <= MAX_GATEWAY_REPLY else None
-        except ValueError:
+            reply = jsonread.read(raw, field="reply", max_bytes=MAX_GATEWAY_REPLY)
+        except BadData:  # not JSON, too deep or too long: not a reply we understand
             reply = None
         provider_id = reply.get("id") if isinstance(reply, dict) else None
         if not isinstance(provider_id, str) or not provider_id:

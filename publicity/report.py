@@ -42,11 +42,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ledger import jsonread
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.service import AbsenceService
 from ledger.checkpoint import Checkpoint
 from ledger.config import Settings
-from ledger.errors import BadData, CouldNotCheck, LedgerError, VerificationError
+from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotFound, VerificationError
 from ledger.merkle import (
     hash_perfect_cover,
     inclusion_ranges,
@@ -59,6 +60,7 @@ from ledger.proof import TlogProof
 from ledger.storage.store import NewEntry, StoredCheckpoint
 from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
 from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
+from publicity import jobs
 from publicity.signing import (
     SigningIdentity,
     check_signature,
@@ -561,9 +563,41 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
                         tuple(f"U+{g.code:04X} ({g.where})" for g in data.missing), seconds)
 
 
+def generate_job(service: AbsenceService, settings: Settings, job: str,
+                 clock: Callable[[], datetime], *, campaign: str | None = None,
+                 out: Path | None = None, base_url: str | None = None,
+                 progress: Progress = _quiet) -> ReportResult:
+    """Run the report job ``job`` (``publicity.jobs``): wait for its turn among the
+    running jobs, generate the report, record the end (done, or failed and why).
+
+    Raises:
+        NotFound: no such job.  Conflict: the job is not queued (it ended, or is of
+            another campaign than ``campaign``).  Anything ``generate`` raises, after
+            recording the job as failed.
+    """
+    store = service.store
+    found = jobs.get(store, job)
+    if found is None:
+        raise NotFound(f"no report job {job!r}", field="job")
+    if campaign is not None and found.campaign != campaign:
+        raise Conflict(f"report job {job} is of campaign {found.campaign}", field="job")
+    limits = jobs.JobLimits.from_config(publicity_config(settings))
+    progress(f"job {job}: waiting for a turn (at most {limits.max_running} at a time)")
+    jobs.wait_for_turn(store, job, limits, clock)
+    try:
+        result = generate(service, settings, found.campaign, clock(), out=out,
+                          base_url=base_url, progress=progress)
+    except BaseException as exc:
+        jobs.finish(store, job, clock(), error=str(exc) or type(exc).__name__)
+        raise
+    jobs.finish(store, job, clock(), report=result.report_id)
+    return result
+
+
 def spawn_generate(data_dir: Path, campaign: str, *, config_file: Path | None = None,
-                   out: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start ``absentia report generate`` as a separate process (for the web/scheduler)."""
+                   out: Path | None = None, job: str | None = None) -> subprocess.Popen[bytes]:
+    """Start ``absentia report generate`` as a separate process (for the web/scheduler),
+    running the report job ``job`` if given (``publicity.jobs``)."""
     exe = Path(sys.executable).with_name("absentia")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-c",
                                            "from ledger.cli import main; main()"]
@@ -572,6 +606,8 @@ def spawn_generate(data_dir: Path, campaign: str, *, config_file: Path | None = 
         cmd += ["--config", str(config_file)]
     if out is not None:
         cmd += ["--out", str(out)]
+    if job is not None:
+        cmd += ["--job", job]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -713,7 +749,8 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
     lines: list[str] = []
     try:
         text = files[BUNDLE_NAME].decode()
-        records = [json.loads(ln) for ln in text.splitlines() if ln]
+        records = [jsonread.read(ln, field="bundle", max_bytes=len(ln))
+                   for ln in text.splitlines() if ln]
         head = records[0]
         if head.get("format") != BUNDLE_FORMAT:
             return EXIT_NOT_OURS, [f"not our report: bundle format {head.get('format')!r}"]
@@ -752,7 +789,7 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
                 raise VerificationError(f"proof is for index {proof.index}")
             if proof.checkpoint != note:
                 raise VerificationError("proof's checkpoint is not the embedded checkpoint")
-            if json.loads(entry).get("index") != idx:
+            if jsonread.read(entry, field="entry", max_bytes=len(entry)).get("index") != idx:
                 raise VerificationError("entry bytes carry another index")
             leaf = leaf_hash(entry)
             proof.verify(leaf, verifiers, cp.origin)

@@ -5,14 +5,17 @@ so the scheduler's own memory does not grow."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import subprocess
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.service import AbsenceService
 from ledger.config import Settings
-from publicity.report import spawn_generate
+from publicity import jobs
+from publicity.jobs import JobLimits, JobRefused
+from publicity.report import publicity_config, spawn_generate
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +37,31 @@ def campaigns_due(service: AbsenceService) -> list[str]:
 
 
 def generate_due_reports(service: AbsenceService, settings: Settings, now: datetime) -> int:
-    """Generate the due reports one at a time; return how many succeeded."""
+    """Generate the due reports one at a time, each as a report job (``publicity.jobs``:
+    a campaign whose report is already queued or running is skipped, as are the rest
+    when the queue is full); return how many succeeded."""
+    limits = JobLimits.from_config(publicity_config(settings))
     done = 0
     for campaign in campaigns_due(service):
-        proc = spawn_generate(settings.data_dir, campaign, config_file=settings.config_path)
-        _, err = proc.communicate(timeout=REPORT_TIMEOUT_S)
+        try:
+            job = jobs.request(service.store, campaign, "scheduler", now, limits)
+        except JobRefused as exc:
+            log.info("report of campaign %s not started: %s", campaign, exc)
+            continue
+        proc = spawn_generate(settings.data_dir, campaign, config_file=settings.config_path,
+                              job=job.job)
+        try:
+            _, err = proc.communicate(timeout=REPORT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
         if proc.returncode == 0:
             done += 1
         else:
+            reason = err.decode(errors="replace")[-500:]
+            # The child records its own failure; this covers a child that was killed.
+            jobs.finish(service.store, job.job, datetime.now(UTC),
+                        error=f"exit status {proc.returncode}")
             log.error("report of campaign %s failed (exit %s): %s", campaign, proc.returncode,
-                      err.decode(errors="replace")[-500:])
+                      reason)
     return done

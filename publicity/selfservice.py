@@ -36,6 +36,7 @@ from ledger.errors import BadData, Conflict, NotAllowed, NotFound
 from ledger.web import forms
 from ledger.web.api import lookup_limited, now, public_limited
 from ledger.web.forms import Lang
+from ledger.web.limits import PUBLIC_FORM_BYTES, body_limit
 
 bp = Blueprint("selfservice", __name__)
 
@@ -218,6 +219,7 @@ def guard() -> Response | None:
 
 
 @bp.post("/status")
+@body_limit(PUBLIC_FORM_BYTES)
 def status_lookup() -> Response:
     refused = guard()
     if refused is not None:

@@ -22,18 +22,20 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import json
 import re
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from ledger import jsonread
 from ledger.absence.vault import PersonalDetails
-from ledger.errors import BadData, Unprocessable
+from ledger.errors import BadData, TooLarge, Unprocessable
 from ledger.events import PII_PATTERNS, scan_for_personal_data
 
 MAX_ROWS = 50_000
+#: The largest candidate file taken (bytes): 50,000 rows of a few hundred bytes each.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
 FIELDS = ("registration", "name", "id_number", "phone", "email", "post")
 REQUIRED_COLUMNS = ("registration", "name", "id_number", "post")
 CHINESE_HEADERS = {"报名号": "registration", "姓名": "name", "身份证号": "id_number",
@@ -76,7 +78,9 @@ def parse_candidates(data: bytes, content_type: str, *, known_posts: Collection[
     Raises:
         BadData: ``content_type`` is neither ``text/csv`` nor ``application/json``
             (``field="Content-Type"``); the bytes are not UTF-8 (the message gives the
-            byte offset); the CSV or JSON syntax or top-level shape is broken.
+            byte offset); the CSV or JSON syntax or top-level shape is broken (JSON as
+            ``ledger.jsonread`` reads it: not too deep, no lone surrogates).
+        TooLarge: more than ``MAX_IMPORT_BYTES`` bytes (``field="body"``).
         Unprocessable: no rows; more than ``max_rows`` rows; a missing, duplicated or
             unknown CSV column (``field="header"``); or any row error (``field="rows"``,
             ``errors=[{"row", "field", "message"}, ...]`` sorted by row then field).
@@ -88,6 +92,9 @@ def parse_candidates(data: bytes, content_type: str, *, known_posts: Collection[
     if kind not in ("text/csv", "application/json"):
         raise BadData("Content-Type: must be text/csv or application/json",
                       field="Content-Type")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise TooLarge(f"body: larger than {MAX_IMPORT_BYTES} bytes; split the file",
+                       field="body")
     text = _decode(data)
     records = _csv_records(text, max_rows) if kind == "text/csv" else _json_records(text, max_rows)
     return _validate(records, frozenset(known_posts))
@@ -215,18 +222,9 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:
     return obj
 
 
-_JSON = json.JSONDecoder(object_pairs_hook=_object_pairs)
-
-
 def _json_records(text: str, max_rows: int) -> list[_Record]:
-    try:
-        document = _JSON.decode(text)
-    except json.JSONDecodeError as exc:
-        # The position, not exc.msg's document excerpt: JSONDecodeError's msg has none.
-        raise BadData(f"body: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                      field="body") from exc
-    except RecursionError as exc:
-        raise BadData("body: JSON nested too deeply", field="body") from exc
+    # Duplicate names are collected (_object_pairs), to be listed by row and field.
+    document = jsonread.read(text, max_bytes=MAX_IMPORT_BYTES, object_pairs_hook=_object_pairs)
     if isinstance(document, _Object):
         if set(document) != {"candidates"} or document.duplicates:
             raise BadData('body: must be {"candidates": [...]} or an array of candidates',

@@ -6,9 +6,9 @@ tables equal a replay by construction, and ``check_rebuild`` proves it on real d
 Times are stored as the ledger writes them (RFC 3339 UTC, milliseconds, ``Z``), which
 sort as text.
 
-Not projections: the vault (personal data, which the ledger must not hold) and the
-scheduler lease (who runs the jobs now).  They live in ``vault_people`` and
-``scheduler_leases``.
+Not projections: the vault (personal data, which the ledger must not hold), the
+scheduler lease (who runs the jobs now) and the report jobs.  They live in
+``vault_people``, ``scheduler_leases`` and ``report_jobs``.
 """
 
 from __future__ import annotations
@@ -302,6 +302,24 @@ rate_limit_hits = Table(
     Column("key_hash", LargeBinary(32), primary_key=True),
     Column("window", BigInteger, primary_key=True),  # window start, unix seconds
     Column("hits", Integer, nullable=False),
+)
+
+#: Report jobs, one row per requested report (``publicity.jobs``): shared by every process,
+#: so one job per campaign and a bounded number in all hold across workers and hosts.
+report_jobs = Table(
+    "report_jobs", OPERATIONAL,
+    Column("job", String(32), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("state", String(16), nullable=False),  # queued, running, done, failed
+    Column("requested_by", String(128), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),  # unix milliseconds
+    Column("started_at", BigInteger),  # unix milliseconds
+    Column("ended_at", BigInteger),  # unix milliseconds
+    Column("after_index", Integer, nullable=False),
+    Column("report", String(128)),
+    Column("error", Text),
+    Index("ix_report_jobs_state", "state"),
+    Index("ix_report_jobs_campaign", "campaign", "requested_at"),
 )
 
 

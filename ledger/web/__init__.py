@@ -11,7 +11,7 @@ from ledger.absence.service import AbsenceService
 from ledger.absence.setup import cached_webhook_secrets, open_absence
 from ledger.config import Settings
 from ledger.storage import LedgerStore, make_engine
-from ledger.web import api, logs, ops, problems
+from ledger.web import api, limits, logs, ops, problems
 from ledger.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -94,6 +94,10 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
 
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    # Bodies have size limits per view and a deadline (slow clients cannot hold threads).
+    limits.init_app(app)
+    app.wsgi_app = limits.BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app, settings.body_timeout_s if settings is not None else limits.BODY_TIMEOUT_S)
     if absence is None and settings is not None:
         absence = open_absence(settings, store, datetime.now(UTC))
     if absence is not None:

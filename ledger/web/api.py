@@ -18,7 +18,6 @@ The clock is read here (``now()``) and passed to the service.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -31,10 +30,13 @@ from typing import Any, ParamSpec, TypeVar
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
+from ledger import jsonread
+from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
 from ledger.web.credentials import bearer_token
+from ledger.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
 from ledger.web.ratelimit import client_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -86,17 +88,17 @@ def caller() -> Caller:
 
 
 def body() -> dict[str, Any]:
-    """The request's JSON object.
+    """The request's JSON object, read by ``ledger.jsonread`` within the view's body limit.
 
     Raises:
-        BadData: not JSON, not an object, or not declared as application/json.
+        BadData: not JSON (or not I-JSON: too deep, a lone surrogate, a name twice, ...),
+            not an object, or not declared as application/json.
+        RequestEntityTooLarge: the body exceeds the view's limit (413; werkzeug).
     """
     if not request.mimetype or request.mimetype != "application/json":
         raise BadData("send Content-Type: application/json", field="Content-Type")
-    try:
-        data = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadData(f"body: not valid JSON ({exc})", field="body") from None
+    data = jsonread.read(request.get_data(cache=True),
+                         max_bytes=request.max_content_length or MAX_REQUEST_BYTES)
     if not isinstance(data, dict):
         raise BadData("body: expected a JSON object", field="body")
     return data
@@ -197,6 +199,7 @@ def webhook_secrets() -> list[WebhookSecret]:
 def platform_events() -> Response:
     """Interview platform events, signed per Standard Webhooks; one event or a batch."""
     svc = service()
+    request.max_content_length = svc.cfg.max_body_bytes  # the configured limit, not the view's
     length = request.content_length
     if length is not None and length > svc.cfg.max_body_bytes:
         from werkzeug.exceptions import RequestEntityTooLarge
@@ -210,10 +213,7 @@ def platform_events() -> Response:
         raise RequestEntityTooLarge(f"body exceeds {svc.cfg.max_body_bytes} bytes; "
                                     "send smaller batches")
     msg = verify(webhook_secrets(), request.headers, raw, now())
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadData(f"body: not valid JSON ({exc})", field="body") from None
+    payload = jsonread.read(raw, max_bytes=svc.cfg.max_body_bytes)
     if not isinstance(payload, dict):
         raise Unprocessable("body: expected a JSON object (one event or {\"events\": [...]})",
                             field="body")
@@ -253,6 +253,7 @@ def campaign(campaign: str) -> Response:
 
 @bp.post("/campaigns/<campaign>/candidates")
 @roles("hr")
+@body_limit(MAX_IMPORT_BYTES)
 def import_candidates(campaign: str) -> Response:
     ctype = request.content_type or ""
     rows = service().import_candidates(caller(), campaign, request.get_data(), ctype, now())
@@ -281,6 +282,7 @@ def erase(subject: str) -> Response:
 
 @bp.post("/campaigns/<campaign>/windows")
 @roles("hr")
+@body_limit(MAX_IMPORT_BYTES)  # a list of subjects may be as long as a candidate file
 def schedule(campaign: str) -> Response:
     made = service().schedule_windows(caller(), campaign, body(), now())
     return ok({"scheduled": len(made), "windows": made}, 201)
@@ -421,6 +423,7 @@ def access_log() -> Response:
 
 
 @bp.post("/campaigns/<campaign>/status")
+@body_limit(PUBLIC_LOOKUP_BYTES)
 def candidate_status(campaign: str) -> Response:
     """A candidate's own status; registration and factor travel in the body, not the URL."""
     public_limited()

@@ -257,7 +257,8 @@ STATUS_TEXT = {
          "not match (the same answer for an unknown or erased registration).",
     404: "The named resource does not exist.",
     409: "The request conflicts with the current state (named in ``field``).",
-    413: "The body is too large.",
+    408: "The body did not arrive in time (a slow client); the connection is closed.",
+    413: "The body is larger than this operation takes (``field``: body).",
     422: "Well-formed but unprocessable: every row or event problem is listed in "
          "``errors``; nothing was recorded.",
     429: "Rate-limited (public endpoints: per client address, an IPv6 client by its "
@@ -313,6 +314,7 @@ def op(summary: str, *, roles: tuple[str, ...] | None, ok: tuple[int, Schema | N
         content = body if "type" not in body and "$ref" not in body else {JSON_MEDIA: body}
         out["requestBody"] = {"required": True, "content": {
             m: {"schema": s} for m, s in content.items()}}
+        errors = (*errors, 408, 413)  # every body has a size limit and a deadline
     content_ok: Schema = {media: {"schema": schema if schema is not None else STR}}
     out["responses"][str(status)] = {"description": "Success.", "content": content_ok}
     if status == 201 and media == JSON_MEDIA and "replay" in description:

@@ -11,7 +11,7 @@ import psycopg
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ledger.errors import (
     BadData,
@@ -20,6 +20,7 @@ from ledger.errors import (
     LedgerError,
     NotAllowed,
     NotFound,
+    TooLarge,
     Unauthenticated,
     Unprocessable,
 )
@@ -41,6 +42,9 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "unprocessable": (422, "Unprocessable content",
                       "Fix the listed fields or rows and send the whole request again; "
                       "nothing was recorded."),
+    "request-timeout": (408, "Request timeout",
+                        "Send the whole request body promptly, or through a proxy that "
+                        "buffers it."),
     "too-large": (413, "Content too large", "Split the request into smaller batches."),
     "method-not-allowed": (405, "Method not allowed",
                            "Use one of the methods the Allow header lists."),
@@ -94,6 +98,7 @@ _MAP: tuple[tuple[type[LedgerError], str], ...] = (
     (Unauthenticated, "unauthorized"),
     (Unprocessable, "unprocessable"),
     (Conflict, "conflict"),
+    (TooLarge, "too-large"),
     (NotAllowed, "forbidden"),
     (BadData, "bad-request"),
     (CouldNotCheck, "unavailable"),
@@ -159,11 +164,16 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         slug = {400: "bad-request", 401: "unauthorized", 404: "not-found", 409: "conflict",
-                403: "forbidden", 405: "method-not-allowed", 413: "too-large",
-                422: "unprocessable",
-                429: "rate-limited"}.get(
+                403: "forbidden", 405: "method-not-allowed", 408: "request-timeout",
+                413: "too-large", 422: "unprocessable", 429: "rate-limited"}.get(
             code, "bad-request" if code < 500 else "internal")
-        resp = problem(slug, exc.description or exc.name, status=code)
+        detail = exc.description or exc.name
+        if code == 413 and detail == RequestEntityTooLarge.description:  # werkzeug's own
+            detail = (f"body: larger than the {request.max_content_length} bytes this "
+                      "endpoint takes")
+        # A body too large (413) or too slow (408) is the body's fault: say so.
+        field = "body" if code in (408, 413) else None
+        resp = problem(slug, detail, status=code, field=field)
         # The exception's own headers are part of the answer: Allow on a 405 (RFC 9110
         # §15.5.6: MUST), Retry-After on a 429 or 503, WWW-Authenticate on a 401,
         # Content-Range on a 416.  Only its HTML Content-Type is not.

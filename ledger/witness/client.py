@@ -14,7 +14,6 @@ body to its signed note.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ledger import jsonread
 from ledger.config import Settings
 from ledger.errors import BadData, CouldNotCheck, LedgerError
 from ledger.note import SignedNote
@@ -276,10 +276,10 @@ class _Answer:
     def problem(self) -> str:
         if self.content_type == "application/problem+json":
             try:
-                detail = json.loads(self.body).get("detail")
+                detail = jsonread.read(self.body, field="reply").get("detail")
                 if isinstance(detail, str):
                     return detail
-            except (ValueError, AttributeError):
+            except (BadData, AttributeError):
                 pass
         return self.body[:200].decode("utf-8", errors="replace").strip()
 

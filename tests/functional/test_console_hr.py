@@ -454,19 +454,19 @@ def test_contact_details_are_recorded(built: Built) -> None:
 
 
 class _Finished:
-    """A stand-in for the child process: generates the report in-process (on the test's
-    clock) the first time it is polled."""
+    """A stand-in for the child process: runs the report job in-process (on the test's
+    clock) the first time it is polled, as ``absentia report generate --job`` would."""
 
-    def __init__(self, env: Env, campaign: str) -> None:
-        self.env, self.campaign = env, campaign
+    def __init__(self, env: Env, job: str) -> None:
+        self.env, self.job = env, job
         self.code: int | None = None
         self.stderr = None
 
     def poll(self) -> int | None:
         if self.code is None:
-            from publicity.report import generate
+            from publicity.report import generate_job
 
-            generate(self.env.service, self.env.settings, self.campaign, self.env.now[0])
+            generate_job(self.env.service, self.env.settings, self.job, lambda: self.env.now[0])
             self.code = 0
         return self.code
 
@@ -478,7 +478,7 @@ def test_report_generation_and_download(built: Built, monkeypatch: pytest.Monkey
     page = f"/console/campaigns/{CAMPAIGN}/reports"
     assert "id=\"generate\"" not in text(hr.get(page))  # not configured
     env.app.extensions["absentia.settings"] = env.settings
-    monkeypatch.setattr(console_hr, "SPAWN", [lambda d, c, f: _Finished(env, c)])
+    monkeypatch.setattr(console_hr, "SPAWN", [lambda d, c, f, j: _Finished(env, j)])
     resp = submit(hr, page, page, {})
     assert resp.status_code == 303
     shown = text(hr.get(resp.headers["Location"]))
