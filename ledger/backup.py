@@ -59,7 +59,6 @@ from ledger import merkle
 from ledger.checkpoint import Checkpoint
 from ledger.errors import BadData, LedgerError, VerificationError
 from ledger.note import Ed25519Verifier, SignedNote
-from ledger.storage.db import SQLITE_BEGIN
 from ledger.storage.schema import APPEND_ONLY_TABLES, lock_ddl
 from ledger.storage.store import LedgerStore, stored_tile
 from ledger.tiles import (
@@ -799,7 +798,7 @@ def create_schema(store: LedgerStore, needed: set[str]) -> None:
     from ledger.migrations import upgrade
 
     upgrade(store.engine)
-    with store.engine.begin() as conn:
+    with store.write() as conn:
         lock_ddl(conn)
         present = set(inspect(conn).get_table_names())
         for table in app_tables():
@@ -826,56 +825,53 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
     create_schema(store, set(b.manifest["tables"]))
     wanted = [t for t in tables if t.name in b.manifest["tables"]]
     written: dict[str, int] = {}
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        with conn.begin():
-            lock_ddl(conn)
-            if conn.dialect.name == "postgresql":
-                # Appends and log creation wait until the restore commits.
-                conn.exec_driver_sql(
-                    "LOCK TABLE ledger_logs, ledger_heads IN SHARE ROW EXCLUSIVE MODE")
-            mode = plan_restore(conn, b, tables)  # again, under the write lock
-            before = {t.name: t.size for t in _target_logs(conn)}
-            merged: dict[str, list[dict[str, Any]]] = {}
-            moved: list[dict[str, Any]] = []
-            if mode == "roll forward":
-                for table in wanted:
-                    if table.name in MERGED_TABLES:
-                        merged[table.name] = _merge(conn, b, table)
-                # A head moves forward only, after its entries (the database's triggers
-                # refuse anything else): updated below, not deleted and inserted.
-                moved = _heads_moved(conn, b)
-                merged[HEADS] = []
-                present = set(inspect(conn).get_table_names())
-                for table in reversed(tables):
-                    if table.name not in MERGED_TABLES | {HEADS} and table.name in present:
-                        conn.execute(delete(table))
+    with store.write() as conn:
+        lock_ddl(conn)
+        if conn.dialect.name == "postgresql":
+            # Appends and log creation wait until the restore commits.
+            conn.exec_driver_sql(
+                "LOCK TABLE ledger_logs, ledger_heads IN SHARE ROW EXCLUSIVE MODE")
+        mode = plan_restore(conn, b, tables)  # again, under the write lock
+        before = {t.name: t.size for t in _target_logs(conn)}
+        merged: dict[str, list[dict[str, Any]]] = {}
+        moved: list[dict[str, Any]] = []
+        if mode == "roll forward":
             for table in wanted:
-                total = b.manifest["tables"][table.name]["rows"]
-                bar = progress(f"restoring {table.name}") if progress else None
-                rows = merged[table.name] if table.name in merged else \
-                    (_coerce(table, r) for r in b.rows(table.name))
-                batch: list[dict[str, Any]] = []
-                done = 0
-                for row in rows:
-                    batch.append(row)
-                    if len(batch) >= _BATCH:
-                        conn.execute(insert(table), batch)
-                        done += len(batch)
-                        batch = []
-                        if bar:
-                            bar(done, total)
-                if batch:
+                if table.name in MERGED_TABLES:
+                    merged[table.name] = _merge(conn, b, table)
+            # A head moves forward only, after its entries (the database's triggers
+            # refuse anything else): updated below, not deleted and inserted.
+            moved = _heads_moved(conn, b)
+            merged[HEADS] = []
+            present = set(inspect(conn).get_table_names())
+            for table in reversed(tables):
+                if table.name not in MERGED_TABLES | {HEADS} and table.name in present:
+                    conn.execute(delete(table))
+        for table in wanted:
+            total = b.manifest["tables"][table.name]["rows"]
+            bar = progress(f"restoring {table.name}") if progress else None
+            rows = merged[table.name] if table.name in merged else \
+                (_coerce(table, r) for r in b.rows(table.name))
+            batch: list[dict[str, Any]] = []
+            done = 0
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= _BATCH:
                     conn.execute(insert(table), batch)
                     done += len(batch)
-                if bar:
-                    bar(total, total)
-                written[table.name] = done
-            if moved:
-                _move_heads(conn, moved)
-                written[HEADS] = len(moved)
-            _fix_sequences(conn, wanted)
+                    batch = []
+                    if bar:
+                        bar(done, total)
+            if batch:
+                conn.execute(insert(table), batch)
+                done += len(batch)
+            if bar:
+                bar(total, total)
+            written[table.name] = done
+        if moved:
+            _move_heads(conn, moved)
+            written[HEADS] = len(moved)
+        _fix_sequences(conn, wanted)
     store._log_cache.clear()  # the logs were just written beneath it
     try:
         checks = check_restored(store, b, projection_log, progress)

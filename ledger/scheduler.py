@@ -75,7 +75,7 @@ class Lease:
 
         now_ms = int(now.timestamp() * 1000)
         try:
-            with self.store._write() as conn:
+            with self.store.write() as conn:
                 if self.db_clock and conn.dialect.name == "postgresql":
                     # Every host compares expiries by the database server's clock: a
                     # host whose clock was stepped a day ahead must not write a lease
@@ -111,7 +111,7 @@ class Lease:
 
         if not self.held:
             return
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             conn.execute(update(t).where(t.c.name == self.name, t.c.holder == self.holder)
                          .values(expires_at=0))
         self.held = False

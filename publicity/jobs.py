@@ -133,7 +133,7 @@ def request(store: LedgerStore, campaign: str, user: str, now: datetime,
             in ``running``), or ``limits.max_jobs`` jobs are queued or running.
     """
     t = P.report_jobs
-    with store._write() as conn:
+    with store.write() as conn:
         _locked(conn)
         _expire(conn, now, limits)
         active = [_job(r) for r in conn.execute(
@@ -163,7 +163,7 @@ def claim_turn(store: LedgerStore, job: str, now: datetime, limits: JobLimits) -
             example after ``limits.timeout_s``).
     """
     t = P.report_jobs
-    with store._write() as conn:
+    with store.write() as conn:
         _locked(conn)
         row = conn.execute(select(t.c.state).where(t.c.job == job)).first()
         if row is None:
@@ -199,7 +199,7 @@ def finish(store: LedgerStore, job: str, now: datetime, *, report: str = "",
     A job that has ended already keeps its first end.
     """
     t = P.report_jobs
-    with store._write() as conn:
+    with store.write() as conn:
         conn.execute(update(t).where(t.c.job == job, t.c.state.in_(ACTIVE)).values(
             state=DONE if report and not error else FAILED, ended_at=_ms(now),
             report=report or None, error=error[:500] or None))

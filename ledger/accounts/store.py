@@ -7,7 +7,8 @@ table update and its ``user.*`` entry commit together or not at all:
 
 * ``create_user``: ``user.created`` (id and role; the login stays here).
 * ``authenticate`` / ``verify_second_factor``: ``user.sign_in_failed`` for every failure,
-  ``user.locked`` when failures reach ``LOCK_AFTER``.
+  ``user.locked`` when failures reach ``LOCK_AFTER``.  A password attempt is counted
+  (reserved) before its check, so attempts sent at once are not all checked.
 * ``start_session`` (a full session): ``user.signed_in``; ``end_session``:
   ``user.signed_out``; ``confirm_enrolment``: ``user.totp_enrolled`` and
   ``user.signed_in``.
@@ -25,6 +26,8 @@ Sessions: the cookie holds a random token; only its SHA-256 is stored.  The ledg
 names a session by a separate random reference (``s_...``).  A session ends after
 ``IDLE`` without use or ``LIFETIME`` after sign-in, whichever comes first; a
 half-finished sign-in (password accepted, second factor pending) lives ``PENDING``.
+Looking a session up is a read: its last use is written only when it moved by more
+than ``TOUCH``, so page loads do not queue for the write lock.
 
 Time is always the ``now`` parameter.
 """
@@ -109,6 +112,9 @@ LOCK_CAP = timedelta(hours=1)
 IDLE = timedelta(minutes=30)
 LIFETIME = timedelta(hours=12)
 PENDING = timedelta(minutes=5)
+#: How far a session's recorded last use may lag behind its real one: the idle clock
+#: is restarted (a write) only when it moved by more, so idle expiry is exact to this.
+TOUCH = timedelta(minutes=1)
 TOTP_WINDOW = 1  # steps either side
 ACTOR = "console"
 
@@ -331,45 +337,100 @@ class Accounts:
 
     # -- sign-in --------------------------------------------------------------------
 
-    def _failure_entries(self, conn: Connection, user: str, reason: str, now: datetime
-                         ) -> list[NewEntry]:
-        """Count one failure (under the log's lock); lock when it reaches LOCK_AFTER."""
+    def _failure_entries(self, conn: Connection, user: str, reason: str, now: datetime, *,
+                         reserved: bool = False) -> list[NewEntry]:
+        """Count one failure (under the log's lock); lock when it reaches LOCK_AFTER.
+
+        ``reserved``: the failure was counted before the check (``_reserve``); it is
+        not counted again, and not at all when the account was locked meanwhile.
+        """
         row = self._row(conn, user)
         out = [NewEntry("user.sign_in_failed", ACTOR, {"reason": reason, "user": user})]
         if row is None:
             return out
-        failures = row.failures + 1
+        if reserved and self._locked(row, now):
+            return out  # counted in the lock that came meanwhile
+        failures = row.failures if reserved else row.failures + 1
         if failures < LOCK_AFTER:
             conn.execute(update(accounts).where(accounts.c.user_id == user)
                          .values(failures=failures))
             return out
+        return [*out, self._lock(conn, row, failures, now)]
+
+    def _lock(self, conn: Connection, row: Any, failures: int, now: datetime) -> NewEntry:
+        """Lock ``row``'s account (under the log's lock) for its back-off; its
+        ``user.locked`` entry."""
+        user = row.user_id
         until = format_time(now + lock_duration(row.lockouts))
         conn.execute(update(accounts).where(accounts.c.user_id == user).values(
             failures=0, lockouts=row.lockouts + 1, locked_until=until))
         # A locked account's half-finished sign-ins end with the lock.
         conn.execute(delete(sessions).where(sessions.c.user_id == user,
                                             sessions.c.stage != "full"))
-        out.append(NewEntry("user.locked", ACTOR,
-                            {"user": user, "until": until, "failures": failures}))
-        return out
+        return NewEntry("user.locked", ACTOR,
+                        {"user": user, "until": until, "failures": failures})
 
     @staticmethod
     def _locked(row: Any, now: datetime) -> bool:
         return row.locked_until is not None and format_time(now) < row.locked_until
 
-    def _refuse(self, user: str, reason: str, now: datetime) -> None:
-        if reason == "locked":
-            entries = [NewEntry("user.sign_in_failed", ACTOR, {"reason": reason, "user": user})]
-            self._run(now, lambda conn: entries)
-        else:
-            self._run(now, lambda conn: self._failure_entries(conn, user, reason, now))
+    def _reserve(self, user: str, now: datetime) -> bool:
+        """Count a password attempt before its check (under the log's lock): True if it
+        may be checked, False (recorded as a ``locked`` failure) if the account is
+        locked or its remaining attempts are all taken.
+
+        ``failures`` counts failures and the attempts being checked, so no more than
+        LOCK_AFTER can be checked before the lock.  When an attempt finds them all
+        taken, it locks the account at once, as if they had failed: attempts sent at
+        once are an attack, and a check that never settled (a process killed during
+        it) then cannot keep its reservation for ever.
+        """
+        granted: list[bool] = []
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            row = self._row(conn, user)
+            refused = [NewEntry("user.sign_in_failed", ACTOR, {"reason": "locked", "user": user})]
+            if row is None or self._locked(row, now):
+                return refused
+            if row.failures >= LOCK_AFTER:
+                return [*refused, self._lock(conn, row, row.failures, now)]
+            conn.execute(update(accounts).where(accounts.c.user_id == user)
+                         .values(failures=row.failures + 1))
+            granted.append(True)
+            return []
+
+        self._run(now, plan)
+        return bool(granted)
+
+    def _release(self, user: str, now: datetime) -> bool:
+        """Settle a right password (under the log's lock): give its reservation back.
+        False (recorded as a ``locked`` failure) if the account was locked meanwhile."""
+        released: list[bool] = []
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            row = self._row(conn, user)
+            if row is None or self._locked(row, now):
+                return [NewEntry("user.sign_in_failed", ACTOR,
+                                 {"reason": "locked", "user": user})]
+            conn.execute(update(accounts).where(accounts.c.user_id == user)
+                         .values(failures=max(row.failures - 1, 0)))
+            released.append(True)
+            return []
+
+        self._run(now, plan)
+        return bool(released)
 
     def authenticate(self, login: str, password: str, now: datetime) -> SignIn:
         """Check a login and password; record a failure (and a lock) in the ledger.
 
-        A success records nothing yet: the sign-in is recorded when its session starts
-        (after the second factor, if any).  Never raises for bad input: an invalid
-        login counts as unknown.
+        The attempt is counted first, in its own write (``_reserve``); the password is
+        checked outside the log's lock (Argon2 is slow); then the attempt is settled: a
+        wrong password stays counted and locks the account when the count reaches
+        LOCK_AFTER, a right one gives its count back, unless the account was locked
+        meanwhile (then it is refused as locked).  A success records nothing yet: the
+        sign-in is recorded when its session starts (after the second factor, if any),
+        which also resets the counters.  Every refusal costs one Argon2 verification.
+        Never raises for bad input: an invalid login counts as unknown.
         """
         try:
             name = norm_login(login)
@@ -381,22 +442,25 @@ class Accounts:
                 row = conn.execute(select(accounts).where(accounts.c.login == name)).first()
         if len(password) > MAX_PASSWORD:
             password = password[:MAX_PASSWORD + 1]  # cannot match; bounded work
-        if row is not None and self._locked(row, now):
-            _verify_password(None, password)  # the same cost as any other answer
-            self._refuse(row.user_id, "locked", now)
-            return SignIn(False, "locked", row.user_id, row.role)
-        good = _verify_password(row.password_hash if row is not None else None, password)
         if row is None:
+            _verify_password(None, password)
             self._run(now, lambda conn: [NewEntry("user.sign_in_failed", ACTOR,
                                                   {"reason": "unknown_login"})])
             return SignIn(False, "unknown_login")
-        if not good:
-            self._refuse(row.user_id, "bad_password", now)
-            return SignIn(False, "bad_password", row.user_id, row.role)
+        user = row.user_id
+        if not self._reserve(user, now):
+            _verify_password(None, password)  # the same cost as any other answer
+            return SignIn(False, "locked", user, row.role)
+        if not _verify_password(row.password_hash, password):
+            self._run(now, lambda conn: self._failure_entries(conn, user, "bad_password", now,
+                                                              reserved=True))
+            return SignIn(False, "bad_password", user, row.role)
+        if not self._release(user, now):
+            return SignIn(False, "locked", user, row.role)
         if _hasher.check_needs_rehash(row.password_hash):
             rehashed = hash_password(password)
-            with self.store.engine.begin() as conn:
-                conn.execute(update(accounts).where(accounts.c.user_id == row.user_id)
+            with self.store.write() as conn:
+                conn.execute(update(accounts).where(accounts.c.user_id == user)
                              .values(password_hash=rehashed))
         if row.totp_sealed is not None:
             step = "totp"
@@ -404,7 +468,7 @@ class Accounts:
             step = "enrol"
         else:
             step = "done"
-        return SignIn(True, None, row.user_id, row.role, step)
+        return SignIn(True, None, user, row.role, step)
 
     def finish_totp(self, session: Session, code: str, now: datetime
                     ) -> tuple[Session, str] | None:
@@ -531,8 +595,9 @@ class Accounts:
             started.append(self._insert_session(conn, row, token, ref, stage, now, pending))
             if stage != "full":
                 return []
-            conn.execute(update(accounts).where(accounts.c.user_id == user)
-                         .values(failures=0, lockouts=0, locked_until=None))
+            if not self._locked(row, now):  # a lock since the password check stays
+                conn.execute(update(accounts).where(accounts.c.user_id == user)
+                             .values(failures=0, lockouts=0, locked_until=None))
             return [NewEntry("user.signed_in", f"{row.role}:{user}",
                              {"user": user, "session": ref, "second_factor": "none"})]
 
@@ -541,25 +606,40 @@ class Accounts:
 
     def session(self, token: str, now: datetime) -> Session | None:
         """The live session of a cookie token, its idle clock restarted; None if unknown
-        or expired (an expired one is deleted)."""
+        or expired (an expired one is deleted).
+
+        A read: the idle clock is written only when it moved by more than ``TOUCH``,
+        and then, like the deletion of an expired session, through the store's writer
+        (the write lock taken up front, waited for).
+
+        Raises:
+            sqlalchemy.exc.OperationalError: the database stayed locked for its busy
+                timeout.
+        """
         if not 20 <= len(token) <= 128:
             return None
         key = _sha256_hex(token)
         stamp = format_time(now)
-        with self.store.engine.begin() as conn:
+        with self.store.engine.connect() as conn:
             row = conn.execute(
                 select(sessions, accounts.c.role, accounts.c.login)
                 .join(accounts, accounts.c.user_id == sessions.c.user_id)
                 .where(sessions.c.token_sha256 == key)).first()
-            if row is None:
-                return None
-            idle_end = format_time(_parse(row.last_seen) + (IDLE if row.stage == "full"
-                                                           else PENDING))
-            if stamp >= row.expires_at or stamp >= idle_end:
-                conn.execute(delete(sessions).where(sessions.c.token_sha256 == key))
-                return None
-            conn.execute(update(sessions).where(sessions.c.token_sha256 == key)
-                         .values(last_seen=stamp))
+        if row is None:
+            return None
+        seen = _parse(row.last_seen)
+        idle_end = format_time(seen + (IDLE if row.stage == "full" else PENDING))
+        if stamp >= row.expires_at or stamp >= idle_end:
+            with self.store.write() as conn:
+                # Unless another request of this session restarted its clock meanwhile.
+                conn.execute(delete(sessions).where(sessions.c.token_sha256 == key,
+                                                    sessions.c.last_seen <= row.last_seen))
+            return None
+        if now - seen > TOUCH:
+            with self.store.write() as conn:
+                conn.execute(update(sessions).where(sessions.c.token_sha256 == key,
+                                                    sessions.c.last_seen < stamp)
+                             .values(last_seen=stamp))
         pending = None
         if row.pending_sealed is not None:
             pending = self._open(row.user_id, bytes(row.pending_sealed))
@@ -586,6 +666,6 @@ class Accounts:
 
     def purge_expired(self, now: datetime) -> int:
         """Delete sessions past their absolute lifetime; how many."""
-        with self.store.engine.begin() as conn:
+        with self.store.write() as conn:
             return conn.execute(delete(sessions).where(
                 sessions.c.expires_at <= format_time(now))).rowcount

@@ -162,12 +162,10 @@ def upgrade_connection(conn: Connection, revision: str = "head") -> Upgraded:
 
 @contextmanager
 def _write_connection(engine: Engine) -> Iterator[Connection]:
-    from ledger.storage.db import SQLITE_BEGIN
+    from ledger.storage.db import write_transaction
 
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        with conn.begin():
-            yield conn
+    with write_transaction(engine) as conn:
+        yield conn
 
 
 def upgrade(engine: Engine, revision: str = "head") -> Upgraded:

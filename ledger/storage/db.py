@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -10,6 +12,28 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 #: Execution option naming the SQLite BEGIN mode (DEFERRED for reads, IMMEDIATE to write).
 SQLITE_BEGIN = "absentia_sqlite_begin"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its start (SQLite:
+    ``BEGIN IMMEDIATE``), committed on exit, rolled back on an error.
+
+    A deferred SQLite transaction takes the write lock only at its first write.  If it
+    read before, SQLite cannot wait for the lock there (the busy timeout does not
+    apply): it answers "database is locked" at once, SQLITE_BUSY while another
+    connection writes, SQLITE_BUSY_SNAPSHOT when one committed since the read.  Taken
+    up front, the lock is waited for (the busy timeout).  On PostgreSQL this is a plain
+    transaction: its row locks queue.
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the lock stayed taken for the busy timeout.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> Engine:

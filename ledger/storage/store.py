@@ -32,7 +32,7 @@ from ledger.events import LOG_CREATED, LOG_KEY_ADDED, PII_HINT, lookup, scan_for
 from ledger.keys import KeyDirectory
 from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
-from ledger.storage.db import SQLITE_BEGIN
+from ledger.storage.db import write_transaction
 from ledger.storage.schema import checkpoints, create_schema, entries, heads, keys, logs, nodes
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef, encode_bundle
 
@@ -264,12 +264,22 @@ class LedgerStore:
     # -- transactions -------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._writer_turn(), self.engine.connect() as conn:
-            if self._sqlite:
-                conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-            with conn.begin():
-                yield conn
+    def write(self) -> Iterator[Connection]:
+        """A write transaction on this store's database, committed on exit.
+
+        Every write goes through here (or through the append path, which does), so
+        that it holds the write lock from its first statement: on SQLite, writers of
+        this host queue on a file lock, then ``BEGIN IMMEDIATE`` (see
+        ``write_transaction``).  A read-then-write in a plain deferred transaction
+        would fail with "database is locked" whenever another write lands in between.
+        Reads need none of this: they see a snapshot and never wait for writers.
+
+        Raises:
+            sqlalchemy.exc.OperationalError: the lock stayed taken for the busy timeout.
+        """
+        with self._writer_turn(), write_transaction(self.engine) as conn:
+            yield conn
+
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -311,7 +321,7 @@ class LedgerStore:
 
     def create_schema(self) -> None:
         """Create tables and append-only triggers if missing."""
-        with self._write() as conn:
+        with self.write() as conn:
             create_schema(conn)
 
     # -- logs and keys ------------------------------------------------------------
@@ -334,7 +344,7 @@ class LedgerStore:
         check_key_name(origin)
         created = format_time(now)
         try:
-            with self._write() as conn:
+            with self.write() as conn:
                 log_id = conn.execute(
                     insert(logs).values(name=name, origin=origin, created_at=created)
                 ).inserted_primary_key[0]  # type: ignore[index]
@@ -427,7 +437,7 @@ class LedgerStore:
         """
         log = self.log(name)
         created = format_time(now)
-        with self._write() as conn:
+        with self.write() as conn:
             old = self._active_signer(conn, log)
             uri, signer = self._new_signer(name, log.origin, key_uri)
             if conn.execute(select(keys.c.id).where(
@@ -471,7 +481,7 @@ class LedgerStore:
         """``append_batch`` for entries already checked by ``prepare``."""
         log = self.log(name)
         time_text = format_time(now)
-        with self._write() as conn:
+        with self.write() as conn:
             return self._append_in(conn, log.id, name, prepared, time_text)
 
     def execute(self, name: str, now: datetime, plan: Plan, project: Project, *,
@@ -524,7 +534,7 @@ class LedgerStore:
         """Run ``batch`` in one transaction, each command in a savepoint; commit once."""
         self.largest_group = max(self.largest_group, len(batch))
         try:
-            with self._write() as conn:
+            with self.write() as conn:
                 cur = conn.connection.cursor()
                 cur.execute(self._sql.head, (log.id,))  # the log's lock, up front
                 cur.fetchall()
@@ -718,7 +728,7 @@ class LedgerStore:
             return latest
         # Sign under the log's head lock: no append and no other signer can interleave,
         # so checkpoints are stored in order of size and never go backwards.
-        with self._write() as conn:
+        with self.write() as conn:
             latest, head, signer = current(conn, lock=True)
             key_hex = f"{signer.key_id:08x}"
             if latest is not None and unchanged(latest, head.size, key_hex):

@@ -126,10 +126,14 @@ def database_fault(exc: BaseException) -> str | None:
     else:
         return None
     if isinstance(orig, sqlite3.Error):
-        name = str(getattr(orig, "sqlite_errorname", "") or "")
-        if name == "SQLITE_FULL":
+        # The primary result code (the low byte): SQLite reports extended codes, such
+        # as SQLITE_BUSY_SNAPSHOT or SQLITE_IOERR_SHORT_READ, each a kind of its primary.
+        extended = getattr(orig, "sqlite_errorcode", None)
+        code = extended & 0xFF if isinstance(extended, int) else None
+        if code == sqlite3.SQLITE_FULL:
             return "insufficient-storage"
-        if name in ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN"):
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR,
+                    sqlite3.SQLITE_CANTOPEN):
             return "unavailable"
         return None
     state = str(getattr(orig, "sqlstate", "") or "")

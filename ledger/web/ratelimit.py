@@ -100,7 +100,7 @@ class SharedRateLimiter:
         t = rate_limit_hits
         values = {"bucket": self.bucket, "key_hash": key_hash(self.bucket, key),
                   "window": window, "hits": 1}
-        with self.store._write() as conn:
+        with self.store.write() as conn:
             ins = (pg_insert(t) if conn.dialect.name == "postgresql" else sqlite_insert(t))
             stmt = ins.values(**values).on_conflict_do_update(
                 index_elements=[t.c.bucket, t.c.key_hash, t.c.window],

@@ -230,7 +230,7 @@ def cosigned_note(store: LedgerStore, log_name: str, cp: StoredCheckpoint | None
 def _record(store: LedgerStore, log_id: int, witness: str, now: datetime,
             error: str | None) -> None:
     now_ms = int(now.timestamp() * 1000)
-    with store.engine.begin() as conn:
+    with store.write() as conn:
         done = conn.execute(update(witness_pushes).where(
             witness_pushes.c.log_id == log_id, witness_pushes.c.witness == witness)
             .values(attempted_at_ms=now_ms, last_error=error))
@@ -247,7 +247,7 @@ def _record(store: LedgerStore, log_id: int, witness: str, now: datetime,
 def _store_cosignature(store: LedgerStore, log_id: int, cp: StoredCheckpoint, witness: str,
                        key_id: int, timestamp: int, line: str, now: datetime) -> None:
     try:
-        with store.engine.begin() as conn:
+        with store.write() as conn:
             conn.execute(insert(cosignatures).values(
                 log_id=log_id, size=cp.size, root=cp.root, witness=witness,
                 key_id=f"{key_id:08x}", cosigned_at=timestamp, line=line,

@@ -41,7 +41,7 @@ from ledger.entry import format_time
 from ledger.errors import BadData, CouldNotCheck, VerificationError
 from ledger.keys import read_private_key, write_private_key
 from ledger.note import Ed25519Verifier, SignedNote
-from ledger.storage.db import make_engine
+from ledger.storage.db import make_engine, write_transaction
 from ledger.witness.cosig import CosignatureV1Signer
 from ledger.witness.protocol import SIZE_MEDIA_TYPE, AddCheckpoint
 
@@ -171,7 +171,7 @@ class WitnessDatabase:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             witness_metadata.create_all(conn)
 
     def add_log(self, origin: str, vkeys: tuple[str, ...], now: datetime) -> WitnessedLog:
@@ -186,12 +186,12 @@ class WitnessDatabase:
             Ed25519Verifier.from_vkey(v)
         text = "\n".join(vkeys)
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(insert(witnessed_logs).values(
                     origin=origin, vkeys=text, size=0, root=merkle.EMPTY_ROOT,
                     updated_at=format_time(now)))
         except IntegrityError:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(update(witnessed_logs).where(witnessed_logs.c.origin == origin)
                              .values(vkeys=text))
         found = self.get(origin)
@@ -219,7 +219,7 @@ class WitnessDatabase:
 
         Returns False (and changes nothing) if the stored state is no longer ``old``.
         """
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             done = conn.execute(
                 update(witnessed_logs).where(
                     witnessed_logs.c.origin == origin, witnessed_logs.c.size == old[0],

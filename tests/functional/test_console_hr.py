@@ -54,9 +54,14 @@ class Built:
         return [e for e in self.env.ledger_entries() if e["type"] == kind]
 
 
-def build(env: Env, plan: list[tuple[str, ...]] = PLAN, *, appeal: bool = True) -> Built:
-    """Campaign, candidates, windows, platform events, the sweep, alerts, an appeal."""
-    start = env.clock(datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
+def build(env: Env, plan: list[tuple[str, ...]] = PLAN, *, appeal: bool = True,
+          start: datetime | None = None) -> Built:
+    """Campaign, candidates, windows, platform events, the sweep, alerts, an appeal.
+
+    The clock starts at ``start`` (default: a minute from now) and ends 95 minutes later.
+    """
+    start = env.clock(start if start is not None
+                      else datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
     env.campaign(CAMPAIGN)
     data, rows = candidates_csv(len(plan))
     resp = env.import_csv(CAMPAIGN, data)

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,46 @@ def test_lockout_after_repeated_failures_reveals_nothing(env: Env) -> None:
     env.clock(seconds=61)  # the first lock lasts one minute
     assert sign_in(client, "hr.lock", PASSWORD).status_code == 303
     assert client.get("/console/").status_code == 200
+
+
+def test_lockout_holds_against_attempts_sent_at_once(env: Env) -> None:
+    """Wrong passwords sent at once from many threads at the real app: each attempt is
+    counted before its password is checked, so at most LOCK_AFTER are checked before the
+    lock; the rest are refused as locked, and so is the right password after them."""
+    user = accounts(env).create_user("hr.race", PASSWORD, "hr", env.now[0])
+    wrong = 19
+    clients = [env.app.test_client() for _ in range(wrong)]
+    forms = [csrf_of(c.get("/console/sign-in")) for c in clients]
+    together = threading.Barrier(wrong)
+    answers: list[int] = []
+
+    def attempt(client: FlaskClient, csrf: str) -> None:
+        together.wait()
+        answers.append(client.post("/console/sign-in", data={
+            "csrf_token": csrf, "login": "hr.race", "password": "not the password"}
+        ).status_code)
+
+    threads = [threading.Thread(target=attempt, args=cf) for cf in zip(clients, forms,
+                                                                       strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [200] * wrong
+    reasons = [e["body"]["reason"] for e in ledger_of(env, "user.sign_in_failed")]
+    # Every attempt is recorded; only the reserved ones had their password checked.
+    assert len(reasons) == wrong
+    assert reasons.count("bad_password") <= LOCK_AFTER, reasons
+    assert reasons.count("locked") >= wrong - LOCK_AFTER, reasons
+    locks = ledger_of(env, "user.locked")
+    assert [(e["body"]["user"], e["body"]["failures"]) for e in locks] == [(user, LOCK_AFTER)]
+    # The right password after the lock: refused, recorded, and the lock stays.
+    client = env.app.test_client()
+    assert sign_in(client, "hr.race", PASSWORD).status_code == 200
+    assert ledger_of(env, "user.sign_in_failed")[-1]["body"] == {"reason": "locked",
+                                                                 "user": user}
+    assert not ledger_of(env, "user.signed_in")
+    assert accounts(env).account(user).locked_until == locks[0]["body"]["until"]
 
 
 # -- TOTP -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from ledger.accounts.store import (
     LIFETIME,
     LOCK_AFTER,
     PENDING,
+    TOUCH,
     Accounts,
     Session,
     accounts,
@@ -281,6 +283,33 @@ def test_session_idle_timeout(acc: Accounts) -> None:
         assert acc.session(token, t) is not None
     assert acc.session(token, t + IDLE) is None
     assert acc.session(token, t) is None  # deleted, not just hidden
+
+
+def _last_seen(acc: Accounts) -> str:
+    with acc.store.engine.connect() as conn:
+        return str(conn.execute(select(sessions.c.last_seen)).scalar_one())
+
+
+def test_session_lookup_is_a_read_that_needs_no_write_lock(acc: Accounts) -> None:
+    """Looking a session up while another connection holds the write lock: answered at
+    once (a read); its idle clock is written only when it moved by more than TOUCH."""
+    s, token = _session(acc)
+    database = acc.store.engine.url.database
+    assert database is not None
+    writer = sqlite3.connect(database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process writing
+        for seconds in (1, 30, TOUCH.total_seconds()):
+            found = acc.session(token, T0 + timedelta(seconds=seconds))
+            assert found is not None
+            assert found.session == s.session
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    assert _last_seen(acc) == "2026-11-25T00:00:00.000Z"
+    later = T0 + TOUCH + timedelta(seconds=1)
+    assert acc.session(token, later) is not None
+    assert _last_seen(acc) == "2026-11-25T00:01:01.000Z"
 
 
 def test_session_absolute_lifetime(acc: Accounts) -> None:
