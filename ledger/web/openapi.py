@@ -603,9 +603,57 @@ def _paths() -> dict[str, dict[str, Schema]]:
     }
     for route, ops in p.items():
         for method, o in ops.items():
-            o["operationId"] = f"{method}_{route.strip('/')}".replace("/", "_").replace(
-                "{", "").replace("}", "").replace(".", "_").replace("-", "_")
+            o["operationId"] = _operation_id(route, method)
+    for (route, method, status), targets in LINKS.items():
+        p[route][method]["responses"][str(status)]["links"] = {
+            f"{to_method}_{to_route}".replace("/", "_"): {
+                "operationId": _operation_id(to_route, to_method), "parameters": params}
+            for to_route, to_method, params in targets}
     return p
+
+
+def _operation_id(route: str, method: str) -> str:
+    return f"{method}_{route.strip('/')}".replace("/", "_").replace(
+        "{", "").replace("}", "").replace(".", "_").replace("-", "_")
+
+
+_C = "/api/v1/campaigns/{campaign}"
+#: OpenAPI links (§4.8.20): where an answer's ids lead, for clients and for stateful
+#: testing. (route, method, status) -> [(target route, method, {parameter: expression})].
+LINKS: dict[tuple[str, str, int], list[tuple[str, str, dict[str, str]]]] = {
+    ("/api/v1/campaigns", "post", 201): [
+        (target, method, {"campaign": "$response.body#/campaign"}) for target, method in (
+            (_C, "get"), (f"{_C}/candidates", "post"), (f"{_C}/candidates", "get"),
+            (f"{_C}/windows", "post"), (f"{_C}/windows", "get"), (f"{_C}/decisions", "get"),
+            (f"{_C}/alerts", "get"), (f"{_C}/appeals", "get"), (f"{_C}/statistics", "get"),
+            (f"{_C}/notices", "post"))],
+    (f"{_C}/candidates", "post", 201): [
+        ("/api/v1/candidates/{subject}/personal-data", "get",
+         {"subject": "$response.body#/candidates/0/subject"}),
+        ("/api/v1/candidates/{subject}/erasure", "post",
+         {"subject": "$response.body#/candidates/0/subject"})],
+    (f"{_C}/windows", "post", 201): [
+        ("/api/v1/windows/{window}", "get", {"window": "$response.body#/windows/0/window"}),
+        ("/api/v1/windows/{window}/accommodations", "post",
+         {"window": "$response.body#/windows/0/window"})],
+    (f"{_C}/decisions", "get", 200): [
+        ("/api/v1/decisions/{decision}", "get", {"decision": "$response.body#/0/decision"}),
+        ("/api/v1/decisions/{decision}/review", "post",
+         {"decision": "$response.body#/0/decision"}),
+        ("/api/v1/decisions/{decision}/rebooking", "post",
+         {"decision": "$response.body#/0/decision"})],
+    (f"{_C}/alerts", "get", 200): [
+        ("/api/v1/alerts/{alert}/resolution", "post", {"alert": "$response.body#/0/alert"})],
+    (f"{_C}/appeals", "post", 201): [
+        ("/api/v1/appeals/{appeal}", "get", {"appeal": "$response.body#/appeal"}),
+        ("/api/v1/appeals/{appeal}/ruling", "post", {"appeal": "$response.body#/appeal"})],
+    (f"{_C}/notices", "post", 201): [
+        ("/api/v1/notices/{notice_id}", "get", {"notice_id": "$response.body#/notice"})],
+    ("/logs", "get", 200): [
+        ("/logs/{name}", "get", {"name": "$response.body#/0/name"}),
+        ("/logs/{name}/checkpoint", "get", {"name": "$response.body#/0/name"}),
+        ("/logs/{name}/proof/inclusion", "get", {"name": "$response.body#/0/name"})],
+}
 
 
 #: [platform] max_batch_events when no configuration is at hand (its default).
