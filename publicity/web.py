@@ -173,6 +173,8 @@ def publish(campaign: str) -> Response:
         if key not in ("days", "supersedes"):
             raise BadData(f"{key}: unknown field", field=key)
     days = data.get("days", settings().get("notice_days", DEFAULT_NOTICE_DAYS))
+    if isinstance(days, float) and days.is_integer():
+        days = int(days)  # JSON has one number type: 12.0 is the integer 12
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 30:
         raise BadData("days: working days from 1 to 30", field="days")
     supersedes = data.get("supersedes")

@@ -17,7 +17,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from ledger import jcs
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.anomaly import DecidedWindow, detect
-from ledger.absence.entries import PLATFORM_KINDS, ROLES
+from ledger.absence.entries import PLATFORM_KINDS, ROLES, public_text
 from ledger.absence.imports import REGISTRATION_RE, parse_candidates, registration_key
 from ledger.absence.rules import (
     AbsenceDecision,
@@ -79,6 +79,10 @@ def new_id(prefix: str) -> str:
     return prefix + "_" + "".join(secrets.choice(_ID_CHARS) for _ in range(16))
 
 
+#: The earliest year a time may have (in UTC): four digits, as RFC 3339 writes it.
+MIN_YEAR = 1000
+
+
 def parse_time(value: Any, field: str) -> datetime:
     """An RFC 3339 time with an offset, as an aware datetime.
 
@@ -93,6 +97,13 @@ def parse_time(value: Any, field: str) -> datetime:
         raise BadData(f"{field}: {value!r} is not an RFC 3339 time", field=field) from None
     if moment.tzinfo is None:
         raise BadData(f"{field}: give a time zone offset, e.g. +08:00 or Z", field=field)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+08:00, 9999-12-31T23:59-08:00
+        raise BadData(f"{field}: {value!r} is out of range", field=field) from None
+    if utc.year < MIN_YEAR:
+        # RFC 3339 years have four digits; the ledger writes times in UTC.
+        raise BadData(f"{field}: {value!r} is before the year {MIN_YEAR}", field=field)
     return moment
 
 
@@ -242,6 +253,7 @@ class AbsenceService:
         _only(data, {"campaign", "title", "timezone", "policy", "posts"}, "")
         campaign = _check_id(_req(data, "campaign"), "campaign")
         title = _req(data, "title")
+        public_text(title, "title")  # here, to name the request's field, not the entry's
         tz_name = data.get("timezone", "Asia/Shanghai")
         try:
             if not isinstance(tz_name, str):
@@ -258,6 +270,8 @@ class AbsenceService:
         raw_posts = _req(data, "posts")
         if not isinstance(raw_posts, list) or not raw_posts:
             raise BadData("posts: give a non-empty list of {\"post\", \"title\"}", field="posts")
+        if len(raw_posts) > MAX_POSTS:
+            raise BadData(f"posts: at most {MAX_POSTS}", field="posts")
         post_list: list[tuple[str, Any]] = []
         for i, p in enumerate(raw_posts):
             if not isinstance(p, dict):
@@ -267,7 +281,9 @@ class AbsenceService:
             if pid in {x for x, _ in post_list}:
                 raise BadData(f"posts[{i}].post: {pid!r} is listed twice",
                               field=f"posts[{i}].post")
-            post_list.append((pid, _req(p, "title", f"posts[{i}].")))
+            ptitle = _req(p, "title", f"posts[{i}].")
+            public_text(ptitle, f"posts[{i}].title")
+            post_list.append((pid, ptitle))
 
         def plan(conn: Connection) -> list[NewEntry]:
             if conn.execute(select(P.campaigns.c.campaign)
@@ -798,9 +814,14 @@ class AbsenceService:
         return out
 
     def quarantined(self, campaign: str | None, limit: int = 500) -> list[dict[str, Any]]:
-        """Quarantined platform events, newest first (those of ``campaign``, or unknown)."""
+        """Quarantined platform events, newest first (those of ``campaign``, or all).
+
+        Raises:
+            NotFound: ``campaign`` is given and no such campaign exists.
+        """
         q = select(P.quarantine)
         if campaign is not None:
+            self.campaign(campaign)
             q = q.where(P.quarantine.c.campaign == campaign)
         with self.read() as conn:
             rows = conn.execute(q.order_by(P.quarantine.c.idx.desc()).limit(limit)).all()
@@ -1229,7 +1250,12 @@ class AbsenceService:
                         ).hexdigest()
 
     def appeals(self, campaign: str, *, open_only: bool = False) -> list[dict[str, Any]]:
-        """The campaign's appeals (without statements), oldest first."""
+        """The campaign's appeals (without statements), oldest first.
+
+        Raises:
+            NotFound: no such campaign.
+        """
+        self.campaign(campaign)
         q = select(P.appeals).where(P.appeals.c.campaign == campaign)
         if open_only:
             q = q.where(P.appeals.c.ruling.is_(None))
@@ -1376,9 +1402,14 @@ class AbsenceService:
         return [str(i) for i in self._run(now, plan)]
 
     def alerts(self, campaign: str | None = None) -> list[dict[str, Any]]:
-        """Alerts, newest first."""
+        """Alerts, newest first (those of ``campaign``, or all).
+
+        Raises:
+            NotFound: ``campaign`` is given and no such campaign exists.
+        """
         q = select(P.alerts)
         if campaign is not None:
+            self.campaign(campaign)
             q = q.where(P.alerts.c.campaign == campaign)
         with self.read() as conn:
             rows = conn.execute(q.order_by(P.alerts.c.idx.desc())).all()
@@ -1493,7 +1524,12 @@ class AbsenceService:
         return bool(self._run(now, plan))
 
     def notifications(self, campaign: str, limit: int = 1000) -> list[dict[str, Any]]:
-        """The campaign's notifications (no addresses)."""
+        """The campaign's notifications (no addresses).
+
+        Raises:
+            NotFound: no such campaign.
+        """
+        self.campaign(campaign)
         with self.read() as conn:
             rows = conn.execute(select(P.notifications).join(
                 P.subjects, P.subjects.c.subject == P.notifications.c.subject).where(
@@ -1653,6 +1689,9 @@ class AbsenceService:
 
 
 # -- helpers ------------------------------------------------------------------------
+
+#: At most this many posts in one campaign (its entry stays of a bounded size).
+MAX_POSTS = 500
 
 #: How far ahead a window may close, and how long one may stay open: a typo in a year
 #: (2062 for 2026) must not park a candidate's fate decades away.

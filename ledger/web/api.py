@@ -115,6 +115,20 @@ def arg(name: str, default: str = "") -> str:
     return request.args.get(name, default)
 
 
+def flag_arg(name: str) -> bool:
+    """A ``0``/``1`` query flag (absent: off).
+
+    Raises:
+        BadData: any other value (``true``, ``null``, empty, repeated differently).
+    """
+    values = request.args.getlist(name)
+    if not values:
+        return False
+    if any(v not in ("0", "1") for v in values) or len(set(values)) > 1:
+        raise BadData(f"{name}: 0 or 1", field=name)
+    return values[0] == "1"
+
+
 def limit_arg(default: int = 1000, maximum: int = 5000) -> int:
     raw = request.args.get("limit")
     if raw is None:
@@ -226,6 +240,8 @@ def platform_events() -> Response:
 @roles("platform", "hr")
 def platform_windows() -> Response:
     """Undecided windows of a campaign (whom to invite, when)."""
+    if "campaign" not in request.args:
+        raise BadData("campaign: required", field="campaign")
     return ok(service().windows(arg("campaign"), undecided_only=True, limit=limit_arg(),
                                 after=arg("after")))
 
@@ -277,6 +293,9 @@ def personal_data(subject: str) -> Response:
 @roles("hr")
 def erase(subject: str) -> Response:
     data = body()
+    for key in data:
+        if key != "reason":
+            raise BadData(f"{key}: unknown field", field=key)
     return ok(service().erase(caller(), subject, data.get("reason", ""), now()))
 
 
@@ -291,7 +310,7 @@ def schedule(campaign: str) -> Response:
 @bp.get("/campaigns/<campaign>/windows")
 @roles("hr", "reviewer", "auditor")
 def windows(campaign: str) -> Response:
-    return ok(service().windows(campaign, undecided_only=arg("undecided") == "1",
+    return ok(service().windows(campaign, undecided_only=flag_arg("undecided"),
                                 limit=limit_arg(), after=arg("after")))
 
 
@@ -332,7 +351,7 @@ def notifications(campaign: str) -> Response:
 @roles("hr", "reviewer", "auditor")
 def decisions(campaign: str) -> Response:
     return ok(service().decisions(campaign, outcome=request.args.get("outcome"),
-                                  pending_review=arg("pending_review") == "1",
+                                  pending_review=flag_arg("pending_review"),
                                   limit=limit_arg(), after=arg("after")))
 
 
@@ -379,7 +398,7 @@ def delivery_receipt() -> Response:
 @bp.get("/campaigns/<campaign>/appeals")
 @roles("reviewer", "hr", "auditor")
 def appeals(campaign: str) -> Response:
-    return ok(service().appeals(campaign, open_only=arg("open") == "1"))
+    return ok(service().appeals(campaign, open_only=flag_arg("open")))
 
 
 @bp.get("/appeals/<appeal>")

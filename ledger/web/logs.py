@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -106,8 +107,12 @@ def consistency(name: str) -> Response:
     return jsonify({"old": old, "new": new, "hashes": _b64(hashes)})
 
 
+#: An entry index in the path: canonical decimal (no sign, no leading zeros), < 10**18.
+_INDEX = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
 def _index(raw: str) -> int:
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+    if not _INDEX.fullmatch(raw):
         raise BadData(f"entry index must be a non-negative integer, got {raw!r}", field="index")
     return int(raw)
 

@@ -12,7 +12,9 @@ import copy
 from functools import cache
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
+
+from ledger.absence.service import MAX_POSTS
 
 bp = Blueprint("openapi", __name__)
 
@@ -52,9 +54,17 @@ IN_TIME: Schema = {"type": "string", "format": "date-time",
                    "description": "RFC 3339 with an offset, e.g. 2026-11-25T09:00:00+08:00"}
 NTIME: Schema = nullable("string", description="RFC 3339 UTC time, or null")
 NSTR: Schema = nullable("string")
-IDENT: Schema = {"type": "string", "minLength": 1, "maxLength": 64,
+#: ledger.events.identifier: what every id in an entry must be.
+IDENT: Schema = {"type": "string", "minLength": 1, "maxLength": 128,
                  "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$"}
 SHA256: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+#: ledger.events.pseudonym: a subject pseudonym.
+SUBJECT: Schema = {"type": "string", "pattern": "^sub_[a-z2-7]{26}$"}
+#: ledger.absence.entries.public_text: 1..200 printable characters (no control
+#: characters; what else str.isprintable refuses and the personal-data scan are listed in
+#: the operation's x-constraints).
+PUBLIC_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 200,
+                       "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"}
 B64: Schema = {"type": "string", "contentEncoding": "base64"}
 RATE: Schema = nullable("number", minimum=0, maximum=1)
 COUNTS: Schema = {"type": "object", "additionalProperties": INT}
@@ -79,10 +89,9 @@ SCHEMAS: dict[str, Schema] = {
         "policy_digest": SHA256, "created_at": TIME, "ledger_index": INT,
         "posts": array(ref("Post")), "candidates": INT}),
     "CampaignCreate": obj(
-        {"campaign": IDENT, "title": {"type": "string", "minLength": 1, "maxLength": 200},
-         "posts": array(obj({"post": IDENT, "title": {"type": "string", "minLength": 1,
-                                                      "maxLength": 200}}, closed=True),
-                        minItems=1, maxItems=20)},
+        {"campaign": IDENT, "title": PUBLIC_TEXT,
+         "posts": array(obj({"post": IDENT, "title": PUBLIC_TEXT}, closed=True),
+                        minItems=1, maxItems=MAX_POSTS)},
         {"timezone": {"type": "string", "examples": ["Asia/Shanghai"]},
          "policy": {"type": "string", "examples": ["government", "enterprise"]}},
         closed=True),
@@ -152,9 +161,9 @@ SCHEMAS: dict[str, Schema] = {
          "kind": {"enum": ["invited", "joined", "completed", "connection_failed",
                            "device_incompatible", "withdrew"]},
          "at": IN_TIME},
-        {"subject": STR, "detail": IDENT}, closed=True),
-    "WebhookBatch": obj({"events": array(ref("WebhookEvent"), minItems=1, maxItems=20)},
-                        closed=True),
+        {"subject": SUBJECT, "detail": IDENT}, closed=True),
+    # maxItems: [platform] max_batch_events, set when the document is made (_document).
+    "WebhookBatch": obj({"events": array(ref("WebhookEvent"), minItems=1)}, closed=True),
     "WebhookReceipt": obj({
         "webhook_id": STR, "replayed": BOOL,
         "events": array(obj({"id": STR, "index": INT,
@@ -167,8 +176,8 @@ SCHEMAS: dict[str, Schema] = {
         "notification": STR, "subject": STR, "channel": {"enum": ["email", "sms"]},
         "template": STR, "status": STR, "attempts": INT, "queued_at": TIME,
         "due_by": TIME, "last_error": NSTR, "window": NSTR, "decision": NSTR}),
-    "ReceiptRequest": obj({"reference": {"type": "string", "maxLength": 64}},
-                          {"status": {"enum": ["delivered", "undeliverable"]}}, closed=True),
+    "ReceiptRequest": obj({"reference": {"type": "string", "maxLength": 64},
+                           "status": {"enum": ["delivered", "undeliverable"]}}, closed=True),
     "ReceiptResult": obj({"reference": STR, "recorded": BOOL}),
     "Appeal": obj({
         "appeal": STR, "decision": STR, "campaign": STR, "subject": STR, "ground": STR,
@@ -227,7 +236,7 @@ SCHEMAS: dict[str, Schema] = {
         "checkpoint_size": INT, "supersedes": NSTR, "superseded_by": NSTR}),
     "NoticePublished": {"allOf": [ref("Notice"), obj({"url": STR})]},
     "PublishRequest": obj({}, {"days": {"type": "integer", "minimum": 1, "maximum": 30},
-                               "supersedes": STR}, closed=True),
+                               "supersedes": NSTR}, closed=True),
     "Log": obj({"name": STR, "origin": STR, "verifier_keys": array(STR)}),
     "LogInfo": {"allOf": [ref("Log"), obj({"size": INT, "root": B64, "checkpoint": STR})]},
     "Readiness": {
@@ -246,6 +255,13 @@ SCHEMAS: dict[str, Schema] = {
                   "body": {"type": "object"}, "prev": B64}),
     "InclusionProof": obj({"index": INT, "size": INT, "hashes": array(B64)}),
     "ConsistencyProof": obj({"old": INT, "new": INT, "hashes": array(B64)}),
+}
+
+#: The rules of ledger.absence.service._check_window_times, for every operation that
+#: takes a window's times.
+WINDOW_TIMES = {
+    "closes_at": "is after opens_at, in the future and at most 366 days ahead",
+    "opens_at": "is at most 31 days before closes_at",
 }
 
 #: Why each status may come back (the per-operation ``description`` of the response).
@@ -276,7 +292,17 @@ def param(name: str, where: str, schema: Schema, description: str, *,
             "description": description, "schema": schema}
 
 
-PATH_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 80}
+PATH_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
+#: A query integer the handlers read (ledger.web.logs.int_param: at most 18 digits).
+QUERY_INT: Schema = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+#: C2SP tlog-tiles paths after ``tile/``: level 0..63 or ``entries``, the index in its
+#: shortest x001/x234/067 form (a leading x-element is never x000), an optional partial
+#: width 1..255.
+TILE_PATH = ("^(?:[0-9]|[1-5][0-9]|6[0-3]|entries)/"
+             "(?:x(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(?:x[0-9]{3}/)*)?[0-9]{3}"
+             "(?:\\.p/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$")
+#: An entry index in a path: canonical decimal, as ledger.web.logs reads it.
+ENTRY_INDEX = "^(?:0|[1-9][0-9]{0,17})$"
 
 
 def path(name: str, description: str, example: str | None = None) -> Schema:
@@ -295,9 +321,12 @@ CAMPAIGN = path("campaign", "Campaign id.", "c2026")
 def op(summary: str, *, roles: tuple[str, ...] | None, ok: tuple[int, Schema | None, str],
        errors: tuple[int, ...] = (), params: list[Schema] | None = None,
        body: Schema | dict[str, Schema] | None = None, tag: str = "absence",
-       description: str = "") -> Schema:
+       description: str = "", constraints: dict[str, str] | None = None) -> Schema:
     """One operation.  ``roles`` None = public (no token); ``ok`` = (status, JSON schema or
-    None, media type); ``body`` = a JSON schema, or {media type: schema}."""
+    None, media type); ``body`` = a JSON schema, or {media type: schema};
+    ``constraints`` = {field: rule} for what a JSON schema cannot say (one field against
+    another, against the clock or the log): a request true to the schema may still get a
+    400 naming one of these fields.  They are listed as ``x-constraints``."""
     status, schema, media = ok
     out: Schema = {"summary": summary, "tags": [tag], "operationId": "",
                    "parameters": params or [], "responses": {}}
@@ -310,6 +339,8 @@ def op(summary: str, *, roles: tuple[str, ...] | None, ok: tuple[int, Schema | N
         who = f"Roles: {', '.join(roles)} (bearer token)."
         errors = (401, 403, *errors)
     out["description"] = f"{who} {description}".strip()
+    if constraints:
+        out["x-constraints"] = dict(constraints)
     if body is not None:
         content = body if "type" not in body and "$ref" not in body else {JSON_MEDIA: body}
         out["requestBody"] = {"required": True, "content": {
@@ -320,8 +351,14 @@ def op(summary: str, *, roles: tuple[str, ...] | None, ok: tuple[int, Schema | N
     if status == 201 and media == JSON_MEDIA and "replay" in description:
         out["responses"]["200"] = {"description": "Replayed: already recorded.",
                                    "content": content_ok}
+    if constraints:
+        errors = (*errors, 400)
     for code in sorted(set(errors)):
-        out["responses"][str(code)] = {"description": STATUS_TEXT[code],
+        text = STATUS_TEXT[code]
+        if code == 400 and constraints:
+            text += " Beyond the schema: " + "; ".join(
+                f"``{f}`` {rule}" for f, rule in constraints.items()) + "."
+        out["responses"][str(code)] = {"description": text,
                                        "content": {PROBLEM_MEDIA: {"schema": ref("Problem")}}}
     return out
 
@@ -335,7 +372,7 @@ READ = ("hr", "reviewer", "auditor")
 
 def _paths() -> dict[str, dict[str, Schema]]:
     wh_headers = [
-        param("webhook-id", "header", {"type": "string", "minLength": 1, "maxLength": 128},
+        param("webhook-id", "header", IDENT,
               "Unique message id (the idempotency key).", required=True),
         param("webhook-timestamp", "header", {"type": "string", "pattern": "^[0-9]{1,20}$"},
               "Unix seconds when sent; at most 300 s from the receiver's clock.",
@@ -353,7 +390,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
             description="Authenticated by the Standard Webhooks signature, not a token. "
                         "Returns 201 when recorded, 200 on a replay of a recorded webhook-id.",
             body={JSON_MEDIA: {"oneOf": [ref("WebhookEvent"), ref("WebhookBatch")]}},
-            ok=J("WebhookReceipt", 201), errors=(400, 401, 413, 422, 503, 507))},
+            ok=J("WebhookReceipt", 201), errors=(400, 401, 413, 422, 503, 507),
+            constraints={"at": "is from the year 1000 on (in UTC)",
+                         "id": "is listed once per delivery"})},
         "/api/v1/platform/windows": {"get": op(
             "Undecided windows of a campaign (whom to invite, when).",
             roles=("platform", "hr"), tag="platform",
@@ -364,7 +403,12 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "get": op("Every campaign, newest first.", roles=READ,
                       ok=J(array(ref("Campaign")))),
             "post": op("Open a campaign.", roles=("hr",), body=ref("CampaignCreate"),
-                       ok=J("Campaign", 201), errors=(400, 409))},
+                       ok=J("Campaign", 201), errors=(400, 409), constraints={
+                           "title": "is printable text (str.isprintable) with no ID number, "
+                                    "mobile number or e-mail: it is public",
+                           "post": "is listed once",
+                           "timezone": "is an IANA time zone",
+                           "policy": "names a policy configured under [policies]"})},
         "/api/v1/campaigns/{campaign}": {"get": op(
             "A campaign with its posts and counts.", roles=READ, params=[CAMPAIGN],
             ok=J("Campaign"), errors=(404,))},
@@ -376,9 +420,15 @@ def _paths() -> dict[str, dict[str, Schema]]:
                                    "{\"candidates\": [...]}.",
                        body={"text/csv": {"type": "string"},
                              JSON_MEDIA: {"oneOf": [
-                                 array(ref("CandidateRow")),
-                                 obj({"candidates": array(ref("CandidateRow"))})]}},
-                       ok=J("ImportResult", 201), errors=(400, 404, 413, 422)),
+                                 array(ref("CandidateRow"), minItems=1),
+                                 obj({"candidates": array(ref("CandidateRow"),
+                                                          minItems=1)}, closed=True)]}},
+                       ok=J("ImportResult", 201), errors=(400, 404, 413, 422),
+                       constraints={
+                           "header": "(CSV) names the columns, in English or Chinese",
+                           "rows": "each have a registration number not yet in the "
+                                   "campaign, a name, a valid ID number (GB 11643), a "
+                                   "mobile number or e-mail, and a post of the campaign"}),
             "get": op("The campaign's candidates (pseudonymous).", roles=READ,
                       params=[CAMPAIGN], ok=J(array(ref("Candidate"))), errors=(404,))},
         "/api/v1/candidates/{subject}/personal-data": {"get": op(
@@ -400,7 +450,8 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/campaigns/{campaign}/windows": {
             "post": op("Schedule interview windows (listed subjects, a post, or all).",
                        roles=("hr",), params=[CAMPAIGN], body=ref("ScheduleRequest"),
-                       ok=J("ScheduleResult", 201), errors=(400, 404, 409)),
+                       ok=J("ScheduleResult", 201), errors=(400, 404, 409),
+                       constraints=WINDOW_TIMES),
             "get": op("The campaign's windows, by id.", roles=READ,
                       params=[CAMPAIGN, LIMIT, AFTER,
                               param("undecided", "query", {"enum": ["0", "1"]},
@@ -412,10 +463,13 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/windows/{window}/accommodations": {"post": op(
             "Extend a window or move it to another slot, before it closes.", roles=("hr",),
             params=[path("window", "Window id.")], body=ref("AccommodationRequest"),
-            ok=J("WindowDetail", 201), errors=(400, 404, 409))},
+            ok=J("WindowDetail", 201), errors=(400, 404, 409),
+            constraints={**WINDOW_TIMES,
+                         "closes_at": "is after opens_at (or the window's opening), in the "
+                                      "future and at most 366 days ahead"})},
         "/api/v1/campaigns/{campaign}/quarantine": {"get": op(
             "Quarantined platform events of a campaign.", roles=READ,
-            params=[CAMPAIGN, LIMIT], ok=J(array(ref("Quarantined"))), errors=(400,))},
+            params=[CAMPAIGN, LIMIT], ok=J(array(ref("Quarantined"))), errors=(400, 404))},
         "/api/v1/quarantine": {"get": op(
             "Every quarantined platform event.", roles=READ, params=[LIMIT],
             ok=J(array(ref("Quarantined"))), errors=(400,))},
@@ -439,11 +493,14 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/decisions/{decision}/review": {"post": op(
             "Rule on a decision pending review (confirm, or grant a make-up).",
             roles=("reviewer",), params=[path("decision", "Decision id.")],
-            body=ref("ReviewRequest"), ok=J("DecisionDetail"), errors=(400, 404, 409))},
+            body=ref("ReviewRequest"), ok=J("DecisionDetail"), errors=(400, 404, 409),
+            constraints={**WINDOW_TIMES, "opens_at": "and closes_at are required to grant a "
+                         "make-up; a window lasts at most 31 days"})},
         "/api/v1/decisions/{decision}/rebooking": {"post": op(
             "Enterprise policy: a new window for a candidate offered a rebooking.",
             roles=("hr",), params=[path("decision", "Decision id.")],
-            body=ref("TimesRequest"), ok=J("WindowDetail", 201), errors=(400, 404, 409))},
+            body=ref("TimesRequest"), ok=J("WindowDetail", 201), errors=(400, 404, 409),
+            constraints=WINDOW_TIMES)},
         "/api/v1/notifications/receipts": {"post": op(
             "A delivery receipt relayed by the messaging gateway.", roles=("platform",),
             tag="platform", body=ref("ReceiptRequest"),
@@ -454,7 +511,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "get": op("The campaign's appeals.", roles=("reviewer", "hr", "auditor"),
                       params=[CAMPAIGN, param("open", "query", {"enum": ["0", "1"]},
                                               "1: only open appeals.")],
-                      ok=J(array(ref("Appeal"))), errors=(404,)),
+                      ok=J(array(ref("Appeal"))), errors=(400, 404)),
             "post": op("A candidate appeals their own decision (rate-limited).", roles=None,
                        tag="candidates", params=[CAMPAIGN], body=ref("AppealFile"),
                        ok=J("AppealFiled", 201), errors=(400, 403, 404, 409, 429))},
@@ -464,14 +521,18 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/appeals/{appeal}/ruling": {"post": op(
             "Rule on an appeal (uphold, or overturn with a make-up window).",
             roles=("reviewer",), params=[path("appeal", "Appeal id.")],
-            body=ref("RulingRequest"), ok=J("Appeal"), errors=(400, 404, 409))},
+            body=ref("RulingRequest"), ok=J("Appeal"), errors=(400, 404, 409),
+            constraints={**WINDOW_TIMES, "opens_at": "and closes_at are required to overturn "
+                         "(the make-up window); a window lasts at most 31 days"})},
         "/api/v1/campaigns/{campaign}/alerts": {"get": op(
             "The campaign's anomaly alerts.", roles=READ, params=[CAMPAIGN],
             ok=J(array(ref("Alert"))), errors=(404,))},
         "/api/v1/alerts/{alert}/resolution": {"post": op(
             "Resolve an alert (mass make-up for an outage, or dismiss).", roles=("reviewer",),
             params=[path("alert", "Alert id (campaign:kind:slot).")],
-            body=ref("AlertResolution"), ok=J("Alert"), errors=(400, 404, 409))},
+            body=ref("AlertResolution"), ok=J("Alert"), errors=(400, 404, 409),
+            constraints={**WINDOW_TIMES, "opens_at": "and closes_at are required for a "
+                         "mass make-up; a window lasts at most 31 days"})},
         "/api/v1/campaigns/{campaign}/statistics": {"get": op(
             "Absence, cause, make-up and appeal statistics (KPIs).", roles=READ,
             params=[CAMPAIGN], ok=J("Statistics"), errors=(404,))},
@@ -509,27 +570,33 @@ def _paths() -> dict[str, dict[str, Schema]]:
             tag="logs", params=[name], ok=(200, None, "text/plain"), errors=(404,))},
         "/logs/{name}/tile/{rest}": {"get": op(
             "A tile or entry bundle (C2SP tlog-tiles), e.g. 0/000, 0/000.p/5, entries/000.",
-            roles=None, tag="logs", params=[name, path("rest", "The tile path after tile/.")],
+            roles=None, tag="logs",
+            params=[name, param("rest", "path", {"type": "string", "pattern": TILE_PATH},
+                                "The tile path after tile/.")],
             ok=(200, None, "application/octet-stream"), errors=(400, 404))},
         "/logs/{name}/proof/inclusion": {"get": op(
             "An inclusion proof (RFC 6962) of entry ``index`` in the tree of ``size``.",
             roles=None, tag="logs",
-            params=[name, param("index", "query", INT, "Entry index.", required=True),
-                    param("size", "query", INT, "Tree size (default: latest).")],
-            ok=J("InclusionProof"), errors=(400, 404))},
+            params=[name, param("index", "query", QUERY_INT, "Entry index.", required=True),
+                    param("size", "query", QUERY_INT, "Tree size (default: latest).")],
+            ok=J("InclusionProof"), errors=(400, 404),
+            constraints={"index": "is below size", "size": "is at most the log's size"})},
         "/logs/{name}/proof/consistency": {"get": op(
             "A consistency proof (RFC 6962) between tree sizes ``old`` and ``new``.",
             roles=None, tag="logs",
-            params=[name, param("old", "query", INT, "Older size.", required=True),
-                    param("new", "query", INT, "Newer size (default: latest).")],
-            ok=J("ConsistencyProof"), errors=(400, 404))},
+            params=[name, param("old", "query", QUERY_INT, "Older size.", required=True),
+                    param("new", "query", QUERY_INT, "Newer size (default: latest).")],
+            ok=J("ConsistencyProof"), errors=(400, 404),
+            constraints={"old": "is at most new", "new": "is at most the log's size"})},
         "/logs/{name}/entries/{raw_index}": {"get": op(
             "An entry as stored (canonical JSON).", roles=None, tag="logs",
-            params=[name, path("raw_index", "Entry index (decimal).")],
+            params=[name, param("raw_index", "path", {"type": "string", "pattern": ENTRY_INDEX},
+                               "Entry index (decimal).")],
             ok=J("Entry"), errors=(400, 404))},
         "/logs/{name}/entries/{raw_index}/tlog-proof": {"get": op(
             "A self-contained C2SP tlog-proof of the entry.", roles=None, tag="logs",
-            params=[name, path("raw_index", "Entry index (decimal).")],
+            params=[name, param("raw_index", "path", {"type": "string", "pattern": ENTRY_INDEX},
+                               "Entry index (decimal).")],
             ok=(200, None, "text/plain"), errors=(400, 404))},
     }
     p |= {
@@ -550,13 +617,68 @@ def _paths() -> dict[str, dict[str, Schema]]:
     }
     for route, ops in p.items():
         for method, o in ops.items():
-            o["operationId"] = f"{method}_{route.strip('/')}".replace("/", "_").replace(
-                "{", "").replace("}", "").replace(".", "_").replace("-", "_")
+            o["operationId"] = _operation_id(route, method)
+    for (route, method, status), targets in LINKS.items():
+        p[route][method]["responses"][str(status)]["links"] = {
+            f"{to_method}_{to_route}".replace("/", "_"): {
+                "operationId": _operation_id(to_route, to_method), "parameters": params}
+            for to_route, to_method, params in targets}
     return p
 
 
+def _operation_id(route: str, method: str) -> str:
+    return f"{method}_{route.strip('/')}".replace("/", "_").replace(
+        "{", "").replace("}", "").replace(".", "_").replace("-", "_")
+
+
+_C = "/api/v1/campaigns/{campaign}"
+#: OpenAPI links (§4.8.20): where an answer's ids lead, for clients and for stateful
+#: testing. (route, method, status) -> [(target route, method, {parameter: expression})].
+LINKS: dict[tuple[str, str, int], list[tuple[str, str, dict[str, str]]]] = {
+    ("/api/v1/campaigns", "post", 201): [
+        (target, method, {"campaign": "$response.body#/campaign"}) for target, method in (
+            (_C, "get"), (f"{_C}/candidates", "post"), (f"{_C}/candidates", "get"),
+            (f"{_C}/windows", "post"), (f"{_C}/windows", "get"), (f"{_C}/decisions", "get"),
+            (f"{_C}/alerts", "get"), (f"{_C}/appeals", "get"), (f"{_C}/statistics", "get"),
+            (f"{_C}/notices", "post"))],
+    (f"{_C}/candidates", "post", 201): [
+        ("/api/v1/candidates/{subject}/personal-data", "get",
+         {"subject": "$response.body#/candidates/0/subject"}),
+        ("/api/v1/candidates/{subject}/erasure", "post",
+         {"subject": "$response.body#/candidates/0/subject"})],
+    (f"{_C}/windows", "post", 201): [
+        ("/api/v1/windows/{window}", "get", {"window": "$response.body#/windows/0/window"}),
+        ("/api/v1/windows/{window}/accommodations", "post",
+         {"window": "$response.body#/windows/0/window"})],
+    (f"{_C}/decisions", "get", 200): [
+        ("/api/v1/decisions/{decision}", "get", {"decision": "$response.body#/0/decision"}),
+        ("/api/v1/decisions/{decision}/review", "post",
+         {"decision": "$response.body#/0/decision"}),
+        ("/api/v1/decisions/{decision}/rebooking", "post",
+         {"decision": "$response.body#/0/decision"})],
+    (f"{_C}/alerts", "get", 200): [
+        ("/api/v1/alerts/{alert}/resolution", "post", {"alert": "$response.body#/0/alert"})],
+    (f"{_C}/appeals", "post", 201): [
+        ("/api/v1/appeals/{appeal}", "get", {"appeal": "$response.body#/appeal"}),
+        ("/api/v1/appeals/{appeal}/ruling", "post", {"appeal": "$response.body#/appeal"})],
+    (f"{_C}/notices", "post", 201): [
+        ("/api/v1/notices/{notice_id}", "get", {"notice_id": "$response.body#/notice"})],
+    ("/logs", "get", 200): [
+        ("/logs/{name}", "get", {"name": "$response.body#/0/name"}),
+        ("/logs/{name}/checkpoint", "get", {"name": "$response.body#/0/name"}),
+        ("/logs/{name}/proof/inclusion", "get", {"name": "$response.body#/0/name"})],
+}
+
+
+#: [platform] max_batch_events when no configuration is at hand (its default).
+DEFAULT_MAX_BATCH_EVENTS = 1000
+
+
 @cache
-def _document() -> Schema:
+def _document(max_batch_events: int) -> Schema:
+    schemas = copy.deepcopy(SCHEMAS)
+    # The platform is told the limit this deployment enforces (a 422 above it).
+    schemas["WebhookBatch"]["properties"]["events"]["maxItems"] = max_batch_events
     return {
         "openapi": "3.1.0",
         "info": {
@@ -572,7 +694,7 @@ def _document() -> Schema:
         "servers": [{"url": "/"}],
         "paths": _paths(),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
                 "description": "``absentia tokens create --role ROLE``"}},
@@ -580,13 +702,15 @@ def _document() -> Schema:
     }
 
 
-def document() -> Schema:
-    """The OpenAPI document (a fresh copy: callers may change it)."""
-    return copy.deepcopy(_document())
+def document(max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS) -> Schema:
+    """The OpenAPI document for a deployment whose platform batches hold at most
+    ``max_batch_events`` events (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document(max_batch_events))
 
 
 @bp.get("/api/openapi.json")
 def openapi_json() -> Response:
-    resp = jsonify(_document())
+    absence = current_app.extensions["absentia.absence"]
+    resp = jsonify(_document(absence.cfg.max_batch_events))
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp

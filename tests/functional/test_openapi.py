@@ -68,6 +68,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("openapi")
     with make_env(tmp, f"sqlite:///{tmp / 'ledger.db'}") as e:
         e.app.extensions["absentia.rate_limiter"] = RateLimiter(100_000, 60)
+        e.app.extensions["absentia.registration_limiters"] = ()
         yield e
 
 
@@ -80,7 +81,8 @@ def test_document_is_valid_openapi_3_1_and_served(env: Env) -> None:
     resp = env.client.get("/api/openapi.json")
     assert resp.status_code == 200
     assert resp.mimetype == "application/json"
-    assert json.loads(resp.get_data()) == DOC
+    # The same document, with this deployment's [platform] max_batch_events.
+    assert json.loads(resp.get_data()) == document(env.service.cfg.max_batch_events)
     # Every token-protected operation names its roles; public ones say so.
     for route, method in OPERATIONS:
         o = DOC["paths"][route][method]
@@ -305,8 +307,13 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def known(env: Env) -> dict[str, list[str]]:
-    """Real ids for the fuzzer to use now and then: a campaign whose windows were decided
-    (an outage alert, reviews pending, an appeal filed)."""
+    """Real ids for the fuzzer to use now and then (``seed_known``)."""
+    return seed_known(env)
+
+
+def seed_known(env: Env) -> dict[str, list[str]]:
+    """Real ids of a campaign whose windows were decided (an outage alert, reviews
+    pending, an appeal filed), by kind of path parameter (and ``registration``)."""
     env.campaign("c2026")
     data, rows = candidates_csv(6, seed=9)
     got = json.loads(env.import_csv("c2026", data).get_data())
@@ -329,7 +336,8 @@ def known(env: Env) -> dict[str, list[str]]:
     return {"campaign": ["c2026"], "subject": list(regs.values()),
             "window": [w["window"] for w in made], "name": [LOG],
             "decision": [d["decision"] for d in decisions], "appeal": [appeal],
-            "alert": [a["alert"] for a in alerts], "raw_index": ["0", "3"]}
+            "alert": [a["alert"] for a in alerts], "raw_index": ["0", "3"],
+            "registration": [r["registration"] for r in rows]}
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +387,10 @@ def fuzz(env: Env, schema: Any, known: dict[str, list[str]], route: str, method:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("route", "method"), OPERATIONS)
+# A tile path holds slashes, which an OpenAPI path parameter cannot: no valid one can be
+# drawn (test_hostile_input.py checks the tile paths the document admits).
+@pytest.mark.parametrize(("route", "method"),
+                         [o for o in OPERATIONS if o[0] != "/logs/{name}/tile/{rest}"])
 def test_fuzz_with_a_token_of_the_role(env: Env, schema: Any, known: dict[str, list[str]],
                                        route: str, method: str) -> None:
     fuzz(env, schema, known, route, method, token=True, examples=MAX_EXAMPLES)
@@ -416,3 +427,112 @@ def test_schedule_windows_with_a_non_string_post_is_400_not_500(tmp_path: Path) 
             got = call("POST", "/api/v1/campaigns/c2026/windows", "hr", expect=400, json={
                 "opens_at": local(60), "closes_at": local(120), "post": bad})
             assert got["field"] == "post"
+
+
+# -- document and code agree (schema drift found by schemathesis) ----------------------------
+
+
+def test_window_times_refused_are_documented_with_their_field(tmp_path: Path) -> None:
+    """A window closing before it opens is refused: the status is documented for every
+    operation that takes window times, and the field is one its x-constraints names."""
+    with make_env(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}") as env:
+        env.campaign("c2026")
+        call = Checked(env)
+        got = call("POST", "/api/v1/campaigns/c2026/windows", "hr", expect=400, json={
+            "opens_at": local(120), "closes_at": local(60)})
+        assert got["field"] == "closes_at"
+        for route, method in OPERATIONS:
+            o = DOC["paths"][route][method]
+            body = json.dumps(o.get("requestBody", {}))
+            if '"closes_at"' in body or "TimesRequest" in body or "ScheduleRequest" in body \
+                    or "Accommodation" in body or "Resolution" in body:
+                assert {"opens_at", "closes_at"} <= set(o.get("x-constraints", {})), route
+                assert "400" in o["responses"], route
+
+
+def test_proofs_beyond_the_log_are_a_documented_constraint(env: Env) -> None:
+    call = Checked(env)
+    beyond = 10**12  # far beyond this log's size
+    got = call("GET", f"/logs/{LOG}/proof/inclusion?index=0&size={beyond}", expect=400)
+    assert got["field"] == "size"
+    got = call("GET", f"/logs/{LOG}/proof/consistency?old=1&new={beyond}", expect=400)
+    assert got["field"] == "new"
+    got = call("GET", f"/logs/{LOG}/proof/inclusion?index=5&size=5", expect=400)
+    assert got["field"] == "index"
+    for route, fields in (("/logs/{name}/proof/inclusion", {"index", "size"}),
+                          ("/logs/{name}/proof/consistency", {"old", "new"})):
+        assert set(DOC["paths"][route]["get"]["x-constraints"]) == fields
+
+
+def test_tile_path_pattern_refuses_what_the_code_refuses() -> None:
+    """``tile/0`` was valid by the document (any string) and a 400 from the code."""
+    schema = DOC["paths"]["/logs/{name}/tile/{rest}"]["get"]["parameters"][1]["schema"]
+    for bad in ("0", "00/000", "0/x000/001", "64/000", "0/000.p/256"):
+        assert not re.search(schema["pattern"], bad), bad
+    for good in ("0/000", "entries/x001/234.p/7", "63/000"):
+        assert re.search(schema["pattern"], good), good
+    index = DOC["paths"]["/logs/{name}/entries/{raw_index}"]["get"]["parameters"][1]
+    assert not re.search(index["schema"]["pattern"], "00")
+
+
+@pytest.mark.parametrize("value", ["null", "true", "", "2", "1&{name}=0"])
+@pytest.mark.parametrize(("path", "name"), [
+    ("/api/v1/campaigns/c2026/windows", "undecided"),
+    ("/api/v1/campaigns/c2026/decisions", "pending_review"),
+    ("/api/v1/campaigns/c2026/appeals", "open")])
+def test_flags_take_0_or_1_only(env: Env, known: dict[str, list[str]], path: str,
+                                name: str, value: str) -> None:
+    """Was 200 for ``?undecided=null``: anything but "1" read as 0."""
+    call = Checked(env)
+    got = call("GET", f"{path}?{name}={value.format(name=name)}", "auditor", expect=400)
+    assert got["field"] == name
+    call("GET", f"{path}?{name}=1", "auditor", expect=200)
+
+
+@pytest.mark.parametrize("what", ["alerts", "appeals", "notifications", "quarantine"])
+def test_lists_of_an_unknown_campaign_are_404(env: Env, what: str) -> None:
+    """Was 200 ``[]``: an unknown campaign is not an empty one."""
+    got = Checked(env)("GET", f"/api/v1/campaigns/nope/{what}", "auditor", expect=404)
+    assert got["field"] == "campaign"
+
+
+def test_the_served_batch_limit_is_the_configured_one(env: Env) -> None:
+    """The document said at most 20 events; the code took [platform] max_batch_events."""
+    served = json.loads(env.client.get("/api/openapi.json").get_data())
+    limit = served["components"]["schemas"]["WebhookBatch"]["properties"]["events"]["maxItems"]
+    assert limit == env.service.cfg.max_batch_events == 500
+    events = [{"id": f"lim{i}", "window": "w_none", "kind": "joined", "at": local(1)}
+              for i in range(limit + 1)]
+    resp = env.webhook({"events": events}, msg_id="over-the-limit")
+    assert resp.status_code == 422
+    assert json.loads(resp.get_data())["field"] == "events"
+    resp = env.webhook({"events": events[:limit]}, msg_id="at-the-limit")
+    assert resp.status_code == 201
+
+
+def test_erasure_refuses_unknown_fields(env: Env, known: dict[str, list[str]]) -> None:
+    got = Checked(env)("POST", f"/api/v1/candidates/{known['subject'][0]}/erasure", "hr",
+                       expect=400, json={"reason": "request", "extra": 1})
+    assert got["field"] == "extra"
+
+
+def test_campaign_titles_are_refused_by_their_own_field(env: Env) -> None:
+    """Was ``body.title`` (the entry's field), not the request's ``title``."""
+    call = Checked(env)
+    got = call("POST", "/api/v1/campaigns", "hr", expect=400, json={
+        "campaign": "t1", "title": "a\u0007b", "posts": [{"post": "p", "title": "x"}]})
+    assert got["field"] == "title"
+    got = call("POST", "/api/v1/campaigns", "hr", expect=400, json={
+        "campaign": "t1", "title": "t", "posts": [{"post": "p", "title": "\u0085"}]})
+    assert got["field"] == "posts[0].title"
+
+
+@pytest.mark.parametrize("at", ["0375-03-30T02:30:30Z", "0001-01-01T00:00:00+08:00",
+                                "9999-12-31T23:59:59-08:00"])
+def test_times_before_year_1000_or_out_of_range_name_the_field(env: Env, at: str) -> None:
+    """Year 375 became '375-…' in the ledger's format, refused deep inside as not RFC 3339."""
+    msg_id = "year-" + re.sub(r"[^0-9A-Za-z]", "_", at)
+    resp = env.webhook({"events": [{"id": "y", "window": "w_none", "kind": "joined",
+                                    "at": at}]}, msg_id=msg_id)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert json.loads(resp.get_data())["field"] == "events[0].at"
