@@ -69,6 +69,15 @@ B64: Schema = {"type": "string", "contentEncoding": "base64"}
 RATE: Schema = nullable("number", minimum=0, maximum=1)
 COUNTS: Schema = {"type": "object", "additionalProperties": INT}
 
+#: A registration number as on the slip (``imports.REGISTRATION_RE``), any case.
+REGISTRATION = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]{3,31}$",
+                "description": "Case-insensitive; surrounding spaces are ignored."}
+#: The verification factor: the last characters of the ID number (``service.parse_factor``).
+FACTOR = {"type": "string", "pattern": r"^[0-9]{3}[0-9Xx]$",
+          "description": "The last 4 characters of the ID number ([absence] "
+                         "verification_factor_chars): digits, the last may be X; "
+                         "full-width digits are read as digits."}
+
 SCHEMAS: dict[str, Schema] = {
     "Problem": {
         "type": "object",
@@ -194,8 +203,7 @@ SCHEMAS: dict[str, Schema] = {
         "type": "string",
         "description": "The candidate's statement; absent once their data is erased."}})]},
     "AppealFile": obj(
-        {"registration": {"type": "string", "maxLength": 64},
-         "factor": {"type": "string", "maxLength": 8},
+        {"registration": REGISTRATION, "factor": FACTOR,
          "ground": {"enum": ["technical", "notification", "personal", "other"]},
          "statement": {"type": "string", "minLength": 1, "maxLength": 2000}}, closed=True),
     "AppealFiled": obj({"appeal": STR, "status": STR, "ledger_index": INT}),
@@ -223,8 +231,7 @@ SCHEMAS: dict[str, Schema] = {
                         "misjudgment_rate": RATE})}),
     "Access": obj({"index": INT, "at": TIME, "actor": STR, "subject": STR, "purpose": STR,
                    "fields": array(STR)}),
-    "StatusRequest": obj({"registration": {"type": "string", "maxLength": 64},
-                          "factor": {"type": "string", "maxLength": 8}}, closed=True),
+    "StatusRequest": obj({"registration": REGISTRATION, "factor": FACTOR}, closed=True),
     "Status": obj({
         "campaign": STR, "registration": STR,
         "windows": array(obj({"window": STR, "kind": STR, "opens_at": TIME,

@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, request
+from flask import Flask, Response, render_template, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -73,6 +73,54 @@ def logged_route() -> str:
     """
     rule = request.url_rule
     return rule.rule if rule is not None else UNMATCHED_ROUTE
+
+
+#: Pages for people (the console, self-service, notices) answer an error with a page,
+#: not problem+json: the paths under these prefixes, and the home page.
+HTML_PREFIXES = ("/console", "/status", "/appeal", "/notices")
+
+#: status -> (Chinese, English, what to do in Chinese, in English), for those pages.
+_PAGE_TEXT: dict[int, tuple[str, str, str, str]] = {
+    400: ("请求有误", "Bad request", "请返回上一页，检查填写的内容后重新提交。",
+          "Go back, check what you entered and submit again."),
+    403: ("无权进行此操作", "Not allowed", "请确认您已登录并具有相应权限。",
+          "Check that you are signed in with the right role."),
+    404: ("页面不存在", "Page not found", "请检查网址，或从首页重新进入。",
+          "Check the address, or start again from the home page."),
+    405: ("不支持此请求方式", "Method not allowed", "请从页面上的链接或按钮进入。",
+          "Use the links and buttons on the page."),
+    408: ("提交超时", "The request took too long", "网络较慢时请稍后重新提交。",
+          "If the connection is slow, submit again later."),
+    409: ("内容已变化", "Conflict", "请刷新页面后重试。", "Reload the page and try again."),
+    413: ("提交的内容过大", "Too much was sent", "请缩短填写的内容后重新提交。",
+          "Shorten what you entered and submit again."),
+    422: ("无法处理提交的内容", "Unprocessable", "请返回上一页，检查填写的内容后重新提交。",
+          "Go back, check what you entered and submit again."),
+    429: ("操作过于频繁", "Too many requests", "请稍候再试。", "Wait a while and try again."),
+    503: ("服务暂时不可用", "Service unavailable", "请稍后再试。", "Try again later."),
+}
+
+
+def wants_page() -> bool:
+    """Whether the request came from a page for people (answered with an HTML page)."""
+    path = request.path
+    if path.endswith(".json"):  # a page's script polling for data: problem+json
+        return False
+    return path == "/" or any(path == p or path.startswith(p + "/") for p in HTML_PREFIXES)
+
+
+def error_page(code: int) -> Response:
+    """A plain error page in Chinese and English for the pages meant for people."""
+    zh, en, advice_zh, advice_en = _PAGE_TEXT.get(
+        code, ("服务器内部错误", "Internal server error", "请稍后再试；管理员已收到通知。",
+               "Try again later; the operator has been alerted."))
+    back = "/console/" if request.path.startswith("/console") else "/status" \
+        if request.path.startswith(("/status", "/appeal")) else "/"
+    html = render_template("error.html", zh=zh, en=en, advice_zh=advice_zh,
+                           advice_en=advice_en, back=back)
+    resp = Response(html, status=code, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def problem(slug: str, detail: str, *, status: int | None = None, field: str | None = None,
@@ -177,7 +225,8 @@ def init_app(app: Flask) -> None:
                       "endpoint takes")
         # A body too large (413) or too slow (408) is the body's fault: say so.
         field = "body" if code in (408, 413) else None
-        resp = problem(slug, detail, status=code, field=field)
+        resp = error_page(code) if wants_page() else problem(slug, detail, status=code,
+                                                             field=field)
         # The exception's own headers are part of the answer: Allow on a 405 (RFC 9110
         # §15.5.6: MUST), Retry-After on a 429 or 503, WWW-Authenticate on a 401,
         # Content-Range on a 416.  Only its HTML Content-Type is not.
