@@ -45,6 +45,7 @@ from ledger.web.forms import (
     set_cookie,
     well_formed,
 )
+from ledger.web.ratelimit import client_key
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -290,10 +291,10 @@ def sign_in() -> Response:
     limiter = current_app.extensions.get("absentia.sign_in_limiter")
     if limiter is not None:  # per client address, whatever the login
         try:
-            limiter.check(request.remote_addr or "?")
-        except TooManyRequests:
+            limiter.check(client_key(request.remote_addr or "?"))
+        except TooManyRequests as exc:
             resp = _sign_in_page(429, error=lg.t("too_many"), login=login[:128])
-            resp.headers["Retry-After"] = "300"
+            resp.headers["Retry-After"] = str(exc.retry_after or 300)
             return resp
     accounts().purge_expired(now())  # sessions past their lifetime that nobody ended
     result = accounts().authenticate(login, _field("password"), now())

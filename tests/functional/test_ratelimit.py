@@ -96,6 +96,12 @@ def test_sign_in_is_limited_per_address_whatever_the_login(env: Env) -> None:
     accounts: Accounts = env.app.extensions["absentia.accounts"]
     accounts.create_user("hr.one", "correct horse battery", "hr", T0)
     second = create_app(store=env.store, absence=env.service)
+    # Two hosts' limiters, each its own object, both on a clock inside one 300 s window
+    # (the real clock could cross a window's end mid-test and reset the count).
+    for app in (env.app, second):
+        app.extensions["absentia.sign_in_limiter"] = SharedRateLimiter(
+            env.store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in",
+            clock=lambda: 1_800_000_000.0)
     clients = [env.app.test_client(), second.test_client()]
     statuses = []
     for i in range(SIGN_IN_PER_ADDRESS + 1):
@@ -126,3 +132,24 @@ def test_sign_in_is_limited_per_address_whatever_the_login(env: Env) -> None:
                     data={"csrf_token": token, "login": "hr.one",
                           "password": "correct horse battery"})
     assert ok.status_code == 303
+
+
+def test_sign_in_from_ipv6_is_limited_per_64(env: Env) -> None:
+    """Addresses of one /64 (one subscriber can pick any of them) share one count."""
+    env.app.extensions["absentia.sign_in_limiter"] = SharedRateLimiter(
+        env.store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in",
+        clock=lambda: 1_800_000_000.0)
+    client = env.app.test_client()
+
+    def attempt(address: str) -> int:
+        page = client.get("/console/sign-in", environ_base={"REMOTE_ADDR": address})
+        token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+        return client.post("/console/sign-in", environ_base={"REMOTE_ADDR": address},
+                           data={"csrf_token": token, "login": "nobody",
+                                 "password": "wrong"}).status_code
+
+    statuses = [attempt(f"2001:db8:1:2::{i:x}") for i in range(1, SIGN_IN_PER_ADDRESS + 2)]
+    assert statuses[:-1] == [200] * SIGN_IN_PER_ADDRESS
+    assert statuses[-1] == 429
+    # Another /64 has its own count.
+    assert attempt("2001:db8:1:3::1") == 200
