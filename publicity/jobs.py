@@ -115,10 +115,11 @@ def _locked(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
 
 
-def _expire(conn: Connection, now: datetime, limits: JobLimits) -> None:
+def _expire(conn: Connection, now: datetime, limits: JobLimits,
+            states: tuple[str, ...] = ACTIVE) -> None:
     cutoff = _ms(now) - int(limits.timeout_s * 1000)
     t = P.report_jobs
-    conn.execute(update(t).where(t.c.state.in_(ACTIVE),
+    conn.execute(update(t).where(t.c.state.in_(states),
                                  func.coalesce(t.c.started_at, t.c.requested_at) < cutoff)
                  .values(state=FAILED, ended_at=_ms(now),
                          error=f"not finished within {int(limits.timeout_s)} s"))
@@ -165,6 +166,9 @@ def claim_turn(store: LedgerStore, job: str, now: datetime, limits: JobLimits) -
     t = P.report_jobs
     with store.write() as conn:
         _locked(conn)
+        # A running job whose process died frees its turn here too, not only when
+        # someone asks for another report (a queued one waits its turn, however long).
+        _expire(conn, now, limits, (RUNNING,))
         row = conn.execute(select(t.c.state).where(t.c.job == job)).first()
         if row is None:
             raise NotFound(f"no report job {job!r}", field="job")

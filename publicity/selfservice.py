@@ -207,9 +207,9 @@ def guard() -> Response | None:
     try:
         public_limited()  # the JSON API's limiter (app.extensions["absentia.rate_limiter"])
         lookup_limited(field("campaign"), registration)
-    except TooManyRequests:
+    except TooManyRequests as exc:
         resp = form_page(429, error=lg.t("rate"), registration=registration)
-        resp.headers["Retry-After"] = "60"
+        resp.headers["Retry-After"] = str(exc.retry_after or 60)
         return resp
     except BadData as exc:
         return form_page(400, error=lg.t("bad") + str(exc), registration=registration)

@@ -72,11 +72,8 @@ COUNTS: Schema = {"type": "object", "additionalProperties": INT}
 #: A registration number as on the slip (``imports.REGISTRATION_RE``), any case.
 REGISTRATION = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]{3,31}$",
                 "description": "Case-insensitive; surrounding spaces are ignored."}
-#: The verification factor: the last characters of the ID number (``service.parse_factor``).
-FACTOR = {"type": "string", "pattern": r"^[0-9]{3}[0-9Xx]$",
-          "description": "The last 4 characters of the ID number ([absence] "
-                         "verification_factor_chars): digits, the last may be X; "
-                         "full-width digits are read as digits."}
+#: The verification factor (its length is set per deployment: ``factor_schema``).
+FACTOR = {"type": "string"}
 
 SCHEMAS: dict[str, Schema] = {
     "Problem": {
@@ -681,11 +678,26 @@ LINKS: dict[tuple[str, str, int], list[tuple[str, str, dict[str, str]]]] = {
 DEFAULT_MAX_BATCH_EVENTS = 1000
 
 
+#: [absence] verification_factor_chars when no configuration is at hand (its default).
+DEFAULT_FACTOR_CHARS = 4
+
+
+def factor_schema(chars: int) -> Schema:
+    """The verification factor a deployment asks for: the last ``chars`` characters of
+    the ID number (``service.parse_factor``)."""
+    return {"type": "string", "pattern": f"^[0-9]{{{chars - 1}}}[0-9Xx]$",
+            "description": f"The last {chars} characters of the ID number: digits, the "
+                           "last may be X; full-width digits are read as digits."}
+
+
 @cache
-def _document(max_batch_events: int) -> Schema:
+def _document(max_batch_events: int, factor_chars: int = DEFAULT_FACTOR_CHARS) -> Schema:
     schemas = copy.deepcopy(SCHEMAS)
     # The platform is told the limit this deployment enforces (a 422 above it).
     schemas["WebhookBatch"]["properties"]["events"]["maxItems"] = max_batch_events
+    # Candidates are told the factor this deployment asks for.
+    for name in ("StatusRequest", "AppealFile"):
+        schemas[name]["properties"]["factor"] = factor_schema(factor_chars)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -709,15 +721,17 @@ def _document(max_batch_events: int) -> Schema:
     }
 
 
-def document(max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS) -> Schema:
+def document(max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS,
+             factor_chars: int = DEFAULT_FACTOR_CHARS) -> Schema:
     """The OpenAPI document for a deployment whose platform batches hold at most
-    ``max_batch_events`` events (a fresh copy: callers may change it)."""
-    return copy.deepcopy(_document(max_batch_events))
+    ``max_batch_events`` events and whose candidates verify with ``factor_chars``
+    characters (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document(max_batch_events, factor_chars))
 
 
 @bp.get("/api/openapi.json")
 def openapi_json() -> Response:
     absence = current_app.extensions["absentia.absence"]
-    resp = jsonify(_document(absence.cfg.max_batch_events))
+    resp = jsonify(_document(absence.cfg.max_batch_events, absence.cfg.factor_chars))
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp

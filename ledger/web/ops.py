@@ -398,9 +398,12 @@ def metrics() -> Response:
     except OSError:
         log.error("the [metrics] token_file cannot be read")
         return problem("unavailable", "the metrics token cannot be read; tell the operator")
+    if token == "":  # an empty file must not make every request's missing token match
+        log.error("the [metrics] token_file is empty")
+        return problem("unavailable", "the metrics token file is empty; tell the operator")
     if token is not None:
-        given = bearer_token(request.headers.get("Authorization", "")) or ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        given = bearer_token(request.headers.get("Authorization", ""))
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
             resp = problem("unauthorized", "send 'Authorization: Bearer <metrics token>'")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="absentia-metrics"'
             return resp

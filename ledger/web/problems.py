@@ -98,6 +98,9 @@ _PAGE_TEXT: dict[int, tuple[str, str, str, str]] = {
           "Go back, check what you entered and submit again."),
     429: ("操作过于频繁", "Too many requests", "请稍候再试。", "Wait a while and try again."),
     503: ("服务暂时不可用", "Service unavailable", "请稍后再试。", "Try again later."),
+    507: ("服务暂时无法保存", "Nothing could be saved",
+          "未保存任何内容，请稍后再试；管理员已收到通知。",
+          "Nothing was recorded; try again later. The operator has been alerted."),
 }
 
 
@@ -206,11 +209,13 @@ def init_app(app: Flask) -> None:
                 extra: dict[str, Any] = {}
                 if isinstance(exc, Unprocessable) and exc.errors:
                     extra["errors"] = exc.errors
-                resp = problem(slug, str(exc), field=exc.field, **extra)
+                resp = (error_page(PROBLEMS[slug][0]) if wants_page() else
+                        problem(slug, str(exc), field=exc.field, **extra))
                 if isinstance(exc, Unauthenticated):
                     resp.headers["WWW-Authenticate"] = 'Bearer realm="absentia"'
                 return resp
-        return problem("internal", "unexpected ledger error")
+        return error_page(500) if wants_page() else problem("internal",
+                                                            "unexpected ledger error")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -249,14 +254,15 @@ def init_app(app: Flask) -> None:
         detail = ("the database's disk is full; nothing was recorded"
                   if slug == "insufficient-storage" else
                   "the database is unavailable; retry the request later")
-        resp = problem(slug, detail)
+        resp = error_page(PROBLEMS[slug][0]) if wants_page() else problem(slug, detail)
         resp.headers["Retry-After"] = str(RETRY_AFTER_S)
         return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s", logged_route())
-        return problem("internal", "an unexpected error occurred")
+        return error_page(500) if wants_page() else problem("internal",
+                                                            "an unexpected error occurred")
 
     @app.get("/problems/<slug>")
     def _problem_doc(slug: str) -> Response:

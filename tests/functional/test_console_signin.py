@@ -11,6 +11,7 @@ ends the session on the server; every input is labelled; English on request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from ledger.accounts import store as store_module
 from ledger.accounts.store import LOCK_AFTER, Accounts
 from ledger.web.console import CSP
 from tests.functional._absence import Env, make_env, write_config
@@ -169,10 +171,23 @@ def test_lockout_after_repeated_failures_reveals_nothing(env: Env) -> None:
     assert client.get("/console/").status_code == 200
 
 
-def test_lockout_holds_against_attempts_sent_at_once(env: Env) -> None:
+def test_lockout_holds_against_attempts_sent_at_once(env: Env,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Wrong passwords sent at once from many threads at the real app: each attempt is
     counted before its password is checked, so at most LOCK_AFTER are checked before the
     lock; the rest are refused as locked, and so is the right password after them."""
+    # The real Argon2 check, held until LOCK_AFTER + 1 checks are under way together (or
+    # a second has passed): whatever the threads' timing, a code that checked before it
+    # counted would run more than LOCK_AFTER checks at once here, and be caught below.
+    real = store_module._verify_password
+    overlap = threading.Barrier(LOCK_AFTER + 1, timeout=1.0)
+
+    def held(stored: str | None, password: str) -> bool:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            overlap.wait()
+        return real(stored, password)
+
+    monkeypatch.setattr(store_module, "_verify_password", held)
     user = accounts(env).create_user("hr.race", PASSWORD, "hr", env.now[0])
     wrong = 19
     clients = [env.app.test_client() for _ in range(wrong)]

@@ -332,6 +332,12 @@ def test_metrics_token_when_configured(tmp_path: Path, sqlite_url: str) -> None:
             "Authorization": "Bearer S3CRET-SCRAPE"}).status_code == 401
         assert ("absentia_log_entries_total", (("log", LOG),)) in parse(
             ok.get_data(as_text=True))
+        # An empty token file is a misconfiguration, not an open door.
+        token_file.write_text(" \n")
+        for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer x"}):
+            refused = env.client.get("/metrics", headers=headers)
+            assert refused.status_code == 503, headers
+            assert "absentia_log_entries_total" not in refused.get_data(as_text=True)
 
 
 #: An ID number someone typed into a URL (a valid GB 11643 check character).

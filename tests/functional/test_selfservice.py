@@ -187,7 +187,7 @@ def test_rate_limit_is_shared_with_the_json_api(site: Campaign) -> None:
         assert client.post("/status", data=form).status_code == 403
     limited = client.post("/status", data=form | {"factor": site.factor(4)})
     assert limited.status_code == 429
-    assert limited.headers["Retry-After"] == "60"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60  # when the oldest attempt ages out
     assert "尝试次数过多" in text_of(limited)
     assert client.post("/appeal", data=form).status_code == 429
     assert site.env.client.post(f"/api/v1/campaigns/{CAMPAIGN}/status", json={

@@ -51,6 +51,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Back to 0004; refused while an appeal holds only the keyed digest (the old
+    release cannot show it: upgrade again, or rebuild the projections with it)."""
+    bind = op.get_bind()
+    if bind.exec_driver_sql("SELECT count(*) FROM p_appeals WHERE statement_sha256 IS NULL"
+                            ).scalar_one():
+        raise RuntimeError("appeals filed since 0005 carry only statement_hmac; the "
+                           "release before it cannot hold them: do not downgrade past 0005")
     with op.batch_alter_table("p_decisions", schema=None) as batch_op:
         batch_op.drop_index("ix_decisions_subject")
     with op.batch_alter_table("p_appeals", schema=None) as batch_op:
