@@ -274,12 +274,17 @@ class LedgerStore:
         would fail with "database is locked" whenever another write lands in between.
         Reads need none of this: they see a snapshot and never wait for writers.
 
+        The wait in this host's queue has no deadline of its own: each writer ahead
+        holds the lock for one transaction (a restore for the whole restore).  The wait
+        for another host's or a non-queued process's writer is bounded by the busy
+        timeout (60 s).
+
         Raises:
-            sqlalchemy.exc.OperationalError: the lock stayed taken for the busy timeout.
+            sqlalchemy.exc.OperationalError: another process held the database's lock
+                for the busy timeout (answered as a 503 by the web layer).
         """
         with self._writer_turn(), write_transaction(self.engine) as conn:
             yield conn
-
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
