@@ -254,17 +254,18 @@ def test_export_zip_verifies_with_absentia_verify(lite: Env, tmp_path: Path) -> 
 
 def test_access_trail_lists_personal_data_reads(lite: Env) -> None:
     subjects = populate(lite)
-    got = lite.service.personal_data(Caller("reviewer:u-rev1", "reviewer"), subjects[1],
-                                     "appeal", lite.clock(minutes=1))
+    # HR reads a candidate's contact details (a reviewer reads only cases under review).
+    got = lite.service.personal_data(Caller("hr:u-hr1", "hr"), subjects[1],
+                                     "contact", lite.clock(minutes=1))
     client = auditor(lite)
     text = client.get("/console/audit/access?lang=en").get_data(as_text=True)
     assert f'data-index="{got["access_recorded_at"]}"' in text
-    for shown in ("reviewer:u-rev1", subjects[1], "appeal"):
+    for shown in ("hr:u-hr1", subjects[1], "contact"):
         assert shown in text
     only = client.get(f"/console/audit/access?subject={subjects[1]}").get_data(as_text=True)
     assert subjects[1] in only
     other = client.get(f"/console/audit/access?subject={subjects[0]}").get_data(as_text=True)
-    assert "reviewer:u-rev1" not in other
+    assert "hr:u-hr1" not in other
     assert 'id="access-none"' in other
 
 
