@@ -213,7 +213,8 @@ def test_the_list_is_newest_first_paginated_and_linked_from_home(env: Env) -> No
     assert rest == list(reversed(ids))[20:]
     bad = env.client.get("/notices?page=x")
     assert bad.status_code == 400
-    assert bad.headers["Content-Type"] == "application/problem+json"
+    assert bad.mimetype == "text/html"  # a page for the person reading the list
+    assert "请求有误" in bad.get_data(as_text=True)
 
 
 def test_only_hr_publishes_and_bad_input_is_named(env: Env) -> None:
