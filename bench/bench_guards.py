@@ -137,13 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         say("[postgresql] starting a throwaway server")
         server = PgServer(external_url="")
         server.start()
+    started = time.perf_counter()
     try:
         figures, notes = run(args.entries, args.rounds,
                              server.create_database if server is not None else None)
     finally:
         if server is not None:
             server.stop()
-    report("write guards", figures, {}, notes)
+    report("write guards", figures, {"total": time.perf_counter() - started}, notes)
     return 0
 
 
