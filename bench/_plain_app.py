@@ -5,7 +5,7 @@ Webhooks HMAC with the same ``ledger.absence.webhooks.verify`` and the same secr
 parses the JSON, and INSERTs the raw body into one SQLite table (WAL, the ``synchronous``
 mode given, ``BEGIN IMMEDIATE``, one transaction per request, the webhook id as primary
 key so a repeated delivery is stored once).  Served by gunicorn with the settings
-``ledger.server.serve`` uses (gthread, the workers and threads given).
+``ledger.app.server.serve`` uses (gthread, the workers and threads given).
 
 Run: ``python bench/_plain_app.py --db FILE --secrets FILE --port P --workers 2``.
 """
@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask, Response, request
 
-from ledger.absence.setup import read_webhook_secrets
 from ledger.absence.webhooks import verify
+from ledger.app.server import GunicornApp
+from ledger.app.wiring import read_webhook_secrets
 from ledger.errors import LedgerError
-from ledger.server import GunicornApp
 
 MAX_BODY_BYTES = 1_048_576
 SCHEMA = ("CREATE TABLE IF NOT EXISTS deliveries (webhook_id TEXT PRIMARY KEY, "
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--synchronous", default="FULL")
     args = parser.parse_args(argv)
-    # The same server and options as `absentia serve` (ledger.server).
+    # The same server and options as `absentia serve` (ledger.app.server).
     GunicornApp(lambda: create_app(args.db, args.secrets, args.synchronous),
                 f"127.0.0.1:{args.port}", args.workers, args.threads).run()
 

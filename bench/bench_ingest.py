@@ -45,12 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import Baseline, Figure, Latency, rate, report, say, show
 from ledger.absence.service import AbsenceService, Caller
-from ledger.absence.setup import open_absence, read_webhook_secrets
 from ledger.absence.webhooks import WebhookSecret, sign
+from ledger.app.web import open_store
+from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import Settings, load_settings
 from ledger.entry import format_time
 from ledger.storage import LedgerStore
-from ledger.web import open_store
 
 GOAL_EVENTS = 2_000.0
 LOG = "bench-hr"

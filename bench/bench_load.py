@@ -79,8 +79,8 @@ from bench.bench_ingest import (
     window_subjects,
     write_config,
 )
-from ledger.absence.setup import read_webhook_secrets
 from ledger.absence.webhooks import WebhookSecret
+from ledger.app.wiring import read_webhook_secrets
 from ledger.storage import LedgerStore
 from publicity.notices import publish
 from tests.pgserver import PgServer

@@ -2,6 +2,6 @@
 
 The pure core (``jcs``, ``merkle``, ``note``, ``checkpoint``, ``tiles``, ``proof``,
 ``entry``, ``events``, ``verify``) takes bytes and values and raises; it imports
-neither Flask nor SQLAlchemy.  ``ledger.storage``, ``ledger.web`` and
-``ledger.scheduler`` are the adapters around it.
+neither Flask nor SQLAlchemy.  ``ledger.storage``, ``ledger.app.web`` and
+``ledger.app.scheduler`` are the adapters around it.
 """

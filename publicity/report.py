@@ -600,7 +600,7 @@ def spawn_generate(data_dir: Path, campaign: str, *, config_file: Path | None = 
     running the report job ``job`` if given (``publicity.jobs``)."""
     exe = Path(sys.executable).with_name("absentia")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-c",
-                                           "from ledger.cli import main; main()"]
+                                           "from ledger.app.cli import main; main()"]
     cmd += ["report", "generate", "--data", str(data_dir), "--campaign", campaign]
     if config_file is not None:
         cmd += ["--config", str(config_file)]

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.notify import MAX_ATTEMPTS, Channel, DeliveryFailed, OutgoingMessage, backoff_s
 from ledger.absence.service import AbsenceService
 from ledger.errors import LedgerError
-from ledger.notify import MAX_ATTEMPTS, Channel, DeliveryFailed, OutgoingMessage, backoff_s
 
 log = logging.getLogger(__name__)
 

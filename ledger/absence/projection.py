@@ -295,7 +295,7 @@ scheduler_leases = Table(
 )
 
 #: Attempts per client key and fixed window, shared by every process
-#: (``ledger.web.ratelimit``); the key is stored only as a salted SHA-256.
+#: (``ledger.app.web.ratelimit``); the key is stored only as a salted SHA-256.
 rate_limit_hits = Table(
     "rate_limit_hits", OPERATIONAL,
     Column("bucket", String(32), primary_key=True),

@@ -50,12 +50,12 @@ from sqlalchemy.engine import make_url
 
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import Caller
-from ledger.absence.setup import open_absence, read_webhook_secrets
 from ledger.absence.webhooks import WebhookSecret, sign
+from ledger.app.web import open_store
+from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import load_settings
 from ledger.entry import format_time
 from ledger.storage import LedgerStore, make_engine
-from ledger.web import open_store
 from tests.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[2]

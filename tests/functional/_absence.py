@@ -22,11 +22,11 @@ from werkzeug.test import TestResponse
 
 from ledger.absence.imports import id_check_character
 from ledger.absence.service import AbsenceService
-from ledger.absence.setup import open_absence, read_webhook_secrets
 from ledger.absence.webhooks import WebhookSecret, sign
+from ledger.app.web import create_app, open_store
+from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import Settings, load_settings
 from ledger.storage import LedgerStore
-from ledger.web import create_app, open_store
 
 LOG = "hr-test"
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai

@@ -23,9 +23,9 @@ from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from ledger.absence.rebuild import check_rebuild, rebuild
+from ledger.app.web.api import RateLimiter
 from ledger.entry import format_time
 from ledger.events import PII_PATTERNS
-from ledger.web.api import RateLimiter
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
 
 CST = timezone(timedelta(hours=8))

@@ -29,14 +29,14 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
-from ledger.backup import app_tables, backup, check_backup, check_files, open_backup
-from ledger.backup import restore as restore_backup
+from ledger.app.backup import app_tables, backup, check_backup, check_files, open_backup
+from ledger.app.backup import restore as restore_backup
+from ledger.app.demo import DEFAULT_SEED, demo_people
+from ledger.app.web import create_app
 from ledger.config import load_settings
-from ledger.demo import DEFAULT_SEED, demo_people
 from ledger.storage import LedgerStore, NewEntry, make_engine
 from ledger.storage.store import TreeHead
 from ledger.tiles import decode_bundle, encode_bundle
-from ledger.web import create_app
 from ledger.witness.protocol import AddCheckpoint
 from tests.functional._witness import WitnessProcess
 from tests.pgserver import PgServer

@@ -27,16 +27,16 @@ from sqlalchemy import event
 from ledger.absence.rebuild import check_rebuild, rebuild
 from ledger.absence.service import STATEMENT_MAC_INFO
 from ledger.absence.vault import PersonalDetails, SealedPerson, Vault
-from ledger.storage.store import NewEntry
-from ledger.web.api import RateLimiter
-from ledger.web.ratelimit import (
+from ledger.app.web import selfservice
+from ledger.app.web.api import RateLimiter
+from ledger.app.web.ratelimit import (
     REGISTRATION_PER_15_MIN,
     REGISTRATION_PER_DAY,
     SharedRateLimiter,
     client_key,
     registration_limiters,
 )
-from publicity import selfservice
+from ledger.storage.store import NewEntry
 from tests.functional._absence import LOG, T0, Env, id_number, make_env
 from tests.functional.test_absence_api import (
     CLOSES_MIN,
@@ -92,7 +92,7 @@ def erased_flow(env: Env) -> Flow:
 
 def form_client(env: Env) -> FlaskClient:
     """A browser for the self-service pages."""
-    if "selfservice" not in env.app.blueprints:  # until ledger.web registers it
+    if "selfservice" not in env.app.blueprints:  # until ledger.app.web registers it
         env.app.register_blueprint(selfservice.bp)
     return env.app.test_client()
 

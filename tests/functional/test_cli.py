@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.demo import DEFAULT_SEED, demo_people
+from ledger.app.demo import DEFAULT_SEED, demo_people
 from ledger.entry import Entry
 from ledger.events import PII_PATTERNS
 from ledger.note import Ed25519Signer, Ed25519Verifier
@@ -467,8 +467,8 @@ def test_demo_prints_console_accounts_that_sign_in(demo: Demo, tmp_path: Path,
     auditor login and password sign in (no TOTP for auditors) on a copy of its data."""
     import shutil
 
+    from ledger.app.web import create_app
     from ledger.config import DEFAULT_CONFIG, load_settings
-    from ledger.web import create_app
 
     m = re.search(r"^console: sign in at http://[\w.:-]+/console/sign-in$", demo.stdout,
                   re.MULTILINE)

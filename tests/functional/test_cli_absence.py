@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.absence.setup import read_webhook_secrets
 from ledger.absence.webhooks import WebhookSecret
+from ledger.app.wiring import read_webhook_secrets
 from tests.functional._absence import candidates_csv, make_env, write_config
 
 ABSENTIA = Path(sys.executable).parent / "absentia"

@@ -1,4 +1,4 @@
-"""The auditor's console pages (``ledger/web/console_audit.py``).
+"""The auditor's console pages (``ledger/app/web/console_audit.py``).
 
 Through the Flask test client on a real database: the pages render for an auditor and
 an admin (after TOTP enrolment), an HR operator gets 403 and a signed-out browser the
@@ -33,9 +33,9 @@ from selenium.webdriver.common.by import By
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ledger.absence.service import Caller
-from ledger.export import ExportResult, export_log
+from ledger.app.export import ExportResult, export_log
+from ledger.app.web import console_audit
 from ledger.storage import LedgerStore
-from ledger.web import console_audit
 from tests.functional._absence import LOG, Env, candidates_csv, make_env
 from tests.functional.test_console_signin import PASSWORD, accounts, csrf_of, enrol, sign_in
 from tests.functional.test_notice_browser import (

@@ -30,7 +30,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from ledger.web.console_hr import BAR_FILL
+from ledger.app.web.console_hr import BAR_FILL
 from tests.functional._absence import candidates_csv, make_env
 from tests.functional.test_console_hr import CAMPAIGN, Built, accounts, build
 from tests.functional.test_console_signin import PASSWORD, enrol

@@ -1,4 +1,4 @@
-"""The HR console pages (``ledger/web/console_hr.py``) through the Flask test client, on
+"""The HR console pages (``ledger/app/web/console_hr.py``) through the Flask test client, on
 both databases.
 
 A campaign of 10 candidates is built as HR and the platform would (import, one window
@@ -28,8 +28,8 @@ from werkzeug.test import TestResponse
 
 from ledger.absence.service import Caller
 from ledger.accounts.store import Accounts
-from ledger.web import console_hr
-from ledger.web.api import RateLimiter
+from ledger.app.web import console_hr
+from ledger.app.web.api import RateLimiter
 from tests.functional._absence import Env, candidates_csv, make_env
 from tests.functional.test_console_signin import PASSWORD, csrf_of, enrol, sign_in
 

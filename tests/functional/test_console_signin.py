@@ -1,4 +1,4 @@
-"""Console sign-in (``ledger/web/console.py``) through the Flask test client, on both
+"""Console sign-in (``ledger/app/web/console.py``) through the Flask test client, on both
 databases, and ``absentia users`` through the real command line.
 
 Checked: a sign-in is a ``user.signed_in`` entry with no login name in the ledger; a
@@ -29,7 +29,7 @@ from werkzeug.test import TestResponse
 
 from ledger.accounts import store as store_module
 from ledger.accounts.store import LOCK_AFTER, Accounts
-from ledger.web.console import CSP
+from ledger.app.web.console import CSP
 from tests.functional._absence import Env, make_env, write_config
 
 PASSWORD = "an adequately long passphrase"
@@ -488,8 +488,8 @@ def test_users_create_and_list_on_the_command_line(tmp_path: Path, db_url: str) 
 
 
 def _entries_of(data: Path, config: Path) -> list[dict[str, Any]]:
+    from ledger.app.web import open_store
     from ledger.config import load_settings
-    from ledger.web import open_store
 
     store = open_store(load_settings(data, config))
     try:

@@ -6,7 +6,7 @@ recovery without a restart; and the scheduler's clock guard.  Real databases thr
   the next write succeeds on the same app.
 * PostgreSQL refusing connections (the app's sessions terminated, the database closed to
   new ones): 503 ``unavailable``; once reopened, the same app serves again.
-* The clock guard (``ledger.clockguard``) on both databases: a clock a day ahead of
+* The clock guard (``ledger.storage.clockguard``) on both databases: a clock a day ahead of
   PostgreSQL's, or behind the latest entry, is refused; the jobs it wraps do not run.
 
 The whole-cluster versions (a real full disk, PostgreSQL restarts, clock steps under
@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from ledger.clockguard import ClockGuard, measure_skew
 from ledger.storage import LedgerStore
+from ledger.storage.clockguard import ClockGuard, measure_skew
 from ledger.storage.store import NewEntry
 from tests.functional._absence import Env, make_env
 from tests.pgserver import PgServer
@@ -168,7 +168,7 @@ def test_clock_guard(store: LedgerStore) -> None:
 
 
 def test_interval_trigger_skips_missed_runs_in_one_step() -> None:
-    from ledger.scheduler import _CatchUpInterval
+    from ledger.app.scheduler import _CatchUpInterval
 
     start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     trigger = _CatchUpInterval(seconds=0.5, timezone=UTC, start_date=start)

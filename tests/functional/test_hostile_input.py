@@ -56,9 +56,9 @@ from werkzeug.test import TestResponse
 
 from ledger.absence.webhooks import sign
 from ledger.accounts.store import Accounts
-from ledger.web.api import RateLimiter
-from ledger.web.openapi import PROBLEM_MEDIA, document
-from ledger.web.ratelimit import SharedRateLimiter
+from ledger.app.web.api import RateLimiter
+from ledger.app.web.openapi import PROBLEM_MEDIA, document
+from ledger.app.web.ratelimit import SharedRateLimiter
 from tests.functional._absence import LOG, Env, make_env
 from tests.functional.conftest import SUMMARY
 from tests.functional.test_console_signin import PASSWORD, csrf_of, sign_in
@@ -73,7 +73,7 @@ OPERATIONS = sorted((route, method) for route, ops in DOC["paths"].items()
                     for method in ops if method in METHODS)
 WEBHOOK = "/api/v1/platform/events"
 ROLES = ("platform", "hr", "reviewer", "auditor")
-#: Statuses whose problem must name the field at fault (STATUS_TEXT in ledger.web.openapi).
+#: Statuses whose problem must name the field at fault (STATUS_TEXT in ledger.app.web.openapi).
 FIELD_STATUSES = (400, 409, 422)
 
 

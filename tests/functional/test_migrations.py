@@ -30,14 +30,16 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from ledger.absence.notify import FileChannel
 from ledger.absence.outbox import dispatch
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.settings import load_absence_settings
-from ledger.absence.setup import open_absence
 from ledger.absence.vault import Vault
+from ledger.app.export import export_log
+from ledger.app.web import open_store
+from ledger.app.wiring import open_absence
 from ledger.config import load_settings
-from ledger.export import export_log
 from ledger.migrations import (
     BASELINE,
     current_revision,
@@ -47,11 +49,9 @@ from ledger.migrations import (
     target_metadata,
     upgrade,
 )
-from ledger.notify import FileChannel
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.schema import APPEND_ONLY_TABLES, DDL_LOCK_KEY
 from ledger.verify import DirectorySource, verify_log
-from ledger.web import open_store
 from tests.functional._absence import LOG, T0, candidates_csv, write_config
 from tests.functional.test_cli import ABSENTIA, cli_env
 
@@ -273,10 +273,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import Caller
-from ledger.absence.setup import open_absence
+from ledger.app.wiring import open_absence
 from ledger.config import load_settings
-from ledger.notify import FileChannel
-from ledger.web import open_store
+from ledger.absence.notify import FileChannel
+from ledger.app.web import open_store
 
 data, config, csv_a, csv_b = (Path(a) for a in sys.argv[1:5])
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)

@@ -38,8 +38,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ledger.app.web.api import RateLimiter
 from ledger.note import Ed25519Signer
-from ledger.web.api import RateLimiter
 from tests.functional._absence import LOG, make_env
 from tests.functional.test_selfservice import CAMPAIGN, Campaign, build_campaign
 

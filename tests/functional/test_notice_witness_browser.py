@@ -47,12 +47,12 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ledger.absence import projection as P  # noqa: N812
+from ledger.app.web import notices as public_web
+from ledger.app.web.api import RateLimiter
 from ledger.note import SignedNote
 from ledger.storage.schema import cosignatures
-from ledger.web.api import RateLimiter
 from ledger.witness.client import load_witness_settings, push_checkpoint
 from ledger.witness.cosig import CosignatureV1Signer, CosignatureV1Verifier, signed_message
-from publicity import web as public_web
 from tests.functional._absence import LOG, Env, make_env
 from tests.functional._witness import WitnessProcess
 from tests.functional.test_notice_browser import (

@@ -20,8 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from ledger.errors import BadData
-from ledger.notify import (
+from ledger.absence.notify import (
     MAX_ATTEMPTS,
     DeliveryFailed,
     FileChannel,
@@ -31,6 +30,7 @@ from ledger.notify import (
     backoff_s,
     channels_from_config,
 )
+from ledger.errors import BadData
 
 SENDER = "noreply@hr.example.gov.cn"
 SUBJECT = "面试缺席通知：请在48小时内重新预约"
@@ -303,7 +303,7 @@ def test_sms_gateway_rejects_non_http_url() -> None:
 def test_file_channel_appends_lines_and_warns(tmp_path: Path,
                                               caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "out" / "outbox.jsonl"
-    with caplog.at_level(logging.WARNING, logger="ledger.notify"):
+    with caplog.at_level(logging.WARNING, logger="ledger.absence.notify"):
         channel = FileChannel(path)
     assert any("NOT delivered" in r.getMessage() for r in caplog.records)
 

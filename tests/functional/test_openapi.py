@@ -36,11 +36,11 @@ from schemathesis.specs.openapi.checks import (
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
+from ledger.absence.notify import FileChannel
 from ledger.absence.outbox import dispatch
 from ledger.absence.webhooks import sign
-from ledger.notify import FileChannel
-from ledger.web.api import RateLimiter
-from ledger.web.openapi import PROBLEM_MEDIA, document
+from ledger.app.web.api import RateLimiter
+from ledger.app.web.openapi import PROBLEM_MEDIA, document
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
 
 CST = timezone(timedelta(hours=8))

@@ -38,12 +38,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 from sqlalchemy import text
 
+from ledger.absence.notify import FileChannel
 from ledger.absence.outbox import dispatch
-from ledger.notify import FileChannel
-from ledger.scheduler import Lease
+from ledger.app.scheduler import Lease
+from ledger.app.web import create_app
+from ledger.app.web.ops import LedgerCollector
 from ledger.storage import make_engine
-from ledger.web import create_app
-from ledger.web.ops import LedgerCollector
 from ledger.witness.client import load_witness_settings, push_checkpoint
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env, write_config
 from tests.functional._serve import serving
@@ -196,7 +196,7 @@ def test_readyz_follows_the_database_and_every_log_line_is_json(
     scheduled = json_lines(tmp_path / "scheduler.err")
     # gunicorn's own error log is JSON too.
     assert any(r["logger"] == "gunicorn.error" for r in served)
-    requests = [r for r in served if r["logger"] == "ledger.web.access"]
+    requests = [r for r in served if r["logger"] == "ledger.app.web.access"]
     probe = next(r for r in requests if r.get("request_id") == "probe-1")
     assert probe["route"] == "/readyz"
     assert "?" not in probe["message"]
@@ -366,7 +366,7 @@ def test_logs_name_the_route_never_the_path(tmp_path: Path, sqlite_url: str) -> 
     output = srv.log()  # stdout and stderr: the status line, then JSON lines
     assert TYPED_ID not in output, [line for line in output.splitlines() if TYPED_ID in line]
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    access = {r["request_id"]: r for r in lines if r["logger"] == "ledger.web.access"}
+    access = {r["request_id"]: r for r in lines if r["logger"] == "ledger.app.web.access"}
     assert access["matched"]["route"] == "/api/v1/candidates/<subject>/personal-data"
     assert access["matched"]["message"].startswith(
         "GET /api/v1/candidates/<subject>/personal-data 401 ")

@@ -28,11 +28,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from ledger.absence.notify import MAX_ATTEMPTS, Channel, SmsGatewayChannel, SmtpChannel, backoff_s
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
 from ledger.errors import NotFound
-from ledger.notify import MAX_ATTEMPTS, Channel, SmsGatewayChannel, SmtpChannel, backoff_s
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
 
 HR = Caller("hr:test", "hr")

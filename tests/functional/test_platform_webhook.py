@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from ledger.absence.setup import rotate_webhook_secret
 from ledger.absence.webhooks import WebhookSecret, sign
+from ledger.app.wiring import rotate_webhook_secret
 from ledger.entry import format_time
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from ledger.absence.projection import rate_limit_hits
 from ledger.accounts.store import Accounts
-from ledger.web import create_app
-from ledger.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, key_hash
+from ledger.app.web import create_app
+from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, key_hash
 from tests.functional._absence import T0, Env, make_env
 
 CAMPAIGN = "c2026"

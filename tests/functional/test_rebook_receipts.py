@@ -119,8 +119,8 @@ def test_a_government_decision_offers_no_rebooking(tmp_path: Path, sqlite_url: s
 
 
 def test_delivery_receipts_are_recorded_once(tmp_path: Path, db_url: str) -> None:
+    from ledger.absence.notify import FileChannel
     from ledger.absence.outbox import dispatch
-    from ledger.notify import FileChannel
 
     with make_env(tmp_path, db_url) as env:
         env.campaign()

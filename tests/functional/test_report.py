@@ -23,9 +23,9 @@ import pytest
 from cryptography import x509
 
 from ledger.absence.service import AbsenceService, Caller
-from ledger.absence.setup import open_absence
+from ledger.app.web import open_store
+from ledger.app.wiring import open_absence
 from ledger.config import Settings, load_settings
-from ledger.web import open_store
 from publicity.report import (
     BUNDLE_NAME,
     CHECKPOINT_NAME,
@@ -251,7 +251,7 @@ def test_a_rare_character_without_a_glyph_is_reported(
 def test_the_qr_codes_page_shows_the_recorded_digest(
         report: Report, service: tuple[Settings, AbsenceService]) -> None:
     """The verification URL on the cover answers with the SHA-256 the ledger holds."""
-    from ledger.web import create_app
+    from ledger.app.web import create_app
 
     settings, svc = service
     client = create_app(settings, svc.store, absence=svc).test_client()

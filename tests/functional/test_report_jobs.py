@@ -22,9 +22,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ledger.absence.setup import open_absence
 from ledger.accounts.store import Accounts
-from ledger.web import console_hr, create_app, open_store
+from ledger.app.web import console_hr, create_app, open_store
+from ledger.app.wiring import open_absence
 from publicity import jobs
 from publicity.jobs import JobLimits, JobRefused
 from tests.functional._absence import T0, Env, make_env

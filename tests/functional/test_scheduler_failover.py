@@ -1,6 +1,6 @@
 """Scheduler failover with real processes: the database lease, SIGKILL, racing sweeps.
 
-* The lease (``ledger.scheduler.Lease``) on both databases: one holder at a time,
+* The lease (``ledger.app.scheduler.Lease``) on both databases: one holder at a time,
   expiry, renewal, release, and a thread race with exactly one winner.
 * Two ``absentia scheduler`` processes on one database: one holds the lease and decides
   past-due windows; it is SIGKILLed; the other takes the lease over and decides windows
@@ -29,8 +29,8 @@ import pytest
 from ledger.absence import projection
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
+from ledger.app.scheduler import Lease
 from ledger.entry import format_time
-from ledger.scheduler import Lease
 from ledger.storage import LedgerStore, make_engine
 from tests.functional._absence import LOG, Env, candidates_csv, make_env
 
@@ -409,9 +409,9 @@ SWEEP_SCRIPT = """
 import sys, time
 from datetime import UTC, datetime
 from pathlib import Path
-from ledger.absence.setup import open_absence
+from ledger.app.wiring import open_absence
 from ledger.config import load_settings
-from ledger.web import open_store
+from ledger.app.web import open_store
 
 data, config, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 settings = load_settings(data, config)

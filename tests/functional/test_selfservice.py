@@ -1,4 +1,4 @@
-"""Candidate self-service pages (``publicity/selfservice.py``) through the Flask test client.
+"""Candidate self-service pages (``ledger/app/web/selfservice.py``) through the Flask test client.
 
 A campaign of 8 candidates is built the way HR and the platform would (import, one
 window each, signed platform events, the sweep); then a candidate checks their own
@@ -22,8 +22,8 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ledger.web.api import RateLimiter
-from publicity import selfservice
+from ledger.app.web import selfservice
+from ledger.app.web.api import RateLimiter
 from tests.functional._absence import Env, candidates_csv, make_env
 
 CAMPAIGN = "c2026"
@@ -55,7 +55,7 @@ def build_campaign(env: Env, *, n: int = 8) -> Campaign:
     The clock starts just after the real time (the log was created with the real clock,
     and checkpoints must move forward) and ends 95 minutes later, decisions made.
     """
-    if "selfservice" not in env.app.blueprints:  # until ledger.web registers it
+    if "selfservice" not in env.app.blueprints:  # until ledger.app.web registers it
         env.app.register_blueprint(selfservice.bp)
     start = env.clock(datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
     env.campaign(CAMPAIGN)

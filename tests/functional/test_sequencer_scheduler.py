@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger.app.scheduler import sign_due_checkpoints
 from ledger.errors import BadData
-from ledger.scheduler import sign_due_checkpoints
 from ledger.storage import LedgerStore, NewEntry, make_engine
 from ledger.storage.sequencer import Sequencer
 

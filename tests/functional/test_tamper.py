@@ -33,11 +33,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger import merkle
+from ledger.app.demo import sample_events
+from ledger.app.export import export_log
 from ledger.checkpoint import Checkpoint
-from ledger.demo import sample_events
 from ledger.entry import Entry
 from ledger.errors import VerificationError
-from ledger.export import export_log
 from ledger.note import Ed25519Signer, Ed25519Verifier
 from ledger.storage import LedgerStore, NewEntry
 from ledger.storage.schema import APPEND_ONLY_TABLES

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ledger.demo import append_sample_events
+from ledger.app.demo import append_sample_events
+from ledger.app.export import export_log
 from ledger.errors import VerificationError
-from ledger.export import export_log
 from ledger.storage import LedgerStore, make_engine
 from ledger.tiles import TileRef
 from ledger.verify import DirectorySource, verify_log

@@ -36,8 +36,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from ledger import merkle
+from ledger.app.demo import sample_events
+from ledger.app.web import create_app
 from ledger.checkpoint import Checkpoint
-from ledger.demo import sample_events
 from ledger.entry import Entry
 from ledger.errors import VerificationError
 from ledger.note import Ed25519Signer, Ed25519Verifier
@@ -46,7 +47,6 @@ from ledger.storage import LedgerStore, make_engine
 from ledger.storage.store import StoredCheckpoint
 from ledger.tiles import decode_bundle, split_tile
 from ledger.verify import HttpSource, load_verifiers, verify_log
-from ledger.web import create_app
 
 LOG = "web-test"
 ORIGIN = "example.org/web-test"

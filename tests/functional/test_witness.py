@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.app.export import export_log
+from ledger.app.web import create_app
+from ledger.app.witness_server import WitnessDatabase
 from ledger.checkpoint import Checkpoint
-from ledger.export import export_log
 from ledger.note import Ed25519Signer, SignedNote
 from ledger.storage import LedgerStore, NewEntry, make_engine
-from ledger.web import create_app
 from ledger.witness.client import (
     WitnessEndpoint,
     cosigned_note,
@@ -34,7 +35,6 @@ from ledger.witness.client import (
 )
 from ledger.witness.cosig import CosignatureV1Signer, CosignatureV1Verifier, verify_cosignatures
 from ledger.witness.protocol import AddCheckpoint
-from ledger.witness.server import WitnessDatabase
 from tests.functional._witness import WitnessProcess, absentia
 
 LOG = "l"
@@ -294,7 +294,7 @@ def test_the_scheduler_pushes_checkpoints_that_grew(log_store: LedgerStore,
     from sqlalchemy import select, text
     from sqlalchemy.exc import DatabaseError
 
-    from ledger.scheduler import sign_due_checkpoints
+    from ledger.app.scheduler import sign_due_checkpoints
     from ledger.storage.schema import witness_pushes
     from ledger.witness.client import WitnessPolicy, WitnessSettings
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import merkle
+from ledger.app.witness_server import Witness, WitnessDatabase, WitnessRefusal
 from ledger.checkpoint import Checkpoint
 from ledger.note import Ed25519Signer
 from ledger.storage import make_engine
 from ledger.witness.cosig import CosignatureV1Signer
 from ledger.witness.protocol import AddCheckpoint
-from ledger.witness.server import Witness, WitnessDatabase, WitnessRefusal
 
 T = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ORIGIN = "example.org/race"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.app.witness_server import load_witness_config
 from ledger.errors import BadData
 from ledger.witness.client import parse_witness_settings
 from ledger.witness.cosig import CosignatureV1Signer
-from ledger.witness.server import load_witness_config
 
 VKEY = CosignatureV1Signer("w1.example", Ed25519PrivateKey.generate()).verifier.vkey
 

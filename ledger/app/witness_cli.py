@@ -55,7 +55,7 @@ def witness() -> None:
 @click.option("--port", type=int, default=7380, show_default=True, help="port to serve on")
 def init(directory: Path, name: str, port: int) -> None:
     """Create the witness's key and config file; print its verifier key (vkey)."""
-    from ledger.witness.server import create_key, load_key, load_witness_config
+    from ledger.app.witness_server import create_key, load_key, load_witness_config
 
     config = directory / CONFIG_NAME
     try:
@@ -89,8 +89,8 @@ def init(directory: Path, name: str, port: int) -> None:
               help="the log's verifier key (repeatable: every key it signs with)")
 def add_log(config_file: Path, origin: str, vkeys: tuple[str, ...]) -> None:
     """Witness a log (or replace its keys; the cosigned size is kept)."""
+    from ledger.app.witness_server import WitnessDatabase, load_witness_config
     from ledger.storage.db import make_engine
-    from ledger.witness.server import WitnessDatabase, load_witness_config
 
     try:
         cfg = load_witness_config(config_file)
@@ -112,7 +112,7 @@ def add_log(config_file: Path, origin: str, vkeys: tuple[str, ...]) -> None:
                                             "witness first, waiting up to timeout_s")
 def status(data_dir: Path, config_file: Path | None, push: bool) -> None:
     """The log side: how far each configured witness has cosigned each log."""
-    from ledger.cli import _open
+    from ledger.app.cli import _open
     from ledger.witness.client import (
         load_witness_settings,
         push_checkpoint,
@@ -150,7 +150,7 @@ def status(data_dir: Path, config_file: Path | None, push: bool) -> None:
               help="gunicorn worker processes")
 def serve(config_file: Path, host: str | None, port: int | None, workers: int) -> None:
     """Serve POST /add-checkpoint (gunicorn) until interrupted."""
-    from ledger.witness.server import load_key, load_witness_config, open_witness, serve_witness
+    from ledger.app.witness_server import load_key, load_witness_config, open_witness, serve_witness
 
     try:
         cfg = load_witness_config(config_file)

@@ -9,7 +9,7 @@ statements) goes through the service, which records ``pii.viewed`` first.
 
 Times typed in ``datetime-local`` inputs are wall-clock times in the campaign's zone.
 Chinese by default, English with ``?lang=en``.  No inline script or style (CSP): the
-report progress poller is ``publicity/static/console-hr.js``.
+report progress poller is ``ledger/app/web/static/console-hr.js``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ from sqlalchemy import select
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
 from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.service import AbsenceService
+from ledger.app.web import console
+from ledger.app.web.console import actor, now, session
+from ledger.app.web.forms import Lang
+from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from ledger.errors import (
     BadData,
     Conflict,
@@ -39,10 +43,6 @@ from ledger.errors import (
     NotFound,
     Unprocessable,
 )
-from ledger.web import console
-from ledger.web.console import actor, now, session
-from ledger.web.forms import Lang
-from ledger.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from publicity import jobs as report_jobs
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
@@ -218,7 +218,7 @@ def service() -> AbsenceService:
     return s
 
 
-#: Console pages: sign-in, role and CSRF checks (see ``ledger.web.console``).
+#: Console pages: sign-in, role and CSRF checks (see ``ledger.app.web.console``).
 signed_in = console.signed_in
 
 

@@ -14,10 +14,9 @@ import pytest
 
 from ledger.absence.anomaly import AnomalyThresholds
 from ledger.absence.imports import parse_candidates
+from ledger.absence.notify import Channel, FileChannel
 from ledger.absence.outbox import dispatch
-from ledger.absence.setup import open_absence
-from ledger.config import load_settings
-from ledger.demo import (
+from ledger.app.demo import (
     DEFAULT_START,
     POSTS,
     AbsenceMix,
@@ -28,8 +27,9 @@ from ledger.demo import (
     min_candidates,
     run_campaign,
 )
-from ledger.notify import Channel, FileChannel
-from ledger.web import open_store
+from ledger.app.web import open_store
+from ledger.app.wiring import open_absence
+from ledger.config import load_settings
 
 CONFIG = Path(__file__).resolve().parents[4] / "config.toml"
 

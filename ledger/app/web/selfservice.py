@@ -32,11 +32,11 @@ from werkzeug.exceptions import TooManyRequests
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.appeals)
 from ledger.absence.service import AbsenceService
+from ledger.app.web import forms
+from ledger.app.web.api import lookup_limited, now, public_limited
+from ledger.app.web.forms import Lang
+from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
-from ledger.web import forms
-from ledger.web.api import lookup_limited, now, public_limited
-from ledger.web.forms import Lang
-from ledger.web.limits import PUBLIC_FORM_BYTES, body_limit
 
 bp = Blueprint("selfservice", __name__)
 

@@ -20,8 +20,8 @@ from flask import Blueprint, Response, current_app, render_template, request
 from markupsafe import escape
 
 from ledger.absence.service import AbsenceService
+from ledger.app.web.api import body, caller, ok, roles
 from ledger.errors import BadData
-from ledger.web.api import body, caller, ok, roles
 from ledger.witness.client import WitnessQuorumUnavailable, WitnessSettings
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
@@ -58,7 +58,7 @@ def witness_settings() -> WitnessSettings | None:
 @bp.app_errorhandler(WitnessQuorumUnavailable)
 def _witnesses_unavailable(exc: WitnessQuorumUnavailable) -> Response:
     """503 problem+json naming the witnesses that did not cosign, with Retry-After."""
-    from ledger.web.problems import problem
+    from ledger.app.web.problems import problem
 
     resp = problem("unavailable", str(exc), field="witnesses",
                    witnesses=exc.status.to_json())

@@ -320,7 +320,7 @@ def open_witness(config: WitnessConfig, now: datetime) -> Witness:
 def create_witness_app(config: WitnessConfig, *,
                        clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Flask:
     """The witness's WSGI application: ``POST /add-checkpoint`` (and ``GET /``)."""
-    from ledger.web import problems
+    from ledger.app.web import problems
 
     witness = open_witness(config, clock())
     app = Flask(__name__)
@@ -359,6 +359,6 @@ def create_witness_app(config: WitnessConfig, *,
 def serve_witness(config: WitnessConfig, host: str, port: int, *, workers: int = 1,
                   threads: int = 8) -> None:
     """Serve the witness with gunicorn until interrupted."""
-    from ledger.server import GunicornApp
+    from ledger.app.server import GunicornApp
 
     GunicornApp(lambda: create_witness_app(config), f"{host}:{port}", workers, threads).run()

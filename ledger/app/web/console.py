@@ -35,7 +35,7 @@ from werkzeug.exceptions import TooManyRequests
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.vault import Vault
 from ledger.accounts.store import Accounts, Session
-from ledger.web.forms import (
+from ledger.app.web.forms import (
     CSRF_FIELD,
     Lang,
     clear_cookie,
@@ -45,7 +45,7 @@ from ledger.web.forms import (
     set_cookie,
     well_formed,
 )
-from ledger.web.ratelimit import client_key
+from ledger.app.web.ratelimit import client_key
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 

@@ -297,7 +297,7 @@ def param(name: str, where: str, schema: Schema, description: str, *,
 
 
 PATH_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
-#: A query integer the handlers read (ledger.web.logs.int_param: at most 18 digits).
+#: A query integer the handlers read (ledger.app.web.logs.int_param: at most 18 digits).
 QUERY_INT: Schema = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
 #: C2SP tlog-tiles paths after ``tile/``: level 0..63 or ``entries``, the index in its
 #: shortest x001/x234/067 form (a leading x-element is never x000), an optional partial
@@ -305,7 +305,7 @@ QUERY_INT: Schema = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
 TILE_PATH = ("^(?:[0-9]|[1-5][0-9]|6[0-3]|entries)/"
              "(?:x(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(?:x[0-9]{3}/)*)?[0-9]{3}"
              "(?:\\.p/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$")
-#: An entry index in a path: canonical decimal, as ledger.web.logs reads it.
+#: An entry index in a path: canonical decimal, as ledger.app.web.logs reads it.
 ENTRY_INDEX = "^(?:0|[1-9][0-9]{0,17})$"
 
 

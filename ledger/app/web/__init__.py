@@ -8,13 +8,13 @@ from pathlib import Path
 from flask import Flask, Response, render_template, request
 
 from ledger.absence.service import AbsenceService
-from ledger.absence.setup import cached_webhook_secrets, open_absence
+from ledger.app.web import api, limits, logs, ops, problems
+from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
+from ledger.app.wiring import cached_webhook_secrets, open_absence
 from ledger.config import Settings
 from ledger.storage import LedgerStore, make_engine
-from ledger.web import api, limits, logs, ops, problems
-from ledger.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 #: Paths any site may read from a browser (CORS): the log and what is published.
 _PUBLIC_READ = ("/logs", "/notices", "/reports/", "/static/")
 
@@ -45,10 +45,9 @@ def open_store(settings: Settings) -> LedgerStore:
 
 def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService) -> None:
     """The absence API, the public pages and the console, over ``absence``."""
-    # Imported here: these modules import ledger.web.api, a sibling of this package.
-    from ledger.web import console, console_audit, console_hr, openapi
-    from publicity import selfservice
-    from publicity import web as public
+    # Imported here: these modules import ledger.app.web.api, a sibling of this package.
+    from ledger.app.web import console, console_audit, console_hr, openapi, selfservice
+    from ledger.app.web import notices as public
     from publicity.calendar import WorkingCalendar
 
     app.extensions["absentia.absence"] = absence

@@ -11,11 +11,11 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from ledger.absence.setup import absence_jobs, open_absence
+from ledger.app.logging_setup import no_request_line
+from ledger.app.scheduler import start_scheduler, stop_scheduler
+from ledger.app.web import create_app, open_store
+from ledger.app.wiring import absence_jobs, open_absence
 from ledger.config import Settings
-from ledger.logging_setup import no_request_line
-from ledger.scheduler import start_scheduler, stop_scheduler
-from ledger.web import create_app, open_store
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "errorlog": "-",
             # The app's log format ([logging] format: text or JSON lines) on the error log.
-            "logger_class": "ledger.logging_setup.GunicornLogger",
+            "logger_class": "ledger.app.logging_setup.GunicornLogger",
             "pre_request": no_request_line,  # not gunicorn's "<method> <path>" at DEBUG
             "loglevel": loglevel,
             "graceful_timeout": 10,

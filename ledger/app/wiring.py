@@ -93,9 +93,9 @@ def absence_jobs(service: AbsenceService, settings: Settings
     Raises:
         BadData: the [notifications] configuration is invalid.
     """
+    from ledger.absence.notify import channels_from_config
     from ledger.absence.outbox import dispatch
-    from ledger.clockguard import ClockGuard
-    from ledger.notify import channels_from_config
+    from ledger.storage.clockguard import ClockGuard
     from publicity.scheduled import generate_due_reports
 
     channels = channels_from_config(service.cfg.notifications, settings.data_dir)

@@ -41,16 +41,16 @@ from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 
 from ledger.absence.service import AbsenceService
+from ledger.app.export import export_log
+from ledger.app.web import console
+from ledger.app.web.forms import Lang
 from ledger.errors import BadData, LedgerError, NotFound, VerificationError
 from ledger.events import LOG_CREATED, LOG_KEY_ADDED
-from ledger.export import export_log
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.storage import LedgerStore
 from ledger.storage.schema import entries
 from ledger.storage.store import LogInfo, NewEntry, StoredCheckpoint
 from ledger.verify import DirectorySource, verify_log
-from ledger.web import console
-from ledger.web.forms import Lang
 
 P = ParamSpec("P")
 
@@ -279,7 +279,7 @@ def _security_headers(resp: Response) -> Response:
     return resp
 
 
-#: Auditor pages (admins too): sign-in, role and CSRF checks of ``ledger.web.console``.
+#: Auditor pages (admins too): sign-in, role and CSRF checks of ``ledger.app.web.console``.
 auditor_page = console.signed_in("auditor")
 
 

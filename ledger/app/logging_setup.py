@@ -3,7 +3,7 @@
 ``[logging] format = "json"`` (or ``absentia --log-format json``, or the environment
 variable ``ABSENTIA_LOG_FORMAT``) makes every line on stderr a JSON object::
 
-    {"ts": "2026-11-25T20:31:02.114Z", "level": "WARNING", "logger": "ledger.scheduler",
+    {"ts": "2026-11-25T20:31:02.114Z", "level": "WARNING", "logger": "ledger.app.scheduler",
      "message": "...", "request_id": "...", "exception": "Traceback ..."}
 
 ``ts`` is RFC 3339 UTC with milliseconds; ``request_id`` is there when the line was

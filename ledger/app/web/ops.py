@@ -1,6 +1,6 @@
 """Operations endpoints: ``/readyz`` (may this host take traffic?) and ``/metrics``.
 
-``/healthz`` (in ``ledger.web``) only says the process answers.  ``/readyz`` checks
+``/healthz`` (in ``ledger.app.web``) only says the process answers.  ``/readyz`` checks
 what a request needs: the database answers, its schema is this release's (or a newer
 one's, during a rolling upgrade), every configured log exists and its signing key
 loads.  A load balancer sends traffic only to hosts that answer 200.
@@ -35,14 +35,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
+from ledger.app.web.credentials import bearer_token
+from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
 from ledger.keys import KeyDirectory
 from ledger.storage import LedgerStore
-from ledger.web.credentials import bearer_token
-from ledger.web.problems import logged_route, problem
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("ledger.web.access")
+access_log = logging.getLogger("ledger.app.web.access")
 
 bp = Blueprint("ops", __name__)
 
@@ -190,7 +190,7 @@ class LedgerCollector(Collector):
 def clock_metrics(store: LedgerStore, now: datetime) -> Iterable[Metric]:
     """PostgreSQL: how far this host's clock is from the database server's (positive:
     ahead).  The scheduler's jobs pause beyond ``[scheduler] max_clock_skew_s``
-    (``ledger.clockguard``); alert on it before they do.  Nothing on SQLite, which has
+    (``ledger.storage.clockguard``); alert on it before they do.  Nothing on SQLite, which has
     no clock of its own.
 
     Raises:

@@ -33,10 +33,10 @@ from zoneinfo import ZoneInfo
 
 from ledger.absence.anomaly import AnomalyThresholds
 from ledger.absence.imports import id_check_character
+from ledger.absence.notify import Channel
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
-from ledger.notify import Channel
 from ledger.storage.store import LedgerStore, NewEntry
 
 # -- the campaign ---------------------------------------------------------------------------

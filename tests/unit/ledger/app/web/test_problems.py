@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ledger.web.problems import database_fault
+from ledger.app.web.problems import database_fault
 
 
 def _stale_snapshot_write(path: Path) -> sqlite3.OperationalError:

@@ -34,10 +34,10 @@ from ledger import jsonread
 from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
+from ledger.app.web.credentials import bearer_token
+from ledger.app.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
+from ledger.app.web.ratelimit import client_key
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
-from ledger.web.credentials import bearer_token
-from ledger.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
-from ledger.web.ratelimit import client_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -28,7 +28,7 @@ CONFIG_OPTION = click.option(
 
 
 def _settings(data_dir: Path, config_file: Path | None) -> Settings:
-    from ledger import logging_setup
+    from ledger.app import logging_setup
 
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -70,7 +70,7 @@ class _Progress:
                    "[logging] format in the config)")
 def cli(verbose: bool, log_format: str | None) -> None:
     """Absentia: the audit ledger of missed AI interviews."""
-    from ledger import logging_setup
+    from ledger.app import logging_setup
 
     logging_setup.configure(log_format, "INFO" if verbose else None, explicit=True)
 
@@ -85,7 +85,7 @@ def _ledger_errors() -> Iterator[None]:
 
 
 def _open(data_dir: Path, config_file: Path | None) -> tuple[Settings, LedgerStore]:
-    from ledger.web import open_store
+    from ledger.app.web import open_store
 
     settings = _settings(data_dir, config_file)
     with _ledger_errors():
@@ -108,7 +108,7 @@ def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int 
     app hosts, they may all run them (a lease lets one work at a time) or leave them to
     `absentia scheduler` with --no-scheduler.
     """
-    from ledger.server import serve as run
+    from ledger.app.server import serve as run
 
     s = _settings(data_dir, config_file)
     click.echo(f"serving on http://{host or s.host}:{port or s.port}/ (Ctrl-C stops)")
@@ -165,7 +165,7 @@ def export(data_dir: Path, config_file: Path | None, log_name: str | None, every
            out: Path) -> None:
     """Write a log as a static tlog-tiles directory with a keys file (--log), or a backup
     of the whole database (--all)."""
-    from ledger.export import export_log
+    from ledger.app.export import export_log
 
     if everything == (log_name is not None):
         raise click.UsageError("give either --log LOG or --all")
@@ -182,7 +182,7 @@ def export(data_dir: Path, config_file: Path | None, log_name: str | None, every
 
 def _backup(store: LedgerStore, out: Path) -> None:
     """``export --all``: every log's checkpoint signed now, then one snapshot of it all."""
-    from ledger.backup import NOT_INCLUDED, backup
+    from ledger.app.backup import NOT_INCLUDED, backup
 
     with _ledger_errors():
         for info in store.list_logs():
@@ -221,8 +221,8 @@ def restore(data_dir: Path, config_file: Path | None, backup_dir: Path,
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ledger import backup as bk
     from ledger.absence.settings import load_absence_settings
+    from ledger.app import backup as bk
     from ledger.storage import make_engine
     from ledger.witness.client import load_witness_settings
 
@@ -299,12 +299,12 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     """
     import json
 
+    from ledger.absence.notify import Channel, FileChannel
     from ledger.absence.rebuild import check_rebuild
     from ledger.absence.settings import load_absence_settings
-    from ledger.absence.setup import open_absence
-    from ledger.demo import TZ, demo_start, min_candidates, run_campaign
-    from ledger.export import export_log
-    from ledger.notify import Channel, FileChannel
+    from ledger.app.demo import TZ, demo_start, min_candidates, run_campaign
+    from ledger.app.export import export_log
+    from ledger.app.wiring import open_absence
     from ledger.storage import make_engine
     from ledger.verify import DirectorySource, verify_log
 
@@ -431,7 +431,7 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                "sign-in: have one ready)")
     if no_serve:
         return
-    from ledger.server import serve as run
+    from ledger.app.server import serve as run
 
     click.echo(f"serving on {base}/ (Ctrl-C stops)")
     click.echo(f"  verify over HTTP: absentia verify {base}/logs/{name} --keys {out / 'keys'}")
@@ -482,7 +482,7 @@ def _demo_accounts(service: AbsenceService, at: datetime) -> list[tuple[str, str
 
 
 def _open_absence(data_dir: Path, config_file: Path | None) -> tuple[Settings, AbsenceService]:
-    from ledger.absence.setup import open_absence
+    from ledger.app.wiring import open_absence
 
     settings, store = _open(data_dir, config_file)
     with _ledger_errors():
@@ -541,7 +541,7 @@ def tokens_revoke(data_dir: Path, config_file: Path | None, token_id: str) -> No
                                               "stays accepted until the next rotation")
 def platform_secret(data_dir: Path, config_file: Path | None, rotate: bool) -> None:
     """Print the interview platform's webhook secret (Standard Webhooks whsec_…)."""
-    from ledger.absence.setup import read_webhook_secrets, rotate_webhook_secret
+    from ledger.app.wiring import read_webhook_secrets, rotate_webhook_secret
 
     _, service = _open_absence(data_dir, config_file)
     path = service.cfg.webhook_secrets_path
@@ -592,8 +592,8 @@ def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
     Any number may run on several hosts: a lease in the database lets one work at a time,
     and another takes over within the lease's time to live if it stops.
     """
-    from ledger.absence.setup import absence_jobs
-    from ledger.scheduler import start_scheduler, stop_scheduler
+    from ledger.app.scheduler import start_scheduler, stop_scheduler
+    from ledger.app.wiring import absence_jobs
 
     s, service = _open_absence(data_dir, config_file)
     with _ledger_errors():
@@ -608,7 +608,7 @@ def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
         sched = start_scheduler(service.store, s.checkpoint_min_interval_s, jobs=jobs,
                                 lease_ttl_s=service.cfg.lease_ttl_s,
                                 witnesses=load_witness_settings(s))
-    from ledger.logging_setup import status
+    from ledger.app.logging_setup import status
 
     status("scheduler running (Ctrl-C or SIGTERM stops)")
     stop = threading.Event()
@@ -756,7 +756,7 @@ def users_list(data_dir: Path, config_file: Path | None) -> None:
 
 
 def _add_witness_commands() -> None:
-    from ledger.witness.cli import witness
+    from ledger.app.witness_cli import witness
 
     cli.add_command(witness)
 
