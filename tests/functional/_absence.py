@@ -88,6 +88,26 @@ lease_ttl_s = 3
 """
 
 
+
+PROBLEM = "application/problem+json"
+
+
+def J(resp: TestResponse) -> Any:  # noqa: N802 (reads as a cast)
+    """The JSON body of ``resp`` (typed ``Any``; ``TestResponse.json`` may be None)."""
+    return json.loads(resp.get_data())
+
+
+def problem(resp: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    """Assert ``resp`` is problem+json with ``status`` (and ``field``); return the body."""
+    assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True))
+    assert resp.mimetype == PROBLEM, resp.mimetype
+    body = json.loads(resp.get_data())
+    assert body["status"] == status
+    assert body["type"].startswith("/problems/")
+    if field is not None:
+        assert body.get("field") == field, body
+    return dict(body)
+
 def write_config(data: Path, url: str, extra: str = "") -> Path:
     """A config file for ``data`` on the database ``url``; ``extra`` TOML is appended."""
     data.mkdir(parents=True, exist_ok=True)

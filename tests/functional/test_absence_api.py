@@ -20,16 +20,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from werkzeug.test import TestResponse
 
 from ledger.absence.rebuild import check_rebuild, rebuild
 from ledger.app.web.api import RateLimiter
 from ledger.entry import format_time
 from ledger.events import PII_PATTERNS
-from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
+from tests.functional._absence import LOG, PROBLEM, T0, Env, J, candidates_csv, make_env, problem
 
 CST = timezone(timedelta(hours=8))
-PROBLEM = "application/problem+json"
 # The regular slot of these tests: 09:00-10:00 in Shanghai (T0 is 08:00 there).
 OPENS_MIN, CLOSES_MIN = 60, 120
 GRACE_MIN = 10  # grace_s = 600 in the test config
@@ -44,22 +42,6 @@ def utc(minutes: float) -> str:
     """T0 + ``minutes`` as the ledger writes times (UTC, milliseconds, Z)."""
     return format_time(T0 + timedelta(minutes=minutes))
 
-
-def J(resp: TestResponse) -> Any:  # noqa: N802 (reads as a cast)
-    """The JSON body of ``resp`` (typed ``Any``; ``TestResponse.json`` may be None)."""
-    return json.loads(resp.get_data())
-
-
-def problem(resp: Any, status: int, field: str | None = None) -> dict[str, Any]:
-    """Assert ``resp`` is problem+json with ``status`` (and ``field``); return the body."""
-    assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True))
-    assert resp.mimetype == PROBLEM, resp.mimetype
-    body = json.loads(resp.get_data())
-    assert body["status"] == status
-    assert body["type"].startswith("/problems/")
-    if field is not None:
-        assert body.get("field") == field, body
-    return dict(body)
 
 
 def count_type(env: Env, etype: str) -> int:
@@ -546,22 +528,32 @@ def test_outage_alert_and_mass_makeup(env: Env) -> None:
 # -- 8. statistics -------------------------------------------------------------------------
 
 
-def test_statistics_match_what_the_test_did(env: Env) -> None:
+def reviewed_flow(env: Env) -> tuple[Flow, str]:
+    """The government flow, then: one make-up granted on review, one confirmed, and one
+    no-show's appeal overturned (a make-up window).  The flow and that appeal's id."""
     flow, _ = government_flow(env)
     d = flow.decisions()
     pending = [d[flow.window[flow.regs[i]]]["decision"] for i, p in enumerate(GOV_PLAN)
                if p[1] == "makeup_pending_review"]
-    # Grant one make-up, confirm one; one forfeited candidate appeals and wins.
-    env.post(f"/api/v1/decisions/{pending[0]}/review", "reviewer", {
-        "ruling": "makeup_granted", "opens_at": local(CLOSES_MIN + 60),
-        "closes_at": local(CLOSES_MIN + 120)})
-    env.post(f"/api/v1/decisions/{pending[1]}/review", "reviewer", {"ruling": "confirmed"})
+    makeup = {"opens_at": local(CLOSES_MIN + 60), "closes_at": local(CLOSES_MIN + 120)}
+    resp = env.post(f"/api/v1/decisions/{pending[0]}/review", "reviewer",
+                    {"ruling": "makeup_granted", **makeup})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    resp = env.post(f"/api/v1/decisions/{pending[1]}/review", "reviewer", {"ruling": "confirmed"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
     loser = next(i for i, p in enumerate(GOV_PLAN) if p[2] == "no_show")
     resp = env.client.post("/api/v1/campaigns/c2026/appeals", json=appeal_body(flow, loser))
     assert resp.status_code == 201
-    env.post(f"/api/v1/appeals/{J(resp)['appeal']}/ruling", "reviewer", {
-        "ruling": "overturned", "opens_at": local(CLOSES_MIN + 60),
-        "closes_at": local(CLOSES_MIN + 120)})
+    appeal = str(J(resp)["appeal"])
+    resp = env.post(f"/api/v1/appeals/{appeal}/ruling", "reviewer",
+                    {"ruling": "overturned", **makeup})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return flow, appeal
+
+
+def test_statistics_match_what_the_test_did(env: Env) -> None:
+    # Grant one make-up, confirm one; one forfeited candidate appeals and wins.
+    flow, _ = reviewed_flow(env)
     withdrawer = next(i for i, p in enumerate(GOV_PLAN) if p[2] == "withdrawn")
     resp = env.client.post("/api/v1/campaigns/c2026/appeals",
                            json=appeal_body(flow, withdrawer))
@@ -697,22 +689,8 @@ def test_import_is_all_or_nothing(env: Env) -> None:
 
 def full_flow(env: Env) -> Flow:
     """Everything that writes entries: decisions, reviews, appeal, alert, reads, erasure."""
-    flow, _ = government_flow(env)
-    d = flow.decisions()
-    pending = [d[flow.window[flow.regs[i]]]["decision"] for i, p in enumerate(GOV_PLAN)
-               if p[1] == "makeup_pending_review"]
-    env.post(f"/api/v1/decisions/{pending[0]}/review", "reviewer", {
-        "ruling": "makeup_granted", "opens_at": local(CLOSES_MIN + 60),
-        "closes_at": local(CLOSES_MIN + 120)})
-    env.post(f"/api/v1/decisions/{pending[1]}/review", "reviewer", {"ruling": "confirmed"})
-    loser = next(i for i, p in enumerate(GOV_PLAN) if p[2] == "no_show")
-    resp = env.client.post("/api/v1/campaigns/c2026/appeals", json=appeal_body(flow, loser))
-    assert resp.status_code == 201
-    appeal = J(resp)["appeal"]
+    flow, appeal = reviewed_flow(env)
     assert env.get(f"/api/v1/appeals/{appeal}", "reviewer").status_code == 200
-    assert env.post(f"/api/v1/appeals/{appeal}/ruling", "reviewer", {
-        "ruling": "overturned", "opens_at": local(CLOSES_MIN + 60),
-        "closes_at": local(CLOSES_MIN + 120)}).status_code == 200
     env.clock(minutes=5)
     env.webhook({"id": "stray", "window": "w_unknown", "kind": "joined",
                  "at": local(OPENS_MIN)}, msg_id="m-stray")

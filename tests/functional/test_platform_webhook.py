@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import TestResponse
 
 from ledger.absence.webhooks import WebhookSecret, sign
 from ledger.app.wiring import rotate_webhook_secret
 from ledger.entry import format_time
-from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
+from tests.functional._absence import LOG, T0, Env, J, candidates_csv, make_env, problem
 
 CST = timezone(timedelta(hours=8))
-PROBLEM = "application/problem+json"
 URL = "/api/v1/platform/events"
 OPENS, CLOSES = 60, 120  # minutes after T0: 09:00-10:00 in Shanghai
 MAX_BODY = 262144  # [platform] max_body_bytes in the test config
@@ -31,20 +29,6 @@ MAX_EVENTS = 500  # [platform] max_batch_events
 def local(minutes: float, base: datetime = T0) -> str:
     return (base + timedelta(minutes=minutes)).astimezone(CST).isoformat()
 
-
-def J(resp: TestResponse) -> Any:  # noqa: N802 (reads as a cast)
-    """The JSON body of ``resp`` (typed ``Any``; ``TestResponse.json`` may be None)."""
-    return json.loads(resp.get_data())
-
-
-def problem(resp: Any, status: int, field: str | None = None) -> dict[str, Any]:
-    assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True))
-    assert resp.mimetype == PROBLEM, resp.mimetype
-    body = json.loads(resp.get_data())
-    assert body["status"] == status
-    if field is not None:
-        assert body.get("field") == field, body
-    return dict(body)
 
 
 class Setup:
