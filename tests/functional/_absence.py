@@ -206,6 +206,39 @@ class Env:
         return [json.loads(d) for _, d in self.store.iter_entries(LOG)]
 
 
+
+@dataclass
+class Day:
+    """One interview day run through the API: who, their windows, when it was decided."""
+
+    rows: list[dict[str, str]]
+    window: dict[str, str]  # registration -> window
+    decided_at: datetime
+
+
+def run_day(env: Env, campaign: str, plan: list[tuple[str, ...]], start: datetime) -> Day:
+    """Campaign ``campaign``, one candidate per ``plan`` row, one window each (opens at
+    start + 10 min, closes at + 70), the platform events of ``plan`` in one signed batch
+    at + 40, the sweep at + 90 (every window decided); the clock ends at + 95."""
+    env.campaign(campaign)
+    data, rows = candidates_csv(len(plan))
+    resp = env.import_csv(campaign, data)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    resp = env.post(f"/api/v1/campaigns/{campaign}/windows", "hr", {
+        "opens_at": (start + timedelta(minutes=10)).isoformat(),
+        "closes_at": (start + timedelta(minutes=70)).isoformat()})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    window = {w["registration"]: w["window"] for w in json.loads(resp.get_data())["windows"]}
+    events = [{"id": f"ev-{i}-{k}", "window": window[rows[i]["registration"]], "kind": kind,
+               "at": (start + timedelta(minutes=20 + k)).isoformat()}
+              for i, kinds in enumerate(plan) for k, kind in enumerate(kinds)]
+    env.clock(start + timedelta(minutes=40))
+    resp = env.webhook({"events": events}, msg_id="batch-1")
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    decided_at = env.clock(start + timedelta(minutes=90))
+    assert env.service.sweep(decided_at) == len(plan)
+    return Day(rows, window, decided_at)
+
 @contextmanager
 def make_env(tmp_path: Path, db_url: str, *, extra_config: str = "") -> Iterator[Env]:
     """An ``Env`` on ``db_url`` under ``tmp_path / "data"``; disposes the engine after."""

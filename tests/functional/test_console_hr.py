@@ -30,7 +30,7 @@ from ledger.absence.service import Caller
 from ledger.accounts.store import Accounts
 from ledger.app.web import console_hr
 from ledger.app.web.api import RateLimiter
-from tests.functional._absence import Env, candidates_csv, make_env
+from tests.functional._absence import Env, candidates_csv, make_env, run_day
 from tests.functional.test_console_signin import PASSWORD, csrf_of, enrol, sign_in
 
 CAMPAIGN = "c2026"
@@ -62,22 +62,8 @@ def build(env: Env, plan: list[tuple[str, ...]] = PLAN, *, appeal: bool = True,
     """
     start = env.clock(start if start is not None
                       else datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
-    env.campaign(CAMPAIGN)
-    data, rows = candidates_csv(len(plan))
-    resp = env.import_csv(CAMPAIGN, data)
-    assert resp.status_code == 201, resp.get_data(as_text=True)
-    resp = env.post(f"/api/v1/campaigns/{CAMPAIGN}/windows", "hr", {
-        "opens_at": (start + timedelta(minutes=10)).isoformat(),
-        "closes_at": (start + timedelta(minutes=70)).isoformat()})
-    assert resp.status_code == 201, resp.get_data(as_text=True)
-    window = {w["registration"]: w["window"] for w in json.loads(resp.get_data())["windows"]}
-    events = [{"id": f"ev-{i}-{k}", "window": window[rows[i]["registration"]], "kind": kind,
-               "at": (start + timedelta(minutes=20 + k)).isoformat()}
-              for i, kinds in enumerate(plan) for k, kind in enumerate(kinds)]
-    env.clock(start + timedelta(minutes=40))
-    resp = env.webhook({"events": events}, msg_id="batch-1")
-    assert resp.status_code == 201, resp.get_data(as_text=True)
-    assert env.service.sweep(env.clock(start + timedelta(minutes=90))) == len(plan)
+    day = run_day(env, CAMPAIGN, plan, start)
+    rows, window = day.rows, day.window
     env.service.raise_alerts(CAMPAIGN, env.now[0])
     env.clock(start + timedelta(minutes=95))
     if appeal:

@@ -10,7 +10,6 @@ entry, the language switch, a label for every input, and no name on any page.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,9 +21,8 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ledger.app.web import selfservice
 from ledger.app.web.api import RateLimiter
-from tests.functional._absence import Env, candidates_csv, make_env
+from tests.functional._absence import Env, make_env, run_day
 
 CAMPAIGN = "c2026"
 # What each of the 8 candidates does in their window (platform event kinds).
@@ -55,26 +53,9 @@ def build_campaign(env: Env, *, n: int = 8) -> Campaign:
     The clock starts just after the real time (the log was created with the real clock,
     and checkpoints must move forward) and ends 95 minutes later, decisions made.
     """
-    if "selfservice" not in env.app.blueprints:  # until ledger.app.web registers it
-        env.app.register_blueprint(selfservice.bp)
     start = env.clock(datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
-    env.campaign(CAMPAIGN)
-    data, rows = candidates_csv(n)
-    resp = env.import_csv(CAMPAIGN, data)
-    assert resp.status_code == 201, resp.get_data(as_text=True)
-    resp = env.post(f"/api/v1/campaigns/{CAMPAIGN}/windows", "hr", {
-        "opens_at": (start + timedelta(minutes=10)).isoformat(),
-        "closes_at": (start + timedelta(minutes=70)).isoformat()})
-    assert resp.status_code == 201, resp.get_data(as_text=True)
-    window = {w["registration"]: w["window"] for w in json.loads(resp.get_data())["windows"]}
-    events = [{"id": f"ev-{i}-{k}", "window": window[rows[i]["registration"]], "kind": kind,
-               "at": (start + timedelta(minutes=20 + k)).isoformat()}
-              for i, kinds in enumerate(PLAN[:n]) for k, kind in enumerate(kinds)]
-    env.clock(start + timedelta(minutes=40))
-    resp = env.webhook({"events": events}, msg_id="batch-1")
-    assert resp.status_code == 201, resp.get_data(as_text=True)
-    decided_at = env.clock(start + timedelta(minutes=90))
-    assert env.service.sweep(decided_at) == n
+    day = run_day(env, CAMPAIGN, PLAN[:n], start)
+    rows, decided_at = day.rows, day.decided_at
     env.clock(start + timedelta(minutes=95))
     return Campaign(env, rows, start, decided_at)
 
