@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -9,13 +10,16 @@ import platform
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+
+from tests.pgserver import PgServer
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_JSON = BENCH_DIR / "results.json"
@@ -205,3 +209,36 @@ def report(title: str, figures: Sequence[Figure], durations: dict[str, float],
     print(f"machine: {os.cpu_count()} CPUs, load average now {load_average()} (1/5/15 min)")
     path = write_results(figures, durations, notes)
     print(f"results written to {path.relative_to(BENCH_DIR.parent)}", flush=True)
+
+
+def parse_args(doc: str | None, *adders: Callable[[argparse.ArgumentParser], None],
+               argv: list[str] | None = None) -> argparse.Namespace:
+    """A benchmark's command line: its docstring's first line and each adder's options."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    for add in adders:
+        add(parser)
+    return parser.parse_args(argv)
+
+
+def timed_report(title: str, key: str,
+                 run: Callable[[], tuple[list[Figure], list[str]]]) -> list[Figure]:
+    """Run one benchmark, then ``report`` its figures with its run time under ``key``."""
+    started = time.perf_counter()
+    figures, notes = run()
+    report(title, figures, {key: time.perf_counter() - started}, notes)
+    return figures
+
+
+@contextmanager
+def throwaway_postgres(wanted: bool) -> Iterator[Callable[[], str] | None]:
+    """``create_database`` of a throwaway PostgreSQL server (stopped after), or None."""
+    if not wanted:
+        yield None
+        return
+    say("[postgresql] starting a throwaway server")
+    server = PgServer(external_url="")
+    server.start()
+    try:
+        yield server.create_database
+    finally:
+        server.stop()

@@ -58,7 +58,7 @@ from sqlalchemy import (
 )
 
 from bench import _dataset
-from bench._common import Baseline, Figure, rate, report, say, show
+from bench._common import Baseline, Figure, parse_args, rate, say, show, timed_report
 from ledger.app.demo import sample_events
 from ledger.storage import LedgerStore, NewEntry, Receipt, make_engine
 from ledger.storage.db import SQLITE_BEGIN
@@ -621,12 +621,8 @@ def run_from_args(args: argparse.Namespace) -> tuple[list[Figure], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    figures, notes = run_from_args(args)
-    report("append benchmark", figures, {"append": time.perf_counter() - started}, notes)
+    args = parse_args(__doc__, add_arguments, argv=argv)
+    timed_report("append benchmark", "append", lambda: run_from_args(args))
     return 0
 
 

@@ -25,7 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from bench._common import Baseline, Figure, rate, report, say, show
+from bench._common import (
+    Baseline,
+    Figure,
+    parse_args,
+    rate,
+    say,
+    show,
+    throwaway_postgres,
+    timed_report,
+)
 from ledger.app.demo import sample_events
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.store import NewEntry
@@ -122,29 +131,19 @@ def run(n: int, rounds: int, new_pg_database: Callable[[], str] | None
     return figures, notes
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entries", type=int, default=20_000,
                         help="entries per batched round (single appends: a tenth)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-postgres", action="store_true",
                         help="skip PostgreSQL (else a throwaway server is started)")
-    args = parser.parse_args(argv)
-    server = None
-    if not args.no_postgres:
-        from tests.pgserver import PgServer
 
-        say("[postgresql] starting a throwaway server")
-        server = PgServer(external_url="")
-        server.start()
-    started = time.perf_counter()
-    try:
-        figures, notes = run(args.entries, args.rounds,
-                             server.create_database if server is not None else None)
-    finally:
-        if server is not None:
-            server.stop()
-    report("write guards", figures, {"total": time.perf_counter() - started}, notes)
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(__doc__, add_arguments, argv=argv)
+    with throwaway_postgres(not args.no_postgres) as create_database:
+        timed_report("write guards", "total",
+                     lambda: run(args.entries, args.rounds, create_database))
     return 0
 
 

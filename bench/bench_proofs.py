@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import bindparam, select
 
 from bench import _dataset
-from bench._common import Baseline, Figure, Latency, Progress, report, say, show
+from bench._common import Baseline, Figure, Latency, Progress, parse_args, say, show, timed_report
 from ledger import merkle
 from ledger.storage import LedgerStore
 from ledger.storage.schema import entries
@@ -159,12 +159,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    figures, notes = run(args.entries, args.requests, args.rebuild)
-    report("proof benchmark", figures, {"proofs": time.perf_counter() - started}, notes)
+    args = parse_args(__doc__, add_arguments, argv=argv)
+    timed_report("proof benchmark", "proofs",
+                 lambda: run(args.entries, args.requests, args.rebuild))
     return 0
 
 

@@ -32,7 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, text
 
-from bench._common import Baseline, Figure, Progress, rate, report, say, show
+from bench._common import (
+    Baseline,
+    Figure,
+    Progress,
+    parse_args,
+    rate,
+    say,
+    show,
+    throwaway_postgres,
+    timed_report,
+)
 from bench.bench_ingest import (
     LOG,
     open_service,
@@ -214,30 +224,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rebuild the cached sweep setup")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tests.pgserver import PgServer
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
+def standalone_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--quick", action="store_true", help="2,000 windows (1,000 on PG)")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(__doc__, add_arguments, standalone_arguments, argv=argv)
     if args.quick:
         args.sweep_windows, args.sweep_pg_windows = 2_000, 1_000
-    started = time.perf_counter()
-    pg: PgServer | None = None
-    pg_url = None
-    if not args.no_postgres:
-        pg = PgServer(external_url="")
-        pg.start()
-        pg_url = pg.create_database()
-    try:
-        figures, notes = run(args.sweep_windows, pg_url, args.sweep_pg_windows,
-                             args.sweep_rebuild)
-    finally:
-        if pg is not None:
-            pg.stop()
-    report("sweep", figures, {"sweep": time.perf_counter() - started}, notes)
+    with throwaway_postgres(not args.no_postgres) as create_database:
+        pg_url = create_database() if create_database is not None else None
+        timed_report("sweep", "sweep", lambda: run(args.sweep_windows, pg_url,
+                                                   args.sweep_pg_windows, args.sweep_rebuild))
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _dataset
-from bench._common import Baseline, Figure, Progress, rate, report, say, show
+from bench._common import Baseline, Figure, Progress, parse_args, rate, say, show, timed_report
 from ledger.errors import VerificationError
 from ledger.tiles import TileRef, bundles_for_size, decode_bundle, split_tile
 from ledger.verify import DirectorySource, verify_log
@@ -115,12 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    figures, notes = run(args.entries, args.rebuild)
-    report("verify benchmark", figures, {"verify": time.perf_counter() - started}, notes)
+    args = parse_args(__doc__, add_arguments, argv=argv)
+    timed_report("verify benchmark", "verify", lambda: run(args.entries, args.rebuild))
     return 0
 
 
