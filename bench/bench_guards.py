@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text
 
 from bench._common import Baseline, Figure, rate, report, say, show
-from ledger.app.demo import sample_events
+from ledger.app.samples import sample_events
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.store import NewEntry
 
