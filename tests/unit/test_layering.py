@@ -102,7 +102,9 @@ class _Visitor(ast.NodeVisitor):
     def _add(self, target: str, node: ast.stmt) -> None:
         if _is_project(target):
             target = _project_module(target)
-        self.edges.append(Edge(self.module, target, self.path, node.lineno, self.depth > 0))
+        edge = Edge(self.module, target, self.path, node.lineno, self.depth > 0)
+        if edge not in self.edges:  # ``from m import a, b`` is one import of m
+            self.edges.append(edge)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         self.depth += 1

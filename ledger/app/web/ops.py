@@ -35,11 +35,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
+from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
+from ledger.entry import format_time
+from ledger.errors import NotFound
 from ledger.keys import KeyDirectory
+from ledger.migrations import schema_state
 from ledger.storage import LedgerStore
+from ledger.storage.schema import checkpoints, heads, keys, logs
+from ledger.witness.client import witness_status
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("ledger.app.web.access")
@@ -93,9 +99,6 @@ class Check:
 
 def readiness(store: LedgerStore, settings: Settings | None) -> list[Check]:
     """The checks of ``/readyz``, in order; a failed database check skips the rest."""
-    from ledger.migrations import schema_state
-    from ledger.storage.schema import keys, logs
-
     out: list[Check] = []
     try:
         with store.engine.connect() as conn:
@@ -213,8 +216,6 @@ def ledger_metrics(store: LedgerStore, now: datetime) -> Iterable[Metric]:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
-    from ledger.storage.schema import checkpoints, heads, logs
-
     size = CounterMetricFamily("absentia_log_entries", "Entries in the log (its size); "
                                "rate() of it is the append rate.", labels=["log"])
     age = GaugeMetricFamily("absentia_checkpoint_age_seconds",
@@ -252,10 +253,6 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
-    from ledger.absence import projection as p
-    from ledger.entry import format_time
-    from ledger.errors import NotFound
-
     outbox = GaugeMetricFamily("absentia_outbox_notifications",
                                "Notifications by channel and status (pending: the queue).",
                                labels=["channel", "status"])
@@ -281,21 +278,21 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
         labels=["lease", "holder"])
     now_text = format_time(now)
     with service.store.engine.connect() as conn:
-        for r in conn.execute(select(p.notifications.c.channel, p.notifications.c.status,
-                                     func.count()).group_by(p.notifications.c.channel,
-                                                            p.notifications.c.status)
-                              .order_by(p.notifications.c.channel, p.notifications.c.status)):
+        for r in conn.execute(select(P.notifications.c.channel, P.notifications.c.status,
+                                     func.count()).group_by(P.notifications.c.channel,
+                                                            P.notifications.c.status)
+                              .order_by(P.notifications.c.channel, P.notifications.c.status)):
             outbox.add_metric([r[0], r[1]], float(r[2]))
-        for r in conn.execute(select(p.notifications.c.channel, func.count())
-                              .where(p.notifications.c.status == "pending",
-                                     p.notifications.c.due_by < now_text)
-                              .group_by(p.notifications.c.channel)
-                              .order_by(p.notifications.c.channel)):
+        for r in conn.execute(select(P.notifications.c.channel, func.count())
+                              .where(P.notifications.c.status == "pending",
+                                     P.notifications.c.due_by < now_text)
+                              .group_by(P.notifications.c.channel)
+                              .order_by(P.notifications.c.channel)):
             overdue.add_metric([r[0]], float(r[1]))
         lag = 0.0
         due = 0
-        campaigns = conn.execute(select(p.campaigns.c.campaign,
-                                        p.campaigns.c.policy_digest)).all()
+        campaigns = conn.execute(select(P.campaigns.c.campaign,
+                                        P.campaigns.c.policy_digest)).all()
         for campaign, digest in campaigns:
             try:
                 grace = float(service.policy_by_digest(digest).grace_s)
@@ -303,44 +300,38 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
                 grace = 0.0  # its windows wait for the policy to be restored: lag grows
             cutoff = datetime.fromtimestamp(now.timestamp() - grace, UTC)
             oldest, n = conn.execute(
-                select(func.min(p.windows.c.closes_at), func.count())
-                .where(p.windows.c.campaign == campaign, p.windows.c.decision.is_(None),
-                       p.windows.c.closes_at <= format_time(cutoff))).one()
+                select(func.min(P.windows.c.closes_at), func.count())
+                .where(P.windows.c.campaign == campaign, P.windows.c.decision.is_(None),
+                       P.windows.c.closes_at <= format_time(cutoff))).one()
             if oldest is not None:
                 lag = max(lag, now.timestamp() - (_epoch(oldest) + grace))
                 due += int(n)
         sweep.add_metric([], max(0.0, lag))
         undecided.add_metric([], float(due))
-        for reason, n in conn.execute(select(p.quarantine.c.reason, func.count())
-                                      .group_by(p.quarantine.c.reason)
-                                      .order_by(p.quarantine.c.reason)):
+        for reason, n in conn.execute(select(P.quarantine.c.reason, func.count())
+                                      .group_by(P.quarantine.c.reason)
+                                      .order_by(P.quarantine.c.reason)):
             quarantined.add_metric([reason], float(n))
         webhooks.add_metric([], float(conn.execute(
-            select(func.count()).select_from(p.webhook_deliveries)).scalar_one()))
-        for status, n in conn.execute(select(p.alerts.c.status, func.count())
-                                      .group_by(p.alerts.c.status)
-                                      .order_by(p.alerts.c.status)):
+            select(func.count()).select_from(P.webhook_deliveries)).scalar_one()))
+        for status, n in conn.execute(select(P.alerts.c.status, func.count())
+                                      .group_by(P.alerts.c.status)
+                                      .order_by(P.alerts.c.status)):
             alerts.add_metric([status], float(n))
-        for r in conn.execute(select(p.scheduler_leases).order_by(p.scheduler_leases.c.name)):
+        for r in conn.execute(select(P.scheduler_leases).order_by(P.scheduler_leases.c.name)):
             lease_expiry.add_metric([r.name, r.holder], r.expires_at / 1000 - now.timestamp())
     return [outbox, overdue, sweep, undecided, quarantined, webhooks, alerts, lease_expiry]
 
 
 def witness_metrics(store: LedgerStore, now: datetime, witnesses: Any = None
                     ) -> Iterable[Metric]:
-    """How far each witness lags behind each log's latest checkpoint (if witnesses are
-    part of this release: ``ledger.witness.client.witness_status``).  ``witnesses``: the
+    """How far each witness lags behind each log's latest checkpoint
+    (``ledger.witness.client.witness_status``).  ``witnesses``: the
     configured ``WitnessSettings`` (else every witness the logs have pushed to).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
-    from ledger.storage.schema import checkpoints
-
-    try:
-        from ledger.witness.client import witness_status
-    except ImportError:
-        return []
     endpoints = getattr(witnesses, "witnesses", None) or None
     entries = GaugeMetricFamily(
         "absentia_witness_lag_entries",
