@@ -51,7 +51,6 @@ def _db_errors() -> Iterator[None]:
 def db_upgrade(data_dir: Path, config_file: Path | None, revision: str) -> None:
     """Migrate the schema to this release's newest revision (safe to run on several hosts
     at once: they take a lock and the later ones find nothing to do)."""
-
     engine = _db_engine(data_dir, config_file)
     with _db_errors():
         done = upgrade(engine, revision)
@@ -69,7 +68,6 @@ def db_upgrade(data_dir: Path, config_file: Path | None, revision: str) -> None:
 def db_current(data_dir: Path, config_file: Path | None) -> None:
     """Print the database's revision and whether it is this release's head (exit 1 if
     it is older: run `absentia db upgrade`)."""
-
     engine = _db_engine(data_dir, config_file)
     with _db_errors(), engine.connect() as conn:
         current, head, usable = schema_state(conn)
@@ -98,7 +96,6 @@ def db_history() -> None:
 def db_revision(message: str, empty: bool) -> None:
     """Write a new migration (for developers): the difference between the models and
     the schema the revisions make, into ledger/migrations/versions/.  Review it."""
-
     with ledger_errors():
         path = new_revision(message, autogenerate=not empty)
     click.echo(f"wrote {path}; review it, then run the migration tests")

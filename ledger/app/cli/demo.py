@@ -54,7 +54,6 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     a file (outbox.jsonl in the data directory), never to anyone.
     """
 
-
     s = load_cli_settings(data_dir, config_file)
     with ledger_errors():
         cfg = load_absence_settings(s)
@@ -201,7 +200,6 @@ def _demo_notice(s: Settings, service: AbsenceService, campaign: str, finished: 
 def _demo_accounts(service: AbsenceService, at: datetime) -> list[tuple[str, str, str]]:
     """Demo console accounts (role, login, password); a login that exists is kept as it is
     (a demo run again on the same data) and its password is not shown again."""
-
 
     accounts = Accounts(service.store, service.log,
                         Vault.load_or_create_master_key(service.cfg.master_key_path))

@@ -78,7 +78,6 @@ def export(data_dir: Path, config_file: Path | None, log_name: str | None, every
            out: Path) -> None:
     """Write a log as a static tlog-tiles directory with a keys file (--log), or a backup
     of the whole database (--all)."""
-
     if everything == (log_name is not None):
         raise click.UsageError("give either --log LOG or --all")
     _, store = open_ledger(data_dir, config_file)
@@ -129,7 +128,6 @@ def restore(data_dir: Path, config_file: Path | None, backup_dir: Path,
     than the backup holds (a rollback).  Stop the app first; it needs the same key_dir and
     vault master key as the backed-up one (they are not in the backup).
     """
-
 
     s = load_cli_settings(data_dir, config_file)
     with ledger_errors():

@@ -69,7 +69,6 @@ def report_verify(file: Path, ca_files: tuple[Path, ...], keys_file: Path | None
                   witness_keys: tuple[str, ...], witnesses_required: int) -> None:
     """Check a report offline: exit 0 ok, 2 could not check, 3 signature invalid,
     4 a proof or entry fails, 5 not an Absentia report."""
-
     keys = [] if keys_file is None else [
         ln.strip() for ln in keys_file.read_text().splitlines() if ln.strip()]
     if witnesses_required > len(witness_keys):

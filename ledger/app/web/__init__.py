@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, Response, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ledger.absence.service import AbsenceService
 from ledger.app.web import (
@@ -95,8 +96,6 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     if settings is not None and settings.trusted_proxies > 0:
         # Behind N reverse proxies: the client's address (rate limits) and scheme
         # (Secure cookies) come from their X-Forwarded-* headers, and only theirs.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     # Bodies have size limits per view and a deadline (slow clients cannot hold threads).

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 from markupsafe import escape
+from sqlalchemy import select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
 from ledger.absence.service import AbsenceService
@@ -202,8 +203,6 @@ def preview(campaign: str) -> Response:
 def report_page(report_id: str) -> str:
     """What the QR code on a report's cover opens: the report as the ledger recorded it
     (the SHA-256 of the signed file), to compare with the file in hand."""
-    from sqlalchemy import select
-
     svc = service()
     with svc.read() as conn:
         row = conn.execute(select(P.reports, P.campaigns.c.title)
