@@ -1,24 +1,8 @@
 """Checking and restoring a backup of a whole Absentia database (``absentia restore``); the
 format is ``ledger.app.backup_format``, writing one ``ledger.app.backup_export``.
 
-A backup is a directory::
-
-    manifest.json                  format, time, dialect, schema revision, logs, files
-    logs/<name>/                   each log as C2SP tlog-tiles (``absentia verify`` reads it)
-        checkpoint, keys, tile/...   at the log's latest checkpoint
-        checkpoints.jsonl          every checkpoint the log has signed, oldest first
-        keys.jsonl                 the log's rows of ``ledger_keys``
-    tables/<table>.jsonl.gz        every table of the app, one JSON object a row
-
-The tables are the app's SQLAlchemy models, the list the migrations make the schema from
-(``ledger.migrations.target_metadata``), so a table added later is backed up without
-touching this module.  Bytes are written as ``{"$b64": ...}``.  Everything is read
-in one read transaction (one ``BEGIN`` on SQLite, REPEATABLE READ on PostgreSQL): a
-coherent snapshot while the app keeps running.
-
-The backup holds no private key: the checkpoint-signing keys (``key_dir``) and the vault's
-master key stay where they are and are backed up separately.  Personal data in the vault
-is in the backup as it is stored, encrypted under that master key.
+The backup holds no private key: a restore needs the same ``key_dir`` and vault master key
+as the backed-up database.
 
 A restore checks the manifest's SHA-256s, verifies every log's tiles offline
 (``ledger.verify``) and that the raw ledger rows are those tiles' entries, then refuses

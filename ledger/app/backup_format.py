@@ -1,6 +1,6 @@
 """The backup format of ``absentia export --all``: its manifest, its files, its values, and
 reading one back (``open_backup``).  Writing one is ``ledger.app.backup_export``; checking and
-restoring one, ``ledger.app.backup``.
+restoring one, ``ledger.app.backup``.  A backup is a directory::
 
     manifest.json                  format, time, dialect, schema revision, logs, files
     logs/<name>/                   each log as C2SP tlog-tiles (``absentia verify`` reads it)
@@ -18,12 +18,6 @@ coherent snapshot while the app keeps running.
 The backup holds no private key: the checkpoint-signing keys (``key_dir``) and the vault's
 master key stay where they are and are backed up separately.  Personal data in the vault
 is in the backup as it is stored, encrypted under that master key.
-
-A restore checks the manifest's SHA-256s, verifies every log's tiles offline
-(``ledger.verify``) and that the raw ledger rows are those tiles' entries, then refuses
-(writing nothing) unless the database is empty or each of its logs is a prefix of the
-backup's (a roll forward; never a rollback).  It writes every table in one transaction
-and then checks the result end to end.
 """
 
 from __future__ import annotations
