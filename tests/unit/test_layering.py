@@ -89,10 +89,6 @@ def _project_module(name: str) -> str:
     return name
 
 
-def _is_package(module: str) -> bool:
-    return MODULES[module].name == "__init__.py"
-
-
 class _Visitor(ast.NodeVisitor):
     def __init__(self, module: str, path: Path) -> None:
         self.module, self.path = module, path
@@ -120,7 +116,8 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level:
-            package = self.module if _is_package(self.module) else self.module.rpartition(".")[0]
+            package = (self.module if self.path.name == "__init__.py"
+                       else self.module.rpartition(".")[0])
             for _ in range(node.level - 1):
                 package = package.rpartition(".")[0]
             base = f"{package}.{node.module}" if node.module else package
@@ -208,6 +205,24 @@ def test_the_graph_is_read() -> None:
     """The parse finds the layers (a guard against a test that checks nothing)."""
     assert {"ledger.merkle", "ledger.storage.store", "ledger.app.cli", "publicity"} <= set(MODULES)
     assert any(e.source == "ledger.app.cli" and _within(e.target, "ledger") for e in EDGES)
+
+
+def test_relative_type_checking_and_function_imports_count() -> None:
+    """The parse resolves relative imports and sees those under TYPE_CHECKING and in
+    functions (on a made-up module of ledger.storage)."""
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "from .. import merkle\n"
+        "from .schema import lock_ddl\n"
+        "if TYPE_CHECKING:\n"
+        "    from ledger.absence import projection\n"
+        "def f() -> None:\n"
+        "    import publicity.report\n")
+    visitor = _Visitor("ledger.storage.made_up", MODULES["ledger.storage.store"])
+    visitor.visit(ast.parse(source))
+    seen = {(e.target, e.in_function) for e in visitor.edges}
+    assert {("ledger.merkle", False), ("ledger.storage.schema", False),
+            ("ledger.absence.projection", False), ("publicity.report", True)} <= seen
 
 
 def test_no_import_cycle() -> None:
