@@ -35,7 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import projection as p
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
@@ -278,21 +278,21 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
         labels=["lease", "holder"])
     now_text = format_time(now)
     with service.store.engine.connect() as conn:
-        for r in conn.execute(select(P.notifications.c.channel, P.notifications.c.status,
-                                     func.count()).group_by(P.notifications.c.channel,
-                                                            P.notifications.c.status)
-                              .order_by(P.notifications.c.channel, P.notifications.c.status)):
+        for r in conn.execute(select(p.notifications.c.channel, p.notifications.c.status,
+                                     func.count()).group_by(p.notifications.c.channel,
+                                                            p.notifications.c.status)
+                              .order_by(p.notifications.c.channel, p.notifications.c.status)):
             outbox.add_metric([r[0], r[1]], float(r[2]))
-        for r in conn.execute(select(P.notifications.c.channel, func.count())
-                              .where(P.notifications.c.status == "pending",
-                                     P.notifications.c.due_by < now_text)
-                              .group_by(P.notifications.c.channel)
-                              .order_by(P.notifications.c.channel)):
+        for r in conn.execute(select(p.notifications.c.channel, func.count())
+                              .where(p.notifications.c.status == "pending",
+                                     p.notifications.c.due_by < now_text)
+                              .group_by(p.notifications.c.channel)
+                              .order_by(p.notifications.c.channel)):
             overdue.add_metric([r[0]], float(r[1]))
         lag = 0.0
         due = 0
-        campaigns = conn.execute(select(P.campaigns.c.campaign,
-                                        P.campaigns.c.policy_digest)).all()
+        campaigns = conn.execute(select(p.campaigns.c.campaign,
+                                        p.campaigns.c.policy_digest)).all()
         for campaign, digest in campaigns:
             try:
                 grace = float(service.policy_by_digest(digest).grace_s)
@@ -300,25 +300,25 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
                 grace = 0.0  # its windows wait for the policy to be restored: lag grows
             cutoff = datetime.fromtimestamp(now.timestamp() - grace, UTC)
             oldest, n = conn.execute(
-                select(func.min(P.windows.c.closes_at), func.count())
-                .where(P.windows.c.campaign == campaign, P.windows.c.decision.is_(None),
-                       P.windows.c.closes_at <= format_time(cutoff))).one()
+                select(func.min(p.windows.c.closes_at), func.count())
+                .where(p.windows.c.campaign == campaign, p.windows.c.decision.is_(None),
+                       p.windows.c.closes_at <= format_time(cutoff))).one()
             if oldest is not None:
                 lag = max(lag, now.timestamp() - (_epoch(oldest) + grace))
                 due += int(n)
         sweep.add_metric([], max(0.0, lag))
         undecided.add_metric([], float(due))
-        for reason, n in conn.execute(select(P.quarantine.c.reason, func.count())
-                                      .group_by(P.quarantine.c.reason)
-                                      .order_by(P.quarantine.c.reason)):
+        for reason, n in conn.execute(select(p.quarantine.c.reason, func.count())
+                                      .group_by(p.quarantine.c.reason)
+                                      .order_by(p.quarantine.c.reason)):
             quarantined.add_metric([reason], float(n))
         webhooks.add_metric([], float(conn.execute(
-            select(func.count()).select_from(P.webhook_deliveries)).scalar_one()))
-        for status, n in conn.execute(select(P.alerts.c.status, func.count())
-                                      .group_by(P.alerts.c.status)
-                                      .order_by(P.alerts.c.status)):
+            select(func.count()).select_from(p.webhook_deliveries)).scalar_one()))
+        for status, n in conn.execute(select(p.alerts.c.status, func.count())
+                                      .group_by(p.alerts.c.status)
+                                      .order_by(p.alerts.c.status)):
             alerts.add_metric([status], float(n))
-        for r in conn.execute(select(P.scheduler_leases).order_by(P.scheduler_leases.c.name)):
+        for r in conn.execute(select(p.scheduler_leases).order_by(p.scheduler_leases.c.name)):
             lease_expiry.add_metric([r.name, r.holder], r.expires_at / 1000 - now.timestamp())
     return [outbox, overdue, sweep, undecided, quarantined, webhooks, alerts, lease_expiry]
 
