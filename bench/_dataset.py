@@ -1,7 +1,7 @@
 """A large log for the verify and proof benchmarks, built once and cached by size.
 
 ``ensure(n)`` returns a SQLite ledger of exactly ``n`` entries (entry 0 records the
-log's creation, the rest are ``ledger.app.demo.sample_events``), signed at its full size
+log's creation, the rest are ``ledger.app.samples.sample_events``), signed at its full size
 and exported as tlog-tiles.  It lives in ``<tmp>/absentia-bench-<n>``; a file
 ``complete.json`` is written last, so an interrupted build is started over.  The cache
 is rebuilt when asked (``rebuild``) or when the stored format changed since it was
@@ -25,8 +25,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from bench._common import Progress, say
-from ledger.app.demo import append_sample_events, sample_events
 from ledger.app.export import export_log
+from ledger.app.samples import append_sample_events, sample_events
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.schema import metadata
 from ledger.storage.store import prepare

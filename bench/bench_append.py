@@ -14,7 +14,7 @@ c. the Sequencer and ``append_batch`` again, into a scratch copy of the large lo
    if not cached, unless ``--build-large``), beside the fresh-log figures of this run:
    a log's size must not slow its appends.
 
-The entries are ``ledger.app.demo.sample_events`` (about 300 bytes each, with idempotency
+The entries are ``ledger.app.samples.sample_events`` (about 300 bytes each, with idempotency
 keys).  The baselines insert exactly the bytes the ledger stored in the run they stand
 beside (read back from its database).  Ledger and raw side run in alternating rounds
 (so that other load on the machine hits both alike), each in its own fresh database,
@@ -59,7 +59,7 @@ from sqlalchemy import (
 
 from bench import _dataset
 from bench._common import Baseline, Figure, parse_args, rate, say, show, timed_report
-from ledger.app.demo import sample_events
+from ledger.app.samples import sample_events
 from ledger.storage import LedgerStore, NewEntry, Receipt, make_engine
 from ledger.storage.db import SQLITE_BEGIN
 from ledger.storage.schema import entries

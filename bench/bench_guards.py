@@ -35,7 +35,7 @@ from bench._common import (
     throwaway_postgres,
     timed_report,
 )
-from ledger.app.demo import sample_events
+from ledger.app.samples import sample_events
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.store import NewEntry
 

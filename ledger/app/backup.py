@@ -1,23 +1,8 @@
-"""Backup and restore of a whole Absentia database: ``absentia export --all`` / ``restore``.
+"""Checking and restoring a backup of a whole Absentia database (``absentia restore``); the
+format is ``ledger.app.backup_format``, writing one ``ledger.app.backup_export``.
 
-A backup is a directory::
-
-    manifest.json                  format, time, dialect, schema revision, logs, files
-    logs/<name>/                   each log as C2SP tlog-tiles (``absentia verify`` reads it)
-        checkpoint, keys, tile/...   at the log's latest checkpoint
-        checkpoints.jsonl          every checkpoint the log has signed, oldest first
-        keys.jsonl                 the log's rows of ``ledger_keys``
-    tables/<table>.jsonl.gz        every table of the app, one JSON object a row
-
-The tables are the app's SQLAlchemy models, the list the migrations make the schema from
-(``ledger.migrations.target_metadata``), so a table added later is backed up without
-touching this module.  Bytes are written as ``{"$b64": ...}``.  Everything is read
-in one read transaction (one ``BEGIN`` on SQLite, REPEATABLE READ on PostgreSQL): a
-coherent snapshot while the app keeps running.
-
-The backup holds no private key: the checkpoint-signing keys (``key_dir``) and the vault's
-master key stay where they are and are backed up separately.  Personal data in the vault
-is in the backup as it is stored, encrypted under that master key.
+The backup holds no private key: a restore needs the same ``key_dir`` and vault master key
+as the backed-up database.
 
 A restore checks the manifest's SHA-256s, verifies every log's tiles offline
 (``ledger.verify``) and that the raw ledger rows are those tiles' entries, then refuses
@@ -28,404 +13,44 @@ and then checks the result end to end.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
-import gzip
-import hashlib
-import importlib
-import json
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    MetaData,
-    Table,
-    delete,
-    func,
-    insert,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Table, delete, func, insert, inspect, select, update
 
 from ledger import merkle
+from ledger.absence.rebuild import check_rebuild
+from ledger.app.backup_format import (
+    BATCH,
+    COMPARED,
+    HEADS,
+    MERGED_TABLES,
+    NOT_INCLUDED,
+    Backup,
+    BackupDamaged,
+    LogSummary,
+    Progress,
+    ProgressFactory,
+    RestoreRefused,
+    app_tables,
+    coerce_row,
+    sha256_file,
+    snapshot,
+)
 from ledger.checkpoint import Checkpoint
 from ledger.errors import BadData, LedgerError, VerificationError
+from ledger.migrations import is_known, upgrade
 from ledger.note import Ed25519Verifier, SignedNote
-from ledger.storage.schema import APPEND_ONLY_TABLES, lock_ddl
-from ledger.storage.store import LedgerStore, stored_tile
-from ledger.tiles import (
-    bundles_for_size,
-    tiles_for_size,
-)
+from ledger.storage.schema import heads, keys, lock_ddl, logs
+from ledger.storage.store import LedgerStore
+from ledger.tiles import bundles_for_size, tiles_for_size
 from ledger.verify import DirectorySource, verify_log
 from ledger.witness.client import WitnessEndpoint, WitnessProbe, probe_witness
 
-FORMAT = "absentia-backup"
-VERSION = 1
-MANIFEST = "manifest.json"
-#: Said in the manifest and by the CLI: what a backup deliberately leaves out.
-NOT_INCLUDED = ("private keys are not in the backup: the checkpoint-signing keys (key_dir) "
-                "and the vault master key must be backed up separately; a restore needs "
-                "the same key_dir and master key")
-#: Tables written by INSERT only (the database refuses anything else): a roll forward adds the
-#: rows the database lacks and never deletes one.  Every other table is replaced.
-MERGED_TABLES = frozenset(APPEND_ONLY_TABLES)
-#: The log heads: on a roll forward each moves forward to the backup's, never back.
-HEADS = "ledger_heads"
-#: Of these, the columns compared when a row exists on both sides (default: all).
-_COMPARED = {"ledger_entries": ("leaf_hash",)}
-_BATCH = 1000
-
-Progress = Callable[[int, int], None]
-ProgressFactory = Callable[[str], Progress]
-
-
-class RestoreRefused(LedgerError):
-    """The backup cannot be restored into this database; nothing was written."""
-
-
-class BackupDamaged(RestoreRefused):
-    """A file of the backup is missing or altered, or its logs do not verify."""
-
-
-# -- the app's tables -----------------------------------------------------------------------
-
-
-def app_tables() -> list[Table]:
-    """Every table of the app, the ledger's first, each MetaData's in dependency order.
-
-    The tables are the migrations' models (``ledger.migrations.target_metadata``), the
-    same list the schema is made from and checked against for drift.
-    """
-    from ledger.migrations import target_metadata
-
-    metas = list(target_metadata())
-    metas.sort(key=lambda m: not any(t.startswith("ledger_") for t in m.tables))
-    seen: dict[str, Table] = {}
-    for md in metas:
-        for table in md.sorted_tables:
-            seen.setdefault(table.name, table)
-    return list(seen.values())
-
-
-def app_metadata() -> list[MetaData]:
-    """The distinct MetaData objects holding ``app_tables()``."""
-    out: list[MetaData] = []
-    for t in app_tables():
-        if all(t.metadata is not m for m in out):
-            out.append(t.metadata)
-    return out
-
-
-# -- values ---------------------------------------------------------------------------------
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"$b64": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, dt.datetime | dt.date):
-        return {"$time": value.isoformat()}
-    if isinstance(value, decimal.Decimal):
-        return {"$dec": str(value)}
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if "$b64" in value:
-            return base64.b64decode(value["$b64"], validate=True)
-        if "$time" in value:
-            text = value["$time"]
-            return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
-        if "$dec" in value:
-            return decimal.Decimal(value["$dec"])
-        raise BadData(f"unknown value {sorted(value)} in a table dump")
-    return value
-
-
-def _coerce(table: Table, row: dict[str, Any]) -> dict[str, Any]:
-    """Fit a value SQLite stored loosely (an int in a text column) to the column's type."""
-    out = {}
-    for name, value in row.items():
-        col = table.columns[name]
-        try:
-            kind = col.type.python_type
-        except NotImplementedError:
-            kind = object
-        if value is not None and kind is str and not isinstance(value, str):
-            value = str(value)
-        elif value is not None and kind is int and isinstance(value, str):
-            value = int(value)
-        out[name] = value
-    return out
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _b64(b: bytes) -> str:
-    return base64.b64encode(b).decode()
-
-
-# -- backup ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogSummary:
-    name: str
-    origin: str
-    size: int
-    root: bytes
-    checkpoint_size: int
-
-
-@dataclass
-class BackupResult:
-    out: Path
-    logs: list[LogSummary]
-    tables: dict[str, int]  # rows per table
-    files: int
-    unknown_tables: list[str] = field(default_factory=list)  # in the database, not the app
-
-
-@contextmanager
-def snapshot(engine: Engine) -> Iterator[Connection]:
-    """One read transaction: REPEATABLE READ, read only on PostgreSQL; one BEGIN on SQLite."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        with conn.begin():
-            yield conn
-
-
-def schema_revision(conn: Connection) -> str | None:
-    """The Alembic revision(s) of the database, or None without an ``alembic_version`` table."""
-    if not inspect(conn).has_table("alembic_version"):
-        return None
-    try:
-        migration = importlib.import_module("alembic.runtime.migration")
-        heads = migration.MigrationContext.configure(conn).get_current_heads()
-    except ImportError:  # the table exists but Alembic is not installed here
-        from sqlalchemy import column, table
-
-        heads = conn.execute(select(column("version_num"))
-                             .select_from(table("alembic_version"))).scalars().all()
-    return ",".join(sorted(heads)) or None
-
-
-class _Files:
-    """Files written into the backup, with their SHA-256 and row counts."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.entries: dict[str, dict[str, Any]] = {}
-
-    def write(self, rel: str, data: bytes, rows: int | None) -> None:
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        self.entries[rel] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-                             "rows": rows}
-
-    @contextmanager
-    def jsonl_gz(self, rel: str) -> Iterator[Callable[[dict[str, Any]], None]]:
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rows = 0
-        with path.open("wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-            def put(row: dict[str, Any]) -> None:
-                nonlocal rows
-                gz.write(json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-                         .encode() + b"\n")
-                rows += 1
-
-            yield put
-        self.entries[rel] = {"sha256": _sha256_file(path), "bytes": path.stat().st_size,
-                             "rows": rows}
-
-
-def _jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-                    for r in rows)
-
-
-def backup(engine: Engine, out: Path, now: dt.datetime,
-           progress: ProgressFactory | None = None) -> BackupResult:
-    """Write a backup of every log and every table to the new directory ``out``.
-
-    Sign the logs' checkpoints first (the caller) so that the tiles cover the latest entries.
-
-    Raises:
-        BadData: ``out`` exists and is not empty.
-    """
-    from ledger.storage.schema import checkpoints, heads, keys, logs
-
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise BadData(f"{out} exists and is not empty: back up into a new directory",
-                      field="out")
-    out.mkdir(parents=True, exist_ok=True)
-    files = _Files(out)
-    tables = app_tables()
-    manifest: dict[str, Any] = {"format": FORMAT, "version": VERSION,
-                                "created_at": now.astimezone(dt.UTC).isoformat()}
-    summaries: list[LogSummary] = []
-    counts: dict[str, int] = {}
-    with snapshot(engine) as conn:
-        manifest["dialect"] = conn.dialect.name
-        manifest["schema_revision"] = schema_revision(conn)
-        manifest["not_included"] = NOT_INCLUDED
-        present = set(inspect(conn).get_table_names())
-        known = {t.name for t in tables}
-        unknown = sorted(present - known - {"alembic_version"})
-        log_list: list[dict[str, Any]] = []
-        for log in conn.execute(select(logs).order_by(logs.c.id)).all():
-            head = conn.execute(select(heads).where(heads.c.log_id == log.id)).one()
-            root = merkle.CompactRange.from_bytes(head.size, bytes(head.frontier)).root()
-            history = conn.execute(select(checkpoints).where(checkpoints.c.log_id == log.id)
-                                   .order_by(checkpoints.c.id)).all()
-            key_rows = conn.execute(select(keys).where(keys.c.log_id == log.id)
-                                    .order_by(keys.c.id)).all()
-            folder = f"logs/{log.name}"
-            cp = history[-1] if history else None
-            cp_size = cp.size if cp is not None else 0
-            if cp is not None:
-                refs = list(bundles_for_size(cp.size)) + list(tiles_for_size(cp.size))
-                bar = progress(f"tiles of {log.name}") if progress else None
-                for n, ref in enumerate(refs, 1):
-                    files.write(f"{folder}/{ref.path()}", stored_tile(conn, log.id, ref)[0],
-                                ref.width)
-                    if bar:
-                        bar(n, len(refs))
-                files.write(f"{folder}/checkpoint", cp.note.encode(), 1)
-            files.write(f"{folder}/keys", "".join(k.vkey + "\n" for k in key_rows).encode(),
-                        len(key_rows))
-            files.write(f"{folder}/checkpoints.jsonl", _jsonl([
-                {"size": c.size, "root": _b64(bytes(c.root)), "key_id": c.key_id,
-                 "signed_at_ms": c.signed_at_ms, "note": c.note} for c in history]),
-                len(history))
-            files.write(f"{folder}/keys.jsonl", _jsonl([
-                {k: _encode(v) for k, v in r._mapping.items()} for r in key_rows]),
-                len(key_rows))
-            log_list.append({
-                "name": log.name, "origin": log.origin, "id": log.id, "dir": folder,
-                "size": head.size, "root": _b64(root),
-                "checkpoint": None if cp is None else {
-                    "size": cp.size, "root": _b64(bytes(cp.root)), "note": cp.note},
-                "verifier_keys": [k.vkey for k in key_rows]})
-            summaries.append(LogSummary(log.name, log.origin, head.size, root, cp_size))
-        manifest["logs"] = log_list
-        table_info: dict[str, Any] = {}
-        for table in tables:
-            if table.name not in present:
-                continue
-            cols = {c["name"] for c in inspect(conn).get_columns(table.name)}
-            columns = [c for c in table.columns if c.name in cols]
-            pk = [c for c in table.primary_key.columns if c.name in cols] or columns
-            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
-            rel = f"tables/{table.name}.jsonl.gz"
-            bar = progress(f"table {table.name}") if progress else None
-            done = 0
-            with files.jsonl_gz(rel) as put:
-                result = conn.execution_options(yield_per=_BATCH).execute(
-                    select(*columns).order_by(*pk))
-                for row in result:
-                    put({k: _encode(v) for k, v in row._mapping.items()})
-                    done += 1
-                    if bar and (done % _BATCH == 0 or done == total):
-                        bar(done, total)
-            if bar and total == 0:
-                bar(0, 0)
-            counts[table.name] = done
-            table_info[table.name] = {"file": rel, "rows": done,
-                                      "columns": [c.name for c in columns]}
-        manifest["tables"] = table_info
-        manifest["unknown_tables"] = unknown
-    manifest["files"] = dict(sorted(files.entries.items()))
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out / MANIFEST)  # last: a backup without its manifest is unfinished
-    return BackupResult(out, summaries, counts, len(files.entries) + 1, unknown)
-
-
-# -- reading a backup -----------------------------------------------------------------------
-
-
-@dataclass
-class BackupLog:
-    name: str
-    origin: str
-    id: int
-    dir: Path
-    size: int
-    root: bytes
-    checkpoint_size: int
-    checkpoint_root: bytes | None
-    checkpoint_note: str | None
-    verifier_keys: list[str]
-    leaves: list[bytes] = field(default_factory=list)  # filled by check_backup
-
-
-@dataclass
-class Backup:
-    dir: Path
-    manifest: dict[str, Any]
-    logs: list[BackupLog]
-
-    def log(self, name: str) -> BackupLog | None:
-        return next((lg for lg in self.logs if lg.name == name), None)
-
-    def rows(self, table: str) -> Iterator[dict[str, Any]]:
-        info = self.manifest["tables"].get(table)
-        if info is None:
-            return
-        with gzip.open(self.dir / info["file"], "rb") as f:
-            for line in f:
-                yield {k: _decode(v) for k, v in json.loads(line).items()}
-
-
-def open_backup(path: Path) -> Backup:
-    """Read a backup's manifest.
-
-    Raises:
-        BackupDamaged: no manifest, or not one this version reads.
-    """
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BackupDamaged(f"{path} has no {MANIFEST}: not a backup, or an unfinished "
-                            "one") from None
-    except (OSError, ValueError) as exc:
-        raise BackupDamaged(f"cannot read {path / MANIFEST}: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupDamaged(f"{path / MANIFEST} is not an Absentia backup manifest")
-    if manifest.get("version") != VERSION:
-        raise BackupDamaged(f"backup format version {manifest.get('version')} is not "
-                            f"{VERSION}: restore it with the release that wrote it")
-    try:
-        logs = [BackupLog(
-            lg["name"], lg["origin"], int(lg["id"]), path / lg["dir"], int(lg["size"]),
-            base64.b64decode(lg["root"]),
-            lg["checkpoint"]["size"] if lg["checkpoint"] else 0,
-            base64.b64decode(lg["checkpoint"]["root"]) if lg["checkpoint"] else None,
-            lg["checkpoint"]["note"] if lg["checkpoint"] else None,
-            list(lg["verifier_keys"])) for lg in manifest["logs"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BackupDamaged(f"{path / MANIFEST}: malformed log record ({exc})") from exc
-    return Backup(path, manifest, logs)
+__all__ = ["NOT_INCLUDED", "Backup", "BackupDamaged", "RestoreRefused", "check_backup",
+           "check_files", "check_witnesses", "key_warnings", "restore"]
 
 
 def check_files(b: Backup, progress: Progress | None = None) -> int:
@@ -441,7 +66,7 @@ def check_files(b: Backup, progress: Progress | None = None) -> int:
             raise BackupDamaged(f"manifest names {rel!r}, outside the backup")
         if not path.is_file():
             raise BackupDamaged(f"backup file {rel} is missing")
-        if _sha256_file(path) != info.get("sha256"):
+        if sha256_file(path) != info.get("sha256"):
             raise BackupDamaged(f"backup file {rel} does not have the SHA-256 the manifest "
                                 "gives it: the file was altered or damaged")
         if progress:
@@ -635,8 +260,6 @@ class RestoreResult:
 
 
 def _target_logs(conn: Connection) -> list[TargetLog]:
-    from ledger.storage.schema import heads, keys, logs
-
     names = set(inspect(conn).get_table_names())
     if not {"ledger_logs", "ledger_heads", "ledger_keys"} <= names:
         return []
@@ -667,8 +290,6 @@ def plan_restore(conn: Connection, b: Backup, tables: Sequence[Table]) -> str:
         RestoreRefused: the database holds data that is not a prefix of the backup's
             (a restore would roll a log back or replace another history).
     """
-    from ledger.migrations import is_known
-
     for rev in (b.manifest.get("schema_revision") or "").split(","):
         if rev and not is_known(rev):
             raise RestoreRefused(f"the backup's schema is at revision {rev}, which this "
@@ -730,14 +351,14 @@ def _norm(v: Any) -> Any:
 
 def _merge(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
     """The backup's rows the database lacks; refuse if the database has rows it lacks."""
-    compared = _COMPARED.get(table.name)
+    compared = COMPARED.get(table.name)
     cols = [table.columns[c] for c in compared] if compared else list(table.columns)
     pk_cols = list(table.primary_key.columns)
     existing = {tuple(_norm(x) for x in r[: len(pk_cols)]): tuple(_norm(x) for x in r)
                 for r in conn.execute(select(*pk_cols, *cols)).all()}
     new = []
     for row in b.rows(table.name):
-        row = _coerce(table, row)
+        row = coerce_row(table, row)
         key = _pk(table, row)
         have = existing.pop(key, None)
         if have is None:
@@ -755,12 +376,10 @@ def _merge(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
 
 def _heads_moved(conn: Connection, b: Backup) -> list[dict[str, Any]]:
     """The backup's head rows of the logs it extends (a larger size than the database's)."""
-    from ledger.storage.schema import heads
-
     have = {int(r.log_id): int(r.size) for r in conn.execute(select(heads)).all()}
     out = []
     for row in b.rows(HEADS):
-        row = _coerce(heads, row)
+        row = coerce_row(heads, row)
         if int(row["size"]) > have.get(int(row["log_id"]), -1):
             out.append(row)
     return out
@@ -768,8 +387,6 @@ def _heads_moved(conn: Connection, b: Backup) -> list[dict[str, Any]]:
 
 def _move_heads(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Move each head forward (or insert the head of a log new to the database)."""
-    from ledger.storage.schema import heads
-
     for row in rows:
         done = conn.execute(update(heads).where(heads.c.log_id == row["log_id"]).values(
             size=row["size"], last_leaf=row["last_leaf"], frontier=row["frontier"]))
@@ -795,8 +412,6 @@ def create_schema(store: LedgerStore, needed: set[str]) -> None:
     """Migrate the schema the way the app starts (``ledger.migrations.upgrade``), then
     create any table of ``needed`` that the migrations do not make (a table of the app's
     MetaData without a revision yet)."""
-    from ledger.migrations import upgrade
-
     upgrade(store.engine)
     with store.write() as conn:
         lock_ddl(conn)
@@ -851,12 +466,12 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
             total = b.manifest["tables"][table.name]["rows"]
             bar = progress(f"restoring {table.name}") if progress else None
             rows = merged[table.name] if table.name in merged else \
-                (_coerce(table, r) for r in b.rows(table.name))
+                (coerce_row(table, r) for r in b.rows(table.name))
             batch: list[dict[str, Any]] = []
             done = 0
             for row in rows:
                 batch.append(row)
-                if len(batch) >= _BATCH:
+                if len(batch) >= BATCH:
                     conn.execute(insert(table), batch)
                     done += len(batch)
                     batch = []
@@ -890,8 +505,6 @@ def check_restored(store: LedgerStore, b: Backup, projection_log: str | None,
     Raises:
         VerificationError: something differs.
     """
-    from ledger.absence.rebuild import check_rebuild
-
     done: list[str] = []
     for lg in b.logs:
         head = store.head(lg.name)

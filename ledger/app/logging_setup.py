@@ -24,6 +24,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import g, has_request_context
 from gunicorn.glogging import Logger as _GunicornLogger
 
 FORMATS = ("text", "json")
@@ -36,10 +37,6 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 
 def _request_id() -> str | None:
-    try:
-        from flask import g, has_request_context
-    except ImportError:  # pragma: no cover - flask is a dependency
-        return None
     if not has_request_context():
         return None
     rid = g.get("request_id")

@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ledger.absence.projection import scheduler_leases
 from ledger.errors import LedgerError
 from ledger.storage.store import LedgerStore
 from ledger.witness.client import WitnessSettings, push_due
@@ -71,7 +72,7 @@ class Lease:
         On PostgreSQL (unless ``db_clock`` is false) the lease's times come from the
         database server's clock, not ``now``: one clock for every host.
         """
-        from ledger.absence.projection import scheduler_leases as t
+        t = scheduler_leases
 
         now_ms = int(now.timestamp() * 1000)
         try:
@@ -107,7 +108,7 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease up (on shutdown) so another runner need not wait for expiry."""
-        from ledger.absence.projection import scheduler_leases as t
+        t = scheduler_leases
 
         if not self.held:
             return
@@ -118,7 +119,7 @@ class Lease:
 
     def holder_now(self) -> tuple[str, int] | None:
         """(holder, expires_at ms) of the lease, or None."""
-        from ledger.absence.projection import scheduler_leases as t
+        t = scheduler_leases
 
         with self.store.engine.connect() as conn:
             row = conn.execute(select(t.c.holder, t.c.expires_at)

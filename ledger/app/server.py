@@ -16,6 +16,7 @@ from ledger.app.scheduler import start_scheduler, stop_scheduler
 from ledger.app.web import create_app, open_store
 from ledger.app.wiring import absence_jobs, open_absence
 from ledger.config import Settings
+from ledger.witness.client import load_witness_settings
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None, 
     service = open_absence(settings, store, datetime.now(UTC))
     jobs = None
     if scheduler:
-        from ledger.witness.client import load_witness_settings
-
         jobs = start_scheduler(store, settings.checkpoint_min_interval_s,
                                jobs=absence_jobs(service, settings),
                                lease_ttl_s=service.cfg.lease_ttl_s,

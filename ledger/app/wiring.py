@@ -7,13 +7,17 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from ledger.absence.notify import channels_from_config
+from ledger.absence.outbox import dispatch
 from ledger.absence.service import AbsenceService
 from ledger.absence.settings import load_absence_settings
 from ledger.absence.vault import Vault
 from ledger.absence.webhooks import WebhookSecret
 from ledger.config import Settings
 from ledger.errors import BadData, NotAllowed
+from ledger.storage.clockguard import ClockGuard
 from ledger.storage.store import LedgerStore
+from publicity.scheduled import generate_due_reports
 
 #: Secrets accepted at once: the current one and the one before (rotation).
 ACCEPTED_SECRETS = 2
@@ -93,11 +97,6 @@ def absence_jobs(service: AbsenceService, settings: Settings
     Raises:
         BadData: the [notifications] configuration is invalid.
     """
-    from ledger.absence.notify import channels_from_config
-    from ledger.absence.outbox import dispatch
-    from ledger.storage.clockguard import ClockGuard
-    from publicity.scheduled import generate_due_reports
-
     channels = channels_from_config(service.cfg.notifications, settings.data_dir)
     every = settings.tables.get("publicity", {}).get("report_interval_s", 86400)
     if not isinstance(every, int | float) or isinstance(every, bool) or every <= 0:

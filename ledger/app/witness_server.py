@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from ledger import merkle
+from ledger.app.web import problems
 from ledger.checkpoint import Checkpoint
 from ledger.entry import format_time
 from ledger.errors import BadData, CouldNotCheck, VerificationError
@@ -320,8 +321,6 @@ def open_witness(config: WitnessConfig, now: datetime) -> Witness:
 def create_witness_app(config: WitnessConfig, *,
                        clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Flask:
     """The witness's WSGI application: ``POST /add-checkpoint`` (and ``GET /``)."""
-    from ledger.app.web import problems
-
     witness = open_witness(config, clock())
     app = Flask(__name__)
     app.extensions["absentia.witness"] = witness
@@ -359,6 +358,8 @@ def create_witness_app(config: WitnessConfig, *,
 def serve_witness(config: WitnessConfig, host: str, port: int, *, workers: int = 1,
                   threads: int = 8) -> None:
     """Serve the witness with gunicorn until interrupted."""
+    # Deferred: ledger.app.server imports gunicorn and the log's whole web app, which
+    # the witness's other commands (init, add-log, its config checks) do not need.
     from ledger.app.server import GunicornApp
 
     GunicornApp(lambda: create_witness_app(config), f"{host}:{port}", workers, threads).run()

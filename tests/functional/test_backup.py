@@ -29,8 +29,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
-from ledger.app.backup import app_tables, backup, check_backup, check_files, open_backup
+from ledger.app.backup import check_backup, check_files
 from ledger.app.backup import restore as restore_backup
+from ledger.app.backup_export import backup
+from ledger.app.backup_format import app_tables, open_backup
 from ledger.app.demo import DEFAULT_SEED, demo_people
 from ledger.app.web import create_app
 from ledger.config import load_settings

@@ -33,8 +33,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger import merkle
-from ledger.app.demo import sample_events
 from ledger.app.export import export_log
+from ledger.app.samples import sample_events
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
 from ledger.errors import VerificationError

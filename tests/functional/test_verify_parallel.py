@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ledger.app.demo import append_sample_events
 from ledger.app.export import export_log
+from ledger.app.samples import append_sample_events
 from ledger.errors import VerificationError
 from ledger.storage import LedgerStore, make_engine
 from ledger.tiles import TileRef

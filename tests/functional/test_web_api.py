@@ -36,7 +36,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from ledger import merkle
-from ledger.app.demo import sample_events
+from ledger.app.samples import sample_events
 from ledger.app.web import create_app
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry

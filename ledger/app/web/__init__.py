@@ -6,13 +6,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, Response, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ledger.absence.service import AbsenceService
-from ledger.app.web import api, limits, logs, ops, problems
+from ledger.app.web import (
+    api,
+    console,
+    console_audit,
+    console_hr,
+    limits,
+    logs,
+    openapi,
+    ops,
+    problems,
+    selfservice,
+)
+from ledger.app.web import notices as public
 from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 from ledger.app.wiring import cached_webhook_secrets, open_absence
 from ledger.config import Settings
+from ledger.migrations import check_at_head, upgrade
 from ledger.storage import LedgerStore, make_engine
+from ledger.witness.client import load_witness_settings
+from publicity.calendar import WorkingCalendar
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 #: Paths any site may read from a browser (CORS): the log and what is published.
@@ -29,8 +45,6 @@ def open_store(settings: Settings) -> LedgerStore:
             release's (run ``absentia db upgrade``).
         sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
     """
-    from ledger.migrations import check_at_head, upgrade
-
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     store = LedgerStore(engine, settings.key_dir)
     if settings.auto_migrate:
@@ -45,18 +59,11 @@ def open_store(settings: Settings) -> LedgerStore:
 
 def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService) -> None:
     """The absence API, the public pages and the console, over ``absence``."""
-    # Imported here: these modules import ledger.app.web.api, a sibling of this package.
-    from ledger.app.web import console, console_audit, console_hr, openapi, selfservice
-    from ledger.app.web import notices as public
-    from publicity.calendar import WorkingCalendar
-
     app.extensions["absentia.absence"] = absence
     secrets_path = absence.cfg.webhook_secrets_path
     app.extensions["absentia.webhook_secrets"] = lambda: cached_webhook_secrets(secrets_path)
     table = settings.tables.get("publicity", {}) if settings is not None else {}
     app.extensions["absentia.publicity"] = table
-    from ledger.witness.client import load_witness_settings
-
     app.extensions["absentia.witnesses"] = (load_witness_settings(settings)
                                             if settings is not None else None)
     app.extensions["absentia.calendar"] = WorkingCalendar.from_config(table.get("calendar", {}))
@@ -89,8 +96,6 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     if settings is not None and settings.trusted_proxies > 0:
         # Behind N reverse proxies: the client's address (rate limits) and scheme
         # (Secure cookies) come from their X-Forwarded-* headers, and only theirs.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     # Bodies have size limits per view and a deadline (slow clients cannot hold threads).

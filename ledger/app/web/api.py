@@ -28,7 +28,7 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from ledger import jsonread
 from ledger.absence.imports import MAX_IMPORT_BYTES
@@ -216,14 +216,10 @@ def platform_events() -> Response:
     request.max_content_length = svc.cfg.max_body_bytes  # the configured limit, not the view's
     length = request.content_length
     if length is not None and length > svc.cfg.max_body_bytes:
-        from werkzeug.exceptions import RequestEntityTooLarge
-
         raise RequestEntityTooLarge(f"body of {length} bytes exceeds "
                                     f"{svc.cfg.max_body_bytes}; send smaller batches")
     raw = request.stream.read(svc.cfg.max_body_bytes + 1)
     if len(raw) > svc.cfg.max_body_bytes:
-        from werkzeug.exceptions import RequestEntityTooLarge
-
         raise RequestEntityTooLarge(f"body exceeds {svc.cfg.max_body_bytes} bytes; "
                                     "send smaller batches")
     msg = verify(webhook_secrets(), request.headers, raw, now())

@@ -51,6 +51,7 @@ from ledger.storage import LedgerStore
 from ledger.storage.schema import entries
 from ledger.storage.store import LogInfo, NewEntry, StoredCheckpoint
 from ledger.verify import DirectorySource, verify_log
+from ledger.witness.client import stored_cosignatures
 
 P = ParamSpec("P")
 
@@ -356,8 +357,6 @@ def _cosignatures(info: LogInfo, history: list[StoredCheckpoint]) -> list[dict[s
 
 def _witness_cosignatures(name: str) -> list[dict[str, Any]]:
     """The cosignatures witnesses returned for the log's checkpoints (C2SP tlog-witness)."""
-    from ledger.witness.client import stored_cosignatures
-
     return [{"size": c.size, "time": _iso(c.cosigned_at * 1000), "name": c.witness,
              "key_id": c.key_id} for c in stored_cosignatures(store(), name)]
 

@@ -47,6 +47,7 @@ from publicity import jobs as report_jobs
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
 from publicity.jobs import JobLimits, JobRefused, ReportJob
+from publicity.report import spawn_generate
 
 bp = Blueprint("console_hr", __name__, url_prefix="/console")
 
@@ -671,8 +672,6 @@ def notice_publish(campaign: str) -> Response:
 
 
 def _spawn(data_dir: Path, campaign: str, config_file: Path | None, job: str) -> Any:
-    from publicity.report import spawn_generate
-
     return spawn_generate(data_dir, campaign, config_file=config_file, job=job)
 
 

@@ -18,10 +18,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 from markupsafe import escape
+from sqlalchemy import select
 
+from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
 from ledger.absence.service import AbsenceService
 from ledger.app.web.api import body, caller, ok, roles
-from ledger.errors import BadData
+from ledger.app.web.problems import problem
+from ledger.errors import BadData, NotFound
 from ledger.witness.client import WitnessQuorumUnavailable, WitnessSettings
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
@@ -58,8 +61,6 @@ def witness_settings() -> WitnessSettings | None:
 @bp.app_errorhandler(WitnessQuorumUnavailable)
 def _witnesses_unavailable(exc: WitnessQuorumUnavailable) -> Response:
     """503 problem+json naming the witnesses that did not cosign, with Retry-After."""
-    from ledger.app.web.problems import problem
-
     resp = problem("unavailable", str(exc), field="witnesses",
                    witnesses=exc.status.to_json())
     resp.headers["Retry-After"] = str(exc.retry_after_s)
@@ -202,11 +203,6 @@ def preview(campaign: str) -> Response:
 def report_page(report_id: str) -> str:
     """What the QR code on a report's cover opens: the report as the ledger recorded it
     (the SHA-256 of the signed file), to compare with the file in hand."""
-    from sqlalchemy import select
-
-    from ledger.absence import projection as P  # noqa: N812
-    from ledger.errors import NotFound
-
     svc = service()
     with svc.read() as conn:
         row = conn.execute(select(P.reports, P.campaigns.c.title)

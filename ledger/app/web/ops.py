@@ -35,11 +35,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
+from ledger.absence import projection as p
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
+from ledger.entry import format_time
+from ledger.errors import NotFound
 from ledger.keys import KeyDirectory
+from ledger.migrations import schema_state
 from ledger.storage import LedgerStore
+from ledger.storage.schema import checkpoints, heads, keys, logs
+from ledger.witness.client import witness_status
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("ledger.app.web.access")
@@ -93,9 +99,6 @@ class Check:
 
 def readiness(store: LedgerStore, settings: Settings | None) -> list[Check]:
     """The checks of ``/readyz``, in order; a failed database check skips the rest."""
-    from ledger.migrations import schema_state
-    from ledger.storage.schema import keys, logs
-
     out: list[Check] = []
     try:
         with store.engine.connect() as conn:
@@ -213,8 +216,6 @@ def ledger_metrics(store: LedgerStore, now: datetime) -> Iterable[Metric]:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
-    from ledger.storage.schema import checkpoints, heads, logs
-
     size = CounterMetricFamily("absentia_log_entries", "Entries in the log (its size); "
                                "rate() of it is the append rate.", labels=["log"])
     age = GaugeMetricFamily("absentia_checkpoint_age_seconds",
@@ -252,10 +253,6 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
-    from ledger.absence import projection as p
-    from ledger.entry import format_time
-    from ledger.errors import NotFound
-
     outbox = GaugeMetricFamily("absentia_outbox_notifications",
                                "Notifications by channel and status (pending: the queue).",
                                labels=["channel", "status"])
@@ -328,19 +325,13 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
 
 def witness_metrics(store: LedgerStore, now: datetime, witnesses: Any = None
                     ) -> Iterable[Metric]:
-    """How far each witness lags behind each log's latest checkpoint (if witnesses are
-    part of this release: ``ledger.witness.client.witness_status``).  ``witnesses``: the
+    """How far each witness lags behind each log's latest checkpoint
+    (``ledger.witness.client.witness_status``).  ``witnesses``: the
     configured ``WitnessSettings`` (else every witness the logs have pushed to).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
-    from ledger.storage.schema import checkpoints
-
-    try:
-        from ledger.witness.client import witness_status
-    except ImportError:
-        return []
     endpoints = getattr(witnesses, "witnesses", None) or None
     entries = GaugeMetricFamily(
         "absentia_witness_lag_entries",

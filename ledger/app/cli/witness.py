@@ -7,8 +7,19 @@ from pathlib import Path
 
 import click
 
+from ledger.app.cli.common import open_ledger
+from ledger.app.witness_server import (
+    WitnessDatabase,
+    create_key,
+    load_key,
+    load_witness_config,
+    open_witness,
+    serve_witness,
+)
 from ledger.errors import LedgerError
 from ledger.note import check_key_name
+from ledger.storage.db import make_engine
+from ledger.witness.client import load_witness_settings, push_checkpoint, witness_status
 from ledger.witness.cosig import CosignatureV1Signer
 
 CONFIG_NAME = "witness.toml"
@@ -55,8 +66,6 @@ def witness() -> None:
 @click.option("--port", type=int, default=7380, show_default=True, help="port to serve on")
 def init(directory: Path, name: str, port: int) -> None:
     """Create the witness's key and config file; print its verifier key (vkey)."""
-    from ledger.app.witness_server import create_key, load_key, load_witness_config
-
     config = directory / CONFIG_NAME
     try:
         if config.exists():
@@ -89,9 +98,6 @@ def init(directory: Path, name: str, port: int) -> None:
               help="the log's verifier key (repeatable: every key it signs with)")
 def add_log(config_file: Path, origin: str, vkeys: tuple[str, ...]) -> None:
     """Witness a log (or replace its keys; the cosigned size is kept)."""
-    from ledger.app.witness_server import WitnessDatabase, load_witness_config
-    from ledger.storage.db import make_engine
-
     try:
         cfg = load_witness_config(config_file)
         found = WitnessDatabase(make_engine(cfg.database_url)).add_log(
@@ -112,14 +118,7 @@ def add_log(config_file: Path, origin: str, vkeys: tuple[str, ...]) -> None:
                                             "witness first, waiting up to timeout_s")
 def status(data_dir: Path, config_file: Path | None, push: bool) -> None:
     """The log side: how far each configured witness has cosigned each log."""
-    from ledger.app.cli import _open
-    from ledger.witness.client import (
-        load_witness_settings,
-        push_checkpoint,
-        witness_status,
-    )
-
-    settings, store = _open(data_dir, config_file)
+    settings, store = open_ledger(data_dir, config_file)
     now = datetime.now(UTC)
     try:
         ws = load_witness_settings(settings)
@@ -150,8 +149,6 @@ def status(data_dir: Path, config_file: Path | None, push: bool) -> None:
               help="gunicorn worker processes")
 def serve(config_file: Path, host: str | None, port: int | None, workers: int) -> None:
     """Serve POST /add-checkpoint (gunicorn) until interrupted."""
-    from ledger.app.witness_server import load_key, load_witness_config, open_witness, serve_witness
-
     try:
         cfg = load_witness_config(config_file)
         load_key(cfg.key_path)  # fail here, in one line, rather than in every worker

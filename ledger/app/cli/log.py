@@ -1,0 +1,183 @@
+"""``absentia`` commands on the logs themselves: keys, checkpoint, export (one log, or a
+backup of everything), restore, verify."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.absence.settings import load_absence_settings
+from ledger.app import backup as bk
+from ledger.app.backup_export import backup
+from ledger.app.backup_format import open_backup
+from ledger.app.cli.common import (
+    CONFIG_OPTION,
+    DATA_OPTION,
+    Progress,
+    ledger_errors,
+    load_cli_settings,
+    open_ledger,
+)
+from ledger.app.export import export_log
+from ledger.errors import LedgerError
+from ledger.storage import LedgerStore, make_engine
+from ledger.verify import main as verify_main
+from ledger.witness.client import load_witness_settings
+
+
+@click.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--rotate", "rotate_log", default=None, metavar="LOG",
+              help="make a new signing key current for LOG")
+@click.option("--key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="with --rotate: your Ed25519 PKCS#8 PEM key (mode 0600) "
+                                 "instead of a generated one")
+def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None,
+         key_file: Path | None) -> None:
+    """List each log's name, origin and verifier keys (oldest first); rotate with --rotate."""
+    if key_file is not None and rotate_log is None:
+        raise click.BadParameter("goes with --rotate LOG", param_hint="--key-file")
+    _, store = open_ledger(data_dir, config_file)
+    with ledger_errors():
+        if rotate_log:
+            store.rotate_key(rotate_log, datetime.now(UTC), key_uri=None if key_file is None
+                             else f"file:{key_file.resolve()}")
+            click.echo(f"rotated the signing key of {rotate_log}; old checkpoints still verify")
+        for info in store.list_logs():
+            click.echo(f"{info.name}\t{info.origin}")
+            for i, k in enumerate(info.verifier_keys):
+                current = "  (current)" if i == len(info.verifier_keys) - 1 else ""
+                click.echo(f"  {k}{current}")
+
+
+@click.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--log", "log_name", required=True, help="log to sign")
+def checkpoint(data_dir: Path, config_file: Path | None, log_name: str) -> None:
+    """Sign a checkpoint now and print it."""
+    _, store = open_ledger(data_dir, config_file)
+    with ledger_errors():
+        click.echo(store.sign_checkpoint(log_name, datetime.now(UTC)).note, nl=False)
+
+
+@click.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--log", "log_name", default=None, help="log to export")
+@click.option("--all", "everything", is_flag=True,
+              help="back up every log and every table (restore with `absentia restore`)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="output directory")
+def export(data_dir: Path, config_file: Path | None, log_name: str | None, everything: bool,
+           out: Path) -> None:
+    """Write a log as a static tlog-tiles directory with a keys file (--log), or a backup
+    of the whole database (--all)."""
+    if everything == (log_name is not None):
+        raise click.UsageError("give either --log LOG or --all")
+    _, store = open_ledger(data_dir, config_file)
+    if everything:
+        _backup(store, out)
+        return
+    assert log_name is not None
+    with ledger_errors():
+        store.sign_checkpoint(log_name, datetime.now(UTC))
+        result = export_log(store, log_name, out, Progress("exporting"))
+    click.echo(f"exported {log_name}: {result.size:,} entries, {result.files:,} files in {out}")
+
+
+def _backup(store: LedgerStore, out: Path) -> None:
+    """``export --all``: every log's checkpoint signed now, then one snapshot of it all."""
+    with ledger_errors():
+        for info in store.list_logs():
+            store.sign_checkpoint(info.name, datetime.now(UTC))
+        result = backup(store.engine, out, datetime.now(UTC), Progress)
+    for lg in result.logs:
+        click.echo(f"log {lg.name} ({lg.origin}): {lg.size:,} entries, checkpoint "
+                   f"{lg.checkpoint_size:,}")
+    click.echo(f"{len(result.tables)} tables, {sum(result.tables.values()):,} rows, "
+               f"{result.files:,} files in {out}")
+    for name in result.unknown_tables:
+        click.echo(f"warning: table {name} is not one of the app's and was not backed up",
+                   err=True)
+    click.echo(f"note: {bk.NOT_INCLUDED}")
+
+
+@click.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.argument("backup_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--not-before", "not_before", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="a signed checkpoint (e.g. a witness's or an auditor's latest) that the "
+                   "restored log must reach; repeatable")
+@click.option("--skip-witness-check", is_flag=True,
+              help="do not ask the configured witnesses how far each log had grown")
+def restore(data_dir: Path, config_file: Path | None, backup_dir: Path,
+            not_before: tuple[Path, ...], skip_witness_check: bool) -> None:
+    """Restore a backup (`export --all`) into the configured database.
+
+    Checks the files' SHA-256s and verifies every log before touching the database;
+    refuses, writing nothing, unless the database is empty or each of its logs is a
+    prefix of the backup's, or when a configured witness has cosigned a log further
+    than the backup holds (a rollback).  Stop the app first; it needs the same key_dir and
+    vault master key as the backed-up one (they are not in the backup).
+    """
+
+    s = load_cli_settings(data_dir, config_file)
+    with ledger_errors():
+        b = open_backup(backup_dir)
+        n = bk.check_files(b, Progress("checking files"))
+        click.echo(f"{n:,} files match the manifest's SHA-256s")
+        bk.check_backup(b, [p.read_bytes() for p in not_before], Progress)
+        click.echo(f"{len(b.logs)} logs verify offline"
+                   + (", each reaching its --not-before checkpoint" if not_before else ""))
+        ws = load_witness_settings(s)
+        if ws.witnesses and not skip_witness_check:
+            for log_name, probe in bk.check_witnesses(b, ws.witnesses, ws.policy.timeout_s):
+                seen = "" if probe.seen is None else f" (its size {probe.seen:,})"
+                click.echo(f"witness {probe.witness} on {log_name}: "
+                           f"{probe.state.replace('_', ' ')}{seen}")
+        elif ws.witnesses:
+            click.echo("warning: the witnesses were not asked (--skip-witness-check)",
+                       err=True)
+        try:
+            absence = load_absence_settings(s)
+            projection_log: str | None = absence.log
+            master_key: Path | None = absence.master_key_path
+        except LedgerError:
+            projection_log, master_key = None, None
+        store = LedgerStore(make_engine(s.database_url,
+                                        sqlite_synchronous=s.sqlite_synchronous), s.key_dir)
+        try:
+            result = bk.restore(store, b, projection_log=projection_log, progress=Progress)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(
+                f"the database refused the restore ({type(exc).__name__}: "
+                f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}); its transaction was "
+                "rolled back: check the database and run the restore again") from exc
+        warnings = bk.key_warnings(store, b, master_key)
+    how = "into an empty database" if result.mode == "empty" else "rolled forward"
+    click.echo(f"restored ({how}): {sum(result.rows.values()):,} rows in {len(result.rows)} tables")
+    for lg in result.logs:
+        click.echo(f"  log {lg.name}: {result.sizes_before[lg.name]:,} -> {lg.size:,} entries "
+                   f"(checkpoint {lg.checkpoint_size:,})")
+    for line in result.checks:
+        click.echo(f"  checked: {line}")
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    click.echo(f"note: {bk.NOT_INCLUDED}")
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                               "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def verify(args: tuple[str, ...]) -> None:
+    """Verify a log offline: PREFIX [--key VKEY]... [--keys FILE] [--old CHECKPOINT]."""
+    sys.exit(verify_main(list(args)))
+

@@ -1,0 +1,81 @@
+"""``absentia serve`` and ``absentia scheduler``: the long-running processes."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from ledger.app.cli.common import (
+    CONFIG_OPTION,
+    DATA_OPTION,
+    ledger_errors,
+    load_cli_settings,
+    open_service,
+)
+from ledger.app.logging_setup import status
+from ledger.app.scheduler import start_scheduler, stop_scheduler
+from ledger.app.server import serve as run_server
+from ledger.app.wiring import absence_jobs
+from ledger.witness.client import load_witness_settings
+
+
+@click.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--host", default=None, help="address to bind (default from config)")
+@click.option("--port", type=int, default=None, help="port (default from config)")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes")
+@click.option("--no-scheduler", is_flag=True,
+              help="serve only; the jobs run in `absentia scheduler` (several app hosts)")
+def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int | None,
+          workers: int | None, no_scheduler: bool) -> None:
+    """Serve the web pages, the API and the tlog-tiles read API (gunicorn).
+
+    By default the scheduled jobs run in the server's master process too; with several
+    app hosts, they may all run them (a lease lets one work at a time) or leave them to
+    `absentia scheduler` with --no-scheduler.
+    """
+    s = load_cli_settings(data_dir, config_file)
+    click.echo(f"serving on http://{host or s.host}:{port or s.port}/ (Ctrl-C stops)")
+    with ledger_errors():
+        run_server(s, host or s.host, port or s.port, workers, scheduler=not no_scheduler)
+
+
+
+@click.command()
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--once", is_flag=True, help="run the sweep and the outbox once and exit")
+def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
+    """Run the scheduled jobs (sweep, outbox, checkpoints) in the foreground.
+
+    Any number may run on several hosts: a lease in the database lets one work at a time,
+    and another takes over within the lease's time to live if it stops.
+    """
+    s, service = open_service(data_dir, config_file)
+    with ledger_errors():
+        jobs = absence_jobs(service, s)
+        if once:
+            now = datetime.now(UTC)
+            for name, (_, fn) in jobs.items():
+                click.echo(f"{name}: {fn(now)}")
+            return
+
+        sched = start_scheduler(service.store, s.checkpoint_min_interval_s, jobs=jobs,
+                                lease_ttl_s=service.cfg.lease_ttl_s,
+                                witnesses=load_witness_settings(s))
+
+    status("scheduler running (Ctrl-C or SIGTERM stops)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_scheduler(sched)
+
