@@ -27,6 +27,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from bench._common import Progress, say
 from ledger.app.demo import append_sample_events, sample_events
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.schema import metadata
 from ledger.storage.store import prepare
@@ -51,7 +52,8 @@ def fingerprint() -> str:
         for ix in sorted(table.indexes, key=lambda i: str(i.name)):
             h.update(str(CreateIndex(ix).compile(dialect=dialect)).encode())
     for _, item in sample_events(300, START):
-        h.update(prepare(item).encode(12345, bytes(32), b'"2026-11-20T01:00:00.000Z"'))
+        h.update(prepare(item, entry_types()).encode(12345, bytes(32),
+                                                     b'"2026-11-20T01:00:00.000Z"'))
     for ref in (TileRef(0, 1_234_067), TileRef(None, 5, 7), TileRef(2, 0, 3)):
         h.update(ref.path().encode())
     h.update(encode_bundle([b"a", b"bc"]))
@@ -83,7 +85,7 @@ class Dataset:
 
     def store(self, engine: Engine | None = None, **kwargs: Any) -> LedgerStore:
         return LedgerStore(engine if engine is not None else self.engine(), self.key_dir,
-                           **kwargs)
+                           entry_types(), **kwargs)
 
 
 def cache_dir(n: int) -> Path:
@@ -94,7 +96,7 @@ def _build(n: int, base: Path) -> dict[str, Any]:
     base.mkdir(parents=True)
     engine = make_engine(f"sqlite:///{base / 'ledger.db'}")
     try:
-        store = LedgerStore(engine, base / "keys")
+        store = LedgerStore(engine, base / "keys", entry_types())
         store.create_schema()
         store.create_log(LOG, ORIGIN, START)
         say(f"[dataset] appending {n - 1:,} sample entries in batches of {BATCH:,} "

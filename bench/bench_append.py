@@ -60,6 +60,7 @@ from sqlalchemy import (
 from bench import _dataset
 from bench._common import Baseline, Figure, rate, report, say, show
 from ledger.app.demo import sample_events
+from ledger.app.registry import entry_types
 from ledger.storage import LedgerStore, NewEntry, Receipt, make_engine
 from ledger.storage.db import SQLITE_BEGIN
 from ledger.storage.schema import entries
@@ -155,7 +156,7 @@ class LedgerSide:
     """A fresh log; reads back the bytes it stored, for the raw side to insert."""
 
     def __init__(self, target: Target, what: str) -> None:
-        self.store = CountingStore(target.engine(what), target.key_dir)
+        self.store = CountingStore(target.engine(what), target.key_dir, entry_types())
         self.store.create_schema()
         self.name = f"bench-{what}" if target.pg_url is None else f"bench-{what}-{target.tag}"
         self.store.create_log(self.name, f"bench.absentia.invalid/{self.name}", START)
@@ -489,7 +490,7 @@ def large_log(work: Path, n: int, items: Sequence[NewEntry], n_threads: int, bat
     name = _dataset.LOG
     engine = make_engine(f"sqlite:///{copy / 'ledger.db'}")
     try:
-        store = CountingStore(engine, copy / "keys")
+        store = CountingStore(engine, copy / "keys", entry_types())
         say(f"[append/large] Sequencer from {n_threads} threads into the {n:,}-entry log "
             f"(<= {max_s:.0f} s)")
         seq = Sequencer(store, now)

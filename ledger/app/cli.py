@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ledger.absence.service import AbsenceService
+from ledger.app.registry import entry_types
 from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.storage import LedgerStore
@@ -250,7 +251,8 @@ def restore(data_dir: Path, config_file: Path | None, backup_dir: Path,
         except LedgerError:
             projection_log, master_key = None, None
         store = LedgerStore(make_engine(s.database_url,
-                                        sqlite_synchronous=s.sqlite_synchronous), s.key_dir)
+                                        sqlite_synchronous=s.sqlite_synchronous),
+                            s.key_dir, entry_types())
         try:
             result = bk.restore(store, b, projection_log=projection_log, progress=_Progress)
         except SQLAlchemyError as exc:
@@ -317,7 +319,8 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                 "cross the [alerts] thresholds)", param_hint="--candidates")
         name = cfg.log
         store = LedgerStore(make_engine(s.database_url,
-                                        sqlite_synchronous=s.sqlite_synchronous), s.key_dir)
+                                        sqlite_synchronous=s.sqlite_synchronous),
+                            s.key_dir, entry_types())
         store.create_schema()
         last = None
         if name in {info.name for info in store.list_logs()} and store.head(name).size:

@@ -28,7 +28,13 @@ from ledger import jcs, merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ACTOR_RE, ZERO_HASH, format_time
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
-from ledger.events import LOG_CREATED, LOG_KEY_ADDED, PII_HINT, lookup, scan_for_personal_data
+from ledger.events import (
+    LOG_CREATED,
+    LOG_KEY_ADDED,
+    PII_HINT,
+    EntryTypes,
+    scan_for_personal_data,
+)
 from ledger.keys import KeyDirectory
 from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
@@ -137,8 +143,9 @@ class PreparedEntry:
         )
 
 
-def prepare(item: NewEntry) -> PreparedEntry:
-    """Validate an entry request and canonicalise its parts (outside any transaction).
+def prepare(item: NewEntry, types: EntryTypes) -> PreparedEntry:
+    """Validate an entry request against ``types`` and canonicalise its parts (outside
+    any transaction).
 
     Raises:
         BadData: unknown type, malformed actor, invalid body, personal data, or an
@@ -146,7 +153,7 @@ def prepare(item: NewEntry) -> PreparedEntry:
     """
     if not isinstance(item.actor, str) or not ACTOR_RE.fullmatch(item.actor):
         raise BadData(f"actor: {item.actor!r} is not of the form role[:id]", field="actor")
-    event_type = lookup(item.type)
+    event_type = types.lookup(item.type)
     event_type.check_body(item.body, scan=False)
     if PII_HINT.search(item.actor) is not None:
         scan_for_personal_data(item.actor, "actor")
@@ -243,8 +250,11 @@ class _Group:
 class LedgerStore:
     """Logs in one database, with their keys in one key directory."""
 
-    def __init__(self, engine: Engine, key_dir: Path, *, tile_cache: int = 4096) -> None:
+    def __init__(self, engine: Engine, key_dir: Path, types: EntryTypes, *,
+                 tile_cache: int = 4096) -> None:
+        """``types``: the entry types appends may have (``ledger.app.registry``)."""
         self.engine = engine
+        self.types = types
         self.keys = KeyDirectory(key_dir)
         self._log_cache: dict[str, LogInfo] = {}
         self._tiles = _TileCache(tile_cache)
@@ -361,7 +371,8 @@ class LedgerStore:
                     key_uri=uri, created_at=created))
                 self._append_in(conn, log_id, name, [prepare(NewEntry(
                     LOG_CREATED.name, "system",
-                    {"origin": origin, "verifier_key": signer.verifier.vkey}))], created)
+                    {"origin": origin, "verifier_key": signer.verifier.vkey}), self.types)],
+                    created)
         except IntegrityError as exc:
             raise Conflict(f"a log named {name!r} or with origin {origin!r} exists") from exc
         self._log_cache.pop(name, None)
@@ -457,7 +468,7 @@ class LedgerStore:
                 LOG_KEY_ADDED.name, "system",
                 {"verifier_key": signer.verifier.vkey,
                  "reason": "rotated" if key_uri is None else "imported",
-                 "previous_key_id": f"{old.key_id:08x}"}))], created)
+                 "previous_key_id": f"{old.key_id:08x}"}), self.types)], created)
         self._log_cache.pop(name, None)
         self.sign_checkpoint(name, now)
         return self.log(name)
@@ -478,7 +489,7 @@ class LedgerStore:
             NotFound: no such log.
             BadData: an entry is invalid (nothing is written).
         """
-        return self.append_prepared(name, [prepare(i) for i in items], now)
+        return self.append_prepared(name, [prepare(i, self.types) for i in items], now)
 
     def append_prepared(
         self, name: str, prepared: Sequence[PreparedEntry], now: datetime
@@ -567,7 +578,7 @@ class LedgerStore:
         items = cmd.plan(conn)
         if not items:
             return []
-        prepared = [prepare(i) for i in items]
+        prepared = [prepare(i, self.types) for i in items]
         out: list[tuple[Receipt, bytes]] = []
         receipts = self._append_in(conn, log.id, name, prepared, format_time(cmd.now),
                                    out=out)

@@ -51,6 +51,7 @@ from sqlalchemy.engine import make_url
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import Caller
 from ledger.absence.webhooks import WebhookSecret, sign
+from ledger.app.registry import entry_types
 from ledger.app.web import open_store
 from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import load_settings
@@ -387,7 +388,7 @@ class Cluster:
 
     def open_store(self) -> LedgerStore:
         settings = load_settings(self.data, self.config)
-        return LedgerStore(make_engine(settings.database_url), settings.key_dir)
+        return LedgerStore(make_engine(settings.database_url), settings.key_dir, entry_types())
 
 
 def candidates_csv(n: int) -> bytes:

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from ledger.app.registry import entry_types
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.schema import APPEND_ONLY_TABLES, heads
 from tests.functional._writer import (
@@ -141,7 +142,7 @@ def test_postgres_appends_to_another_log_do_not_wait(
 ) -> None:
     """Holding log A's head-row lock blocks writers of A only; B's writers go through."""
     engine = make_engine(pg_url)
-    store = LedgerStore(engine, key_dir)
+    store = LedgerStore(engine, key_dir, entry_types())
     store.create_schema()
     now = datetime.now(UTC)
     a = store.create_log("alpha", "example.org/alpha", now)

@@ -37,6 +37,7 @@ from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.settings import load_absence_settings
 from ledger.absence.vault import Vault
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.app.web import open_store
 from ledger.app.wiring import open_absence
 from ledger.config import load_settings
@@ -126,7 +127,7 @@ def test_empty_database_to_head_has_the_models_schema_and_triggers(
         # Every table the models call append-only has its triggers.
         assert set(APPEND_ONLY_TABLES) <= triggered_tables(engine)
         # The append-only triggers: history cannot be rewritten.
-        store = LedgerStore(engine, key_dir)
+        store = LedgerStore(engine, key_dir, entry_types())
         store.create_log(LOG, f"example.org/{LOG}", T0)
         store.sign_checkpoint(LOG, T0)
         refused = []
@@ -189,7 +190,7 @@ def test_database_made_by_create_all_is_adopted(db_url: str, key_dir: Path) -> N
             baseline.module.meta.create_all(conn)
             baseline.module.install_append_only_triggers(conn)
             conn.execute(text("DROP INDEX ix_windows_sweep"))
-        store = LedgerStore(engine, key_dir)
+        store = LedgerStore(engine, key_dir, entry_types())
         store.create_log(LOG, f"example.org/{LOG}", T0)
         store.sign_checkpoint(LOG, T0)
         before = [d for _, d in store.iter_entries(LOG)]
@@ -229,7 +230,7 @@ def app_at_revision(tmp_path: Path, db_url: str, revision: str) -> AtRevision:
     settings = load_settings(data, config)
     engine = make_engine(db_url)
     upgrade(engine, revision)
-    store = LedgerStore(engine, settings.key_dir)
+    store = LedgerStore(engine, settings.key_dir, entry_types())
     for lc in settings.logs:
         store.ensure_log(lc.name, lc.origin, T0)
     cfg = load_absence_settings(settings)
@@ -362,7 +363,7 @@ def test_previous_release_database_upgrades_keeping_everything(
     finally:
         engine.dispose()
     settings = load_settings(data, config)
-    store = LedgerStore(make_engine(db_url), settings.key_dir)
+    store = LedgerStore(make_engine(db_url), settings.key_dir, entry_types())
     try:
         entries = [d for _, d in store.iter_entries(LOG)]
         checkpoint = store.latest_checkpoint(LOG)

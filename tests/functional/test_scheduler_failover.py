@@ -29,6 +29,7 @@ import pytest
 from ledger.absence import projection
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
+from ledger.app.registry import entry_types
 from ledger.app.scheduler import Lease
 from ledger.entry import format_time
 from ledger.storage import LedgerStore, make_engine
@@ -85,7 +86,7 @@ def test_a_host_stepped_a_day_ahead_writes_no_day_long_lease(pg_url: str, key_di
                                                               ) -> None:
     """On PostgreSQL the lease's times come from the server's clock: a scheduler whose
     clock jumped a day forward must not hold the lease for a day after it dies."""
-    store = LedgerStore(make_engine(pg_url), key_dir)
+    store = LedgerStore(make_engine(pg_url), key_dir, entry_types())
     try:
         with store.engine.begin() as conn:
             projection.create_tables(conn)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.app.registry import entry_types
 from ledger.app.scheduler import sign_due_checkpoints
 from ledger.errors import BadData
 from ledger.storage import LedgerStore, NewEntry, make_engine
@@ -23,7 +24,7 @@ def _body(event_id: str) -> dict[str, str]:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> LedgerStore:
-    store = LedgerStore(make_engine(f"sqlite:///{tmp_path}/l.db"), tmp_path / "keys")
+    store = LedgerStore(make_engine(f"sqlite:///{tmp_path}/l.db"), tmp_path / "keys", entry_types())
     store.create_schema()
     store.create_log("l", "example.org/l", T0)
     return store

@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.app.web import create_app
 from ledger.app.witness_server import WitnessDatabase
 from ledger.checkpoint import Checkpoint
@@ -163,7 +164,8 @@ def test_split_view_with_a_copied_key_is_refused_and_changes_nothing(
     stolen.parent.mkdir(mode=0o700)
     shutil.copy(key_uri, stolen)
     stolen.chmod(0o600)
-    evil = LedgerStore(make_engine(f"sqlite:///{tmp_path / 'evil.db'}"), tmp_path / "evilkeys")
+    evil = LedgerStore(make_engine(f"sqlite:///{tmp_path / 'evil.db'}"), tmp_path / "evilkeys",
+                       entry_types())
     evil.create_schema()
     evil.create_log(LOG, ORIGIN, T0, key_uri=f"file:{stolen}")
     assert evil.log(LOG).verifier_keys == log_store.log(LOG).verifier_keys

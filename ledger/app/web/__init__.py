@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, Response, render_template, request
 
 from ledger.absence.service import AbsenceService
+from ledger.app.registry import entry_types
 from ledger.app.web import api, limits, logs, ops, problems
 from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 from ledger.app.wiring import cached_webhook_secrets, open_absence
@@ -32,7 +33,7 @@ def open_store(settings: Settings) -> LedgerStore:
     from ledger.migrations import check_at_head, upgrade
 
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    store = LedgerStore(engine, settings.key_dir)
+    store = LedgerStore(engine, settings.key_dir, entry_types())
     if settings.auto_migrate:
         upgrade(engine)
     else:

@@ -30,6 +30,7 @@ from ledger.accounts.store import (
     sessions,
     totp_step,
 )
+from ledger.app.registry import entry_types
 from ledger.errors import BadData, Conflict
 from ledger.storage import LedgerStore, make_engine
 
@@ -41,7 +42,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def acc(sqlite_url: str, tmp_path: Path) -> Iterator[Accounts]:
     engine = make_engine(sqlite_url)
-    store = LedgerStore(engine, tmp_path / "keys")
+    store = LedgerStore(engine, tmp_path / "keys", entry_types())
     store.create_schema()
     store.ensure_log(LOG, "example.org/acct", T0)
     a = Accounts(store, LOG, b"k" * 32)
