@@ -28,9 +28,10 @@ from bench._common import Progress, say
 from ledger.app.demo import append_sample_events, sample_events
 from ledger.app.export import export_log
 from ledger.app.registry import entry_types
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
-from ledger.storage.schema import metadata
 from ledger.storage.store import prepare
+from ledger.storage.tables import metadata
 from ledger.tiles import TileRef, encode_bundle
 
 LOG = "bench"
@@ -97,7 +98,7 @@ def _build(n: int, base: Path) -> dict[str, Any]:
     engine = make_engine(f"sqlite:///{base / 'ledger.db'}")
     try:
         store = LedgerStore(engine, base / "keys", entry_types())
-        store.create_schema()
+        upgrade(store.engine)
         store.create_log(LOG, ORIGIN, START)
         say(f"[dataset] appending {n - 1:,} sample entries in batches of {BATCH:,} "
             f"to {base}")

@@ -61,11 +61,12 @@ from bench import _dataset
 from bench._common import Baseline, Figure, rate, report, say, show
 from ledger.app.demo import sample_events
 from ledger.app.registry import entry_types
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, NewEntry, Receipt, make_engine
 from ledger.storage.db import SQLITE_BEGIN
-from ledger.storage.schema import entries
 from ledger.storage.sequencer import Sequencer
 from ledger.storage.store import PreparedEntry
+from ledger.storage.tables import entries
 
 PG_ENV = "ABSENTIA_BENCH_PG_URL"
 GOAL_SINGLE = 5_000.0
@@ -157,7 +158,7 @@ class LedgerSide:
 
     def __init__(self, target: Target, what: str) -> None:
         self.store = CountingStore(target.engine(what), target.key_dir, entry_types())
-        self.store.create_schema()
+        upgrade(self.store.engine)
         self.name = f"bench-{what}" if target.pg_url is None else f"bench-{what}-{target.tag}"
         self.store.create_log(self.name, f"bench.absentia.invalid/{self.name}", START)
         self.next_index = 1  # entry 0 records the log's creation

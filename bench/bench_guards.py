@@ -28,6 +28,7 @@ from sqlalchemy import text
 from bench._common import Baseline, Figure, rate, report, say, show
 from ledger.app.demo import sample_events
 from ledger.app.registry import entry_types
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.store import NewEntry
 
@@ -73,7 +74,7 @@ def one_database(kind: str, make: Callable[[str], str], n: int, rounds: int
     with tempfile.TemporaryDirectory(prefix="absentia-bench-guards-") as tmp:
         for side in ("guarded", "unguarded"):
             store = LedgerStore(make_engine(make(side)), Path(tmp) / f"keys-{side}", entry_types())
-            store.create_schema()
+            upgrade(store.engine)
             if side == "unguarded":
                 drop_guards(store)
             stores[side] = store

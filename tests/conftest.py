@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ledger.app.registry import entry_types
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from tests.pgserver import PgServer, serve_for_tests
 
@@ -73,7 +74,7 @@ def store(db_url: str, key_dir: Path) -> Iterator[LedgerStore]:
     """A ledger store with its schema created, on each database kind."""
     engine = make_engine(db_url)
     st = LedgerStore(engine, key_dir, entry_types())
-    st.create_schema()
+    upgrade(st.engine)
     try:
         yield st
     finally:

@@ -86,11 +86,11 @@ def _ledger_errors() -> Iterator[None]:
 
 
 def _open(data_dir: Path, config_file: Path | None) -> tuple[Settings, LedgerStore]:
-    from ledger.app.web import open_store
+    from ledger.storage.open import open_store
 
     settings = _settings(data_dir, config_file)
     with _ledger_errors():
-        return settings, open_store(settings)
+        return settings, open_store(settings, entry_types())
 
 
 @cli.command()
@@ -307,6 +307,7 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     from ledger.app.demo import TZ, demo_start, min_candidates, run_campaign
     from ledger.app.export import export_log
     from ledger.app.wiring import open_absence
+    from ledger.migrations import upgrade
     from ledger.storage import make_engine
     from ledger.verify import DirectorySource, verify_log
 
@@ -321,7 +322,7 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
         store = LedgerStore(make_engine(s.database_url,
                                         sqlite_synchronous=s.sqlite_synchronous),
                             s.key_dir, entry_types())
-        store.create_schema()
+        upgrade(store.engine)
         last = None
         if name in {info.name for info in store.list_logs()} and store.head(name).size:
             entry = json.loads(store.entry(name, store.head(name).size - 1))
@@ -470,7 +471,6 @@ def _demo_accounts(service: AbsenceService, at: datetime) -> list[tuple[str, str
 
     accounts = Accounts(service.store, service.log,
                         Vault.load_or_create_master_key(service.cfg.master_key_path))
-    accounts.ensure_schema()
     taken = {a.login for a in accounts.users()}
     out = []
     for role in ("admin", "hr", "reviewer", "auditor"):
@@ -707,7 +707,6 @@ def _open_accounts(data_dir: Path, config_file: Path | None) -> Any:
     with _ledger_errors():
         accounts = Accounts(service.store, service.log,
                             Vault.load_or_create_master_key(service.cfg.master_key_path))
-        accounts.ensure_schema()
     return accounts
 
 

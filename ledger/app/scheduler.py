@@ -71,7 +71,7 @@ class Lease:
         On PostgreSQL (unless ``db_clock`` is false) the lease's times come from the
         database server's clock, not ``now``: one clock for every host.
         """
-        from ledger.absence.projection import scheduler_leases as t
+        from ledger.storage.tables import scheduler_leases as t
 
         now_ms = int(now.timestamp() * 1000)
         try:
@@ -107,7 +107,7 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease up (on shutdown) so another runner need not wait for expiry."""
-        from ledger.absence.projection import scheduler_leases as t
+        from ledger.storage.tables import scheduler_leases as t
 
         if not self.held:
             return
@@ -118,7 +118,7 @@ class Lease:
 
     def holder_now(self) -> tuple[str, int] | None:
         """(holder, expires_at ms) of the lease, or None."""
-        from ledger.absence.projection import scheduler_leases as t
+        from ledger.storage.tables import scheduler_leases as t
 
         with self.store.engine.connect() as conn:
             row = conn.execute(select(t.c.holder, t.c.expires_at)

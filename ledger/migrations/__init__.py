@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,8 +34,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect
 
+from ledger.absence.tables import OPERATIONAL, PROJECTIONS
+from ledger.accounts.tables import ACCOUNTS
 from ledger.errors import CouldNotCheck
-from ledger.storage.schema import lock_ddl
+from ledger.storage.db import lock_ddl, write_transaction
+from ledger.storage.tables import INFRASTRUCTURE, metadata
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +67,8 @@ class Upgraded:
 
 
 def target_metadata() -> list[MetaData]:
-    """The models: every ``MetaData`` of the application's tables."""
-    from ledger.absence.projection import OPERATIONAL, PROJECTIONS
-    from ledger.accounts.store import ACCOUNTS
-    from ledger.storage.schema import metadata
-
-    return [metadata, PROJECTIONS, OPERATIONAL, ACCOUNTS]
+    """The models: every ``MetaData`` of the application's tables (the table modules)."""
+    return [metadata, PROJECTIONS, OPERATIONAL, INFRASTRUCTURE, ACCOUNTS]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -160,16 +158,12 @@ def upgrade_connection(conn: Connection, revision: str = "head") -> Upgraded:
     return Upgraded(before, after, adopted)
 
 
-@contextmanager
-def _write_connection(engine: Engine) -> Iterator[Connection]:
-    from ledger.storage.db import write_transaction
-
-    with write_transaction(engine) as conn:
-        yield conn
-
-
 def upgrade(engine: Engine, revision: str = "head") -> Upgraded:
     """Migrate ``engine``'s database to ``revision`` (default: this release's head).
+
+    The one way the schema is made: every process (``ledger.storage.open.open_store``),
+    test and tool that needs the tables calls this (or ``upgrade_connection`` inside a
+    transaction it holds).
 
     Cheap when there is nothing to do (one read, no lock).  Safe to call from several
     processes at once.
@@ -184,7 +178,7 @@ def upgrade(engine: Engine, revision: str = "head") -> Upgraded:
             now_at = current_revision(conn)
         if now_at == head_revision():
             return Upgraded(now_at, now_at)
-    with _write_connection(engine) as conn:
+    with write_transaction(engine) as conn:
         return upgrade_connection(conn, revision)
 
 

@@ -39,7 +39,7 @@ from ledger.keys import KeyDirectory
 from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
 from ledger.storage.db import write_transaction
-from ledger.storage.schema import checkpoints, create_schema, entries, heads, keys, logs, nodes
+from ledger.storage.tables import checkpoints, entries, heads, keys, logs, nodes
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef, encode_bundle
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -333,11 +333,6 @@ class LedgerStore:
     def _read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
-
-    def create_schema(self) -> None:
-        """Create tables and append-only triggers if missing."""
-        with self.write() as conn:
-            create_schema(conn)
 
     # -- logs and keys ------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from ledger.app.registry import entry_types
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ZERO_HASH
 from ledger.storage import LedgerStore, NewEntry, Receipt, make_engine
-from ledger.storage.schema import entries
+from ledger.storage.tables import entries
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT_S = 120

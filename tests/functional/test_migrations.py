@@ -38,7 +38,6 @@ from ledger.absence.settings import load_absence_settings
 from ledger.absence.vault import Vault
 from ledger.app.export import export_log
 from ledger.app.registry import entry_types
-from ledger.app.web import open_store
 from ledger.app.wiring import open_absence
 from ledger.config import load_settings
 from ledger.migrations import (
@@ -51,7 +50,9 @@ from ledger.migrations import (
     upgrade,
 )
 from ledger.storage import LedgerStore, make_engine
-from ledger.storage.schema import APPEND_ONLY_TABLES, DDL_LOCK_KEY
+from ledger.storage.db import DDL_LOCK_KEY
+from ledger.storage.open import open_store
+from ledger.storage.tables import APPEND_ONLY_TABLES
 from ledger.verify import DirectorySource, verify_log
 from tests.functional._absence import LOG, T0, candidates_csv, write_config
 from tests.functional.test_cli import ABSENTIA, cli_env
@@ -268,16 +269,17 @@ PREVIOUS_RELEASE = "efcadb7"
 #: Run by the previous release's code (its ledger/ on PYTHONPATH): a government campaign
 #: (imports, windows, events, the sweep, the outbox) and an enterprise one whose offer of
 #: a rebooking is taken, so every kind of row the upgrade must keep or derive exists.
+#: Runs on the previous release's source tree: its module names, not this release's.
 OLD_RELEASE_SCRIPT = """
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import Caller
-from ledger.app.wiring import open_absence
+from ledger.absence.setup import open_absence
 from ledger.config import load_settings
-from ledger.absence.notify import FileChannel
-from ledger.app.web import open_store
+from ledger.notify import FileChannel
+from ledger.web import open_store
 
 data, config, csv_a, csv_b = (Path(a) for a in sys.argv[1:5])
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -375,7 +377,7 @@ def test_previous_release_database_upgrades_keeping_everything(
     assert done.returncode == 0, done.stderr
     assert f"to {head_revision()}" in done.stdout, done.stdout
 
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     try:
         with store.engine.connect() as conn:
             assert current_revision(conn) == head_revision()

@@ -11,6 +11,7 @@ import pytest
 from ledger.app.registry import entry_types
 from ledger.app.scheduler import sign_due_checkpoints
 from ledger.errors import BadData
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, NewEntry, make_engine
 from ledger.storage.sequencer import Sequencer
 
@@ -25,7 +26,7 @@ def _body(event_id: str) -> dict[str, str]:
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> LedgerStore:
     store = LedgerStore(make_engine(f"sqlite:///{tmp_path}/l.db"), tmp_path / "keys", entry_types())
-    store.create_schema()
+    upgrade(store.engine)
     store.create_log("l", "example.org/l", T0)
     return store
 

@@ -16,6 +16,7 @@ from ledger.app.demo import append_sample_events
 from ledger.app.export import export_log
 from ledger.app.registry import entry_types
 from ledger.errors import VerificationError
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from ledger.tiles import TileRef
 from ledger.verify import DirectorySource, verify_log
@@ -29,7 +30,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[LedgerStore, dict[i
     """A log with checkpoints signed at sizes inside a bundle and on a bundle boundary."""
     tmp = tmp_path_factory.mktemp("parallel")
     store = LedgerStore(make_engine(f"sqlite:///{tmp}/l.db"), tmp / "keys", entry_types())
-    store.create_schema()
+    upgrade(store.engine)
     store.create_log("l", "example.org/l", T0)
     notes: dict[int, str] = {}
     for size in (1000, 1024, SIZE):  # 1000 cuts bundle 3; 1024 ends bundle 3
@@ -78,7 +79,7 @@ def test_forked_history_is_caught_against_an_older_checkpoint_inside_a_bundle(
     """Two stores with the same key diverge at entry 900; the old checkpoint is at 1000."""
     db = tmp_path / "a.db"
     store = LedgerStore(make_engine(f"sqlite:///{db}"), tmp_path / "keys", entry_types())
-    store.create_schema()
+    upgrade(store.engine)
     store.create_log("l", "example.org/l", T0)
     append_sample_events(store, "l", 999, T0)
     old = store.sign_checkpoint("l", T0).note

@@ -42,6 +42,7 @@ from ledger.app.web import create_app
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
 from ledger.errors import VerificationError
+from ledger.migrations import upgrade
 from ledger.note import Ed25519Signer, Ed25519Verifier
 from ledger.proof import TlogProof
 from ledger.storage import LedgerStore, make_engine
@@ -370,7 +371,7 @@ def test_unknown_log_name_with_nul_byte_is_not_found(
     url = str(request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "pg_url"}[kind]))
     store = LedgerStore(make_engine(url), tmp_path / "keys", entry_types())
     try:
-        store.create_schema()
+        upgrade(store.engine)
         store.create_log(LOG, ORIGIN, T0)
         client = create_app(store=store).test_client()
         failures = {}
