@@ -26,10 +26,12 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from bench._common import Progress, say
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.app.samples import append_sample_events, sample_events
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
-from ledger.storage.schema import metadata
 from ledger.storage.store import prepare
+from ledger.storage.tables import metadata
 from ledger.tiles import TileRef, encode_bundle
 
 LOG = "bench"
@@ -51,7 +53,8 @@ def fingerprint() -> str:
         for ix in sorted(table.indexes, key=lambda i: str(i.name)):
             h.update(str(CreateIndex(ix).compile(dialect=dialect)).encode())
     for _, item in sample_events(300, START):
-        h.update(prepare(item).encode(12345, bytes(32), b'"2026-11-20T01:00:00.000Z"'))
+        h.update(prepare(item, entry_types()).encode(12345, bytes(32),
+                                                     b'"2026-11-20T01:00:00.000Z"'))
     for ref in (TileRef(0, 1_234_067), TileRef(None, 5, 7), TileRef(2, 0, 3)):
         h.update(ref.path().encode())
     h.update(encode_bundle([b"a", b"bc"]))
@@ -83,7 +86,7 @@ class Dataset:
 
     def store(self, engine: Engine | None = None, **kwargs: Any) -> LedgerStore:
         return LedgerStore(engine if engine is not None else self.engine(), self.key_dir,
-                           **kwargs)
+                           entry_types(), **kwargs)
 
 
 def cache_dir(n: int) -> Path:
@@ -94,8 +97,8 @@ def _build(n: int, base: Path) -> dict[str, Any]:
     base.mkdir(parents=True)
     engine = make_engine(f"sqlite:///{base / 'ledger.db'}")
     try:
-        store = LedgerStore(engine, base / "keys")
-        store.create_schema()
+        store = LedgerStore(engine, base / "keys", entry_types())
+        upgrade(store.engine)
         store.create_log(LOG, ORIGIN, START)
         say(f"[dataset] appending {n - 1:,} sample entries in batches of {BATCH:,} "
             f"to {base}")

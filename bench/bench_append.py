@@ -59,12 +59,14 @@ from sqlalchemy import (
 
 from bench import _dataset
 from bench._common import Baseline, Figure, parse_args, rate, say, show, timed_report
+from ledger.app.registry import entry_types
 from ledger.app.samples import sample_events
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, NewEntry, Receipt, make_engine
 from ledger.storage.db import SQLITE_BEGIN
-from ledger.storage.schema import entries
 from ledger.storage.sequencer import Sequencer
 from ledger.storage.store import PreparedEntry
+from ledger.storage.tables import entries
 
 PG_ENV = "ABSENTIA_BENCH_PG_URL"
 GOAL_SINGLE = 5_000.0
@@ -155,8 +157,8 @@ class LedgerSide:
     """A fresh log; reads back the bytes it stored, for the raw side to insert."""
 
     def __init__(self, target: Target, what: str) -> None:
-        self.store = CountingStore(target.engine(what), target.key_dir)
-        self.store.create_schema()
+        self.store = CountingStore(target.engine(what), target.key_dir, entry_types())
+        upgrade(self.store.engine)
         self.name = f"bench-{what}" if target.pg_url is None else f"bench-{what}-{target.tag}"
         self.store.create_log(self.name, f"bench.absentia.invalid/{self.name}", START)
         self.next_index = 1  # entry 0 records the log's creation
@@ -489,7 +491,7 @@ def large_log(work: Path, n: int, items: Sequence[NewEntry], n_threads: int, bat
     name = _dataset.LOG
     engine = make_engine(f"sqlite:///{copy / 'ledger.db'}")
     try:
-        store = CountingStore(engine, copy / "keys")
+        store = CountingStore(engine, copy / "keys", entry_types())
         say(f"[append/large] Sequencer from {n_threads} threads into the {n:,}-entry log "
             f"(<= {max_s:.0f} s)")
         seq = Sequencer(store, now)

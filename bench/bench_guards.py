@@ -35,7 +35,9 @@ from bench._common import (
     throwaway_postgres,
     timed_report,
 )
+from ledger.app.registry import entry_types
 from ledger.app.samples import sample_events
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.store import NewEntry
 
@@ -80,8 +82,8 @@ def one_database(kind: str, make: Callable[[str], str], n: int, rounds: int
     stores: dict[str, LedgerStore] = {}
     with tempfile.TemporaryDirectory(prefix="absentia-bench-guards-") as tmp:
         for side in ("guarded", "unguarded"):
-            store = LedgerStore(make_engine(make(side)), Path(tmp) / f"keys-{side}")
-            store.create_schema()
+            store = LedgerStore(make_engine(make(side)), Path(tmp) / f"keys-{side}", entry_types())
+            upgrade(store.engine)
             if side == "unguarded":
                 drop_guards(store)
             stores[side] = store

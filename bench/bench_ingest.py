@@ -46,11 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import Baseline, Figure, Latency, rate, report, say, show
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.webhooks import WebhookSecret, sign
-from ledger.app.web import open_store
+from ledger.app.registry import entry_types
 from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import Settings, load_settings
 from ledger.entry import format_time
 from ledger.storage import LedgerStore
+from ledger.storage.open import open_store
 
 GOAL_EVENTS = 2_000.0
 LOG = "bench-hr"
@@ -117,7 +118,7 @@ def write_config(data: Path, url: str, sync: str, threads: int = THREADS) -> Pat
 def open_service(data: Path, config: Path, now: datetime) -> tuple[Settings, LedgerStore,
                                                                  AbsenceService]:
     settings = load_settings(data, config)
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     return settings, store, open_absence(settings, store, now)
 
 

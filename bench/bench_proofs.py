@@ -35,7 +35,7 @@ from bench import _dataset
 from bench._common import Baseline, Figure, Latency, Progress, parse_args, say, show, timed_report
 from ledger import merkle
 from ledger.storage import LedgerStore
-from ledger.storage.schema import entries
+from ledger.storage.tables import entries
 
 GOAL_P50_S = 0.002
 

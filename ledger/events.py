@@ -10,7 +10,7 @@ naming the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,10 +79,22 @@ def pattern(regex: str, what: str) -> Validator:
     return check
 
 
+@dataclass(frozen=True)
+class SelfScanned:
+    """A validator exempt from ``EventType.scan_body``: it checks for personal data
+    itself, or admits only values that cannot hold any (a random pseudonym, a digest).
+
+    Calling it calls ``check`` (which raises ``BadData`` on an invalid value).
+    """
+
+    check: Validator
+
+    def __call__(self, value: Any, path: str) -> None:
+        self.check(value, path)
+
+
 identifier = pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "an identifier (A-Z a-z 0-9 . _ : -)")
-pseudonym = pattern(r"sub_[a-z2-7]{26}", "a subject pseudonym (sub_ + 26 base32)")
-#: Validators exempt from ``scan_body``: they check for personal data themselves.
-SELF_SCANNED: set[Validator] = {pseudonym}
+pseudonym = SelfScanned(pattern(r"sub_[a-z2-7]{26}", "a subject pseudonym (sub_ + 26 base32)"))
 key_id_hex = pattern(r"[0-9a-f]{8}", "an 8-digit hex key ID")
 origin_text = pattern(r"[!-*,-~]{1,255}", "a log origin (printable ASCII, no spaces or '+')")
 
@@ -155,47 +167,66 @@ class EventType:
     def scan_body(self, body: dict[str, Any]) -> None:
         """Raise ``BadData`` naming the field if anything in ``body`` looks personal."""
         # Pseudonyms are random, not personal data; one could still hold a long run of
-        # digits, so they are exempt from the scan.  Validators in SELF_SCANNED (public
-        # titles, which may be Chinese) do their own narrower scan.
+        # digits, so they are exempt from the scan.  Other ``SelfScanned`` validators
+        # (public titles, which may be Chinese) do their own narrower scan.
         scan_for_personal_data(
             {k: v for k, v in body.items()
-             if (self.required.get(k) or self.optional.get(k)) not in SELF_SCANNED},
+             if not isinstance(self.required.get(k) or self.optional.get(k), SelfScanned)},
             "body")
 
 
-REGISTRY: dict[str, EventType] = {}
-
-
-def register(event_type: EventType) -> EventType:
-    """Add a type to the registry (module import time)."""
-    if not TYPE_RE.fullmatch(event_type.name):
-        raise ValueError(f"bad event type name {event_type.name!r}")
-    REGISTRY[event_type.name] = event_type
-    return event_type
-
-
-def lookup(name: str) -> EventType:
-    """The registered type ``name``.
-
-    Raises:
-        BadData: no such type.
+class EntryTypes:
+    """The entry types one ledger accepts, by name: built once by the composition root
+    from the core's ``CORE_TYPES`` and each domain's ``TYPES``, then handed to the store.
     """
-    try:
-        return REGISTRY[name]
-    except (KeyError, TypeError):
-        raise BadData(f"type: unknown entry type {name!r}", field="type") from None
+
+    def __init__(self, types: Iterable[EventType]) -> None:
+        """Raises:
+            ValueError: a malformed or repeated type name (a programming error).
+        """
+        self._types: dict[str, EventType] = {}
+        for event_type in types:
+            if not TYPE_RE.fullmatch(event_type.name):
+                raise ValueError(f"bad event type name {event_type.name!r}")
+            if event_type.name in self._types:
+                raise ValueError(f"entry type {event_type.name!r} is defined twice")
+            self._types[event_type.name] = event_type
+
+    def lookup(self, name: str) -> EventType:
+        """The registered type ``name``.
+
+        Raises:
+            BadData: no such type.
+        """
+        try:
+            return self._types[name]
+        except (KeyError, TypeError):
+            raise BadData(f"type: unknown entry type {name!r}", field="type") from None
+
+    def names(self) -> list[str]:
+        """Every registered type name, sorted."""
+        return sorted(self._types)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __iter__(self) -> Iterator[EventType]:
+        return iter(self._types.values())
+
+    def __len__(self) -> int:
+        return len(self._types)
 
 
-LOG_CREATED = register(EventType(
+LOG_CREATED = EventType(
     "log.created", "A log came into being; its origin and first verifier key.",
     {"origin": origin_text, "verifier_key": vkey},
-))
-LOG_KEY_ADDED = register(EventType(
+)
+LOG_KEY_ADDED = EventType(
     "log.key_added", "A new checkpoint-signing key takes over from now on.",
     {"verifier_key": vkey, "reason": one_of("rotated", "imported")},
     {"previous_key_id": key_id_hex},
-))
-PLATFORM_EVENT = register(EventType(
+)
+PLATFORM_EVENT = EventType(
     "platform.event", "What the interview platform reported about one session.",
     {
         "event_id": identifier,
@@ -206,14 +237,11 @@ PLATFORM_EVENT = register(EventType(
         "at": timestamp,
     },
     {"webhook_id": identifier, "detail": identifier},
-))
-WINDOW_CLOSED = register(EventType(
+)
+WINDOW_CLOSED = EventType(
     "window.closed", "An interview window closed; how many sessions it saw.",
     {"window": identifier, "closed_at": timestamp, "completed": count, "absent": count},
-))
+)
 
-
-# The absence domain's types register themselves on import; every process that appends
-# imports this module, so they are always known.
-import ledger.absence.entries  # noqa: E402, F401
-import ledger.accounts.entries as _accounts_entries  # noqa: E402, F401
+#: The ledger's own entry types (the domains define theirs in their ``entries`` modules).
+CORE_TYPES: tuple[EventType, ...] = (LOG_CREATED, LOG_KEY_ADDED, PLATFORM_EVENT, WINDOW_CLOSED)

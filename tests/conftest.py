@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger.app.registry import entry_types
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from tests.pgserver import PgServer, serve_for_tests
 
@@ -71,8 +73,8 @@ def key_dir(tmp_path: Path) -> Path:
 def store(db_url: str, key_dir: Path) -> Iterator[LedgerStore]:
     """A ledger store with its schema created, on each database kind."""
     engine = make_engine(db_url)
-    st = LedgerStore(engine, key_dir)
-    st.create_schema()
+    st = LedgerStore(engine, key_dir, entry_types())
+    upgrade(st.engine)
     try:
         yield st
     finally:

@@ -14,21 +14,20 @@ from typing import Any
 from ledger.errors import BadData
 from ledger.events import (
     PII_PATTERNS,
-    SELF_SCANNED,
     EventType,
+    SelfScanned,
     count,
     identifier,
     one_of,
     pattern,
     pseudonym,
-    register,
     timestamp,
 )
 
 _HAN_FREE_PII = tuple((what, p) for what, p in PII_PATTERNS if not what.startswith("Han"))
 
 
-def public_text(value: Any, path: str) -> None:
+def _public_text(value: Any, path: str) -> None:
     """A public title: 1..200 printable characters, no ID number, mobile or e-mail."""
     if not isinstance(value, str) or not 0 < len(value) <= 200 or not value.isprintable():
         raise BadData(f"{path}: must be 1..200 printable characters", field=path)
@@ -38,12 +37,12 @@ def public_text(value: Any, path: str) -> None:
                           field=path)
 
 
-SELF_SCANNED.add(public_text)
-hex64 = pattern(r"[0-9a-f]{64}", "a lowercase hex SHA-256")
+#: A public title (scans itself: Han characters are allowed, other personal data not).
+public_text = SelfScanned(_public_text)
 # A digest is random: about one in 300 holds eleven digits that read like a mobile
 # number.  It cannot hold personal data (its validator admits only 64 hex digits), so
 # it is exempt from the scan.
-SELF_SCANNED.add(hex64)
+hex64 = SelfScanned(pattern(r"[0-9a-f]{64}", "a lowercase hex SHA-256"))
 registration = pattern(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}", "a registration number")
 index_list = pattern(r"([0-9]{1,16}(,[0-9]{1,16}){0,199})?", "comma-separated ledger indexes")
 id_list = pattern(r"([A-Za-z0-9][A-Za-z0-9._:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9._:-]{0,127})*)?",
@@ -61,46 +60,46 @@ CAUSES = ("technical", "compatibility", "notification_failed", "withdrawn", "no_
 OUTCOMES = ("attended", "forfeited", "rebook_offered", "makeup_pending_review", "locked",
             "makeup_granted")
 
-POLICY_ADOPTED = register(EventType(
+POLICY_ADOPTED = EventType(
     "policy.adopted", "A decision policy came into force; decisions name it by digest.",
     {"policy": identifier, "digest": hex64, "mode": one_of("government", "enterprise"),
      "grace_s": count, "notify_within_s": count, "rebook_within_s": count,
      "lock_after": count, "makeup_causes": code_list, "appeal_period_s": count},
-))
-CAMPAIGN_CREATED = register(EventType(
+)
+CAMPAIGN_CREATED = EventType(
     "campaign.created", "HR opened a recruitment campaign (招聘批次).",
     {"campaign": identifier, "title": public_text, "timezone": tz_name,
      "policy": identifier, "policy_digest": hex64},
-))
-POST_ADDED = register(EventType(
+)
+POST_ADDED = EventType(
     "campaign.post_added", "A post (岗位) candidates apply for in a campaign.",
     {"campaign": identifier, "post": identifier, "title": public_text},
-))
-SUBJECT_REGISTERED = register(EventType(
+)
+SUBJECT_REGISTERED = EventType(
     "subject.registered",
     "A candidate joined a campaign: pseudonym, public registration number and a salted "
     "commitment to the details kept in the vault.",
     {"subject": pseudonym, "campaign": identifier, "post": identifier,
      "registration": registration, "commitment": hex64, "contact": codes},
-))
-SUBJECT_ERASED = register(EventType(
+)
+SUBJECT_ERASED = EventType(
     "subject.erased", "The candidate's vault key was destroyed; the details are gone.",
     {"subject": pseudonym, "reason": one_of("retention_expired", "request")},
-))
-WINDOW_SCHEDULED = register(EventType(
+)
+WINDOW_SCHEDULED = EventType(
     "window.scheduled", "An interview window for one candidate.",
     {"window": identifier, "campaign": identifier, "subject": pseudonym,
      "opens_at": timestamp, "closes_at": timestamp, "slot": identifier,
      "kind": one_of("regular", "makeup", "rebook")},
     {"origin_decision": identifier},
-))
-ACCOMMODATION_GRANTED = register(EventType(
+)
+ACCOMMODATION_GRANTED = EventType(
     "accommodation.granted", "HR changed a window before its close (合理关怀).",
     {"window": identifier, "kind": one_of("extended", "alternate_slot"),
      "opens_at": timestamp, "closes_at": timestamp,
      "reason": one_of("poor_signal", "special_needs", "low_digital_literacy", "other")},
-))
-PLATFORM_QUARANTINED = register(EventType(
+)
+PLATFORM_QUARANTINED = EventType(
     "platform.quarantined",
     "A platform event that cannot count (unknown window, outside it, already decided): "
     "kept for HR to see, never silently dropped.",
@@ -109,21 +108,21 @@ PLATFORM_QUARANTINED = register(EventType(
      "reason": one_of("unknown_window", "before_open", "after_close", "subject_mismatch",
                       "window_decided", "subject_erased")},
     {"subject": pseudonym, "detail": code},
-))
-DECISION_MADE = register(EventType(
+)
+DECISION_MADE = EventType(
     "decision.made", "The ruling on one window: outcome, cause, evidence, policy.",
     {"decision": identifier, "window": identifier, "campaign": identifier,
      "subject": pseudonym, "outcome": one_of(*OUTCOMES), "evidence": index_list,
      "policy_digest": hex64, "reason": code, "explanation_sha256": hex64,
      "basis": one_of("sweep", "review", "appeal", "alert")},
     {"cause": one_of(*CAUSES), "rebook_until": timestamp, "supersedes": identifier},
-))
-DECISION_REVIEWED = register(EventType(
+)
+DECISION_REVIEWED = EventType(
     "decision.reviewed", "A reviewer confirmed a pending case or granted a make-up.",
     {"decision": identifier, "ruling": one_of("confirmed", "makeup_granted")},
     {"makeup_window": identifier, "alert": identifier},
-))
-APPEAL_FILED = register(EventType(
+)
+APPEAL_FILED = EventType(
     "appeal.filed", "A candidate appealed a decision (申诉).  The statement is sealed in "
     "the vault; the entry carries its HMAC-SHA-256 under a key derived from the master "
     "key (``statement_hmac``), so no one can confirm a guessed statement from the "
@@ -132,83 +131,93 @@ APPEAL_FILED = register(EventType(
      "ground": one_of("technical", "notification", "personal", "other")},
     {"statement_hmac": hex64, "statement_sha256": hex64},
     exactly_one=(("statement_hmac", "statement_sha256"),),
-))
-APPEAL_RULED = register(EventType(
+)
+APPEAL_RULED = EventType(
     "appeal.ruled", "A reviewer ruled on an appeal; an overturn supersedes the decision.",
     {"appeal": identifier, "ruling": one_of("upheld", "overturned")},
     {"makeup_window": identifier},
-))
-NOTIFICATION_QUEUED = register(EventType(
+)
+NOTIFICATION_QUEUED = EventType(
     "notification.queued", "A message to a candidate entered the outbox.",
     {"notification": identifier, "subject": pseudonym, "channel": one_of("email", "sms"),
      "template": one_of("invitation", "decision", "makeup", "appeal_ruling"),
      "due_by": timestamp},
     {"window": identifier, "decision": identifier, "appeal": identifier},
-))
-NOTIFICATION_SENT = register(EventType(
+)
+NOTIFICATION_SENT = EventType(
     "notification.sent", "A channel accepted a message.",
     {"notification": identifier, "attempt": count, "provider_ref_sha256": hex64},
-))
-NOTIFICATION_FAILED = register(EventType(
+)
+NOTIFICATION_FAILED = EventType(
     "notification.failed", "A send attempt failed; ``final`` 1 means no more retries.",
     {"notification": identifier, "attempt": count, "error": code, "final": count},
     {"retry_at": timestamp},
-))
-NOTIFICATION_DELIVERED = register(EventType(
+)
+NOTIFICATION_DELIVERED = EventType(
     "notification.delivered", "The gateway's delivery receipt for a sent message.",
     {"notification": identifier, "status": one_of("delivered", "undeliverable")},
-))
-ALERT_RAISED = register(EventType(
+)
+ALERT_RAISED = EventType(
     "alert.raised", "An anomaly (异常预警): outage, notification failures, absence rate.",
     {"alert": identifier, "campaign": identifier,
      "kind": one_of("platform_outage", "notification_failures", "absence_rate"),
      "count": count, "total": count, "threshold": count, "windows": id_list},
     {"slot_start": timestamp},
-))
-ALERT_RESOLVED = register(EventType(
+)
+ALERT_RESOLVED = EventType(
     "alert.resolved", "HR acted on an alert: a mass make-up, or dismissed it.",
     {"alert": identifier, "action": one_of("mass_makeup", "dismissed"), "makeups": count},
-))
-PERSONAL_DATA_VIEWED = register(EventType(
+)
+PERSONAL_DATA_VIEWED = EventType(
     "pii.viewed", "Someone read a candidate's personal data: who (the actor), whose, why.",
     {"subject": pseudonym, "purpose": one_of("review", "appeal", "contact", "audit"),
      "fields": codes},
-))
-REBOOK_LAPSED = register(EventType(
+)
+REBOOK_LAPSED = EventType(
     "rebook.lapsed", "An enterprise rebooking offer ended unused: the candidate booked no new "
     "window before rebook_until (the sweep records it once).",
     {"decision": identifier, "window": identifier, "rebook_until": timestamp},
-))
-AUDIT_PERFORMED = register(EventType(
+)
+AUDIT_PERFORMED = EventType(
     "audit.performed", "An auditor verified or exported a log from the console: who (the "
     "actor), which log, up to which size, and the outcome.",
     {"action": one_of("verify", "export"), "log": identifier, "size": count,
      "result": one_of("started", "ok", "failed")},
     {"bad_index": count},
-))
-TOKEN_CREATED = register(EventType(
+)
+TOKEN_CREATED = EventType(
     "token.created", "An API bearer token for one role; only its SHA-256 is kept.",
     {"token": identifier, "role": one_of(*ROLES), "secret_sha256": hex64},
     {"label": identifier},
-))
-TOKEN_REVOKED = register(EventType(
+)
+TOKEN_REVOKED = EventType(
     "token.revoked", "An API token stops working.", {"token": identifier},
-))
+)
 
 # -- publicity: what the public and the archive were given ----------------------------
 
-NOTICE_PUBLISHED = register(EventType(
+NOTICE_PUBLISHED = EventType(
     "notice.published",
     "A public result notice (公示): the SHA-256 of its exact HTML bytes, the checkpoint "
     "its lines were proven under, and its notice period (working days).",
     {"notice": identifier, "campaign": identifier, "sha256": hex64, "lines": count,
      "checkpoint_size": count, "period_start": timestamp, "period_end": timestamp},
     {"supersedes": identifier},
-))
-REPORT_GENERATED = register(EventType(
+)
+REPORT_GENERATED = EventType(
     "report.generated",
     "A signed archive report (电子档案, PDF/A-3b): the SHA-256 of its bytes and the "
     "checkpoint its embedded proofs verify against.",
     {"report": identifier, "campaign": identifier, "sha256": hex64, "decisions": count,
      "checkpoint_size": count},
-))
+)
+
+#: Every entry type of this domain, for the registry the composition root builds.
+TYPES: tuple[EventType, ...] = (
+    POLICY_ADOPTED, CAMPAIGN_CREATED, POST_ADDED, SUBJECT_REGISTERED, SUBJECT_ERASED,
+    WINDOW_SCHEDULED, ACCOMMODATION_GRANTED, PLATFORM_QUARANTINED, DECISION_MADE,
+    DECISION_REVIEWED, APPEAL_FILED, APPEAL_RULED, NOTIFICATION_QUEUED, NOTIFICATION_SENT,
+    NOTIFICATION_FAILED, NOTIFICATION_DELIVERED, ALERT_RAISED, ALERT_RESOLVED,
+    PERSONAL_DATA_VIEWED, REBOOK_LAPSED, AUDIT_PERFORMED, TOKEN_CREATED, TOKEN_REVOKED,
+    NOTICE_PUBLISHED, REPORT_GENERATED,
+)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, create_engine
 
 from ledger.absence import projection
 from ledger.errors import CouldNotCheck
+from ledger.migrations import upgrade_connection
 from ledger.storage.store import Appended, LedgerStore, NewEntry
 
 Progress = Callable[[int, int], None]
@@ -46,7 +47,7 @@ def rebuild(store: LedgerStore, log: str, now: datetime, progress: Progress | No
     Appends wait meanwhile (the log's write lock is held), so nothing is missed.
     """
     def plan(conn: Connection) -> list[NewEntry]:
-        projection.create_tables(conn)
+        upgrade_connection(conn)
         projection.clear(conn)
         replay(store, log, conn, progress)
         return []
@@ -76,7 +77,7 @@ def check_rebuild(store: LedgerStore, log: str, progress: Progress | None = None
     size = store.head(log).size
     scratch = create_engine("sqlite://")
     with scratch.begin() as conn:
-        projection.create_tables(conn)
+        upgrade_connection(conn)
         n = replay(store, log, conn, progress)
         replayed = dict(projection.table_rows(conn))
     with store.engine.connect() as conn, conn.begin():

@@ -186,10 +186,8 @@ class AbsenceService:
     # -- plumbing -----------------------------------------------------------------
 
     def ensure_schema(self, now: datetime) -> None:
-        """Create the tables and record every configured policy not yet in the ledger."""
-        from ledger.migrations import upgrade
-
-        upgrade(self.store.engine)
+        """Record every configured policy not yet in the ledger.  The tables are the
+        migrations' (``ledger.migrations.upgrade``, run when the store is opened)."""
         todo = [p for p in self.cfg.policies.values() if not self._policy_known(p.digest())]
         if todo:
             self._run(now, lambda conn: [e for p in todo

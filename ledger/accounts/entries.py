@@ -7,7 +7,7 @@ name (it may be an e-mail address or a name), a password, a hash or a TOTP secre
 
 from __future__ import annotations
 
-from ledger.events import EventType, count, one_of, pattern, register, timestamp
+from ledger.events import EventType, count, one_of, pattern, timestamp
 
 #: Console roles: HR operator, HR reviewer, auditor, administrator.
 CONSOLE_ROLES = ("hr", "reviewer", "auditor", "admin")
@@ -17,29 +17,35 @@ FAILURE_REASONS = ("bad_password", "bad_totp", "locked", "unknown_login")
 user_id = pattern(r"u_[a-z2-7]{16}", "a user id (u_ + 16 base32)")
 session_ref = pattern(r"s_[a-z2-7]{16}", "a session reference (s_ + 16 base32)")
 
-USER_CREATED = register(EventType(
+USER_CREATED = EventType(
     "user.created", "A console account was created (id and role; the login stays off-ledger).",
     {"user": user_id, "role": one_of(*CONSOLE_ROLES)},
-))
-USER_TOTP_ENROLLED = register(EventType(
+)
+USER_TOTP_ENROLLED = EventType(
     "user.totp_enrolled", "A user confirmed a TOTP authenticator with one valid code.",
     {"user": user_id},
-))
-USER_SIGNED_IN = register(EventType(
+)
+USER_SIGNED_IN = EventType(
     "user.signed_in", "A user signed in to the console; a new session began.",
     {"user": user_id, "session": session_ref, "second_factor": one_of("totp", "none")},
-))
-USER_SIGN_IN_FAILED = register(EventType(
+)
+USER_SIGN_IN_FAILED = EventType(
     "user.sign_in_failed",
     "A sign-in attempt failed; the user only when the login names an account.",
     {"reason": one_of(*FAILURE_REASONS)},
     {"user": user_id},
-))
-USER_SIGNED_OUT = register(EventType(
+)
+USER_SIGNED_OUT = EventType(
     "user.signed_out", "A user signed out; the session ended server-side.",
     {"user": user_id, "session": session_ref},
-))
-USER_LOCKED = register(EventType(
+)
+USER_LOCKED = EventType(
     "user.locked", "Repeated failures locked an account until a time (back-off).",
     {"user": user_id, "until": timestamp, "failures": count},
-))
+)
+
+#: Every entry type of this domain, for the registry the composition root builds.
+TYPES: tuple[EventType, ...] = (
+    USER_CREATED, USER_TOTP_ENROLLED, USER_SIGNED_IN, USER_SIGN_IN_FAILED, USER_SIGNED_OUT,
+    USER_LOCKED,
+)

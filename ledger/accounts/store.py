@@ -51,16 +51,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
     delete,
     insert,
     select,
@@ -68,38 +59,10 @@ from sqlalchemy import (
 )
 
 from ledger.accounts.entries import CONSOLE_ROLES
+from ledger.accounts.tables import accounts, sessions
 from ledger.entry import format_time
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import Appended, LedgerStore, NewEntry, Receipt
-
-ACCOUNTS = MetaData()
-
-accounts = Table(
-    "console_accounts", ACCOUNTS,
-    Column("user_id", String(32), primary_key=True),
-    Column("login", String(256), nullable=False, unique=True),  # normalised, see norm_login
-    Column("role", String(16), nullable=False),
-    Column("password_hash", Text, nullable=False),
-    Column("totp_sealed", LargeBinary),  # nonce || AES-GCM(secret); NULL: not enrolled
-    Column("totp_last_step", BigInteger, nullable=False),  # replay guard
-    Column("failures", Integer, nullable=False),  # consecutive, since the last lock
-    Column("lockouts", Integer, nullable=False),  # locks since the last success
-    Column("locked_until", String(32)),  # RFC 3339 UTC, as the ledger writes times
-    Column("created_at", String(32), nullable=False),
-)
-sessions = Table(
-    "console_sessions", ACCOUNTS,
-    Column("token_sha256", String(64), primary_key=True),
-    Column("session", String(32), nullable=False, unique=True),  # the ledger's reference
-    Column("user_id", String(32), nullable=False),
-    Column("stage", String(8), nullable=False),  # full | totp | enrol
-    Column("csrf", String(64), nullable=False),
-    Column("pending_sealed", LargeBinary),  # the TOTP secret being enrolled
-    Column("created_at", String(32), nullable=False),
-    Column("last_seen", String(32), nullable=False),
-    Column("expires_at", String(32), nullable=False),  # absolute
-    Index("ix_console_sessions_user", "user_id"),
-)
 
 #: Roles that must sign in with a TOTP code (and enrol one at their first sign-in).
 TOTP_REQUIRED = frozenset({"reviewer", "admin"})
@@ -259,16 +222,6 @@ class Accounts:
                                  info=b"absentia console totp v1").derive(master_key))
 
     # -- plumbing -------------------------------------------------------------------
-
-    def ensure_schema(self) -> None:
-        """Bring the schema, the account tables included, to the newest revision.
-
-        Raises:
-            sqlalchemy.exc.SQLAlchemyError: a migration failed.
-        """
-        from ledger.migrations import upgrade
-
-        upgrade(self.store.engine)
 
     def _run(self, now: datetime, plan: Any) -> list[Receipt]:
         return self.store.execute(self.log, now, plan, _no_projection)

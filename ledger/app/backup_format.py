@@ -10,7 +10,7 @@ restoring one, ``ledger.app.backup``.  A backup is a directory::
     tables/<table>.jsonl.gz        every table of the app, one JSON object a row
 
 The tables are the app's SQLAlchemy models, the list the migrations make the schema from
-(``ledger.migrations.target_metadata``), so a table added later is backed up without
+(``ledger.app.registry.table_metadata``), so a table added later is backed up without
 touching this module.  Bytes are written as ``{"$b64": ...}``.  Everything is read
 in one read transaction (one ``BEGIN`` on SQLite, REPEATABLE READ on PostgreSQL): a
 coherent snapshot while the app keeps running.
@@ -38,8 +38,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, MetaData, Table, column, inspect, select
 from sqlalchemy import table as table_clause
 
+from ledger.app.registry import table_metadata
 from ledger.errors import BadData, LedgerError
-from ledger.migrations import target_metadata
 from ledger.storage.schema import APPEND_ONLY_TABLES
 
 FORMAT = "absentia-backup"
@@ -76,10 +76,10 @@ class BackupDamaged(RestoreRefused):
 def app_tables() -> list[Table]:
     """Every table of the app, the ledger's first, each MetaData's in dependency order.
 
-    The tables are the migrations' models (``ledger.migrations.target_metadata``), the
+    The tables are the migrations' models (``ledger.app.registry.table_metadata``), the
     same list the schema is made from and checked against for drift.
     """
-    metas = list(target_metadata())
+    metas = list(table_metadata())
     metas.sort(key=lambda m: not any(t.startswith("ledger_") for t in m.tables))
     seen: dict[str, Table] = {}
     for md in metas:

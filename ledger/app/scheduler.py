@@ -24,9 +24,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ledger.absence.projection import scheduler_leases
 from ledger.errors import LedgerError
 from ledger.storage.store import LedgerStore
+from ledger.storage.tables import scheduler_leases
 from ledger.witness.client import WitnessSettings, push_due
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,12 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from ledger.app.logging_setup import no_request_line
+from ledger.app.registry import entry_types
 from ledger.app.scheduler import start_scheduler, stop_scheduler
-from ledger.app.web import create_app, open_store
+from ledger.app.web import create_app
 from ledger.app.wiring import absence_jobs, open_absence
 from ledger.config import Settings
+from ledger.storage.open import open_store
 from ledger.witness.client import load_witness_settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None, 
     and under the database lease the sweep, outbox and reports); without, another
     process (``absentia scheduler``) must.
     """
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     service = open_absence(settings, store, datetime.now(UTC))
     jobs = None
     if scheduler:

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +35,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect
 
 from ledger.errors import CouldNotCheck
-from ledger.storage.schema import lock_ddl
+from ledger.storage.db import lock_ddl, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +63,13 @@ class Upgraded:
         return self.before != self.after
 
 
-def target_metadata() -> list[MetaData]:
-    """The models: every ``MetaData`` of the application's tables."""
-    from ledger.absence.projection import OPERATIONAL, PROJECTIONS
-    from ledger.accounts.store import ACCOUNTS
-    from ledger.storage.schema import metadata
-
-    return [metadata, PROJECTIONS, OPERATIONAL, ACCOUNTS]
-
-
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None,
+                   models: Sequence[MetaData] | None = None) -> Config:
     """An Alembic ``Config`` for the migrations in this package (no alembic.ini).
 
-    ``connection`` (in a transaction) is the one the migrations run on.
+    ``connection`` (in a transaction) is the one the migrations run on; ``models``, the
+    application's tables, are what ``autogenerate`` compares with (the composition root
+    knows them: ``ledger.app.registry.table_metadata``).
     """
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
@@ -84,6 +77,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     if connection is not None:
         cfg.attributes["connection"] = connection
+    if models is not None:
+        cfg.attributes["target_metadata"] = list(models)
     return cfg
 
 
@@ -160,16 +155,12 @@ def upgrade_connection(conn: Connection, revision: str = "head") -> Upgraded:
     return Upgraded(before, after, adopted)
 
 
-@contextmanager
-def _write_connection(engine: Engine) -> Iterator[Connection]:
-    from ledger.storage.db import write_transaction
-
-    with write_transaction(engine) as conn:
-        yield conn
-
-
 def upgrade(engine: Engine, revision: str = "head") -> Upgraded:
     """Migrate ``engine``'s database to ``revision`` (default: this release's head).
+
+    The one way the schema is made: every process (``ledger.storage.open.open_store``),
+    test and tool that needs the tables calls this (or ``upgrade_connection`` inside a
+    transaction it holds).
 
     Cheap when there is nothing to do (one read, no lock).  Safe to call from several
     processes at once.
@@ -184,7 +175,7 @@ def upgrade(engine: Engine, revision: str = "head") -> Upgraded:
             now_at = current_revision(conn)
         if now_at == head_revision():
             return Upgraded(now_at, now_at)
-    with _write_connection(engine) as conn:
+    with write_transaction(engine) as conn:
         return upgrade_connection(conn, revision)
 
 
@@ -233,10 +224,11 @@ def next_revision_id() -> str:
     return f"{max(numbers, default=0) + 1:04d}"
 
 
-def new_revision(message: str, *, autogenerate: bool = True) -> Path:
+def new_revision(message: str, models: Sequence[MetaData], *,
+                 autogenerate: bool = True) -> Path:
     """Write a new revision file following the head; return its path.
 
-    With ``autogenerate``, the body is the difference between the models and the
+    With ``autogenerate``, the body is the difference between ``models`` and the
     schema the current revisions create (on a scratch in-memory SQLite database);
     review it, and add PostgreSQL- or SQLite-only steps by hand.
 
@@ -249,7 +241,7 @@ def new_revision(message: str, *, autogenerate: bool = True) -> Path:
     scratch = create_engine("sqlite://")
     with scratch.connect() as conn, conn.begin():
         upgrade_connection(conn)
-        cfg = alembic_config(conn)
+        cfg = alembic_config(conn, models)
         script: Any = command.revision(cfg, message=message, autogenerate=autogenerate,
                                        rev_id=next_revision_id())
     script_directory.cache_clear()
@@ -259,4 +251,4 @@ def new_revision(message: str, *, autogenerate: bool = True) -> Path:
 
 __all__ = ["BASELINE", "SchemaOutOfDate", "Upgraded", "alembic_config", "check_at_head",
            "current_revision", "head_revision", "history", "new_revision", "schema_state",
-           "target_metadata", "upgrade", "upgrade_connection"]
+           "upgrade", "upgrade_connection"]

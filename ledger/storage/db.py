@@ -10,6 +10,20 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
+#: PostgreSQL advisory lock key serialising schema creation (an arbitrary constant).
+DDL_LOCK_KEY = 0x4142_5354  # "ABST"
+
+
+def lock_ddl(conn: Connection) -> None:
+    """PostgreSQL: hold a transaction-scoped lock while creating tables.
+
+    Two processes starting at once (gunicorn workers, schedulers) would otherwise race
+    in ``CREATE TABLE IF NOT EXISTS`` and one fail with "tuple concurrently updated".
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})")
+
+
 #: Execution option naming the SQLite BEGIN mode (DEFERRED for reads, IMMEDIATE to write).
 SQLITE_BEGIN = "absentia_sqlite_begin"
 

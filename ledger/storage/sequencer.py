@@ -39,7 +39,7 @@ class Sequencer:
             LedgerError: the batch it was in could not be committed.
         """
         # Checked in the caller's thread: one caller's bad input never sinks a batch.
-        prepared = prepare(item)
+        prepared = prepare(item, self.store.types)
         self.store.log(log)
         fut: Future[Receipt] = Future()
         self._queue.put((log, prepared, fut))

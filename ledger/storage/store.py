@@ -8,12 +8,10 @@ take different head rows and do not wait on each other on PostgreSQL.
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import json
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,169 +22,40 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ledger import jcs, merkle
+from ledger import merkle
 from ledger.checkpoint import Checkpoint
-from ledger.entry import ACTOR_RE, ZERO_HASH, format_time
+from ledger.entry import ZERO_HASH, format_time
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
-from ledger.events import LOG_CREATED, LOG_KEY_ADDED, PII_HINT, lookup, scan_for_personal_data
+from ledger.events import (
+    LOG_CREATED,
+    LOG_KEY_ADDED,
+    EntryTypes,
+)
 from ledger.keys import KeyDirectory
 from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
 from ledger.storage.db import write_transaction
-from ledger.storage.schema import checkpoints, create_schema, entries, heads, keys, logs, nodes
-from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef, encode_bundle
+from ledger.storage.records import (
+    Appended,
+    LogInfo,
+    NewEntry,
+    Plan,
+    PreparedEntry,
+    Project,
+    Receipt,
+    StoredCheckpoint,
+    TreeHead,
+    prepare,
+)
+from ledger.storage.tables import checkpoints, entries, heads, keys, logs
+from ledger.storage.tree import TileCache, base_hashes, stored_tile
+from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-_B64 = base64.b64encode
 
 
 def _valid_log_name(name: str) -> bool:
     return 0 < len(name) <= 64 and set(name) <= _NAME_CHARS
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    """What a caller asks to append: the ledger adds index, prev and time."""
-
-    type: str
-    actor: str
-    body: dict[str, Any]
-    idempotency_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """Proof of acceptance: where the entry went and what its leaf hash is."""
-
-    log: str
-    index: int
-    leaf_hash: bytes
-    time: str
-    duplicate: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "log": self.log,
-            "index": self.index,
-            "leaf_hash": _B64(self.leaf_hash).decode(),
-            "time": self.time,
-            "duplicate": self.duplicate,
-        }
-
-
-@dataclass(frozen=True)
-class Appended:
-    """An entry just appended (not a duplicate), as projections consume it."""
-
-    index: int
-    type: str
-    actor: str
-    body: dict[str, Any]
-    time: str
-
-
-#: Plans a command under the log's write lock: reads state, returns entries to append.
-Plan = Callable[[Connection], Sequence[NewEntry]]
-#: Applies appended entries to the projection tables in the same transaction.
-Project = Callable[[Connection, Sequence[Appended]], None]
-
-
-@dataclass(frozen=True)
-class LogInfo:
-    """A log's identity and every verifier key it has ever used (oldest first)."""
-
-    id: int
-    name: str
-    origin: str
-    verifier_keys: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "origin": self.origin, "verifier_keys": list(self.verifier_keys)}
-
-
-@dataclass(frozen=True)
-class TreeHead:
-    size: int
-    root: bytes
-
-
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    size: int
-    root: bytes
-    key_id: str
-    note: str
-    signed_at_ms: int
-
-
-@dataclass(slots=True)
-class PreparedEntry:
-    head: bytes  # b'{"actor":...,"body":...,"index":'
-    type_tail: bytes  # b',"type":"..."}'
-    type: str
-    idem_key: str | None
-
-    def encode(self, index: int, prev: bytes, time_json: bytes) -> bytes:
-        # RFC 8785 sorts keys: actor, body, index, prev, time, type.  actor and body were
-        # canonicalised by the rfc8785 package; index is an integer, prev base64 and time
-        # RFC 3339 need no escaping, so splicing them in yields the canonical form
-        # (checked against rfc8785 on whole entries in tests/unit/ledger/test_store_encoding).
-        return b"".join(
-            (self.head, str(index).encode(), b',"prev":"', _B64(prev), b'","time":',
-             time_json, self.type_tail)
-        )
-
-
-def prepare(item: NewEntry) -> PreparedEntry:
-    """Validate an entry request and canonicalise its parts (outside any transaction).
-
-    Raises:
-        BadData: unknown type, malformed actor, invalid body, personal data, or an
-            idempotency key that is empty or too long.
-    """
-    if not isinstance(item.actor, str) or not ACTOR_RE.fullmatch(item.actor):
-        raise BadData(f"actor: {item.actor!r} is not of the form role[:id]", field="actor")
-    event_type = lookup(item.type)
-    event_type.check_body(item.body, scan=False)
-    if PII_HINT.search(item.actor) is not None:
-        scan_for_personal_data(item.actor, "actor")
-    if item.idempotency_key is not None and not 0 < len(item.idempotency_key) <= 128:
-        raise BadData("idempotency_key: must be 1..128 characters", field="idempotency_key")
-    # Every registered field validator admits only strings and safe integers.
-    body = jcs.canonical_of_flat_object(item.body)
-    # One search over the canonical text (strings appear in it unescaped but for
-    # quotes, backslashes and control characters) finds whether anything looks
-    # personal; only then the field-by-field scan names it (or clears a false alarm,
-    # such as a pseudonym that happens to hold a run of digits).
-    if PII_HINT.search(body.decode("utf-8")) is not None:
-        event_type.scan_body(item.body)
-    # actor and type match ASCII patterns without characters JSON escapes, so their
-    # RFC 8785 form is the text in quotes.
-    head = b'{"actor":"' + item.actor.encode() + b'","body":' + body + b',"index":'
-    return PreparedEntry(head, b',"type":"' + item.type.encode() + b'"}', item.type,
-                         item.idempotency_key)
-
-
-@dataclass
-class _TileCache:
-    """LRU of full tiles (immutable once full), keyed by (log id, base level, tile index)."""
-
-    capacity: int = 4096
-    data: OrderedDict[tuple[int, int, int], list[bytes]] = field(default_factory=OrderedDict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, key: tuple[int, int, int]) -> list[bytes] | None:
-        with self.lock:
-            v = self.data.get(key)
-            if v is not None:
-                self.data.move_to_end(key)
-            return v
-
-    def put(self, key: tuple[int, int, int], value: list[bytes]) -> None:
-        with self.lock:
-            self.data[key] = value
-            if len(self.data) > self.capacity:
-                self.data.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -243,11 +112,14 @@ class _Group:
 class LedgerStore:
     """Logs in one database, with their keys in one key directory."""
 
-    def __init__(self, engine: Engine, key_dir: Path, *, tile_cache: int = 4096) -> None:
+    def __init__(self, engine: Engine, key_dir: Path, types: EntryTypes, *,
+                 tile_cache: int = 4096) -> None:
+        """``types``: the entry types appends may have (``ledger.app.registry``)."""
         self.engine = engine
+        self.types = types
         self.keys = KeyDirectory(key_dir)
         self._log_cache: dict[str, LogInfo] = {}
-        self._tiles = _TileCache(tile_cache)
+        self._tiles = TileCache(tile_cache)
         self._sqlite = engine.dialect.name == "sqlite"
         self._sql = _HotSQL.for_dialect(engine.dialect.name)
         self._groups: dict[int, _Group] = {}
@@ -324,11 +196,6 @@ class LedgerStore:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def create_schema(self) -> None:
-        """Create tables and append-only triggers if missing."""
-        with self.write() as conn:
-            create_schema(conn)
-
     # -- logs and keys ------------------------------------------------------------
 
     def create_log(
@@ -361,7 +228,8 @@ class LedgerStore:
                     key_uri=uri, created_at=created))
                 self._append_in(conn, log_id, name, [prepare(NewEntry(
                     LOG_CREATED.name, "system",
-                    {"origin": origin, "verifier_key": signer.verifier.vkey}))], created)
+                    {"origin": origin, "verifier_key": signer.verifier.vkey}), self.types)],
+                    created)
         except IntegrityError as exc:
             raise Conflict(f"a log named {name!r} or with origin {origin!r} exists") from exc
         self._log_cache.pop(name, None)
@@ -457,7 +325,7 @@ class LedgerStore:
                 LOG_KEY_ADDED.name, "system",
                 {"verifier_key": signer.verifier.vkey,
                  "reason": "rotated" if key_uri is None else "imported",
-                 "previous_key_id": f"{old.key_id:08x}"}))], created)
+                 "previous_key_id": f"{old.key_id:08x}"}), self.types)], created)
         self._log_cache.pop(name, None)
         self.sign_checkpoint(name, now)
         return self.log(name)
@@ -478,7 +346,7 @@ class LedgerStore:
             NotFound: no such log.
             BadData: an entry is invalid (nothing is written).
         """
-        return self.append_prepared(name, [prepare(i) for i in items], now)
+        return self.append_prepared(name, [prepare(i, self.types) for i in items], now)
 
     def append_prepared(
         self, name: str, prepared: Sequence[PreparedEntry], now: datetime
@@ -567,7 +435,7 @@ class LedgerStore:
         items = cmd.plan(conn)
         if not items:
             return []
-        prepared = [prepare(i) for i in items]
+        prepared = [prepare(i, self.types) for i in items]
         out: list[tuple[Receipt, bytes]] = []
         receipts = self._append_in(conn, log.id, name, prepared, format_time(cmd.now),
                                    out=out)
@@ -798,7 +666,7 @@ class LedgerStore:
         # A full tile is read whole (and cached) even when fewer hashes were asked for.
         read = TILE_WIDTH if full else width
         lo = tile * TILE_WIDTH
-        got = _base_hashes(conn, log_id, base, lo, lo + read)
+        got = base_hashes(conn, log_id, base, lo, lo + read)
         if len(got) != read:
             raise CouldNotCheck(
                 f"storage is missing hashes at level {base} in [{lo}, {lo + read}): "
@@ -916,33 +784,5 @@ class LedgerStore:
             return data
 
 
-def _base_hashes(conn: Connection, log_id: int, base: int, lo: int, hi: int) -> list[bytes]:
-    """The stored hashes at tree level ``base`` (0: leaves) with indexes in [lo, hi)."""
-    if base == 0:
-        q = select(entries.c.leaf_hash).where(
-            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
-        ).order_by(entries.c.idx)
-    else:
-        q = select(nodes.c.hash).where(
-            nodes.c.log_id == log_id, nodes.c.level == base, nodes.c.idx >= lo,
-            nodes.c.idx < hi,
-        ).order_by(nodes.c.idx)
-    return [bytes(h) for h in conn.execute(q).scalars()]
-
-
-def stored_tile(conn: Connection, log_id: int, ref: TileRef) -> tuple[bytes, int]:
-    """A tile's bytes as the database holds them, on ``conn`` (a backup reads them in its
-    snapshot), and how many rows they came from; nothing is checked or cached."""
-    lo = ref.index * TILE_WIDTH
-    hi = lo + ref.width
-    if ref.level is None:
-        rows = conn.execute(select(entries.c.data).where(
-            entries.c.log_id == log_id, entries.c.idx >= lo, entries.c.idx < hi
-        ).order_by(entries.c.idx)).scalars().all()
-        return encode_bundle([bytes(r) for r in rows]), len(rows)
-    hashes = _base_hashes(conn, log_id, ref.level * TILE_HEIGHT, lo, hi)
-    return b"".join(hashes), len(hashes)
-
-
-__all__ = ["LedgerStore", "LogInfo", "NewEntry", "PreparedEntry", "Receipt", "StoredCheckpoint",
-           "TreeHead", "prepare"]
+__all__ = ["Appended", "LedgerStore", "LogInfo", "NewEntry", "Plan", "PreparedEntry", "Project",
+           "Receipt", "StoredCheckpoint", "TreeHead", "prepare", "stored_tile"]

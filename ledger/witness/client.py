@@ -31,8 +31,8 @@ from ledger import jsonread
 from ledger.config import Settings
 from ledger.errors import BadData, CouldNotCheck, LedgerError
 from ledger.note import SignedNote
-from ledger.storage.schema import cosignatures, witness_pushes
 from ledger.storage.store import LedgerStore, StoredCheckpoint
+from ledger.storage.tables import cosignatures, witness_pushes
 from ledger.witness.cosig import CosignatureV1Verifier, parse_signature_lines
 from ledger.witness.protocol import SIZE_MEDIA_TYPE, AddCheckpoint, parse_size_body
 

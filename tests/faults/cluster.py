@@ -51,11 +51,12 @@ from sqlalchemy.engine import make_url
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import Caller
 from ledger.absence.webhooks import WebhookSecret, sign
-from ledger.app.web import open_store
+from ledger.app.registry import entry_types
 from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import load_settings
 from ledger.entry import format_time
 from ledger.storage import LedgerStore, make_engine
+from ledger.storage.open import open_store
 from tests.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,7 +229,7 @@ class Cluster:
         """A campaign of ``n`` candidates, the windows opened 5 minutes ago and closing
         ``closes_in_s`` seconds from now (round-robin over the candidates)."""
         settings = load_settings(self.data, self.config)
-        store = open_store(settings)
+        store = open_store(settings, entry_types())
         try:
             now = datetime.now(UTC)
             service = open_absence(settings, store, now)
@@ -387,7 +388,7 @@ class Cluster:
 
     def open_store(self) -> LedgerStore:
         settings = load_settings(self.data, self.config)
-        return LedgerStore(make_engine(settings.database_url), settings.key_dir)
+        return LedgerStore(make_engine(settings.database_url), settings.key_dir, entry_types())
 
 
 def candidates_csv(n: int) -> bytes:

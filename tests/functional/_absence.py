@@ -23,10 +23,12 @@ from werkzeug.test import TestResponse
 from ledger.absence.imports import id_check_character
 from ledger.absence.service import AbsenceService
 from ledger.absence.webhooks import WebhookSecret, sign
-from ledger.app.web import create_app, open_store
+from ledger.app.registry import entry_types
+from ledger.app.web import create_app
 from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import Settings, load_settings
 from ledger.storage import LedgerStore
+from ledger.storage.open import open_store
 
 LOG = "hr-test"
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
@@ -245,7 +247,7 @@ def make_env(tmp_path: Path, db_url: str, *, extra_config: str = "") -> Iterator
     data = tmp_path / "data"
     config = write_config(data, db_url, extra_config)
     settings = load_settings(data, config)
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     service = open_absence(settings, store, T0)
     app = create_app(store=store, absence=service)
     secrets_path = service.cfg.webhook_secrets_path

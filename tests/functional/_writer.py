@@ -38,10 +38,11 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger import merkle
+from ledger.app.registry import entry_types
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ZERO_HASH
 from ledger.storage import LedgerStore, NewEntry, Receipt, make_engine
-from ledger.storage.schema import entries
+from ledger.storage.tables import entries
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT_S = 120
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--barrier", type=Path, default=None)
     a = p.parse_args(argv)
     engine = make_engine(a.url)
-    store = LedgerStore(engine, a.keys)
+    store = LedgerStore(engine, a.keys, entry_types())
     store.head(a.log)  # connect and load the log before the start line
     _wait_barrier(a.barrier, a.tag)
     try:

@@ -34,6 +34,7 @@ from ledger.app.backup import restore as restore_backup
 from ledger.app.backup_export import backup
 from ledger.app.backup_format import app_tables, open_backup
 from ledger.app.demo import DEFAULT_SEED, demo_people
+from ledger.app.registry import entry_types
 from ledger.app.web import create_app
 from ledger.config import load_settings
 from ledger.storage import LedgerStore, NewEntry, make_engine
@@ -447,7 +448,7 @@ def test_backup_is_one_snapshot_while_the_log_grows(store: LedgerStore, db_url: 
     check_backup(b)  # heads, entries, nodes and checkpoints agree: one snapshot
     assert b.manifest["tables"]["ledger_entries"]["rows"] == size
     target = LedgerStore(make_engine(f"sqlite:///{tmp_path / 'restored.db'}"),
-                         store.keys.root)
+                         store.keys.root, entry_types())
     try:
         restored = restore_backup(target, b)
         assert restored.mode == "empty"

@@ -37,15 +37,13 @@ from ledger.app.web.ratelimit import (
     registration_limiters,
 )
 from ledger.storage.store import NewEntry
-from tests.functional._absence import LOG, T0, Env, id_number, make_env
+from tests.functional._absence import LOG, T0, Env, J, id_number, make_env, problem
 from tests.functional.test_absence_api import (
     CLOSES_MIN,
     GOV_PLAN,
     GRACE_MIN,
     Flow,
-    J,
     government_flow,
-    problem,
 )
 
 STATUS = "/api/v1/campaigns/c2026/status"

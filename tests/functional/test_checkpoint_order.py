@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+from ledger.app.registry import entry_types
 from ledger.checkpoint import Checkpoint
 from ledger.storage import LedgerStore, NewEntry
 
@@ -68,7 +69,7 @@ def test_processes_racing_to_create_the_configured_log_all_get_it(store: LedgerS
     results: list[str] = []
     errors: list[BaseException] = []
     stores = [LedgerStore(make_engine(store.engine.url.render_as_string(hide_password=False)),
-                          store.keys.root) for _ in range(4)]
+                          store.keys.root, entry_types()) for _ in range(4)]
     barrier = threading.Barrier(len(stores))
 
     def worker(s: LedgerStore) -> None:

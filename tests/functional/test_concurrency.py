@@ -24,8 +24,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from ledger.app.registry import entry_types
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
-from ledger.storage.schema import APPEND_ONLY_TABLES, heads
+from ledger.storage.tables import APPEND_ONLY_TABLES, heads
 from tests.functional._writer import (
     Rec,
     Row,
@@ -141,8 +143,8 @@ def test_postgres_appends_to_another_log_do_not_wait(
 ) -> None:
     """Holding log A's head-row lock blocks writers of A only; B's writers go through."""
     engine = make_engine(pg_url)
-    store = LedgerStore(engine, key_dir)
-    store.create_schema()
+    store = LedgerStore(engine, key_dir, entry_types())
+    upgrade(store.engine)
     now = datetime.now(UTC)
     a = store.create_log("alpha", "example.org/alpha", now)
     store.create_log("beta", "example.org/beta", now)

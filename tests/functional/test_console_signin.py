@@ -488,10 +488,11 @@ def test_users_create_and_list_on_the_command_line(tmp_path: Path, db_url: str) 
 
 
 def _entries_of(data: Path, config: Path) -> list[dict[str, Any]]:
-    from ledger.app.web import open_store
+    from ledger.app.registry import entry_types
     from ledger.config import load_settings
+    from ledger.storage.open import open_store
 
-    store = open_store(load_settings(data, config))
+    store = open_store(load_settings(data, config), entry_types())
     try:
         return [{"type": (e := json.loads(d))["type"], "body": e["body"]}
                 for _, d in store.iter_entries("hr-test")]

@@ -37,7 +37,7 @@ from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.settings import load_absence_settings
 from ledger.absence.vault import Vault
 from ledger.app.export import export_log
-from ledger.app.web import open_store
+from ledger.app.registry import entry_types, table_metadata
 from ledger.app.wiring import open_absence
 from ledger.config import load_settings
 from ledger.migrations import (
@@ -46,11 +46,12 @@ from ledger.migrations import (
     head_revision,
     history,
     script_directory,
-    target_metadata,
     upgrade,
 )
 from ledger.storage import LedgerStore, make_engine
-from ledger.storage.schema import APPEND_ONLY_TABLES, DDL_LOCK_KEY
+from ledger.storage.db import DDL_LOCK_KEY
+from ledger.storage.open import open_store
+from ledger.storage.tables import APPEND_ONLY_TABLES
 from ledger.verify import DirectorySource, verify_log
 from tests.functional._absence import LOG, T0, candidates_csv, write_config
 from tests.functional.test_cli import ABSENTIA, cli_env
@@ -66,7 +67,7 @@ def local(minutes: float) -> str:
 def models() -> MetaData:
     """Every model table in one ``MetaData`` (what ``compare_metadata`` takes)."""
     md = MetaData()
-    for part in target_metadata():
+    for part in table_metadata():
         for table in part.tables.values():
             table.to_metadata(md)
     return md
@@ -96,7 +97,7 @@ def triggered_tables(engine: Engine) -> set[str]:
 
 
 def model_tables() -> set[str]:
-    return {t for md in target_metadata() for t in md.tables}
+    return {t for md in table_metadata() for t in md.tables}
 
 
 def absentia(*args: str | Path, env: dict[str, str] | None = None
@@ -119,14 +120,14 @@ def test_empty_database_to_head_has_the_models_schema_and_triggers(
         assert drift(engine) == []
         # Every index of the models exists by name.
         insp = inspect(engine)
-        for md in target_metadata():
+        for md in table_metadata():
             for table in md.tables.values():
                 have = {ix["name"] for ix in insp.get_indexes(table.name)}
                 assert {ix.name for ix in table.indexes} <= have, table.name
         # Every table the models call append-only has its triggers.
         assert set(APPEND_ONLY_TABLES) <= triggered_tables(engine)
         # The append-only triggers: history cannot be rewritten.
-        store = LedgerStore(engine, key_dir)
+        store = LedgerStore(engine, key_dir, entry_types())
         store.create_log(LOG, f"example.org/{LOG}", T0)
         store.sign_checkpoint(LOG, T0)
         refused = []
@@ -189,7 +190,7 @@ def test_database_made_by_create_all_is_adopted(db_url: str, key_dir: Path) -> N
             baseline.module.meta.create_all(conn)
             baseline.module.install_append_only_triggers(conn)
             conn.execute(text("DROP INDEX ix_windows_sweep"))
-        store = LedgerStore(engine, key_dir)
+        store = LedgerStore(engine, key_dir, entry_types())
         store.create_log(LOG, f"example.org/{LOG}", T0)
         store.sign_checkpoint(LOG, T0)
         before = [d for _, d in store.iter_entries(LOG)]
@@ -229,7 +230,7 @@ def app_at_revision(tmp_path: Path, db_url: str, revision: str) -> AtRevision:
     settings = load_settings(data, config)
     engine = make_engine(db_url)
     upgrade(engine, revision)
-    store = LedgerStore(engine, settings.key_dir)
+    store = LedgerStore(engine, settings.key_dir, entry_types())
     for lc in settings.logs:
         store.ensure_log(lc.name, lc.origin, T0)
     cfg = load_absence_settings(settings)
@@ -267,16 +268,17 @@ PREVIOUS_RELEASE = "efcadb7"
 #: Run by the previous release's code (its ledger/ on PYTHONPATH): a government campaign
 #: (imports, windows, events, the sweep, the outbox) and an enterprise one whose offer of
 #: a rebooking is taken, so every kind of row the upgrade must keep or derive exists.
+#: Runs on the previous release's source tree: its module names, not this release's.
 OLD_RELEASE_SCRIPT = """
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import Caller
-from ledger.app.wiring import open_absence
+from ledger.absence.setup import open_absence
 from ledger.config import load_settings
-from ledger.absence.notify import FileChannel
-from ledger.app.web import open_store
+from ledger.notify import FileChannel
+from ledger.web import open_store
 
 data, config, csv_a, csv_b = (Path(a) for a in sys.argv[1:5])
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -362,7 +364,7 @@ def test_previous_release_database_upgrades_keeping_everything(
     finally:
         engine.dispose()
     settings = load_settings(data, config)
-    store = LedgerStore(make_engine(db_url), settings.key_dir)
+    store = LedgerStore(make_engine(db_url), settings.key_dir, entry_types())
     try:
         entries = [d for _, d in store.iter_entries(LOG)]
         checkpoint = store.latest_checkpoint(LOG)
@@ -374,7 +376,7 @@ def test_previous_release_database_upgrades_keeping_everything(
     assert done.returncode == 0, done.stderr
     assert f"to {head_revision()}" in done.stdout, done.stdout
 
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     try:
         with store.engine.connect() as conn:
             assert current_revision(conn) == head_revision()

@@ -50,7 +50,7 @@ from ledger.absence import projection as P  # noqa: N812
 from ledger.app.web import notices as public_web
 from ledger.app.web.api import RateLimiter
 from ledger.note import SignedNote
-from ledger.storage.schema import cosignatures
+from ledger.storage.tables import cosignatures
 from ledger.witness.client import load_witness_settings, push_checkpoint
 from ledger.witness.cosig import CosignatureV1Signer, CosignatureV1Verifier, signed_message
 from tests.functional._absence import LOG, Env, make_env

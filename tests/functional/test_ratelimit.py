@@ -13,10 +13,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ledger.absence.projection import rate_limit_hits
 from ledger.accounts.store import Accounts
 from ledger.app.web import create_app
 from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, key_hash
+from ledger.storage.tables import rate_limit_hits
 from tests.functional._absence import T0, Env, make_env
 
 CAMPAIGN = "c2026"

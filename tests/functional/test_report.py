@@ -23,9 +23,10 @@ import pytest
 from cryptography import x509
 
 from ledger.absence.service import AbsenceService, Caller
-from ledger.app.web import open_store
+from ledger.app.registry import entry_types
 from ledger.app.wiring import open_absence
 from ledger.config import Settings, load_settings
+from ledger.storage.open import open_store
 from publicity.report import (
     BUNDLE_NAME,
     CHECKPOINT_NAME,
@@ -76,7 +77,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
 @pytest.fixture
 def service(report: Report) -> Iterator[tuple[Settings, AbsenceService]]:
     settings = load_settings(report.data)
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     try:
         yield settings, open_absence(settings, store, datetime.now(UTC))
     finally:

@@ -23,8 +23,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ledger.accounts.store import Accounts
-from ledger.app.web import console_hr, create_app, open_store
+from ledger.app.registry import entry_types
+from ledger.app.web import console_hr, create_app
 from ledger.app.wiring import open_absence
+from ledger.storage.open import open_store
 from publicity import jobs
 from publicity.jobs import JobLimits, JobRefused
 from tests.functional._absence import T0, Env, make_env
@@ -48,7 +50,7 @@ def hosts(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
     """The test env's app and a second app on its own engine, both set up for reports."""
     monkeypatch.setattr(console_hr, "SPAWN", [lambda d, c, f, j: _Held()])
     with make_env(tmp_path, db_url) as env:
-        store2 = open_store(env.settings)
+        store2 = open_store(env.settings, entry_types())
         app2 = create_app(store=store2, absence=open_absence(env.settings, store2, T0))
         apps = [env.app, app2]
         for app in apps:
@@ -154,7 +156,7 @@ def test_concurrent_requests_on_two_stores(tmp_path: Path, db_url: str) -> None:
         campaigns = [f"c{i}" for i in range(6)]
         for c in campaigns:
             env.campaign(c)
-        store2 = open_store(env.settings)
+        store2 = open_store(env.settings, entry_types())
         try:
             stores = [env.store, store2]
             wanted = ["c0"] * 6 + campaigns[1:]  # six for one campaign, one for five others

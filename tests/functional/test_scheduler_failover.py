@@ -26,11 +26,12 @@ from typing import Any
 
 import pytest
 
-from ledger.absence import projection
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
+from ledger.app.registry import entry_types
 from ledger.app.scheduler import Lease
 from ledger.entry import format_time
+from ledger.migrations import upgrade_connection
 from ledger.storage import LedgerStore, make_engine
 from tests.functional._absence import LOG, Env, candidates_csv, make_env
 
@@ -52,7 +53,7 @@ T = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 def lease_store(store: LedgerStore) -> LedgerStore:
     """``store`` with the operational tables (``scheduler_leases``) created."""
     with store.engine.begin() as conn:
-        projection.create_tables(conn)
+        upgrade_connection(conn)
     return store
 
 
@@ -85,10 +86,10 @@ def test_a_host_stepped_a_day_ahead_writes_no_day_long_lease(pg_url: str, key_di
                                                               ) -> None:
     """On PostgreSQL the lease's times come from the server's clock: a scheduler whose
     clock jumped a day forward must not hold the lease for a day after it dies."""
-    store = LedgerStore(make_engine(pg_url), key_dir)
+    store = LedgerStore(make_engine(pg_url), key_dir, entry_types())
     try:
         with store.engine.begin() as conn:
-            projection.create_tables(conn)
+            upgrade_connection(conn)
         with store.engine.connect() as conn:
             server_ms = int(conn.exec_driver_sql(
                 "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one())
@@ -411,11 +412,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from ledger.app.wiring import open_absence
 from ledger.config import load_settings
-from ledger.app.web import open_store
+from ledger.storage.open import open_store
+from ledger.app.registry import entry_types
 
 data, config, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 settings = load_settings(data, config)
-service = open_absence(settings, open_store(settings), datetime.now(UTC))
+service = open_absence(settings, open_store(settings, entry_types()), datetime.now(UTC))
 print("ready", flush=True)
 deadline = time.monotonic() + 60
 while not go.exists():

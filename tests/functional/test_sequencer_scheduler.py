@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ledger.app.registry import entry_types
 from ledger.app.scheduler import sign_due_checkpoints
 from ledger.errors import BadData
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, NewEntry, make_engine
 from ledger.storage.sequencer import Sequencer
 
@@ -23,8 +25,8 @@ def _body(event_id: str) -> dict[str, str]:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> LedgerStore:
-    store = LedgerStore(make_engine(f"sqlite:///{tmp_path}/l.db"), tmp_path / "keys")
-    store.create_schema()
+    store = LedgerStore(make_engine(f"sqlite:///{tmp_path}/l.db"), tmp_path / "keys", entry_types())
+    upgrade(store.engine)
     store.create_log("l", "example.org/l", T0)
     return store
 

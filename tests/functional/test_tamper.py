@@ -40,8 +40,8 @@ from ledger.entry import Entry
 from ledger.errors import VerificationError
 from ledger.note import Ed25519Signer, Ed25519Verifier
 from ledger.storage import LedgerStore, NewEntry
-from ledger.storage.schema import APPEND_ONLY_TABLES
 from ledger.storage.store import StoredCheckpoint
+from ledger.storage.tables import APPEND_ONLY_TABLES
 from ledger.verify import DirectorySource, VerifyReport, verify_log
 
 LOG = "tamper-test"

@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.app.samples import append_sample_events
 from ledger.errors import VerificationError
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from ledger.tiles import TileRef
 from ledger.verify import DirectorySource, verify_log
@@ -27,8 +29,8 @@ SIZE = 3000  # 11 full bundles and a partial one
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[LedgerStore, dict[int, str]]:
     """A log with checkpoints signed at sizes inside a bundle and on a bundle boundary."""
     tmp = tmp_path_factory.mktemp("parallel")
-    store = LedgerStore(make_engine(f"sqlite:///{tmp}/l.db"), tmp / "keys")
-    store.create_schema()
+    store = LedgerStore(make_engine(f"sqlite:///{tmp}/l.db"), tmp / "keys", entry_types())
+    upgrade(store.engine)
     store.create_log("l", "example.org/l", T0)
     notes: dict[int, str] = {}
     for size in (1000, 1024, SIZE):  # 1000 cuts bundle 3; 1024 ends bundle 3
@@ -76,8 +78,8 @@ def test_forked_history_is_caught_against_an_older_checkpoint_inside_a_bundle(
 ) -> None:
     """Two stores with the same key diverge at entry 900; the old checkpoint is at 1000."""
     db = tmp_path / "a.db"
-    store = LedgerStore(make_engine(f"sqlite:///{db}"), tmp_path / "keys")
-    store.create_schema()
+    store = LedgerStore(make_engine(f"sqlite:///{db}"), tmp_path / "keys", entry_types())
+    upgrade(store.engine)
     store.create_log("l", "example.org/l", T0)
     append_sample_events(store, "l", 999, T0)
     old = store.sign_checkpoint("l", T0).note
@@ -98,7 +100,7 @@ def test_forked_history_is_caught_against_an_older_checkpoint_inside_a_bundle(
         tail = conn.execute(text("SELECT leaf_hash FROM ledger_entries WHERE idx = 899"))
         last_leaf = tail.scalar_one()
         conn.execute(text("DELETE FROM ledger_heads"))
-    forged = LedgerStore(make_engine(f"sqlite:///{db}"), tmp_path / "keys")
+    forged = LedgerStore(make_engine(f"sqlite:///{db}"), tmp_path / "keys", entry_types())
     _rebuild_head(forged, last_leaf)
     append_sample_events(forged, "l", 2100, datetime(2026, 12, 1, tzinfo=UTC), seed=3)
     forged.sign_checkpoint("l", T0)

@@ -36,11 +36,13 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from ledger import merkle
+from ledger.app.registry import entry_types
 from ledger.app.samples import sample_events
 from ledger.app.web import create_app
 from ledger.checkpoint import Checkpoint
 from ledger.entry import Entry
 from ledger.errors import VerificationError
+from ledger.migrations import upgrade
 from ledger.note import Ed25519Signer, Ed25519Verifier
 from ledger.proof import TlogProof
 from ledger.storage import LedgerStore, make_engine
@@ -367,9 +369,9 @@ def test_unknown_log_name_with_nul_byte_is_not_found(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = str(request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "pg_url"}[kind]))
-    store = LedgerStore(make_engine(url), tmp_path / "keys")
+    store = LedgerStore(make_engine(url), tmp_path / "keys", entry_types())
     try:
-        store.create_schema()
+        upgrade(store.engine)
         store.create_log(LOG, ORIGIN, T0)
         client = create_app(store=store).test_client()
         failures = {}
@@ -507,7 +509,7 @@ def test_served_checkpoint_follows_appends_from_another_process(
 ) -> None:
     """The server's scheduler signs a checkpoint once others append to the database."""
     prefix, data, size = server
-    store = LedgerStore(make_engine(f"sqlite:///{data}/absentia.db"), data / "keys")
+    store = LedgerStore(make_engine(f"sqlite:///{data}/absentia.db"), data / "keys", entry_types())
     try:
         items = [i for _, i in sample_events(25, T0, seed=7)]
         store.append_batch(DEMO_LOG, items, T0)

@@ -22,9 +22,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.app.web import create_app
 from ledger.app.witness_server import WitnessDatabase
 from ledger.checkpoint import Checkpoint
+from ledger.migrations import upgrade
 from ledger.note import Ed25519Signer, SignedNote
 from ledger.storage import LedgerStore, NewEntry, make_engine
 from ledger.witness.client import (
@@ -163,8 +165,9 @@ def test_split_view_with_a_copied_key_is_refused_and_changes_nothing(
     stolen.parent.mkdir(mode=0o700)
     shutil.copy(key_uri, stolen)
     stolen.chmod(0o600)
-    evil = LedgerStore(make_engine(f"sqlite:///{tmp_path / 'evil.db'}"), tmp_path / "evilkeys")
-    evil.create_schema()
+    evil = LedgerStore(make_engine(f"sqlite:///{tmp_path / 'evil.db'}"), tmp_path / "evilkeys",
+                       entry_types())
+    upgrade(evil.engine)
     evil.create_log(LOG, ORIGIN, T0, key_uri=f"file:{stolen}")
     assert evil.log(LOG).verifier_keys == log_store.log(LOG).verifier_keys
     grow(evil, 3, tag="evil")
@@ -295,7 +298,7 @@ def test_the_scheduler_pushes_checkpoints_that_grew(log_store: LedgerStore,
     from sqlalchemy.exc import DatabaseError
 
     from ledger.app.scheduler import sign_due_checkpoints
-    from ledger.storage.schema import witness_pushes
+    from ledger.storage.tables import witness_pushes
     from ledger.witness.client import WitnessPolicy, WitnessSettings
 
     ws = WitnessSettings((endpoint(witness),), WitnessPolicy(retry_s=60))

@@ -16,11 +16,12 @@ from ledger.absence.service import AbsenceService
 from ledger.absence.vault import Vault
 from ledger.accounts.store import Accounts
 from ledger.app import logging_setup
-from ledger.app.web import open_store
+from ledger.app.registry import entry_types
 from ledger.app.wiring import open_absence
 from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.storage import LedgerStore
+from ledger.storage.open import open_store
 
 DATA_OPTION = click.option(
     "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
@@ -86,7 +87,7 @@ def open_ledger(data_dir: Path, config_file: Path | None) -> tuple[Settings, Led
     """
     settings = load_cli_settings(data_dir, config_file)
     with ledger_errors():
-        return settings, open_store(settings)
+        return settings, open_store(settings, entry_types())
 
 
 def open_service(data_dir: Path, config_file: Path | None) -> tuple[Settings, AbsenceService]:
@@ -108,5 +109,4 @@ def open_accounts(data_dir: Path, config_file: Path | None) -> Accounts:
     with ledger_errors():
         accounts = Accounts(service.store, service.log,
                             Vault.load_or_create_master_key(service.cfg.master_key_path))
-        accounts.ensure_schema()
     return accounts

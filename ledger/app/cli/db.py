@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.app.cli.common import CONFIG_OPTION, DATA_OPTION, ledger_errors, load_cli_settings
+from ledger.app.registry import table_metadata
 from ledger.migrations import head_revision, history, new_revision, schema_state, upgrade
 from ledger.storage import make_engine
 
@@ -97,6 +98,6 @@ def db_revision(message: str, empty: bool) -> None:
     """Write a new migration (for developers): the difference between the models and
     the schema the revisions make, into ledger/migrations/versions/.  Review it."""
     with ledger_errors():
-        path = new_revision(message, autogenerate=not empty)
+        path = new_revision(message, table_metadata(), autogenerate=not empty)
     click.echo(f"wrote {path}; review it, then run the migration tests")
 

@@ -27,9 +27,11 @@ from ledger.app.cli.common import (
 )
 from ledger.app.demo import TZ, demo_start, min_candidates, run_campaign
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.app.server import serve as run_server
 from ledger.app.wiring import open_absence
 from ledger.config import Settings
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from ledger.verify import DirectorySource, verify_log
 from publicity.calendar import WorkingCalendar
@@ -63,8 +65,9 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                 "cross the [alerts] thresholds)", param_hint="--candidates")
         name = cfg.log
         store = LedgerStore(make_engine(s.database_url,
-                                        sqlite_synchronous=s.sqlite_synchronous), s.key_dir)
-        store.create_schema()
+                                        sqlite_synchronous=s.sqlite_synchronous),
+                            s.key_dir, entry_types())
+        upgrade(store.engine)
         last = None
         if name in {info.name for info in store.list_logs()} and store.head(name).size:
             entry = json.loads(store.entry(name, store.head(name).size - 1))
@@ -203,7 +206,6 @@ def _demo_accounts(service: AbsenceService, at: datetime) -> list[tuple[str, str
 
     accounts = Accounts(service.store, service.log,
                         Vault.load_or_create_master_key(service.cfg.master_key_path))
-    accounts.ensure_schema()
     taken = {a.login for a in accounts.users()}
     out = []
     for role in ("admin", "hr", "reviewer", "auditor"):

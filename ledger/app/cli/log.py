@@ -23,6 +23,7 @@ from ledger.app.cli.common import (
     open_ledger,
 )
 from ledger.app.export import export_log
+from ledger.app.registry import entry_types
 from ledger.errors import LedgerError
 from ledger.storage import LedgerStore, make_engine
 from ledger.verify import main as verify_main
@@ -153,7 +154,8 @@ def restore(data_dir: Path, config_file: Path | None, backup_dir: Path,
         except LedgerError:
             projection_log, master_key = None, None
         store = LedgerStore(make_engine(s.database_url,
-                                        sqlite_synchronous=s.sqlite_synchronous), s.key_dir)
+                                        sqlite_synchronous=s.sqlite_synchronous),
+                            s.key_dir, entry_types())
         try:
             result = bk.restore(store, b, projection_log=projection_log, progress=Progress)
         except SQLAlchemyError as exc:

@@ -9,6 +9,7 @@ from flask import Flask, Response, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ledger.absence.service import AbsenceService
+from ledger.app.registry import entry_types
 from ledger.app.web import (
     api,
     console,
@@ -25,36 +26,14 @@ from ledger.app.web import notices as public
 from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 from ledger.app.wiring import cached_webhook_secrets, open_absence
 from ledger.config import Settings
-from ledger.migrations import check_at_head, upgrade
-from ledger.storage import LedgerStore, make_engine
+from ledger.storage import LedgerStore
+from ledger.storage.open import open_store
 from ledger.witness.client import load_witness_settings
 from publicity.calendar import WorkingCalendar
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 #: Paths any site may read from a browser (CORS): the log and what is published.
 _PUBLIC_READ = ("/logs", "/notices", "/reports/", "/static/")
-
-
-def open_store(settings: Settings) -> LedgerStore:
-    """Connect to the configured database, migrate it to this release's schema
-    (``[storage] auto_migrate``, under a lock) or check that it is, and create the
-    configured logs.
-
-    Raises:
-        SchemaOutOfDate: ``auto_migrate`` is off and the schema is older than this
-            release's (run ``absentia db upgrade``).
-        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
-    """
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    store = LedgerStore(engine, settings.key_dir)
-    if settings.auto_migrate:
-        upgrade(engine)
-    else:
-        check_at_head(engine)
-    now = datetime.now(UTC)
-    for lc in settings.logs:
-        store.ensure_log(lc.name, lc.origin, now, key_uri=lc.key_uri)
-    return store
 
 
 def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService) -> None:
@@ -89,7 +68,7 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     if store is None:
         if settings is None:
             raise ValueError("create_app needs settings or a store")
-        store = open_store(settings)
+        store = open_store(settings, entry_types())
     app.extensions["absentia.store"] = store
     if settings is not None:
         app.extensions["absentia.settings"] = settings

@@ -127,7 +127,6 @@ def _setup(state: BlueprintSetupState) -> None:
     absence: AbsenceService = app.extensions["absentia.absence"]
     key = Vault.load_or_create_master_key(absence.cfg.master_key_path)
     accounts = Accounts(absence.store, absence.log, key)
-    accounts.ensure_schema()
     app.extensions["absentia.accounts"] = accounts
 
 

@@ -24,8 +24,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.exceptions import TooManyRequests
 
-from ledger.absence.projection import rate_limit_hits
 from ledger.storage.store import LedgerStore
+from ledger.storage.tables import rate_limit_hits
 
 #: Sign-in attempts per client address per 5 minutes, on top of each account's lockout:
 #: one address trying many logins (password spraying) is slowed down too.

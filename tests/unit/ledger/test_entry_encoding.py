@@ -19,6 +19,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.app.registry import entry_types
 from ledger.entry import ZERO_HASH, Entry, check_time, format_time
 from ledger.errors import BadData
 from ledger.note import Ed25519Verifier
@@ -71,7 +72,7 @@ OTHER_BODIES: list[tuple[str, dict[str, Any]]] = [
 
 def _check(entry_type: str, actor: str, body: dict[str, Any], index: int, prev: bytes,
            time: str) -> None:
-    prepared = prepare(NewEntry(entry_type, actor, body))
+    prepared = prepare(NewEntry(entry_type, actor, body), entry_types())
     data = prepared.encode(index, prev, b'"' + time.encode() + b'"')
     entry = Entry(index, prev, time, entry_type, actor, body)
     assert data == rfc8785.dumps(entry.to_json())
@@ -265,7 +266,7 @@ def test_decode_rejects_trailing_newline_in_actor_or_type(changes: dict[str, Any
 
 def test_prepare_rejects_trailing_newline_in_actor() -> None:
     with pytest.raises(BadData):
-        prepare(NewEntry("platform.event", "system\n", GOOD["body"]))
+        prepare(NewEntry("platform.event", "system\n", GOOD["body"]), entry_types())
 
 
 @pytest.mark.parametrize(

@@ -22,15 +22,16 @@ from ledger.accounts.store import (
     TOUCH,
     Accounts,
     Session,
-    accounts,
     check_totp,
     hash_password,
     lock_duration,
     norm_login,
-    sessions,
     totp_step,
 )
+from ledger.accounts.tables import accounts, sessions
+from ledger.app.registry import entry_types
 from ledger.errors import BadData, Conflict
+from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
@@ -41,11 +42,10 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def acc(sqlite_url: str, tmp_path: Path) -> Iterator[Accounts]:
     engine = make_engine(sqlite_url)
-    store = LedgerStore(engine, tmp_path / "keys")
-    store.create_schema()
+    store = LedgerStore(engine, tmp_path / "keys", entry_types())
+    upgrade(store.engine)
     store.ensure_log(LOG, "example.org/acct", T0)
     a = Accounts(store, LOG, b"k" * 32)
-    a.ensure_schema()
     try:
         yield a
     finally:

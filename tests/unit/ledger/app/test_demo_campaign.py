@@ -27,9 +27,10 @@ from ledger.app.demo import (
     min_candidates,
     run_campaign,
 )
-from ledger.app.web import open_store
+from ledger.app.registry import entry_types
 from ledger.app.wiring import open_absence
 from ledger.config import load_settings
+from ledger.storage.open import open_store
 
 CONFIG = Path(__file__).resolve().parents[4] / "config.toml"
 
@@ -86,7 +87,7 @@ def test_start_never_goes_back_in_time() -> None:
 def _run(tmp_path: Path, candidates: int, seed: int) -> tuple[list[str], dict[str, object]]:
     tmp_path.mkdir()
     settings = load_settings(tmp_path, CONFIG)
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     try:
         service = open_absence(settings, store, DEFAULT_START)
         channel = FileChannel(tmp_path / "outbox.jsonl")
@@ -114,7 +115,7 @@ def test_a_seed_gives_the_same_campaign(tmp_path: Path) -> None:
 
 def test_bad_arguments(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, CONFIG)
-    store = open_store(settings)
+    store = open_store(settings, entry_types())
     try:
         service = open_absence(settings, store, DEFAULT_START)
         with pytest.raises(ValueError, match="at least 140"):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from ledger.app.registry import entry_types
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.db import write_transaction
 
@@ -30,7 +31,7 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Ope
     with engine.connect() as conn, conn.begin():
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
         conn.execute(text("INSERT INTO t VALUES (1)"))
-    store = LedgerStore(engine, tmp_path / "keys")
+    store = LedgerStore(engine, tmp_path / "keys", entry_types())
     try:
         if request.param == "store":
             yield store.write, path

@@ -1,0 +1,41 @@
+"""Opening the configured database: the one way every process does it (no Flask).
+
+``absentia serve``'s workers, the scheduler, the CLI and the report child all call
+``open_store``; the schema is migrated (or checked) here, once per process.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ledger.config import Settings
+from ledger.events import EntryTypes
+from ledger.migrations import check_at_head, upgrade
+from ledger.storage.db import make_engine
+from ledger.storage.store import LedgerStore
+
+
+def open_store(settings: Settings, types: EntryTypes) -> LedgerStore:
+    """Connect to the configured database, migrate it to this release's schema
+    (``[storage] auto_migrate``, under a lock) or check that it is, and create the
+    configured logs.  ``types``: the entry types appends may have
+    (``ledger.app.registry.entry_types()``).
+
+    Raises:
+        SchemaOutOfDate: ``auto_migrate`` is off and the schema is older than this
+            release's (run ``absentia db upgrade``).
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
+    """
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = LedgerStore(engine, settings.key_dir, types)
+    if settings.auto_migrate:
+        upgrade(engine)
+    else:
+        check_at_head(engine)
+    now = datetime.now(UTC)
+    for lc in settings.logs:
+        store.ensure_log(lc.name, lc.origin, now, key_uri=lc.key_uri)
+    return store
+
+
+__all__ = ["open_store"]
