@@ -450,11 +450,10 @@ def _demo_notice(s: Settings, service: AbsenceService, campaign: str, finished: 
     from publicity.calendar import WorkingCalendar
     from publicity.notices import document, publish
 
-    table = s.tables.get("publicity", {})
     record = publish(service, Caller("hr:demo", "hr"), campaign, finished + timedelta(hours=1),
-                     days=table.get("notice_days", 5),
-                     calendar=WorkingCalendar.from_config(table.get("calendar", {})),
-                     base_url=table.get("base_url", ""))
+                     days=s.publicity.notice_days,
+                     calendar=WorkingCalendar.from_config(s.publicity.calendar),
+                     base_url=s.publicity.base_url or "")
     path = s.data_dir / "notices" / f"{record['notice']}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(document(service, record["notice"]))
