@@ -28,7 +28,7 @@ def test_publicity_defaults_and_values(tmp_path: Path) -> None:
     assert p.signing_chain == (str((tmp_path / "data").resolve() / "ca.pem"),)
     assert p.calendar["2027"] == {"holidays": ["2027-01-01"]}
     with pytest.raises(TypeError):
-        p.calendar["2028"] = {}  # type: ignore[index]
+        p.calendar["2028"] = {}
 
 
 @pytest.mark.parametrize(("text", "key"), [
