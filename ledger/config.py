@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ledger.errors import BadData
@@ -18,6 +20,83 @@ class LogConfig:
     name: str
     origin: str
     key_uri: str | None = None  # an operator's signing key, used when the log is created
+
+
+@dataclass(frozen=True)
+class PublicitySettings:
+    """``[publicity]``: notices, reports and report jobs."""
+
+    #: Printed on notices and report QR codes; None: not configured (notices print
+    #: relative links, reports ``publicity.report.DEFAULT_BASE_URL``).
+    base_url: str | None = None
+    notice_days: int = 5  # working days a notice period lasts
+    report_interval_s: float = 86400.0  # the scheduler's fresh reports, at most this often
+    report_jobs_running: int = 1  # report jobs rendering at once, over every host
+    report_jobs_max: int = 3  # report jobs queued or running, over every host
+    report_timeout_s: int = 1800  # an unfinished job counts as failed after this
+    #: ``[publicity.calendar]`` as written (one sub-table per year), read-only; parsed
+    #: into a working calendar by ``publicity.calendar.WorkingCalendar.from_config``.
+    calendar: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: The document-signing identity (PAdES): a PEM certificate and key (and optional
+    #: chain), or a PKCS#12 file and its password file; none: one under the key directory.
+    signing_cert: str | None = None
+    signing_key: str | None = None
+    signing_chain: tuple[str, ...] = ()
+    signing_p12: str | None = None
+    signing_p12_password_file: str | None = None
+
+    @classmethod
+    def from_table(cls, table: Any) -> PublicitySettings:
+        """Parse the ``[publicity]`` table.
+
+        Raises:
+            BadData: a value has the wrong type or is out of range; the message and
+                the field name the key.
+        """
+        where = "publicity"
+        if not isinstance(table, dict):
+            raise BadData("config publicity: expected a table", field=where)
+        positive = {}
+        for key, default in (("notice_days", 5), ("report_jobs_running", 1),
+                             ("report_jobs_max", 3), ("report_timeout_s", 1800)):
+            value = _get(table, key, int, default, where)
+            if value < 1:
+                raise BadData(f"config publicity.{key}: a positive integer",
+                              field=f"publicity.{key}")
+            positive[key] = value
+        if positive["report_jobs_max"] < positive["report_jobs_running"]:
+            raise BadData("config publicity.report_jobs_max: at least report_jobs_running",
+                          field="publicity.report_jobs_max")
+        every = table.get("report_interval_s", 86400)
+        if not isinstance(every, int | float) or isinstance(every, bool) or every <= 0:
+            raise BadData("config publicity.report_interval_s: a positive number of seconds",
+                          field="publicity.report_interval_s")
+        calendar = table.get("calendar", {})
+        if not isinstance(calendar, dict):
+            raise BadData("config publicity.calendar: expected a table (one per year)",
+                          field="publicity.calendar")
+        base_url = table.get("base_url")
+        if base_url is not None and not isinstance(base_url, str):
+            raise BadData(f"config publicity.base_url: expected str, got {base_url!r}",
+                          field="publicity.base_url")
+        paths = {}
+        for key in ("signing_cert", "signing_key", "signing_p12", "signing_p12_password_file"):
+            value = table.get(key)
+            if value is not None and not isinstance(value, str):
+                raise BadData(f"config publicity.{key}: expected a path, got {value!r}",
+                              field=f"publicity.{key}")
+            paths[key] = value or None
+        chain = table.get("signing_chain") or []
+        chain = [chain] if isinstance(chain, str) else chain
+        if not isinstance(chain, list) or not all(isinstance(c, str) for c in chain):
+            raise BadData("config publicity.signing_chain: a path or a list of paths",
+                          field="publicity.signing_chain")
+        return cls(**paths, signing_chain=tuple(chain), base_url=base_url,
+                   notice_days=positive["notice_days"], report_interval_s=float(every),
+                   report_jobs_running=positive["report_jobs_running"],
+                   report_jobs_max=positive["report_jobs_max"],
+                   report_timeout_s=positive["report_timeout_s"],
+                   calendar=MappingProxyType(calendar))
 
 
 @dataclass(frozen=True)
@@ -43,6 +122,7 @@ class Settings:
     log_level: str = "WARNING"
     metrics_token_file: Path | None = None  # None: /metrics is public
     config_path: Path | None = None  # the file read (child processes are given it)
+    publicity: PublicitySettings = field(default_factory=PublicitySettings)
 
 
 def _get(table: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
@@ -109,6 +189,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         logs=tuple(logs),
         tables={k: _substitute(raw.get(k, {}), sub) for k in DOMAIN_TABLES},
         config_path=path.resolve(),
+        publicity=PublicitySettings.from_table(_substitute(raw.get("publicity", {}), sub)),
     )
 
 
@@ -127,7 +208,7 @@ def _optional_path(table: dict[str, Any], key: str, sub: Any, where: str) -> Pat
 
 
 DOMAIN_TABLES = ("absence", "policies", "alerts", "notifications", "platform", "scheduler",
-                 "publicity", "witnesses", "witness_policy")
+                 "witnesses", "witness_policy")
 
 
 def _substitute(value: Any, sub: Any) -> Any:

@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
-from ledger.errors import BadData, Conflict, NotFound
+from ledger.config import PublicitySettings
+from ledger.errors import Conflict, NotFound
 from ledger.storage.store import LedgerStore
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -50,26 +51,11 @@ class JobLimits:
     timeout_s: float = 1800.0  # seconds after which an unfinished job counts as failed
 
     @classmethod
-    def from_config(cls, table: dict[str, Any]) -> JobLimits:
-        """Read ``report_jobs_running``, ``report_jobs_max`` and ``report_timeout_s``.
-
-        Raises:
-            BadData: a value is not a positive integer, or the maximum is below the
-                number running.
-        """
-        values = {}
-        for key, attr, default in (("report_jobs_running", "max_running", 1),
-                                   ("report_jobs_max", "max_jobs", 3),
-                                   ("report_timeout_s", "timeout_s", 1800)):
-            v = table.get(key, default)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise BadData(f"config publicity.{key}: a positive integer",
-                              field=f"publicity.{key}")
-            values[attr] = v
-        if values["max_jobs"] < values["max_running"]:
-            raise BadData("config publicity.report_jobs_max: at least report_jobs_running",
-                          field="publicity.report_jobs_max")
-        return cls(values["max_running"], values["max_jobs"], float(values["timeout_s"]))
+    def from_config(cls, publicity: PublicitySettings) -> JobLimits:
+        """From ``report_jobs_running``, ``report_jobs_max`` and ``report_timeout_s``
+        (checked when the configuration was read: ``PublicitySettings.from_table``)."""
+        return cls(publicity.report_jobs_running, publicity.report_jobs_max,
+                   float(publicity.report_timeout_s))
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from ledger import jsonread
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.service import AbsenceService
 from ledger.checkpoint import Checkpoint
-from ledger.config import Settings
+from ledger.config import PublicitySettings, Settings
 from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotFound, VerificationError
 from ledger.merkle import (
     hash_perfect_cover,
@@ -152,10 +152,9 @@ class ReportResult:
 
 # -- reading the ledger ------------------------------------------------------------------
 
-def publicity_config(settings: Settings) -> dict[str, Any]:
-    """The ``[publicity]`` table, if the settings carry it (else empty)."""
-    table = settings.tables.get("publicity", {})
-    return table if isinstance(table, dict) else {}
+def publicity_config(settings: Settings) -> PublicitySettings:
+    """The ``[publicity]`` settings."""
+    return settings.publicity
 
 
 def new_report_id(campaign: str, now: datetime) -> str:
@@ -529,7 +528,8 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
     seconds: dict[str, float] = {}
     t = time.monotonic()
     data = collect(service, campaign, now,
-                   base_url=base_url or str(cfg.get("base_url", DEFAULT_BASE_URL)),
+                   base_url=base_url or (DEFAULT_BASE_URL if cfg.base_url is None
+                                         else cfg.base_url),
                    progress=progress, witnesses=load_witness_settings(settings))
     texts = {"campaign title": data.campaign["title"]}
     texts.update({f"post {p['post']} title": p["title"] for p in data.campaign["posts"]})

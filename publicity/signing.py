@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from ledger.config import PublicitySettings
 from ledger.errors import CouldNotCheck, NotAllowed
 
 SUBDIR = "publicity"
@@ -143,22 +144,22 @@ def _load_pem(cert_file: Path, key_file: Path, chain_files: list[Path]) -> Signi
     return SigningIdentity(key, cert, tuple(chain))
 
 
-def load_or_create_identity(key_dir: Path, cfg: dict[str, Any], organisation: str,
+def load_or_create_identity(key_dir: Path, cfg: PublicitySettings, organisation: str,
                             now: datetime) -> SigningIdentity:
     """The configured identity, or the one under ``key_dir/publicity`` (created if absent).
 
-    ``cfg`` is the ``[publicity]`` table: ``signing_cert`` + ``signing_key`` (PEM, with
-    optional ``signing_chain``), or ``signing_p12`` + ``signing_p12_password_file``.
+    ``cfg`` is ``[publicity]``: ``signing_cert`` + ``signing_key`` (PEM, with optional
+    ``signing_chain``), or ``signing_p12`` + ``signing_p12_password_file``.
 
     Raises:
         NotAllowed: a private key file is readable by others.
         CouldNotCheck: the files cannot be read or written.
     """
-    p12 = cfg.get("signing_p12")
+    p12 = cfg.signing_p12
     if p12:
         p12_path = Path(p12)
         _check_private(p12_path)
-        pw_file = cfg.get("signing_p12_password_file")
+        pw_file = cfg.signing_p12_password_file
         password = None
         if pw_file:
             _check_private(Path(pw_file))
@@ -170,10 +171,9 @@ def load_or_create_identity(key_dir: Path, cfg: dict[str, Any], organisation: st
         if cert is None:
             raise CouldNotCheck(f"{p12_path} holds no certificate")
         return SigningIdentity(_as_ec(key, p12_path), cert, tuple(extra))
-    if cfg.get("signing_cert") and cfg.get("signing_key"):
-        chain = cfg.get("signing_chain") or []
-        return _load_pem(Path(cfg["signing_cert"]), Path(cfg["signing_key"]),
-                         [Path(c) for c in ([chain] if isinstance(chain, str) else chain)])
+    if cfg.signing_cert and cfg.signing_key:
+        return _load_pem(Path(cfg.signing_cert), Path(cfg.signing_key),
+                         [Path(c) for c in cfg.signing_chain])
     folder = key_dir / SUBDIR
     if (folder / SIGNING_CERT).exists():
         return _load_pem(folder / SIGNING_CERT, folder / SIGNING_KEY, [folder / CA_CERT])

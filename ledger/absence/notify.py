@@ -26,7 +26,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -440,7 +440,94 @@ def _no_unknown(table: Mapping[str, Any], known: frozenset[str], where: str) -> 
             raise BadData(f"config {where}.{key}: unknown setting", field=f"{where}.{key}")
 
 
-def _smtp_from(table: Mapping[str, Any], where: str) -> SmtpChannel:
+@dataclass(frozen=True)
+class SmtpSettings:
+    """``[notifications.smtp]``."""
+
+    host: str
+    sender: str
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    timeout_s: float = 10.0
+
+    def channel(self) -> SmtpChannel:
+        return SmtpChannel(host=self.host, port=self.port, sender=self.sender,
+                           username=self.username, password=self.password,
+                           starttls=self.starttls, timeout_s=self.timeout_s)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """``[notifications.sms_gateway]``."""
+
+    url: str
+    api_key: str = field(repr=False)
+    timeout_s: float = 10.0
+
+    def channel(self) -> SmsGatewayChannel:
+        return SmsGatewayChannel(self.url, self.api_key, self.timeout_s)
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """``[notifications]``: which channel sends e-mail and SMS, and their settings."""
+
+    email: str = "file"  # "smtp" or "file"
+    sms: str = "file"  # "gateway" or "file"
+    file_path: str = DEFAULT_FILE_PATH  # the file channel's JSON lines ({data}: data dir)
+    smtp: SmtpSettings | None = None  # when email is "smtp"
+    gateway: GatewaySettings | None = None  # when sms is "gateway"
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> NotificationSettings:
+        """Parse the config's ``[notifications]`` (``table`` is the parsed config file,
+        whose ``notifications`` table is used, or that table itself; missing means file
+        channels for both).
+
+        Raises:
+            BadData: an unknown channel kind, a missing or mistyped setting or an unknown
+                key in ``[notifications.smtp]``/``[notifications.sms_gateway]``; ``field``
+                names it, e.g. ``"notifications.smtp.port"``.  Values (passwords, keys)
+                are never echoed.
+        """
+        where = "notifications"
+        section = _table(table, "notifications", where) if "notifications" in table else table
+        email_kind = _value(section, "email", str, where, default="file")
+        sms_kind = _value(section, "sms", str, where, default="file")
+        if email_kind not in _EMAIL_KINDS:
+            raise BadData(f"config {where}.email: expected one of {', '.join(_EMAIL_KINDS)}",
+                          field=f"{where}.email")
+        if sms_kind not in _SMS_KINDS:
+            raise BadData(f"config {where}.sms: expected one of {', '.join(_SMS_KINDS)}",
+                          field=f"{where}.sms")
+        return cls(
+            email=email_kind, sms=sms_kind,
+            file_path=_value(section, "file_path", str, where, default=DEFAULT_FILE_PATH),
+            smtp=(_smtp_from(_table(section, "smtp", f"{where}.smtp"), f"{where}.smtp")
+                  if email_kind == "smtp" else None),
+            gateway=(_gateway_from(_table(section, "sms_gateway", f"{where}.sms_gateway"),
+                                   f"{where}.sms_gateway")
+                     if sms_kind == "gateway" else None))
+
+    def channels(self, data_dir: Path) -> dict[str, Channel]:
+        """The ``{"email": ..., "sms": ...}`` channels; ``{data}`` in ``file_path`` is
+        replaced by ``data_dir``.  Both file channels share one instance."""
+        file_channel: FileChannel | None = None
+
+        def file() -> FileChannel:
+            nonlocal file_channel
+            if file_channel is None:
+                file_channel = FileChannel(Path(self.file_path.replace("{data}", str(data_dir))))
+            return file_channel
+
+        email: Channel = self.smtp.channel() if self.smtp is not None else file()
+        sms: Channel = self.gateway.channel() if self.gateway is not None else file()
+        return {"email": email, "sms": sms}
+
+
+def _smtp_from(table: Mapping[str, Any], where: str) -> SmtpSettings:
     _no_unknown(table, _SMTP_KEYS, where)
     host = _value(table, "host", str, where, required=True)
     port = _value(table, "port", int, where, default=25)
@@ -453,7 +540,7 @@ def _smtp_from(table: Mapping[str, Any], where: str) -> SmtpChannel:
     timeout_s = _value(table, "timeout_s", float, where, default=10.0)
     if timeout_s <= 0:
         raise BadData(f"config {where}.timeout_s: must be positive", field=f"{where}.timeout_s")
-    return SmtpChannel(
+    return SmtpSettings(
         host=host, port=port, sender=sender,
         username=_value(table, "username", str, where),
         password=_value(table, "password", str, where),
@@ -462,7 +549,7 @@ def _smtp_from(table: Mapping[str, Any], where: str) -> SmtpChannel:
     )
 
 
-def _gateway_from(table: Mapping[str, Any], where: str) -> SmsGatewayChannel:
+def _gateway_from(table: Mapping[str, Any], where: str) -> GatewaySettings:
     _no_unknown(table, _GATEWAY_KEYS, where)
     url = _value(table, "url", str, where, required=True)
     api_key = _value(table, "api_key", str, where, required=True)
@@ -472,52 +559,21 @@ def _gateway_from(table: Mapping[str, Any], where: str) -> SmsGatewayChannel:
     if timeout_s <= 0:
         raise BadData(f"config {where}.timeout_s: must be positive", field=f"{where}.timeout_s")
     try:
-        return SmsGatewayChannel(url, api_key, timeout_s)
+        SmsGatewayChannel(url, api_key, timeout_s)  # checks the URL's scheme
     except BadData:
         raise BadData(f"config {where}.url: expected an http:// or https:// URL",
                       field=f"{where}.url") from None
+    return GatewaySettings(url, api_key, timeout_s)
 
 
-def channels_from_config(table: Mapping[str, Any], data_dir: Path) -> dict[str, Channel]:
-    """The ``{"email": ..., "sms": ...}`` channels from the config's ``[notifications]``.
-
-    ``table`` is the parsed config file (its ``notifications`` table is used; missing means
-    file channels for both) or that ``notifications`` table itself.  ``{data}`` in
-    ``file_path`` is replaced by ``data_dir``.  Both file channels share one instance.
+def channels_from_config(table: Mapping[str, Any] | NotificationSettings, data_dir: Path
+                         ) -> dict[str, Channel]:
+    """The ``{"email": ..., "sms": ...}`` channels from ``[notifications]`` (parsed, or
+    a table as ``NotificationSettings.from_table`` takes it).
 
     Raises:
-        BadData: an unknown channel kind, a missing or mistyped setting or an unknown key in
-            ``[notifications.smtp]``/``[notifications.sms_gateway]``; ``field`` names it,
-            e.g. ``"notifications.smtp.port"``.  Values (passwords, keys) are never echoed.
+        BadData: see ``NotificationSettings.from_table``.
     """
-    where = "notifications"
-    section = _table(table, "notifications", where) if "notifications" in table else table
-    email_kind = _value(section, "email", str, where, default="file")
-    sms_kind = _value(section, "sms", str, where, default="file")
-    if email_kind not in _EMAIL_KINDS:
-        raise BadData(f"config {where}.email: expected one of {', '.join(_EMAIL_KINDS)}",
-                      field=f"{where}.email")
-    if sms_kind not in _SMS_KINDS:
-        raise BadData(f"config {where}.sms: expected one of {', '.join(_SMS_KINDS)}",
-                      field=f"{where}.sms")
-    file_path = _value(section, "file_path", str, where, default=DEFAULT_FILE_PATH)
-    file_channel: FileChannel | None = None
-
-    def file() -> FileChannel:
-        nonlocal file_channel
-        if file_channel is None:
-            file_channel = FileChannel(Path(file_path.replace("{data}", str(data_dir))))
-        return file_channel
-
-    email: Channel
-    sms: Channel
-    if email_kind == "smtp":
-        email = _smtp_from(_table(section, "smtp", f"{where}.smtp"), f"{where}.smtp")
-    else:
-        email = file()
-    if sms_kind == "gateway":
-        sms = _gateway_from(_table(section, "sms_gateway", f"{where}.sms_gateway"),
-                            f"{where}.sms_gateway")
-    else:
-        sms = file()
-    return {"email": email, "sms": sms}
+    if not isinstance(table, NotificationSettings):
+        table = NotificationSettings.from_table(table)
+    return table.channels(data_dir)

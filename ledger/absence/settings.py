@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.absence.anomaly import AnomalyThresholds
+from ledger.absence.notify import NotificationSettings
 from ledger.absence.rules import Policy
 from ledger.config import Settings
 from ledger.errors import BadData
@@ -27,7 +28,7 @@ class AbsenceSettings:
     sweep_interval_s: float  # seconds
     outbox_interval_s: float  # seconds
     lease_ttl_s: float  # seconds
-    notifications: dict[str, Any]
+    notifications: NotificationSettings
     #: The jobs pause while this host's clock and the database's differ by more.
     max_clock_skew_s: float = 5.0  # seconds
     #: A platform event's ``at`` may be at most this much later than its delivery's
@@ -101,7 +102,7 @@ def load_absence_settings(settings: Settings) -> AbsenceSettings:
         sweep_interval_s=_num(sched, "sweep_interval_s", 30.0, "scheduler"),
         outbox_interval_s=_num(sched, "outbox_interval_s", 10.0, "scheduler"),
         lease_ttl_s=_num(sched, "lease_ttl_s", 30.0, "scheduler"),
-        notifications=dict(t.get("notifications", {})),
+        notifications=NotificationSettings.from_table(t.get("notifications", {})),
         max_clock_skew_s=_num(sched, "max_clock_skew_s", 5.0, "scheduler"),
         max_event_skew_s=_int(platform, "max_event_skew_s", 300, "platform"),
     )

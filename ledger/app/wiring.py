@@ -98,10 +98,7 @@ def absence_jobs(service: AbsenceService, settings: Settings
         BadData: the [notifications] configuration is invalid.
     """
     channels = channels_from_config(service.cfg.notifications, settings.data_dir)
-    every = settings.tables.get("publicity", {}).get("report_interval_s", 86400)
-    if not isinstance(every, int | float) or isinstance(every, bool) or every <= 0:
-        raise BadData("config publicity.report_interval_s: a positive number of seconds",
-                      field="publicity.report_interval_s")
+    every = settings.publicity.report_interval_s
     # Each decides by this host's clock: none runs while it disagrees with the
     # database's (a clock stepped forward would deem open windows missed).
     guard = ClockGuard(service.store, service.cfg.log, service.cfg.max_clock_skew_s)

@@ -24,6 +24,7 @@ from ledger.absence.notify import (
     MAX_ATTEMPTS,
     DeliveryFailed,
     FileChannel,
+    NotificationSettings,
     OutgoingMessage,
     SmsGatewayChannel,
     SmtpChannel,
@@ -445,3 +446,18 @@ def test_config_notifications_not_a_table(tmp_path: Path) -> None:
     with pytest.raises(BadData) as info:
         channels_from_config({"notifications": "smtp"}, tmp_path)
     assert info.value.field == "notifications"
+
+
+def test_parsed_settings_are_typed_and_do_not_echo_secrets(tmp_path: Path) -> None:
+    parsed = NotificationSettings.from_table({
+        "email": "smtp", "sms": "gateway",
+        "smtp": {**SMTP_OK, "password": "hunter2hunter2"}, "sms_gateway": GATEWAY_OK})
+    assert parsed.smtp is not None
+    assert parsed.smtp.port == 25
+    assert parsed.gateway is not None
+    assert parsed.gateway.url == GATEWAY_OK["url"]
+    assert "hunter2hunter2" not in repr(parsed)
+    assert "secret-key-value" not in repr(parsed)
+    channels = channels_from_config(parsed, tmp_path)
+    assert isinstance(channels["email"], SmtpChannel)
+    assert isinstance(channels["sms"], SmsGatewayChannel)

@@ -25,7 +25,7 @@ from cryptography import x509
 from ledger.absence.service import AbsenceService, Caller
 from ledger.app.registry import entry_types
 from ledger.app.wiring import open_absence
-from ledger.config import Settings, load_settings
+from ledger.config import PublicitySettings, Settings, load_settings
 from ledger.storage.open import open_store
 from publicity.report import (
     BUNDLE_NAME,
@@ -215,7 +215,7 @@ def test_an_altered_entry_in_a_re_signed_report_fails_with_4(
     rec["entry_b64"] = base64.b64encode(json.dumps(entry).encode()).decode()
     lines[5] = json.dumps(rec)
     files[BUNDLE_NAME] = (("\n".join(lines) + "\n").encode(), rel, desc)
-    identity = load_or_create_identity(settings.key_dir, {}, data.origin, now)
+    identity = load_or_create_identity(settings.key_dir, PublicitySettings(), data.origin, now)
     bad = tmp_path / "altered.pdf"
     bad.write_bytes(sign_report(render_pdf(data, files), data, identity))
     out = _run("report", "verify", str(bad))

@@ -26,13 +26,14 @@ from ledger.accounts.store import Accounts
 from ledger.app.registry import entry_types
 from ledger.app.web import console_hr, create_app
 from ledger.app.wiring import open_absence
+from ledger.config import PublicitySettings
 from ledger.storage.open import open_store
 from publicity import jobs
 from publicity.jobs import JobLimits, JobRefused
 from tests.functional._absence import T0, Env, make_env
 from tests.functional.test_console_signin import PASSWORD, csrf_of, sign_in
 
-LIMITS = {"report_jobs_running": 1, "report_jobs_max": 3}
+LIMITS = PublicitySettings(report_jobs_running=1, report_jobs_max=3)
 
 
 class _Held:

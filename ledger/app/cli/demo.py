@@ -189,11 +189,10 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
 def _demo_notice(s: Settings, service: AbsenceService, campaign: str, finished: datetime
                  ) -> dict[str, Any]:
     """Publish the demo campaign's notice an hour after it ended; write its bytes out."""
-    table = s.tables.get("publicity", {})
     record = publish(service, Caller("hr:demo", "hr"), campaign, finished + timedelta(hours=1),
-                     days=table.get("notice_days", 5),
-                     calendar=WorkingCalendar.from_config(table.get("calendar", {})),
-                     base_url=table.get("base_url", ""))
+                     days=s.publicity.notice_days,
+                     calendar=WorkingCalendar.from_config(s.publicity.calendar),
+                     base_url=s.publicity.base_url or "")
     path = s.data_dir / "notices" / f"{record['notice']}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(document(service, record["notice"]))

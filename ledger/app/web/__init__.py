@@ -25,7 +25,7 @@ from ledger.app.web import (
 from ledger.app.web import notices as public
 from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 from ledger.app.wiring import cached_webhook_secrets, open_absence
-from ledger.config import Settings
+from ledger.config import PublicitySettings, Settings
 from ledger.storage import LedgerStore
 from ledger.storage.open import open_store
 from ledger.witness.client import load_witness_settings
@@ -41,11 +41,11 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
     app.extensions["absentia.absence"] = absence
     secrets_path = absence.cfg.webhook_secrets_path
     app.extensions["absentia.webhook_secrets"] = lambda: cached_webhook_secrets(secrets_path)
-    table = settings.tables.get("publicity", {}) if settings is not None else {}
-    app.extensions["absentia.publicity"] = table
+    publicity = settings.publicity if settings is not None else PublicitySettings()
+    app.extensions["absentia.publicity"] = publicity
     app.extensions["absentia.witnesses"] = (load_witness_settings(settings)
                                             if settings is not None else None)
-    app.extensions["absentia.calendar"] = WorkingCalendar.from_config(table.get("calendar", {}))
+    app.extensions["absentia.calendar"] = WorkingCalendar.from_config(publicity.calendar)
     app.extensions["absentia.notice_cache"] = public._NoticeCache()
     # Counted in the database, so N workers on M hosts still allow each client n attempts.
     store: LedgerStore = app.extensions["absentia.store"]

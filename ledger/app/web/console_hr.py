@@ -34,6 +34,7 @@ from ledger.app.web import console
 from ledger.app.web.console import actor, now, session
 from ledger.app.web.forms import Lang
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
+from ledger.config import PublicitySettings
 from ledger.errors import (
     BadData,
     Conflict,
@@ -45,7 +46,7 @@ from ledger.errors import (
 )
 from publicity import jobs as report_jobs
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
-from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
+from publicity.calendar import WorkingCalendar
 from publicity.jobs import JobLimits, JobRefused, ReportJob
 from publicity.report import spawn_generate
 
@@ -603,10 +604,10 @@ def import_upload(campaign: str) -> Response:
 
 
 def _notice_settings() -> tuple[int, str, WorkingCalendar]:
-    table: dict[str, Any] = current_app.extensions.get("absentia.publicity", {})
+    found: PublicitySettings = current_app.extensions.get("absentia.publicity",
+                                                          PublicitySettings())
     cal: WorkingCalendar = current_app.extensions.get("absentia.calendar", WorkingCalendar())
-    return (int(table.get("notice_days", DEFAULT_NOTICE_DAYS)), str(table.get("base_url", "")),
-            cal)
+    return found.notice_days, found.base_url or "", cal
 
 
 def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = None
@@ -726,8 +727,9 @@ def _children() -> _Children:
 
 
 def _job_limits() -> JobLimits:
-    table = current_app.extensions.get("absentia.publicity", {})
-    return JobLimits.from_config(table if isinstance(table, dict) else {})
+    found: PublicitySettings = current_app.extensions.get("absentia.publicity",
+                                                          PublicitySettings())
+    return JobLimits.from_config(found)
 
 
 def _report_settings() -> tuple[Path, Path | None] | None:

@@ -24,10 +24,11 @@ from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.
 from ledger.absence.service import AbsenceService
 from ledger.app.web.api import body, caller, ok, roles
 from ledger.app.web.problems import problem
+from ledger.config import PublicitySettings
 from ledger.errors import BadData, NotFound
 from ledger.witness.client import WitnessQuorumUnavailable, WitnessSettings
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
-from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar
+from publicity.calendar import WorkingCalendar
 
 STATIC = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -47,8 +48,9 @@ def now() -> datetime:
     return moment
 
 
-def settings() -> dict[str, Any]:
-    found: dict[str, Any] = current_app.extensions.get("absentia.publicity", {})
+def settings() -> PublicitySettings:
+    found: PublicitySettings = current_app.extensions.get("absentia.publicity",
+                                                          PublicitySettings())
     return found
 
 
@@ -173,7 +175,7 @@ def publish(campaign: str) -> Response:
     for key in data:
         if key not in ("days", "supersedes"):
             raise BadData(f"{key}: unknown field", field=key)
-    days = data.get("days", settings().get("notice_days", DEFAULT_NOTICE_DAYS))
+    days = data.get("days", settings().notice_days)
     if isinstance(days, float) and days.is_integer():
         days = int(days)  # JSON has one number type: 12.0 is the integer 12
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 30:
@@ -182,7 +184,7 @@ def publish(campaign: str) -> Response:
     if supersedes is not None and not isinstance(supersedes, str):
         raise BadData("supersedes: a notice id", field="supersedes")
     record = N.publish(service(), caller(), campaign, now(), days=days, calendar=calendar(),
-                       base_url=settings().get("base_url", ""), supersedes=supersedes,
+                       base_url=settings().base_url or "", supersedes=supersedes,
                        witnesses=witness_settings())
     return ok(record | {"url": f"/notices/{record['notice']}"}, 201)
 
@@ -191,9 +193,8 @@ def publish(campaign: str) -> Response:
 @roles("hr")
 def preview(campaign: str) -> Response:
     """Exactly what the public would see if HR published now (nothing is recorded)."""
-    rendered = N.render(service(), campaign, now(), days=settings().get(
-        "notice_days", DEFAULT_NOTICE_DAYS), calendar=calendar(),
-        base_url=settings().get("base_url", ""))
+    rendered = N.render(service(), campaign, now(), days=settings().notice_days,
+                        calendar=calendar(), base_url=settings().base_url or "")
     resp = Response(rendered.html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ledger.config import PublicitySettings
 from ledger.errors import NotAllowed
 from publicity.signing import (
     CA_CERT,
@@ -25,7 +26,7 @@ ORG = "absentia.example.gov.cn/hr-bureau/2026"
 
 
 def test_created_ca_and_cert_are_p256_and_the_cert_has_non_repudiation(tmp_path: Path) -> None:
-    ident = load_or_create_identity(tmp_path / "keys", {}, ORG, NOW)
+    ident = load_or_create_identity(tmp_path / "keys", PublicitySettings(), ORG, NOW)
     ca = ident.root
     for c in (ca, ident.cert):
         key = c.public_key()
@@ -45,12 +46,12 @@ def test_created_ca_and_cert_are_p256_and_the_cert_has_non_repudiation(tmp_path:
 
 def test_files_are_private_and_reused(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    first = load_or_create_identity(keys, {}, ORG, NOW)
+    first = load_or_create_identity(keys, PublicitySettings(), ORG, NOW)
     folder = keys / SUBDIR
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for name in (CA_CERT, CA_KEY, SIGNING_CERT, SIGNING_KEY):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
-    second = load_or_create_identity(keys, {}, ORG, NOW)
+    second = load_or_create_identity(keys, PublicitySettings(), ORG, NOW)
     assert second.cert == first.cert
     assert second.root == first.root
     assert second.key.private_numbers() == first.key.private_numbers()
@@ -58,17 +59,18 @@ def test_files_are_private_and_reused(tmp_path: Path) -> None:
 
 def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    load_or_create_identity(keys, {}, ORG, NOW)
+    load_or_create_identity(keys, PublicitySettings(), ORG, NOW)
     (keys / SUBDIR / SIGNING_KEY).chmod(0o644)
     with pytest.raises(NotAllowed):
-        load_or_create_identity(keys, {}, ORG, NOW)
+        load_or_create_identity(keys, PublicitySettings(), ORG, NOW)
 
 
 def test_configured_pem_files_are_used(tmp_path: Path) -> None:
-    made = load_or_create_identity(tmp_path / "a", {}, ORG, NOW)
+    made = load_or_create_identity(tmp_path / "a", PublicitySettings(), ORG, NOW)
     folder = tmp_path / "a" / SUBDIR
-    cfg = {"signing_cert": str(folder / SIGNING_CERT), "signing_key": str(folder / SIGNING_KEY),
-           "signing_chain": str(folder / CA_CERT)}
+    cfg = PublicitySettings.from_table({
+        "signing_cert": str(folder / SIGNING_CERT), "signing_key": str(folder / SIGNING_KEY),
+        "signing_chain": str(folder / CA_CERT)})
     loaded = load_or_create_identity(tmp_path / "b", cfg, ORG, NOW)
     assert loaded.cert == made.cert
     assert loaded.root == made.root
