@@ -71,6 +71,7 @@ from ledger.accounts.entries import CONSOLE_ROLES
 from ledger.entry import format_time
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import Appended, LedgerStore, NewEntry, Receipt
+from ledger.timefmt import parse_utc
 
 ACCOUNTS = MetaData()
 
@@ -132,7 +133,7 @@ def _sha256_hex(text: str) -> str:
 
 
 def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_utc(text)
 
 
 def _no_projection(conn: Connection, appended: Sequence[Appended]) -> None:

@@ -40,6 +40,7 @@ from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
 from ledger.keys import KeyDirectory
 from ledger.storage import LedgerStore
+from ledger.timefmt import parse_utc
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("ledger.app.web.access")
@@ -165,7 +166,7 @@ def readyz() -> Response:
 # -- metrics ------------------------------------------------------------------------
 
 def _epoch(text_time: str) -> float:
-    return datetime.fromisoformat(text_time.replace("Z", "+00:00")).timestamp()
+    return parse_utc(text_time).timestamp()
 
 
 class LedgerCollector(Collector):
