@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger import jcs
 from ledger.errors import BadData
+from ledger.timefmt import parse_utc
 
 ZERO_HASH = bytes(32)
 ENTRY_KEYS = frozenset({"actor", "body", "index", "prev", "time", "type"})
@@ -43,7 +44,7 @@ def check_time(text: str, field: str = "time") -> None:
     if not isinstance(text, str) or not _TIME_RE.fullmatch(text):
         raise BadData(f"{field}: {text!r} is not an RFC 3339 UTC time", field=field)
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parse_utc(text)
     except ValueError as exc:
         raise BadData(f"{field}: {text!r} is not a valid time", field=field) from exc
 

@@ -226,14 +226,17 @@ LOG_KEY_ADDED = EventType(
     {"verifier_key": vkey, "reason": one_of("rotated", "imported")},
     {"previous_key_id": key_id_hex},
 )
+#: What the interview platform can report about a session: the one list of platform event kinds.
+PLATFORM_KINDS = ("invited", "joined", "completed", "connection_failed",
+                  "device_incompatible", "withdrew")
+
 PLATFORM_EVENT = EventType(
     "platform.event", "What the interview platform reported about one session.",
     {
         "event_id": identifier,
         "window": identifier,
         "subject": pseudonym,
-        "kind": one_of("invited", "joined", "completed", "connection_failed",
-                       "device_incompatible", "withdrew"),
+        "kind": one_of(*PLATFORM_KINDS),
         "at": timestamp,
     },
     {"webhook_id": identifier, "detail": identifier},

@@ -44,6 +44,37 @@ def key_id(name: str, sig_type: int, public_key: bytes) -> int:
     return int(struct.unpack(">I", digest[:4])[0])
 
 
+def parse_vkey(vkey: str, sig_type: int, *, what: str, kind: str,
+               field: str) -> tuple[str, bytes]:
+    """Split a verifier key string ``<name>+<hex key ID>+<base64(type || key)>``.
+
+    The one parser of the verifier-key form, for every signature type: ``what`` names the key in
+    messages ("verifier key", "witness key"), ``kind`` describes the wanted type, ``field`` is
+    the ``BadData`` field. Returns the key name and the raw 32-byte public key.
+
+    Raises:
+        BadData: the string is malformed, of another type, or its ID does not match its key.
+    """
+    parts = vkey.strip().split("+", 2)
+    if len(parts) != 3:
+        raise BadData(f"malformed {what} {vkey!r}: want name+hash+key", field=field)
+    name, hex_id, b64 = parts
+    check_key_name(name)
+    if len(hex_id) != 8 or hex_id.lower() != hex_id:
+        raise BadData(f"malformed key ID {hex_id!r} in {what}", field=field)
+    try:
+        raw = base64.b64decode(b64, validate=True)
+        wanted = int(hex_id, 16)
+    except (binascii.Error, ValueError) as exc:
+        raise BadData(f"malformed {what} {vkey!r}: {exc}", field=field) from exc
+    if len(raw) != 1 + ED25519_PUBLIC_KEY_SIZE or raw[0] != sig_type:
+        raise BadData(f"{what} is not an {kind} key", field=field)
+    public_key = raw[1:]
+    if key_id(name, sig_type, public_key) != wanted:
+        raise BadData(f"{what} ID {hex_id} does not match its key", field=field)
+    return name, public_key
+
+
 class NoteSigner(Protocol):
     """What signs a note: a name, a key ID and a ``sign(message)`` method."""
 
@@ -81,24 +112,9 @@ class Ed25519Verifier:
         Raises:
             BadData: the string is malformed, of another type, or its ID does not match.
         """
-        parts = vkey.strip().split("+", 2)
-        if len(parts) != 3:
-            raise BadData(f"malformed verifier key {vkey!r}: want name+hash+key", field="key")
-        name, hex_id, b64 = parts
-        check_key_name(name)
-        if len(hex_id) != 8 or hex_id.lower() != hex_id:
-            raise BadData(f"malformed key ID {hex_id!r} in verifier key", field="key")
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            wanted = int(hex_id, 16)
-        except (binascii.Error, ValueError) as exc:
-            raise BadData(f"malformed verifier key {vkey!r}: {exc}", field="key") from exc
-        if len(raw) != 1 + ED25519_PUBLIC_KEY_SIZE or raw[0] != SIG_TYPE_ED25519:
-            raise BadData("verifier key is not an Ed25519 (type 0x01) key", field="key")
-        verifier = cls.from_public_key(name, raw[1:])
-        if verifier.key_id != wanted:
-            raise BadData(f"verifier key ID {hex_id} does not match its key", field="key")
-        return verifier
+        name, public_key = parse_vkey(vkey, SIG_TYPE_ED25519, what="verifier key",
+                                      kind="Ed25519 (type 0x01)", field="key")
+        return cls.from_public_key(name, public_key)
 
     @property
     def vkey(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from ledger.errors import BadData
 from ledger.events import (
     PII_PATTERNS,
+    PLATFORM_KINDS,
     EventType,
     SelfScanned,
     count,
@@ -53,8 +54,6 @@ codes = pattern(r"[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*", "comma-separate
 tz_name = pattern(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}", "an IANA time zone name")
 
 ROLES = ("platform", "hr", "reviewer", "auditor")
-PLATFORM_KINDS = ("invited", "joined", "completed", "connection_failed",
-                  "device_incompatible", "withdrew")
 CAUSES = ("technical", "compatibility", "notification_failed", "withdrawn", "no_show")
 # "makeup_granted" only supersedes an earlier ruling (an appeal overturned it).
 OUTCOMES = ("attended", "forfeited", "rebook_offered", "makeup_pending_review", "locked",

@@ -21,6 +21,7 @@ from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.
 from ledger.absence.notify import MAX_ATTEMPTS, Channel, DeliveryFailed, OutgoingMessage, backoff_s
 from ledger.absence.service import AbsenceService
 from ledger.errors import LedgerError
+from ledger.timefmt import parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ _SUBJECTS = {
 def _local(text: str | None, tz: ZoneInfo) -> str:
     if not text:
         return ""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(tz).strftime(
+    return parse_utc(text).astimezone(tz).strftime(
         "%Y-%m-%d %H:%M")
 
 
@@ -137,7 +138,7 @@ def _window_closed(service: AbsenceService, row: Any, now: datetime) -> bool:
         w = conn.execute(select(P.windows.c.closes_at, P.windows.c.decision).where(
             P.windows.c.window == row.window)).first()
     return w is not None and (w.decision is not None
-                              or datetime.fromisoformat(w.closes_at.replace("Z", "+00:00"))
+                              or parse_utc(w.closes_at)
                               <= now)
 
 

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from ledger.errors import BadData
+from ledger.events import PLATFORM_KINDS
 from ledger.jcs import canonical
 
 
@@ -50,8 +51,6 @@ class Outcome(StrEnum):
 
 
 MODES = ("government", "enterprise")
-PLATFORM_KINDS = (
-    "invited", "joined", "completed", "connection_failed", "device_incompatible", "withdrew")
 NOTIFICATION_STATUSES = ("sent", "delivered", "failed")
 
 #: Upper bound of every integer policy field (keeps datetime arithmetic and JSON safe).

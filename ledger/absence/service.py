@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from ledger import jcs
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.anomaly import DecidedWindow, detect
-from ledger.absence.entries import PLATFORM_KINDS, ROLES, public_text
+from ledger.absence.entries import ROLES, public_text
 from ledger.absence.imports import REGISTRATION_RE, parse_candidates, registration_key
 from ledger.absence.rules import (
     AbsenceDecision,
@@ -53,7 +53,7 @@ from ledger.absence.vault import (
 )
 from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound, Unprocessable
-from ledger.events import identifier
+from ledger.events import PLATFORM_KINDS, identifier
 from ledger.storage.store import LedgerStore, NewEntry, Plan, Receipt
 
 log = logging.getLogger(__name__)

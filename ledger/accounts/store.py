@@ -63,6 +63,7 @@ from ledger.accounts.tables import accounts, sessions
 from ledger.entry import format_time
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import Appended, LedgerStore, NewEntry, Receipt
+from ledger.timefmt import parse_utc
 
 #: Roles that must sign in with a TOTP code (and enrol one at their first sign-in).
 TOTP_REQUIRED = frozenset({"reviewer", "admin"})
@@ -95,7 +96,7 @@ def _sha256_hex(text: str) -> str:
 
 
 def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_utc(text)
 
 
 def _no_projection(conn: Connection, appended: Sequence[Appended]) -> None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from ledger.storage.store import LedgerStore
+from ledger.timefmt import parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def measure_skew(store: LedgerStore, log_name: str, now: datetime) -> list[Skew]
     size = store.head(log_name).size
     if size > 0:
         latest = json.loads(store.entry(log_name, size - 1))["time"]
-        at = datetime.fromisoformat(latest.replace("Z", "+00:00")).astimezone(UTC)
+        at = parse_utc(latest).astimezone(UTC)
         behind = (now - at).total_seconds()
         if behind < 0:
             out.append(Skew(behind, f"the time of entry {size - 1}"))

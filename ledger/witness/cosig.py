@@ -11,7 +11,6 @@ over ``"cosignature/v1\\ntime <timestamp>\\n"`` followed by the checkpoint's not
 from __future__ import annotations
 
 import base64
-import binascii
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ledger.note import (
     SignedNote,
     check_key_name,
     key_id,
+    parse_vkey,
 )
 
 #: tlog-cosignature §Ed25519 signed message: the header line (domain separation).
@@ -97,25 +97,9 @@ class CosignatureV1Verifier:
         Raises:
             BadData: malformed, not of type 0x04, or the key ID does not match.
         """
-        parts = vkey.strip().split("+", 2)
-        if len(parts) != 3:
-            raise BadData(f"malformed witness key {vkey!r}: want name+hash+key", field="vkey")
-        name, hex_id, b64 = parts
-        check_key_name(name)
-        if len(hex_id) != 8 or hex_id.lower() != hex_id:
-            raise BadData(f"malformed key ID {hex_id!r} in witness key", field="vkey")
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            wanted = int(hex_id, 16)
-        except (binascii.Error, ValueError) as exc:
-            raise BadData(f"malformed witness key {vkey!r}: {exc}", field="vkey") from exc
-        if len(raw) != 1 + ED25519_PUBLIC_KEY_SIZE or raw[0] != SIG_TYPE_COSIGNATURE_V1:
-            raise BadData("witness key is not an Ed25519 cosignature/v1 (type 0x04) key",
-                          field="vkey")
-        verifier = cls.from_public_key(name, raw[1:])
-        if verifier.key_id != wanted:
-            raise BadData(f"witness key ID {hex_id} does not match its key", field="vkey")
-        return verifier
+        name, public_key = parse_vkey(vkey, SIG_TYPE_COSIGNATURE_V1, what="witness key",
+                                      kind="Ed25519 cosignature/v1 (type 0x04)", field="vkey")
+        return cls.from_public_key(name, public_key)
 
     @property
     def vkey(self) -> str:

@@ -44,6 +44,7 @@ from ledger.errors import (
     NotFound,
     Unprocessable,
 )
+from ledger.timefmt import parse_utc
 from publicity import jobs as report_jobs
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import WorkingCalendar
@@ -299,12 +300,12 @@ def _local(value: str | None, tz: str) -> str:
     """An RFC 3339 time shown in the campaign's zone (``YYYY-MM-DD HH:MM``)."""
     if not value:
         return "—"
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = parse_utc(value)
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
 def _input_value(value: str, tz: str) -> str:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = parse_utc(value)
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
 
 
@@ -354,7 +355,7 @@ def campaigns() -> Response:
         alerts = [a for a in svc.alerts(c["campaign"]) if a["status"] == "open"]
         soon = []
         for w in svc.windows(c["campaign"], undecided_only=True):
-            closes = datetime.fromisoformat(w["closes_at"].replace("Z", "+00:00"))
+            closes = parse_utc(w["closes_at"])
             if moment <= closes <= moment + SOON:
                 soon.append(w | {"closes_local": _local(w["closes_at"], c["timezone"])})
         rows.append({"c": c, "stats": stats, "alerts": alerts, "soon": soon,
@@ -412,7 +413,7 @@ def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
                  opens_local=_local(w["opens_at"], tz), closes_local=_local(w["closes_at"], tz),
                  closes_value=_input_value(w["closes_at"], tz),
                  open_for_change=w["decision"] is None
-                 and datetime.fromisoformat(w["closes_at"].replace("Z", "+00:00")) > now())
+                 and parse_utc(w["closes_at"]) > now())
 
 
 @bp.get("/windows/<window>")

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from ledger.absence.service import MAX_POSTS
+from ledger.events import PLATFORM_KINDS
 
 bp = Blueprint("openapi", __name__)
 
@@ -164,8 +165,7 @@ SCHEMAS: dict[str, Schema] = {
         {"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
     "WebhookEvent": obj(
         {"id": IDENT, "window": IDENT,
-         "kind": {"enum": ["invited", "joined", "completed", "connection_failed",
-                           "device_incompatible", "withdrew"]},
+         "kind": {"enum": list(PLATFORM_KINDS)},
          "at": IN_TIME},
         {"subject": SUBJECT, "detail": IDENT}, closed=True),
     # maxItems: [platform] max_batch_events, set when the document is made (_document).

@@ -45,6 +45,7 @@ from ledger.keys import KeyDirectory
 from ledger.migrations import schema_state
 from ledger.storage import LedgerStore
 from ledger.storage.schema import checkpoints, heads, keys, logs
+from ledger.timefmt import parse_utc
 from ledger.witness.client import witness_status
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def readyz() -> Response:
 # -- metrics ------------------------------------------------------------------------
 
 def _epoch(text_time: str) -> float:
-    return datetime.fromisoformat(text_time.replace("Z", "+00:00")).timestamp()
+    return parse_utc(text_time).timestamp()
 
 
 class LedgerCollector(Collector):

@@ -22,7 +22,7 @@ needs werkzeug's ``ProxyFix`` so that ``request.is_secure`` is true).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ from ledger.app.web.api import lookup_limited, now, public_limited
 from ledger.app.web.forms import Lang
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
+from ledger.timefmt import parse_utc
 
 bp = Blueprint("selfservice", __name__)
 
@@ -240,7 +241,7 @@ def status_lookup() -> Response:
 def _local(moment: str | None, tz: ZoneInfo) -> str:
     if not moment:
         return "—"
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(tz).strftime(
+    return parse_utc(moment).astimezone(tz).strftime(
         "%Y-%m-%d %H:%M")
 
 
@@ -285,7 +286,7 @@ def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] 
         policy = svc.policy_by_digest(latest["policy_digest"])
     except NotFound:
         return None
-    ends = datetime.fromisoformat(latest["decided_at"].replace("Z", "+00:00")) + timedelta(
+    ends = parse_utc(latest["decided_at"]) + timedelta(
         seconds=policy.appeal_period_s)
     if now() > ends:
         return None
