@@ -271,7 +271,7 @@ class Accounts:
         upgrade(self.store.engine)
 
     def _run(self, now: datetime, plan: Any) -> list[Receipt]:
-        return self.store.execute(self.log, now, plan, _no_projection)
+        return self.store.execute(self.log, now, plan, _no_projection).receipts
 
     def _seal(self, user: str, secret: str) -> bytes:
         nonce = secrets.token_bytes(12)

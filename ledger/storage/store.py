@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, final, overload
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -85,8 +85,33 @@ class Appended:
     time: str
 
 
+T = TypeVar("T")
+
+
+@final
+@dataclass(frozen=True)
+class Planned(Generic[T]):
+    """What a plan returns when its caller needs more than receipts: the entries to
+    append and a value (what the checks found, what was made)."""
+
+    entries: Sequence[NewEntry]
+    value: T
+
+
+@dataclass(frozen=True)
+class Executed(Generic[T]):
+    """What ``LedgerStore.execute`` returns: the receipts (duplicates included) and the
+    plan's value (``None`` for a plan of entries only)."""
+
+    receipts: list[Receipt]
+    value: T
+
+
 #: Plans a command under the log's write lock: reads state, returns entries to append.
 Plan = Callable[[Connection], Sequence[NewEntry]]
+#: Finishes a planned command in its transaction, after the append: sees the plan's
+#: value and every receipt, returns the value ``execute`` answers.
+Finish = Callable[[Connection, T, list[Receipt]], T]
 #: Applies appended entries to the projection tables in the same transaction.
 Project = Callable[[Connection, Sequence[Appended]], None]
 
@@ -223,11 +248,12 @@ class _HotSQL:
 @dataclass
 class _Command:
     now: datetime
-    plan: Plan
+    plan: Callable[[Connection], Sequence[NewEntry] | Planned[Any]]
     project: Project
-    finish: Callable[[Connection, list[Receipt]], None] | None
+    finish: Finish[Any] | None
     finished: bool = False  # guarded by the group's condition
     receipts: list[Receipt] = field(default_factory=list)
+    value: Any = None
     error: BaseException | None = None
 
 
@@ -489,17 +515,29 @@ class LedgerStore:
         with self.write() as conn:
             return self._append_in(conn, log.id, name, prepared, time_text)
 
-    def execute(self, name: str, now: datetime, plan: Plan, project: Project, *,
-                finish: Callable[[Connection, list[Receipt]], None] | None = None,
-                ) -> list[Receipt]:
+    @overload
+    def execute(self, name: str, now: datetime, plan: Callable[[Connection], Planned[T]],
+                project: Project, *, finish: Finish[T] | None = None) -> Executed[T]: ...
+
+    @overload
+    def execute(self, name: str, now: datetime, plan: Plan, project: Project
+                ) -> Executed[None]: ...
+
+    def execute(self, name: str, now: datetime,
+                plan: Callable[[Connection], Sequence[NewEntry] | Planned[Any]],
+                project: Project, *, finish: Finish[Any] | None = None) -> Executed[Any]:
         """Run a command: plan it under the log's write lock, append, project; durable.
 
         ``plan`` sees the state every earlier append left (appends to this log wait
         for the lock), so a check it makes holds when its entries land: two racing
-        commands cannot both decide the same window.  ``project`` receives the entries
-        actually appended (idempotent duplicates are skipped) and writes the tables the
-        app reads; ``finish`` then sees every receipt (duplicates included) in the same
-        transaction.  Any error rolls the command back, and only the command.
+        commands cannot both decide the same window.  It returns the entries to append,
+        or a ``Planned`` of the entries and a value for the caller.  ``project``
+        receives the entries actually appended (idempotent duplicates are skipped) and
+        writes the tables the app reads; ``finish`` (for a ``Planned``) then sees the
+        value and every receipt (duplicates included) in the same transaction, and
+        returns the value answered; it is not called when there is nothing to append.
+        The result holds the receipts and the value (``None`` for a plain plan).  Any
+        error rolls the command back, and only the command.
 
         Group commit: commands that arrive while another thread of this process is
         committing to the same log wait, then run one after another, each in its own
@@ -533,7 +571,7 @@ class LedgerStore:
                     group.cond.notify_all()
         if cmd.error is not None:
             raise cmd.error
-        return cmd.receipts
+        return Executed(cmd.receipts, cmd.value)
 
     def _commit_group(self, batch: list[_Command], log: LogInfo, name: str) -> None:
         """Run ``batch`` in one transaction, each command in a savepoint; commit once."""
@@ -564,7 +602,11 @@ class LedgerStore:
 
     def _run_command(self, conn: Connection, log: LogInfo, name: str, cmd: _Command
                      ) -> list[Receipt]:
-        items = cmd.plan(conn)
+        planned = cmd.plan(conn)
+        if isinstance(planned, Planned):
+            items, cmd.value = planned.entries, planned.value
+        else:
+            items = planned
         if not items:
             return []
         prepared = [prepare(i) for i in items]
@@ -577,7 +619,7 @@ class LedgerStore:
             appended.append(Appended(r.index, e["type"], e["actor"], e["body"], r.time))
         cmd.project(conn, appended)
         if cmd.finish is not None:
-            cmd.finish(conn, receipts)
+            cmd.value = cmd.finish(conn, cmd.value, receipts)
         return receipts
 
     def _append_in(
