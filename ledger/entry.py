@@ -16,7 +16,6 @@ from typing import Any
 
 from ledger import jcs
 from ledger.errors import BadData
-from ledger.timefmt import parse_utc
 
 ZERO_HASH = bytes(32)
 ENTRY_KEYS = frozenset({"actor", "body", "index", "prev", "time", "type"})
@@ -24,6 +23,16 @@ ENTRY_KEYS = frozenset({"actor", "body", "index", "prev", "time", "type"})
 _TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
 TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")  # use fullmatch
 ACTOR_RE = re.compile(r"[a-z][a-z0-9_-]*(:[A-Za-z0-9._-]{1,64})?")  # use fullmatch
+
+
+def parse_utc(text: str) -> datetime:
+    """The aware datetime of an RFC 3339 time as the ledger writes it
+    (``2026-01-02T03:04:05.000Z``); a trailing ``Z`` means UTC.  The one parser.
+
+    Raises:
+        ValueError: ``text`` is not an ISO 8601 / RFC 3339 time.
+    """
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def format_time(moment: datetime) -> str:

@@ -49,11 +49,8 @@ from ledger.checkpoint import Checkpoint
 from ledger.config import PublicitySettings, Settings
 from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotFound, VerificationError
 from ledger.merkle import (
-    hash_perfect_cover,
-    inclusion_ranges,
+    MemoryTree,
     leaf_hash,
-    node_hash,
-    perfect_subtrees,
 )
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.proof import TlogProof
@@ -215,32 +212,6 @@ def leaf_hashes(service: AbsenceService, size: int) -> list[bytes]:
     return got
 
 
-class TreeProver:
-    """Inclusion paths (RFC 9162 §2.1.3) of many leaves of one tree, from memory.
-
-    For thousands of proofs this is far cheaper than a storage round trip each: every
-    perfect subtree's hash is computed once (levels), each path is then dictionary work.
-    """
-
-    def __init__(self, leaves: list[bytes]) -> None:
-        self.size = len(leaves)
-        self.levels = [leaves]
-        while len(self.levels[-1]) > 1:
-            low = self.levels[-1]
-            self.levels.append([node_hash(low[i], low[i + 1])
-                                for i in range(0, len(low) - 1, 2)])
-
-    def _range(self, start: int, end: int) -> bytes:
-        return hash_perfect_cover([self.levels[lv][ix]
-                                   for lv, ix in perfect_subtrees(start, end)])
-
-    def root(self) -> bytes:
-        return self._range(0, self.size)
-
-    def inclusion(self, index: int) -> list[bytes]:
-        return [self._range(a, b) for a, b in inclusion_ranges(index, self.size)]
-
-
 def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: str,
             report_id: str | None = None, progress: Progress = _quiet,
             witnesses: WitnessSettings | None = None) -> ReportData:
@@ -266,7 +237,7 @@ def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: 
     proofs: dict[int, str] = {}
     rows: list[Row] = []
     t0 = time.monotonic()
-    prover = TreeProver(leaf_hashes(service, cp.size)) if len(raw) > 64 else None
+    prover = MemoryTree(leaf_hashes(service, cp.size)) if len(raw) > 64 else None
     if prover is not None and prover.root() != cp.root:
         raise CouldNotCheck("the stored leaf hashes do not add up to the checkpoint's root: "
                             "the database was altered; run `absentia verify` on an export")
@@ -556,7 +527,8 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
     receipts = service.store.execute(service.log, now, lambda conn: [NewEntry(
         "report.generated", "system:report", {
             "report": data.report_id, "campaign": campaign, "sha256": digest,
-            "decisions": len(data.rows), "checkpoint_size": data.checkpoint.size})], P.apply)
+            "decisions": len(data.rows), "checkpoint_size": data.checkpoint.size})],
+        P.apply).receipts
     progress(f"recorded as ledger entry {receipts[0].index}")
     return ReportResult(data.report_id, path, digest, len(data.rows), data.checkpoint.size,
                         receipts[0].index,

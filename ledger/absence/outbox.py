@@ -20,8 +20,8 @@ from sqlalchemy import select
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.notify import MAX_ATTEMPTS, Channel, DeliveryFailed, OutgoingMessage, backoff_s
 from ledger.absence.service import AbsenceService
+from ledger.entry import parse_utc
 from ledger.errors import LedgerError
-from ledger.timefmt import parse_utc
 
 log = logging.getLogger(__name__)
 

@@ -60,10 +60,9 @@ from sqlalchemy import (
 
 from ledger.accounts.entries import CONSOLE_ROLES
 from ledger.accounts.tables import accounts, sessions
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import Appended, LedgerStore, NewEntry, Receipt
-from ledger.timefmt import parse_utc
 
 #: Roles that must sign in with a TOTP code (and enrol one at their first sign-in).
 TOTP_REQUIRED = frozenset({"reviewer", "admin"})
@@ -225,7 +224,7 @@ class Accounts:
     # -- plumbing -------------------------------------------------------------------
 
     def _run(self, now: datetime, plan: Any) -> list[Receipt]:
-        return self.store.execute(self.log, now, plan, _no_projection)
+        return self.store.execute(self.log, now, plan, _no_projection).receipts
 
     def _seal(self, user: str, secret: str) -> bytes:
         nonce = secrets.token_bytes(12)

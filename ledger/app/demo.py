@@ -33,7 +33,7 @@ from ledger.absence.imports import id_check_character
 from ledger.absence.notify import Channel
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import AbsenceService, Caller
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 
 # -- the campaign ---------------------------------------------------------------------------
 
@@ -370,7 +370,7 @@ def _campaign_id(service: AbsenceService) -> str:
 
 
 def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_utc(text)
 
 
 def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: datetime, *,

@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from ledger.entry import parse_utc
 from ledger.storage.store import LedgerStore
-from ledger.timefmt import parse_utc
 
 log = logging.getLogger(__name__)
 

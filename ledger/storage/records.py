@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, final
 
 from sqlalchemy import Connection
 
@@ -62,8 +62,33 @@ class Appended:
     time: str
 
 
+T = TypeVar("T")
+
+
+@final
+@dataclass(frozen=True)
+class Planned(Generic[T]):
+    """What a plan returns when its caller needs more than receipts: the entries to
+    append and a value (what the checks found, what was made)."""
+
+    entries: Sequence[NewEntry]
+    value: T
+
+
+@dataclass(frozen=True)
+class Executed(Generic[T]):
+    """What ``LedgerStore.execute`` returns: the receipts (duplicates included) and the
+    plan's value (``None`` for a plan of entries only)."""
+
+    receipts: list[Receipt]
+    value: T
+
+
 #: Plans a command under the log's write lock: reads state, returns entries to append.
 Plan = Callable[[Connection], Sequence[NewEntry]]
+#: Finishes a planned command in its transaction, after the append: sees the plan's
+#: value and every receipt, returns the value ``execute`` answers.
+Finish = Callable[[Connection, T, list[Receipt]], T]
 #: Applies appended entries to the projection tables in the same transaction.
 Project = Callable[[Connection, Sequence[Appended]], None]
 

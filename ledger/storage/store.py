@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -37,9 +37,12 @@ from ledger.proof import TlogProof
 from ledger.storage.db import write_transaction
 from ledger.storage.records import (
     Appended,
+    Executed,
+    Finish,
     LogInfo,
     NewEntry,
     Plan,
+    Planned,
     PreparedEntry,
     Project,
     Receipt,
@@ -47,56 +50,29 @@ from ledger.storage.records import (
     TreeHead,
     prepare,
 )
+from ledger.storage.statements import HotSQL
 from ledger.storage.tables import checkpoints, entries, heads, keys, logs
 from ledger.storage.tree import TileCache, base_hashes, stored_tile
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
+T = TypeVar("T")
+
 
 def _valid_log_name(name: str) -> bool:
     return 0 < len(name) <= 64 and set(name) <= _NAME_CHARS
 
 
-@dataclass(frozen=True)
-class _HotSQL:
-    """The append path's statements in the driver's own parameter style."""
-
-    mark: str
-    head: str
-    idem: str
-    insert_entry: str
-    insert_node: str
-    update_head: str
-
-    @classmethod
-    def for_dialect(cls, dialect: str) -> _HotSQL:
-        stmts = (
-            "SELECT size, last_leaf, frontier FROM ledger_heads WHERE log_id = ?",
-            # Driven from the keys (CROSS JOIN keeps that order on SQLite): with
-            # "idem_key IN (...)" and no statistics, SQLite scans the whole log.
-            ") SELECT e.idem_key, e.idx, e.leaf_hash, e.data FROM k CROSS JOIN "
-            "ledger_entries AS e WHERE e.log_id = ? AND e.idem_key = k.key",
-            "INSERT INTO ledger_entries (log_id, idx, leaf_hash, entry_type, data, idem_key) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            "INSERT INTO ledger_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?)",
-            "UPDATE ledger_heads SET size = ?, last_leaf = ?, frontier = ? WHERE log_id = ?",
-        )
-        if dialect == "sqlite":
-            return cls("?", *stmts)
-        head, idem, ins_e, ins_n, upd = (q.replace("?", "%s") for q in stmts)
-        # PostgreSQL: the row lock on the head serialises appends to this log only.
-        return cls("%s", head + " FOR UPDATE", idem, ins_e, ins_n, upd)
-
-
 @dataclass
 class _Command:
     now: datetime
-    plan: Plan
+    plan: Callable[[Connection], Sequence[NewEntry] | Planned[Any]]
     project: Project
-    finish: Callable[[Connection, list[Receipt]], None] | None
+    finish: Finish[Any] | None
     finished: bool = False  # guarded by the group's condition
     receipts: list[Receipt] = field(default_factory=list)
+    value: Any = None
     error: BaseException | None = None
 
 
@@ -121,7 +97,7 @@ class LedgerStore:
         self._log_cache: dict[str, LogInfo] = {}
         self._tiles = TileCache(tile_cache)
         self._sqlite = engine.dialect.name == "sqlite"
-        self._sql = _HotSQL.for_dialect(engine.dialect.name)
+        self._sql = HotSQL.for_dialect(engine.dialect.name)
         self._groups: dict[int, _Group] = {}
         database = engine.url.database if self._sqlite else None
         self._write_lock_file = (f"{database}.writer-lock"
@@ -357,17 +333,29 @@ class LedgerStore:
         with self.write() as conn:
             return self._append_in(conn, log.id, name, prepared, time_text)
 
-    def execute(self, name: str, now: datetime, plan: Plan, project: Project, *,
-                finish: Callable[[Connection, list[Receipt]], None] | None = None,
-                ) -> list[Receipt]:
+    @overload
+    def execute(self, name: str, now: datetime, plan: Callable[[Connection], Planned[T]],
+                project: Project, *, finish: Finish[T] | None = None) -> Executed[T]: ...
+
+    @overload
+    def execute(self, name: str, now: datetime, plan: Plan, project: Project
+                ) -> Executed[None]: ...
+
+    def execute(self, name: str, now: datetime,
+                plan: Callable[[Connection], Sequence[NewEntry] | Planned[Any]],
+                project: Project, *, finish: Finish[Any] | None = None) -> Executed[Any]:
         """Run a command: plan it under the log's write lock, append, project; durable.
 
         ``plan`` sees the state every earlier append left (appends to this log wait
         for the lock), so a check it makes holds when its entries land: two racing
-        commands cannot both decide the same window.  ``project`` receives the entries
-        actually appended (idempotent duplicates are skipped) and writes the tables the
-        app reads; ``finish`` then sees every receipt (duplicates included) in the same
-        transaction.  Any error rolls the command back, and only the command.
+        commands cannot both decide the same window.  It returns the entries to append,
+        or a ``Planned`` of the entries and a value for the caller.  ``project``
+        receives the entries actually appended (idempotent duplicates are skipped) and
+        writes the tables the app reads; ``finish`` (for a ``Planned``) then sees the
+        value and every receipt (duplicates included) in the same transaction, and
+        returns the value answered; it is not called when there is nothing to append.
+        The result holds the receipts and the value (``None`` for a plain plan).  Any
+        error rolls the command back, and only the command.
 
         Group commit: commands that arrive while another thread of this process is
         committing to the same log wait, then run one after another, each in its own
@@ -401,7 +389,7 @@ class LedgerStore:
                     group.cond.notify_all()
         if cmd.error is not None:
             raise cmd.error
-        return cmd.receipts
+        return Executed(cmd.receipts, cmd.value)
 
     def _commit_group(self, batch: list[_Command], log: LogInfo, name: str) -> None:
         """Run ``batch`` in one transaction, each command in a savepoint; commit once."""
@@ -432,7 +420,11 @@ class LedgerStore:
 
     def _run_command(self, conn: Connection, log: LogInfo, name: str, cmd: _Command
                      ) -> list[Receipt]:
-        items = cmd.plan(conn)
+        planned = cmd.plan(conn)
+        if isinstance(planned, Planned):
+            items, cmd.value = planned.entries, planned.value
+        else:
+            items = planned
         if not items:
             return []
         prepared = [prepare(i, self.types) for i in items]
@@ -445,7 +437,7 @@ class LedgerStore:
             appended.append(Appended(r.index, e["type"], e["actor"], e["body"], r.time))
         cmd.project(conn, appended)
         if cmd.finish is not None:
-            cmd.finish(conn, receipts)
+            cmd.value = cmd.finish(conn, cmd.value, receipts)
         return receipts
 
     def _append_in(
@@ -784,5 +776,6 @@ class LedgerStore:
             return data
 
 
-__all__ = ["Appended", "LedgerStore", "LogInfo", "NewEntry", "Plan", "PreparedEntry", "Project",
-           "Receipt", "StoredCheckpoint", "TreeHead", "prepare", "stored_tile"]
+__all__ = ["Appended", "Executed", "Finish", "LedgerStore", "LogInfo", "NewEntry", "Plan",
+           "Planned", "PreparedEntry", "Project", "Receipt", "StoredCheckpoint", "TreeHead",
+           "prepare", "stored_tile"]

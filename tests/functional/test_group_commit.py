@@ -45,7 +45,7 @@ def test_concurrent_commands_commit_together_and_fail_alone(store: LedgerStore) 
 
         barrier.wait()
         try:
-            results[i] = store.execute("g", T0, plan, project)
+            results[i] = store.execute("g", T0, plan, project).receipts
         except Conflict as exc:
             results[i] = exc
 

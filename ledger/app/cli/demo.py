@@ -31,6 +31,7 @@ from ledger.app.registry import entry_types
 from ledger.app.server import serve as run_server
 from ledger.app.wiring import open_absence
 from ledger.config import Settings
+from ledger.entry import parse_utc
 from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
 from ledger.verify import DirectorySource, verify_log
@@ -71,7 +72,7 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
         last = None
         if name in {info.name for info in store.list_logs()} and store.head(name).size:
             entry = json.loads(store.entry(name, store.head(name).size - 1))
-            last = datetime.fromisoformat(entry["time"].replace("Z", "+00:00"))
+            last = parse_utc(entry["time"])
         # The campaign runs on a simulated clock; the logs are created at its start so
         # that entry times never go backwards.
         start = demo_start(last)

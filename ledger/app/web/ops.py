@@ -39,13 +39,12 @@ from ledger.absence import projection as p
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import NotFound
 from ledger.keys import KeyDirectory
 from ledger.migrations import schema_state
 from ledger.storage import LedgerStore
 from ledger.storage.schema import checkpoints, heads, keys, logs
-from ledger.timefmt import parse_utc
 from ledger.witness.client import witness_status
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, now, public_limited
 from ledger.app.web.forms import Lang
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
+from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
-from ledger.timefmt import parse_utc
 
 bp = Blueprint("selfservice", __name__)
 

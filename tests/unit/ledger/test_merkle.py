@@ -531,3 +531,18 @@ def test_append_subtree_equals_appending_its_leaves(level: int, pieces: int, ext
     if extra % width:
         with pytest.raises(ValueError, match="cannot follow"):
             by_subtree.append_subtree(level if level else 1, leaves[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=70), st.data())
+def test_memory_tree_agrees_with_the_rfc_root_and_proves_each_leaf(n: int,
+                                                                   data: st.DataObject) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(n)]
+    tree = merkle.MemoryTree(leaves)
+    assert tree.root() == merkle.root_from_leaf_hashes(leaves)
+    index = data.draw(st.integers(min_value=0, max_value=n - 1))
+    merkle.verify_inclusion(leaves[index], index, n, tree.inclusion(index), tree.root())
+    if n > 1:  # the path of one leaf does not prove another
+        other = (index + 1) % n
+        with pytest.raises(VerificationError):
+            merkle.verify_inclusion(leaves[other], index, n, tree.inclusion(index), tree.root())

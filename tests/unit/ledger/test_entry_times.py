@@ -1,4 +1,4 @@
-"""ledger.timefmt: the one RFC 3339 UTC parser."""
+"""ledger.entry.parse_utc: the one RFC 3339 UTC parser."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.timefmt import parse_utc
+from ledger.entry import parse_utc
 
 
 def test_z_means_utc() -> None:

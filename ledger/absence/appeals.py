@@ -1,0 +1,244 @@
+"""Appeals: a candidate files one (statement sealed), an officer rules on it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Connection, func, insert, select
+
+from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.campaigns import Campaigns
+from ledger.absence.context import (
+    Caller,
+    Context,
+    UseCase,
+    as_time,
+    new_id,
+)
+from ledger.absence.decisions import (
+    Decisions,
+    as_rule,
+    decision_entry,
+    decision_row,
+)
+from ledger.absence.fields import (
+    makeup_times,
+    only,
+    req,
+)
+from ledger.absence.lookup import Lookup
+from ledger.absence.notifications import notify_entry
+from ledger.absence.rules import (
+    Outcome,
+)
+from ledger.absence.windows import Windows, window_entries
+from ledger.entry import format_time
+from ledger.errors import BadData, Conflict, NotFound
+from ledger.storage.store import NewEntry
+
+log = logging.getLogger(__name__)
+
+MAX_STATEMENT_CHARS = 2000
+STATEMENT_MAC_INFO = b"absentia appeal statement mac v1"
+
+
+
+class Appeals(UseCase):
+    """File, read and rule appeals."""
+
+    def __init__(self, ctx: Context, master_key: bytes, campaigns: Campaigns,
+                 windows: Windows, decisions: Decisions, lookup: Lookup) -> None:
+        """Appeals whose statements are sealed under keys derived from ``master_key``."""
+        super().__init__(ctx)
+        self._campaigns = campaigns
+        self._windows = windows
+        self._decisions = decisions
+        self._lookup = lookup
+        # Appeal statements are sealed under a key derived from the master key.
+        self._doc_key = AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                    info=b"absentia documents v1").derive(master_key))
+        # ... and the ledger holds their HMAC under another derived key (a plain hash
+        # would let anyone confirm a guessed statement).
+        self._statement_mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                       info=STATEMENT_MAC_INFO).derive(master_key)
+
+    def file_appeal(self, campaign: str, data: Mapping[str, Any], now: datetime
+                    ) -> dict[str, Any]:
+        """A candidate appeals their latest absence decision within the appeal period.
+
+        ``{"registration", "factor", "ground", "statement"}``
+
+        Raises:
+            BadData: invalid fields.  NotAllowed: registration and factor do not match.
+            Conflict: nothing to appeal, the period ended, or an appeal is open.
+        """
+        only(data, {"registration", "factor", "ground", "statement"}, "")
+        ground = req(data, "ground")
+        if ground not in ("technical", "notification", "personal", "other"):
+            raise BadData("ground: one of technical, notification, personal, other",
+                          field="ground")
+        statement = req(data, "statement")
+        if not isinstance(statement, str) or not 0 < len(statement) <= MAX_STATEMENT_CHARS:
+            raise BadData(f"statement: 1..{MAX_STATEMENT_CHARS} characters", field="statement")
+        subject = self._lookup.find_subject(campaign, data.get("registration"), data.get("factor"))
+        appeal = new_id("a")
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            row = conn.execute(select(P.decisions).where(
+                P.decisions.c.subject == subject, P.decisions.c.superseded_by.is_(None),
+                P.decisions.c.outcome != "attended")
+                .order_by(P.decisions.c.idx.desc())).first()
+            if row is None:
+                raise Conflict("there is no absence decision to appeal", field="registration")
+            policy = self.policy_by_digest(row.policy_digest)
+            ends = as_time(row.decided_at) + timedelta(seconds=policy.appeal_period_s)
+            if now > ends:
+                raise Conflict(f"the appeal period ended at {format_time(ends)}",
+                               field="registration")
+            if conn.execute(select(P.appeals.c.appeal).where(
+                    P.appeals.c.decision == row.decision,
+                    P.appeals.c.ruling.is_(None))).first():
+                raise Conflict("an appeal of this decision is already open",
+                               field="registration")
+            nonce = secrets.token_bytes(12)
+            conn.execute(insert(P.vault_documents).values(
+                document=appeal, subject=subject,
+                ciphertext=nonce + self._doc_key.encrypt(nonce, statement.encode(),
+                                                         appeal.encode())))
+            return [NewEntry("appeal.filed", "candidate", {
+                "appeal": appeal, "decision": row.decision, "subject": subject,
+                "ground": ground, "statement_hmac": self.statement_hmac(statement)})]
+
+        rc = self._run(now, plan)[0]
+        return {"appeal": appeal, "status": "filed", "ledger_index": rc.index}
+
+    def statement_hmac(self, statement: str) -> str:
+        """Lowercase hex HMAC-SHA-256 of an appeal statement (UTF-8) under the key
+        derived from the master key (HKDF, ``STATEMENT_MAC_INFO``): what ``appeal.filed``
+        records, which only the key's holder can compute for a guessed statement."""
+        return hmac.new(self._statement_mac_key, statement.encode(), hashlib.sha256
+                        ).hexdigest()
+
+    def appeals(self, campaign: str, *, open_only: bool = False) -> list[dict[str, Any]]:
+        """The campaign's appeals (without statements), oldest first.
+
+        Raises:
+            NotFound: no such campaign.
+        """
+        self._campaigns.campaign(campaign)
+        q = select(P.appeals).where(P.appeals.c.campaign == campaign)
+        if open_only:
+            q = q.where(P.appeals.c.ruling.is_(None))
+        with self.read() as conn:
+            rows = conn.execute(q.order_by(P.appeals.c.idx)).all()
+        return [_appeal_json(r) for r in rows]
+
+    def appeal_record(self, appeal: str) -> dict[str, Any]:
+        """An appeal without its statement (no personal data: nothing is recorded).
+
+        Raises:
+            NotFound: no such appeal.
+        """
+        with self.read() as conn:
+            row = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).first()
+        if row is None:
+            raise NotFound(f"no appeal {appeal!r}", field="appeal")
+        return _appeal_json(row)
+
+    def appeal(self, caller: Caller, appeal: str, now: datetime) -> dict[str, Any]:
+        """An appeal with its statement (personal data: the read is recorded).
+
+        Raises:
+            NotFound: no such appeal.
+        """
+        with self.read() as conn:
+            row = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).first()
+            doc = conn.execute(select(P.vault_documents.c.ciphertext).where(
+                P.vault_documents.c.document == appeal)).scalar()
+        if row is None:
+            raise NotFound(f"no appeal {appeal!r}", field="appeal")
+        out = _appeal_json(row)
+        if doc is not None:
+            self._run(now, lambda conn: [NewEntry("pii.viewed", caller.actor, {
+                "subject": row.subject, "purpose": "appeal", "fields": "statement"})])
+            raw = bytes(doc)
+            out["statement"] = self._doc_key.decrypt(raw[:12], raw[12:], appeal.encode()
+                                                     ).decode()
+        return out
+
+    def rule_appeal(self, caller: Caller, appeal: str, data: Mapping[str, Any],
+                    now: datetime) -> dict[str, Any]:
+        """Uphold or overturn an appeal; an overturn supersedes the decision and, given
+        ``opens_at``/``closes_at``, schedules a make-up window.
+
+        Raises:
+            BadData: invalid fields.  NotFound: no such appeal.
+            Conflict: already ruled.
+        """
+        only(data, {"ruling", "opens_at", "closes_at"}, "")
+        ruling = req(data, "ruling")
+        if ruling not in ("upheld", "overturned"):
+            raise BadData("ruling: one of upheld, overturned", field="ruling")
+        times = (makeup_times(data, now)
+                 if ruling == "overturned" and ("opens_at" in data or "closes_at" in data)
+                 else None)
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            a = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).first()
+            if a is None:
+                raise NotFound(f"no appeal {appeal!r}", field="appeal")
+            if a.ruling is not None:
+                raise Conflict(f"appeal {appeal} was ruled already ({a.ruling})",
+                               field="appeal")
+            d = decision_row(conn, a.decision)
+            contact = conn.execute(select(P.subjects.c.contact).where(
+                P.subjects.c.subject == a.subject)).scalar_one()
+            body: dict[str, Any] = {"appeal": appeal, "ruling": ruling}
+            items: list[NewEntry] = []
+            if ruling == "overturned":
+                tz = ZoneInfo(conn.execute(select(P.campaigns.c.timezone).where(
+                    P.campaigns.c.campaign == d.campaign)).scalar_one())
+                policy = self.policy_by_digest(d.policy_digest)
+                n = conn.execute(select(func.count()).select_from(P.decisions).where(
+                    P.decisions.c.window == d.window)).scalar_one()
+                # The new decision as it will be read back (and explained): made now,
+                # under the appeal rule, so the digest covers what the candidate is told.
+                rule = replace(as_rule(d), outcome=Outcome.MAKEUP_PENDING,
+                               decided_at=as_time(format_time(now)), reason="appeal_overturned")
+                items.append(decision_entry(
+                    rule, d.campaign, policy, tz, "appeal",
+                    decision_id=f"{d.decision}.{n + 1}", supersedes=d.decision,
+                    outcome="makeup_granted", reason="appeal_overturned"))
+                if times is not None:
+                    w = new_id("w")
+                    body["makeup_window"] = w
+                    items += window_entries(caller, d.campaign, d.subject, contact, w,
+                                                  times[0], times[1], "makeup", "makeup",
+                                                  d.decision, now)
+            return [NewEntry("appeal.ruled", caller.actor, body), *items,
+                    notify_entry(a.subject, contact, "appeal_ruling", now, appeal=appeal)]
+
+        self._run(now, plan)
+        with self.read() as conn:
+            row = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).one()
+        return _appeal_json(row)
+
+
+def _appeal_json(row: Any) -> dict[str, Any]:
+    return {"appeal": row.appeal, "decision": row.decision, "campaign": row.campaign,
+            "subject": row.subject, "ground": row.ground,
+            "statement_hmac": row.statement_hmac,
+            "statement_sha256": row.statement_sha256, "filed_at": row.filed_at,
+            "ruling": row.ruling, "ruled_at": row.ruled_at,
+            "makeup_window": row.makeup_window, "ledger_index": row.idx}
