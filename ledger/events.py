@@ -94,6 +94,13 @@ class SelfScanned:
 
 
 identifier = pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "an identifier (A-Z a-z 0-9 . _ : -)")
+#: A Standard Webhooks message id, the one grammar of a ``webhook-id``: 1..128 printable
+#: ASCII characters without space or comma (those delimit the signature header; a bounded
+#: id keeps the signed prefix unambiguous).  The header check, the ingest and the ledger
+#: body all use it.
+WEBHOOK_ID_RE = r"[\x21-\x2b\x2d-\x7e]{1,128}"
+webhook_id = pattern(WEBHOOK_ID_RE, "a webhook id (1 to 128 printable ASCII characters "
+                     "without spaces or commas)")
 pseudonym = SelfScanned(pattern(r"sub_[a-z2-7]{26}", "a subject pseudonym (sub_ + 26 base32)"))
 key_id_hex = pattern(r"[0-9a-f]{8}", "an 8-digit hex key ID")
 origin_text = pattern(r"[!-*,-~]{1,255}", "a log origin (printable ASCII, no spaces or '+')")
@@ -239,7 +246,7 @@ PLATFORM_EVENT = EventType(
         "kind": one_of(*PLATFORM_KINDS),
         "at": timestamp,
     },
-    {"webhook_id": identifier, "detail": identifier},
+    {"webhook_id": webhook_id, "detail": identifier},
 )
 WINDOW_CLOSED = EventType(
     "window.closed", "An interview window closed; how many sessions it saw.",

@@ -23,6 +23,7 @@ from ledger.events import (
     pattern,
     pseudonym,
     timestamp,
+    webhook_id,
 )
 
 _HAN_FREE_PII = tuple((what, p) for what, p in PII_PATTERNS if not what.startswith("Han"))
@@ -103,7 +104,7 @@ PLATFORM_QUARANTINED = EventType(
     "A platform event that cannot count (unknown window, outside it, already decided): "
     "kept for HR to see, never silently dropped.",
     {"event_id": identifier, "window": identifier, "kind": one_of(*PLATFORM_KINDS),
-     "at": timestamp, "webhook_id": identifier,
+     "at": timestamp, "webhook_id": webhook_id,
      "reason": one_of("unknown_window", "before_open", "after_close", "subject_mismatch",
                       "window_decided", "subject_erased")},
     {"subject": pseudonym, "detail": code},

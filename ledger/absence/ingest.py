@@ -25,6 +25,7 @@ from ledger.absence.fields import (
 from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Unprocessable
 from ledger.events import PLATFORM_KINDS, identifier
+from ledger.events import webhook_id as check_webhook_id
 from ledger.storage.store import NewEntry, Planned, Receipt
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Ingest(UseCase):
             Unprocessable: an event is malformed or its ``at`` is later than ``sent_at``
                 plus the skew (each problem named); nothing recorded.
         """
-        identifier(webhook_id, "webhook-id")
+        check_webhook_id(webhook_id, "webhook-id")
         latest = (now if sent_at is None else sent_at) + timedelta(
             seconds=self.cfg.max_event_skew_s)
         events = self._parse_events(payload, latest)

@@ -26,6 +26,7 @@ from secrets import token_bytes
 from typing import Protocol
 
 from ledger.errors import BadData, CouldNotCheck, Unauthenticated
+from ledger.events import WEBHOOK_ID_RE
 
 #: Spec "Verifying webhooks": reject messages whose timestamp is more than 5 minutes from now.
 TOLERANCE_S = 300
@@ -46,10 +47,9 @@ HEADER_ID = "webhook-id"
 HEADER_TIMESTAMP = "webhook-timestamp"
 HEADER_SIGNATURE = "webhook-signature"
 
-#: A message id: 1..128 printable ASCII characters without space or comma (the comma and the
-#: space delimit the signature header; a bounded id keeps the signed prefix unambiguous).
+#: A message id: the core's one webhook-id grammar (``ledger.events.WEBHOOK_ID_RE``).
 MAX_ID_LENGTH = 128
-_ID_RE = re.compile(rf"[\x21-\x2b\x2d-\x7e]{{1,{MAX_ID_LENGTH}}}")
+_ID_RE = re.compile(WEBHOOK_ID_RE)
 
 #: A timestamp is a decimal integer of unix seconds; 20 digits bound the parse.
 _TIMESTAMP_RE = re.compile(r"[0-9]{1,20}")

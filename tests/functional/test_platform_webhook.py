@@ -153,6 +153,41 @@ def test_replay_returns_original_receipt_and_records_nothing(env: Env) -> None:
     assert sorted(ids) == ["e1", "e2", "e3", "e4"]
 
 
+@pytest.mark.parametrize("msg_id", ["evt+1", "a/b=c", "#42", "x" * 128])
+def test_any_standard_webhooks_id_is_recorded_once(env: Env, msg_id: str) -> None:
+    """An id the Standard Webhooks grammar admits (printable ASCII, no space or comma) and
+    the signature cover is recorded as sent and its replay answered from the record.
+    Before: ``evt+1``, ``a/b=c`` and ``#42`` passed the signature, then ingest refused them
+    with a 400 under a narrower grammar."""
+    s = Setup(env)
+    first = env.webhook({"events": [s.event(0, "e1"),
+                                    {"id": "e2", "window": "w_unknown", "kind": "joined",
+                                     "at": local(OPENS + 5)}]}, msg_id=msg_id)
+    assert first.status_code == 201, first.get_data(as_text=True)
+    assert J(first)["webhook_id"] == msg_id
+    entries = env.ledger_entries()
+    assert [entries[e["index"]]["body"]["webhook_id"] for e in J(first)["events"]] == [
+        msg_id, msg_id]
+    size = s.size()
+    env.clock(minutes=1)
+    again = env.webhook({"events": [s.event(0, "e1")]}, msg_id=msg_id)
+    assert (again.status_code, J(again)["replayed"]) == (200, True)
+    assert J(again)["events"] == J(first)["events"]
+    assert s.size() == size
+
+
+@pytest.mark.parametrize("msg_id", ["a b", "a,b", "x" * 129, "é"])
+def test_an_id_outside_the_grammar_is_refused_before_anything(env: Env, msg_id: str) -> None:
+    s = Setup(env)
+    size = s.size()
+    body = json.dumps({"events": [s.event(0, "e1")]}).encode()
+    ts = int(env.now[0].timestamp())
+    resp = post_raw(env, body, {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+                                "webhook-signature": "v1,AAAA"})
+    problem(resp, 400, "webhook-id")
+    assert s.size() == size
+
+
 def test_malformed_deliveries_record_nothing(env: Env) -> None:
     s = Setup(env)
     size = s.size()

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from ledger.absence.service import MAX_POSTS
-from ledger.events import PLATFORM_KINDS
+from ledger.events import PLATFORM_KINDS, WEBHOOK_ID_RE
 
 bp = Blueprint("openapi", __name__)
 
@@ -58,6 +58,9 @@ NSTR: Schema = nullable("string")
 #: ledger.events.identifier: what every id in an entry must be.
 IDENT: Schema = {"type": "string", "minLength": 1, "maxLength": 128,
                  "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$"}
+#: ledger.events.WEBHOOK_ID_RE: a Standard Webhooks message id (the one webhook-id grammar).
+WEBHOOK_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 128,
+                      "pattern": f"^{WEBHOOK_ID_RE}$"}
 SHA256: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 #: ledger.events.pseudonym: a subject pseudonym.
 SUBJECT: Schema = {"type": "string", "pattern": "^sub_[a-z2-7]{26}$"}
@@ -376,7 +379,7 @@ READ = ("hr", "reviewer", "auditor")
 
 def _paths() -> dict[str, dict[str, Schema]]:
     wh_headers = [
-        param("webhook-id", "header", IDENT,
+        param("webhook-id", "header", WEBHOOK_ID,
               "Unique message id (the idempotency key).", required=True),
         param("webhook-timestamp", "header", {"type": "string", "pattern": "^[0-9]{1,20}$"},
               "Unix seconds when sent; at most 300 s from the receiver's clock.",
