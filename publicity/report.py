@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from ledger import jsonread
@@ -567,9 +567,11 @@ def generate_job(service: AbsenceService, settings: Settings, job: str,
 
 
 def spawn_generate(data_dir: Path, campaign: str, *, config_file: Path | None = None,
-                   out: Path | None = None, job: str | None = None) -> subprocess.Popen[bytes]:
+                   out: Path | None = None, job: str | None = None,
+                   stderr: IO[bytes] | int = subprocess.PIPE) -> subprocess.Popen[bytes]:
     """Start ``absentia report generate`` as a separate process (for the web/scheduler),
-    running the report job ``job`` if given (``publicity.jobs``)."""
+    running the report job ``job`` if given (``publicity.jobs``); its error output goes to
+    ``stderr`` (a pipe by default)."""
     exe = Path(sys.executable).with_name("absentia")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-c",
                                            "from ledger.app.cli import main; main()"]
@@ -580,7 +582,7 @@ def spawn_generate(data_dir: Path, campaign: str, *, config_file: Path | None = 
         cmd += ["--out", str(out)]
     if job is not None:
         cmd += ["--job", job]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 # -- verification ------------------------------------------------------------------------

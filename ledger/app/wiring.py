@@ -17,7 +17,7 @@ from ledger.config import Settings
 from ledger.errors import BadData, NotAllowed
 from ledger.storage.clockguard import ClockGuard
 from ledger.storage.store import LedgerStore
-from publicity.scheduled import generate_due_reports
+from publicity.scheduled import ReportChildren, generate_due_reports
 
 #: Secrets accepted at once: the current one and the one before (rotation).
 ACCEPTED_SECRETS = 2
@@ -102,11 +102,12 @@ def absence_jobs(service: AbsenceService, settings: Settings
     # Each decides by this host's clock: none runs while it disagrees with the
     # database's (a clock stepped forward would deem open windows missed).
     guard = ClockGuard(service.store, service.cfg.log, service.cfg.max_clock_skew_s)
+    reports = ReportChildren()
     return {
         "sweep": (service.cfg.sweep_interval_s,
                   guard.wrap("sweep", lambda now: service.sweep(now))),
         "outbox": (service.cfg.outbox_interval_s,
                    guard.wrap("outbox", lambda now: dispatch(service, channels, now))),
         "reports": (float(every), guard.wrap(
-            "reports", lambda now: generate_due_reports(service, settings, now))),
+            "reports", lambda now: generate_due_reports(service, settings, now, reports))),
     }

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -272,7 +273,7 @@ def test_the_scheduled_job_reports_campaigns_whose_decisions_changed(tmp_path: P
     new decision is recorded."""
     from datetime import timedelta
 
-    from publicity.scheduled import campaigns_due, generate_due_reports
+    from publicity.scheduled import ReportChildren, campaigns_due, generate_due_reports
     from tests.functional._absence import candidates_csv, make_env
 
     with make_env(tmp_path, db_url) as env:  # the child process opens the same database
@@ -288,8 +289,55 @@ def test_the_scheduled_job_reports_campaigns_whose_decisions_changed(tmp_path: P
         env.clock(start + timedelta(hours=2))
         assert env.service.sweep(env.now[0]) == 4
         assert campaigns_due(env.service) == ["c2026"]
-        assert generate_due_reports(env.service, env.settings, env.now[0]) == 1
+        children = ReportChildren()
+        # The job starts the child and returns; the child's end is seen on the next run.
+        assert generate_due_reports(env.service, env.settings, env.now[0], children) == 0
+        (child,) = children.running.values()
+        assert child.process.wait(timeout=600) == 0
         assert campaigns_due(env.service) == []
+        assert generate_due_reports(env.service, env.settings, env.now[0], children) == 1
+        assert children.running == {}
         pdfs = list((env.data / "reports").glob("*.pdf"))
         assert len(pdfs) == 1
         assert _run("report", "verify", str(pdfs[0])).returncode == 0
+
+
+def test_a_stuck_report_does_not_hold_the_scheduler(tmp_path: Path, sqlite_url: str) -> None:
+    """The reports job returns while its child still runs, so the sweep and the outbox
+    (which take the same one-job-at-a-time turn) run meanwhile; a child that never ends
+    is killed after the timeout and its job recorded as failed.  Before: the job waited
+    for the child, up to 1,800 s, holding that turn.  The stand-in child is a real
+    process that never finishes (a report stuck)."""
+    from datetime import timedelta
+
+    from publicity import jobs
+    from publicity.scheduled import ReportChildren, generate_due_reports
+    from tests.functional._absence import make_env, run_day
+
+    def stuck(data_dir: Path, campaign: str, config: Path | None, job: str,
+              stderr: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", "import sys, time; "
+                                 "sys.stderr.write('rendering'); time.sleep(3600)"],
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+
+    with make_env(tmp_path, sqlite_url) as env:
+        start = env.clock(datetime.now(UTC) - timedelta(hours=3))
+        run_day(env, "c2026", [("joined", "completed")] * 2, start)
+        children = ReportChildren(spawn=stuck)
+        assert generate_due_reports(env.service, env.settings, env.now[0], children) == 0
+        (job, child) = next(iter(children.running.items()))
+        assert child.process.poll() is None  # returned while the report still runs
+        queued = jobs.get(env.store, job)
+        assert queued is not None
+        assert queued.state == "queued"
+        # The next run neither waits nor starts a second child for the campaign.
+        assert generate_due_reports(env.service, env.settings, env.now[0], children) == 0
+        assert list(children.running) == [job]
+        # Past the timeout the child is killed and its job failed, naming the exit.
+        children.timeout_s = 0
+        assert generate_due_reports(env.service, env.settings, env.now[0], children) == 0
+        assert child.process.returncode not in (None, 0)
+        ended = jobs.get(env.store, job)
+        assert ended is not None
+        assert ended.state == "failed"
+        assert ended.error.startswith("exit status")
