@@ -98,9 +98,10 @@ identifier = pattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "an identifier (A-Z a
 #: ASCII characters without space or comma (those delimit the signature header; a bounded
 #: id keeps the signed prefix unambiguous).  The header check, the ingest and the ledger
 #: body all use it.
-WEBHOOK_ID_RE = r"[\x21-\x2b\x2d-\x7e]{1,128}"
-webhook_id = pattern(WEBHOOK_ID_RE, "a webhook id (1 to 128 printable ASCII characters "
-                     "without spaces or commas)")
+WEBHOOK_ID_MAX = 128
+WEBHOOK_ID_RE = rf"[\x21-\x2b\x2d-\x7e]{{1,{WEBHOOK_ID_MAX}}}"
+webhook_id = pattern(WEBHOOK_ID_RE, f"a webhook id (1 to {WEBHOOK_ID_MAX} printable ASCII "
+                     "characters without spaces or commas)")
 pseudonym = SelfScanned(pattern(r"sub_[a-z2-7]{26}", "a subject pseudonym (sub_ + 26 base32)"))
 key_id_hex = pattern(r"[0-9a-f]{8}", "an 8-digit hex key ID")
 origin_text = pattern(r"[!-*,-~]{1,255}", "a log origin (printable ASCII, no spaces or '+')")

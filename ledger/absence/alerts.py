@@ -16,7 +16,6 @@ from ledger.absence.context import (
     Caller,
     Context,
     UseCase,
-    as_time,
 )
 from ledger.absence.fields import (
     makeup_times,
@@ -28,7 +27,7 @@ from ledger.absence.rules import (
     Cause,
     Outcome,
 )
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import NewEntry
 
@@ -63,11 +62,11 @@ class Alerts(UseCase):
                                         # delivery problem of the channel.
                                         P.notifications.c.last_error != "window_closed")
                                  ).all()
-        decided = [DecidedWindow(r.window, as_time(r.opens_at),
+        decided = [DecidedWindow(r.window, parse_utc(r.opens_at),
                                  Outcome(r.outcome) if r.outcome != "makeup_granted"
                                  else Outcome.MAKEUP_PENDING,
                                  Cause(r.cause) if r.cause else None) for r in rows]
-        found = detect(decided, [(n, as_time(at)) for n, at in fails], self.cfg.thresholds)
+        found = detect(decided, [(n, parse_utc(at)) for n, at in fails], self.cfg.thresholds)
         if not found:
             return []
 

@@ -23,7 +23,6 @@ from ledger.absence.context import (
     Caller,
     Context,
     UseCase,
-    as_time,
     new_id,
 )
 from ledger.absence.decisions import (
@@ -43,7 +42,7 @@ from ledger.absence.rules import (
     Outcome,
 )
 from ledger.absence.windows import Windows, window_entries
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import NewEntry
 
@@ -102,7 +101,7 @@ class Appeals(UseCase):
             if row is None:
                 raise Conflict("there is no absence decision to appeal", field="registration")
             policy = self.policy_by_digest(row.policy_digest)
-            ends = as_time(row.decided_at) + timedelta(seconds=policy.appeal_period_s)
+            ends = parse_utc(row.decided_at) + timedelta(seconds=policy.appeal_period_s)
             if now > ends:
                 raise Conflict(f"the appeal period ended at {format_time(ends)}",
                                field="registration")
@@ -215,7 +214,7 @@ class Appeals(UseCase):
                 # The new decision as it will be read back (and explained): made now,
                 # under the appeal rule, so the digest covers what the candidate is told.
                 rule = replace(as_rule(d), outcome=Outcome.MAKEUP_PENDING,
-                               decided_at=as_time(format_time(now)), reason="appeal_overturned")
+                               decided_at=parse_utc(format_time(now)), reason="appeal_overturned")
                 items.append(decision_entry(
                     rule, d.campaign, policy, tz, "appeal",
                     decision_id=f"{d.decision}.{n + 1}", supersedes=d.decision,

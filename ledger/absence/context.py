@@ -20,7 +20,6 @@ from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.
 from ledger.absence.rules import Policy
 from ledger.absence.settings import AbsenceSettings
 from ledger.absence.vault import SealedPerson, Vault
-from ledger.entry import parse_utc
 from ledger.errors import NotFound
 from ledger.storage.store import Executed, Finish, LedgerStore, Plan, Planned, Receipt
 
@@ -32,11 +31,6 @@ _ID_CHARS = "abcdefghijklmnopqrstuvwxyz234567"
 def new_id(prefix: str) -> str:
     """A random identifier such as ``w_k3x...`` (16 base32 characters, 80 bits)."""
     return prefix + "_" + "".join(secrets.choice(_ID_CHARS) for _ in range(16))
-
-
-def as_time(text: str) -> datetime:
-    """A time the projections hold (RFC 3339, as the ledger wrote it), as a datetime."""
-    return parse_utc(text)
 
 
 def sha256_hex(data: bytes) -> str:

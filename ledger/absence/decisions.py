@@ -14,7 +14,6 @@ from ledger.absence.campaigns import Campaigns
 from ledger.absence.context import (
     Context,
     UseCase,
-    as_time,
     sha256_hex,
 )
 from ledger.absence.rules import (
@@ -25,7 +24,7 @@ from ledger.absence.rules import (
     Policy,
     explain,
 )
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import NotFound
 from ledger.storage.store import NewEntry
 
@@ -84,8 +83,8 @@ def as_rule(row: Any) -> AbsenceDecision:
         else Outcome.MAKEUP_PENDING,
         cause=Cause(row.cause) if row.cause else None,
         evidence=tuple(int(x) for x in row.evidence.split(",") if x),
-        decided_at=as_time(row.decided_at),
-        rebook_until=as_time(row.rebook_until) if row.rebook_until else None,
+        decided_at=parse_utc(row.decided_at),
+        rebook_until=parse_utc(row.rebook_until) if row.rebook_until else None,
         policy_digest=row.policy_digest, reason=row.reason)
 
 

@@ -12,9 +12,8 @@ from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.
 from ledger.absence.context import (
     Caller,
     UseCase,
-    as_time,
 )
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import NewEntry
 
@@ -47,7 +46,7 @@ class Erasure(UseCase):
                 raise NotFound(f"no subject {subject!r}", field="subject")
             if row.erased:
                 raise Conflict(f"{subject} is erased already", field="subject")
-            ends = as_time(row.created_at) + timedelta(days=self.cfg.retention_days)
+            ends = parse_utc(row.created_at) + timedelta(days=self.cfg.retention_days)
             if reason == "retention_expired" and now < ends:
                 raise Conflict(f"retention runs until {format_time(ends)}; erase on "
                                "request instead, or wait", field="reason")

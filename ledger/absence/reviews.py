@@ -14,7 +14,6 @@ from ledger.absence.context import (
     Caller,
     Context,
     UseCase,
-    as_time,
     new_id,
 )
 from ledger.absence.decisions import (
@@ -28,6 +27,7 @@ from ledger.absence.fields import (
 )
 from ledger.absence.notifications import notify_entry
 from ledger.absence.windows import Windows, window_entries
+from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict
 from ledger.storage.store import NewEntry, Planned
 
@@ -111,7 +111,7 @@ class Reviews(UseCase):
             if row.offer == "taken":
                 raise Conflict(f"the rebooking offered by decision {decision} was already "
                                "used", field="decision")
-            if row.offer == "lapsed" or now > as_time(row.rebook_until):
+            if row.offer == "lapsed" or now > parse_utc(row.rebook_until):
                 raise Conflict(f"the rebooking offer ended at {row.rebook_until}",
                                field="decision")
             subj = conn.execute(select(P.subjects).where(

@@ -14,7 +14,6 @@ from ledger.absence.alerts import Alerts
 from ledger.absence.context import (
     Context,
     UseCase,
-    as_time,
 )
 from ledger.absence.decisions import (
     decision_entry,
@@ -28,7 +27,7 @@ from ledger.absence.rules import (
     WindowFacts,
     decide,
 )
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import NotFound
 from ledger.storage.store import NewEntry, Planned
 
@@ -120,7 +119,7 @@ class Sweep(UseCase):
         for e in conn.execute(select(P.platform_events.c.idx, P.platform_events.c.window,
                                      P.platform_events.c.kind, P.platform_events.c.at)
                               .where(P.platform_events.c.window.in_(ids))):
-            facts[e.window].append(PlatformFact(e.idx, e.kind, as_time(e.at)))
+            facts[e.window].append(PlatformFact(e.idx, e.kind, parse_utc(e.at)))
         notes: dict[str, list[NotificationFact]] = {w: [] for w in ids}
         for n in conn.execute(select(P.notifications.c.window, P.notifications.c.status,
                                      P.notifications.c.last_idx,
@@ -129,7 +128,7 @@ class Sweep(UseCase):
                                      P.notifications.c.last_idx.is_not(None))):
             # "pending" with an attempt recorded means it failed and will be retried.
             status = "failed" if n.status == "pending" else n.status
-            notes[n.window].append(NotificationFact(n.last_idx, status, as_time(n.updated_at),
+            notes[n.window].append(NotificationFact(n.last_idx, status, parse_utc(n.updated_at),
                                                     final=n.status == "failed"))
         items: list[NewEntry] = []
         notices: list[NewEntry] = []
@@ -137,8 +136,8 @@ class Sweep(UseCase):
         misses: dict[str, int] = {}
         for r in rows:
             prior = misses.get(r.subject, r.misses)
-            facts_w = WindowFacts(r.window, r.subject, as_time(r.opens_at), as_time(r.closes_at),
-                                  prior_misses=prior)
+            facts_w = WindowFacts(r.window, r.subject, parse_utc(r.opens_at),
+                                  parse_utc(r.closes_at), prior_misses=prior)
             d = decide(facts_w, facts[r.window], notes[r.window], policy, now)
             if d is None:  # cannot happen: the cutoff selected due windows only
                 continue

@@ -26,7 +26,7 @@ from secrets import token_bytes
 from typing import Protocol
 
 from ledger.errors import BadData, CouldNotCheck, Unauthenticated
-from ledger.events import WEBHOOK_ID_RE
+from ledger.events import WEBHOOK_ID_MAX, WEBHOOK_ID_RE
 
 #: Spec "Verifying webhooks": reject messages whose timestamp is more than 5 minutes from now.
 TOLERANCE_S = 300
@@ -48,7 +48,6 @@ HEADER_TIMESTAMP = "webhook-timestamp"
 HEADER_SIGNATURE = "webhook-signature"
 
 #: A message id: the core's one webhook-id grammar (``ledger.events.WEBHOOK_ID_RE``).
-MAX_ID_LENGTH = 128
 _ID_RE = re.compile(WEBHOOK_ID_RE)
 
 #: A timestamp is a decimal integer of unix seconds; 20 digits bound the parse.
@@ -138,7 +137,7 @@ class WebhookMessage:
 def _check_id(msg_id: object) -> None:
     if not isinstance(msg_id, str) or _ID_RE.fullmatch(msg_id) is None:
         raise BadData(
-            f"{HEADER_ID} must be 1 to {MAX_ID_LENGTH} printable ASCII characters "
+            f"{HEADER_ID} must be 1 to {WEBHOOK_ID_MAX} printable ASCII characters "
             "without spaces or commas",
             field=HEADER_ID,
         )

@@ -15,7 +15,6 @@ from ledger.absence.context import (
     Caller,
     Context,
     UseCase,
-    as_time,
     new_id,
 )
 from ledger.absence.fields import (
@@ -26,7 +25,7 @@ from ledger.absence.fields import (
     req,
 )
 from ledger.absence.notifications import notify_entry
-from ledger.entry import format_time
+from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import NewEntry, Planned
 
@@ -177,13 +176,13 @@ class Windows(UseCase):
             w = conn.execute(select(P.windows).where(P.windows.c.window == window)).first()
             if w is None:
                 raise NotFound(f"no window {window!r}", field="window")
-            if w.decision is not None or now >= as_time(w.closes_at):
+            if w.decision is not None or now >= parse_utc(w.closes_at):
                 raise Conflict(f"window closed at {w.closes_at}; accommodations are granted "
                                "before the close (after it, use review or appeal)",
                                field="window")
             opens = (parse_time(data["opens_at"], "opens_at") if "opens_at" in data
-                     else as_time(w.opens_at))
-            if kind == "extended" and (closes <= as_time(w.closes_at) or "opens_at" in data):
+                     else parse_utc(w.opens_at))
+            if kind == "extended" and (closes <= parse_utc(w.closes_at) or "opens_at" in data):
                 raise BadData("closes_at: an extension moves the close later and keeps "
                               "the opening", field="closes_at")
             check_window_times(opens, closes, now)

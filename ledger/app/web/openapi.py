@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from ledger.absence.service import MAX_POSTS
-from ledger.events import PLATFORM_KINDS, WEBHOOK_ID_RE
+from ledger.events import PLATFORM_KINDS, WEBHOOK_ID_MAX, WEBHOOK_ID_RE
 
 bp = Blueprint("openapi", __name__)
 
@@ -59,7 +59,7 @@ NSTR: Schema = nullable("string")
 IDENT: Schema = {"type": "string", "minLength": 1, "maxLength": 128,
                  "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$"}
 #: ledger.events.WEBHOOK_ID_RE: a Standard Webhooks message id (the one webhook-id grammar).
-WEBHOOK_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 128,
+WEBHOOK_ID: Schema = {"type": "string", "minLength": 1, "maxLength": WEBHOOK_ID_MAX,
                       "pattern": f"^{WEBHOOK_ID_RE}$"}
 SHA256: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 #: ledger.events.pseudonym: a subject pseudonym.
