@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.alerts import Alerts
@@ -106,6 +106,12 @@ class AbsenceService:
             LedgerError: whatever ``plan`` raises; nothing is written.
         """
         return self.ctx.run(now, plan)
+
+    @property
+    def engine(self) -> Engine:
+        """The store's engine: what the typed read side (``ledger.absence.queries``)
+        reads from."""
+        return self.store.engine
 
     def read(self) -> Any:
         """A read-only connection context for queries."""
