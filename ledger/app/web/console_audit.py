@@ -38,7 +38,6 @@ from typing import Any, ParamSpec
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
 from flask.blueprints import BlueprintSetupState
-from sqlalchemy import select
 
 from ledger.absence.service import AbsenceService
 from ledger.app.export import export_log
@@ -48,7 +47,7 @@ from ledger.errors import BadData, LedgerError, NotFound, VerificationError
 from ledger.events import LOG_CREATED, LOG_KEY_ADDED
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.storage import LedgerStore
-from ledger.storage.schema import entries
+from ledger.storage.status import entries_of_types
 from ledger.storage.store import LogInfo, NewEntry, StoredCheckpoint
 from ledger.verify import DirectorySource, verify_log
 from ledger.witness.client import stored_cosignatures
@@ -307,23 +306,18 @@ def _iso(ms: int) -> str:
 
 def _key_entries(info: LogInfo) -> list[dict[str, Any]]:
     """The log's ``log.created`` and ``log.key_added`` entries, in log order."""
-    with store().engine.connect() as conn:
-        rows = conn.execute(
-            select(entries.c.idx, entries.c.data)
-            .where(entries.c.log_id == info.id,
-                   entries.c.entry_type.in_([LOG_CREATED.name, LOG_KEY_ADDED.name]))
-            .order_by(entries.c.idx)).all()
     out = []
-    for idx, data in rows:
+    for found in entries_of_types(store().engine, info.id,
+                                  (LOG_CREATED.name, LOG_KEY_ADDED.name)):
         try:
-            e = json.loads(bytes(data))
+            e = json.loads(found.data)
             body = e.get("body", {})
-            out.append({"index": int(idx), "type": e.get("type", ""),
+            out.append({"index": found.index, "type": e.get("type", ""),
                         "time": e.get("time", ""), "key": body.get("verifier_key", ""),
                         "reason": body.get("reason", ""),
                         "previous": body.get("previous_key_id", "")})
         except (ValueError, AttributeError):
-            out.append({"index": int(idx), "type": "?", "time": "", "key": "", "reason": "",
+            out.append({"index": found.index, "type": "?", "time": "", "key": "", "reason": "",
                         "previous": ""})
     return out
 

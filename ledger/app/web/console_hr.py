@@ -25,10 +25,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
 from ledger.absence.imports import MAX_IMPORT_BYTES
+from ledger.absence.queries.console import Report, campaign_reports
 from ledger.absence.service import AbsenceService
 from ledger.app.web import console
 from ledger.app.web.console import actor, now, session
@@ -591,10 +590,8 @@ def _report_settings() -> tuple[Path, Path | None] | None:
     return Path(settings.data_dir), settings.config_path
 
 
-def _reports_of(campaign: str) -> list[Any]:
-    with service().read() as conn:
-        return list(conn.execute(select(P.reports).where(P.reports.c.campaign == campaign)
-                                 .order_by(P.reports.c.idx.desc())).all())
+def _reports_of(campaign: str) -> list[Report]:
+    return campaign_reports(service().engine, campaign)
 
 
 def _job_json(j: ReportJob) -> dict[str, Any]:

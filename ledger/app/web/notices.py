@@ -18,9 +18,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 from markupsafe import escape
-from sqlalchemy import select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
+from ledger.absence.queries.console import report_record
 from ledger.absence.service import AbsenceService
 from ledger.app.web.api import body, caller, ok, roles
 from ledger.app.web.problems import problem
@@ -205,10 +204,7 @@ def report_page(report_id: str) -> str:
     """What the QR code on a report's cover opens: the report as the ledger recorded it
     (the SHA-256 of the signed file), to compare with the file in hand."""
     svc = service()
-    with svc.read() as conn:
-        row = conn.execute(select(P.reports, P.campaigns.c.title)
-                           .join(P.campaigns, P.campaigns.c.campaign == P.reports.c.campaign)
-                           .where(P.reports.c.report == report_id)).first()
+    row = report_record(svc.engine, report_id)
     if row is None:
         raise NotFound(f"no report {report_id!r}", field="report")
     return render_template("report_record.html", report=row, log=svc.store.log(svc.log))

@@ -33,18 +33,14 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
 
-from ledger.absence import projection as p
+from ledger.absence.queries import ops as absence_ops
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
-from ledger.entry import format_time, parse_utc
 from ledger.errors import NotFound
 from ledger.keys import KeyDirectory
-from ledger.migrations import schema_state
-from ledger.storage import LedgerStore
-from ledger.storage.schema import checkpoints, heads, keys, logs
+from ledger.storage import LedgerStore, status
 from ledger.witness.client import witness_status
 
 log = logging.getLogger(__name__)
@@ -101,27 +97,21 @@ def readiness(store: LedgerStore, settings: Settings | None) -> list[Check]:
     """The checks of ``/readyz``, in order; a failed database check skips the rest."""
     out: list[Check] = []
     try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            out.append(Check("database", True, f"{store.engine.dialect.name} answers"))
-            current, head, usable = schema_state(conn)
-            if current == head:
-                out.append(Check("schema", True, f"at {head}"))
-            elif usable:
-                out.append(Check("schema", True, f"at {current}, newer than this release's "
-                                 f"{head} (a rolling upgrade)"))
-            else:
-                out.append(Check("schema", False, f"at {current or 'nothing'}, this release "
-                                 f"needs {head}: run `absentia db upgrade`"))
-            wanted = [lc.name for lc in settings.logs] if settings is not None else [
-                n for n in conn.execute(select(logs.c.name)).scalars()]
-            rows = {r.name: r for r in conn.execute(
-                select(logs.c.id, logs.c.name, logs.c.origin).where(logs.c.name.in_(wanted)))}
-            key_uris = {}
-            for name, row in rows.items():
-                key_uris[name] = conn.execute(
-                    select(keys.c.key_uri).where(keys.c.log_id == row.id)
-                    .order_by(keys.c.id.desc()).limit(1)).scalar()
+        status.ping(store.engine)
+        out.append(Check("database", True, f"{store.engine.dialect.name} answers"))
+        state = status.schema(store.engine)
+        current, head = state.current, state.head
+        if current == head:
+            out.append(Check("schema", True, f"at {head}"))
+        elif state.usable:
+            out.append(Check("schema", True, f"at {current}, newer than this release's "
+                             f"{head} (a rolling upgrade)"))
+        else:
+            out.append(Check("schema", False, f"at {current or 'nothing'}, this release "
+                             f"needs {head}: run `absentia db upgrade`"))
+        wanted = ([lc.name for lc in settings.logs] if settings is not None
+                  else status.log_names(store.engine))
+        rows = status.log_signing(store.engine, wanted)
     except Exception as exc:  # any failure to read is "not ready"
         out.append(Check("database" if not out else "tables", False, _short(exc)))
         return out
@@ -129,7 +119,7 @@ def readiness(store: LedgerStore, settings: Settings | None) -> list[Check]:
         if name not in rows:
             out.append(Check(f"log {name}", False, "not in the database"))
             continue
-        uri = key_uris.get(name)
+        uri = rows[name].key_uri
         if uri is None:
             out.append(Check(f"log {name}", False, "has no signing key recorded"))
             continue
@@ -167,10 +157,6 @@ def readyz() -> Response:
 
 # -- metrics ------------------------------------------------------------------------
 
-def _epoch(text_time: str) -> float:
-    return parse_utc(text_time).timestamp()
-
-
 class LedgerCollector(Collector):
     """Reads every figure from the database when scraped (``now`` from ``clock``)."""
 
@@ -199,14 +185,12 @@ def clock_metrics(store: LedgerStore, now: datetime) -> Iterable[Metric]:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
-    if store.engine.dialect.name != "postgresql":
+    server = status.database_clock(store.engine)
+    if server is None:
         return []
-    with store.engine.connect() as conn:
-        server = conn.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())"
-                                      ).scalar_one()
     skew = GaugeMetricFamily("absentia_clock_skew_seconds",
                              "This host's clock minus the database server's (seconds).")
-    skew.add_metric([], now.timestamp() - float(server))
+    skew.add_metric([], now.timestamp() - server)
     return [skew]
 
 
@@ -226,22 +210,13 @@ def ledger_metrics(store: LedgerStore, now: datetime) -> Iterable[Metric]:
     unsigned = GaugeMetricFamily("absentia_log_unsigned_entries",
                                  "Entries not yet covered by a signed checkpoint.",
                                  labels=["log"])
-    latest = (select(checkpoints.c.log_id, func.max(checkpoints.c.id).label("id"))
-              .group_by(checkpoints.c.log_id).subquery())
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(logs.c.name, heads.c.size, checkpoints.c.size.label("cp_size"),
-                   checkpoints.c.signed_at_ms)
-            .join(heads, heads.c.log_id == logs.c.id)
-            .outerjoin(latest, latest.c.log_id == logs.c.id)
-            .outerjoin(checkpoints, checkpoints.c.id == latest.c.id)
-            .order_by(logs.c.name)).all()
-    for r in rows:
+    for r in status.log_heads(store.engine):
         size.add_metric([r.name], float(r.size))
-        if r.cp_size is not None:
-            age.add_metric([r.name], max(0.0, now.timestamp() - r.signed_at_ms / 1000))
-            cp_size.add_metric([r.name], float(r.cp_size))
-            unsigned.add_metric([r.name], float(max(0, r.size - r.cp_size)))
+        if r.checkpoint_size is not None and r.checkpoint_signed_at_ms is not None:
+            age.add_metric([r.name],
+                           max(0.0, now.timestamp() - r.checkpoint_signed_at_ms / 1000))
+            cp_size.add_metric([r.name], float(r.checkpoint_size))
+            unsigned.add_metric([r.name], float(max(0, r.size - r.checkpoint_size)))
         else:
             unsigned.add_metric([r.name], float(r.size))
     return [size, age, cp_size, unsigned]
@@ -276,50 +251,33 @@ def absence_metrics(service: Any, now: datetime) -> Iterable[Metric]:
         "absentia_scheduler_lease_expires_in_seconds",
         "Seconds until the scheduler lease expires (negative: expired, nobody renews it).",
         labels=["lease", "holder"])
-    now_text = format_time(now)
-    with service.store.engine.connect() as conn:
-        for r in conn.execute(select(p.notifications.c.channel, p.notifications.c.status,
-                                     func.count()).group_by(p.notifications.c.channel,
-                                                            p.notifications.c.status)
-                              .order_by(p.notifications.c.channel, p.notifications.c.status)):
-            outbox.add_metric([r[0], r[1]], float(r[2]))
-        for r in conn.execute(select(p.notifications.c.channel, func.count())
-                              .where(p.notifications.c.status == "pending",
-                                     p.notifications.c.due_by < now_text)
-                              .group_by(p.notifications.c.channel)
-                              .order_by(p.notifications.c.channel)):
-            overdue.add_metric([r[0]], float(r[1]))
-        lag = 0.0
-        due = 0
-        campaigns = conn.execute(select(p.campaigns.c.campaign,
-                                        p.campaigns.c.policy_digest)).all()
-        for campaign, digest in campaigns:
-            try:
-                grace = float(service.policy_by_digest(digest).grace_s)
-            except NotFound:
-                grace = 0.0  # its windows wait for the policy to be restored: lag grows
-            cutoff = datetime.fromtimestamp(now.timestamp() - grace, UTC)
-            oldest, n = conn.execute(
-                select(func.min(p.windows.c.closes_at), func.count())
-                .where(p.windows.c.campaign == campaign, p.windows.c.decision.is_(None),
-                       p.windows.c.closes_at <= format_time(cutoff))).one()
-            if oldest is not None:
-                lag = max(lag, now.timestamp() - (_epoch(oldest) + grace))
-                due += int(n)
-        sweep.add_metric([], max(0.0, lag))
-        undecided.add_metric([], float(due))
-        for reason, n in conn.execute(select(p.quarantine.c.reason, func.count())
-                                      .group_by(p.quarantine.c.reason)
-                                      .order_by(p.quarantine.c.reason)):
-            quarantined.add_metric([reason], float(n))
-        webhooks.add_metric([], float(conn.execute(
-            select(func.count()).select_from(p.webhook_deliveries)).scalar_one()))
-        for status, n in conn.execute(select(p.alerts.c.status, func.count())
-                                      .group_by(p.alerts.c.status)
-                                      .order_by(p.alerts.c.status)):
-            alerts.add_metric([status], float(n))
-        for r in conn.execute(select(p.scheduler_leases).order_by(p.scheduler_leases.c.name)):
-            lease_expiry.add_metric([r.name, r.holder], r.expires_at / 1000 - now.timestamp())
+    engine = service.engine
+    for o in absence_ops.outbox_tallies(engine):
+        outbox.add_metric([o.channel, o.status], float(o.count))
+    for t in absence_ops.overdue_by_channel(engine, now):
+        overdue.add_metric([t.label], float(t.count))
+    lag = 0.0
+    due = 0
+    for c in absence_ops.campaign_policies(engine):
+        try:
+            grace = float(service.policy_by_digest(c.policy_digest).grace_s)
+        except NotFound:
+            grace = 0.0  # its windows wait for the policy to be restored: lag grows
+        cutoff = datetime.fromtimestamp(now.timestamp() - grace, UTC)
+        backlog = absence_ops.sweep_backlog(engine, c.campaign, cutoff)
+        if backlog.oldest_closes_at is not None:
+            lag = max(lag, now.timestamp() - (backlog.oldest_closes_at.timestamp() + grace))
+            due += backlog.count
+    sweep.add_metric([], max(0.0, lag))
+    undecided.add_metric([], float(due))
+    for t in absence_ops.quarantined_by_reason(engine):
+        quarantined.add_metric([t.label], float(t.count))
+    webhooks.add_metric([], float(absence_ops.webhook_delivery_count(engine)))
+    for t in absence_ops.alerts_by_status(engine):
+        alerts.add_metric([t.label], float(t.count))
+    for lease in status.scheduler_lease_list(engine):
+        lease_expiry.add_metric([lease.name, lease.holder],
+                                lease.expires_at_ms / 1000 - now.timestamp())
     return [outbox, overdue, sweep, undecided, quarantined, webhooks, alerts, lease_expiry]
 
 
@@ -353,11 +311,8 @@ def witness_metrics(store: LedgerStore, now: datetime, witnesses: Any = None
             entries.add_metric([info.name, st.name], float(behind))
             lag = 0.0
             if behind:
-                with store.engine.connect() as conn:
-                    oldest = conn.execute(
-                        select(func.min(checkpoints.c.signed_at_ms))
-                        .where(checkpoints.c.log_id == info.id,
-                               checkpoints.c.size > st.cosigned_size)).scalar()
+                oldest = status.oldest_checkpoint_beyond(store.engine, info.id,
+                                                         st.cosigned_size)
                 if oldest is not None:
                     lag = max(0.0, now.timestamp() - oldest / 1000)
             seconds.add_metric([info.name, st.name], lag)

@@ -27,10 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, render_template, request
-from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.appeals)
+from ledger.absence.queries.selfservice import open_appeal_of
 from ledger.absence.service import AbsenceService
 from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, now, public_limited
@@ -290,9 +289,7 @@ def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] 
         seconds=policy.appeal_period_s)
     if now() > ends:
         return None
-    with svc.read() as conn:
-        open_appeal = conn.execute(select(P.appeals.c.appeal).where(
-            P.appeals.c.decision == latest["decision"], P.appeals.c.ruling.is_(None))).first()
+    open_appeal = open_appeal_of(svc.engine, latest["decision"])
     return {"until": ends.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             "open": open_appeal is not None}
 
