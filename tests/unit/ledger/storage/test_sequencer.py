@@ -76,7 +76,8 @@ def test_a_batch_that_cannot_commit_fails_its_callers_and_writes_nothing(
     with store.write() as conn:
         conn.exec_driver_sql(
             "CREATE TRIGGER refuse BEFORE INSERT ON ledger_entries "
-            "WHEN CAST(NEW.data AS TEXT) LIKE '%\"w_13\"%' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            "WHEN CAST(NEW.data AS TEXT) LIKE '%\"w_13\"%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END")
     seq = Sequencer(store, lambda: NOW)
     try:
         # The driver's error reaches the caller as it is (the append path runs on the

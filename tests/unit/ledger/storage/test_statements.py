@@ -59,7 +59,9 @@ def test_the_sqlite_reads_see_what_the_store_wrote(store: LedgerStore) -> None:
     with store.engine.connect() as conn:
         cur = conn.connection.cursor()
         cur.execute(sql.head, (log_id,))
-        size, last_leaf, frontier = cur.fetchone()
+        row = cur.fetchone()
+        assert row is not None
+        size, last_leaf, frontier = row
         cur.execute("WITH k(key) AS (VALUES (?),(?),(?)" + sql.idem,
                     ("k3", "k1", "absent", log_id))
         found = {key: (idx, bytes(lh), json.loads(data)["body"]["window"])
