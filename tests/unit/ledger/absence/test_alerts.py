@@ -31,7 +31,7 @@ def outage(domain: Domain, failed: int = 5) -> list[str]:
     service = domain.service
     service.create_campaign(HR, {"campaign": OUTAGE, "title": "t", "policy": "government",
                                  "posts": [{"post": "p01", "title": "p"}]}, T0)
-    csv, rows = candidates_csv(6, seed=2, prefix="Q")
+    csv, _ = candidates_csv(6, seed=2, prefix="Q")
     service.import_candidates(HR, OUTAGE, csv, "text/csv", T0)
     made = service.schedule_windows(HR, OUTAGE, {"opens_at": OPENS.isoformat(),
                                                  "closes_at": CLOSES.isoformat()}, T0)

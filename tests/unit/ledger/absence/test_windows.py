@@ -3,7 +3,7 @@ accommodations granted before the close."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,8 +22,8 @@ def test_each_window_is_recorded_with_its_invitation(domain: Domain) -> None:
     assert sorted(e["body"]["subject"] for e in queued) == sorted(subjects)
     assert {e["body"]["template"] for e in queued} == {"invitation"}
     assert {e["body"]["channel"] for e in queued} == {"email"}
+    text = str(scheduled + queued)
     for row in domain.rows:  # pseudonyms only: no name, number or address
-        text = str(scheduled + queued)
         assert all(row[k] not in text for k in ("name", "id_number", "phone", "email"))
     listed = domain.service.windows(CAMPAIGN, undecided_only=True)
     assert sorted(w["window"] for w in listed) == sorted(domain.windows)
@@ -96,8 +96,8 @@ def test_an_extension_moves_the_close_and_keeps_what_was_scheduled(domain: Domai
       "reason": "other"}, CLOSES, Conflict, "window"),  # too late: the window has closed
 ])
 def test_a_bad_accommodation_writes_nothing(domain: Domain, data: dict[str, Any],
-                                            at: Any, error: type[Exception], field: str
-                                            ) -> None:
+                                            at: datetime, error: type[Exception],
+                                            field: str) -> None:
     size = domain.size()
     with pytest.raises(error) as err:
         domain.service.grant_accommodation(HR, domain.windows[1], data, at)
