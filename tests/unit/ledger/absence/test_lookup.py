@@ -1,12 +1,16 @@
-"""The grammar of a candidate's lookup: registration numbers and verification factors.
+"""ledger.absence.lookup: a candidate's own lookup, and its grammar.
 
-Pure functions of ``ledger.absence.service`` and ``ledger.absence.imports``: what a
-candidate may type, how it is normalised, and that anything else is refused (BadData
-naming the field) before it could be compared with anything.
+The grammar is pure functions of ``ledger.absence.service`` and
+``ledger.absence.imports``: what a candidate may type, how it is normalised, and that
+anything else is refused (BadData naming the field) before it could be compared with
+anything.  The use case (``find_subject``, ``status``) runs on the ``domain`` fixture:
+a wrong factor, an unknown number and an erased candidate look the same, and a lookup
+writes nothing.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +19,8 @@ from hypothesis import strategies as st
 
 from ledger.absence.imports import REGISTRATION_RE, registration_key
 from ledger.absence.service import parse_factor, parse_registration
-from ledger.errors import BadData
+from ledger.errors import BadData, NotAllowed
+from tests.unit.ledger.absence._domain import CAMPAIGN, CLOSES, GRACE, HR, Domain
 
 
 @pytest.mark.parametrize(("typed", "chars", "factor"), [
@@ -71,3 +76,45 @@ def test_the_key_is_the_ascii_lower_case_of_a_registration(reg: str) -> None:
     assert key == reg.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                                               "abcdefghijklmnopqrstuvwxyz"))
     assert REGISTRATION_RE.fullmatch(key)
+
+
+def test_a_candidate_sees_their_windows_and_decisions(domain: Domain) -> None:
+    domain.service.sweep(CLOSES + GRACE + timedelta(seconds=1))
+    row = domain.rows[0]
+    size = domain.size()
+    out = domain.service.status(CAMPAIGN, row["registration"].lower(),
+                                " " + row["id_number"][-4:].lower())
+    assert out["registration"] == row["registration"]  # as registered
+    (window,) = out["windows"]
+    assert window["window"] == domain.windows[0]
+    (decision,) = window["decisions"]
+    assert decision["outcome"] == "forfeited"
+    assert decision["explanation"]["zh"]
+    assert "id_number" not in str(out)
+    assert domain.size() == size  # a lookup records nothing
+    assert domain.service.find_subject(CAMPAIGN, row["registration"], row["id_number"][-4:]
+                                       ) == domain.service.window(domain.windows[0])["subject"]
+
+
+def test_a_wrong_factor_an_unknown_number_and_an_erased_candidate_look_alike(
+        domain: Domain) -> None:
+    row, other = domain.rows[1], domain.rows[2]
+    right = row["id_number"][-4:]
+    wrong = other["id_number"][-4:] if other["id_number"][-4:] != right else "0000"
+    subject = domain.service.window(domain.windows[3])["subject"]
+    erased = domain.rows[3]
+    domain.service.erase(HR, subject, "request", CLOSES)
+    errors = []
+    for campaign, registration, factor in [
+            (CAMPAIGN, row["registration"], wrong),
+            (CAMPAIGN, "R99-99999", right),
+            (CAMPAIGN, erased["registration"], erased["id_number"][-4:]),
+            ("c_other", row["registration"], right)]:
+        with pytest.raises(NotAllowed) as err:
+            domain.service.status(campaign, registration, factor)
+        errors.append((err.value.field, str(err.value)))
+    assert len(set(errors)) == 1
+    assert errors[0][0] == "factor"
+    with pytest.raises(BadData) as bad:  # malformed: refused before any comparison
+        domain.service.find_subject(CAMPAIGN, row["registration"], "12")
+    assert bad.value.field == "factor"
