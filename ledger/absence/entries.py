@@ -93,11 +93,12 @@ WINDOW_SCHEDULED = EventType(
      "kind": one_of("regular", "makeup", "rebook")},
     {"origin_decision": identifier},
 )
+ACCOMMODATION_REASONS = ("poor_signal", "special_needs", "low_digital_literacy", "other")
 ACCOMMODATION_GRANTED = EventType(
     "accommodation.granted", "HR changed a window before its close (合理关怀).",
     {"window": identifier, "kind": one_of("extended", "alternate_slot"),
      "opens_at": timestamp, "closes_at": timestamp,
-     "reason": one_of("poor_signal", "special_needs", "low_digital_literacy", "other")},
+     "reason": one_of(*ACCOMMODATION_REASONS)},
 )
 PLATFORM_QUARANTINED = EventType(
     "platform.quarantined",

@@ -134,9 +134,13 @@ def contact_channels(d: PersonalDetails) -> str:
     return ",".join(c for c, v in (("email", d.email), ("sms", d.phone)) if v)
 
 
+_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
 def error_code(text: str) -> str:
-    """``text`` as a short code of letters, digits and ``_`` (as entries hold it)."""
-    out = "".join(c if c.isalnum() or c == "_" else "_" for c in text.lower())[:40]
+    """``text`` as a short code of ASCII letters, digits and ``_`` (as entries hold it:
+    ``[a-z][a-z0-9_]{0,39}``); any other character, a non-ASCII letter too, becomes ``_``."""
+    out = "".join(c if c in _CODE_CHARS else "_" for c in text.lower())[:40]
     return out if out and out[0].isalpha() else ("e_" + out)[:40]
 
 

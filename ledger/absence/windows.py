@@ -17,6 +17,7 @@ from ledger.absence.context import (
     UseCase,
     new_id,
 )
+from ledger.absence.entries import ACCOMMODATION_REASONS
 from ledger.absence.fields import (
     check_id,
     check_window_times,
@@ -170,6 +171,8 @@ class Windows(UseCase):
         if kind not in ("extended", "alternate_slot"):
             raise BadData("kind: one of extended, alternate_slot", field="kind")
         reason = req(data, "reason")
+        if reason not in ACCOMMODATION_REASONS:
+            raise BadData(f"reason: one of {', '.join(ACCOMMODATION_REASONS)}", field="reason")
         closes = parse_time(req(data, "closes_at"), "closes_at")
 
         def plan(conn: Connection) -> list[NewEntry]:

@@ -36,7 +36,10 @@ class Sequencer:
         Raises:
             BadData: the entry is invalid (checked here, before queueing).
             NotFound: no such log.
-            LedgerError: the batch it was in could not be committed.
+            LedgerError, sqlalchemy.exc.DBAPIError or the driver's error: the batch it
+                was in could not be committed (every caller of the batch gets the same
+                exception the commit raised).
+            TimeoutError: not durable within ``timeout`` seconds.
         """
         # Checked in the caller's thread: one caller's bad input never sinks a batch.
         prepared = prepare(item, self.store.types)

@@ -64,9 +64,6 @@ def test_a_failed_attempt_is_retried_at_its_time_then_fails_finally(domain: Doma
                      for r in domain.service.due_notifications(retry + timedelta(days=1))}
 
 
-@pytest.mark.xfail(strict=True, reason="fields.error_code keeps every str.isalnum() "
-                   "character, non-ASCII letters too ('ü', Han), so the code fails the "
-                   "entry's [a-z][a-z0-9_]{0,39} grammar and record_attempt raises BadData")
 def test_an_error_text_with_non_ascii_letters_is_recorded_as_a_code(domain: Domain) -> None:
     n = invitation(domain, 2)["notification"]
     assert domain.service.record_attempt(n, 1, T0, error="Mailbox über quota", final=True)

@@ -106,10 +106,6 @@ def test_a_bad_accommodation_writes_nothing(domain: Domain, data: dict[str, Any]
     assert domain.service.window(domain.windows[1])["accommodation"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="windows.grant_accommodation checks 'reason' only "
-                   "through the entry's schema, so BadData names the entry's field "
-                   "'body.reason', not the request's 'reason' (campaigns pre-checks its "
-                   "title to name the request's field)")
 def test_an_unknown_reason_is_refused_naming_the_requests_field(domain: Domain) -> None:
     size = domain.size()
     with pytest.raises(BadData) as err:
