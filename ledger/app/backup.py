@@ -165,11 +165,8 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
         if len(lg.leaves) != lg.size:
             raise BackupDamaged(f"log {lg.name}: ledger_entries holds {len(lg.leaves)} "
                                 f"entries, the manifest says {lg.size}")
-        roots = _roots_at(lg.leaves, {lg.checkpoint_size, lg.size}
-                          | {int(c["size"]) for c in history.get(lg.id, [])}
-                          | {_size_of(n) for n in required.get(lg.origin, [])
-                             if _size_of(n) <= lg.size})
-        if roots[lg.size] != lg.root:
+        tree = merkle.MemoryTree(lg.leaves)
+        if tree.root() != lg.root:
             raise BackupDamaged(f"log {lg.name}: the entries' root differs from the manifest's")
         olds = required.get(lg.origin, [])
         for note in olds:
@@ -181,7 +178,7 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
                 raise RestoreRefused(
                     f"the backup is older than the --not-before checkpoint: log {lg.name} "
                     f"has {lg.size:,} entries in the backup, the checkpoint {nb.size:,}")
-            if roots[nb.size] != nb.root:
+            if tree.root_at(nb.size) != nb.root:
                 raise RestoreRefused(
                     f"log {lg.name}: the backup's first {nb.size:,} entries do not have the "
                     "--not-before checkpoint's root: a different history")
@@ -198,7 +195,7 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
             raise BackupDamaged(f"log {lg.name} does not verify{where}: {exc}") from exc
         if report.size != lg.checkpoint_size or report.root != lg.checkpoint_root:
             raise BackupDamaged(f"log {lg.name}: its checkpoint file differs from the manifest")
-        if roots[report.size] != report.root:
+        if report.size > lg.size or tree.root_at(report.size) != report.root:
             raise BackupDamaged(f"log {lg.name}: the rows of ledger_entries are not the "
                                 "entries of its verified tiles")
         for c in history.get(lg.id, []):
@@ -207,34 +204,14 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
             except (BadData, VerificationError) as exc:
                 raise BackupDamaged(f"log {lg.name}: checkpoint of size {c['size']} in the "
                                     f"history does not verify: {exc}") from exc
-            if cp.size != c["size"] or cp.root != bytes(c["root"]) or \
-                    roots[cp.size] != cp.root:
+            if cp.size != c["size"] or cp.root != bytes(c["root"]) or cp.size > lg.size or \
+                    tree.root_at(cp.size) != cp.root:
                 raise BackupDamaged(f"log {lg.name}: checkpoint of size {cp.size} in the "
                                     "history does not match the entries")
 
 
 def _size_of(note: bytes) -> int:
     return Checkpoint.from_body(SignedNote.parse(note).text).size
-
-
-def _roots_at(leaves: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
-    """The Merkle root of the first n leaves for each n in ``sizes`` (n <= len(leaves))."""
-    acc = merkle.CompactRange()
-    out = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
-    for i, leaf in enumerate(leaves, 1):
-        acc.append(leaf)
-        if i in sizes:
-            out[i] = acc.root()
-    return out
-
-
-def _subtree(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
-    return merkle.root_from_leaf_hashes(leaves[lo:hi])
-
-
-def consistency_proof(leaves: Sequence[bytes], old: int, new: int) -> list[bytes]:
-    """RFC 9162 §2.1.4 proof between sizes ``old`` and ``new`` of the tree of ``leaves``."""
-    return [_subtree(leaves, a, b) for a, b in merkle.consistency_ranges(old, new)]
 
 
 # -- restore --------------------------------------------------------------------------------
@@ -329,7 +306,7 @@ def plan_restore(conn: Connection, b: Backup, tables: Sequence[Table]) -> str:
                 f"entries, the backup {lg.size:,}")
         try:
             merkle.verify_consistency(t.size, lg.size, t.root, lg.root,
-                                      consistency_proof(lg.leaves, t.size, lg.size))
+                                      merkle.MemoryTree(lg.leaves).consistency(t.size, lg.size))
         except VerificationError as exc:
             raise RestoreRefused(
                 f"log {t.name} in the database is not a prefix of the backup's: its "
