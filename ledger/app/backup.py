@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, inspect, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, inspect, select
 
 from ledger import merkle
 from ledger.absence.rebuild import check_rebuild
@@ -43,7 +43,8 @@ from ledger.checkpoint import Checkpoint
 from ledger.errors import BadData, LedgerError, VerificationError
 from ledger.migrations import is_known, upgrade
 from ledger.note import Ed25519Verifier, SignedNote
-from ledger.storage.schema import heads, keys, lock_ddl, logs
+from ledger.storage.db import lock_ddl
+from ledger.storage.dump import head_sizes, hold_log_writes, log_heads, move_heads
 from ledger.storage.store import LedgerStore
 from ledger.tiles import bundles_for_size, tiles_for_size
 from ledger.verify import DirectorySource, verify_log
@@ -218,38 +219,12 @@ def _size_of(note: bytes) -> int:
 
 
 @dataclass
-class TargetLog:
-    id: int
-    name: str
-    origin: str
-    size: int
-    root: bytes
-    verifier_keys: list[str]
-
-
-@dataclass
 class RestoreResult:
     mode: str  # "empty" or "roll forward"
     logs: list[LogSummary]
     rows: dict[str, int]  # rows written per table
     checks: list[str]  # what was verified after the commit
     sizes_before: dict[str, int]  # each log's size in the database before the restore
-
-
-def _target_logs(conn: Connection) -> list[TargetLog]:
-    names = set(inspect(conn).get_table_names())
-    if not {"ledger_logs", "ledger_heads", "ledger_keys"} <= names:
-        return []
-    out = []
-    for log in conn.execute(select(logs).order_by(logs.c.id)).all():
-        head = conn.execute(select(heads).where(heads.c.log_id == log.id)).first()
-        size = head.size if head is not None else 0
-        frontier = bytes(head.frontier) if head is not None else b""
-        vkeys = conn.execute(select(keys.c.vkey).where(keys.c.log_id == log.id)
-                             .order_by(keys.c.id)).scalars().all()
-        out.append(TargetLog(log.id, log.name, log.origin, size,
-                             merkle.CompactRange.from_bytes(size, frontier).root(), list(vkeys)))
-    return out
 
 
 def _target_rows(conn: Connection, tables: Sequence[Table]) -> dict[str, int]:
@@ -286,7 +261,7 @@ def plan_restore(conn: Connection, b: Backup, tables: Sequence[Table]) -> str:
     rows = _target_rows(conn, tables)
     if not any(rows.values()):
         return "empty"
-    targets = _target_logs(conn)
+    targets = log_heads(conn)
     if not targets:
         busy = ", ".join(f"{t} ({n:,} rows)" for t, n in rows.items() if n)
         raise RestoreRefused(f"the database is not empty ({busy}) and holds no log: restore "
@@ -351,24 +326,16 @@ def _merge(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
     return new
 
 
-def _heads_moved(conn: Connection, b: Backup) -> list[dict[str, Any]]:
-    """The backup's head rows of the logs it extends (a larger size than the database's)."""
-    have = {int(r.log_id): int(r.size) for r in conn.execute(select(heads)).all()}
+def _heads_moved(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
+    """The backup's head rows (of ``table``) of the logs it extends (a larger size than the
+    database's)."""
+    have = head_sizes(conn)
     out = []
     for row in b.rows(HEADS):
-        row = coerce_row(heads, row)
+        row = coerce_row(table, row)
         if int(row["size"]) > have.get(int(row["log_id"]), -1):
             out.append(row)
     return out
-
-
-def _move_heads(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Move each head forward (or insert the head of a log new to the database)."""
-    for row in rows:
-        done = conn.execute(update(heads).where(heads.c.log_id == row["log_id"]).values(
-            size=row["size"], last_leaf=row["last_leaf"], frontier=row["frontier"]))
-        if done.rowcount == 0:
-            conn.execute(insert(heads).values(**row))
 
 
 def _fix_sequences(conn: Connection, tables: Sequence[Table]) -> None:
@@ -419,12 +386,9 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
     written: dict[str, int] = {}
     with store.write() as conn:
         lock_ddl(conn)
-        if conn.dialect.name == "postgresql":
-            # Appends and log creation wait until the restore commits.
-            conn.exec_driver_sql(
-                "LOCK TABLE ledger_logs, ledger_heads IN SHARE ROW EXCLUSIVE MODE")
+        hold_log_writes(conn)
         mode = plan_restore(conn, b, tables)  # again, under the write lock
-        before = {t.name: t.size for t in _target_logs(conn)}
+        before = {t.name: t.size for t in log_heads(conn)}
         merged: dict[str, list[dict[str, Any]]] = {}
         moved: list[dict[str, Any]] = []
         if mode == "roll forward":
@@ -433,7 +397,7 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
                     merged[table.name] = _merge(conn, b, table)
             # A head moves forward only, after its entries (the database's triggers
             # refuse anything else): updated below, not deleted and inserted.
-            moved = _heads_moved(conn, b)
+            moved = _heads_moved(conn, b, next(t for t in tables if t.name == HEADS))
             merged[HEADS] = []
             present = set(inspect(conn).get_table_names())
             for table in reversed(tables):
@@ -461,7 +425,7 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
                 bar(total, total)
             written[table.name] = done
         if moved:
-            _move_heads(conn, moved)
+            move_heads(conn, moved)
             written[HEADS] = len(moved)
         _fix_sequences(conn, wanted)
     store._log_cache.clear()  # the logs were just written beneath it
