@@ -59,7 +59,7 @@ class PublicitySettings:
         positive = {}
         for key, default in (("notice_days", 5), ("report_jobs_running", 1),
                              ("report_jobs_max", 3), ("report_timeout_s", 1800)):
-            value = _get(table, key, int, default, where)
+            value = config_value(table, key, int, default, where)
             if value < 1:
                 raise BadData(f"config publicity.{key}: a positive integer",
                               field=f"publicity.{key}")
@@ -125,13 +125,40 @@ class Settings:
     publicity: PublicitySettings = field(default_factory=PublicitySettings)
 
 
-def _get(table: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
-    value = table.get(key, default)
+def config_table(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """The sub-table ``parent[key]`` of a config file (``where`` names it in messages).
+
+    Raises:
+        BadData: ``parent[key]`` is missing or not a table.
+    """
+    value = parent.get(key)
+    if not isinstance(value, Mapping):
+        raise BadData(f"config {where}: expected a table [{where}]", field=where)
+    return value
+
+
+def config_value(table: Mapping[str, Any], key: str, kind: type, default: Any, where: str, *,
+                 required: bool = False, secret: bool = False) -> Any:
+    """``table[key]`` checked against ``kind`` (an integer is a float; a bool is no
+    integer); ``default`` when the key is absent.
+
+    ``secret``: the message names the value's type, never the value (a password).
+
+    Raises:
+        BadData: the key is absent and ``required``, or its value is not a ``kind``; the
+            message and the field name ``where.key``.
+    """
+    name = f"{where}.{key}"
+    if key not in table:
+        if required:
+            raise BadData(f"config {name} is required", field=name)
+        return default
+    value = table[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise BadData(f"config {where}.{key}: expected {kind.__name__}, got {value!r}",
-                      field=f"{where}.{key}")
+        got = type(value).__name__ if secret else repr(value)
+        raise BadData(f"config {name}: expected {kind.__name__}, got {got}", field=name)
     return value
 
 
@@ -157,29 +184,30 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
     cps = raw.get("checkpoints", {})
     server = raw.get("server", {})
     url = os.environ.get("ABSENTIA_DATABASE_URL") or sub(
-        _get(storage, "url", str, "sqlite:///{data}/absentia.db", "storage"))
+        config_value(storage, "url", str, "sqlite:///{data}/absentia.db", "storage"))
     logs = []
     for i, item in enumerate(raw.get("logs", [])):
         key = item.get("key")
         if key is not None and (not isinstance(key, str) or not key.startswith("file:")):
             raise BadData(f"config logs[{i}].key: expected 'file:/path/to/key.pem', got {key!r}",
                           field=f"logs[{i}].key")
-        logs.append(LogConfig(_get(item, "name", str, None, f"logs[{i}]"),
-                              _get(item, "origin", str, None, f"logs[{i}]"),
-                              None if key is None else sub(key)))
+        logs.append(LogConfig(
+            config_value(item, "name", str, None, f"logs[{i}]", required=True),
+            config_value(item, "origin", str, None, f"logs[{i}]", required=True),
+            None if key is None else sub(key)))
     return Settings(
         data_dir=data_dir,
         database_url=url,
-        sqlite_synchronous=_get(storage, "sqlite_synchronous", str, "FULL", "storage"),
-        key_dir=Path(sub(_get(storage, "key_dir", str, "{data}/keys", "storage"))),
-        checkpoint_min_interval_s=_get(cps, "min_interval_s", float, 1.0, "checkpoints"),
-        host=_get(server, "host", str, "127.0.0.1", "server"),
-        port=_get(server, "port", int, 5000, "server"),
-        workers=_get(server, "workers", int, 2, "server"),
-        threads=_get(server, "threads", int, 16, "server"),
-        trusted_proxies=_get(server, "trusted_proxies", int, 0, "server"),
-        body_timeout_s=_get(server, "body_timeout_s", float, 10.0, "server"),
-        auto_migrate=_get(storage, "auto_migrate", bool, True, "storage"),
+        sqlite_synchronous=config_value(storage, "sqlite_synchronous", str, "FULL", "storage"),
+        key_dir=Path(sub(config_value(storage, "key_dir", str, "{data}/keys", "storage"))),
+        checkpoint_min_interval_s=config_value(cps, "min_interval_s", float, 1.0, "checkpoints"),
+        host=config_value(server, "host", str, "127.0.0.1", "server"),
+        port=config_value(server, "port", int, 5000, "server"),
+        workers=config_value(server, "workers", int, 2, "server"),
+        threads=config_value(server, "threads", int, 16, "server"),
+        trusted_proxies=config_value(server, "trusted_proxies", int, 0, "server"),
+        body_timeout_s=config_value(server, "body_timeout_s", float, 10.0, "server"),
+        auto_migrate=config_value(storage, "auto_migrate", bool, True, "storage"),
         log_format=_choice(raw.get("logging", {}), "format", ("text", "json"), "text",
                            "logging"),
         log_level=_choice(raw.get("logging", {}), "level",
@@ -195,7 +223,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
 
 def _choice(table: dict[str, Any], key: str, allowed: tuple[str, ...], default: str,
             where: str) -> str:
-    value: str = _get(table, key, str, default, where)
+    value: str = config_value(table, key, str, default, where)
     if value not in allowed:
         raise BadData(f"config {where}.{key}: one of {', '.join(allowed)}, got {value!r}",
                       field=f"{where}.{key}")
@@ -203,7 +231,7 @@ def _choice(table: dict[str, Any], key: str, allowed: tuple[str, ...], default: 
 
 
 def _optional_path(table: dict[str, Any], key: str, sub: Any, where: str) -> Path | None:
-    value: str = _get(table, key, str, "", where)
+    value: str = config_value(table, key, str, "", where)
     return Path(sub(value)) if value else None
 
 

@@ -10,7 +10,8 @@ their layout allows and fold them with ``hash_perfect_cover``.  No I/O happens h
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from ledger.errors import VerificationError
 
@@ -145,9 +146,49 @@ def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
     return out
 
 
+class NodeHashes(Protocol):
+    """Hashes of perfect subtrees by ``(level, index)``: a dict, or ``MemoryTree``."""
+
+    def __getitem__(self, node: tuple[int, int], /) -> bytes: ...
+
+
+#: Reads the hashes of perfect subtrees, named ``(level, index)``, in one go: a storage
+#: adapter (tiles, rows) or ``MemoryTree``'s levels.
+NodeReader = Callable[[Sequence[tuple[int, int]]], NodeHashes]
+
+
+def range_hashes(ranges: Sequence[tuple[int, int]], read: NodeReader) -> list[bytes]:
+    """The MTH of each subtree range, from the perfect subtrees ``read`` returns.
+
+    Every node the ranges need is asked for in one call, so an adapter can fetch them in
+    as few reads as its layout allows.
+    """
+    covers = [perfect_subtrees(a, b) for a, b in ranges]
+    got = read([n for c in covers for n in c])
+    return [hash_perfect_cover([got[n] for n in c]) for c in covers]
+
+
+def inclusion_path(index: int, size: int, read: NodeReader) -> list[bytes]:
+    """PATH(index, D[size]) bottom-up (RFC 9162 §2.1.3.1), its nodes from ``read``.
+
+    Raises:
+        ValueError: ``index`` is not in ``[0, size)``.
+    """
+    return range_hashes(inclusion_ranges(index, size), read)
+
+
+def consistency_path(old: int, new: int, read: NodeReader) -> list[bytes]:
+    """PROOF(old, D[new]) (RFC 9162 §2.1.4.1), its nodes from ``read``.
+
+    Raises:
+        ValueError: unless ``0 <= old <= new``.
+    """
+    return range_hashes(consistency_ranges(old, new), read)
+
+
 class MemoryTree:
-    """A tree held in memory, from its leaf hashes: its root and the inclusion paths
-    (RFC 9162 §2.1.3) of many of its leaves.
+    """A tree held in memory, from its leaf hashes: its root (and the root of any prefix),
+    inclusion paths (RFC 9162 §2.1.3) and consistency proofs (§2.1.4).
 
     For thousands of proofs this is far cheaper than a storage round trip each: every
     perfect subtree's hash is computed once (levels), each path is then dictionary work.
@@ -161,17 +202,44 @@ class MemoryTree:
             self.levels.append([node_hash(low[i], low[i + 1])
                                 for i in range(0, len(low) - 1, 2)])
 
-    def _range(self, start: int, end: int) -> bytes:
-        return hash_perfect_cover([self.levels[lv][ix]
-                                   for lv, ix in perfect_subtrees(start, end)])
+    def __getitem__(self, node: tuple[int, int], /) -> bytes:
+        """The hash of the perfect subtree ``(level, index)``."""
+        return self.levels[node[0]][node[1]]
+
+    def _read(self, wanted: Sequence[tuple[int, int]]) -> MemoryTree:
+        return self  # every node is at hand
 
     def root(self) -> bytes:
         """The tree's root hash (RFC 9162 §2.1.1)."""
-        return self._range(0, self.size)
+        return self.root_at(self.size)
+
+    def root_at(self, size: int) -> bytes:
+        """The root hash of the tree of the first ``size`` leaves.
+
+        Raises:
+            ValueError: ``size`` is not in ``[0, self.size]``.
+        """
+        if not 0 <= size <= self.size:
+            raise ValueError(f"size {size} is not in a tree of size {self.size}")
+        return range_hashes([(0, size)], self._read)[0]
 
     def inclusion(self, index: int) -> list[bytes]:
-        """The inclusion path of leaf ``index`` (0 <= index < size), bottom-up."""
-        return [self._range(a, b) for a, b in inclusion_ranges(index, self.size)]
+        """The inclusion path of leaf ``index`` (0 <= index < size), bottom-up.
+
+        Raises:
+            ValueError: ``index`` is not in ``[0, size)``.
+        """
+        return inclusion_path(index, self.size, self._read)
+
+    def consistency(self, old: int, new: int) -> list[bytes]:
+        """The consistency proof between sizes ``old`` and ``new`` (new <= size).
+
+        Raises:
+            ValueError: unless ``0 <= old <= new <= size``.
+        """
+        if new > self.size:
+            raise ValueError(f"size {new} is beyond a tree of size {self.size}")
+        return consistency_path(old, new, self._read)
 
 
 def verify_inclusion(

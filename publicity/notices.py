@@ -12,7 +12,6 @@ k, and the cosignatures its checkpoint carries, which the script verifies too.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,10 +24,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection, func, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.service import AbsenceService, Caller, new_id
+from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
 from ledger.errors import Conflict, CouldNotCheck, NotFound
 from ledger.events import PII_PATTERNS
+from ledger.ids import new_id, sha256_hex
 from ledger.note import SignedNote
 from ledger.storage.store import NewEntry
 from ledger.witness.client import WitnessEndpoint, WitnessSettings, require_cosigned
@@ -249,7 +249,7 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
             "Check the campaign and post titles and the registration numbers",
             field="notice")
     data = html.encode("utf-8")
-    return RenderedNotice(notice, campaign, data, hashlib.sha256(data).hexdigest(),
+    return RenderedNotice(notice, campaign, data, sha256_hex(data),
                           len(lines), checkpoint.size, period)
 
 

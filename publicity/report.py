@@ -24,7 +24,6 @@ specifications instead of 20,000.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import json
@@ -48,6 +47,7 @@ from ledger.absence.service import AbsenceService
 from ledger.checkpoint import Checkpoint
 from ledger.config import PublicitySettings, Settings
 from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotFound, VerificationError
+from ledger.ids import sha256_hex
 from ledger.merkle import (
     MemoryTree,
     leaf_hash,
@@ -523,7 +523,7 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(signed)
     os.replace(tmp, path)
-    digest = hashlib.sha256(signed).hexdigest()
+    digest = sha256_hex(signed)
     receipts = service.store.execute(service.log, now, lambda conn: [NewEntry(
         "report.generated", "system:report", {
             "report": data.report_id, "campaign": campaign, "sha256": digest,

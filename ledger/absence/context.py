@@ -7,8 +7,6 @@ always a parameter; nothing here reads the clock.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,22 +19,11 @@ from ledger.absence.rules import Policy
 from ledger.absence.settings import AbsenceSettings
 from ledger.absence.vault import SealedPerson, Vault
 from ledger.errors import NotFound
+from ledger.ids import new_id as new_id  # the use cases' ids, named here for them
+from ledger.ids import sha256_hex as sha256_hex
 from ledger.storage.store import Executed, Finish, LedgerStore, Plan, Planned, Receipt
 
 T = TypeVar("T")
-
-_ID_CHARS = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-def new_id(prefix: str) -> str:
-    """A random identifier such as ``w_k3x...`` (16 base32 characters, 80 bits)."""
-    return prefix + "_" + "".join(secrets.choice(_ID_CHARS) for _ in range(16))
-
-
-def sha256_hex(data: bytes) -> str:
-    """Lowercase hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
 
 @dataclass(frozen=True)
 class Caller:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ledger import jsonread
+from ledger.config import config_table, config_value
 from ledger.errors import BadData
 
 logger = logging.getLogger(__name__)
@@ -410,30 +411,6 @@ _GATEWAY_KEYS = frozenset({"url", "api_key", "timeout_s"})
 DEFAULT_FILE_PATH = "{data}/outbox.jsonl"
 
 
-def _table(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    if not isinstance(value, Mapping):
-        raise BadData(f"config {where}: expected a table [{where}]", field=where)
-    return value
-
-
-def _value(table: Mapping[str, Any], key: str, kind: type, where: str,
-           default: Any = None, required: bool = False) -> Any:
-    """``table[key]`` checked against ``kind``; the message never repeats the value."""
-    name = f"{where}.{key}"
-    if key not in table:
-        if required:
-            raise BadData(f"config {name} is required", field=name)
-        return default
-    value = table[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise BadData(f"config {name}: expected {kind.__name__}, got {type(value).__name__}",
-                      field=name)
-    return value
-
-
 def _no_unknown(table: Mapping[str, Any], known: frozenset[str], where: str) -> None:
     for key in table:
         if key not in known:
@@ -493,9 +470,9 @@ class NotificationSettings:
                 are never echoed.
         """
         where = "notifications"
-        section = _table(table, "notifications", where) if "notifications" in table else table
-        email_kind = _value(section, "email", str, where, default="file")
-        sms_kind = _value(section, "sms", str, where, default="file")
+        section = config_table(table, "notifications", where) if "notifications" in table else table
+        email_kind = config_value(section, "email", str, "file", where, secret=True)
+        sms_kind = config_value(section, "sms", str, "file", where, secret=True)
         if email_kind not in _EMAIL_KINDS:
             raise BadData(f"config {where}.email: expected one of {', '.join(_EMAIL_KINDS)}",
                           field=f"{where}.email")
@@ -504,10 +481,11 @@ class NotificationSettings:
                           field=f"{where}.sms")
         return cls(
             email=email_kind, sms=sms_kind,
-            file_path=_value(section, "file_path", str, where, default=DEFAULT_FILE_PATH),
-            smtp=(_smtp_from(_table(section, "smtp", f"{where}.smtp"), f"{where}.smtp")
+            file_path=config_value(section, "file_path", str, DEFAULT_FILE_PATH, where,
+                                   secret=True),
+            smtp=(_smtp_from(config_table(section, "smtp", f"{where}.smtp"), f"{where}.smtp")
                   if email_kind == "smtp" else None),
-            gateway=(_gateway_from(_table(section, "sms_gateway", f"{where}.sms_gateway"),
+            gateway=(_gateway_from(config_table(section, "sms_gateway", f"{where}.sms_gateway"),
                                    f"{where}.sms_gateway")
                      if sms_kind == "gateway" else None))
 
@@ -529,33 +507,33 @@ class NotificationSettings:
 
 def _smtp_from(table: Mapping[str, Any], where: str) -> SmtpSettings:
     _no_unknown(table, _SMTP_KEYS, where)
-    host = _value(table, "host", str, where, required=True)
-    port = _value(table, "port", int, where, default=25)
+    host = config_value(table, "host", str, None, where, required=True, secret=True)
+    port = config_value(table, "port", int, 25, where, secret=True)
     if not 1 <= port <= 65535:
         raise BadData(f"config {where}.port: must be 1 to 65535", field=f"{where}.port")
-    sender = _value(table, "sender", str, where, required=True)
+    sender = config_value(table, "sender", str, None, where, required=True, secret=True)
     if "@" not in sender or _CONTROL_RE.search(sender):
         raise BadData(f"config {where}.sender: expected an e-mail address",
                       field=f"{where}.sender")
-    timeout_s = _value(table, "timeout_s", float, where, default=10.0)
+    timeout_s = config_value(table, "timeout_s", float, 10.0, where, secret=True)
     if timeout_s <= 0:
         raise BadData(f"config {where}.timeout_s: must be positive", field=f"{where}.timeout_s")
     return SmtpSettings(
         host=host, port=port, sender=sender,
-        username=_value(table, "username", str, where),
-        password=_value(table, "password", str, where),
-        starttls=_value(table, "starttls", bool, where, default=False),
+        username=config_value(table, "username", str, None, where, secret=True),
+        password=config_value(table, "password", str, None, where, secret=True),
+        starttls=config_value(table, "starttls", bool, False, where, secret=True),
         timeout_s=timeout_s,
     )
 
 
 def _gateway_from(table: Mapping[str, Any], where: str) -> GatewaySettings:
     _no_unknown(table, _GATEWAY_KEYS, where)
-    url = _value(table, "url", str, where, required=True)
-    api_key = _value(table, "api_key", str, where, required=True)
+    url = config_value(table, "url", str, None, where, required=True, secret=True)
+    api_key = config_value(table, "api_key", str, None, where, required=True, secret=True)
     if not api_key:
         raise BadData(f"config {where}.api_key: must not be empty", field=f"{where}.api_key")
-    timeout_s = _value(table, "timeout_s", float, where, default=10.0)
+    timeout_s = config_value(table, "timeout_s", float, 10.0, where, secret=True)
     if timeout_s <= 0:
         raise BadData(f"config {where}.timeout_s: must be positive", field=f"{where}.timeout_s")
     try:

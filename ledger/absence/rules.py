@@ -17,7 +17,6 @@ delivered, else a plain no-show.  The outcome then follows the policy's mode:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, tzinfo
@@ -27,6 +26,7 @@ from typing import Any
 
 from ledger.errors import BadData
 from ledger.events import PLATFORM_KINDS
+from ledger.ids import sha256_hex
 from ledger.jcs import canonical
 
 
@@ -215,7 +215,7 @@ def _parse_causes(raw: object, prefix: str) -> tuple[Cause, ...]:
 @lru_cache(maxsize=64)
 def _digest_of(policy: Policy) -> str:
     # Policies are frozen values; a sweep asks for the digest once per decision.
-    return hashlib.sha256(canonical(policy.to_body())).hexdigest()
+    return sha256_hex(canonical(policy.to_body()))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ Time is always the ``now`` parameter.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import unicodedata
@@ -62,6 +61,7 @@ from ledger.accounts.entries import CONSOLE_ROLES
 from ledger.accounts.tables import accounts, sessions
 from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
+from ledger.ids import new_id, sha256_hex
 from ledger.storage.store import Appended, LedgerStore, NewEntry, Receipt
 
 #: Roles that must sign in with a TOTP code (and enrol one at their first sign-in).
@@ -81,17 +81,8 @@ TOUCH = timedelta(minutes=1)
 TOTP_WINDOW = 1  # steps either side
 ACTOR = "console"
 
-_ID_CHARS = "abcdefghijklmnopqrstuvwxyz234567"
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
-
-
-def _new_id(prefix: str) -> str:
-    return prefix + "_" + "".join(secrets.choice(_ID_CHARS) for _ in range(16))
-
-
-def _sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _parse(text: str) -> datetime:
@@ -256,7 +247,7 @@ class Accounts:
         name = norm_login(login)
         check_password_policy(password)
         digest = hash_password(password)  # slow: outside the log's lock
-        user = _new_id("u")
+        user = new_id("u")
 
         def plan(conn: Connection) -> list[NewEntry]:
             if conn.execute(select(accounts.c.user_id)
@@ -438,7 +429,7 @@ class Accounts:
             return None
         secret = self._open(session.user, bytes(row.totp_sealed))
         token = secrets.token_urlsafe(32)
-        ref = _new_id("s")
+        ref = new_id("s")
         started: list[Session] = []
 
         def plan(conn: Connection) -> list[NewEntry]:
@@ -479,7 +470,7 @@ class Accounts:
             raise BadData("this sign-in does not enrol an authenticator", field="stage")
         secret = session.pending_secret
         token = secrets.token_urlsafe(32)
-        ref = _new_id("s")
+        ref = new_id("s")
         started: list[Session] = []
 
         def plan(conn: Connection) -> list[NewEntry]:
@@ -513,7 +504,7 @@ class Accounts:
         csrf = secrets.token_urlsafe(32)
         created, expires = format_time(now), format_time(now + lifetime)
         conn.execute(insert(sessions).values(
-            token_sha256=_sha256_hex(token), session=ref, user_id=row.user_id, stage=stage,
+            token_sha256=sha256_hex(token.encode()), session=ref, user_id=row.user_id, stage=stage,
             csrf=csrf, pending_sealed=None if pending is None else self._seal(row.user_id,
                                                                                pending),
             created_at=created, last_seen=created, expires_at=expires))
@@ -535,7 +526,7 @@ class Accounts:
         if stage not in ("full", "totp", "enrol"):
             raise BadData("stage: one of full, totp, enrol", field="stage")
         token = secrets.token_urlsafe(32)
-        ref = _new_id("s")
+        ref = new_id("s")
         pending = pyotp.random_base32() if stage == "enrol" else None
         started: list[Session] = []
 
@@ -571,7 +562,7 @@ class Accounts:
         """
         if not 20 <= len(token) <= 128:
             return None
-        key = _sha256_hex(token)
+        key = sha256_hex(token.encode())
         stamp = format_time(now)
         with self.store.engine.connect() as conn:
             row = conn.execute(

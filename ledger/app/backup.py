@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, inspect, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, inspect, select
 
 from ledger import merkle
 from ledger.absence.rebuild import check_rebuild
@@ -43,7 +43,8 @@ from ledger.checkpoint import Checkpoint
 from ledger.errors import BadData, LedgerError, VerificationError
 from ledger.migrations import is_known, upgrade
 from ledger.note import Ed25519Verifier, SignedNote
-from ledger.storage.schema import heads, keys, lock_ddl, logs
+from ledger.storage.db import lock_ddl
+from ledger.storage.dump import head_sizes, hold_log_writes, log_heads, move_heads
 from ledger.storage.store import LedgerStore
 from ledger.tiles import bundles_for_size, tiles_for_size
 from ledger.verify import DirectorySource, verify_log
@@ -165,11 +166,8 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
         if len(lg.leaves) != lg.size:
             raise BackupDamaged(f"log {lg.name}: ledger_entries holds {len(lg.leaves)} "
                                 f"entries, the manifest says {lg.size}")
-        roots = _roots_at(lg.leaves, {lg.checkpoint_size, lg.size}
-                          | {int(c["size"]) for c in history.get(lg.id, [])}
-                          | {_size_of(n) for n in required.get(lg.origin, [])
-                             if _size_of(n) <= lg.size})
-        if roots[lg.size] != lg.root:
+        tree = merkle.MemoryTree(lg.leaves)
+        if tree.root() != lg.root:
             raise BackupDamaged(f"log {lg.name}: the entries' root differs from the manifest's")
         olds = required.get(lg.origin, [])
         for note in olds:
@@ -181,7 +179,7 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
                 raise RestoreRefused(
                     f"the backup is older than the --not-before checkpoint: log {lg.name} "
                     f"has {lg.size:,} entries in the backup, the checkpoint {nb.size:,}")
-            if roots[nb.size] != nb.root:
+            if tree.root_at(nb.size) != nb.root:
                 raise RestoreRefused(
                     f"log {lg.name}: the backup's first {nb.size:,} entries do not have the "
                     "--not-before checkpoint's root: a different history")
@@ -198,7 +196,7 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
             raise BackupDamaged(f"log {lg.name} does not verify{where}: {exc}") from exc
         if report.size != lg.checkpoint_size or report.root != lg.checkpoint_root:
             raise BackupDamaged(f"log {lg.name}: its checkpoint file differs from the manifest")
-        if roots[report.size] != report.root:
+        if report.size > lg.size or tree.root_at(report.size) != report.root:
             raise BackupDamaged(f"log {lg.name}: the rows of ledger_entries are not the "
                                 "entries of its verified tiles")
         for c in history.get(lg.id, []):
@@ -207,8 +205,8 @@ def check_backup(b: Backup, not_before: Sequence[bytes] = (),
             except (BadData, VerificationError) as exc:
                 raise BackupDamaged(f"log {lg.name}: checkpoint of size {c['size']} in the "
                                     f"history does not verify: {exc}") from exc
-            if cp.size != c["size"] or cp.root != bytes(c["root"]) or \
-                    roots[cp.size] != cp.root:
+            if cp.size != c["size"] or cp.root != bytes(c["root"]) or cp.size > lg.size or \
+                    tree.root_at(cp.size) != cp.root:
                 raise BackupDamaged(f"log {lg.name}: checkpoint of size {cp.size} in the "
                                     "history does not match the entries")
 
@@ -217,37 +215,7 @@ def _size_of(note: bytes) -> int:
     return Checkpoint.from_body(SignedNote.parse(note).text).size
 
 
-def _roots_at(leaves: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
-    """The Merkle root of the first n leaves for each n in ``sizes`` (n <= len(leaves))."""
-    acc = merkle.CompactRange()
-    out = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
-    for i, leaf in enumerate(leaves, 1):
-        acc.append(leaf)
-        if i in sizes:
-            out[i] = acc.root()
-    return out
-
-
-def _subtree(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
-    return merkle.root_from_leaf_hashes(leaves[lo:hi])
-
-
-def consistency_proof(leaves: Sequence[bytes], old: int, new: int) -> list[bytes]:
-    """RFC 9162 §2.1.4 proof between sizes ``old`` and ``new`` of the tree of ``leaves``."""
-    return [_subtree(leaves, a, b) for a, b in merkle.consistency_ranges(old, new)]
-
-
 # -- restore --------------------------------------------------------------------------------
-
-
-@dataclass
-class TargetLog:
-    id: int
-    name: str
-    origin: str
-    size: int
-    root: bytes
-    verifier_keys: list[str]
 
 
 @dataclass
@@ -257,22 +225,6 @@ class RestoreResult:
     rows: dict[str, int]  # rows written per table
     checks: list[str]  # what was verified after the commit
     sizes_before: dict[str, int]  # each log's size in the database before the restore
-
-
-def _target_logs(conn: Connection) -> list[TargetLog]:
-    names = set(inspect(conn).get_table_names())
-    if not {"ledger_logs", "ledger_heads", "ledger_keys"} <= names:
-        return []
-    out = []
-    for log in conn.execute(select(logs).order_by(logs.c.id)).all():
-        head = conn.execute(select(heads).where(heads.c.log_id == log.id)).first()
-        size = head.size if head is not None else 0
-        frontier = bytes(head.frontier) if head is not None else b""
-        vkeys = conn.execute(select(keys.c.vkey).where(keys.c.log_id == log.id)
-                             .order_by(keys.c.id)).scalars().all()
-        out.append(TargetLog(log.id, log.name, log.origin, size,
-                             merkle.CompactRange.from_bytes(size, frontier).root(), list(vkeys)))
-    return out
 
 
 def _target_rows(conn: Connection, tables: Sequence[Table]) -> dict[str, int]:
@@ -309,7 +261,7 @@ def plan_restore(conn: Connection, b: Backup, tables: Sequence[Table]) -> str:
     rows = _target_rows(conn, tables)
     if not any(rows.values()):
         return "empty"
-    targets = _target_logs(conn)
+    targets = log_heads(conn)
     if not targets:
         busy = ", ".join(f"{t} ({n:,} rows)" for t, n in rows.items() if n)
         raise RestoreRefused(f"the database is not empty ({busy}) and holds no log: restore "
@@ -329,7 +281,7 @@ def plan_restore(conn: Connection, b: Backup, tables: Sequence[Table]) -> str:
                 f"entries, the backup {lg.size:,}")
         try:
             merkle.verify_consistency(t.size, lg.size, t.root, lg.root,
-                                      consistency_proof(lg.leaves, t.size, lg.size))
+                                      merkle.MemoryTree(lg.leaves).consistency(t.size, lg.size))
         except VerificationError as exc:
             raise RestoreRefused(
                 f"log {t.name} in the database is not a prefix of the backup's: its "
@@ -374,24 +326,16 @@ def _merge(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
     return new
 
 
-def _heads_moved(conn: Connection, b: Backup) -> list[dict[str, Any]]:
-    """The backup's head rows of the logs it extends (a larger size than the database's)."""
-    have = {int(r.log_id): int(r.size) for r in conn.execute(select(heads)).all()}
+def _heads_moved(conn: Connection, b: Backup, table: Table) -> list[dict[str, Any]]:
+    """The backup's head rows (of ``table``) of the logs it extends (a larger size than the
+    database's)."""
+    have = head_sizes(conn)
     out = []
     for row in b.rows(HEADS):
-        row = coerce_row(heads, row)
+        row = coerce_row(table, row)
         if int(row["size"]) > have.get(int(row["log_id"]), -1):
             out.append(row)
     return out
-
-
-def _move_heads(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Move each head forward (or insert the head of a log new to the database)."""
-    for row in rows:
-        done = conn.execute(update(heads).where(heads.c.log_id == row["log_id"]).values(
-            size=row["size"], last_leaf=row["last_leaf"], frontier=row["frontier"]))
-        if done.rowcount == 0:
-            conn.execute(insert(heads).values(**row))
 
 
 def _fix_sequences(conn: Connection, tables: Sequence[Table]) -> None:
@@ -442,12 +386,9 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
     written: dict[str, int] = {}
     with store.write() as conn:
         lock_ddl(conn)
-        if conn.dialect.name == "postgresql":
-            # Appends and log creation wait until the restore commits.
-            conn.exec_driver_sql(
-                "LOCK TABLE ledger_logs, ledger_heads IN SHARE ROW EXCLUSIVE MODE")
+        hold_log_writes(conn)
         mode = plan_restore(conn, b, tables)  # again, under the write lock
-        before = {t.name: t.size for t in _target_logs(conn)}
+        before = {t.name: t.size for t in log_heads(conn)}
         merged: dict[str, list[dict[str, Any]]] = {}
         moved: list[dict[str, Any]] = []
         if mode == "roll forward":
@@ -456,7 +397,7 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
                     merged[table.name] = _merge(conn, b, table)
             # A head moves forward only, after its entries (the database's triggers
             # refuse anything else): updated below, not deleted and inserted.
-            moved = _heads_moved(conn, b)
+            moved = _heads_moved(conn, b, next(t for t in tables if t.name == HEADS))
             merged[HEADS] = []
             present = set(inspect(conn).get_table_names())
             for table in reversed(tables):
@@ -484,7 +425,7 @@ def restore(store: LedgerStore, b: Backup, *, projection_log: str | None = None,
                 bar(total, total)
             written[table.name] = done
         if moved:
-            _move_heads(conn, moved)
+            move_heads(conn, moved)
             written[HEADS] = len(moved)
         _fix_sequences(conn, wanted)
     store._log_cache.clear()  # the logs were just written beneath it

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Engine, func, inspect, select
 
-from ledger import merkle
 from ledger.app.backup_format import (
     BATCH,
     FORMAT,
@@ -33,7 +31,8 @@ from ledger.app.backup_format import (
     snapshot,
 )
 from ledger.errors import BadData
-from ledger.storage.schema import checkpoints, heads, keys, logs
+from ledger.ids import sha256_hex
+from ledger.storage.dump import log_dumps
 from ledger.storage.store import stored_tile
 from ledger.tiles import bundles_for_size, tiles_for_size
 
@@ -59,7 +58,7 @@ class _Files:
         path = self.out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        self.entries[rel] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        self.entries[rel] = {"sha256": sha256_hex(data), "bytes": len(data),
                              "rows": rows}
 
     @contextmanager
@@ -112,13 +111,8 @@ def backup(engine: Engine, out: Path, now: dt.datetime,
         known = {t.name for t in tables}
         unknown = sorted(present - known - {"alembic_version"})
         log_list: list[dict[str, Any]] = []
-        for log in conn.execute(select(logs).order_by(logs.c.id)).all():
-            head = conn.execute(select(heads).where(heads.c.log_id == log.id)).one()
-            root = merkle.CompactRange.from_bytes(head.size, bytes(head.frontier)).root()
-            history = conn.execute(select(checkpoints).where(checkpoints.c.log_id == log.id)
-                                   .order_by(checkpoints.c.id)).all()
-            key_rows = conn.execute(select(keys).where(keys.c.log_id == log.id)
-                                    .order_by(keys.c.id)).all()
+        for log in log_dumps(conn):
+            history = log.checkpoints
             folder = f"logs/{log.name}"
             cp = history[-1] if history else None
             cp_size = cp.size if cp is not None else 0
@@ -131,22 +125,23 @@ def backup(engine: Engine, out: Path, now: dt.datetime,
                     if bar:
                         bar(n, len(refs))
                 files.write(f"{folder}/checkpoint", cp.note.encode(), 1)
-            files.write(f"{folder}/keys", "".join(k.vkey + "\n" for k in key_rows).encode(),
-                        len(key_rows))
+            vkeys = log.verifier_keys
+            files.write(f"{folder}/keys", "".join(k + "\n" for k in vkeys).encode(),
+                        len(vkeys))
             files.write(f"{folder}/checkpoints.jsonl", _jsonl([
-                {"size": c.size, "root": b64(bytes(c.root)), "key_id": c.key_id,
+                {"size": c.size, "root": b64(c.root), "key_id": c.key_id,
                  "signed_at_ms": c.signed_at_ms, "note": c.note} for c in history]),
                 len(history))
             files.write(f"{folder}/keys.jsonl", _jsonl([
-                {k: encode_value(v) for k, v in r._mapping.items()} for r in key_rows]),
-                len(key_rows))
+                {k: encode_value(v) for k, v in r.items()} for r in log.keys]),
+                len(log.keys))
             log_list.append({
                 "name": log.name, "origin": log.origin, "id": log.id, "dir": folder,
-                "size": head.size, "root": b64(root),
+                "size": log.size, "root": b64(log.root),
                 "checkpoint": None if cp is None else {
-                    "size": cp.size, "root": b64(bytes(cp.root)), "note": cp.note},
-                "verifier_keys": [k.vkey for k in key_rows]})
-            summaries.append(LogSummary(log.name, log.origin, head.size, root, cp_size))
+                    "size": cp.size, "root": b64(cp.root), "note": cp.note},
+                "verifier_keys": vkeys})
+            summaries.append(LogSummary(log.name, log.origin, log.size, log.root, cp_size))
         manifest["logs"] = log_list
         table_info: dict[str, Any] = {}
         for table in tables:

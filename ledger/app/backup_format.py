@@ -40,7 +40,7 @@ from sqlalchemy import table as table_clause
 
 from ledger.app.registry import table_metadata
 from ledger.errors import BadData, LedgerError
-from ledger.storage.schema import APPEND_ONLY_TABLES
+from ledger.storage.dump import APPEND_ONLY_TABLES, HEADS_TABLE
 
 FORMAT = "absentia-backup"
 VERSION = 1
@@ -53,7 +53,7 @@ NOT_INCLUDED = ("private keys are not in the backup: the checkpoint-signing keys
 #: rows the database lacks and never deletes one.  Every other table is replaced.
 MERGED_TABLES = frozenset(APPEND_ONLY_TABLES)
 #: The log heads: on a roll forward each moves forward to the backup's, never back.
-HEADS = "ledger_heads"
+HEADS = HEADS_TABLE
 #: Of these, the columns compared when a row exists on both sides (default: all).
 COMPARED = {"ledger_entries": ("leaf_hash",)}
 BATCH = 1000

@@ -692,13 +692,6 @@ class LedgerStore:
             out[(level, idx)] = merkle.root_of_perfect(tiles[(base, t)][off : off + (1 << r)])
         return out
 
-    def _range_hashes(
-        self, conn: Connection, log_id: int, size: int, ranges: Sequence[tuple[int, int]]
-    ) -> list[bytes]:
-        covers = [merkle.perfect_subtrees(a, b) for a, b in ranges]
-        got = self._nodes(conn, log_id, size, [n for c in covers for n in c])
-        return [merkle.hash_perfect_cover([got[n] for n in c]) for c in covers]
-
     def _checked_size(self, conn: Connection, log_id: int, size: int, what: str) -> int:
         current = self._size(conn, log_id)
         if size > current:
@@ -717,8 +710,8 @@ class LedgerStore:
             raise BadData(f"index: {index} is not below size {size}", field="index")
         with self._read() as conn:
             current = self._checked_size(conn, log.id, size, "size")
-            return self._range_hashes(conn, log.id, current,
-                                      merkle.inclusion_ranges(index, size))
+            return merkle.inclusion_path(
+                index, size, lambda wanted: self._nodes(conn, log.id, current, wanted))
 
     def consistency_proof(self, name: str, old: int, new: int) -> list[bytes]:
         """Consistency proof between sizes ``old`` and ``new`` (RFC 9162 §2.1.4).
@@ -732,8 +725,8 @@ class LedgerStore:
             raise BadData(f"old: {old} must be between 0 and new ({new})", field="old")
         with self._read() as conn:
             current = self._checked_size(conn, log.id, new, "new")
-            return self._range_hashes(conn, log.id, current,
-                                      merkle.consistency_ranges(old, new))
+            return merkle.consistency_path(
+                old, new, lambda wanted: self._nodes(conn, log.id, current, wanted))
 
     def tlog_proof(self, name: str, index: int) -> TlogProof:
         """A C2SP tlog-proof of entry ``index`` under the latest checkpoint.

@@ -148,7 +148,7 @@ APPEND_ONLY_TABLES = ("ledger_logs", "ledger_entries", "ledger_nodes", "ledger_c
 
 INFRASTRUCTURE = MetaData()
 
-#: Who runs the scheduled jobs now (``ledger.app.scheduler``).
+#: Who runs the scheduled jobs now (``ledger.storage.leases``, ``ledger.app.scheduler``).
 scheduler_leases = Table(
     "scheduler_leases", INFRASTRUCTURE,
     Column("name", String(64), primary_key=True),
@@ -157,7 +157,7 @@ scheduler_leases = Table(
 )
 
 #: Attempts per client key and fixed window, shared by every process
-#: (``ledger.app.web.ratelimit``); the key is stored only as a salted SHA-256.
+#: (``ledger.storage.ratelimits``); the key is stored only as a salted SHA-256.
 rate_limit_hits = Table(
     "rate_limit_hits", INFRASTRUCTURE,
     Column("bucket", String(32), primary_key=True),

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from ledger.absence.rebuild import check_rebuild, rebuild
-from ledger.app.web.api import RateLimiter
+from ledger.app.web.ratelimit import RateLimiter
 from ledger.entry import format_time
 from ledger.events import PII_PATTERNS
 from tests.functional._absence import LOG, PROBLEM, T0, Env, J, candidates_csv, make_env, problem

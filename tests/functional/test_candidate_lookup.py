@@ -28,10 +28,10 @@ from ledger.absence.rebuild import check_rebuild, rebuild
 from ledger.absence.service import STATEMENT_MAC_INFO
 from ledger.absence.vault import PersonalDetails, SealedPerson, Vault
 from ledger.app.web import selfservice
-from ledger.app.web.api import RateLimiter
 from ledger.app.web.ratelimit import (
     REGISTRATION_PER_15_MIN,
     REGISTRATION_PER_DAY,
+    RateLimiter,
     SharedRateLimiter,
     client_key,
     registration_limiters,

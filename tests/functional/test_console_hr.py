@@ -29,7 +29,7 @@ from werkzeug.test import TestResponse
 from ledger.absence.service import Caller
 from ledger.accounts.store import Accounts
 from ledger.app.web import console_hr
-from ledger.app.web.api import RateLimiter
+from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import Env, candidates_csv, make_env, run_day
 from tests.functional.test_console_signin import PASSWORD, csrf_of, enrol, sign_in
 

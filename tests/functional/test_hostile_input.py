@@ -56,9 +56,8 @@ from werkzeug.test import TestResponse
 
 from ledger.absence.webhooks import sign
 from ledger.accounts.store import Accounts
-from ledger.app.web.api import RateLimiter
 from ledger.app.web.openapi import PROBLEM_MEDIA, document
-from ledger.app.web.ratelimit import SharedRateLimiter
+from ledger.app.web.ratelimit import RateLimiter, SharedRateLimiter
 from tests.functional._absence import LOG, Env, make_env
 from tests.functional.conftest import SUMMARY
 from tests.functional.test_console_signin import PASSWORD, csrf_of, sign_in

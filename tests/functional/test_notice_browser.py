@@ -38,7 +38,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from ledger.app.web.api import RateLimiter
+from ledger.app.web.ratelimit import RateLimiter
 from ledger.note import Ed25519Signer
 from tests.functional._absence import LOG, make_env
 from tests.functional.test_selfservice import CAMPAIGN, Campaign, build_campaign

@@ -48,7 +48,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from ledger.absence import projection as P  # noqa: N812
 from ledger.app.web import notices as public_web
-from ledger.app.web.api import RateLimiter
+from ledger.app.web.ratelimit import RateLimiter
 from ledger.note import SignedNote
 from ledger.storage.tables import cosignatures
 from ledger.witness.client import load_witness_settings, push_checkpoint

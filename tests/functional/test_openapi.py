@@ -39,8 +39,8 @@ from werkzeug.test import TestResponse
 from ledger.absence.notify import FileChannel
 from ledger.absence.outbox import dispatch
 from ledger.absence.webhooks import sign
-from ledger.app.web.api import RateLimiter
 from ledger.app.web.openapi import PROBLEM_MEDIA, document
+from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
 
 CST = timezone(timedelta(hours=8))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.app.web import create_app
-from ledger.app.web.api import RateLimiter
+from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import make_env
 from tests.functional._serve import serving
 

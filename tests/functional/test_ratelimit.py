@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from ledger.accounts.store import Accounts
 from ledger.app.web import create_app
-from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, key_hash
+from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter
+from ledger.storage.ratelimits import key_hash
 from ledger.storage.tables import rate_limit_hits
 from tests.functional._absence import T0, Env, make_env
 

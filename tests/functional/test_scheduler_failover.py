@@ -29,10 +29,10 @@ import pytest
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
 from ledger.app.registry import entry_types
-from ledger.app.scheduler import Lease
 from ledger.entry import format_time
 from ledger.migrations import upgrade_connection
 from ledger.storage import LedgerStore, make_engine
+from ledger.storage.leases import Lease
 from tests.functional._absence import LOG, Env, candidates_csv, make_env
 
 ABSENTIA = Path(sys.executable).parent / "absentia"

@@ -21,7 +21,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ledger.app.web.api import RateLimiter
+from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import Env, make_env, run_day
 
 CAMPAIGN = "c2026"

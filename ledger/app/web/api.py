@@ -18,10 +18,6 @@ The clock is read here (``now()``) and passed to the service.
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -36,7 +32,7 @@ from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
-from ledger.app.web.ratelimit import client_key
+from ledger.app.web.ratelimit import RateLimiter, client_key
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -141,31 +137,7 @@ def limit_arg(default: int = 1000, maximum: int = 5000) -> int:
 # -- rate limiting (public endpoints) ------------------------------------------------
 
 
-class RateLimiter:
-    """At most ``n`` requests per ``per_s`` seconds per client address (per process)."""
-
-    def __init__(self, n: int, per_s: float) -> None:
-        self.n = n
-        self.per_s = per_s
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> None:
-        """Raise 429 (werkzeug TooManyRequests) when over the limit."""
-        t = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= t - self.per_s:
-                hits.popleft()
-            if len(hits) >= self.n:
-                raise TooManyRequests(f"at most {self.n} attempts per {int(self.per_s)} s; "
-                                      "wait and retry",
-                                      retry_after=max(1, math.ceil(hits[0] + self.per_s - t)))
-            hits.append(t)
-            if len(self._hits) > 100_000:
-                self._hits.clear()
-
-
+#: The limit when the app sets none (``create_app`` sets a shared one): in this process.
 PUBLIC_LIMIT = RateLimiter(10, 60.0)
 
 

@@ -1,31 +1,29 @@
-"""Rate limits shared by every worker and host: counters in the database.
+"""Rate limits: at most n attempts per window per client key, one ``RateLimiter`` over a
+counting backend.
 
-An in-process limiter gives a client N times the attempts when N processes serve it (two
-gunicorn workers on each of three hosts: six times).  Here each attempt increments a row
-of ``rate_limit_hits`` keyed by (bucket, SHA-256 of the client key, window), in one
-upsert, so every process counts against the same number.
-
-Windows are fixed and aligned (``per_s`` long); a client may thus reach ``2n`` attempts
-across a boundary, never more.  The client key (an IP address) is stored only as a salted
-SHA-256: the table holds no personal data.  Rows of past windows are purged as new ones
-start.  The table is operational, not a projection: it is not in the ledger and a
-rebuild leaves it alone.
+``InProcessHits`` counts in this process (a sliding window): a client gets N times the
+attempts when N processes serve it (two gunicorn workers on each of three hosts: six
+times).  ``SharedHits`` counts in the database (``ledger.storage.ratelimits``), so every
+worker and host counts against the same number: each attempt increments a row keyed by
+(bucket, salted SHA-256 of the client key, window), in one upsert.  Its windows are fixed
+and aligned (``per_s`` long); a client may thus reach ``2n`` attempts across a boundary,
+never more.  Rows of past windows are purged as new ones start.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
+import math
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.exceptions import TooManyRequests
 
+from ledger.storage.ratelimits import count_attempt
 from ledger.storage.store import LedgerStore
-from ledger.storage.tables import rate_limit_hits
 
 #: Sign-in attempts per client address per 5 minutes, on top of each account's lockout:
 #: one address trying many logins (password spraying) is slowed down too.
@@ -40,15 +38,6 @@ SIGN_IN_PER_ADDRESS = 30
 #: limits are low enough to stop guessing and high enough for a candidate who retypes.
 REGISTRATION_PER_15_MIN = 10
 REGISTRATION_PER_DAY = 30
-
-#: Salt of the key hashes (public: it only keeps the stored hashes from being the bare
-#: SHA-256 of an address that someone could look up in a precomputed table).
-_SALT = b"absentia rate limit v1\n"
-
-
-def key_hash(bucket: str, key: str) -> bytes:
-    """The stored form of a client key: SHA-256 over a salt, the bucket and the key."""
-    return hashlib.sha256(_SALT + bucket.encode() + b"\n" + key.encode()).digest()
 
 
 def client_key(address: str) -> str:
@@ -76,50 +65,88 @@ def registration_limiters(store: LedgerStore, clock: Callable[[], float] = time.
                               bucket="registration-day", clock=clock))
 
 
-class SharedRateLimiter:
-    """At most ``n`` attempts per ``per_s`` seconds per client key, counted in the database.
+class HitCounter(Protocol):
+    """Where a limiter counts its attempts."""
 
-    ``check`` has the in-process limiter's interface, so both serve ``public_limited``.
-    """
+    def attempt(self, key: str, n: int, per_s: float) -> int | None:
+        """Count an attempt by ``key``; None while within ``n`` per ``per_s`` seconds, else
+        the seconds until another attempt is allowed (Retry-After)."""
+        ...
 
-    def __init__(self, store: LedgerStore, n: int, per_s: float, *, bucket: str = "public",
+
+class InProcessHits:
+    """Attempts counted in this process over a sliding window (the monotonic clock); an
+    attempt refused is not counted."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def attempt(self, key: str, n: int, per_s: float) -> int | None:
+        t = self.clock()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= t - per_s:
+                hits.popleft()
+            if len(hits) >= n:
+                return max(1, math.ceil(hits[0] + per_s - t))
+            hits.append(t)
+            if len(self._hits) > 100_000:
+                self._hits.clear()
+        return None
+
+
+class SharedHits:
+    """Attempts counted in the database per fixed window of ``per_s`` seconds, under
+    ``bucket``, shared by every process; every attempt counts, refused or not."""
+
+    def __init__(self, store: LedgerStore, bucket: str = "public",
                  clock: Callable[[], float] = time.time) -> None:
-        if n < 1 or per_s <= 0:
-            raise ValueError("a rate limit needs n >= 1 and per_s > 0")
         self.store = store
-        self.n = n
-        self.per_s = per_s
         self.bucket = bucket
         self.clock = clock
         self._purged_window = -1
 
-    def hit(self, key: str, now_s: float) -> int:
-        """Count one attempt by ``key`` at ``now_s`` (unix seconds); return the window's count."""
-        span = max(int(self.per_s), 1)
+    def attempt(self, key: str, n: int, per_s: float) -> int | None:
+        now_s = self.clock()
+        span = max(int(per_s), 1)
         window = int(now_s) // span * span
-        t = rate_limit_hits
-        values = {"bucket": self.bucket, "key_hash": key_hash(self.bucket, key),
-                  "window": window, "hits": 1}
-        with self.store.write() as conn:
-            ins = (pg_insert(t) if conn.dialect.name == "postgresql" else sqlite_insert(t))
-            stmt = ins.values(**values).on_conflict_do_update(
-                index_elements=[t.c.bucket, t.c.key_hash, t.c.window],
-                set_={"hits": t.c.hits + 1},
-            ).returning(t.c.hits)
-            hits = int(conn.execute(stmt).scalar_one())
-            if window != self._purged_window:  # once per window and process
-                conn.execute(delete(t).where(t.c.bucket == self.bucket, t.c.window < window))
-                self._purged_window = window
-        return hits
+        purge = window != self._purged_window  # once per window and process
+        hits = count_attempt(self.store, self.bucket, key, window, purge=purge)
+        self._purged_window = window
+        if hits > n:
+            return span - int(now_s) % span  # Retry-After: when this window ends
+        return None
+
+
+class RateLimiter:
+    """At most ``n`` attempts per ``per_s`` seconds per client key, counted by ``hits``
+    (default: in this process)."""
+
+    def __init__(self, n: int, per_s: float, hits: HitCounter | None = None) -> None:
+        if n < 1 or per_s <= 0:
+            raise ValueError("a rate limit needs n >= 1 and per_s > 0")
+        self.n = n
+        self.per_s = per_s
+        self.hits: HitCounter = hits if hits is not None else InProcessHits()
 
     def check(self, key: str) -> None:
         """Count an attempt and raise when over the limit.
 
         Raises:
-            TooManyRequests: the key made more than ``n`` attempts in this window (429).
+            TooManyRequests: ``key`` is over the limit (429, with Retry-After).
         """
-        now_s = self.clock()
-        if self.hit(key, now_s) > self.n:
-            span = max(int(self.per_s), 1)  # Retry-After: when this window ends
+        wait = self.hits.attempt(key, self.n, self.per_s)
+        if wait is not None:
             raise TooManyRequests(f"at most {self.n} attempts per {int(self.per_s)} s; "
-                                  "wait and retry", retry_after=span - int(now_s) % span)
+                                  "wait and retry", retry_after=wait)
+
+
+class SharedRateLimiter(RateLimiter):
+    """A ``RateLimiter`` counting in the database (``SharedHits``): every worker and host
+    shares one count per client key."""
+
+    def __init__(self, store: LedgerStore, n: int, per_s: float, *, bucket: str = "public",
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(n, per_s, SharedHits(store, bucket, clock))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ledger.config import PublicitySettings, load_settings
+from ledger.config import PublicitySettings, config_table, config_value, load_settings
 from ledger.errors import BadData
 
 
@@ -46,3 +46,29 @@ def test_bad_publicity_values_name_the_key(tmp_path: Path, text: str, key: str) 
     with pytest.raises(BadData, match=key) as info:
         _load(tmp_path, f"[publicity]\n{text}\n")
     assert info.value.field == key
+
+
+def test_config_value_checks_the_type_and_names_the_key() -> None:
+    table = {"port": 25, "ratio": 2, "on": True, "password": 12345}
+    assert config_value(table, "port", int, 1, "smtp") == 25
+    assert config_value(table, "ratio", float, 1.0, "x") == 2.0  # an integer is a float
+    assert config_value(table, "absent", str, "dflt", "x") == "dflt"
+    with pytest.raises(BadData, match=r"config x\.on: expected int, got True"):
+        config_value(table, "on", int, 0, "x")  # a bool is no integer
+    with pytest.raises(BadData, match=r"config smtp\.host is required") as info:
+        config_value(table, "host", str, None, "smtp", required=True)
+    assert info.value.field == "smtp.host"
+    with pytest.raises(BadData, match="got int") as secret:
+        config_value(table, "password", str, None, "smtp", secret=True)
+    assert "12345" not in str(secret.value)
+
+
+def test_config_table_refuses_a_value_that_is_not_a_table() -> None:
+    assert config_table({"smtp": {"host": "h"}}, "smtp", "n.smtp") == {"host": "h"}
+    with pytest.raises(BadData, match=r"expected a table \[n\.smtp\]"):
+        config_table({"smtp": "h"}, "smtp", "n.smtp")
+
+
+def test_a_log_needs_a_name_and_an_origin(tmp_path: Path) -> None:
+    with pytest.raises(BadData, match=r"config logs\[0\]\.origin is required"):
+        _load(tmp_path, '[[logs]]\nname = "main"\n')

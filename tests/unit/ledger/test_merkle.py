@@ -546,3 +546,22 @@ def test_memory_tree_agrees_with_the_rfc_root_and_proves_each_leaf(n: int,
         other = (index + 1) % n
         with pytest.raises(VerificationError):
             merkle.verify_inclusion(leaves[other], index, n, tree.inclusion(index), tree.root())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=70), st.data())
+def test_memory_tree_roots_of_prefixes_and_consistency_proofs(n: int,
+                                                              data: st.DataObject) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(n)]
+    tree = merkle.MemoryTree(leaves)
+    old = data.draw(st.integers(min_value=0, max_value=n))
+    new = data.draw(st.integers(min_value=old, max_value=n))
+    assert tree.root_at(old) == merkle.root_from_leaf_hashes(leaves[:old])
+    proof = tree.consistency(old, new)
+    merkle.verify_consistency(old, new, tree.root_at(old), tree.root_at(new), proof)
+    assert proof == [merkle.root_from_leaf_hashes(leaves[a:b])
+                     for a, b in merkle.consistency_ranges(old, new)]
+    with pytest.raises(ValueError, match="not in a tree"):
+        tree.root_at(n + 1)
+    with pytest.raises(ValueError, match="beyond a tree"):
+        tree.consistency(old, n + 1)
