@@ -75,6 +75,13 @@ def parse_vkey(vkey: str, sig_type: int, *, what: str, kind: str,
     return name, public_key
 
 
+def format_vkey(name: str, key_id: int, sig_type: int, public_key: bytes) -> str:
+    """The verifier key string ``<name>+<hex key ID>+<base64(type || key)>``: what
+    ``parse_vkey`` reads, for every signature type."""
+    b64 = base64.b64encode(bytes([sig_type]) + public_key).decode()
+    return f"{name}+{key_id:08x}+{b64}"
+
+
 class NoteSigner(Protocol):
     """What signs a note: a name, a key ID and a ``sign(message)`` method."""
 
@@ -119,8 +126,7 @@ class Ed25519Verifier:
     @property
     def vkey(self) -> str:
         """The verifier key string."""
-        b64 = base64.b64encode(bytes([SIG_TYPE_ED25519]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id:08x}+{b64}"
+        return format_vkey(self.name, self.key_id, SIG_TYPE_ED25519, self.public_key)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True if ``signature`` is this key's Ed25519 signature of ``message``."""
@@ -137,16 +143,18 @@ class Ed25519Signer:
     """An in-memory Ed25519 note signer (the key usually comes from ``ledger.keys``)."""
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        check_key_name(name)
-        self._name = name
+        """The signer ``name`` of ``private_key``.
+
+        Raises:
+            BadData: ``name`` is not a key name (``check_key_name``).
+        """
         self._key = private_key
         self.verifier = Ed25519Verifier.from_public_key(
-            name, private_key.public_key().public_bytes_raw()
-        )
+            name, private_key.public_key().public_bytes_raw())
 
     @property
     def name(self) -> str:
-        return self._name
+        return self.verifier.name
 
     @property
     def key_id(self) -> int:
