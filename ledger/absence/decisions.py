@@ -11,19 +11,8 @@ from sqlalchemy import Connection, select
 from ledger import jcs
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Context,
-    UseCase,
-    sha256_hex,
-)
-from ledger.absence.rules import (
-    AbsenceDecision,
-    Cause,
-    Explanation,
-    Outcome,
-    Policy,
-    explain,
-)
+from ledger.absence.context import Context, UseCase, row_by_key, sha256_hex
+from ledger.absence.rules import AbsenceDecision, Cause, Explanation, Outcome, Policy, explain
 from ledger.entry import format_time, parse_utc
 from ledger.errors import NotFound
 from ledger.storage.store import NewEntry
@@ -69,11 +58,12 @@ def decision_entry(d: AbsenceDecision, campaign: str, policy: Policy,
 
 
 def decision_row(conn: Connection, decision: str) -> Any:
-    row = conn.execute(select(P.decisions).where(
-        P.decisions.c.decision == decision)).first()
-    if row is None:
-        raise NotFound(f"no decision {decision!r}", field="decision")
-    return row
+    """The ``p_decisions`` row of ``decision``.
+
+    Raises:
+        NotFound: no such decision.
+    """
+    return row_by_key(conn, P.decisions.c.decision, decision)
 
 
 def as_rule(row: Any) -> AbsenceDecision:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import Campaigns
@@ -24,7 +24,7 @@ from ledger.absence.fields import (
 )
 from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Unprocessable
-from ledger.events import PLATFORM_KINDS, identifier
+from ledger.events import PLATFORM_KINDS, identifier, pseudonym
 from ledger.events import webhook_id as check_webhook_id
 from ledger.storage.store import NewEntry, Planned, Receipt
 
@@ -202,12 +202,7 @@ class Ingest(UseCase):
         Raises:
             NotFound: ``campaign`` is given and no such campaign exists.
         """
-        q = select(P.quarantine)
-        if campaign is not None:
-            self._campaigns.campaign(campaign)
-            q = q.where(P.quarantine.c.campaign == campaign)
-        with self.read() as conn:
-            rows = conn.execute(q.order_by(P.quarantine.c.idx.desc()).limit(limit)).all()
+        rows = self._campaigns.newest_first(P.quarantine, campaign, limit)
         return [{"index": r.idx, "event_id": r.event_id, "window": r.window,
                  "campaign": r.campaign, "kind": r.kind, "at": r.at, "reason": r.reason,
                  "webhook_id": r.webhook_id, "received_at": r.received_at} for r in rows]
@@ -233,8 +228,6 @@ def _parse_event(ev: Any, where: str) -> dict[str, Any]:
     out["at"] = format_time(parse_time(req(ev, "at", f"{where}."), f"{where}.at"))
     check_time(out["at"], f"{where}.at")
     if "subject" in ev:
-        from ledger.events import pseudonym
-
         pseudonym(ev["subject"], f"{where}.subject")
         out["subject"] = ev["subject"]
     if "detail" in ev:

@@ -9,16 +9,10 @@ from sqlalchemy import func, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Context,
-    UseCase,
-)
-from ledger.absence.rules import (
-    Cause,
-)
+from ledger.absence.context import Context, UseCase
+from ledger.absence.rules import Cause
 
 log = logging.getLogger(__name__)
-
 
 
 class Statistics(UseCase):
