@@ -12,8 +12,9 @@ import base64
 import binascii
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -139,18 +140,32 @@ class Ed25519Verifier:
         return True
 
 
-class Ed25519Signer:
-    """An in-memory Ed25519 note signer (the key usually comes from ``ledger.keys``)."""
+class KeyIdentity(Protocol):
+    """What names a verifier key: its key name and key ID."""
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        """The signer ``name`` of ``private_key``.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> int: ...
+
+
+V = TypeVar("V", bound=KeyIdentity)
+
+
+class Ed25519Key(Generic[V]):
+    """An Ed25519 private key with ``verifier``, the verifier of its public key (of the
+    signature type ``verifier_of`` builds: a note key, a witness key), which names it."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey,
+                 verifier_of: Callable[[str, bytes], V]) -> None:
+        """The key ``name`` of ``private_key``.
 
         Raises:
             BadData: ``name`` is not a key name (``check_key_name``).
         """
         self._key = private_key
-        self.verifier = Ed25519Verifier.from_public_key(
-            name, private_key.public_key().public_bytes_raw())
+        self.verifier = verifier_of(name, private_key.public_key().public_bytes_raw())
 
     @property
     def name(self) -> str:
@@ -159,6 +174,18 @@ class Ed25519Signer:
     @property
     def key_id(self) -> int:
         return self.verifier.key_id
+
+
+class Ed25519Signer(Ed25519Key[Ed25519Verifier]):
+    """An in-memory Ed25519 note signer (the key usually comes from ``ledger.keys``)."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+        """The signer ``name`` of ``private_key``.
+
+        Raises:
+            BadData: ``name`` is not a key name (``check_key_name``).
+        """
+        super().__init__(name, private_key, Ed25519Verifier.from_public_key)
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)

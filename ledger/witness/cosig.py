@@ -23,6 +23,7 @@ from ledger.note import (
     ED25519_PUBLIC_KEY_SIZE,
     ED25519_SIGNATURE_SIZE,
     SIG_TYPE_COSIGNATURE_V1,
+    Ed25519Key,
     NoteSignature,
     SignedNote,
     check_key_name,
@@ -126,7 +127,7 @@ class CosignatureV1Verifier:
         return True
 
 
-class CosignatureV1Signer:
+class CosignatureV1Signer(Ed25519Key[CosignatureV1Verifier]):
     """A witness's signing key: cosigns note texts at a given time."""
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
@@ -135,17 +136,7 @@ class CosignatureV1Signer:
         Raises:
             BadData: ``name`` is not a key name (``check_key_name``).
         """
-        self._key = private_key
-        self.verifier = CosignatureV1Verifier.from_public_key(
-            name, private_key.public_key().public_bytes_raw())
-
-    @property
-    def name(self) -> str:
-        return self.verifier.name
-
-    @property
-    def key_id(self) -> int:
-        return self.verifier.key_id
+        super().__init__(name, private_key, CosignatureV1Verifier.from_public_key)
 
     def cosign(self, body: str, now: datetime) -> NoteSignature:
         """The cosignature of note text ``body`` at ``now`` (whole seconds).
