@@ -11,8 +11,8 @@ from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.anomaly import DecidedWindow, detect
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import Caller, Context, UseCase, row_by_key
+from ledger.absence.campaigns import CampaignUseCase
+from ledger.absence.context import Caller, row_by_key
 from ledger.absence.fields import choice, makeup_times, only
 from ledger.absence.reviews import review_entries
 from ledger.absence.rules import Cause, Outcome
@@ -23,13 +23,8 @@ from ledger.storage.store import NewEntry
 log = logging.getLogger(__name__)
 
 
-class Alerts(UseCase):
+class Alerts(CampaignUseCase):
     """Raise, read and resolve alerts."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Alerts of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def raise_alerts(self, campaign: str, now: datetime) -> list[str]:
         """Run the anomaly rules over the campaign; record alerts not raised before."""

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Row, Table, func, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.context import Caller, UseCase, row_by_key
+from ledger.absence.context import Caller, Context, UseCase, row_by_key
 from ledger.absence.entries import public_text
 from ledger.absence.fields import MAX_POSTS, check_id, only, req
 from ledger.absence.rules import Policy
@@ -136,3 +136,13 @@ class Campaigns(UseCase):
             names = conn.execute(select(P.campaigns.c.campaign)
                                  .order_by(P.campaigns.c.created_index.desc())).scalars().all()
         return [self.campaign(n) for n in names]
+
+
+class CampaignUseCase(UseCase):
+    """A use case over campaigns: one that checks a campaign exists, or reads a
+    projection's rows of one (``self._campaigns``)."""
+
+    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
+        """The use case over ``campaigns``."""
+        super().__init__(ctx)
+        self._campaigns = campaigns

@@ -11,11 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Context,
-    UseCase,
-)
+from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.fields import (
     error_code,
     only,
@@ -51,13 +47,8 @@ class _WindowRow:
     erased: int
 
 
-class Ingest(UseCase):
+class Ingest(CampaignUseCase):
     """Record platform webhook deliveries."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Ingests for windows of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def ingest(self, webhook_id: str, payload: Any, now: datetime,
                sent_at: datetime | None = None) -> tuple[dict[str, Any], bool]:

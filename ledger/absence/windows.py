@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
+from ledger.absence.campaigns import CampaignUseCase
+from ledger.absence.context import Caller, new_id, row_by_key
 from ledger.absence.fields import check_id, check_window_times, choice, only, parse_time, req
 from ledger.absence.notifications import notify_entry
 from ledger.entry import format_time, parse_utc
@@ -34,13 +34,8 @@ def window_entries(caller: Caller, campaign: str, subject: str, contact: str,
                          now, window=window)]
 
 
-class Windows(UseCase):
+class Windows(CampaignUseCase):
     """Schedule and read interview windows."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Windows of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def schedule_windows(self, caller: Caller, campaign: str, data: Mapping[str, Any],
                          now: datetime) -> list[dict[str, Any]]:
