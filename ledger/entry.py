@@ -48,6 +48,19 @@ def format_time(moment: datetime) -> str:
     )
 
 
+def check_aware(value: object, field: str) -> datetime:
+    """``value`` as a timezone-aware datetime (the pure rules take no naive times).
+
+    Raises:
+        BadData: ``value`` is not a datetime, or has no UTC offset (names ``field``).
+    """
+    if not isinstance(value, datetime):
+        raise BadData(f"{field} must be a datetime", field=field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BadData(f"{field} must be timezone-aware", field=field)
+    return value
+
+
 def check_time(text: str, field: str = "time") -> None:
     """Raise ``BadData`` unless ``text`` is an RFC 3339 UTC time ending in Z."""
     if not isinstance(text, str) or not _TIME_RE.fullmatch(text):

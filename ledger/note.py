@@ -12,8 +12,9 @@ import base64
 import binascii
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -75,6 +76,13 @@ def parse_vkey(vkey: str, sig_type: int, *, what: str, kind: str,
     return name, public_key
 
 
+def format_vkey(name: str, key_id: int, sig_type: int, public_key: bytes) -> str:
+    """The verifier key string ``<name>+<hex key ID>+<base64(type || key)>``: what
+    ``parse_vkey`` reads, for every signature type."""
+    b64 = base64.b64encode(bytes([sig_type]) + public_key).decode()
+    return f"{name}+{key_id:08x}+{b64}"
+
+
 class NoteSigner(Protocol):
     """What signs a note: a name, a key ID and a ``sign(message)`` method."""
 
@@ -119,8 +127,7 @@ class Ed25519Verifier:
     @property
     def vkey(self) -> str:
         """The verifier key string."""
-        b64 = base64.b64encode(bytes([SIG_TYPE_ED25519]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id:08x}+{b64}"
+        return format_vkey(self.name, self.key_id, SIG_TYPE_ED25519, self.public_key)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True if ``signature`` is this key's Ed25519 signature of ``message``."""
@@ -133,24 +140,52 @@ class Ed25519Verifier:
         return True
 
 
-class Ed25519Signer:
-    """An in-memory Ed25519 note signer (the key usually comes from ``ledger.keys``)."""
+class KeyIdentity(Protocol):
+    """What names a verifier key: its key name and key ID."""
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        check_key_name(name)
-        self._name = name
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> int: ...
+
+
+V = TypeVar("V", bound=KeyIdentity)
+
+
+class Ed25519Key(Generic[V]):
+    """An Ed25519 private key with ``verifier``, the verifier of its public key (of the
+    signature type ``verifier_of`` builds: a note key, a witness key), which names it."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey,
+                 verifier_of: Callable[[str, bytes], V]) -> None:
+        """The key ``name`` of ``private_key``.
+
+        Raises:
+            BadData: ``name`` is not a key name (``check_key_name``).
+        """
         self._key = private_key
-        self.verifier = Ed25519Verifier.from_public_key(
-            name, private_key.public_key().public_bytes_raw()
-        )
+        self.verifier = verifier_of(name, private_key.public_key().public_bytes_raw())
 
     @property
     def name(self) -> str:
-        return self._name
+        return self.verifier.name
 
     @property
     def key_id(self) -> int:
         return self.verifier.key_id
+
+
+class Ed25519Signer(Ed25519Key[Ed25519Verifier]):
+    """An in-memory Ed25519 note signer (the key usually comes from ``ledger.keys``)."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+        """The signer ``name`` of ``private_key``.
+
+        Raises:
+            BadData: ``name`` is not a key name (``check_key_name``).
+        """
+        super().__init__(name, private_key, Ed25519Verifier.from_public_key)
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)

@@ -77,6 +77,37 @@ def _name(common: str, org: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
+#: Every flag of an X.509 key usage (RFC 5280 §4.2.1.3), in ``x509.KeyUsage``'s order.
+_KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment",
+               "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+               "encipher_only", "decipher_only")
+
+
+def _usage(*allowed: str) -> x509.KeyUsage:
+    """The key usage that allows ``allowed`` and nothing else."""
+    return x509.KeyUsage(**{flag: flag in allowed for flag in _KEY_USAGES})
+
+
+def _certificate(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+                 issuer_key: ec.EllipticCurvePrivateKey, start: datetime, end: datetime,
+                 usage: x509.KeyUsage, *, ca: bool) -> x509.Certificate:
+    """``subject``'s certificate for ``key``, signed by ``issuer_key`` (the subject's own
+    key for a self-signed CA): a CA of path length 0, or an end entity that names the
+    issuer's key (authority key identifier)."""
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(start).not_valid_after(end)
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None),
+                              critical=True)
+               .add_extension(usage, critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                              critical=False))
+    if not ca:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer_key.public_key()), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
 def create_identity(folder: Path, organisation: str, now: datetime) -> SigningIdentity:
     """Create a local CA and a document-signing certificate in ``folder`` (0700/0600).
 
@@ -87,32 +118,11 @@ def create_identity(folder: Path, organisation: str, now: datetime) -> SigningId
     key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"{organisation} archive CA", organisation)
     start = now - timedelta(minutes=5)
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(start).not_valid_after(now + timedelta(days=3650))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(
-              digital_signature=False, content_commitment=False, key_encipherment=False,
-              data_encipherment=False, key_agreement=False, key_cert_sign=True,
-              crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(_name(f"{organisation} document signing", organisation))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(now + timedelta(days=1825))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = _certificate(ca_name, ca_key, ca_name, ca_key, start, now + timedelta(days=3650),
+                      _usage("key_cert_sign", "crl_sign"), ca=True)
+    cert = _certificate(_name(f"{organisation} document signing", organisation), key,
+                        ca_name, ca_key, start, now + timedelta(days=1825),
+                        _usage("digital_signature", "content_commitment"), ca=False)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(folder, 0o700)

@@ -11,37 +11,20 @@ from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.anomaly import DecidedWindow, detect
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Caller,
-    Context,
-    UseCase,
-)
-from ledger.absence.fields import (
-    makeup_times,
-    only,
-    req,
-)
+from ledger.absence.campaigns import CampaignUseCase
+from ledger.absence.context import Caller, row_by_key
+from ledger.absence.fields import choice, makeup_times, only
 from ledger.absence.reviews import review_entries
-from ledger.absence.rules import (
-    Cause,
-    Outcome,
-)
+from ledger.absence.rules import Cause, Outcome
 from ledger.entry import format_time, parse_utc
-from ledger.errors import BadData, Conflict, NotFound
+from ledger.errors import Conflict
 from ledger.storage.store import NewEntry
 
 log = logging.getLogger(__name__)
 
 
-
-class Alerts(UseCase):
+class Alerts(CampaignUseCase):
     """Raise, read and resolve alerts."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Alerts of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def raise_alerts(self, campaign: str, now: datetime) -> list[str]:
         """Run the anomaly rules over the campaign; record alerts not raised before."""
@@ -95,12 +78,7 @@ class Alerts(UseCase):
         Raises:
             NotFound: ``campaign`` is given and no such campaign exists.
         """
-        q = select(P.alerts)
-        if campaign is not None:
-            self._campaigns.campaign(campaign)
-            q = q.where(P.alerts.c.campaign == campaign)
-        with self.read() as conn:
-            rows = conn.execute(q.order_by(P.alerts.c.idx.desc())).all()
+        rows = self._campaigns.newest_first(P.alerts, campaign)
         return [{"alert": r.alert, "campaign": r.campaign, "kind": r.kind, "count": r.count,
                  "total": r.total, "threshold": r.threshold, "slot_start": r.slot_start,
                  "windows": [w for w in r.windows.split(",") if w], "status": r.status,
@@ -117,15 +95,11 @@ class Alerts(UseCase):
             Conflict: resolved already, or a mass make-up for a non-outage alert.
         """
         only(data, {"action", "opens_at", "closes_at"}, "")
-        action = req(data, "action")
-        if action not in ("mass_makeup", "dismissed"):
-            raise BadData("action: one of mass_makeup, dismissed", field="action")
+        action = choice(data, "action", ("mass_makeup", "dismissed"))
         times = makeup_times(data, now) if action == "mass_makeup" else None
 
         def plan(conn: Connection) -> list[NewEntry]:
-            a = conn.execute(select(P.alerts).where(P.alerts.c.alert == alert)).first()
-            if a is None:
-                raise NotFound(f"no alert {alert!r}", field="alert")
+            a = row_by_key(conn, P.alerts.c.alert, alert)
             if a.status != "open":
                 raise Conflict(f"alert was resolved already ({a.action})", field="alert")
             items: list[NewEntry] = []

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.absence.rules import Cause, Outcome
+from ledger.entry import check_aware
 from ledger.errors import BadData
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -132,21 +133,13 @@ class SuspectedAnomaly:
     windows: tuple[str, ...]
 
 
-def _aware(value: object, field: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise BadData(f"{field} must be a datetime", field=field)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise BadData(f"{field} must be timezone-aware", field=field)
-    return value
-
-
 def slot_of(moment: datetime, minutes: int) -> datetime:
     """``moment`` floored to a multiple of ``minutes`` since the UTC epoch, in UTC.
 
     Raises:
         BadData: ``moment`` is naive, or ``minutes < 1``.
     """
-    _aware(moment, "moment")
+    check_aware(moment, "moment")
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
         raise BadData("slot size must be a positive number of minutes", field="minutes")
     size = timedelta(minutes=minutes)
@@ -178,7 +171,7 @@ def detect(
     """
     seen: set[str] = set()
     for i, item in enumerate(decided):
-        _aware(item.opens_at, f"decided[{i}].opens_at")
+        check_aware(item.opens_at, f"decided[{i}].opens_at")
         if item.window in seen:
             raise BadData(f"window {item.window} is listed twice", field=f"decided[{i}].window")
         seen.add(item.window)
@@ -187,7 +180,7 @@ def detect(
                 f"window {item.window}: cause must be given iff the outcome is not attended",
                 field=f"decided[{i}].cause")
     for i, (_, at) in enumerate(notification_failures):
-        _aware(at, f"notification_failures[{i}]")
+        check_aware(at, f"notification_failures[{i}]")
 
     found: list[SuspectedAnomaly] = []
 

@@ -19,38 +19,21 @@ from sqlalchemy import Connection, func, insert, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Caller,
-    Context,
-    UseCase,
-    new_id,
-)
-from ledger.absence.decisions import (
-    Decisions,
-    as_rule,
-    decision_entry,
-    decision_row,
-)
-from ledger.absence.fields import (
-    makeup_times,
-    only,
-    req,
-)
+from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
+from ledger.absence.decisions import Decisions, as_rule, decision_entry, decision_row
+from ledger.absence.fields import choice, makeup_times, only, req
 from ledger.absence.lookup import Lookup
 from ledger.absence.notifications import notify_entry
-from ledger.absence.rules import (
-    Outcome,
-)
+from ledger.absence.rules import Outcome
 from ledger.absence.windows import Windows, window_entries
 from ledger.entry import format_time, parse_utc
-from ledger.errors import BadData, Conflict, NotFound
+from ledger.errors import BadData, Conflict
 from ledger.storage.store import NewEntry
 
 log = logging.getLogger(__name__)
 
 MAX_STATEMENT_CHARS = 2000
 STATEMENT_MAC_INFO = b"absentia appeal statement mac v1"
-
 
 
 class Appeals(UseCase):
@@ -150,10 +133,7 @@ class Appeals(UseCase):
             NotFound: no such appeal.
         """
         with self.read() as conn:
-            row = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).first()
-        if row is None:
-            raise NotFound(f"no appeal {appeal!r}", field="appeal")
-        return _appeal_json(row)
+            return _appeal_json(row_by_key(conn, P.appeals.c.appeal, appeal))
 
     def appeal(self, caller: Caller, appeal: str, now: datetime) -> dict[str, Any]:
         """An appeal with its statement (personal data: the read is recorded).
@@ -162,11 +142,9 @@ class Appeals(UseCase):
             NotFound: no such appeal.
         """
         with self.read() as conn:
-            row = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).first()
+            row = row_by_key(conn, P.appeals.c.appeal, appeal)
             doc = conn.execute(select(P.vault_documents.c.ciphertext).where(
                 P.vault_documents.c.document == appeal)).scalar()
-        if row is None:
-            raise NotFound(f"no appeal {appeal!r}", field="appeal")
         out = _appeal_json(row)
         if doc is not None:
             self._run(now, lambda conn: [NewEntry("pii.viewed", caller.actor, {
@@ -186,17 +164,13 @@ class Appeals(UseCase):
             Conflict: already ruled.
         """
         only(data, {"ruling", "opens_at", "closes_at"}, "")
-        ruling = req(data, "ruling")
-        if ruling not in ("upheld", "overturned"):
-            raise BadData("ruling: one of upheld, overturned", field="ruling")
+        ruling = choice(data, "ruling", ("upheld", "overturned"))
         times = (makeup_times(data, now)
                  if ruling == "overturned" and ("opens_at" in data or "closes_at" in data)
                  else None)
 
         def plan(conn: Connection) -> list[NewEntry]:
-            a = conn.execute(select(P.appeals).where(P.appeals.c.appeal == appeal)).first()
-            if a is None:
-                raise NotFound(f"no appeal {appeal!r}", field="appeal")
+            a = row_by_key(conn, P.appeals.c.appeal, appeal)
             if a.ruling is not None:
                 raise Conflict(f"appeal {appeal} was ruled already ({a.ruling})",
                                field="appeal")

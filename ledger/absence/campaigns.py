@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Row, Table, func, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.context import (
-    Caller,
-    UseCase,
-)
+from ledger.absence.context import Caller, Context, UseCase, row_by_key
 from ledger.absence.entries import public_text
-from ledger.absence.fields import (
-    MAX_POSTS,
-    check_id,
-    only,
-    req,
-)
-from ledger.absence.rules import (
-    Policy,
-)
-from ledger.errors import BadData, Conflict, NotFound
+from ledger.absence.fields import MAX_POSTS, check_id, only, req
+from ledger.absence.rules import Policy
+from ledger.errors import BadData, Conflict
 from ledger.storage.store import NewEntry
 
 log = logging.getLogger(__name__)
@@ -43,7 +33,6 @@ def adopt_policy(conn: Connection, policy: Policy) -> list[NewEntry]:
 
 class Campaigns(UseCase):
     """Open and read campaigns."""
-
 
     def create_campaign(self, caller: Caller, data: Mapping[str, Any], now: datetime
                         ) -> dict[str, Any]:
@@ -111,10 +100,7 @@ class Campaigns(UseCase):
             NotFound: no such campaign.
         """
         with self.read() as conn:
-            row = conn.execute(select(P.campaigns)
-                               .where(P.campaigns.c.campaign == campaign)).first()
-            if row is None:
-                raise NotFound(f"no campaign {campaign!r}", field="campaign")
+            row = row_by_key(conn, P.campaigns.c.campaign, campaign)
             post_rows = conn.execute(select(P.posts.c.post, P.posts.c.title)
                                      .where(P.posts.c.campaign == campaign)
                                      .order_by(P.posts.c.post)).all()
@@ -126,9 +112,37 @@ class Campaigns(UseCase):
                 "posts": [{"post": p.post, "title": p.title} for p in post_rows],
                 "candidates": candidates}
 
+    def newest_first(self, table: Table, campaign: str | None, limit: int | None = None
+                     ) -> Sequence[Row[Any]]:
+        """Rows of ``table`` (a projection with ``campaign`` and ``idx`` columns), the
+        newest (highest ledger index) first: those of ``campaign``, or all; at most
+        ``limit`` (None: every one).
+
+        Raises:
+            NotFound: ``campaign`` is given and no such campaign exists.
+        """
+        q = select(table)
+        if campaign is not None:
+            self.campaign(campaign)
+            q = q.where(table.c.campaign == campaign)
+        with self.read() as conn:
+            rows: Sequence[Row[Any]] = conn.execute(q.order_by(table.c.idx.desc())
+                                                    .limit(limit)).all()
+        return rows
+
     def campaigns(self) -> list[dict[str, Any]]:
         """Every campaign, newest first."""
         with self.read() as conn:
             names = conn.execute(select(P.campaigns.c.campaign)
                                  .order_by(P.campaigns.c.created_index.desc())).scalars().all()
         return [self.campaign(n) for n in names]
+
+
+class CampaignUseCase(UseCase):
+    """A use case over campaigns: one that checks a campaign exists, or reads a
+    projection's rows of one (``self._campaigns``)."""
+
+    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
+        """The use case over ``campaigns``."""
+        super().__init__(ctx)
+        self._campaigns = campaigns

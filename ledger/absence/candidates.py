@@ -10,11 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
+from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.context import (
     Caller,
-    Context,
-    UseCase,
     sealed_person,
 )
 from ledger.absence.fields import (
@@ -57,13 +55,8 @@ def under_review(conn: Connection, subject: str) -> bool:
     ).first() is not None
 
 
-class Candidates(UseCase):
+class Candidates(CampaignUseCase):
     """Register candidates and read their details."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Imports into ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def import_candidates(self, caller: Caller, campaign: str, data: bytes,
                           content_type: str, now: datetime) -> list[dict[str, Any]]:

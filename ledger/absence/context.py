@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, Connection, Row, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.rules import Policy
@@ -47,6 +47,18 @@ def sealed_person(conn: Connection, subject: str) -> SealedPerson | None:
     # record against what the ledger committed to.
     return SealedPerson(bytes(row.wrapped_key), bytes(row.ciphertext), row.commitment,
                         row.blind_index)
+
+
+def row_by_key(conn: Connection, key: Column[Any], value: str) -> Row[Any]:
+    """The row of ``key``'s table whose column ``key`` holds ``value``.
+
+    Raises:
+        NotFound: none does (``no <key> <value>``, the field named as the column).
+    """
+    row = conn.execute(select(key.table).where(key == value)).first()
+    if row is None:
+        raise NotFound(f"no {key.name} {value!r}", field=key.name)
+    return row
 
 
 class Context:

@@ -10,20 +10,9 @@ from sqlalchemy import Connection, select
 
 from ledger import jcs
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Context,
-    UseCase,
-    sha256_hex,
-)
-from ledger.absence.rules import (
-    AbsenceDecision,
-    Cause,
-    Explanation,
-    Outcome,
-    Policy,
-    explain,
-)
+from ledger.absence.campaigns import CampaignUseCase
+from ledger.absence.context import row_by_key, sha256_hex
+from ledger.absence.rules import AbsenceDecision, Cause, Explanation, Outcome, Policy, explain
 from ledger.entry import format_time, parse_utc
 from ledger.errors import NotFound
 from ledger.storage.store import NewEntry
@@ -69,11 +58,12 @@ def decision_entry(d: AbsenceDecision, campaign: str, policy: Policy,
 
 
 def decision_row(conn: Connection, decision: str) -> Any:
-    row = conn.execute(select(P.decisions).where(
-        P.decisions.c.decision == decision)).first()
-    if row is None:
-        raise NotFound(f"no decision {decision!r}", field="decision")
-    return row
+    """The ``p_decisions`` row of ``decision``.
+
+    Raises:
+        NotFound: no such decision.
+    """
+    return row_by_key(conn, P.decisions.c.decision, decision)
 
 
 def as_rule(row: Any) -> AbsenceDecision:
@@ -108,13 +98,8 @@ def _offer_state(row: Any) -> str | None:
     return str(row.offer or "open")
 
 
-class Decisions(UseCase):
+class Decisions(CampaignUseCase):
     """Read decisions with their explanations."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Decisions of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def decision(self, decision: str) -> dict[str, Any]:
         """A decision with its evidence, explanation (zh/en) and what superseded it.

@@ -6,7 +6,7 @@ Each raises ``BadData`` naming the field, before anything is looked up.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -153,6 +153,18 @@ def req(data: Mapping[str, Any], key: str, prefix: str = "") -> Any:
     if key not in data:
         raise BadData(f"{prefix}{key}: required", field=f"{prefix}{key}")
     return data[key]
+
+
+def choice(data: Mapping[str, Any], key: str, choices: Sequence[str]) -> str:
+    """``data[key]``, one of ``choices``.
+
+    Raises:
+        BadData: missing, or not one of them (named, with the choices).
+    """
+    value = req(data, key)
+    if value not in choices:
+        raise BadData(f"{key}: one of {', '.join(choices)}", field=key)
+    return str(value)
 
 
 def only(data: Any, allowed: Iterable[str], prefix: str) -> None:

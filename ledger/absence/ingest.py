@@ -8,14 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Context,
-    UseCase,
-)
+from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.fields import (
     error_code,
     only,
@@ -24,7 +20,7 @@ from ledger.absence.fields import (
 )
 from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Unprocessable
-from ledger.events import PLATFORM_KINDS, identifier
+from ledger.events import PLATFORM_KINDS, identifier, pseudonym
 from ledger.events import webhook_id as check_webhook_id
 from ledger.storage.store import NewEntry, Planned, Receipt
 
@@ -51,13 +47,8 @@ class _WindowRow:
     erased: int
 
 
-class Ingest(UseCase):
+class Ingest(CampaignUseCase):
     """Record platform webhook deliveries."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Ingests for windows of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def ingest(self, webhook_id: str, payload: Any, now: datetime,
                sent_at: datetime | None = None) -> tuple[dict[str, Any], bool]:
@@ -202,12 +193,7 @@ class Ingest(UseCase):
         Raises:
             NotFound: ``campaign`` is given and no such campaign exists.
         """
-        q = select(P.quarantine)
-        if campaign is not None:
-            self._campaigns.campaign(campaign)
-            q = q.where(P.quarantine.c.campaign == campaign)
-        with self.read() as conn:
-            rows = conn.execute(q.order_by(P.quarantine.c.idx.desc()).limit(limit)).all()
+        rows = self._campaigns.newest_first(P.quarantine, campaign, limit)
         return [{"index": r.idx, "event_id": r.event_id, "window": r.window,
                  "campaign": r.campaign, "kind": r.kind, "at": r.at, "reason": r.reason,
                  "webhook_id": r.webhook_id, "received_at": r.received_at} for r in rows]
@@ -233,8 +219,6 @@ def _parse_event(ev: Any, where: str) -> dict[str, Any]:
     out["at"] = format_time(parse_time(req(ev, "at", f"{where}."), f"{where}.at"))
     check_time(out["at"], f"{where}.at")
     if "subject" in ev:
-        from ledger.events import pseudonym
-
         pseudonym(ev["subject"], f"{where}.subject")
         out["subject"] = ev["subject"]
     if "detail" in ev:

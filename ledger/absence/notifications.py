@@ -9,10 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
+from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.context import (
-    Context,
-    UseCase,
     new_id,
     sealed_person,
     sha256_hex,
@@ -37,13 +35,8 @@ def notify_entry(subject: str, contact: str, template: str, now: datetime, *,
         **refs})
 
 
-class Notifications(UseCase):
+class Notifications(CampaignUseCase):
     """The outbox's reads and records."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Notifications of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def due_notifications(self, now: datetime, limit: int = 200) -> list[Any]:
         """Outbox rows due for an attempt."""

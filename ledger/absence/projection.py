@@ -12,11 +12,13 @@ migrations); this module is their behaviour.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     Table,
     bindparam,
@@ -115,10 +117,20 @@ def _b(name: str) -> Any:
     return bindparam("b_" + name)
 
 
+def _supersede(conn: Connection, key: Column[Any], run: Sequence[Appended]) -> None:
+    """Mark the rows the entries of ``run`` supersede (``body["supersedes"]``) as
+    ``superseded_by`` the entry's own row: ``key`` is the table's key column, named as the
+    body names the new row (a decision, a notice)."""
+    superseding = [a for a in run if "supersedes" in a.body]
+    if superseding:
+        conn.execute(update(key.table).where(key == _b("old"))
+                     .values(superseded_by=_b("new")),
+                     [{"b_old": a.body["supersedes"], "b_new": a.body[key.name]}
+                      for a in superseding])
+
+
 @_on("policy.adopted")
 def _policy(conn: Connection, run: Sequence[Appended]) -> None:
-    import json
-
     for a in run:
         exists = conn.execute(select(policies.c.digest)
                               .where(policies.c.digest == a.body["digest"])).first()
@@ -230,12 +242,7 @@ def _decision(conn: Connection, run: Sequence[Appended]) -> None:
                  .values(decision=_b("decision")),
                  [{"b_window": a.body["window"], "b_decision": a.body["decision"]}
                   for a in run])
-    superseding = [a for a in run if "supersedes" in a.body]
-    if superseding:
-        conn.execute(update(decisions).where(decisions.c.decision == _b("old"))
-                     .values(superseded_by=_b("new")),
-                     [{"b_old": a.body["supersedes"], "b_new": a.body["decision"]}
-                      for a in superseding])
+    _supersede(conn, decisions.c.decision, run)
     # A first ruling that is a miss counts toward locking (enterprise policy).
     misses = [a for a in run if a.body["outcome"] in _MISSES and "supersedes" not in a.body]
     if misses:
@@ -389,12 +396,7 @@ def _notice(conn: Connection, run: Sequence[Appended]) -> None:
          "period_start": a.body["period_start"], "period_end": a.body["period_end"],
          "supersedes": a.body.get("supersedes"), "superseded_by": None,
          "published_at": a.time, "idx": a.index} for a in run])
-    superseding = [a for a in run if "supersedes" in a.body]
-    if superseding:
-        conn.execute(update(notices).where(notices.c.notice == _b("old"))
-                     .values(superseded_by=_b("new")),
-                     [{"b_old": a.body["supersedes"], "b_new": a.body["notice"]}
-                      for a in superseding])
+    _supersede(conn, notices.c.notice, run)
 
 
 @_on("report.generated")

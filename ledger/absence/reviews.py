@@ -10,25 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.context import (
-    Caller,
-    Context,
-    UseCase,
-    new_id,
-)
-from ledger.absence.decisions import (
-    Decisions,
-    decision_row,
-)
-from ledger.absence.fields import (
-    makeup_times,
-    only,
-    req,
-)
+from ledger.absence.context import Caller, Context, UseCase, new_id
+from ledger.absence.decisions import Decisions, decision_row
+from ledger.absence.fields import choice, makeup_times, only
 from ledger.absence.notifications import notify_entry
 from ledger.absence.windows import Windows, window_entries
 from ledger.entry import parse_utc
-from ledger.errors import BadData, Conflict
+from ledger.errors import Conflict
 from ledger.storage.store import NewEntry, Planned
 
 log = logging.getLogger(__name__)
@@ -75,9 +63,7 @@ class Reviews(UseCase):
             Conflict: not pending review, or superseded.
         """
         only(data, {"ruling", "opens_at", "closes_at"}, "")
-        ruling = req(data, "ruling")
-        if ruling not in ("confirmed", "makeup_granted"):
-            raise BadData("ruling: one of confirmed, makeup_granted", field="ruling")
+        ruling = choice(data, "ruling", ("confirmed", "makeup_granted"))
         times = makeup_times(data, now) if ruling == "makeup_granted" else None
 
         def plan(conn: Connection) -> list[NewEntry]:

@@ -24,6 +24,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from ledger.entry import check_aware
 from ledger.errors import BadData
 from ledger.events import PLATFORM_KINDS
 from ledger.ids import sha256_hex
@@ -278,17 +279,9 @@ class AbsenceDecision:
     reason: str
 
 
-def _check_aware(value: object, field: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise BadData(f"{field} must be a datetime", field=field)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise BadData(f"{field} must be timezone-aware", field=field)
-    return value
-
-
 def _check_window(window: WindowFacts) -> None:
-    opens = _check_aware(window.opens_at, "opens_at")
-    closes = _check_aware(window.closes_at, "closes_at")
+    opens = check_aware(window.opens_at, "opens_at")
+    closes = check_aware(window.closes_at, "closes_at")
     if closes <= opens:
         raise BadData(
             f"window {window.window}: closes_at must be after opens_at", field="closes_at")
@@ -329,20 +322,20 @@ def decide(
             platform kind or an unknown notification status.
     """
     _check_window(window)
-    _check_aware(now, "now")
+    check_aware(now, "now")
     for i, fact in enumerate(platform):
         _check_index(fact.index, f"platform[{i}].index")
         if fact.kind not in PLATFORM_KINDS:
             raise BadData(
                 f"unknown platform event kind {fact.kind!r}", field=f"platform[{i}].kind")
-        _check_aware(fact.at, f"platform[{i}].at")
+        check_aware(fact.at, f"platform[{i}].at")
     for i, note in enumerate(notifications):
         _check_index(note.index, f"notifications[{i}].index")
         if note.status not in NOTIFICATION_STATUSES:
             raise BadData(
                 f"unknown notification status {note.status!r}",
                 field=f"notifications[{i}].status")
-        _check_aware(note.at, f"notifications[{i}].at")
+        check_aware(note.at, f"notifications[{i}].at")
 
     due = due_at(window, policy)
     if now < due:
@@ -471,7 +464,7 @@ def explain(decision: AbsenceDecision, policy: Policy, tz: tzinfo) -> Explanatio
         raise BadData(
             f"decision was made under policy {decision.policy_digest[:12]}, "
             f"not {policy.name} ({digest[:12]})", field="policy")
-    decided = _local(_check_aware(decision.decided_at, "decided_at"), tz)
+    decided = _local(check_aware(decision.decided_at, "decided_at"), tz)
     appeal_until = _local(decision.decided_at + timedelta(seconds=policy.appeal_period_s), tz)
     refs = [f"#{i}" for i in decision.evidence]
 
@@ -494,7 +487,7 @@ def explain(decision: AbsenceDecision, policy: Policy, tz: tzinfo) -> Explanatio
     if decision.outcome is Outcome.REBOOK_OFFERED:
         if decision.rebook_until is None:
             raise BadData("a rebook offer must have rebook_until", field="rebook_until")
-        until = _local(_check_aware(decision.rebook_until, "rebook_until"), tz)
+        until = _local(check_aware(decision.rebook_until, "rebook_until"), tz)
         next_en = f"the candidate may book a new interview time until {until}"
         next_zh = f"考生可在 {until} 前重新预约面试时间"
     elif decision.outcome is Outcome.MAKEUP_PENDING:

@@ -8,26 +8,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Context,
-    UseCase,
-)
-from ledger.absence.rules import (
-    Cause,
-)
+from ledger.absence.campaigns import CampaignUseCase
+from ledger.absence.rules import Cause
 
 log = logging.getLogger(__name__)
 
 
-
-class Statistics(UseCase):
+class Statistics(CampaignUseCase):
     """Counts over a campaign's projections."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Reads over ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def statistics(self, campaign: str) -> dict[str, Any]:
         """Absence rate, causes, make-ups, appeals and overturns (misjudgment) as JSON.

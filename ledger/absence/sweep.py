@@ -11,13 +11,8 @@ from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.alerts import Alerts
-from ledger.absence.context import (
-    Context,
-    UseCase,
-)
-from ledger.absence.decisions import (
-    decision_entry,
-)
+from ledger.absence.context import Context, UseCase
+from ledger.absence.decisions import decision_entry
 from ledger.absence.notifications import notify_entry
 from ledger.absence.rules import (
     NotificationFact,
@@ -32,7 +27,6 @@ from ledger.errors import NotFound
 from ledger.storage.store import NewEntry, Planned
 
 log = logging.getLogger(__name__)
-
 
 
 class Sweep(UseCase):

@@ -10,18 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.context import (
-    Caller,
-    UseCase,
-    new_id,
-    sha256_hex,
-)
+from ledger.absence.context import Caller, UseCase, new_id, row_by_key, sha256_hex
 from ledger.absence.entries import ROLES
-from ledger.errors import BadData, NotFound
+from ledger.errors import BadData
 from ledger.storage.store import NewEntry
 
 log = logging.getLogger(__name__)
-
 
 
 class Tokens(UseCase):
@@ -53,9 +47,7 @@ class Tokens(UseCase):
             NotFound: no such token.
         """
         def plan(conn: Connection) -> list[NewEntry]:
-            if conn.execute(select(P.tokens.c.token)
-                            .where(P.tokens.c.token == token_id)).first() is None:
-                raise NotFound(f"no token {token_id!r}", field="token")
+            row_by_key(conn, P.tokens.c.token, token_id)  # or NotFound
             return [NewEntry("token.revoked", "admin", {"token": token_id})]
 
         self._run(now, plan)

@@ -10,21 +10,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
-from ledger.absence.campaigns import Campaigns
-from ledger.absence.context import (
-    Caller,
-    Context,
-    UseCase,
-    new_id,
-)
+from ledger.absence.campaigns import CampaignUseCase
+from ledger.absence.context import Caller, new_id, row_by_key
 from ledger.absence.entries import ACCOMMODATION_REASONS
-from ledger.absence.fields import (
-    check_id,
-    check_window_times,
-    only,
-    parse_time,
-    req,
-)
+from ledger.absence.fields import check_id, check_window_times, choice, only, parse_time, req
 from ledger.absence.notifications import notify_entry
 from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
@@ -46,13 +35,8 @@ def window_entries(caller: Caller, campaign: str, subject: str, contact: str,
                          now, window=window)]
 
 
-class Windows(UseCase):
+class Windows(CampaignUseCase):
     """Schedule and read interview windows."""
-
-    def __init__(self, ctx: Context, campaigns: Campaigns) -> None:
-        """Windows of ``campaigns``."""
-        super().__init__(ctx)
-        self._campaigns = campaigns
 
     def schedule_windows(self, caller: Caller, campaign: str, data: Mapping[str, Any],
                          now: datetime) -> list[dict[str, Any]]:
@@ -122,9 +106,7 @@ class Windows(UseCase):
             NotFound: no such window.
         """
         with self.read() as conn:
-            w = conn.execute(select(P.windows).where(P.windows.c.window == window)).first()
-            if w is None:
-                raise NotFound(f"no window {window!r}", field="window")
+            w = row_by_key(conn, P.windows.c.window, window)
             events = conn.execute(select(P.platform_events).where(
                 P.platform_events.c.window == window).order_by(P.platform_events.c.idx)).all()
             quarantined = conn.execute(select(P.quarantine).where(
@@ -167,18 +149,14 @@ class Windows(UseCase):
             Conflict: the window has closed or is decided.
         """
         only(data, {"kind", "opens_at", "closes_at", "reason"}, "")
-        kind = req(data, "kind")
-        if kind not in ("extended", "alternate_slot"):
-            raise BadData("kind: one of extended, alternate_slot", field="kind")
+        kind = choice(data, "kind", ("extended", "alternate_slot"))
         reason = req(data, "reason")
         if reason not in ACCOMMODATION_REASONS:
             raise BadData(f"reason: one of {', '.join(ACCOMMODATION_REASONS)}", field="reason")
         closes = parse_time(req(data, "closes_at"), "closes_at")
 
         def plan(conn: Connection) -> list[NewEntry]:
-            w = conn.execute(select(P.windows).where(P.windows.c.window == window)).first()
-            if w is None:
-                raise NotFound(f"no window {window!r}", field="window")
+            w = row_by_key(conn, P.windows.c.window, window)
             if w.decision is not None or now >= parse_utc(w.closes_at):
                 raise Conflict(f"window closed at {w.closes_at}; accommodations are granted "
                                "before the close (after it, use review or appeal)",

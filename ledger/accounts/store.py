@@ -434,12 +434,9 @@ class Accounts:
 
         def plan(conn: Connection) -> list[NewEntry]:
             current = self._row(conn, session.user)
-            if self._locked(current, now):
-                return [NewEntry("user.sign_in_failed", ACTOR,
-                                 {"reason": "locked", "user": session.user})]
-            step = check_totp(secret, code, now, current.totp_last_step)
-            if step is None:
-                return self._failure_entries(conn, session.user, "bad_totp", now)
+            step = self._totp_step(conn, current, session.user, secret, code, now)
+            if isinstance(step, list):
+                return step
             gone = conn.execute(delete(sessions).where(sessions.c.session == session.session))
             if gone.rowcount != 1:  # ended meanwhile (a lock, a parallel request)
                 return []
@@ -452,6 +449,19 @@ class Accounts:
 
         self._run(now, plan)
         return (started[0], token) if started else None
+
+    def _totp_step(self, conn: Connection, row: Any, user: str, secret: str, code: str,
+                   now: datetime) -> int | list[NewEntry]:
+        """The TOTP step ``code`` consumes for ``user`` (``row``, read under the log's
+        lock); or the entries of the refused sign-in: ``locked`` when the account is
+        locked, else ``bad_totp`` for a wrong or replayed code (counted towards the lock).
+        """
+        if self._locked(row, now):
+            return [NewEntry("user.sign_in_failed", ACTOR, {"reason": "locked", "user": user})]
+        step = check_totp(secret, code, now, row.totp_last_step)
+        if step is None:
+            return self._failure_entries(conn, user, "bad_totp", now)
+        return step
 
     # -- TOTP enrolment -------------------------------------------------------------
 
@@ -477,12 +487,9 @@ class Accounts:
             row = self._row(conn, session.user)
             if row is None:
                 raise NotFound("the account was removed", field="user")
-            if self._locked(row, now):
-                return [NewEntry("user.sign_in_failed", ACTOR,
-                                 {"reason": "locked", "user": session.user})]
-            step = check_totp(secret, code, now, row.totp_last_step)
-            if step is None:
-                return self._failure_entries(conn, session.user, "bad_totp", now)
+            step = self._totp_step(conn, row, session.user, secret, code, now)
+            if isinstance(step, list):
+                return step
             conn.execute(update(accounts).where(accounts.c.user_id == session.user).values(
                 totp_sealed=self._seal(session.user, secret), totp_last_step=step,
                 failures=0, lockouts=0, locked_until=None))

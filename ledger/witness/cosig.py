@@ -10,7 +10,6 @@ over ``"cosignature/v1\\ntime <timestamp>\\n"`` followed by the checkpoint's not
 
 from __future__ import annotations
 
-import base64
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +23,11 @@ from ledger.note import (
     ED25519_PUBLIC_KEY_SIZE,
     ED25519_SIGNATURE_SIZE,
     SIG_TYPE_COSIGNATURE_V1,
+    Ed25519Key,
     NoteSignature,
     SignedNote,
     check_key_name,
+    format_vkey,
     key_id,
     parse_vkey,
 )
@@ -104,8 +105,7 @@ class CosignatureV1Verifier:
     @property
     def vkey(self) -> str:
         """The verifier key string."""
-        b64 = base64.b64encode(bytes([SIG_TYPE_COSIGNATURE_V1]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id:08x}+{b64}"
+        return format_vkey(self.name, self.key_id, SIG_TYPE_COSIGNATURE_V1, self.public_key)
 
     @property
     def label(self) -> str:
@@ -127,22 +127,16 @@ class CosignatureV1Verifier:
         return True
 
 
-class CosignatureV1Signer:
+class CosignatureV1Signer(Ed25519Key[CosignatureV1Verifier]):
     """A witness's signing key: cosigns note texts at a given time."""
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        check_key_name(name)
-        self._key = private_key
-        self.verifier = CosignatureV1Verifier.from_public_key(
-            name, private_key.public_key().public_bytes_raw())
+        """The witness ``name``'s signer of ``private_key``.
 
-    @property
-    def name(self) -> str:
-        return self.verifier.name
-
-    @property
-    def key_id(self) -> int:
-        return self.verifier.key_id
+        Raises:
+            BadData: ``name`` is not a key name (``check_key_name``).
+        """
+        super().__init__(name, private_key, CosignatureV1Verifier.from_public_key)
 
     def cosign(self, body: str, now: datetime) -> NoteSignature:
         """The cosignature of note text ``body`` at ``now`` (whole seconds).

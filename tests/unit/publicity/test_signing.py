@@ -75,3 +75,31 @@ def test_configured_pem_files_are_used(tmp_path: Path) -> None:
     assert loaded.cert == made.cert
     assert loaded.root == made.root
     assert not (tmp_path / "b").exists()
+
+
+def test_created_certificates_carry_exactly_their_extensions(tmp_path: Path) -> None:
+    ident = load_or_create_identity(tmp_path / "keys", PublicitySettings(), ORG, NOW)
+    ca, cert = ident.root, ident.cert
+    ca_bc = ca.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert ca_bc.critical
+    assert (ca_bc.value.ca, ca_bc.value.path_length) == (True, 0)
+    assert ca.extensions.get_extension_for_class(x509.KeyUsage).value == x509.KeyUsage(
+        digital_signature=False, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+        encipher_only=False, decipher_only=False)
+    assert cert.extensions.get_extension_for_class(x509.KeyUsage).value == x509.KeyUsage(
+        digital_signature=True, content_commitment=True, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False)
+    assert [e.oid for e in ca.extensions] == [
+        x509.BasicConstraints.oid, x509.KeyUsage.oid, x509.SubjectKeyIdentifier.oid]
+    assert [e.oid for e in cert.extensions] == [
+        x509.BasicConstraints.oid, x509.KeyUsage.oid, x509.SubjectKeyIdentifier.oid,
+        x509.AuthorityKeyIdentifier.oid]
+    ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
+    assert ca.issuer == ca.subject
+    assert (ca.not_valid_after_utc - NOW).days == 3650
+    assert (cert.not_valid_after_utc - NOW).days == 1825
+    assert ca.not_valid_before_utc == cert.not_valid_before_utc < NOW
