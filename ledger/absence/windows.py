@@ -150,9 +150,7 @@ class Windows(CampaignUseCase):
         """
         only(data, {"kind", "opens_at", "closes_at", "reason"}, "")
         kind = choice(data, "kind", ("extended", "alternate_slot"))
-        reason = req(data, "reason")
-        if reason not in ACCOMMODATION_REASONS:
-            raise BadData(f"reason: one of {', '.join(ACCOMMODATION_REASONS)}", field="reason")
+        reason = choice(data, "reason", ACCOMMODATION_REASONS)
         closes = parse_time(req(data, "closes_at"), "closes_at")
 
         def plan(conn: Connection) -> list[NewEntry]:
