@@ -15,6 +15,8 @@ def store_document(conn: Connection, notice: str, html: bytes) -> None:
     that records its ``notice.published`` entry, so both or neither are kept).
 
     Raises:
-        sqlalchemy.exc.IntegrityError: ``notice`` has its bytes already.
+        the driver's IntegrityError (``sqlite3.IntegrityError``, psycopg's
+            ``UniqueViolation``: not wrapped by SQLAlchemy, ``projection.insert_rows``
+            writes through the driver's cursor): ``notice`` has its bytes already.
     """
     insert_rows(conn, notice_documents, [{"notice": notice, "html": html}])
