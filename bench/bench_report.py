@@ -52,16 +52,17 @@ def naive_render(data: Path, config: Path, out: Path) -> None:
     """One big table of the same rows, same fonts, WeasyPrint defaults (the baseline)."""
     import weasyprint  # type: ignore[import-untyped]
 
+    from ledger.absence.queries.reports import report_decisions
     from ledger.merkle import leaf_hash as lh
-    from publicity.report import decision_rows, entry_bytes
+    from ledger.storage.reads import entries_by_index
 
     _, store, service = open_service(data, config, SWEEP_AT)
-    rows = decision_rows(service, CAMPAIGN)
-    entries = entry_bytes(service, [r[0] for r in rows])
+    rows = report_decisions(service.engine, CAMPAIGN)
+    entries = entries_by_index(store, service.log, [r.index for r in rows])
     body = "".join(
-        f"<tr><td>{n}</td><td>{html.escape(r[1])}</td><td>{html.escape(r[2])}</td>"
-        f"<td>{r[3]}</td><td>{r[4] or '—'}</td><td>{r[0]}</td>"
-        f"<td>{lh(entries[r[0]]).hex()}</td></tr>"
+        f"<tr><td>{n}</td><td>{html.escape(r.registration)}</td><td>{html.escape(r.post)}</td>"
+        f"<td>{r.outcome}</td><td>{r.cause or '—'}</td><td>{r.index}</td>"
+        f"<td>{lh(entries[r.index]).hex()}</td></tr>"
         for n, r in enumerate(rows, 1))
     doc = ("<html><head><style>html{font-family:'Noto Sans CJK SC';font-size:6.5pt}"
            "td.h{font-family:'Noto Sans Mono CJK SC'}</style></head><body><table><thead><tr>"

@@ -21,9 +21,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.notice_documents import store_document
+from ledger.absence.queries import notices as Q  # noqa: N812 (the queries, read as Q.finality)
 from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
 from ledger.errors import Conflict, CouldNotCheck, NotFound
@@ -107,51 +108,35 @@ def _env() -> Environment:
                        autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
 
 
-def final_lines(service: AbsenceService, campaign: str, conn: Connection
+def final_lines(service: AbsenceService, campaign: str
                 ) -> tuple[list[NoticeLine], list[str]]:
     """The notice's lines, and the unmasked names of the batch (for the scan).
 
     Raises:
         Conflict: decisions are not final (undecided windows or cases pending review).
     """
-    undecided = conn.execute(select(func.count()).select_from(P.windows).where(
-        P.windows.c.campaign == campaign, P.windows.c.decision.is_(None))).scalar_one()
-    pending = conn.execute(select(func.count()).select_from(P.decisions).where(
-        P.decisions.c.campaign == campaign, P.decisions.c.review == "pending",
-        P.decisions.c.superseded_by.is_(None))).scalar_one()
-    if undecided or pending:
-        raise Conflict(f"decisions of {campaign} are not final: {undecided} windows "
-                       f"undecided, {pending} cases pending review; publish once they are",
-                       field="campaign")
-    posts = dict(conn.execute(select(P.posts.c.post, P.posts.c.title).where(
-        P.posts.c.campaign == campaign)).all())
-    rows = conn.execute(
-        select(P.subjects.c.subject, P.subjects.c.registration, P.subjects.c.post,
-               P.decisions.c.outcome, P.decisions.c.cause, P.decisions.c.review,
-               P.decisions.c.idx)
-        .join(P.windows, P.windows.c.subject == P.subjects.c.subject)
-        .join(P.decisions, P.decisions.c.decision == P.windows.c.decision)
-        .where(P.subjects.c.campaign == campaign)
-        .order_by(P.subjects.c.registration, P.windows.c.scheduled_index)).all()
-    latest: dict[str, Any] = {}
-    for r in rows:  # a subject's last window (a make-up, a rebooking) holds the result
-        latest[r.subject] = r
+    done = Q.finality(service.engine, campaign)
+    if not done.final:
+        raise Conflict(f"decisions of {campaign} are not final: {done.undecided} windows "
+                       f"undecided, {done.pending} cases pending review; publish once they "
+                       "are", field="campaign")
+    results = Q.subject_results(service.engine, campaign)
+    details = service.personal_details_of(service.engine, [r.subject for r in results])
     lines: list[NoticeLine] = []
     names: list[str] = []
-    with service.read() as vconn:
-        for subject, r in sorted(latest.items(), key=lambda kv: kv[1].registration):
-            details = service.personal_details(vconn, subject)
-            full = details.name if details is not None else ""
-            if full:
-                names.append(full)
-            outcome = "confirmed" if r.review == "confirmed" else r.outcome
-            lines.append(NoticeLine(
-                registration=r.registration,
-                name=mask_name(full) if full else "（已删除）",
-                post=posts.get(r.post, r.post),
-                result=RESULTS.get(outcome, (outcome, outcome)),
-                cause=CAUSES.get(r.cause if outcome != "attended" else None, CAUSES[None]),
-                index=r.idx))
+    for r in results:
+        person = details[r.subject]
+        full = person.name if person is not None else ""
+        if full:
+            names.append(full)
+        outcome = "confirmed" if r.review == "confirmed" else r.outcome
+        lines.append(NoticeLine(
+            registration=r.registration,
+            name=mask_name(full) if full else "（已删除）",
+            post=r.post,
+            result=RESULTS.get(outcome, (outcome, outcome)),
+            cause=CAUSES.get(r.cause if outcome != "attended" else None, CAUSES[None]),
+            index=r.index))
     return lines, names
 
 
@@ -223,8 +208,7 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
     tz = ZoneInfo(info["timezone"])
     cosigned = require_cosigned(service.store, service.log, witnesses, now)
     checkpoint = cosigned.checkpoint
-    with service.read() as conn:
-        lines, names = final_lines(service, campaign, conn)
+    lines, names = final_lines(service, campaign)
     if lines and checkpoint.size <= max(line.index for line in lines):
         raise CouldNotCheck(f"the latest checkpoint ({checkpoint.size} entries) does not "
                             "cover every decision; sign one (absentia checkpoint) and retry",
@@ -277,13 +261,12 @@ def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetim
                       supersedes=supersedes, witnesses=witnesses)
 
     def plan(conn: Connection) -> list[NewEntry]:
-        if supersedes is not None and conn.execute(
-                select(P.notices.c.superseded_by).where(
-                    P.notices.c.notice == supersedes)).scalar() is not None:
-            raise Conflict(f"notice {supersedes} was superseded meanwhile",
-                           field="supersedes")
-        P.insert_rows(conn, P.notice_documents, [{"notice": rendered.notice,
-                                                  "html": rendered.html}])
+        if supersedes is not None:
+            now_old = Q.notice_record(conn, supersedes)
+            if now_old is not None and now_old.superseded_by is not None:
+                raise Conflict(f"notice {supersedes} was superseded meanwhile",
+                               field="supersedes")
+        store_document(conn, rendered.notice, rendered.html)
         body: dict[str, Any] = {
             "notice": rendered.notice, "campaign": campaign, "sha256": rendered.sha256,
             "lines": rendered.lines, "checkpoint_size": rendered.checkpoint_size,
@@ -303,23 +286,17 @@ def notice(service: AbsenceService, notice_id: str) -> dict[str, Any]:
     Raises:
         NotFound: no such notice.
     """
-    with service.read() as conn:
-        row = conn.execute(select(P.notices).where(P.notices.c.notice == notice_id)).first()
-    if row is None:
+    record = Q.notice_record(service.engine, notice_id)
+    if record is None:
         raise NotFound(f"no notice {notice_id!r}", field="notice")
-    return _json(row)
+    return _json(record)
 
 
 def notices(service: AbsenceService, *, page: int = 1, per_page: int = 20
             ) -> tuple[list[dict[str, Any]], int]:
     """Notices newest first, one page; and how many there are."""
-    with service.read() as conn:
-        total = conn.execute(select(func.count()).select_from(P.notices)).scalar_one()
-        rows = conn.execute(select(P.notices, P.campaigns.c.title)
-                            .join(P.campaigns, P.campaigns.c.campaign == P.notices.c.campaign)
-                            .order_by(P.notices.c.idx.desc())
-                            .limit(per_page).offset((page - 1) * per_page)).all()
-    return [_json(r) | {"title": r.title} for r in rows], total
+    listed, total = Q.notice_page(service.engine, page=page, per_page=per_page)
+    return [_json(n.record) | {"title": n.title} for n in listed], total
 
 
 def document(service: AbsenceService, notice_id: str) -> bytes:
@@ -328,17 +305,15 @@ def document(service: AbsenceService, notice_id: str) -> bytes:
     Raises:
         NotFound: no such notice.
     """
-    with service.read() as conn:
-        html = conn.execute(select(P.notice_documents.c.html).where(
-            P.notice_documents.c.notice == notice_id)).scalar()
+    html = Q.notice_html(service.engine, notice_id)
     if html is None:
         raise NotFound(f"no notice {notice_id!r}", field="notice")
-    return bytes(html)
+    return html
 
 
-def _json(row: Any) -> dict[str, Any]:
-    return {"notice": row.notice, "campaign": row.campaign, "sha256": row.sha256,
-            "lines": row.lines, "checkpoint_size": row.checkpoint_size,
-            "period_start": row.period_start, "period_end": row.period_end,
-            "supersedes": row.supersedes, "superseded_by": row.superseded_by,
-            "published_at": row.published_at, "ledger_index": row.idx}
+def _json(record: Q.NoticeRecord) -> dict[str, Any]:
+    return {"notice": record.notice, "campaign": record.campaign, "sha256": record.sha256,
+            "lines": record.lines, "checkpoint_size": record.checkpoint_size,
+            "period_start": record.period_start, "period_end": record.period_end,
+            "supersedes": record.supersedes, "superseded_by": record.superseded_by,
+            "published_at": record.published_at, "ledger_index": record.index}

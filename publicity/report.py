@@ -42,7 +42,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from ledger import jsonread
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.queries.reports import report_decisions, window_span
 from ledger.absence.service import AbsenceService
 from ledger.checkpoint import Checkpoint
 from ledger.config import PublicitySettings, Settings
@@ -54,6 +54,7 @@ from ledger.merkle import (
 )
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.proof import TlogProof
+from ledger.storage.reads import entries_by_index, leaf_hashes
 from ledger.storage.store import NewEntry, StoredCheckpoint
 from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
 from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
@@ -158,58 +159,9 @@ def new_report_id(campaign: str, now: datetime) -> str:
     return f"rpt-{campaign[:80]}-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def decision_rows(service: AbsenceService, campaign: str) -> list[tuple[Any, ...]]:
-    from sqlalchemy import select
-
-    d, s = P.decisions, P.subjects
-    q = (select(d.c.idx, s.c.registration, s.c.post, d.c.outcome, d.c.cause,
-                d.c.superseded_by)
-         .join(s, s.c.subject == d.c.subject)
-         .where(d.c.campaign == campaign).order_by(d.c.idx))
-    with service.read() as conn:
-        return [tuple(r) for r in conn.execute(q).all()]
-
-
 def _period(service: AbsenceService, campaign: str) -> tuple[str, str]:
-    from sqlalchemy import func, select
-
-    w = P.windows
-    with service.read() as conn:
-        lo, hi = conn.execute(select(func.min(w.c.opens_at), func.max(w.c.closes_at))
-                              .where(w.c.campaign == campaign)).one()
-    return (lo or "—", hi or "—")
-
-
-def entry_bytes(service: AbsenceService, indexes: Sequence[int]) -> dict[int, bytes]:
-    from sqlalchemy import select
-
-    from ledger.storage.schema import entries
-
-    log_id = service.store.log(service.log).id
-    out: dict[int, bytes] = {}
-    with service.read() as conn:
-        for i in range(0, len(indexes), 500):
-            part = list(indexes[i:i + 500])
-            for idx, data in conn.execute(select(entries.c.idx, entries.c.data).where(
-                    entries.c.log_id == log_id, entries.c.idx.in_(part))):
-                out[int(idx)] = bytes(data)
-    return out
-
-
-def leaf_hashes(service: AbsenceService, size: int) -> list[bytes]:
-    """The first ``size`` leaf hashes of the service's log, in order (one query)."""
-    from sqlalchemy import select
-
-    from ledger.storage.schema import entries
-
-    log_id = service.store.log(service.log).id
-    with service.read() as conn:
-        got = [bytes(h) for h in conn.execute(
-            select(entries.c.leaf_hash).where(entries.c.log_id == log_id, entries.c.idx < size)
-            .order_by(entries.c.idx)).scalars()]
-    if len(got) != size:
-        raise CouldNotCheck(f"storage holds {len(got)} of the {size} entries")
-    return got
+    span = window_span(service.engine, campaign)
+    return (span.opens_at or "—", span.closes_at or "—")
 
 
 def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: str,
@@ -232,22 +184,24 @@ def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: 
     cp = replace(cosigned.checkpoint, note=cosigned.note)
     progress(f"checkpoint: size {cp.size}"
              + (f", {cosigned.describe()}" if cosigned.required else ""))
-    raw = [r for r in decision_rows(service, campaign) if r[0] < cp.size]
-    entries = entry_bytes(service, [r[0] for r in raw])
+    raw = [r for r in report_decisions(service.engine, campaign) if r.index < cp.size]
+    entries = entries_by_index(service.store, service.log, [r.index for r in raw])
     proofs: dict[int, str] = {}
     rows: list[Row] = []
     t0 = time.monotonic()
-    prover = MemoryTree(leaf_hashes(service, cp.size)) if len(raw) > 64 else None
+    prover = (MemoryTree(leaf_hashes(service.store, service.log, cp.size))
+              if len(raw) > 64 else None)
     if prover is not None and prover.root() != cp.root:
         raise CouldNotCheck("the stored leaf hashes do not add up to the checkpoint's root: "
                             "the database was altered; run `absentia verify` on an export")
     progress(f"tree of {cp.size:,} leaves read ({time.monotonic() - t0:.1f} s)")
-    for n, (idx, reg, post, outcome, cause, superseded_by) in enumerate(raw, 1):
+    for n, d in enumerate(raw, 1):
+        idx = d.index
         path = (prover.inclusion(idx) if prover is not None
                 else service.store.inclusion_proof(service.log, idx, cp.size))
         proofs[idx] = TlogProof(idx, tuple(path), cp.note).to_text()
-        rows.append(Row(n, idx, reg, post, outcome, cause or "-",
-                        leaf_hash(entries[idx]).hex(), superseded_by is not None))
+        rows.append(Row(n, idx, d.registration, d.post, d.outcome, d.cause or "-",
+                        leaf_hash(entries[idx]).hex(), d.superseded_by is not None))
         if n % 2000 == 0 or n == len(raw):
             progress(f"proofs: {n:,}/{len(raw):,} ({time.monotonic() - t0:.1f} s)")
     log = service.store.log(service.log)
@@ -524,11 +478,10 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
     tmp.write_bytes(signed)
     os.replace(tmp, path)
     digest = sha256_hex(signed)
-    receipts = service.store.execute(service.log, now, lambda conn: [NewEntry(
+    receipts = service.record(now, lambda conn: [NewEntry(
         "report.generated", "system:report", {
             "report": data.report_id, "campaign": campaign, "sha256": digest,
-            "decisions": len(data.rows), "checkpoint_size": data.checkpoint.size})],
-        P.apply).receipts
+            "decisions": len(data.rows), "checkpoint_size": data.checkpoint.size})])
     progress(f"recorded as ledger entry {receipts[0].index}")
     return ReportResult(data.report_id, path, digest, len(data.rows), data.checkpoint.size,
                         receipts[0].index,

@@ -15,9 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import func, select
-
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.queries.reports import report_coverage
 from ledger.absence.service import AbsenceService
 from ledger.config import Settings
 from publicity import jobs
@@ -32,15 +30,9 @@ REPORT_TIMEOUT_S = 1800
 
 def campaigns_due(service: AbsenceService) -> list[str]:
     """Campaigns with a decision recorded after (or no) report."""
-    with service.read() as conn:
-        last_decision = dict(conn.execute(
-            select(P.decisions.c.campaign, func.max(P.decisions.c.idx))
-            .group_by(P.decisions.c.campaign)).all())
-        last_report = dict(conn.execute(
-            select(P.reports.c.campaign, func.max(P.reports.c.checkpoint_size))
-            .group_by(P.reports.c.campaign)).all())
     # A report proves every decision below its checkpoint size.
-    return sorted(c for c, idx in last_decision.items() if idx >= last_report.get(c, 0))
+    return [c.campaign for c in report_coverage(service.engine)
+            if c.last_decision >= (c.reported_size or 0)]
 
 
 #: Starts the report child of one job: (data dir, campaign, config file, job, stderr file).

@@ -4,6 +4,7 @@ personal data, each read on record."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from ledger.absence.fields import (
     contact_channels,
 )
 from ledger.absence.imports import parse_candidates, registration_key
+from ledger.absence.queries import Source, connected
 from ledger.absence.vault import (
     PersonalDetails,
     SealedPerson,
@@ -127,6 +129,13 @@ class Candidates(CampaignUseCase):
         so only for processing that shows no one the details (masking a notice)."""
         sealed = sealed_person(conn, subject)
         return None if sealed is None else self.vault.open(subject, sealed)
+
+    def personal_details_of(self, source: Source, subjects: Iterable[str]
+                            ) -> dict[str, PersonalDetails | None]:
+        """``personal_details`` of each of ``subjects``, read in one connection (a
+        notice masks a whole campaign's names); no access is recorded either."""
+        with connected(source) as conn:
+            return {s: self.personal_details(conn, s) for s in subjects}
 
     def personal_data(self, caller: Caller, subject: str, purpose: str, now: datetime
                       ) -> dict[str, Any]:

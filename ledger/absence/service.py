@@ -11,7 +11,7 @@ projected in one transaction.  Time is always the ``now`` parameter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from ledger.absence.fields import (
 from ledger.absence.ingest import Ingest
 from ledger.absence.lookup import Lookup
 from ledger.absence.notifications import Notifications
+from ledger.absence.queries import Source
 from ledger.absence.reviews import Reviews
 from ledger.absence.rules import Policy
 from ledger.absence.settings import AbsenceSettings
@@ -154,6 +155,11 @@ class AbsenceService:
     def personal_details(self, conn: Connection, subject: str) -> PersonalDetails | None:
         """``Candidates.personal_details`` (its docstring says what is raised)."""
         return self._candidates.personal_details(conn, subject)
+
+    def personal_details_of(self, source: Source, subjects: Iterable[str]
+                            ) -> dict[str, PersonalDetails | None]:
+        """``Candidates.personal_details_of`` (its docstring says what is raised)."""
+        return self._candidates.personal_details_of(source, subjects)
 
     def personal_data(self, caller: Caller, subject: str, purpose: str, now: datetime
                       ) -> dict[str, Any]:

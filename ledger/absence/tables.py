@@ -272,8 +272,9 @@ webhook_deliveries = Table(
 )
 
 
-#: Report jobs, one row per requested report (``publicity.jobs``): shared by every process,
-#: so one job per campaign and a bounded number in all hold across workers and hosts.
+#: Report jobs, one row per requested report (``ledger.absence.report_jobs``): shared by
+#: every process, so one job per campaign and a bounded number in all hold across
+#: workers and hosts.
 report_jobs = Table(
     "report_jobs", OPERATIONAL,
     Column("job", String(32), primary_key=True),
