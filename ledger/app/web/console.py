@@ -44,6 +44,7 @@ from ledger.app.web.forms import (
     same,
     set_cookie,
     well_formed,
+    words,
 )
 from ledger.app.web.ratelimit import client_key
 
@@ -56,62 +57,8 @@ MAX_FIELD = 1100  # a password may be up to 1024 characters
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
 #: Interface text: key -> (Chinese, English).
-TEXT: dict[str, tuple[str, str]] = {
-    "console": ("管理控制台", "Console"),
-    "sign_in": ("登录", "Sign in"),
-    "login": ("登录名", "Login"),
-    "password": ("密码", "Password"),
-    "failed": ("登录名或密码错误，或账户已暂时锁定。请稍后再试。",
-               "The login or password is wrong, or the account is locked for a while. "
-               "Try again later."),
-    "forbidden": ("您的角色无权访问此页面。", "Your role may not open this page."),
-    "may_open": ("可访问的角色：", "Roles that may: "),
-    "back": ("返回控制台首页", "Back to the console"),
-    "csrf": ("表单已过期或来自其他网站，未予处理。请重新打开登录页。",
-             "The form expired or came from another site, so it was not accepted. "
-             "Open the sign-in page again."),
-    "expired": ("登录已超时，请重新登录。", "The sign-in timed out; please sign in again."),
-    "too_many": ("此网络地址的登录尝试过多，请5分钟后再试。",
-                 "Too many sign-in attempts from this network address. "
-                 "Try again in 5 minutes."),
-    "totp_title": ("动态验证码", "Authenticator code"),
-    "totp_intro": ("请输入身份验证器应用中显示的6位验证码。",
-                   "Enter the 6-digit code your authenticator app shows."),
-    "code": ("验证码", "Code"),
-    "code_hint": ("6位数字，每30秒更新。", "6 digits; a new one every 30 seconds."),
-    "bad_code": ("验证码无效或已使用过，请输入新的验证码。",
-                 "The code is wrong or was already used; enter a new one."),
-    "verify": ("验证", "Verify"),
-    "enrol_title": ("设置动态验证码", "Set up an authenticator"),
-    "enrol_intro": ("您的角色须使用双重验证。请用身份验证器应用扫描二维码，或手动输入密钥，"
-                    "然后输入应用显示的6位验证码以完成设置。",
-                    "Your role requires a second factor. Scan the QR code with an "
-                    "authenticator app, or type the key in by hand, then enter the 6-digit "
-                    "code it shows to finish."),
-    "qr_label": ("身份验证器二维码", "QR code for the authenticator app"),
-    "secret": ("密钥（手动输入）", "Key (to type in by hand)"),
-    "uri": ("配置链接", "Setup link"),
-    "home_title": ("管理控制台", "Console"),
-    "signed_in_as": ("当前登录：", "Signed in as "),
-    "role": ("角色", "Role"),
-    "user": ("用户编号", "User id"),
-    "session_until": ("本次登录最迟有效至", "This session ends at the latest at"),
-    "links": ("功能", "Pages"),
-    "notices": ("公示", "Public notices"),
-    "campaigns": ("招聘批次与复核", "Campaigns, reviews and appeals"),
-    "audit": ("审计：账本、校验与访问记录", "Audit: logs, verification, access trail"),
-    "status": ("考生查询页", "Candidate status page"),
-    "logs": ("账本首页", "Ledger home"),
-    "sign_out": ("退出登录", "Sign out"),
-    "signed_out": ("您已退出登录。", "You have signed out."),
-    "other_lang": ("English", "中文"),
-}
-ROLES: dict[str, tuple[str, str]] = {
-    "hr": ("人事经办", "HR operator"),
-    "reviewer": ("人事复核", "HR reviewer"),
-    "auditor": ("审计", "Auditor"),
-    "admin": ("管理员", "Administrator"),
-}
+TEXT: dict[str, tuple[str, str]] = words("console.text")
+ROLES: dict[str, tuple[str, str]] = words("console.roles")
 
 
 def lang() -> Lang:
