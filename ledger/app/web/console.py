@@ -141,17 +141,25 @@ def _csrf_refused() -> Response:
     return resp
 
 
-@bp.after_request
-def _security_headers(resp: Response) -> Response:
-    resp.headers["Content-Security-Policy"] = CSP
+def headers(resp: Response, *, opener_isolated: bool = True) -> Response:
+    """The console's security headers on ``resp``: CSP and no framing (unless the page set
+    its own CSP, as the HR notice preview does with its framing rule), no caching, no
+    sniffing, no referrer, HSTS on HTTPS; ``Cross-Origin-Opener-Policy: same-origin``
+    when ``opener_isolated``."""
+    if "Content-Security-Policy" not in resp.headers:
+        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Referrer-Policy"] = "no-referrer"
-    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if opener_isolated:
+        resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure:
         resp.headers["Strict-Transport-Security"] = "max-age=31536000"
     return resp
+
+
+bp.after_request(headers)
 
 
 # -- for the console's pages (other blueprints under /console) -----------------------------

@@ -207,17 +207,7 @@ def service() -> AbsenceService:
     return a
 
 
-@bp.after_request
-def _security_headers(resp: Response) -> Response:
-    resp.headers["Content-Security-Policy"] = console.CSP
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if request.is_secure:
-        resp.headers["Strict-Transport-Security"] = "max-age=31536000"
-    return resp
+bp.after_request(console.headers)
 
 
 #: Auditor pages (admins too): sign-in, role and CSRF checks of ``ledger.app.web.console``.

@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -108,6 +109,24 @@ def _error_page(exc: LedgerError) -> Response:
     return _page("console_hr_error.html", _status(exc), exc=exc)
 
 
+def _refused_to(form_page: Callable[..., Response]
+                ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A form's POST handler: a ``LedgerError`` it raises shows ``form_page`` again (given
+    the route's argument, the error's status and the error), with the error on it."""
+
+    def wrap(fn: Callable[..., Response]) -> Callable[..., Response]:
+        @wraps(fn)
+        def inner(**view_args: str) -> Response:
+            try:
+                return fn(**view_args)
+            except LedgerError as exc:
+                return form_page(*view_args.values(), _status(exc), exc)
+
+        return inner
+
+    return wrap
+
+
 def _redirect(path: str, **query: str | int) -> Response:
     lg = lang()
     q = {k: str(v) for k, v in query.items()}
@@ -120,15 +139,7 @@ def _redirect(path: str, **query: str | int) -> Response:
 
 @bp.after_request
 def _headers(resp: Response) -> Response:
-    if "Content-Security-Policy" not in resp.headers:
-        resp.headers["Content-Security-Policy"] = console.CSP
-        resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    if request.is_secure:
-        resp.headers["Strict-Transport-Security"] = "max-age=31536000"
-    return resp
+    return console.headers(resp, opener_isolated=False)
 
 
 def _f(name: str, limit: int = 2000) -> str:
@@ -158,6 +169,15 @@ def _local(value: str | None, tz: str) -> str:
 def _input_value(value: str, tz: str) -> str:
     moment = parse_utc(value)
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _makeup_times(tz: str) -> dict[str, str]:
+    """A make-up form's ``opens_at`` and ``closes_at``, read in the campaign's zone.
+
+    Raises:
+        BadData: either is not a date and time.
+    """
+    return {name: _local_time(_f(name), tz, name) for name in ("opens_at", "closes_at")}
 
 
 def _tz_of(campaign: str) -> str:
@@ -275,20 +295,18 @@ def window_page(window: str) -> Response:
 
 @bp.post("/windows/<window>/accommodation")
 @signed_in("hr")
+@_refused_to(_window_page)
 def accommodation(window: str) -> Response:
     svc = service()
-    try:
-        w = svc.window(window)
-        tz = _tz_of(w["campaign"])
-        data = {"kind": _f("kind"), "reason": _f("reason", 100),
-                "closes_at": _local_time(_f("closes_at"), tz, "closes_at")}
-        if data["kind"] == "alternate_slot" and _f("opens_at"):
-            data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
-        if not data["reason"]:
-            raise BadData("reason: required", field="reason")
-        svc.grant_accommodation(actor(), window, data, now())
-    except LedgerError as exc:
-        return _window_page(window, _status(exc), exc)
+    w = svc.window(window)
+    tz = _tz_of(w["campaign"])
+    data = {"kind": _f("kind"), "reason": _f("reason", 100),
+            "closes_at": _local_time(_f("closes_at"), tz, "closes_at")}
+    if data["kind"] == "alternate_slot" and _f("opens_at"):
+        data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
+    if not data["reason"]:
+        raise BadData("reason: required", field="reason")
+    svc.grant_accommodation(actor(), window, data, now())
     return _redirect(f"/console/windows/{window}", done="accommodation")
 
 
@@ -317,41 +335,34 @@ def reviews(campaign: str) -> Response:
 
 @bp.post("/campaigns/<campaign>/reviews")
 @signed_in("reviewer")
+@_refused_to(_reviews_page)
 def review(campaign: str) -> Response:
     svc = service()
-    try:
-        tz = _tz_of(campaign)
-        decision = _f("decision", 200)
-        d = svc.decision(decision)
-        if d["campaign"] != campaign:
-            raise NotFound(f"no decision {decision!r} in {campaign}", field="decision")
-        ruling = _f("ruling")
-        data: dict[str, Any] = {"ruling": ruling}
-        if ruling == "makeup_granted":
-            data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
-            data["closes_at"] = _local_time(_f("closes_at"), tz, "closes_at")
-        svc.review(actor(), decision, data, now())
-    except LedgerError as exc:
-        return _reviews_page(campaign, _status(exc), exc)
+    tz = _tz_of(campaign)
+    decision = _f("decision", 200)
+    d = svc.decision(decision)
+    if d["campaign"] != campaign:
+        raise NotFound(f"no decision {decision!r} in {campaign}", field="decision")
+    ruling = _f("ruling")
+    data: dict[str, Any] = {"ruling": ruling}
+    if ruling == "makeup_granted":
+        data |= _makeup_times(tz)
+    svc.review(actor(), decision, data, now())
     return _redirect(f"/console/campaigns/{campaign}/reviews",
                      done="makeup" if ruling == "makeup_granted" else "reviewed")
 
 
 @bp.post("/campaigns/<campaign>/alerts")
 @signed_in("reviewer")
+@_refused_to(_reviews_page)
 def mass_makeup(campaign: str) -> Response:
     svc = service()
-    try:
-        tz = _tz_of(campaign)
-        alert = _f("alert", 300)
-        if not any(a["alert"] == alert for a in svc.alerts(campaign)):
-            raise NotFound(f"no alert {alert!r} in {campaign}", field="alert")
-        done = svc.resolve_alert(actor(), alert, {
-            "action": "mass_makeup",
-            "opens_at": _local_time(_f("opens_at"), tz, "opens_at"),
-            "closes_at": _local_time(_f("closes_at"), tz, "closes_at")}, now())
-    except LedgerError as exc:
-        return _reviews_page(campaign, _status(exc), exc)
+    tz = _tz_of(campaign)
+    alert = _f("alert", 300)
+    if not any(a["alert"] == alert for a in svc.alerts(campaign)):
+        raise NotFound(f"no alert {alert!r} in {campaign}", field="alert")
+    done = svc.resolve_alert(actor(), alert, {"action": "mass_makeup", **_makeup_times(tz)},
+                             now())
     return _redirect(f"/console/campaigns/{campaign}/reviews", done="mass",
                      n=int(done["makeups"] or 0))
 
@@ -400,18 +411,15 @@ def appeal_page(appeal: str) -> Response:
 
 @bp.post("/appeals/<appeal>/ruling")
 @signed_in("reviewer")
+@_refused_to(_appeal_page)
 def rule_appeal(appeal: str) -> Response:
     svc = service()
-    try:
-        campaign = svc.appeal_record(appeal)["campaign"]
-        tz = _tz_of(campaign)
-        data: dict[str, Any] = {"ruling": _f("ruling")}
-        if data["ruling"] == "overturned" and (_f("opens_at") or _f("closes_at")):
-            data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
-            data["closes_at"] = _local_time(_f("closes_at"), tz, "closes_at")
-        svc.rule_appeal(actor(), appeal, data, now())
-    except LedgerError as exc:
-        return _appeal_page(appeal, _status(exc), exc)
+    campaign = svc.appeal_record(appeal)["campaign"]
+    tz = _tz_of(campaign)
+    data: dict[str, Any] = {"ruling": _f("ruling")}
+    if data["ruling"] == "overturned" and (_f("opens_at") or _f("closes_at")):
+        data |= _makeup_times(tz)
+    svc.rule_appeal(actor(), appeal, data, now())
     return _redirect(f"/console/campaigns/{campaign}/appeals", done="ruled")
 
 
@@ -437,18 +445,16 @@ def import_form(campaign: str) -> Response:
 @bp.post("/campaigns/<campaign>/import")
 @signed_in("hr")
 @body_limit(MAX_IMPORT_BYTES + FORM_OVERHEAD_BYTES)
+@_refused_to(_import_page)
 def import_upload(campaign: str) -> Response:
-    try:
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise BadData("file: choose a CSV file", field="file")
-        data = upload.read(MAX_IMPORT_BYTES + 1)
-        if len(data) > MAX_IMPORT_BYTES:
-            raise BadData(f"file: larger than {MAX_IMPORT_BYTES // 1024 // 1024} MiB",
-                          field="file")
-        made = service().import_candidates(actor(), campaign, data, "text/csv", now())
-    except LedgerError as exc:
-        return _import_page(campaign, _status(exc), exc)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadData("file: choose a CSV file", field="file")
+    data = upload.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise BadData(f"file: larger than {MAX_IMPORT_BYTES // 1024 // 1024} MiB",
+                      field="file")
+    made = service().import_candidates(actor(), campaign, data, "text/csv", now())
     return _redirect(f"/console/campaigns/{campaign}/import", done="imported", n=len(made))
 
 
@@ -506,18 +512,16 @@ def notice_preview(campaign: str) -> Response:
 
 @bp.post("/campaigns/<campaign>/notice")
 @signed_in("hr")
+@_refused_to(_notice_page)
 def notice_publish(campaign: str) -> Response:
     days, base_url, cal = _notice_settings()
-    try:
-        raw = _f("days") or str(days)
-        if not raw.isdigit() or not 1 <= int(raw) <= 30:
-            raise BadData("days: working days from 1 to 30", field="days")
-        supersedes = _f("supersedes", 200) or None
-        N.publish(service(), actor(), campaign, now(), days=int(raw), calendar=cal,
-                  base_url=base_url, supersedes=supersedes,
-                  witnesses=current_app.extensions.get("absentia.witnesses"))
-    except LedgerError as exc:
-        return _notice_page(campaign, _status(exc), exc)
+    raw = _f("days") or str(days)
+    if not raw.isdigit() or not 1 <= int(raw) <= 30:
+        raise BadData("days: working days from 1 to 30", field="days")
+    supersedes = _f("supersedes", 200) or None
+    N.publish(service(), actor(), campaign, now(), days=int(raw), calendar=cal,
+              base_url=base_url, supersedes=supersedes,
+              witnesses=current_app.extensions.get("absentia.witnesses"))
     return _redirect(f"/console/campaigns/{campaign}/notice", done="published")
 
 
