@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -107,6 +108,33 @@ def _page(template: str, status: int = 200, *, exc: LedgerError | None = None,
 
 def _error_page(exc: LedgerError) -> Response:
     return _page("console_hr_error.html", _status(exc), exc=exc)
+
+
+class _ErrorPage(Exception):
+    """A ``LedgerError`` that ends the view with the error page (``_or_error_page``)."""
+
+    def __init__(self, exc: LedgerError) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+@contextmanager
+def _or_error_page() -> Iterator[None]:
+    """A ``LedgerError`` inside (an unknown campaign, window, decision…) ends the view
+    with the error page, at the error's status.
+
+    Raises:
+        _ErrorPage: for the blueprint's handler, which answers with that page.
+    """
+    try:
+        yield
+    except LedgerError as exc:
+        raise _ErrorPage(exc) from exc
+
+
+@bp.errorhandler(_ErrorPage)
+def _show_error_page(shown: _ErrorPage) -> Response:
+    return _error_page(shown.exc)
 
 
 def _refused_to(form_page: Callable[..., Response]
@@ -239,10 +267,8 @@ def campaigns() -> Response:
 @signed_in("hr", "reviewer")
 def campaign_detail(campaign: str) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         c = svc.campaign(campaign)
-    except LedgerError as exc:
-        return _error_page(exc)
     after = request.args.get("after", "")[:200]
     windows = svc.windows(campaign, limit=PER_PAGE + 1, after=after)
     more = len(windows) > PER_PAGE
@@ -262,10 +288,8 @@ def campaign_detail(campaign: str) -> Response:
 @signed_in("hr", "reviewer")
 def decision_page(decision: str) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         d = svc.decision(decision)
-    except LedgerError as exc:
-        return _error_page(exc)
     return _page("console_hr_decision.html", d=d, log=svc.log,
                  decided_local=_local(d["decided_at"], _tz_of(d["campaign"])))
 
@@ -275,10 +299,8 @@ def decision_page(decision: str) -> Response:
 
 def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
-    try:
+    with _or_error_page():
         w = service().window(window)
-    except LedgerError as e:
-        return _error_page(e)
     tz = _tz_of(w["campaign"])
     return _page("console_hr_window.html", status, exc=exc, w=w, tz=tz,
                  opens_local=_local(w["opens_at"], tz), closes_local=_local(w["closes_at"], tz),
@@ -287,10 +309,8 @@ def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
                  and parse_utc(w["closes_at"]) > now())
 
 
-@bp.get("/windows/<window>")
-@signed_in("hr", "reviewer")
-def window_page(window: str) -> Response:
-    return _window_page(window)
+#: The form's page (GET); its POST shows it again on a refusal.
+bp.add_url_rule("/windows/<window>", "window_page", signed_in("hr", "reviewer")(_window_page))
 
 
 @bp.post("/windows/<window>/accommodation")
@@ -316,10 +336,8 @@ def accommodation(window: str) -> Response:
 def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                   ) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         c = svc.campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
     pending = svc.decisions(campaign, pending_review=True, limit=500)
     outages = [a for a in svc.alerts(campaign)
                if a["status"] == "open" and a["kind"] == "platform_outage"]
@@ -327,10 +345,8 @@ def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = No
                  outages=outages, **_makeup_defaults(c["timezone"]))
 
 
-@bp.get("/campaigns/<campaign>/reviews")
-@signed_in("reviewer")
-def reviews(campaign: str) -> Response:
-    return _reviews_page(campaign)
+#: The form's page (GET); its POST shows it again on a refusal.
+bp.add_url_rule("/campaigns/<campaign>/reviews", "reviews", signed_in("reviewer")(_reviews_page))
 
 
 @bp.post("/campaigns/<campaign>/reviews")
@@ -374,10 +390,8 @@ def mass_makeup(campaign: str) -> Response:
 @signed_in("reviewer")
 def appeals(campaign: str) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         c = svc.campaign(campaign)
-    except LedgerError as exc:
-        return _error_page(exc)
     items = svc.appeals(campaign, open_only=True)
     for a in items:
         a["filed_local"] = _local(a["filed_at"], c["timezone"])
@@ -394,19 +408,15 @@ def _makeup_defaults(tz: str) -> dict[str, str]:
 
 def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         a = svc.appeal(actor(), appeal, now())  # records pii.viewed
         c = svc.campaign(a["campaign"])
-    except LedgerError as e:
-        return _error_page(e)
     return _page("console_hr_appeal.html", status, exc=exc, a=a, c=c,
                  **_makeup_defaults(c["timezone"]))
 
 
-@bp.get("/appeals/<appeal>")
-@signed_in("reviewer")
-def appeal_page(appeal: str) -> Response:
-    return _appeal_page(appeal)
+#: The form's page (GET); its POST shows it again on a refusal.
+bp.add_url_rule("/appeals/<appeal>", "appeal_page", signed_in("reviewer")(_appeal_page))
 
 
 @bp.post("/appeals/<appeal>/ruling")
@@ -428,18 +438,14 @@ def rule_appeal(appeal: str) -> Response:
 
 def _import_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
-    try:
+    with _or_error_page():
         c = service().campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
     rows = exc.errors if isinstance(exc, Unprocessable) else []
     return _page("console_hr_import.html", status, exc=exc, c=c, rows=rows)
 
 
-@bp.get("/campaigns/<campaign>/import")
-@signed_in("hr")
-def import_form(campaign: str) -> Response:
-    return _import_page(campaign)
+#: The form's page (GET); its POST shows it again on a refusal.
+bp.add_url_rule("/campaigns/<campaign>/import", "import_form", signed_in("hr")(_import_page))
 
 
 @bp.post("/campaigns/<campaign>/import")
@@ -471,10 +477,8 @@ def _notice_settings() -> tuple[int, str, WorkingCalendar]:
 def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         c = svc.campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
     days, base_url, cal = _notice_settings()
     problem = ""
     try:
@@ -489,21 +493,17 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
                  published=published, current=current)
 
 
-@bp.get("/campaigns/<campaign>/notice")
-@signed_in("hr")
-def notice_form(campaign: str) -> Response:
-    return _notice_page(campaign)
+#: The form's page (GET); its POST shows it again on a refusal.
+bp.add_url_rule("/campaigns/<campaign>/notice", "notice_form", signed_in("hr")(_notice_page))
 
 
 @bp.get("/campaigns/<campaign>/notice/preview")
 @signed_in("hr")
 def notice_preview(campaign: str) -> Response:
     days, base_url, cal = _notice_settings()
-    try:
+    with _or_error_page():
         rendered = N.render(service(), campaign, now(), days=days, calendar=cal,
                             base_url=base_url)
-    except LedgerError as exc:
-        return _error_page(exc)
     resp = Response(rendered.html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = PREVIEW_CSP
     resp.headers["X-Frame-Options"] = "SAMEORIGIN"
@@ -615,10 +615,8 @@ def reports(campaign: str) -> Response:
 
 def _reports_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                   ) -> Response:
-    try:
+    with _or_error_page():
         c = service().campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
     rows = [{"report": r.report, "sha256": r.sha256, "decisions": r.decisions,
              "generated_local": _local(r.generated_at, c["timezone"]),
              "file": _report_path(r.report).is_file()} for r in _reports_of(campaign)]
@@ -696,10 +694,8 @@ def contact(subject: str) -> Response:
     """A candidate's contact details.  Answered directly (no redirect): the details must
     not travel in a URL, and a GET must not record a view."""
     svc = service()
-    try:
+    with _or_error_page():
         person = svc.personal_data(actor(), subject, "contact", now())
-    except LedgerError as exc:
-        return _error_page(exc)
     campaign = next((c["campaign"] for c in svc.campaigns()
                      if any(x["subject"] == subject for x in svc.candidates(c["campaign"]))),
                     "")
