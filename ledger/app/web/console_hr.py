@@ -132,9 +132,45 @@ def _or_error_page() -> Iterator[None]:
         raise _ErrorPage(exc) from exc
 
 
+def _campaign(campaign: str) -> dict[str, Any]:
+    """The campaign a page is about; an unknown one ends the view with the error page.
+
+    Raises:
+        _ErrorPage: no such campaign.
+    """
+    with _or_error_page():
+        return service().campaign(campaign)
+
+
 @bp.errorhandler(_ErrorPage)
 def _show_error_page(shown: _ErrorPage) -> Response:
     return _error_page(shown.exc)
+
+
+def _get(path: str, *roles: str, endpoint: str | None = None
+         ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register a console page for GET at ``path`` for ``roles`` (``signed_in``), and keep
+    the page function itself: a form's POST (``_form_post``) shows it again on a refusal.
+    ``endpoint`` is the function's name unless given."""
+
+    def register(page: Callable[..., Response]) -> Callable[..., Response]:
+        bp.add_url_rule(path, endpoint or page.__name__, signed_in(*roles)(page))
+        return page
+
+    return register
+
+
+def _form_post(path: str, form_page: Callable[..., Response], *roles: str
+               ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A form's POST handler at ``path`` for ``roles`` (``signed_in``): a ``LedgerError``
+    it raises shows ``form_page`` again, with the error (``_refused_to``)."""
+
+    def register(fn: Callable[..., Response]) -> Callable[..., Response]:
+        view = signed_in(*roles)(_refused_to(form_page)(fn))
+        bp.add_url_rule(path, fn.__name__, view, methods=["POST"])
+        return view
+
+    return register
 
 
 def _refused_to(form_page: Callable[..., Response]
@@ -242,8 +278,7 @@ def cause_chart(causes: dict[str, int], lg: Lang, label: str) -> Markup:
 # -- dashboard and detail -------------------------------------------------------------
 
 
-@bp.get("/campaigns")
-@signed_in("hr", "reviewer")
+@_get("/campaigns", "hr", "reviewer")
 def campaigns() -> Response:
     svc = service()
     lg = lang()
@@ -263,12 +298,10 @@ def campaigns() -> Response:
     return _page("console_hr_campaigns.html", rows=rows)
 
 
-@bp.get("/campaigns/<campaign>")
-@signed_in("hr", "reviewer")
+@_get("/campaigns/<campaign>", "hr", "reviewer")
 def campaign_detail(campaign: str) -> Response:
     svc = service()
-    with _or_error_page():
-        c = svc.campaign(campaign)
+    c = _campaign(campaign)
     after = request.args.get("after", "")[:200]
     windows = svc.windows(campaign, limit=PER_PAGE + 1, after=after)
     more = len(windows) > PER_PAGE
@@ -284,8 +317,7 @@ def campaign_detail(campaign: str) -> Response:
                  stats=svc.statistics(campaign))
 
 
-@bp.get("/decisions/<decision>")
-@signed_in("hr", "reviewer")
+@_get("/decisions/<decision>", "hr", "reviewer")
 def decision_page(decision: str) -> Response:
     svc = service()
     with _or_error_page():
@@ -297,6 +329,7 @@ def decision_page(decision: str) -> Response:
 # -- windows and accommodations -------------------------------------------------------
 
 
+@_get("/windows/<window>", "hr", "reviewer", endpoint="window_page")
 def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
     with _or_error_page():
@@ -309,13 +342,7 @@ def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
                  and parse_utc(w["closes_at"]) > now())
 
 
-#: The form's page (GET); its POST shows it again on a refusal.
-bp.add_url_rule("/windows/<window>", "window_page", signed_in("hr", "reviewer")(_window_page))
-
-
-@bp.post("/windows/<window>/accommodation")
-@signed_in("hr")
-@_refused_to(_window_page)
+@_form_post("/windows/<window>/accommodation", _window_page, "hr")
 def accommodation(window: str) -> Response:
     svc = service()
     w = svc.window(window)
@@ -333,11 +360,11 @@ def accommodation(window: str) -> Response:
 # -- reviews --------------------------------------------------------------------------
 
 
+@_get("/campaigns/<campaign>/reviews", "reviewer", endpoint="reviews")
 def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                   ) -> Response:
     svc = service()
-    with _or_error_page():
-        c = svc.campaign(campaign)
+    c = _campaign(campaign)
     pending = svc.decisions(campaign, pending_review=True, limit=500)
     outages = [a for a in svc.alerts(campaign)
                if a["status"] == "open" and a["kind"] == "platform_outage"]
@@ -345,13 +372,7 @@ def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = No
                  outages=outages, **_makeup_defaults(c["timezone"]))
 
 
-#: The form's page (GET); its POST shows it again on a refusal.
-bp.add_url_rule("/campaigns/<campaign>/reviews", "reviews", signed_in("reviewer")(_reviews_page))
-
-
-@bp.post("/campaigns/<campaign>/reviews")
-@signed_in("reviewer")
-@_refused_to(_reviews_page)
+@_form_post("/campaigns/<campaign>/reviews", _reviews_page, "reviewer")
 def review(campaign: str) -> Response:
     svc = service()
     tz = _tz_of(campaign)
@@ -368,9 +389,7 @@ def review(campaign: str) -> Response:
                      done="makeup" if ruling == "makeup_granted" else "reviewed")
 
 
-@bp.post("/campaigns/<campaign>/alerts")
-@signed_in("reviewer")
-@_refused_to(_reviews_page)
+@_form_post("/campaigns/<campaign>/alerts", _reviews_page, "reviewer")
 def mass_makeup(campaign: str) -> Response:
     svc = service()
     tz = _tz_of(campaign)
@@ -386,12 +405,10 @@ def mass_makeup(campaign: str) -> Response:
 # -- appeals --------------------------------------------------------------------------
 
 
-@bp.get("/campaigns/<campaign>/appeals")
-@signed_in("reviewer")
+@_get("/campaigns/<campaign>/appeals", "reviewer")
 def appeals(campaign: str) -> Response:
     svc = service()
-    with _or_error_page():
-        c = svc.campaign(campaign)
+    c = _campaign(campaign)
     items = svc.appeals(campaign, open_only=True)
     for a in items:
         a["filed_local"] = _local(a["filed_at"], c["timezone"])
@@ -406,6 +423,7 @@ def _makeup_defaults(tz: str) -> dict[str, str]:
                                            tz)}
 
 
+@_get("/appeals/<appeal>", "reviewer", endpoint="appeal_page")
 def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None) -> Response:
     svc = service()
     with _or_error_page():
@@ -415,13 +433,7 @@ def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None)
                  **_makeup_defaults(c["timezone"]))
 
 
-#: The form's page (GET); its POST shows it again on a refusal.
-bp.add_url_rule("/appeals/<appeal>", "appeal_page", signed_in("reviewer")(_appeal_page))
-
-
-@bp.post("/appeals/<appeal>/ruling")
-@signed_in("reviewer")
-@_refused_to(_appeal_page)
+@_form_post("/appeals/<appeal>/ruling", _appeal_page, "reviewer")
 def rule_appeal(appeal: str) -> Response:
     svc = service()
     campaign = svc.appeal_record(appeal)["campaign"]
@@ -436,22 +448,16 @@ def rule_appeal(appeal: str) -> Response:
 # -- import ---------------------------------------------------------------------------
 
 
+@_get("/campaigns/<campaign>/import", "hr", endpoint="import_form")
 def _import_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
-    with _or_error_page():
-        c = service().campaign(campaign)
+    c = _campaign(campaign)
     rows = exc.errors if isinstance(exc, Unprocessable) else []
     return _page("console_hr_import.html", status, exc=exc, c=c, rows=rows)
 
 
-#: The form's page (GET); its POST shows it again on a refusal.
-bp.add_url_rule("/campaigns/<campaign>/import", "import_form", signed_in("hr")(_import_page))
-
-
-@bp.post("/campaigns/<campaign>/import")
-@signed_in("hr")
+@_form_post("/campaigns/<campaign>/import", _import_page, "hr")
 @body_limit(MAX_IMPORT_BYTES + FORM_OVERHEAD_BYTES)
-@_refused_to(_import_page)
 def import_upload(campaign: str) -> Response:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -474,11 +480,11 @@ def _notice_settings() -> tuple[int, str, WorkingCalendar]:
     return found.notice_days, found.base_url or "", cal
 
 
+@_get("/campaigns/<campaign>/notice", "hr", endpoint="notice_form")
 def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
     svc = service()
-    with _or_error_page():
-        c = svc.campaign(campaign)
+    c = _campaign(campaign)
     days, base_url, cal = _notice_settings()
     problem = ""
     try:
@@ -493,12 +499,7 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
                  published=published, current=current)
 
 
-#: The form's page (GET); its POST shows it again on a refusal.
-bp.add_url_rule("/campaigns/<campaign>/notice", "notice_form", signed_in("hr")(_notice_page))
-
-
-@bp.get("/campaigns/<campaign>/notice/preview")
-@signed_in("hr")
+@_get("/campaigns/<campaign>/notice/preview", "hr")
 def notice_preview(campaign: str) -> Response:
     days, base_url, cal = _notice_settings()
     with _or_error_page():
@@ -510,9 +511,7 @@ def notice_preview(campaign: str) -> Response:
     return resp
 
 
-@bp.post("/campaigns/<campaign>/notice")
-@signed_in("hr")
-@_refused_to(_notice_page)
+@_form_post("/campaigns/<campaign>/notice", _notice_page, "hr")
 def notice_publish(campaign: str) -> Response:
     days, base_url, cal = _notice_settings()
     raw = _f("days") or str(days)
@@ -607,16 +606,14 @@ def _job_json(j: ReportJob) -> dict[str, Any]:
             "error": j.error}
 
 
-@bp.get("/campaigns/<campaign>/reports")
-@signed_in("hr", "reviewer")
+@_get("/campaigns/<campaign>/reports", "hr", "reviewer")
 def reports(campaign: str) -> Response:
     return _reports_page(campaign)
 
 
 def _reports_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                   ) -> Response:
-    with _or_error_page():
-        c = service().campaign(campaign)
+    c = _campaign(campaign)
     rows = [{"report": r.report, "sha256": r.sha256, "decisions": r.decisions,
              "generated_local": _local(r.generated_at, c["timezone"]),
              "file": _report_path(r.report).is_file()} for r in _reports_of(campaign)]
@@ -661,8 +658,7 @@ def generate_report(campaign: str) -> Response:
     return _redirect(f"/console/campaigns/{campaign}/reports", done="started")
 
 
-@bp.get("/report-jobs/<job>.json")
-@signed_in("hr", "reviewer")
+@_get("/report-jobs/<job>.json", "hr", "reviewer")
 def job_status(job: str) -> Response:
     _children().reap()
     j = report_jobs.get(service().store, job)
@@ -673,8 +669,7 @@ def job_status(job: str) -> Response:
     return jsonify(_job_json(j))
 
 
-@bp.get("/reports/<report>.pdf")
-@signed_in("hr", "reviewer")
+@_get("/reports/<report>.pdf", "hr", "reviewer")
 def report_file(report: str) -> Response:
     exists = any(r.report == report for c in service().campaigns()
                  for r in _reports_of(c["campaign"]))
