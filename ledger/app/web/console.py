@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, ParamSpec
 
 import segno
@@ -276,28 +276,6 @@ def _pending(stage: str) -> Session | Response:
     return s
 
 
-@bp.get("/sign-in/totp")
-def totp_form() -> Response:
-    s = _pending("totp")
-    if isinstance(s, Response):
-        return s
-    return _page("console_totp.html", csrf=s.csrf, error="")
-
-
-@bp.post("/sign-in/totp")
-def totp_submit() -> Response:
-    s = _pending("totp")
-    if isinstance(s, Response):
-        return s
-    lg = lang()
-    if not same(s.csrf, _field(CSRF_FIELD)):
-        return _page("console_totp.html", 400, csrf=s.csrf, error=lg.t("csrf"))
-    done = accounts().finish_totp(s, _field("code"), now())
-    if done is None:
-        return _after_bad_code(s, "console_totp.html")
-    return _with_session(_redirect("/console/", lg), done[1])
-
-
 def _after_bad_code(s: Session, template: str, **context: Any) -> Response:
     """A wrong code: ask again, unless the failure locked the account (then start over
     with the same message as any other refusal)."""
@@ -318,27 +296,50 @@ def _enrolment(s: Session) -> dict[str, Any]:
     return {"uri": uri, "secret": grouped, "qr": Markup(svg)}  # noqa: S704 (segno's SVG)
 
 
-@bp.get("/sign-in/enrol")
-def enrol_form() -> Response:
-    s = _pending("enrol")
+def _no_context(s: Session) -> dict[str, Any]:
+    return {}
+
+
+#: Checks a one-time code; a valid one is consumed and gives the full session.
+CodeCheck = Callable[[Accounts, Session, str, datetime], tuple[Session, str] | None]
+
+#: The sign-in steps that take a one-time code, at ``/sign-in/<stage>``:
+#: stage -> (its page, that page's context, the check of the code sent).
+_CODE_STEPS: dict[str, tuple[str, Callable[[Session], dict[str, Any]], CodeCheck]] = {
+    "totp": ("console_totp.html", _no_context, Accounts.finish_totp),
+    "enrol": ("console_enrol.html", _enrolment, Accounts.confirm_enrolment),
+}
+
+
+def _code_form(stage: str) -> Response:
+    """The page of the one-time-code ``stage`` (``totp`` or ``enrol``)."""
+    s = _pending(stage)
     if isinstance(s, Response):
         return s
-    return _page("console_enrol.html", csrf=s.csrf, error="", **_enrolment(s))
+    template, context, _ = _CODE_STEPS[stage]
+    return _page(template, csrf=s.csrf, error="", **context(s))
 
 
-@bp.post("/sign-in/enrol")
-def enrol_submit() -> Response:
-    s = _pending("enrol")
+def _code_submit(stage: str) -> Response:
+    """The code sent at ``stage``: the CSRF check, then the code's; signed in, asked
+    again, or started over."""
+    s = _pending(stage)
     if isinstance(s, Response):
         return s
     lg = lang()
+    template, context, check = _CODE_STEPS[stage]
     if not same(s.csrf, _field(CSRF_FIELD)):
-        return _page("console_enrol.html", 400, csrf=s.csrf, error=lg.t("csrf"),
-                     **_enrolment(s))
-    done = accounts().confirm_enrolment(s, _field("code"), now())
+        return _page(template, 400, csrf=s.csrf, error=lg.t("csrf"), **context(s))
+    done = check(accounts(), s, _field("code"), now())
     if done is None:
-        return _after_bad_code(s, "console_enrol.html", **_enrolment(s))
+        return _after_bad_code(s, template, **context(s))
     return _with_session(_redirect("/console/", lg), done[1])
+
+
+for _stage in _CODE_STEPS:  # endpoints totp_form, totp_submit, enrol_form, enrol_submit
+    bp.add_url_rule(f"/sign-in/{_stage}", f"{_stage}_form", partial(_code_form, _stage))
+    bp.add_url_rule(f"/sign-in/{_stage}", f"{_stage}_submit", partial(_code_submit, _stage),
+                    methods=["POST"])
 
 
 @bp.post("/sign-out")
