@@ -22,7 +22,9 @@ needs werkzeug's ``ProxyFix`` so that ``request.is_secure`` is true).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -135,23 +137,41 @@ def guard() -> Response | None:
     return None
 
 
+def guarded(view: Callable[[], Response]) -> Callable[[], Response]:
+    """A self-service POST: the rate limits and the CSRF check (``guard``) come first."""
+
+    @wraps(view)
+    def inner() -> Response:
+        refused = guard()
+        return refused if refused is not None else view()
+
+    return inner
+
+
+def refusal(exc: NotAllowed | BadData | Conflict, campaign: str, registration: str
+            ) -> Response:
+    """The form again, with what was typed: a factor that does not match (or an unknown
+    registration) is 403, the same words either way; bad data 400; a conflict 409."""
+    lg = lang()
+    if isinstance(exc, NotAllowed):
+        status, error = 403, lg.t("not_match")
+    elif isinstance(exc, Conflict):
+        status, error = 409, lg.t("conflict") + str(exc)
+    else:
+        status, error = 400, lg.t("bad") + str(exc)
+    return form_page(status, error=error, registration=registration, campaign=campaign)
+
+
 @bp.post("/status")
 @body_limit(PUBLIC_FORM_BYTES)
+@guarded
 def status_lookup() -> Response:
-    refused = guard()
-    if refused is not None:
-        return refused
-    lg = lang()
     campaign, registration = field("campaign"), field("registration")
     try:
         found = service().status(campaign, registration, field("factor"))
-    except NotAllowed:
-        return form_page(403, error=lg.t("not_match"), registration=registration,
-                         campaign=campaign)
-    except BadData as exc:
-        return form_page(400, error=lg.t("bad") + str(exc), registration=registration,
-                         campaign=campaign)
-    return result_page(campaign, found, lg)
+    except (NotAllowed, BadData) as exc:
+        return refusal(exc, campaign, registration)
+    return result_page(campaign, found, lang())
 
 
 def _local(moment: str | None, tz: ZoneInfo) -> str:
@@ -214,10 +234,8 @@ def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] 
 
 
 @bp.post("/appeal")
+@guarded
 def appeal() -> Response:
-    refused = guard()
-    if refused is not None:
-        return refused
     lg = lang()
     campaign, registration = field("campaign"), field("registration")
     data = {"registration": registration, "factor": field("factor"),
@@ -225,14 +243,8 @@ def appeal() -> Response:
             "statement": request.form.get("statement", "").strip()}
     try:
         filed = service().file_appeal(campaign, data, now())
-    except NotAllowed:
-        return form_page(403, error=lg.t("not_match"), registration=registration,
-                         campaign=campaign)
-    except (BadData, Conflict) as exc:
-        key = "conflict" if isinstance(exc, Conflict) else "bad"
-        return form_page(409 if isinstance(exc, Conflict) else 400,
-                         error=lg.t(key) + str(exc), registration=registration,
-                         campaign=campaign)
+    except (NotAllowed, BadData, Conflict) as exc:
+        return refusal(exc, campaign, registration)
     return page("status_result.html", lg=lg, filed=filed, campaign=service().campaign(campaign),
                 registration=registration, windows=None, appeal=None, log=service().log,
                 grounds=GROUNDS, tz="")
