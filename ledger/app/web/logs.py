@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -89,22 +90,30 @@ def tile(name: str, rest: str) -> Response:
     return resp
 
 
+def _proof(name: str, first: str, second: str,
+           prove: Callable[[str, int, int], list[bytes]]) -> Response:
+    """A proof between the query's ``first`` size or index (required) and its ``second``
+    size (by default the latest checkpoint's), as JSON with both and the hashes.
+
+    Raises:
+        BadData: a parameter is missing or not a decimal integer, or the proof cannot be
+            made between them.
+        NotFound: no such log, or no checkpoint yet.
+    """
+    s = store()
+    a = int_param(first)
+    b = int_param(second, s.latest_checkpoint(name).size)
+    return jsonify({first: a, second: b, "hashes": _b64(prove(name, a, b))})
+
+
 @bp.get("/logs/<name>/proof/inclusion")
 def inclusion(name: str) -> Response:
-    s = store()
-    index = int_param("index")
-    size = int_param("size", s.latest_checkpoint(name).size)
-    hashes = s.inclusion_proof(name, index, size)
-    return jsonify({"index": index, "size": size, "hashes": _b64(hashes)})
+    return _proof(name, "index", "size", store().inclusion_proof)
 
 
 @bp.get("/logs/<name>/proof/consistency")
 def consistency(name: str) -> Response:
-    s = store()
-    old = int_param("old")
-    new = int_param("new", s.latest_checkpoint(name).size)
-    hashes = s.consistency_proof(name, old, new)
-    return jsonify({"old": old, "new": new, "hashes": _b64(hashes)})
+    return _proof(name, "old", "new", store().consistency_proof)
 
 
 #: An entry index in the path: canonical decimal (no sign, no leading zeros), < 10**18.
