@@ -24,8 +24,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from functools import partial
+from typing import Any, ParamSpec
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
@@ -35,6 +35,7 @@ from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.app.web.credentials import bearer_token
+from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
 from ledger.app.web.ratelimit import client_key
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
@@ -42,7 +43,6 @@ from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 Params = ParamSpec("Params")
-R = TypeVar("R")
 JSON = dict[str, Any] | list[Any]
 
 
@@ -57,29 +57,28 @@ def now() -> datetime:
     return clock()
 
 
-def roles(*allowed: str) -> Callable[[Callable[Params, R]], Callable[Params, R]]:
-    """Require a bearer token of one of ``allowed`` roles; the caller goes to ``g.caller``."""
+def roles(*allowed: str) -> Callable[[Callable[Params, Response]], Callable[Params, Response]]:
+    """Require a bearer token of one of ``allowed`` roles; the caller goes to ``g.caller``.
 
-    def wrap(fn: Callable[Params, R]) -> Callable[Params, R]:
-        @wraps(fn)
-        def inner(*args: Params.args, **kwargs: Params.kwargs) -> R:
-            header = request.headers.get("Authorization", "")
-            token = bearer_token(header) if len(header) <= 200 else None
-            if token is None:
-                raise Unauthenticated("send 'Authorization: Bearer <token>'",
-                                      field="Authorization")
-            caller = service().authenticate(token)
-            if caller is None:
-                raise Unauthenticated("the token is unknown or revoked", field="Authorization")
-            if caller.role not in allowed:
-                raise NotAllowed(f"role {caller.role!r} may not do this; it needs "
-                                 f"{' or '.join(allowed)}", field="Authorization")
-            g.caller = caller
-            return fn(*args, **kwargs)
+    Raises (from the view):
+        Unauthenticated: no bearer token, or an unknown or revoked one.
+        NotAllowed: the token's role is not one of ``allowed``.
+    """
+    return checked_first(partial(_authorize, allowed))
 
-        return inner
 
-    return wrap
+def _authorize(allowed: tuple[str, ...]) -> None:
+    header = request.headers.get("Authorization", "")
+    token = bearer_token(header) if len(header) <= 200 else None
+    if token is None:
+        raise Unauthenticated("send 'Authorization: Bearer <token>'", field="Authorization")
+    caller = service().authenticate(token)
+    if caller is None:
+        raise Unauthenticated("the token is unknown or revoked", field="Authorization")
+    if caller.role not in allowed:
+        raise NotAllowed(f"role {caller.role!r} may not do this; it needs "
+                         f"{' or '.join(allowed)}", field="Authorization")
+    g.caller = caller
 
 
 def caller() -> Caller:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial, wraps
+from functools import partial
 from typing import Any, ParamSpec
 
 import segno
@@ -46,6 +46,7 @@ from ledger.app.web.forms import (
     well_formed,
     words,
 )
+from ledger.app.web.guards import checked_first
 from ledger.app.web.ratelimit import client_key
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -176,28 +177,25 @@ def signed_in(*allowed: str) -> Callable[[Callable[P, Response]], Callable[P, Re
     The session is in ``flask.g.console_session``.
     """
 
-    def wrap(fn: Callable[P, Response]) -> Callable[P, Response]:
-        @wraps(fn)
-        def inner(*args: P.args, **kwargs: P.kwargs) -> Response:
-            s = current_session()
-            if s is None or s.stage != "full":
-                resp = _redirect("/console/sign-in" if s is None else _next_step(s))
-                if s is None:
-                    clear_cookie(resp, SESSION_COOKIE)
-                return resp
-            if s.role not in allowed and s.role != "admin":
-                lg = lang()
-                return page("console_forbidden.html", 403, allowed=allowed,
-                            error=lg.t("forbidden"))
-            if request.method == "POST" and not same(s.csrf, _field(CSRF_FIELD)):
-                return page("console_forbidden.html", 400, allowed=allowed,
-                            error=lang().t("csrf"))
-            g.console_session = s
-            return fn(*args, **kwargs)
+    return checked_first(partial(_admit, allowed))
 
-        return inner
 
-    return wrap
+def _admit(allowed: tuple[str, ...]) -> Response | None:
+    """None for a full session of an ``allowed`` role (or admin) whose POST carries its
+    CSRF token, the session then in ``g.console_session``; else the answer instead."""
+    s = current_session()
+    if s is None or s.stage != "full":
+        resp = _redirect("/console/sign-in" if s is None else _next_step(s))
+        if s is None:
+            clear_cookie(resp, SESSION_COOKIE)
+        return resp
+    if s.role not in allowed and s.role != "admin":
+        lg = lang()
+        return page("console_forbidden.html", 403, allowed=allowed, error=lg.t("forbidden"))
+    if request.method == "POST" and not same(s.csrf, _field(CSRF_FIELD)):
+        return page("console_forbidden.html", 400, allowed=allowed, error=lang().t("csrf"))
+    g.console_session = s
+    return None
 
 
 def session() -> Session:

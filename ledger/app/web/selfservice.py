@@ -22,9 +22,7 @@ needs werkzeug's ``ProxyFix`` so that ``request.is_secure`` is true).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +35,7 @@ from ledger.absence.service import AbsenceService
 from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, now, public_limited
 from ledger.app.web.forms import Lang, words
+from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
@@ -137,15 +136,8 @@ def guard() -> Response | None:
     return None
 
 
-def guarded(view: Callable[[], Response]) -> Callable[[], Response]:
-    """A self-service POST: the rate limits and the CSRF check (``guard``) come first."""
-
-    @wraps(view)
-    def inner() -> Response:
-        refused = guard()
-        return refused if refused is not None else view()
-
-    return inner
+#: A self-service POST: the rate limits and the CSRF check (``guard``) come first.
+guarded = checked_first(guard)
 
 
 def refusal(exc: NotAllowed | BadData | Conflict, campaign: str, registration: str
