@@ -23,7 +23,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ParamSpec
 
@@ -32,12 +31,13 @@ from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from ledger import jsonread
 from ledger.absence.imports import MAX_IMPORT_BYTES
-from ledger.absence.service import AbsenceService, Caller, parse_registration
+from ledger.absence.service import Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
 from ledger.app.web.ratelimit import client_key
+from ledger.app.web.services import now, service
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,15 +46,6 @@ Params = ParamSpec("Params")
 JSON = dict[str, Any] | list[Any]
 
 
-def service() -> AbsenceService:
-    s: AbsenceService = current_app.extensions["absentia.absence"]
-    return s
-
-
-def now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get(
-        "absentia.clock", lambda: datetime.now(UTC))
-    return clock()
 
 
 def roles(*allowed: str) -> Callable[[Callable[Params, Response]], Callable[Params, Response]]:

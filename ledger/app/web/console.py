@@ -22,7 +22,7 @@ adapter: it reads the clock, the cookies and the forms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, ParamSpec
 
@@ -48,6 +48,7 @@ from ledger.app.web.forms import (
 )
 from ledger.app.web.guards import checked_first
 from ledger.app.web.ratelimit import client_key
+from ledger.app.web.services import now
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -82,11 +83,6 @@ def accounts() -> Accounts:
     a: Accounts = current_app.extensions["absentia.accounts"]
     return a
 
-
-def now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get(
-        "absentia.clock", lambda: datetime.now(UTC))
-    return clock()
 
 
 # -- cookies and CSRF ----------------------------------------------------------------------

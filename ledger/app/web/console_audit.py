@@ -40,10 +40,10 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, sen
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 
-from ledger.absence.service import AbsenceService
 from ledger.app.export import export_log
 from ledger.app.web import console
 from ledger.app.web.forms import Lang, words
+from ledger.app.web.services import service, store
 from ledger.errors import BadData, LedgerError, NotFound, VerificationError
 from ledger.events import LOG_CREATED, LOG_KEY_ADDED
 from ledger.note import Ed25519Verifier, SignedNote
@@ -197,14 +197,6 @@ def jobs() -> Jobs:
     return j
 
 
-def store() -> LedgerStore:
-    s: LedgerStore = current_app.extensions["absentia.store"]
-    return s
-
-
-def service() -> AbsenceService:
-    a: AbsenceService = current_app.extensions["absentia.absence"]
-    return a
 
 
 bp.after_request(console.headers)

@@ -31,12 +31,12 @@ from sqlalchemy import select
 
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.reports)
 from ledger.absence.imports import MAX_IMPORT_BYTES
-from ledger.absence.service import AbsenceService
 from ledger.app.web import console
-from ledger.app.web.console import actor, now, session
+from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
 from ledger.app.web.forms import Lang
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
+from ledger.app.web.services import now, service
 from ledger.config import PublicitySettings
 from ledger.entry import parse_utc
 from ledger.errors import (
@@ -68,10 +68,6 @@ DONE = {"reviewed", "makeup", "mass", "accommodation", "ruled", "imported", "pub
 def lang() -> Lang:
     return Lang.of_request(ALL_TEXT)
 
-
-def service() -> AbsenceService:
-    s: AbsenceService = current_app.extensions["absentia.absence"]
-    return s
 
 
 #: Console pages: sign-in, role and CSRF checks (see ``ledger.app.web.console``).

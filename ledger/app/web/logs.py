@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
+from ledger.app.web.services import store
 from ledger.errors import BadData
-from ledger.storage.store import LedgerStore
 from ledger.tiles import TileRef
 from ledger.witness.client import cosigned_note
 
@@ -21,11 +21,6 @@ bp = Blueprint("logs", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 # tlog-tiles §Checkpoints: mutable, so no caching beyond a few seconds.
 CHECKPOINT_CACHE = "public, max-age=2"
-
-
-def store() -> LedgerStore:
-    s: LedgerStore = current_app.extensions["absentia.store"]
-    return s
 
 
 def int_param(name: str, default: int | None = None) -> int:

@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.
 from ledger.absence.service import AbsenceService
 from ledger.app.web.api import body, caller, ok, roles
 from ledger.app.web.problems import problem
+from ledger.app.web.services import now, service
 from ledger.config import PublicitySettings
 from ledger.errors import BadData, NotFound
 from ledger.witness.client import WitnessQuorumUnavailable, WitnessSettings
@@ -37,15 +37,6 @@ bp = Blueprint("publicity", __name__, static_folder=str(STATIC),
                static_url_path="/static/publicity")
 
 
-def service() -> AbsenceService:
-    s: AbsenceService = current_app.extensions["absentia.absence"]
-    return s
-
-
-def now() -> datetime:
-    clock = current_app.extensions.get("absentia.clock", lambda: datetime.now(UTC))
-    moment: datetime = clock()
-    return moment
 
 
 def settings() -> PublicitySettings:

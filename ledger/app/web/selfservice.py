@@ -33,10 +33,11 @@ from werkzeug.exceptions import TooManyRequests
 from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.appeals)
 from ledger.absence.service import AbsenceService
 from ledger.app.web import forms
-from ledger.app.web.api import lookup_limited, now, public_limited
+from ledger.app.web.api import lookup_limited, public_limited
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
+from ledger.app.web.services import now
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
 
