@@ -31,7 +31,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from ledger import jsonread
 from ledger.absence.imports import MAX_IMPORT_BYTES
-from ledger.absence.service import Caller, parse_registration
+from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.guards import checked_first
@@ -235,6 +235,30 @@ def platform_windows() -> Response:
 # -- campaigns, candidates, windows (hr) ---------------------------------------------
 
 
+#: Roles that may read a campaign's records.
+STAFF = ("hr", "reviewer", "auditor")
+
+#: The staff's reads of one record or list by its path's one argument, answered as JSON:
+#: endpoint -> (path, the read).
+PLAIN_READS: dict[str, tuple[str, Callable[[AbsenceService, str], JSON]]] = {
+    "campaign": ("/campaigns/<campaign>", lambda s, key: s.campaign(key)),
+    "candidates": ("/campaigns/<campaign>/candidates", lambda s, key: s.candidates(key)),
+    "window": ("/windows/<window>", lambda s, key: s.window(key)),
+    "decision": ("/decisions/<decision>", lambda s, key: s.decision(key)),
+    "alerts": ("/campaigns/<campaign>/alerts", lambda s, key: s.alerts(key)),
+    "statistics": ("/campaigns/<campaign>/statistics", lambda s, key: s.statistics(key)),
+}
+
+
+def _plain_read(read: Callable[[AbsenceService, str], JSON], **view_args: str) -> Response:
+    (key,) = view_args.values()
+    return ok(read(service(), key))
+
+
+for _endpoint, (_path, _read) in PLAIN_READS.items():
+    bp.add_url_rule(_path, _endpoint, roles(*STAFF)(partial(_plain_read, _read)))
+
+
 @bp.get("/campaigns")
 @roles("hr", "reviewer", "auditor")
 def campaigns() -> Response:
@@ -247,12 +271,6 @@ def create_campaign() -> Response:
     return ok(service().create_campaign(caller(), body(), now()), 201)
 
 
-@bp.get("/campaigns/<campaign>")
-@roles("hr", "reviewer", "auditor")
-def campaign(campaign: str) -> Response:
-    return ok(service().campaign(campaign))
-
-
 @bp.post("/campaigns/<campaign>/candidates")
 @roles("hr")
 @body_limit(MAX_IMPORT_BYTES)
@@ -260,12 +278,6 @@ def import_candidates(campaign: str) -> Response:
     ctype = request.content_type or ""
     rows = service().import_candidates(caller(), campaign, request.get_data(), ctype, now())
     return ok({"imported": len(rows), "candidates": rows}, 201)
-
-
-@bp.get("/campaigns/<campaign>/candidates")
-@roles("hr", "reviewer", "auditor")
-def candidates(campaign: str) -> Response:
-    return ok(service().candidates(campaign))
 
 
 @bp.get("/candidates/<subject>/personal-data")
@@ -298,12 +310,6 @@ def schedule(campaign: str) -> Response:
 def windows(campaign: str) -> Response:
     return ok(service().windows(campaign, undecided_only=flag_arg("undecided"),
                                 limit=limit_arg(), after=arg("after")))
-
-
-@bp.get("/windows/<window>")
-@roles("hr", "reviewer", "auditor")
-def window(window: str) -> Response:
-    return ok(service().window(window))
 
 
 @bp.post("/windows/<window>/accommodations")
@@ -339,12 +345,6 @@ def decisions(campaign: str) -> Response:
     return ok(service().decisions(campaign, outcome=request.args.get("outcome"),
                                   pending_review=flag_arg("pending_review"),
                                   limit=limit_arg(), after=arg("after")))
-
-
-@bp.get("/decisions/<decision>")
-@roles("hr", "reviewer", "auditor")
-def decision(decision: str) -> Response:
-    return ok(service().decision(decision))
 
 
 @bp.get("/campaigns/<campaign>/reviews")
@@ -399,22 +399,10 @@ def rule_appeal(appeal: str) -> Response:
     return ok(service().rule_appeal(caller(), appeal, body(), now()))
 
 
-@bp.get("/campaigns/<campaign>/alerts")
-@roles("hr", "reviewer", "auditor")
-def alerts(campaign: str) -> Response:
-    return ok(service().alerts(campaign))
-
-
 @bp.post("/alerts/<path:alert>/resolution")
 @roles("reviewer")
 def resolve_alert(alert: str) -> Response:
     return ok(service().resolve_alert(caller(), alert, body(), now()))
-
-
-@bp.get("/campaigns/<campaign>/statistics")
-@roles("hr", "reviewer", "auditor")
-def statistics(campaign: str) -> Response:
-    return ok(service().statistics(campaign))
 
 
 @bp.get("/access-log")
