@@ -19,9 +19,8 @@ The clock is read here (``now()``) and passed to the service.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from functools import partial
+from typing import Any, ParamSpec
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
@@ -31,51 +30,42 @@ from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.app.web.credentials import bearer_token
+from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
 from ledger.app.web.ratelimit import RateLimiter, client_key
+from ledger.app.web.services import now, service
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 Params = ParamSpec("Params")
-R = TypeVar("R")
 JSON = dict[str, Any] | list[Any]
 
 
-def service() -> AbsenceService:
-    s: AbsenceService = current_app.extensions["absentia.absence"]
-    return s
 
 
-def now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get(
-        "absentia.clock", lambda: datetime.now(UTC))
-    return clock()
+def roles(*allowed: str) -> Callable[[Callable[Params, Response]], Callable[Params, Response]]:
+    """Require a bearer token of one of ``allowed`` roles; the caller goes to ``g.caller``.
+
+    Raises (from the view):
+        Unauthenticated: no bearer token, or an unknown or revoked one.
+        NotAllowed: the token's role is not one of ``allowed``.
+    """
+    return checked_first(partial(_authorize, allowed))
 
 
-def roles(*allowed: str) -> Callable[[Callable[Params, R]], Callable[Params, R]]:
-    """Require a bearer token of one of ``allowed`` roles; the caller goes to ``g.caller``."""
-
-    def wrap(fn: Callable[Params, R]) -> Callable[Params, R]:
-        @wraps(fn)
-        def inner(*args: Params.args, **kwargs: Params.kwargs) -> R:
-            header = request.headers.get("Authorization", "")
-            token = bearer_token(header) if len(header) <= 200 else None
-            if token is None:
-                raise Unauthenticated("send 'Authorization: Bearer <token>'",
-                                      field="Authorization")
-            caller = service().authenticate(token)
-            if caller is None:
-                raise Unauthenticated("the token is unknown or revoked", field="Authorization")
-            if caller.role not in allowed:
-                raise NotAllowed(f"role {caller.role!r} may not do this; it needs "
-                                 f"{' or '.join(allowed)}", field="Authorization")
-            g.caller = caller
-            return fn(*args, **kwargs)
-
-        return inner
-
-    return wrap
+def _authorize(allowed: tuple[str, ...]) -> None:
+    header = request.headers.get("Authorization", "")
+    token = bearer_token(header) if len(header) <= 200 else None
+    if token is None:
+        raise Unauthenticated("send 'Authorization: Bearer <token>'", field="Authorization")
+    caller = service().authenticate(token)
+    if caller is None:
+        raise Unauthenticated("the token is unknown or revoked", field="Authorization")
+    if caller.role not in allowed:
+        raise NotAllowed(f"role {caller.role!r} may not do this; it needs "
+                         f"{' or '.join(allowed)}", field="Authorization")
+    g.caller = caller
 
 
 def caller() -> Caller:
@@ -217,6 +207,30 @@ def platform_windows() -> Response:
 # -- campaigns, candidates, windows (hr) ---------------------------------------------
 
 
+#: Roles that may read a campaign's records.
+STAFF = ("hr", "reviewer", "auditor")
+
+#: The staff's reads of one record or list by its path's one argument, answered as JSON:
+#: endpoint -> (path, the read).
+PLAIN_READS: dict[str, tuple[str, Callable[[AbsenceService, str], JSON]]] = {
+    "campaign": ("/campaigns/<campaign>", lambda s, key: s.campaign(key)),
+    "candidates": ("/campaigns/<campaign>/candidates", lambda s, key: s.candidates(key)),
+    "window": ("/windows/<window>", lambda s, key: s.window(key)),
+    "decision": ("/decisions/<decision>", lambda s, key: s.decision(key)),
+    "alerts": ("/campaigns/<campaign>/alerts", lambda s, key: s.alerts(key)),
+    "statistics": ("/campaigns/<campaign>/statistics", lambda s, key: s.statistics(key)),
+}
+
+
+def _plain_read(read: Callable[[AbsenceService, str], JSON], **view_args: str) -> Response:
+    (key,) = view_args.values()
+    return ok(read(service(), key))
+
+
+for _endpoint, (_path, _read) in PLAIN_READS.items():
+    bp.add_url_rule(_path, _endpoint, roles(*STAFF)(partial(_plain_read, _read)))
+
+
 @bp.get("/campaigns")
 @roles("hr", "reviewer", "auditor")
 def campaigns() -> Response:
@@ -229,12 +243,6 @@ def create_campaign() -> Response:
     return ok(service().create_campaign(caller(), body(), now()), 201)
 
 
-@bp.get("/campaigns/<campaign>")
-@roles("hr", "reviewer", "auditor")
-def campaign(campaign: str) -> Response:
-    return ok(service().campaign(campaign))
-
-
 @bp.post("/campaigns/<campaign>/candidates")
 @roles("hr")
 @body_limit(MAX_IMPORT_BYTES)
@@ -242,12 +250,6 @@ def import_candidates(campaign: str) -> Response:
     ctype = request.content_type or ""
     rows = service().import_candidates(caller(), campaign, request.get_data(), ctype, now())
     return ok({"imported": len(rows), "candidates": rows}, 201)
-
-
-@bp.get("/campaigns/<campaign>/candidates")
-@roles("hr", "reviewer", "auditor")
-def candidates(campaign: str) -> Response:
-    return ok(service().candidates(campaign))
 
 
 @bp.get("/candidates/<subject>/personal-data")
@@ -280,12 +282,6 @@ def schedule(campaign: str) -> Response:
 def windows(campaign: str) -> Response:
     return ok(service().windows(campaign, undecided_only=flag_arg("undecided"),
                                 limit=limit_arg(), after=arg("after")))
-
-
-@bp.get("/windows/<window>")
-@roles("hr", "reviewer", "auditor")
-def window(window: str) -> Response:
-    return ok(service().window(window))
 
 
 @bp.post("/windows/<window>/accommodations")
@@ -321,12 +317,6 @@ def decisions(campaign: str) -> Response:
     return ok(service().decisions(campaign, outcome=request.args.get("outcome"),
                                   pending_review=flag_arg("pending_review"),
                                   limit=limit_arg(), after=arg("after")))
-
-
-@bp.get("/decisions/<decision>")
-@roles("hr", "reviewer", "auditor")
-def decision(decision: str) -> Response:
-    return ok(service().decision(decision))
 
 
 @bp.get("/campaigns/<campaign>/reviews")
@@ -381,22 +371,10 @@ def rule_appeal(appeal: str) -> Response:
     return ok(service().rule_appeal(caller(), appeal, body(), now()))
 
 
-@bp.get("/campaigns/<campaign>/alerts")
-@roles("hr", "reviewer", "auditor")
-def alerts(campaign: str) -> Response:
-    return ok(service().alerts(campaign))
-
-
 @bp.post("/alerts/<path:alert>/resolution")
 @roles("reviewer")
 def resolve_alert(alert: str) -> Response:
     return ok(service().resolve_alert(caller(), alert, body(), now()))
-
-
-@bp.get("/campaigns/<campaign>/statistics")
-@roles("hr", "reviewer", "auditor")
-def statistics(campaign: str) -> Response:
-    return ok(service().statistics(campaign))
 
 
 @bp.get("/access-log")

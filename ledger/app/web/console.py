@@ -22,8 +22,8 @@ adapter: it reads the clock, the cookies and the forms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import wraps
+from datetime import datetime
+from functools import partial
 from typing import Any, ParamSpec
 
 import segno
@@ -44,8 +44,11 @@ from ledger.app.web.forms import (
     same,
     set_cookie,
     well_formed,
+    words,
 )
+from ledger.app.web.guards import checked_first
 from ledger.app.web.ratelimit import client_key
+from ledger.app.web.services import now
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -56,62 +59,8 @@ MAX_FIELD = 1100  # a password may be up to 1024 characters
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
 #: Interface text: key -> (Chinese, English).
-TEXT: dict[str, tuple[str, str]] = {
-    "console": ("管理控制台", "Console"),
-    "sign_in": ("登录", "Sign in"),
-    "login": ("登录名", "Login"),
-    "password": ("密码", "Password"),
-    "failed": ("登录名或密码错误，或账户已暂时锁定。请稍后再试。",
-               "The login or password is wrong, or the account is locked for a while. "
-               "Try again later."),
-    "forbidden": ("您的角色无权访问此页面。", "Your role may not open this page."),
-    "may_open": ("可访问的角色：", "Roles that may: "),
-    "back": ("返回控制台首页", "Back to the console"),
-    "csrf": ("表单已过期或来自其他网站，未予处理。请重新打开登录页。",
-             "The form expired or came from another site, so it was not accepted. "
-             "Open the sign-in page again."),
-    "expired": ("登录已超时，请重新登录。", "The sign-in timed out; please sign in again."),
-    "too_many": ("此网络地址的登录尝试过多，请5分钟后再试。",
-                 "Too many sign-in attempts from this network address. "
-                 "Try again in 5 minutes."),
-    "totp_title": ("动态验证码", "Authenticator code"),
-    "totp_intro": ("请输入身份验证器应用中显示的6位验证码。",
-                   "Enter the 6-digit code your authenticator app shows."),
-    "code": ("验证码", "Code"),
-    "code_hint": ("6位数字，每30秒更新。", "6 digits; a new one every 30 seconds."),
-    "bad_code": ("验证码无效或已使用过，请输入新的验证码。",
-                 "The code is wrong or was already used; enter a new one."),
-    "verify": ("验证", "Verify"),
-    "enrol_title": ("设置动态验证码", "Set up an authenticator"),
-    "enrol_intro": ("您的角色须使用双重验证。请用身份验证器应用扫描二维码，或手动输入密钥，"
-                    "然后输入应用显示的6位验证码以完成设置。",
-                    "Your role requires a second factor. Scan the QR code with an "
-                    "authenticator app, or type the key in by hand, then enter the 6-digit "
-                    "code it shows to finish."),
-    "qr_label": ("身份验证器二维码", "QR code for the authenticator app"),
-    "secret": ("密钥（手动输入）", "Key (to type in by hand)"),
-    "uri": ("配置链接", "Setup link"),
-    "home_title": ("管理控制台", "Console"),
-    "signed_in_as": ("当前登录：", "Signed in as "),
-    "role": ("角色", "Role"),
-    "user": ("用户编号", "User id"),
-    "session_until": ("本次登录最迟有效至", "This session ends at the latest at"),
-    "links": ("功能", "Pages"),
-    "notices": ("公示", "Public notices"),
-    "campaigns": ("招聘批次与复核", "Campaigns, reviews and appeals"),
-    "audit": ("审计：账本、校验与访问记录", "Audit: logs, verification, access trail"),
-    "status": ("考生查询页", "Candidate status page"),
-    "logs": ("账本首页", "Ledger home"),
-    "sign_out": ("退出登录", "Sign out"),
-    "signed_out": ("您已退出登录。", "You have signed out."),
-    "other_lang": ("English", "中文"),
-}
-ROLES: dict[str, tuple[str, str]] = {
-    "hr": ("人事经办", "HR operator"),
-    "reviewer": ("人事复核", "HR reviewer"),
-    "auditor": ("审计", "Auditor"),
-    "admin": ("管理员", "Administrator"),
-}
+TEXT: dict[str, tuple[str, str]] = words("console.text")
+ROLES: dict[str, tuple[str, str]] = words("console.roles")
 
 
 def lang() -> Lang:
@@ -134,11 +83,6 @@ def accounts() -> Accounts:
     a: Accounts = current_app.extensions["absentia.accounts"]
     return a
 
-
-def now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get(
-        "absentia.clock", lambda: datetime.now(UTC))
-    return clock()
 
 
 # -- cookies and CSRF ----------------------------------------------------------------------
@@ -194,17 +138,25 @@ def _csrf_refused() -> Response:
     return resp
 
 
-@bp.after_request
-def _security_headers(resp: Response) -> Response:
-    resp.headers["Content-Security-Policy"] = CSP
+def headers(resp: Response, *, opener_isolated: bool = True) -> Response:
+    """The console's security headers on ``resp``: CSP and no framing (unless the page set
+    its own CSP, as the HR notice preview does with its framing rule), no caching, no
+    sniffing, no referrer, HSTS on HTTPS; ``Cross-Origin-Opener-Policy: same-origin``
+    when ``opener_isolated``."""
+    if "Content-Security-Policy" not in resp.headers:
+        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Referrer-Policy"] = "no-referrer"
-    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if opener_isolated:
+        resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure:
         resp.headers["Strict-Transport-Security"] = "max-age=31536000"
     return resp
+
+
+bp.after_request(headers)
 
 
 # -- for the console's pages (other blueprints under /console) -----------------------------
@@ -221,28 +173,25 @@ def signed_in(*allowed: str) -> Callable[[Callable[P, Response]], Callable[P, Re
     The session is in ``flask.g.console_session``.
     """
 
-    def wrap(fn: Callable[P, Response]) -> Callable[P, Response]:
-        @wraps(fn)
-        def inner(*args: P.args, **kwargs: P.kwargs) -> Response:
-            s = current_session()
-            if s is None or s.stage != "full":
-                resp = _redirect("/console/sign-in" if s is None else _next_step(s))
-                if s is None:
-                    clear_cookie(resp, SESSION_COOKIE)
-                return resp
-            if s.role not in allowed and s.role != "admin":
-                lg = lang()
-                return page("console_forbidden.html", 403, allowed=allowed,
-                            error=lg.t("forbidden"))
-            if request.method == "POST" and not same(s.csrf, _field(CSRF_FIELD)):
-                return page("console_forbidden.html", 400, allowed=allowed,
-                            error=lang().t("csrf"))
-            g.console_session = s
-            return fn(*args, **kwargs)
+    return checked_first(partial(_admit, allowed))
 
-        return inner
 
-    return wrap
+def _admit(allowed: tuple[str, ...]) -> Response | None:
+    """None for a full session of an ``allowed`` role (or admin) whose POST carries its
+    CSRF token, the session then in ``g.console_session``; else the answer instead."""
+    s = current_session()
+    if s is None or s.stage != "full":
+        resp = _redirect("/console/sign-in" if s is None else _next_step(s))
+        if s is None:
+            clear_cookie(resp, SESSION_COOKIE)
+        return resp
+    if s.role not in allowed and s.role != "admin":
+        lg = lang()
+        return page("console_forbidden.html", 403, allowed=allowed, error=lg.t("forbidden"))
+    if request.method == "POST" and not same(s.csrf, _field(CSRF_FIELD)):
+        return page("console_forbidden.html", 400, allowed=allowed, error=lang().t("csrf"))
+    g.console_session = s
+    return None
 
 
 def session() -> Session:
@@ -321,28 +270,6 @@ def _pending(stage: str) -> Session | Response:
     return s
 
 
-@bp.get("/sign-in/totp")
-def totp_form() -> Response:
-    s = _pending("totp")
-    if isinstance(s, Response):
-        return s
-    return _page("console_totp.html", csrf=s.csrf, error="")
-
-
-@bp.post("/sign-in/totp")
-def totp_submit() -> Response:
-    s = _pending("totp")
-    if isinstance(s, Response):
-        return s
-    lg = lang()
-    if not same(s.csrf, _field(CSRF_FIELD)):
-        return _page("console_totp.html", 400, csrf=s.csrf, error=lg.t("csrf"))
-    done = accounts().finish_totp(s, _field("code"), now())
-    if done is None:
-        return _after_bad_code(s, "console_totp.html")
-    return _with_session(_redirect("/console/", lg), done[1])
-
-
 def _after_bad_code(s: Session, template: str, **context: Any) -> Response:
     """A wrong code: ask again, unless the failure locked the account (then start over
     with the same message as any other refusal)."""
@@ -363,27 +290,50 @@ def _enrolment(s: Session) -> dict[str, Any]:
     return {"uri": uri, "secret": grouped, "qr": Markup(svg)}  # noqa: S704 (segno's SVG)
 
 
-@bp.get("/sign-in/enrol")
-def enrol_form() -> Response:
-    s = _pending("enrol")
+def _no_context(s: Session) -> dict[str, Any]:
+    return {}
+
+
+#: Checks a one-time code; a valid one is consumed and gives the full session.
+CodeCheck = Callable[[Accounts, Session, str, datetime], tuple[Session, str] | None]
+
+#: The sign-in steps that take a one-time code, at ``/sign-in/<stage>``:
+#: stage -> (its page, that page's context, the check of the code sent).
+_CODE_STEPS: dict[str, tuple[str, Callable[[Session], dict[str, Any]], CodeCheck]] = {
+    "totp": ("console_totp.html", _no_context, Accounts.finish_totp),
+    "enrol": ("console_enrol.html", _enrolment, Accounts.confirm_enrolment),
+}
+
+
+def _code_form(stage: str) -> Response:
+    """The page of the one-time-code ``stage`` (``totp`` or ``enrol``)."""
+    s = _pending(stage)
     if isinstance(s, Response):
         return s
-    return _page("console_enrol.html", csrf=s.csrf, error="", **_enrolment(s))
+    template, context, _ = _CODE_STEPS[stage]
+    return _page(template, csrf=s.csrf, error="", **context(s))
 
 
-@bp.post("/sign-in/enrol")
-def enrol_submit() -> Response:
-    s = _pending("enrol")
+def _code_submit(stage: str) -> Response:
+    """The code sent at ``stage``: the CSRF check, then the code's; signed in, asked
+    again, or started over."""
+    s = _pending(stage)
     if isinstance(s, Response):
         return s
     lg = lang()
+    template, context, check = _CODE_STEPS[stage]
     if not same(s.csrf, _field(CSRF_FIELD)):
-        return _page("console_enrol.html", 400, csrf=s.csrf, error=lg.t("csrf"),
-                     **_enrolment(s))
-    done = accounts().confirm_enrolment(s, _field("code"), now())
+        return _page(template, 400, csrf=s.csrf, error=lg.t("csrf"), **context(s))
+    done = check(accounts(), s, _field("code"), now())
     if done is None:
-        return _after_bad_code(s, "console_enrol.html", **_enrolment(s))
+        return _after_bad_code(s, template, **context(s))
     return _with_session(_redirect("/console/", lg), done[1])
+
+
+for _stage in _CODE_STEPS:  # endpoints totp_form, totp_submit, enrol_form, enrol_submit
+    bp.add_url_rule(f"/sign-in/{_stage}", f"{_stage}_form", partial(_code_form, _stage))
+    bp.add_url_rule(f"/sign-in/{_stage}", f"{_stage}_submit", partial(_code_submit, _stage),
+                    methods=["POST"])
 
 
 @bp.post("/sign-out")

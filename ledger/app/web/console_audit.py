@@ -39,10 +39,10 @@ from typing import Any, ParamSpec
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
 from flask.blueprints import BlueprintSetupState
 
-from ledger.absence.service import AbsenceService
 from ledger.app.export import export_log
 from ledger.app.web import console
-from ledger.app.web.forms import Lang
+from ledger.app.web.forms import Lang, words
+from ledger.app.web.services import service, store
 from ledger.errors import BadData, LedgerError, NotFound, VerificationError
 from ledger.events import LOG_CREATED, LOG_KEY_ADDED
 from ledger.note import Ed25519Verifier, SignedNote
@@ -63,67 +63,7 @@ MAX_JOBS = 64  # finished jobs beyond this many are forgotten, oldest first
 MAX_SUBJECT = 128
 
 #: Interface text: key -> (Chinese, English); the console's own texts included.
-TEXT: dict[str, tuple[str, str]] = {
-    **console.TEXT,
-    "audit_title": ("审计：账本与检查点", "Audit: logs and checkpoints"),
-    "log_title": ("审计：账本 {name}", "Audit: log {name}"),
-    "access_title": ("审计：个人信息访问记录", "Audit: access to personal data"),
-    "origin": ("来源标识", "Origin"),
-    "size": ("条目数", "Entries"),
-    "latest": ("最新检查点", "Latest checkpoint"),
-    "no_checkpoint": ("尚无检查点。", "No checkpoint yet."),
-    "public_tiles": ("公开的瓦片（tlog-tiles）", "Public tiles (tlog-tiles)"),
-    "details": ("检查点历史、密钥与核验", "Checkpoint history, keys and verification"),
-    "export": ("下载导出包（zip）", "Download the export (zip)"),
-    "access_link": ("个人信息访问记录", "Access to personal data"),
-    "history": ("检查点历史", "Checkpoint history"),
-    "history_caption": ("共 {n} 个检查点，新的在前。", "{n} checkpoints, newest first."),
-    "time": ("签署时间（UTC）", "Signed at (UTC)"),
-    "key_id": ("密钥编号", "Key id"),
-    "root": ("根哈希", "Root hash"),
-    "keys": ("验证密钥历史", "Verifier key history"),
-    "keys_intro": ("本账本使用过的全部验证密钥（最后一个为当前密钥）。",
-                   "Every verifier key this log has used (the last one is current)."),
-    "key_events": ("账本中的密钥记录", "Key entries in the ledger"),
-    "index": ("账本序号", "Ledger index"),
-    "type": ("类型", "Type"),
-    "verifier_key": ("验证密钥", "Verifier key"),
-    "reason": ("原因", "Reason"),
-    "previous": ("前一密钥", "Previous key"),
-    "witnesses": ("见证方联署", "Witness cosignatures"),
-    "witnesses_none": ("暂无见证方联署。", "None yet."),
-    "signer": ("签名方", "Signer"),
-    "checkpoint_size": ("检查点条目数", "Checkpoint size"),
-    "verify_title": ("立即核验", "Verify now"),
-    "verify_intro": ("导出本账本的全部瓦片，并用账本的验证密钥逐条重新核验（在服务器上运行）。",
-                     "Exports every tile of this log and checks each entry again with the "
-                     "log's verifier keys (runs on the server)."),
-    "verify_button": ("立即核验", "Verify now"),
-    "progress": ("核验进度", "Verification progress"),
-    "phase_export": ("正在导出", "Exporting"),
-    "phase_verify": ("正在核验", "Verifying"),
-    "running": ("进行中……", "Running…"),
-    "reload": ("刷新以查看进度", "Reload to see the progress"),
-    "ok": ("核验通过：{entries} 个条目，{tiles} 个瓦片，用时 {seconds} 秒。",
-           "Verified: {entries} entries, {tiles} tiles in {seconds} s."),
-    "failed_at": ("核验失败：第一个有问题的序号为 {index}。",
-                  "Verification FAILED: the first bad index is {index}."),
-    "failed": ("核验失败。", "Verification FAILED."),
-    "no_job": ("没有这个核验任务（服务器可能已重启）。",
-               "No such verification (the server may have restarted)."),
-    "subject": ("考生编号", "Subject"),
-    "filter": ("筛选", "Filter"),
-    "all": ("显示全部", "Show all"),
-    "actor": ("访问者", "Viewed by"),
-    "purpose": ("用途", "Purpose"),
-    "fields": ("字段", "Fields"),
-    "at": ("时间", "At"),
-    "access_none": ("没有访问记录。", "No access recorded."),
-    "newer": ("较新", "Newer"),
-    "older": ("较早", "Older"),
-    "page_n": ("第 {n} 页", "Page {n}"),
-    "back_audit": ("返回审计首页", "Back to the audit overview"),
-}
+TEXT: dict[str, tuple[str, str]] = {**console.TEXT, **words("console_audit.text")}
 
 
 def lang() -> Lang:
@@ -256,27 +196,9 @@ def jobs() -> Jobs:
     return j
 
 
-def store() -> LedgerStore:
-    s: LedgerStore = current_app.extensions["absentia.store"]
-    return s
 
 
-def service() -> AbsenceService:
-    a: AbsenceService = current_app.extensions["absentia.absence"]
-    return a
-
-
-@bp.after_request
-def _security_headers(resp: Response) -> Response:
-    resp.headers["Content-Security-Policy"] = console.CSP
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if request.is_secure:
-        resp.headers["Strict-Transport-Security"] = "max-age=31536000"
-    return resp
+bp.after_request(console.headers)
 
 
 #: Auditor pages (admins too): sign-in, role and CSRF checks of ``ledger.app.web.console``.

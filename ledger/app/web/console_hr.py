@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,12 +30,12 @@ from markupsafe import Markup, escape
 
 from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.queries.console import Report, campaign_reports
-from ledger.absence.service import AbsenceService
 from ledger.app.web import console
-from ledger.app.web.console import actor, now, session
+from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
 from ledger.app.web.forms import Lang
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
+from ledger.app.web.services import now, service
 from ledger.config import PublicitySettings
 from ledger.entry import parse_utc
 from ledger.errors import (
@@ -65,10 +67,6 @@ DONE = {"reviewed", "makeup", "mass", "accommodation", "ruled", "imported", "pub
 def lang() -> Lang:
     return Lang.of_request(ALL_TEXT)
 
-
-def service() -> AbsenceService:
-    s: AbsenceService = current_app.extensions["absentia.absence"]
-    return s
 
 
 #: Console pages: sign-in, role and CSRF checks (see ``ledger.app.web.console``).
@@ -107,6 +105,87 @@ def _error_page(exc: LedgerError) -> Response:
     return _page("console_hr_error.html", _status(exc), exc=exc)
 
 
+class _ErrorPage(Exception):
+    """A ``LedgerError`` that ends the view with the error page (``_or_error_page``)."""
+
+    def __init__(self, exc: LedgerError) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+@contextmanager
+def _or_error_page() -> Iterator[None]:
+    """A ``LedgerError`` inside (an unknown campaign, window, decision…) ends the view
+    with the error page, at the error's status.
+
+    Raises:
+        _ErrorPage: for the blueprint's handler, which answers with that page.
+    """
+    try:
+        yield
+    except LedgerError as exc:
+        raise _ErrorPage(exc) from exc
+
+
+def _campaign(campaign: str) -> dict[str, Any]:
+    """The campaign a page is about; an unknown one ends the view with the error page.
+
+    Raises:
+        _ErrorPage: no such campaign.
+    """
+    with _or_error_page():
+        return service().campaign(campaign)
+
+
+@bp.errorhandler(_ErrorPage)
+def _show_error_page(shown: _ErrorPage) -> Response:
+    return _error_page(shown.exc)
+
+
+def _get(path: str, *roles: str, endpoint: str | None = None
+         ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register a console page for GET at ``path`` for ``roles`` (``signed_in``), and keep
+    the page function itself: a form's POST (``_form_post``) shows it again on a refusal.
+    ``endpoint`` is the function's name unless given."""
+
+    def register(page: Callable[..., Response]) -> Callable[..., Response]:
+        bp.add_url_rule(path, endpoint or page.__name__, signed_in(*roles)(page))
+        return page
+
+    return register
+
+
+def _form_post(path: str, form_page: Callable[..., Response], *roles: str
+               ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A form's POST handler at ``path`` for ``roles`` (``signed_in``): a ``LedgerError``
+    it raises shows ``form_page`` again, with the error (``_refused_to``)."""
+
+    def register(fn: Callable[..., Response]) -> Callable[..., Response]:
+        view = signed_in(*roles)(_refused_to(form_page)(fn))
+        bp.add_url_rule(path, fn.__name__, view, methods=["POST"])
+        return view
+
+    return register
+
+
+def _refused_to(form_page: Callable[..., Response]
+                ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A form's POST handler: a ``LedgerError`` it raises shows ``form_page`` again (given
+    the route's argument, the error's status and the error), with the error on it."""
+
+    def wrap(fn: Callable[..., Response]) -> Callable[..., Response]:
+        @wraps(fn)
+        def inner(**view_args: str) -> Response:
+            try:
+                return fn(**view_args)
+            except LedgerError as exc:
+                return form_page(*view_args.values(), _status(exc), exc)
+
+        return inner
+
+    return wrap
+
+
 def _redirect(path: str, **query: str | int) -> Response:
     lg = lang()
     q = {k: str(v) for k, v in query.items()}
@@ -119,15 +198,7 @@ def _redirect(path: str, **query: str | int) -> Response:
 
 @bp.after_request
 def _headers(resp: Response) -> Response:
-    if "Content-Security-Policy" not in resp.headers:
-        resp.headers["Content-Security-Policy"] = console.CSP
-        resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    if request.is_secure:
-        resp.headers["Strict-Transport-Security"] = "max-age=31536000"
-    return resp
+    return console.headers(resp, opener_isolated=False)
 
 
 def _f(name: str, limit: int = 2000) -> str:
@@ -157,6 +228,15 @@ def _local(value: str | None, tz: str) -> str:
 def _input_value(value: str, tz: str) -> str:
     moment = parse_utc(value)
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _makeup_times(tz: str) -> dict[str, str]:
+    """A make-up form's ``opens_at`` and ``closes_at``, read in the campaign's zone.
+
+    Raises:
+        BadData: either is not a date and time.
+    """
+    return {name: _local_time(_f(name), tz, name) for name in ("opens_at", "closes_at")}
 
 
 def _tz_of(campaign: str) -> str:
@@ -193,8 +273,7 @@ def cause_chart(causes: dict[str, int], lg: Lang, label: str) -> Markup:
 # -- dashboard and detail -------------------------------------------------------------
 
 
-@bp.get("/campaigns")
-@signed_in("hr", "reviewer")
+@_get("/campaigns", "hr", "reviewer")
 def campaigns() -> Response:
     svc = service()
     lg = lang()
@@ -214,14 +293,10 @@ def campaigns() -> Response:
     return _page("console_hr_campaigns.html", rows=rows)
 
 
-@bp.get("/campaigns/<campaign>")
-@signed_in("hr", "reviewer")
+@_get("/campaigns/<campaign>", "hr", "reviewer")
 def campaign_detail(campaign: str) -> Response:
     svc = service()
-    try:
-        c = svc.campaign(campaign)
-    except LedgerError as exc:
-        return _error_page(exc)
+    c = _campaign(campaign)
     after = request.args.get("after", "")[:200]
     windows = svc.windows(campaign, limit=PER_PAGE + 1, after=after)
     more = len(windows) > PER_PAGE
@@ -237,14 +312,11 @@ def campaign_detail(campaign: str) -> Response:
                  stats=svc.statistics(campaign))
 
 
-@bp.get("/decisions/<decision>")
-@signed_in("hr", "reviewer")
+@_get("/decisions/<decision>", "hr", "reviewer")
 def decision_page(decision: str) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         d = svc.decision(decision)
-    except LedgerError as exc:
-        return _error_page(exc)
     return _page("console_hr_decision.html", d=d, log=svc.log,
                  decided_local=_local(d["decided_at"], _tz_of(d["campaign"])))
 
@@ -252,12 +324,11 @@ def decision_page(decision: str) -> Response:
 # -- windows and accommodations -------------------------------------------------------
 
 
+@_get("/windows/<window>", "hr", "reviewer", endpoint="window_page")
 def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
-    try:
+    with _or_error_page():
         w = service().window(window)
-    except LedgerError as e:
-        return _error_page(e)
     tz = _tz_of(w["campaign"])
     return _page("console_hr_window.html", status, exc=exc, w=w, tz=tz,
                  opens_local=_local(w["opens_at"], tz), closes_local=_local(w["closes_at"], tz),
@@ -266,41 +337,29 @@ def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
                  and parse_utc(w["closes_at"]) > now())
 
 
-@bp.get("/windows/<window>")
-@signed_in("hr", "reviewer")
-def window_page(window: str) -> Response:
-    return _window_page(window)
-
-
-@bp.post("/windows/<window>/accommodation")
-@signed_in("hr")
+@_form_post("/windows/<window>/accommodation", _window_page, "hr")
 def accommodation(window: str) -> Response:
     svc = service()
-    try:
-        w = svc.window(window)
-        tz = _tz_of(w["campaign"])
-        data = {"kind": _f("kind"), "reason": _f("reason", 100),
-                "closes_at": _local_time(_f("closes_at"), tz, "closes_at")}
-        if data["kind"] == "alternate_slot" and _f("opens_at"):
-            data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
-        if not data["reason"]:
-            raise BadData("reason: required", field="reason")
-        svc.grant_accommodation(actor(), window, data, now())
-    except LedgerError as exc:
-        return _window_page(window, _status(exc), exc)
+    w = svc.window(window)
+    tz = _tz_of(w["campaign"])
+    data = {"kind": _f("kind"), "reason": _f("reason", 100),
+            "closes_at": _local_time(_f("closes_at"), tz, "closes_at")}
+    if data["kind"] == "alternate_slot" and _f("opens_at"):
+        data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
+    if not data["reason"]:
+        raise BadData("reason: required", field="reason")
+    svc.grant_accommodation(actor(), window, data, now())
     return _redirect(f"/console/windows/{window}", done="accommodation")
 
 
 # -- reviews --------------------------------------------------------------------------
 
 
+@_get("/campaigns/<campaign>/reviews", "reviewer", endpoint="reviews")
 def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                   ) -> Response:
     svc = service()
-    try:
-        c = svc.campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
+    c = _campaign(campaign)
     pending = svc.decisions(campaign, pending_review=True, limit=500)
     outages = [a for a in svc.alerts(campaign)
                if a["status"] == "open" and a["kind"] == "platform_outage"]
@@ -308,49 +367,32 @@ def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = No
                  outages=outages, **_makeup_defaults(c["timezone"]))
 
 
-@bp.get("/campaigns/<campaign>/reviews")
-@signed_in("reviewer")
-def reviews(campaign: str) -> Response:
-    return _reviews_page(campaign)
-
-
-@bp.post("/campaigns/<campaign>/reviews")
-@signed_in("reviewer")
+@_form_post("/campaigns/<campaign>/reviews", _reviews_page, "reviewer")
 def review(campaign: str) -> Response:
     svc = service()
-    try:
-        tz = _tz_of(campaign)
-        decision = _f("decision", 200)
-        d = svc.decision(decision)
-        if d["campaign"] != campaign:
-            raise NotFound(f"no decision {decision!r} in {campaign}", field="decision")
-        ruling = _f("ruling")
-        data: dict[str, Any] = {"ruling": ruling}
-        if ruling == "makeup_granted":
-            data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
-            data["closes_at"] = _local_time(_f("closes_at"), tz, "closes_at")
-        svc.review(actor(), decision, data, now())
-    except LedgerError as exc:
-        return _reviews_page(campaign, _status(exc), exc)
+    tz = _tz_of(campaign)
+    decision = _f("decision", 200)
+    d = svc.decision(decision)
+    if d["campaign"] != campaign:
+        raise NotFound(f"no decision {decision!r} in {campaign}", field="decision")
+    ruling = _f("ruling")
+    data: dict[str, Any] = {"ruling": ruling}
+    if ruling == "makeup_granted":
+        data |= _makeup_times(tz)
+    svc.review(actor(), decision, data, now())
     return _redirect(f"/console/campaigns/{campaign}/reviews",
                      done="makeup" if ruling == "makeup_granted" else "reviewed")
 
 
-@bp.post("/campaigns/<campaign>/alerts")
-@signed_in("reviewer")
+@_form_post("/campaigns/<campaign>/alerts", _reviews_page, "reviewer")
 def mass_makeup(campaign: str) -> Response:
     svc = service()
-    try:
-        tz = _tz_of(campaign)
-        alert = _f("alert", 300)
-        if not any(a["alert"] == alert for a in svc.alerts(campaign)):
-            raise NotFound(f"no alert {alert!r} in {campaign}", field="alert")
-        done = svc.resolve_alert(actor(), alert, {
-            "action": "mass_makeup",
-            "opens_at": _local_time(_f("opens_at"), tz, "opens_at"),
-            "closes_at": _local_time(_f("closes_at"), tz, "closes_at")}, now())
-    except LedgerError as exc:
-        return _reviews_page(campaign, _status(exc), exc)
+    tz = _tz_of(campaign)
+    alert = _f("alert", 300)
+    if not any(a["alert"] == alert for a in svc.alerts(campaign)):
+        raise NotFound(f"no alert {alert!r} in {campaign}", field="alert")
+    done = svc.resolve_alert(actor(), alert, {"action": "mass_makeup", **_makeup_times(tz)},
+                             now())
     return _redirect(f"/console/campaigns/{campaign}/reviews", done="mass",
                      n=int(done["makeups"] or 0))
 
@@ -358,14 +400,10 @@ def mass_makeup(campaign: str) -> Response:
 # -- appeals --------------------------------------------------------------------------
 
 
-@bp.get("/campaigns/<campaign>/appeals")
-@signed_in("reviewer")
+@_get("/campaigns/<campaign>/appeals", "reviewer")
 def appeals(campaign: str) -> Response:
     svc = service()
-    try:
-        c = svc.campaign(campaign)
-    except LedgerError as exc:
-        return _error_page(exc)
+    c = _campaign(campaign)
     items = svc.appeals(campaign, open_only=True)
     for a in items:
         a["filed_local"] = _local(a["filed_at"], c["timezone"])
@@ -380,74 +418,50 @@ def _makeup_defaults(tz: str) -> dict[str, str]:
                                            tz)}
 
 
+@_get("/appeals/<appeal>", "reviewer", endpoint="appeal_page")
 def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None) -> Response:
     svc = service()
-    try:
+    with _or_error_page():
         a = svc.appeal(actor(), appeal, now())  # records pii.viewed
         c = svc.campaign(a["campaign"])
-    except LedgerError as e:
-        return _error_page(e)
     return _page("console_hr_appeal.html", status, exc=exc, a=a, c=c,
                  **_makeup_defaults(c["timezone"]))
 
 
-@bp.get("/appeals/<appeal>")
-@signed_in("reviewer")
-def appeal_page(appeal: str) -> Response:
-    return _appeal_page(appeal)
-
-
-@bp.post("/appeals/<appeal>/ruling")
-@signed_in("reviewer")
+@_form_post("/appeals/<appeal>/ruling", _appeal_page, "reviewer")
 def rule_appeal(appeal: str) -> Response:
     svc = service()
-    try:
-        campaign = svc.appeal_record(appeal)["campaign"]
-        tz = _tz_of(campaign)
-        data: dict[str, Any] = {"ruling": _f("ruling")}
-        if data["ruling"] == "overturned" and (_f("opens_at") or _f("closes_at")):
-            data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
-            data["closes_at"] = _local_time(_f("closes_at"), tz, "closes_at")
-        svc.rule_appeal(actor(), appeal, data, now())
-    except LedgerError as exc:
-        return _appeal_page(appeal, _status(exc), exc)
+    campaign = svc.appeal_record(appeal)["campaign"]
+    tz = _tz_of(campaign)
+    data: dict[str, Any] = {"ruling": _f("ruling")}
+    if data["ruling"] == "overturned" and (_f("opens_at") or _f("closes_at")):
+        data |= _makeup_times(tz)
+    svc.rule_appeal(actor(), appeal, data, now())
     return _redirect(f"/console/campaigns/{campaign}/appeals", done="ruled")
 
 
 # -- import ---------------------------------------------------------------------------
 
 
+@_get("/campaigns/<campaign>/import", "hr", endpoint="import_form")
 def _import_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
-    try:
-        c = service().campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
+    c = _campaign(campaign)
     rows = exc.errors if isinstance(exc, Unprocessable) else []
     return _page("console_hr_import.html", status, exc=exc, c=c, rows=rows)
 
 
-@bp.get("/campaigns/<campaign>/import")
-@signed_in("hr")
-def import_form(campaign: str) -> Response:
-    return _import_page(campaign)
-
-
-@bp.post("/campaigns/<campaign>/import")
-@signed_in("hr")
+@_form_post("/campaigns/<campaign>/import", _import_page, "hr")
 @body_limit(MAX_IMPORT_BYTES + FORM_OVERHEAD_BYTES)
 def import_upload(campaign: str) -> Response:
-    try:
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise BadData("file: choose a CSV file", field="file")
-        data = upload.read(MAX_IMPORT_BYTES + 1)
-        if len(data) > MAX_IMPORT_BYTES:
-            raise BadData(f"file: larger than {MAX_IMPORT_BYTES // 1024 // 1024} MiB",
-                          field="file")
-        made = service().import_candidates(actor(), campaign, data, "text/csv", now())
-    except LedgerError as exc:
-        return _import_page(campaign, _status(exc), exc)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadData("file: choose a CSV file", field="file")
+    data = upload.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise BadData(f"file: larger than {MAX_IMPORT_BYTES // 1024 // 1024} MiB",
+                      field="file")
+    made = service().import_candidates(actor(), campaign, data, "text/csv", now())
     return _redirect(f"/console/campaigns/{campaign}/import", done="imported", n=len(made))
 
 
@@ -461,13 +475,11 @@ def _notice_settings() -> tuple[int, str, WorkingCalendar]:
     return found.notice_days, found.base_url or "", cal
 
 
+@_get("/campaigns/<campaign>/notice", "hr", endpoint="notice_form")
 def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
     svc = service()
-    try:
-        c = svc.campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
+    c = _campaign(campaign)
     days, base_url, cal = _notice_settings()
     problem = ""
     try:
@@ -482,41 +494,28 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
                  published=published, current=current)
 
 
-@bp.get("/campaigns/<campaign>/notice")
-@signed_in("hr")
-def notice_form(campaign: str) -> Response:
-    return _notice_page(campaign)
-
-
-@bp.get("/campaigns/<campaign>/notice/preview")
-@signed_in("hr")
+@_get("/campaigns/<campaign>/notice/preview", "hr")
 def notice_preview(campaign: str) -> Response:
     days, base_url, cal = _notice_settings()
-    try:
+    with _or_error_page():
         rendered = N.render(service(), campaign, now(), days=days, calendar=cal,
                             base_url=base_url)
-    except LedgerError as exc:
-        return _error_page(exc)
     resp = Response(rendered.html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = PREVIEW_CSP
     resp.headers["X-Frame-Options"] = "SAMEORIGIN"
     return resp
 
 
-@bp.post("/campaigns/<campaign>/notice")
-@signed_in("hr")
+@_form_post("/campaigns/<campaign>/notice", _notice_page, "hr")
 def notice_publish(campaign: str) -> Response:
     days, base_url, cal = _notice_settings()
-    try:
-        raw = _f("days") or str(days)
-        if not raw.isdigit() or not 1 <= int(raw) <= 30:
-            raise BadData("days: working days from 1 to 30", field="days")
-        supersedes = _f("supersedes", 200) or None
-        N.publish(service(), actor(), campaign, now(), days=int(raw), calendar=cal,
-                  base_url=base_url, supersedes=supersedes,
-                  witnesses=current_app.extensions.get("absentia.witnesses"))
-    except LedgerError as exc:
-        return _notice_page(campaign, _status(exc), exc)
+    raw = _f("days") or str(days)
+    if not raw.isdigit() or not 1 <= int(raw) <= 30:
+        raise BadData("days: working days from 1 to 30", field="days")
+    supersedes = _f("supersedes", 200) or None
+    N.publish(service(), actor(), campaign, now(), days=int(raw), calendar=cal,
+              base_url=base_url, supersedes=supersedes,
+              witnesses=current_app.extensions.get("absentia.witnesses"))
     return _redirect(f"/console/campaigns/{campaign}/notice", done="published")
 
 
@@ -600,18 +599,14 @@ def _job_json(j: ReportJob) -> dict[str, Any]:
             "error": j.error}
 
 
-@bp.get("/campaigns/<campaign>/reports")
-@signed_in("hr", "reviewer")
+@_get("/campaigns/<campaign>/reports", "hr", "reviewer")
 def reports(campaign: str) -> Response:
     return _reports_page(campaign)
 
 
 def _reports_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                   ) -> Response:
-    try:
-        c = service().campaign(campaign)
-    except LedgerError as e:
-        return _error_page(e)
+    c = _campaign(campaign)
     rows = [{"report": r.report, "sha256": r.sha256, "decisions": r.decisions,
              "generated_local": _local(r.generated_at, c["timezone"]),
              "file": _report_path(r.report).is_file()} for r in _reports_of(campaign)]
@@ -656,8 +651,7 @@ def generate_report(campaign: str) -> Response:
     return _redirect(f"/console/campaigns/{campaign}/reports", done="started")
 
 
-@bp.get("/report-jobs/<job>.json")
-@signed_in("hr", "reviewer")
+@_get("/report-jobs/<job>.json", "hr", "reviewer")
 def job_status(job: str) -> Response:
     _children().reap()
     j = report_jobs.get(service().store, job)
@@ -668,8 +662,7 @@ def job_status(job: str) -> Response:
     return jsonify(_job_json(j))
 
 
-@bp.get("/reports/<report>.pdf")
-@signed_in("hr", "reviewer")
+@_get("/reports/<report>.pdf", "hr", "reviewer")
 def report_file(report: str) -> Response:
     exists = any(r.report == report for c in service().campaigns()
                  for r in _reports_of(c["campaign"]))
@@ -689,10 +682,8 @@ def contact(subject: str) -> Response:
     """A candidate's contact details.  Answered directly (no redirect): the details must
     not travel in a URL, and a GET must not record a view."""
     svc = service()
-    try:
+    with _or_error_page():
         person = svc.personal_data(actor(), subject, "contact", now())
-    except LedgerError as exc:
-        return _error_page(exc)
     campaign = next((c["campaign"] for c in svc.campaigns()
                      if any(x["subject"] == subject for x in svc.candidates(c["campaign"]))),
                     "")

@@ -1,7 +1,7 @@
 """What the server-rendered pages share: the page language and form-safety plumbing.
 
 * ``Lang``: Chinese by default, English on ``?lang=en``, over a table of
-  ``key -> (zh, en)`` texts.
+  ``key -> (zh, en)`` texts; ``words`` reads those tables from ``words.toml``.
 * Cookies: over HTTPS named with the ``__Host-`` prefix (Secure, Path=/, no Domain, so
   no sibling site can plant them), always HttpOnly and SameSite=Strict.
 * CSRF tokens: ``secrets.token_urlsafe(32)`` values, compared in constant time.
@@ -11,14 +11,55 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from flask import Response, request
 
 #: The hidden form field that carries a CSRF token.
 CSRF_FIELD = "csrf_token"
+
+#: The pages' words: a TOML table a page area (``[console.text]``), key -> [zh, en].
+WORDS = Path(__file__).with_name("words.toml")
+
+
+@cache
+def _catalog() -> dict[str, Any]:
+    with WORDS.open("rb") as f:
+        return tomllib.load(f)
+
+
+def words(table: str) -> dict[str, tuple[str, str]]:
+    """The text table ``table`` of ``words.toml`` (``"console.text"``), in file order.
+
+    Raises:
+        KeyError: there is no such table.
+        ValueError: an entry is not a pair of strings (zh, en).
+    """
+    found: Any = _catalog()
+    for part in table.split("."):
+        found = found[part]
+    pairs: dict[str, tuple[str, str]] = {}
+    for key, pair in found.items():
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(text, str) for text in pair)):
+            raise ValueError(f"{WORDS.name}: {table}.{key} is not [Chinese, English]")
+        pairs[key] = (pair[0], pair[1])
+    return pairs
+
+
+class _ByLanguage:
+    """A ``Lang`` attribute that is one value in Chinese and another in English."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        self.zh, self.en = zh, en
+
+    def __get__(self, lang: Lang | None, owner: type[Lang] | None = None) -> str:
+        return self.en if lang is not None and lang.code == "en" else self.zh
 
 
 @dataclass(frozen=True)
@@ -32,21 +73,12 @@ class Lang:
     def of_request(cls, texts: Mapping[str, tuple[str, str]]) -> Lang:
         return cls("en" if request.values.get("lang") == "en" else "zh", texts)
 
-    @property
-    def html(self) -> str:
-        return "en" if self.code == "en" else "zh-CN"
-
-    @property
-    def other(self) -> str:
-        return "zh" if self.code == "en" else "en"
-
-    @property
-    def other_html(self) -> str:
-        return "zh-CN" if self.code == "en" else "en"
-
-    @property
-    def query(self) -> str:
-        return "?lang=en" if self.code == "en" else ""
+    #: The page's ``lang`` attribute; the other language's code and attribute; the
+    #: query string that keeps this language on a link.
+    html = _ByLanguage("zh-CN", "en")
+    other = _ByLanguage("en", "zh")
+    other_html = _ByLanguage("en", "zh-CN")
+    query = _ByLanguage("", "?lang=en")
 
     def pick(self, pair: tuple[str, str]) -> str:
         return pair[1] if self.code == "en" else pair[0]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import gzip
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
+from ledger.app.web.services import store
 from ledger.errors import BadData
-from ledger.storage.store import LedgerStore
 from ledger.tiles import TileRef
 from ledger.witness.client import cosigned_note
 
@@ -20,11 +21,6 @@ bp = Blueprint("logs", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 # tlog-tiles §Checkpoints: mutable, so no caching beyond a few seconds.
 CHECKPOINT_CACHE = "public, max-age=2"
-
-
-def store() -> LedgerStore:
-    s: LedgerStore = current_app.extensions["absentia.store"]
-    return s
 
 
 def int_param(name: str, default: int | None = None) -> int:
@@ -89,22 +85,30 @@ def tile(name: str, rest: str) -> Response:
     return resp
 
 
+def _proof(name: str, first: str, second: str,
+           prove: Callable[[str, int, int], list[bytes]]) -> Response:
+    """A proof between the query's ``first`` size or index (required) and its ``second``
+    size (by default the latest checkpoint's), as JSON with both and the hashes.
+
+    Raises:
+        BadData: a parameter is missing or not a decimal integer, or the proof cannot be
+            made between them.
+        NotFound: no such log, or no checkpoint yet.
+    """
+    s = store()
+    a = int_param(first)
+    b = int_param(second, s.latest_checkpoint(name).size)
+    return jsonify({first: a, second: b, "hashes": _b64(prove(name, a, b))})
+
+
 @bp.get("/logs/<name>/proof/inclusion")
 def inclusion(name: str) -> Response:
-    s = store()
-    index = int_param("index")
-    size = int_param("size", s.latest_checkpoint(name).size)
-    hashes = s.inclusion_proof(name, index, size)
-    return jsonify({"index": index, "size": size, "hashes": _b64(hashes)})
+    return _proof(name, "index", "size", store().inclusion_proof)
 
 
 @bp.get("/logs/<name>/proof/consistency")
 def consistency(name: str) -> Response:
-    s = store()
-    old = int_param("old")
-    new = int_param("new", s.latest_checkpoint(name).size)
-    hashes = s.consistency_proof(name, old, new)
-    return jsonify({"old": old, "new": new, "hashes": _b64(hashes)})
+    return _proof(name, "old", "new", store().consistency_proof)
 
 
 #: An entry index in the path: canonical decimal (no sign, no leading zeros), < 10**18.

@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from ledger.absence.queries.console import report_record
 from ledger.absence.service import AbsenceService
 from ledger.app.web.api import body, caller, ok, roles
 from ledger.app.web.problems import problem
+from ledger.app.web.services import now, service
 from ledger.config import PublicitySettings
 from ledger.errors import BadData, NotFound
 from ledger.witness.client import WitnessQuorumUnavailable, WitnessSettings
@@ -36,15 +36,6 @@ bp = Blueprint("publicity", __name__, static_folder=str(STATIC),
                static_url_path="/static/publicity")
 
 
-def service() -> AbsenceService:
-    s: AbsenceService = current_app.extensions["absentia.absence"]
-    return s
-
-
-def now() -> datetime:
-    clock = current_app.extensions.get("absentia.clock", lambda: datetime.now(UTC))
-    moment: datetime = clock()
-    return moment
 
 
 def settings() -> PublicitySettings:

@@ -567,44 +567,47 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ok=J("Notice"), errors=(404,))},
     }
     name = path("name", "Log name.", "hr-test")
+    raw_index = param("raw_index", "path", {"type": "string", "pattern": ENTRY_INDEX},
+                      "Entry index (decimal).")
+
+    def log_op(summary: str, ok: tuple[int, Schema | None, str], *params: Schema,
+               errors: tuple[int, ...] = (400, 404), **more: Any) -> Schema:
+        """A public read of the log ``{name}``: ``params`` after the log's name."""
+        return op(summary, roles=None, tag="logs", params=[name, *params], ok=ok,
+                  errors=errors, **more)
+
+    def size_pair(first: str, first_doc: str, second: str, second_doc: str) -> list[Schema]:
+        """A proof's two query integers: ``first`` required, ``second`` defaulting."""
+        return [param(first, "query", QUERY_INT, first_doc, required=True),
+                param(second, "query", QUERY_INT, second_doc)]
+
+    text = (200, None, "text/plain")
     p |= {
         "/logs": {"get": op("Every log.", roles=None, tag="logs", ok=J(array(ref("Log"))))},
-        "/logs/{name}": {"get": op("A log and its latest checkpoint.", roles=None,
-                                   tag="logs", params=[name], ok=J("LogInfo"),
-                                   errors=(404,))},
-        "/logs/{name}/checkpoint": {"get": op(
-            "The latest signed checkpoint (C2SP tlog-checkpoint note).", roles=None,
-            tag="logs", params=[name], ok=(200, None, "text/plain"), errors=(404,))},
-        "/logs/{name}/tile/{rest}": {"get": op(
+        "/logs/{name}": {"get": log_op("A log and its latest checkpoint.", J("LogInfo"),
+                                       errors=(404,))},
+        "/logs/{name}/checkpoint": {"get": log_op(
+            "The latest signed checkpoint (C2SP tlog-checkpoint note).", text,
+            errors=(404,))},
+        "/logs/{name}/tile/{rest}": {"get": log_op(
             "A tile or entry bundle (C2SP tlog-tiles), e.g. 0/000, 0/000.p/5, entries/000.",
-            roles=None, tag="logs",
-            params=[name, param("rest", "path", {"type": "string", "pattern": TILE_PATH},
-                                "The tile path after tile/.")],
-            ok=(200, None, "application/octet-stream"), errors=(400, 404))},
-        "/logs/{name}/proof/inclusion": {"get": op(
+            (200, None, "application/octet-stream"),
+            param("rest", "path", {"type": "string", "pattern": TILE_PATH},
+                  "The tile path after tile/."))},
+        "/logs/{name}/proof/inclusion": {"get": log_op(
             "An inclusion proof (RFC 6962) of entry ``index`` in the tree of ``size``.",
-            roles=None, tag="logs",
-            params=[name, param("index", "query", QUERY_INT, "Entry index.", required=True),
-                    param("size", "query", QUERY_INT, "Tree size (default: latest).")],
-            ok=J("InclusionProof"), errors=(400, 404),
+            J("InclusionProof"),
+            *size_pair("index", "Entry index.", "size", "Tree size (default: latest)."),
             constraints={"index": "is below size", "size": "is at most the log's size"})},
-        "/logs/{name}/proof/consistency": {"get": op(
+        "/logs/{name}/proof/consistency": {"get": log_op(
             "A consistency proof (RFC 6962) between tree sizes ``old`` and ``new``.",
-            roles=None, tag="logs",
-            params=[name, param("old", "query", QUERY_INT, "Older size.", required=True),
-                    param("new", "query", QUERY_INT, "Newer size (default: latest).")],
-            ok=J("ConsistencyProof"), errors=(400, 404),
+            J("ConsistencyProof"),
+            *size_pair("old", "Older size.", "new", "Newer size (default: latest)."),
             constraints={"old": "is at most new", "new": "is at most the log's size"})},
-        "/logs/{name}/entries/{raw_index}": {"get": op(
-            "An entry as stored (canonical JSON).", roles=None, tag="logs",
-            params=[name, param("raw_index", "path", {"type": "string", "pattern": ENTRY_INDEX},
-                               "Entry index (decimal).")],
-            ok=J("Entry"), errors=(400, 404))},
-        "/logs/{name}/entries/{raw_index}/tlog-proof": {"get": op(
-            "A self-contained C2SP tlog-proof of the entry.", roles=None, tag="logs",
-            params=[name, param("raw_index", "path", {"type": "string", "pattern": ENTRY_INDEX},
-                               "Entry index (decimal).")],
-            ok=(200, None, "text/plain"), errors=(400, 404))},
+        "/logs/{name}/entries/{raw_index}": {"get": log_op(
+            "An entry as stored (canonical JSON).", J("Entry"), raw_index)},
+        "/logs/{name}/entries/{raw_index}/tlog-proof": {"get": log_op(
+            "A self-contained C2SP tlog-proof of the entry.", text, raw_index)},
     }
     p |= {
         "/healthz": {"get": op(

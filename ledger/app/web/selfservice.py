@@ -32,9 +32,11 @@ from werkzeug.exceptions import TooManyRequests
 from ledger.absence.queries.selfservice import open_appeal_of
 from ledger.absence.service import AbsenceService
 from ledger.app.web import forms
-from ledger.app.web.api import lookup_limited, now, public_limited
-from ledger.app.web.forms import Lang
+from ledger.app.web.api import lookup_limited, public_limited
+from ledger.app.web.forms import Lang, words
+from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
+from ledger.app.web.services import now
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
 
@@ -45,97 +47,13 @@ CSRF_FIELD = "form_token"
 MAX_FIELD = 64  # registration numbers, factors, campaign ids are short
 
 #: Interface text: key -> (Chinese, English).
-TEXT: dict[str, tuple[str, str]] = {
-    "title": ("考生结果查询与申诉", "Check your result and appeal"),
-    "home": ("首页", "Home"),
-    "notices": ("公示", "Notices"),
-    "intro": ("输入报名号和身份证号后4位，查询本人的AI面试时段与认定结果。"
-              "本页不显示姓名等个人信息。",
-              "Enter your registration number and the last 4 characters of your ID number "
-              "to see your AI interview windows and the decisions. This page shows no name "
-              "or other personal data."),
-    "campaign": ("招聘批次", "Recruitment campaign"),
-    "registration": ("报名号", "Registration number"),
-    "factor": ("身份证号后4位", "Last 4 characters of your ID number"),
-    "factor_hint": ("末位为X的请输入X。", "If it ends in X, type X."),
-    "submit": ("查询", "Check"),
-    "no_campaign": ("暂无招聘批次。", "There is no campaign yet."),
-    "not_match": ("报名号与身份证号后4位不匹配，或该报名号不存在。请核对后重试。",
-                  "The registration number and the ID characters do not match, or there "
-                  "is no such registration. Check them and try again."),
-    "csrf": ("表单已过期或来自其他网站，未予处理。请重新打开查询页后再提交。",
-             "The form expired or was sent from another site, so it was not accepted. "
-             "Open the status page again and resubmit."),
-    "rate": ("尝试次数过多，请稍后再试。", "Too many attempts; wait a minute and try again."),
-    "bad": ("提交的内容有误：", "Something in the form is not right: "),
-    "conflict": ("无法提交申诉：", "The appeal could not be filed: "),
-    "result_title": ("查询结果", "Your result"),
-    "windows": ("面试时段", "Interview windows"),
-    "no_windows": ("尚未安排面试时段。", "No interview window has been scheduled yet."),
-    "window": ("时段", "Window"),
-    "kind": ("类型", "Kind"),
-    "opens": ("开始", "Opens"),
-    "closes": ("截止", "Closes"),
-    "accommodation": ("调整", "Accommodation"),
-    "decision": ("认定结果", "Decision"),
-    "cause": ("原因类别", "Cause"),
-    "decided_at": ("认定时间", "Decided at"),
-    "explanation": ("说明", "Explanation"),
-    "undecided": ("尚未认定。", "Not decided yet."),
-    "superseded": ("已被后续决定取代", "superseded by a later decision"),
-    "ledger": ("账本记录", "Ledger entry"),
-    "proof": ("包含证明", "inclusion proof"),
-    "appeal_title": ("提出申诉", "Appeal"),
-    "appeal_intro": ("申诉期至 {until}。请说明理由；为确认身份，请再次输入身份证号后4位。",
-                     "You may appeal until {until}. Give your reasons; to confirm it is "
-                     "you, enter the last 4 characters of your ID number again."),
-    "appeal_open": ("您的申诉已受理，正在复核中。",
-                    "Your appeal has been filed and is under review."),
-    "ground": ("申诉理由类别", "Ground"),
-    "statement": ("申诉说明（不超过2000字）", "Statement (at most 2,000 characters)"),
-    "appeal_submit": ("提交申诉", "File the appeal"),
-    "filed_title": ("申诉已提交", "Appeal filed"),
-    "filed": ("您的申诉已记录在账本中，编号 {appeal}，账本序号 #{index}。复核结果将另行通知。",
-              "Your appeal is recorded in the ledger as {appeal}, ledger index #{index}. "
-              "You will be told the ruling."),
-    "back": ("返回查询", "Back to the status page"),
-    "other_lang": ("English", "中文"),
-}
-GROUNDS: dict[str, tuple[str, str]] = {
-    "technical": ("技术故障", "technical fault"),
-    "notification": ("未收到通知", "notification not received"),
-    "personal": ("个人原因", "personal reasons"),
-    "other": ("其他", "other"),
-}
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "attended": ("已参加面试", "attended"),
-    "forfeited": ("视为自动放弃", "deemed withdrawn"),
-    "makeup_pending_review": ("待复核（可能安排补考）", "under review (a make-up may be granted)"),
-    "rebook_offered": ("可重新预约", "rebooking offered"),
-    "locked": ("多次缺席，已锁定", "locked after repeated absences"),
-    "makeup_granted": ("安排补考", "make-up granted"),
-}
-REVIEWS: dict[str, tuple[str, str]] = {
-    "pending": ("复核中", "review pending"),
-    "confirmed": ("经复核维持", "confirmed on review"),
-    "makeup_granted": ("经复核安排补考", "make-up granted on review"),
-}
-CAUSES: dict[str, tuple[str, str]] = {
-    "technical": ("技术原因", "technical"),
-    "compatibility": ("设备兼容", "device compatibility"),
-    "notification_failed": ("通知未送达", "notification not delivered"),
-    "withdrawn": ("主动放弃", "withdrew"),
-    "no_show": ("未参加", "did not attend"),
-}
-KINDS: dict[str, tuple[str, str]] = {
-    "regular": ("正式面试", "regular"),
-    "makeup": ("补考", "make-up"),
-    "rebook": ("重新预约", "rebooked"),
-}
-ACCOMMODATIONS: dict[str, tuple[str, str]] = {
-    "extended": ("延长时段", "extended window"),
-    "alternate_slot": ("备用时段", "alternate slot"),
-}
+TEXT: dict[str, tuple[str, str]] = words("selfservice.text")
+GROUNDS: dict[str, tuple[str, str]] = words("selfservice.grounds")
+OUTCOMES: dict[str, tuple[str, str]] = words("selfservice.outcomes")
+REVIEWS: dict[str, tuple[str, str]] = words("selfservice.reviews")
+CAUSES: dict[str, tuple[str, str]] = words("selfservice.causes")
+KINDS: dict[str, tuple[str, str]] = words("selfservice.kinds")
+ACCOMMODATIONS: dict[str, tuple[str, str]] = words("selfservice.accommodations")
 
 
 def service() -> AbsenceService:
@@ -218,23 +136,34 @@ def guard() -> Response | None:
     return None
 
 
+#: A self-service POST: the rate limits and the CSRF check (``guard``) come first.
+guarded = checked_first(guard)
+
+
+def refusal(exc: NotAllowed | BadData | Conflict, campaign: str, registration: str
+            ) -> Response:
+    """The form again, with what was typed: a factor that does not match (or an unknown
+    registration) is 403, the same words either way; bad data 400; a conflict 409."""
+    lg = lang()
+    if isinstance(exc, NotAllowed):
+        status, error = 403, lg.t("not_match")
+    elif isinstance(exc, Conflict):
+        status, error = 409, lg.t("conflict") + str(exc)
+    else:
+        status, error = 400, lg.t("bad") + str(exc)
+    return form_page(status, error=error, registration=registration, campaign=campaign)
+
+
 @bp.post("/status")
 @body_limit(PUBLIC_FORM_BYTES)
+@guarded
 def status_lookup() -> Response:
-    refused = guard()
-    if refused is not None:
-        return refused
-    lg = lang()
     campaign, registration = field("campaign"), field("registration")
     try:
         found = service().status(campaign, registration, field("factor"))
-    except NotAllowed:
-        return form_page(403, error=lg.t("not_match"), registration=registration,
-                         campaign=campaign)
-    except BadData as exc:
-        return form_page(400, error=lg.t("bad") + str(exc), registration=registration,
-                         campaign=campaign)
-    return result_page(campaign, found, lg)
+    except (NotAllowed, BadData) as exc:
+        return refusal(exc, campaign, registration)
+    return result_page(campaign, found, lang())
 
 
 def _local(moment: str | None, tz: ZoneInfo) -> str:
@@ -295,10 +224,8 @@ def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] 
 
 
 @bp.post("/appeal")
+@guarded
 def appeal() -> Response:
-    refused = guard()
-    if refused is not None:
-        return refused
     lg = lang()
     campaign, registration = field("campaign"), field("registration")
     data = {"registration": registration, "factor": field("factor"),
@@ -306,14 +233,8 @@ def appeal() -> Response:
             "statement": request.form.get("statement", "").strip()}
     try:
         filed = service().file_appeal(campaign, data, now())
-    except NotAllowed:
-        return form_page(403, error=lg.t("not_match"), registration=registration,
-                         campaign=campaign)
-    except (BadData, Conflict) as exc:
-        key = "conflict" if isinstance(exc, Conflict) else "bad"
-        return form_page(409 if isinstance(exc, Conflict) else 400,
-                         error=lg.t(key) + str(exc), registration=registration,
-                         campaign=campaign)
+    except (NotAllowed, BadData, Conflict) as exc:
+        return refusal(exc, campaign, registration)
     return page("status_result.html", lg=lg, filed=filed, campaign=service().campaign(campaign),
                 registration=registration, windows=None, appeal=None, log=service().log,
                 grounds=GROUNDS, tz="")

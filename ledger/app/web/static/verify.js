@@ -283,22 +283,29 @@
 
   // -- RFC 9162 proofs --------------------------------------------------------------------
 
+  // Hashing a proof's next node onto the running hash h, from the left or the right.
+  function fromLeft(node) { return function (h) { return nodeHash(node, h); }; }
+  function fromRight(node) { return function (h) { return nodeHash(h, node); }; }
+
+  /** One step up the path of §2.1.3.2 and §2.1.4.2 from node fn of last node sn: whether
+   *  the proof's next node is on the left, and the (fn, sn) of the step after. */
+  function climb(fn, sn) {
+    var left = odd(fn) || fn === sn;
+    if (left && !odd(fn)) {
+      while (!odd(fn) && fn !== 0) { fn = half(fn); sn = half(sn); }
+    }
+    return { left: left, fn: half(fn), sn: half(sn) };
+  }
+
   /** §2.1.3.2: the root an inclusion proof leads to, or null if it is malformed. */
   function rootFromInclusion(leaf, index, size, path) {
     if (index >= size) return Promise.resolve(null);
     var fn = index, sn = size - 1, r = Promise.resolve(leaf);
     for (var i = 0; i < path.length; i++) {
       if (sn === 0) return Promise.resolve(null);
-      var p = path[i];
-      if (odd(fn) || fn === sn) {
-        r = r.then(function (p) { return function (h) { return nodeHash(p, h); }; }(p));
-        if (!odd(fn)) {
-          while (!odd(fn) && fn !== 0) { fn = half(fn); sn = half(sn); }
-        }
-      } else {
-        r = r.then(function (p) { return function (h) { return nodeHash(h, p); }; }(p));
-      }
-      fn = half(fn); sn = half(sn);
+      var up = climb(fn, sn);
+      r = r.then(up.left ? fromLeft(path[i]) : fromRight(path[i]));
+      fn = up.fn; sn = up.sn;
     }
     if (sn !== 0) return Promise.resolve(null);
     return r;
@@ -321,17 +328,10 @@
     var fr = Promise.resolve(p[0]), sr = Promise.resolve(p[0]);
     for (var i = 1; i < p.length; i++) {
       if (sn === 0) return Promise.resolve(false);
-      var c = p[i];
-      if (odd(fn) || fn === sn) {
-        fr = fr.then(function (c) { return function (h) { return nodeHash(c, h); }; }(c));
-        sr = sr.then(function (c) { return function (h) { return nodeHash(c, h); }; }(c));
-        if (!odd(fn)) {
-          while (!odd(fn) && fn !== 0) { fn = half(fn); sn = half(sn); }
-        }
-      } else {
-        sr = sr.then(function (c) { return function (h) { return nodeHash(h, c); }; }(c));
-      }
-      fn = half(fn); sn = half(sn);
+      var up = climb(fn, sn);
+      if (up.left) fr = fr.then(fromLeft(p[i]));
+      sr = sr.then(up.left ? fromLeft(p[i]) : fromRight(p[i]));
+      fn = up.fn; sn = up.sn;
     }
     if (sn !== 0) return Promise.resolve(false);
     return Promise.all([fr, sr]).then(function (r) {
