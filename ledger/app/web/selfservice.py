@@ -26,17 +26,16 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import TooManyRequests
 
 from ledger.absence.queries.selfservice import open_appeal_of
-from ledger.absence.service import AbsenceService
 from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, public_limited
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
-from ledger.app.web.services import now
+from ledger.app.web.services import now, service
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
 
@@ -54,11 +53,6 @@ REVIEWS: dict[str, tuple[str, str]] = words("selfservice.reviews")
 CAUSES: dict[str, tuple[str, str]] = words("selfservice.causes")
 KINDS: dict[str, tuple[str, str]] = words("selfservice.kinds")
 ACCOMMODATIONS: dict[str, tuple[str, str]] = words("selfservice.accommodations")
-
-
-def service() -> AbsenceService:
-    s: AbsenceService = current_app.extensions["absentia.absence"]
-    return s
 
 
 def lang() -> Lang:
