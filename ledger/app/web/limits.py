@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import re
 import socket
 import threading
 import time
@@ -29,6 +30,7 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestTimeout
 
 from ledger.absence.imports import MAX_IMPORT_BYTES
+from ledger.errors import BadData
 
 #: Room for a multipart form's boundaries and other fields around an uploaded file (bytes).
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -68,11 +70,34 @@ def _apply_view_limit() -> None:
     request.max_content_length = getattr(view, _ATTR, DEFAULT_BODY_BYTES)
 
 
+#: C0 and C1 control characters and DEL: never part of an id, a cursor or a query value
+#: (the OpenAPI document's string pattern excludes them too); PostgreSQL cannot even
+#: compare a NUL in text.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _refuse_control_characters() -> None:
+    """Refuse a path or query argument holding a control character, naming it.
+
+    Raises:
+        BadData: the first such argument (path arguments first).
+    """
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+            raise BadData(f"{name}: control characters are not allowed", field=name)
+    for name, value in request.args.items(multi=True):
+        if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value):
+            shown = CONTROL_CHARACTERS.sub("?", name)
+            raise BadData(f"{shown}: control characters are not allowed", field=shown)
+
+
 def init_app(app: Flask) -> None:
-    """Set the global backstop and, before each view, that view's body limit."""
+    """Set the global backstop and, before each view, that view's body limit; refuse
+    control characters in path and query arguments."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     # Registered first, so it runs before any hook that could read the form.
     app.before_request_funcs.setdefault(None, []).insert(0, _apply_view_limit)
+    app.before_request_funcs[None].insert(1, _refuse_control_characters)
 
 
 class _Watchdog:
