@@ -163,8 +163,8 @@ def measure(label: str, store: LedgerStore, service: AbsenceService, n: int,
     if decided != n or len(rows) != n:
         raise AssertionError(f"the sweep decided {decided:,} windows ({len(rows):,} "
                              f"decision entries), expected {n:,}")
-    with service.read() as conn:
-        outcomes = dict(conn.execute(text(
+    with service.engine.connect() as conn:
+        outcomes: dict[str, int] = dict(conn.execute(text(
             "SELECT outcome, count(*) FROM p_decisions GROUP BY outcome")).all())
     say(f"  {seconds:.2f} s ({rate(decided / seconds)}); {appended:,} entries appended; "
         f"outcomes {outcomes}")

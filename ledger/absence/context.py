@@ -88,8 +88,8 @@ class Context:
         """
         return self.store.execute(self.log, now, plan, P.apply, finish=finish)
 
-    def read(self) -> Any:
-        """A read-only connection context for queries."""
+    def read(self) -> Connection:
+        """A new connection for a use case's reads (a context manager: closed after)."""
         return self.store.engine.connect()
 
     def policy_by_digest(self, digest: str) -> Policy:
@@ -123,7 +123,8 @@ class UseCase:
                      finish: Finish[T] | None = None) -> Executed[T]:
         return self.ctx.run_planned(now, plan, finish=finish)
 
-    def read(self) -> Any:
+    def read(self) -> Connection:
+        """A new connection for this use case's reads (see ``Context.read``)."""
         return self.ctx.read()
 
     def policy_by_digest(self, digest: str) -> Policy:

@@ -108,7 +108,7 @@ def dispatch(service: AbsenceService, channels: dict[str, Channel], now: datetim
         _record(service, counts, "sent", row.notification, attempt, now,
                 provider_id=provider_id)
     if failed_subjects:
-        with service.read() as conn:
+        with service.engine.connect() as conn:
             campaigns = set(conn.execute(select(P.subjects.c.campaign).where(
                 P.subjects.c.subject.in_(failed_subjects))).scalars())
         for campaign in sorted(campaigns):
@@ -134,7 +134,7 @@ def _record(service: AbsenceService, counts: Counter[str], outcome: str, notific
 def _window_closed(service: AbsenceService, row: Any, now: datetime) -> bool:
     if not row.window:
         return False
-    with service.read() as conn:
+    with service.engine.connect() as conn:
         w = conn.execute(select(P.windows.c.closes_at, P.windows.c.decision).where(
             P.windows.c.window == row.window)).first()
     return w is not None and (w.decision is not None
@@ -143,7 +143,7 @@ def _window_closed(service: AbsenceService, row: Any, now: datetime) -> bool:
 
 
 def _context(service: AbsenceService, row: Any) -> dict[str, Any]:
-    with service.read() as conn:
+    with service.engine.connect() as conn:
         subj = conn.execute(select(P.subjects.c.registration, P.campaigns.c.title,
                                    P.campaigns.c.timezone)
                             .join(P.campaigns, P.campaigns.c.campaign == P.subjects.c.campaign)

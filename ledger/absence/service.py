@@ -114,10 +114,6 @@ class AbsenceService:
         reads from."""
         return self.store.engine
 
-    def read(self) -> Any:
-        """A read-only connection context for queries."""
-        return self.ctx.read()
-
     def policy_by_digest(self, digest: str) -> Policy:
         """The configured policy with ``digest``.
 

@@ -35,7 +35,7 @@ class Statistics(CampaignUseCase):
                 P.windows.c.campaign == campaign).group_by(P.windows.c.kind)).all()
             undecided = conn.execute(select(func.count()).select_from(P.windows).where(
                 P.windows.c.campaign == campaign, P.windows.c.decision.is_(None))).scalar_one()
-            offers = dict(conn.execute(
+            offers: dict[str | None, int] = dict(conn.execute(
                 select(d.c.offer, func.count())
                 .where(d.c.campaign == campaign, d.c.outcome == "rebook_offered",
                        d.c.superseded_by.is_(None)).group_by(d.c.offer)).all())
@@ -69,7 +69,7 @@ class Statistics(CampaignUseCase):
         outcomes: dict[str, int] = {}
         for o, _, n in first:
             outcomes[o] = outcomes.get(o, 0) + n
-        kinds = dict(windows)
+        kinds: dict[str, int] = {str(k): int(n) for k, n in windows}
         appeals_by = {(r or "open"): n for r, n in appeal_rows}
         filed = sum(appeals_by.values())
         overturned = appeals_by.get("overturned", 0)
@@ -91,7 +91,7 @@ class Statistics(CampaignUseCase):
             "outcomes": outcomes,
             "pending_review": pending,
             "makeups": {"granted": makeups, "rate": rate(makeups, absent),
-                        "attended": dict(makeup_outcomes).get("attended", 0)},
+                        "attended": dict[str, int](makeup_outcomes).get("attended", 0)},
             "appeals": {"filed": filed, "open": appeals_by.get("open", 0),
                         "upheld": appeals_by.get("upheld", 0), "overturned": overturned,
                         "appeal_rate": rate(filed, absent),

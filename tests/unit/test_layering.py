@@ -213,7 +213,7 @@ def test_relative_type_checking_and_function_imports_count() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
         "from .. import merkle\n"
-        "from .schema import lock_ddl\n"
+        "from .tables import entries\n"
         "if TYPE_CHECKING:\n"
         "    from ledger.absence import projection\n"
         "def f() -> None:\n"
@@ -221,7 +221,7 @@ def test_relative_type_checking_and_function_imports_count() -> None:
     visitor = _Visitor("ledger.storage.made_up", MODULES["ledger.storage.store"])
     visitor.visit(ast.parse(source))
     seen = {(e.target, e.in_function) for e in visitor.edges}
-    assert {("ledger.merkle", False), ("ledger.storage.schema", False),
+    assert {("ledger.merkle", False), ("ledger.storage.tables", False),
             ("ledger.absence.projection", False), ("publicity.report", True)} <= seen
 
 
@@ -292,3 +292,52 @@ def test_few_project_imports_inside_functions() -> None:
         pytest.fail(f"{len(inside)} project imports inside functions (at most "
                     f"{MAX_IMPORTS_IN_FUNCTIONS}):\n  " + "\n  ".join(sorted(map(str, inside))),
                     pytrace=False)
+
+
+LEDGER_TABLES = frozenset({"entries", "heads", "logs", "keys", "checkpoints", "lock_ddl",
+                           "APPEND_ONLY_TABLES"})
+"""The ledger's own tables in ``ledger.storage.tables``: only storage (and its
+migrations) may touch them; everyone else goes through the store and storage's reads."""
+
+
+def _imported_names(module: str) -> Iterator[tuple[str, str, str, int]]:
+    """``(importer, imported module, name, line)`` for every ``from M import name`` of
+    ``module`` in the project, and ``(importer, module, "*module*", line)`` for
+    ``import module`` / ``from parent import module``."""
+    parent, _, leaf = module.rpartition(".")
+    for importer, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                if node.module == module:
+                    for alias in node.names:
+                        yield importer, module, alias.name, node.lineno
+                elif node.module == parent and any(a.name == leaf for a in node.names):
+                    yield importer, module, "*module*", node.lineno
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == module:
+                        yield importer, module, "*module*", node.lineno
+
+
+def test_only_storage_touches_the_ledgers_own_tables() -> None:
+    """Outside storage, nobody imports the ledger's own tables (nor the old schema
+    module): the store and ``ledger.storage.reads``/``status``/``dump`` answer instead."""
+    bad = [f"{imp} -> {mod}.{name} (line {line})"
+           for mod in ("ledger.storage.tables", "ledger.storage.schema")
+           for imp, _, name, line in _imported_names(mod)
+           if not any(_within(imp, p) for p in STORAGE)
+           and (name in LEDGER_TABLES or name == "*module*" or mod.endswith("schema"))]
+    assert not bad, "the ledger's own tables used outside storage:\n  " + "\n  ".join(bad)
+
+
+def test_projection_tables_are_read_only_inside_the_domain() -> None:
+    """Outside ``ledger.absence`` nobody reads a projection table: the web, publicity and
+    ops call ``ledger.absence.queries``.  Only the registry names the tables (for Alembic
+    and the backup), and a plan run through ``execute`` may pass the projector ``apply``."""
+    bad = [f"{imp} -> {mod}.{name} (line {line})"
+           for mod, allowed in (("ledger.absence.projection", {"apply"}),
+                                ("ledger.absence.tables", set()))
+           for imp, _, name, line in _imported_names(mod)
+           if not _within(imp, "ledger.absence") and imp != "ledger.app.registry"
+           and name not in allowed]
+    assert not bad, "projection tables read outside the domain:\n  " + "\n  ".join(bad)
