@@ -18,7 +18,7 @@ from ledger.absence.reviews import review_entries
 from ledger.absence.rules import Cause, Outcome
 from ledger.entry import format_time, parse_utc
 from ledger.errors import Conflict
-from ledger.storage.store import NewEntry
+from ledger.storage.store import NewEntry, Planned
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,8 @@ class Alerts(CampaignUseCase):
     """Raise, read and resolve alerts."""
 
     def raise_alerts(self, campaign: str, now: datetime) -> list[str]:
-        """Run the anomaly rules over the campaign; record alerts not raised before."""
+        """Run the anomaly rules over the campaign; record alerts not raised before and
+        return their ids (``campaign:key``; empty when nothing new was found)."""
         with self.read() as conn:
             rows = conn.execute(select(P.windows.c.window, P.windows.c.opens_at,
                                        P.decisions.c.outcome, P.decisions.c.cause)
@@ -53,8 +54,8 @@ class Alerts(CampaignUseCase):
         if not found:
             return []
 
-        def plan(conn: Connection) -> list[NewEntry]:
-            items = []
+        def plan(conn: Connection) -> Planned[list[str]]:
+            items, raised = [], []
             for a in found:
                 alert_id = f"{campaign}:{a.key}"[:200]
                 if conn.execute(select(P.alerts.c.alert)
@@ -68,9 +69,10 @@ class Alerts(CampaignUseCase):
                     body["slot_start"] = format_time(a.slot_start)
                 items.append(NewEntry("alert.raised", "scheduler", body,
                                       idempotency_key=f"alert:{alert_id}"))
-            return items
+                raised.append(alert_id)
+            return Planned(items, raised)
 
-        return [str(i) for i in self._run(now, plan)]
+        return self._run_planned(now, plan).value
 
     def alerts(self, campaign: str | None = None) -> list[dict[str, Any]]:
         """Alerts, newest first (those of ``campaign``, or all).

@@ -72,8 +72,9 @@ def test_final_notification_failures_raise_an_alert(domain: Domain) -> None:
     for n in queued[:5]:
         assert domain.service.record_attempt(n["notification"], 1, failed_at,
                                              error="smtp_rejected", final=True)
-    assert len(domain.service.raise_alerts(OUTAGE, failed_at)) == 1
+    raised = domain.service.raise_alerts(OUTAGE, failed_at)
     (entry,) = domain.entries("alert.raised")
+    assert raised == [entry["body"]["alert"]]
     assert (entry["body"]["kind"], entry["body"]["count"]) == ("notification_failures", 5)
     assert sorted(entry["body"]["windows"].split(",")) == sorted(
         n["notification"] for n in queued[:5])
