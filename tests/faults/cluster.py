@@ -57,6 +57,7 @@ from ledger.config import load_settings
 from ledger.entry import format_time
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.open import open_store
+from tests.configs import absence_tables
 from tests.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,26 +92,7 @@ threads = 8
 name = "{log}"
 origin = "faults.absentia.invalid/{log}"
 
-[absence]
-log = "{log}"
-master_key = "{{data}}/keys/vault-master.key"
-default_policy = "government"
-retention_days = 30
-
-[policies.government]
-mode = "government"
-grace_s = {grace_s}
-notify_within_s = 3600
-appeal_period_s = 604800
-
-[notifications]
-email = "file"
-sms = "file"
-file_path = "{{data}}/outbox.jsonl"
-
-[platform]
-webhook_secrets_file = "{{data}}/keys/platform-webhook-secrets"
-
+{absence}
 [scheduler]
 sweep_interval_s = 0.5
 outbox_interval_s = 1
@@ -121,6 +103,12 @@ max_clock_skew_s = 5
 base_url = "http://127.0.0.1:5000"
 report_interval_s = 86400
 """
+
+
+def config_text(url: str, grace_s: int) -> str:
+    """The cluster's config on the database ``url``, with the policy's ``grace_s``."""
+    return CONFIG.format(url=url, log=LOG, absence=absence_tables(
+        LOG, grace_s=grace_s, government="notify_within_s = 3600"))
 
 
 def free_port() -> int:
@@ -210,8 +198,7 @@ class Cluster:
         self.url = database_url or pg.create_database()
         self.grace_s = grace_s
         self.config = self.data / "config.toml"
-        self.config.write_text(CONFIG.format(url=self.url, log=LOG, grace_s=grace_s),
-                               encoding="utf-8")
+        self.config.write_text(config_text(self.url, grace_s), encoding="utf-8")
         self.faketime = faketime
         self.apps: list[Proc] = []
         self.scheduler: Proc | None = None
