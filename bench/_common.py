@@ -261,6 +261,8 @@ def scratch_dir(bench: str, keep: bool = False) -> Iterator[Path]:
 
 
 class Stoppable(Protocol):
+    """Anything with a ``stop()``: a benchmark's server process."""
+
     def stop(self) -> None: ...
 
 
@@ -280,8 +282,8 @@ def add_event_load_arguments(parser: argparse.ArgumentParser, prefix: str, *,
     """The options of a load of signed platform events (``bench_ingest``, ``bench_load``):
     ``--<prefix>-candidates``, ``-seconds`` (measured ``seconds`` per ``per``; with
     ``seconds_unset`` it defaults to None, and the caller uses ``seconds`` unless a
-    ``--quick`` chose otherwise), ``-warmup``, ``-batch``,
-    ``-clients``, ``-connections`` and ``-workers`` (gunicorn workers of ``servers``)."""
+    ``--quick`` chose otherwise), ``-warmup``, ``-batch``, ``-clients``, ``-connections``
+    and ``-workers`` (gunicorn workers of ``servers``)."""
 
     def option(name: str, kind: type[float], default: float | None, text: str) -> None:
         parser.add_argument(f"--{prefix}-{name}", type=kind, default=default, help=text)
