@@ -7,15 +7,17 @@ import json
 import math
 import os
 import platform
+import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy
 
@@ -242,3 +244,57 @@ def throwaway_postgres(wanted: bool) -> Iterator[Callable[[], str] | None]:
         yield server.create_database
     finally:
         server.stop()
+
+
+@contextmanager
+def scratch_dir(bench: str, keep: bool = False) -> Iterator[Path]:
+    """A fresh work directory ``<tmp>/absentia-bench-<bench>-*``, removed afterwards
+    (kept, and its path said, with ``keep``: a benchmark's ``--keep``)."""
+    work = Path(tempfile.mkdtemp(prefix=f"absentia-bench-{bench}-"))
+    try:
+        yield work
+    finally:
+        if keep:
+            say(f"  kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class Stoppable(Protocol):
+    """Anything with a ``stop()``: a benchmark's server process."""
+
+    def stop(self) -> None: ...
+
+
+@contextmanager
+def stopped_after(things: Sequence[Stoppable]) -> Iterator[None]:
+    """Stop each of ``things`` on leaving (those appended to the list inside, too)."""
+    try:
+        yield
+    finally:
+        for thing in things:
+            thing.stop()
+
+
+def add_event_load_arguments(parser: argparse.ArgumentParser, prefix: str, *,
+                             seconds: float, warmup: float, per: str, servers: str,
+                             seconds_unset: bool = False) -> None:
+    """The options of a load of signed platform events (``bench_ingest``, ``bench_load``):
+    ``--<prefix>-candidates``, ``-seconds`` (measured ``seconds`` per ``per``; with
+    ``seconds_unset`` it defaults to None, and the caller uses ``seconds`` unless a
+    ``--quick`` chose otherwise), ``-warmup``, ``-batch``, ``-clients``, ``-connections``
+    and ``-workers`` (gunicorn workers of ``servers``)."""
+
+    def option(name: str, kind: type[float], default: float | None, text: str) -> None:
+        parser.add_argument(f"--{prefix}-{name}", type=kind, default=default, help=text)
+
+    option("candidates", int, 2_000,
+           "candidates (= open windows) the events go to (default 2,000)")
+    option("seconds", float, None if seconds_unset else seconds,
+           f"measured seconds per {per} (default {seconds:g})")
+    option("warmup", float, warmup,
+           f"warm-up seconds before each phase, not counted (default {warmup:g})")
+    option("batch", int, 20, "events per delivery in the batch phase (default 20)")
+    option("clients", int, 2, "client processes sending the events (default 2)")
+    option("connections", int, 16, "keep-alive connections per client process (default 16)")
+    option("workers", int, 2, f"gunicorn workers of {servers} (default 2)")

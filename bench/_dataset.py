@@ -10,6 +10,7 @@ built (see ``fingerprint``).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
@@ -87,6 +88,15 @@ class Dataset:
     def store(self, engine: Engine | None = None, **kwargs: Any) -> LedgerStore:
         return LedgerStore(engine if engine is not None else self.engine(), self.key_dir,
                            entry_types(), **kwargs)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--entries`` and ``--rebuild``: the large log's size and a rebuild of its cache
+    (``bench_verify``, ``bench_proofs`` and ``run_all`` use the same log)."""
+    parser.add_argument("--entries", type=int, default=1_000_000,
+                        help="size of the large log for verify and proofs (default 1,000,000)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="rebuild the cached large log and its export even if present")
 
 
 def cache_dir(n: int) -> Path:

@@ -32,7 +32,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +57,16 @@ from sqlalchemy import (
 )
 
 from bench import _dataset
-from bench._common import Baseline, Figure, parse_args, rate, say, show, timed_report
+from bench._common import (
+    Baseline,
+    Figure,
+    parse_args,
+    rate,
+    say,
+    scratch_dir,
+    show,
+    timed_report,
+)
 from ledger.app.registry import entry_types
 from ledger.app.samples import sample_events
 from ledger.migrations import upgrade
@@ -559,8 +567,7 @@ def run(entries_n: int = 20_000, threads: int = 16, batch: int = 1_000, rounds: 
     items = [e for _, e in islice(sample_events(entries_n, START), entries_n)]
     figures: list[Figure] = []
     notes: list[str] = []
-    work = Path(tempfile.mkdtemp(prefix="absentia-bench-append-"))
-    try:
+    with scratch_dir("append") as work:
         target = Target("sqlite", work)
         try:
             notes.append(settings_note(target))
@@ -589,8 +596,6 @@ def run(entries_n: int = 20_000, threads: int = 16, batch: int = 1_000, rounds: 
             msg = f"PostgreSQL append benchmark skipped: {PG_ENV} is not set"
             say(f"[append] {msg}")
             notes.append(msg)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return figures, notes
 
 

@@ -28,12 +28,10 @@ import multiprocessing as mp
 import os
 import random
 import resource
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +41,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Baseline, Figure, Latency, rate, report, say, show
+from bench._common import (
+    Baseline,
+    Figure,
+    Latency,
+    add_event_load_arguments,
+    rate,
+    report,
+    say,
+    scratch_dir,
+    show,
+    stopped_after,
+)
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.webhooks import WebhookSecret, sign
 from ledger.app.registry import entry_types
@@ -52,6 +61,7 @@ from ledger.config import Settings, load_settings
 from ledger.entry import format_time
 from ledger.storage import LedgerStore
 from ledger.storage.open import open_store
+from tests.configs import absence_tables
 
 GOAL_EVENTS = 2_000.0
 LOG = "bench-hr"
@@ -76,24 +86,7 @@ threads = {threads}
 name = "{log}"
 origin = "bench.absentia.invalid/{log}"
 
-[absence]
-log = "{log}"
-master_key = "{{data}}/keys/vault-master.key"
-default_policy = "government"
-
-[policies.government]
-mode = "government"
-grace_s = 600
-appeal_period_s = 604800
-
-[notifications]
-email = "file"
-sms = "file"
-file_path = "{{data}}/outbox.jsonl"
-
-[platform]
-webhook_secrets_file = "{{data}}/keys/platform-webhook-secrets"
-
+{absence}
 [scheduler]
 sweep_interval_s = 30
 # The invitations queued in setup are not sent during the measurement (they would
@@ -110,7 +103,8 @@ THREADS = 16
 def write_config(data: Path, url: str, sync: str, threads: int = THREADS) -> Path:
     data.mkdir(parents=True, exist_ok=True)
     path = data / "config.toml"
-    path.write_text(CONFIG.format(url=url, sync=sync, log=LOG, threads=threads),
+    path.write_text(CONFIG.format(url=url, sync=sync, log=LOG, threads=threads,
+                                  absence=absence_tables(LOG, retention_days=None)),
                     encoding="utf-8")
     return path
 
@@ -516,11 +510,10 @@ def loss_check(what: str, acked: list[str], counts: dict[str, int], tag: str) ->
 def run(candidates: int, seconds: float, warmup: float, batch: int, clients: int,
         connections: int, workers: int, sync: str, keep: bool = False,
         threads: int = THREADS) -> tuple[list[Figure], list[str]]:
-    work = Path(tempfile.mkdtemp(prefix="absentia-bench-ingest-"))
     notes: list[str] = []
     figures: list[Figure] = []
     servers: list[Server] = []
-    try:
+    with scratch_dir("ingest", keep) as work, stopped_after(servers):
         data = work / "data"
         config = write_config(data, "sqlite:///{data}/absentia.db", sync, threads)
         now = datetime.now(UTC)
@@ -596,31 +589,12 @@ def run(candidates: int, seconds: float, warmup: float, batch: int, clients: int
                      f"{clients} client processes; the outbox job is off during the run "
                      "(invitations would compete for the write lock)")
         store.engine.dispose()
-    finally:
-        for s in servers:
-            s.stop()
-        if keep:
-            say(f"  kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return figures, notes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ingest-candidates", type=int, default=2_000,
-                        help="candidates (= open windows) the events go to (default 2,000)")
-    parser.add_argument("--ingest-seconds", type=float, default=15.0,
-                        help="measured seconds per phase (default 15)")
-    parser.add_argument("--ingest-warmup", type=float, default=2.0,
-                        help="warm-up seconds per phase, not counted (default 2)")
-    parser.add_argument("--ingest-batch", type=int, default=20,
-                        help="events per delivery in the batch phase (default 20)")
-    parser.add_argument("--ingest-clients", type=int, default=2,
-                        help="load-generating processes (default 2)")
-    parser.add_argument("--ingest-connections", type=int, default=16,
-                        help="keep-alive connections per client process (default 16)")
-    parser.add_argument("--ingest-workers", type=int, default=2,
-                        help="gunicorn workers of both servers (default 2)")
+    add_event_load_arguments(parser, "ingest", seconds=15.0, warmup=2.0, per="phase",
+                             servers="both servers")
     parser.add_argument("--ingest-threads", type=int, default=THREADS,
                         help=f"gunicorn threads per worker of the ledger server "
                              f"(default {THREADS}, as config.toml)")

@@ -48,9 +48,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,7 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from bench._common import Baseline, Figure, Latency, Progress, rate, report, say, show
+from bench import _common
+from bench._common import Baseline, Figure, Latency, Progress, rate, report, say, scratch_dir, show
 from bench.bench_ingest import (
     HR,
     LOG,
@@ -613,14 +614,13 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
     """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run scripts/system-packages.sh (apt-get install wrk)")
-    work = Path(tempfile.mkdtemp(prefix="absentia-bench-load-"))
     # Always a server of its own (never ABSENTIA_TEST_PG_URL's): its settings are part of
     # the setup, and its CPU time is read from /proc.
     pg = PgServer(external_url="", settings=PG_SETTINGS)
     setups: list[Setup] = []
     figures: list[Figure] = []
     notes: list[str] = []
-    try:
+    with scratch_dir("load", keep) as work, stopped_with_logs(setups, pg):
         say(f"[load] starting PostgreSQL with {PG_SETTINGS}")
         pg.start()
         postgres_pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
@@ -698,6 +698,15 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
                          "during the run")
         if not all(f.goal_met for f in figures):
             notes.append("load: FAILED: errors or lost events under load (see the table)")
+    return figures, notes
+
+
+@contextmanager
+def stopped_with_logs(setups: list[Setup], pg: PgServer) -> Iterator[None]:
+    """On leaving, stop each of ``setups`` (those appended inside too), saying if its
+    server logs got ERROR lines while stopping, then ``pg``."""
+    try:
+        yield
     finally:
         for s in setups:
             try:
@@ -709,32 +718,16 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
             except Exception as exc:  # keep stopping the others
                 say(f"  stopping {s.name} failed: {exc!r}")
         pg.stop()
-        if keep:
-            say(f"  kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return figures, notes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--load-seconds", type=float, default=None,
-                        help=f"measured seconds per phase and setup (default {SECONDS:g})")
-    parser.add_argument("--load-warmup", type=float, default=5.0,
-                        help="warm-up seconds before each, not counted (default 5)")
-    parser.add_argument("--load-candidates", type=int, default=2_000,
-                        help="candidates (= open windows) the events go to (default 2,000)")
+    _common.add_event_load_arguments(parser, "load", seconds=SECONDS, warmup=5.0,
+                                     per="phase and setup", servers="each app process",
+                                     seconds_unset=True)
     parser.add_argument("--load-notice-candidates", type=int, default=200,
                         help="lines on the published notice (default 200)")
-    parser.add_argument("--load-batch", type=int, default=20,
-                        help="events per delivery in the batch phase (default 20)")
-    parser.add_argument("--load-clients", type=int, default=2,
-                        help="ingest client processes (default 2)")
-    parser.add_argument("--load-connections", type=int, default=16,
-                        help="keep-alive connections per ingest client process (default 16)")
     parser.add_argument("--load-wrk-connections", type=int, default=32,
                         help="connections of each of the 2 wrk processes (default 32)")
-    parser.add_argument("--load-workers", type=int, default=2,
-                        help="gunicorn workers of each app process (default 2)")
 
 
 def options(args: argparse.Namespace) -> Options:

@@ -16,14 +16,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Baseline, Figure, rate, report, say, show
+from bench._common import Baseline, Figure, rate, report, say, scratch_dir, show, stopped_after
 from bench.bench_ingest import (
     CAMPAIGN,
     HR,
@@ -69,9 +68,8 @@ def run(candidates: int, seconds: float, connections: int = 64, threads: int = T
         ) -> tuple[list[Figure], list[str]]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run scripts/system-packages.sh (apt-get install wrk)")
-    work = Path(tempfile.mkdtemp(prefix="absentia-bench-notice-"))
-    server: Server | None = None
-    try:
+    servers: list[Server] = []
+    with scratch_dir("notice") as work, stopped_after(servers):
         data = work / "data"
         config = write_config(data, "sqlite:///{data}/absentia.db", "FULL", threads)
         now = datetime.now(UTC)
@@ -89,6 +87,7 @@ def run(candidates: int, seconds: float, connections: int = 64, threads: int = T
         port = free_port()
         server = Server([str(ABSENTIA), "serve", "--data", str(data), "--config", str(config),
                          "--port", str(port), "--workers", "2"], port, work / "server.log")
+        servers.append(server)
         base = f"http://127.0.0.1:{port}"
         wrk(f"{base}/notices/{record['notice']}", 2, connections)  # warm-up
         say(f"[notice] wrk -c{connections} for {seconds:.0f} s on the notice "
@@ -111,10 +110,6 @@ def run(candidates: int, seconds: float, connections: int = 64, threads: int = T
                  f"wrk -t2 -c{connections} on the same 2 CPUs; server CPU {cpu:.1f} s over "
                  f"{seconds:.0f} s"]
         return [fig], notes
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

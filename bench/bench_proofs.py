@@ -150,12 +150,10 @@ def run(entries_n: int = 1_000_000, requests: int = 2_000, rebuild: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--entries", type=int, default=1_000_000,
-                        help="size of the log (default 1,000,000; shared with bench_verify)")
+    """The large log's options (``_dataset.add_arguments``) and ``--requests``."""
+    _dataset.add_arguments(parser)
     parser.add_argument("--requests", type=int, default=2_000,
-                        help="requests per measurement set (default 2,000)")
-    parser.add_argument("--rebuild", action="store_true",
-                        help="rebuild the cached log even if present")
+                        help="proof requests per measurement set (default 2,000)")
 
 
 def main(argv: list[str] | None = None) -> int:

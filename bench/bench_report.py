@@ -22,13 +22,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Baseline, Figure, report, say, show, table
+from bench._common import Baseline, Figure, report, say, scratch_dir, show, table
 from bench.bench_ingest import CAMPAIGN, open_service, write_config
 from bench.bench_sweep import SWEEP_AT, cached_sqlite
 
@@ -74,9 +73,8 @@ def naive_render(data: Path, config: Path, out: Path) -> None:
 
 def run(decisions: int, rebuild: bool = False) -> tuple[list[Figure], list[str]]:
     base = cached_sqlite(decisions, rebuild)
-    work = Path(tempfile.mkdtemp(prefix="absentia-bench-report-"))
     notes: list[str] = []
-    try:
+    with scratch_dir("report") as work:
         shutil.copytree(base / "data", work / "data")
         data = work / "data"
         config = write_config(data, "sqlite:///{data}/absentia.db", "FULL")
@@ -106,8 +104,6 @@ def run(decisions: int, rebuild: bool = False) -> tuple[list[Figure], list[str]]
                                          work / "verify.log")
         notes.append(f"report: {size_mib:.1f} MiB; verify exit {vcode} in {vwall:.1f} s, "
                      f"{vrss:.0f} MiB")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     time_fig = show(Figure(
         "report", f"signed PDF/A-3b report of {decisions:,} decisions (wall)", wall, "s",
         f"{wall:.1f} s", [Baseline("naive one-table WeasyPrint render", nwall,

@@ -39,6 +39,7 @@ from bench._common import (
     parse_args,
     rate,
     say,
+    scratch_dir,
     show,
     throwaway_postgres,
     timed_report,
@@ -189,29 +190,23 @@ def run(windows: int, pg_url: str | None, pg_windows: int, rebuild: bool = False
     figures: list[Figure] = []
     notes: list[str] = []
     base = cached_sqlite(windows, rebuild)
-    work = Path(tempfile.mkdtemp(prefix="absentia-bench-sweep-"))
-    try:
+    with scratch_dir("sweep") as work:
         shutil.copytree(base / "data", work / "data")
         data = work / "data"
         config = write_config(data, "sqlite:///{data}/absentia.db", "FULL")
         _, store, service = open_service(data, config, SWEEP_AT)
         figures.append(measure("SQLite, synchronous=FULL", store, service, windows, True))
         store.engine.dispose()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     if pg_url is None:
         notes.append("sweep: PostgreSQL skipped (no server)")
     else:
-        work = Path(tempfile.mkdtemp(prefix="absentia-bench-sweep-pg-"))
-        try:
+        with scratch_dir("sweep-pg") as work:
             data = work / "data"
             config = write_config(data, pg_url, "FULL")
             _, store, service = open_service(data, config, T0)
             prepare(service, pg_windows)
             figures.append(measure("PostgreSQL", store, service, pg_windows, False))
             store.engine.dispose()
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
     return figures, notes
 
 

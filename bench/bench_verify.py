@@ -10,7 +10,6 @@ hashing, the least any verifier must do).  Goal: >= 200,000 entries/s (1M in <= 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 import time
@@ -107,15 +106,8 @@ def run(entries_n: int = 1_000_000, rebuild: bool = False) -> tuple[list[Figure]
     return figures, notes
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--entries", type=int, default=1_000_000,
-                        help="size of the log to verify (default 1,000,000)")
-    parser.add_argument("--rebuild", action="store_true",
-                        help="rebuild the cached log and export even if present")
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(__doc__, add_arguments, argv=argv)
+    args = parse_args(__doc__, _dataset.add_arguments, argv=argv)
     timed_report("verify benchmark", "verify", lambda: run(args.entries, args.rebuild))
     return 0
 

@@ -44,12 +44,7 @@ STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "r
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--entries", type=int, default=1_000_000,
-                        help="size of the log for verify and proofs (default 1,000,000)")
-    parser.add_argument("--rebuild", action="store_true",
-                        help="rebuild the cached large log even if present")
-    parser.add_argument("--requests", type=int, default=2_000,
-                        help="proof requests per measurement set (default 2,000)")
+    bench_proofs.add_arguments(parser)  # --entries, --rebuild (the large log), --requests
     bench_append.add_measurement_arguments(parser)
     bench_ingest.add_arguments(parser)
     bench_sweep.add_arguments(parser)

@@ -57,6 +57,7 @@ from ledger.config import load_settings
 from ledger.entry import format_time
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.open import open_store
+from tests.configs import absence_tables
 from tests.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,26 +92,7 @@ threads = 8
 name = "{log}"
 origin = "faults.absentia.invalid/{log}"
 
-[absence]
-log = "{log}"
-master_key = "{{data}}/keys/vault-master.key"
-default_policy = "government"
-retention_days = 30
-
-[policies.government]
-mode = "government"
-grace_s = {grace_s}
-notify_within_s = 3600
-appeal_period_s = 604800
-
-[notifications]
-email = "file"
-sms = "file"
-file_path = "{{data}}/outbox.jsonl"
-
-[platform]
-webhook_secrets_file = "{{data}}/keys/platform-webhook-secrets"
-
+{absence}
 [scheduler]
 sweep_interval_s = 0.5
 outbox_interval_s = 1
@@ -121,6 +103,12 @@ max_clock_skew_s = 5
 base_url = "http://127.0.0.1:5000"
 report_interval_s = 86400
 """
+
+
+def config_text(url: str, grace_s: int) -> str:
+    """The cluster's config on the database ``url``, with the policy's ``grace_s``."""
+    return CONFIG.format(url=url, log=LOG, absence=absence_tables(
+        LOG, grace_s=grace_s, government="notify_within_s = 3600"))
 
 
 def free_port() -> int:
@@ -168,27 +156,31 @@ class Proc:
     def kill(self) -> None:
         """SIGKILL the whole process group (gunicorn's master and workers)."""
         with self.lock:
-            p = self.popen
-            if p is None or p.poll() is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait(timeout=30)
-            self.kills += 1
+            if self._signal(signal.SIGKILL, 30):
+                self.kills += 1
 
     def stop(self) -> None:
+        """SIGTERM the whole process group; SIGKILL it if it is not gone in 15 s."""
         with self.lock:
-            p = self.popen
-            if p is None or p.poll() is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
             try:
-                p.wait(timeout=15)
+                self._signal(signal.SIGTERM, 15)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=15)
+                self._signal(signal.SIGKILL, 15)
+
+    def _signal(self, sig: signal.Signals, wait_s: float) -> bool:
+        """Send ``sig`` to the running process's group and wait ``wait_s`` for its exit;
+        False if it was not running (hold ``self.lock``).
+
+        Raises:
+            subprocess.TimeoutExpired: it was still running after ``wait_s``.
+        """
+        p = self.popen
+        if p is None or p.poll() is not None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, sig)
+        p.wait(timeout=wait_s)
+        return True
 
 
 @dataclass
@@ -210,8 +202,7 @@ class Cluster:
         self.url = database_url or pg.create_database()
         self.grace_s = grace_s
         self.config = self.data / "config.toml"
-        self.config.write_text(CONFIG.format(url=self.url, log=LOG, grace_s=grace_s),
-                               encoding="utf-8")
+        self.config.write_text(config_text(self.url, grace_s), encoding="utf-8")
         self.faketime = faketime
         self.apps: list[Proc] = []
         self.scheduler: Proc | None = None
@@ -644,19 +635,12 @@ def check_ledger(cluster: Cluster, acked: list[str], *, check_early: bool = Fals
 
 def assert_sound(check: LedgerCheck, stats: PlatformStats, cluster: Cluster) -> None:
     """The checks every scenario ends with (the message carries the processes' logs)."""
-    problems = []
-    if check.missing:
-        problems.append(f"{len(check.missing)} acknowledged events are not in the ledger, "
-                        f"e.g. {check.missing[:5]}")
-    if check.duplicates:
-        problems.append(f"{len(check.duplicates)} events recorded twice, "
-                        f"e.g. {check.duplicates[:5]}")
-    if check.decided_twice:
-        problems.append(f"{len(check.decided_twice)} windows decided twice, "
-                        f"e.g. {check.decided_twice[:5]}")
-    if check.decided_early:
-        problems.append(f"{len(check.decided_early)} windows decided before their close + "
-                        f"grace, e.g. {check.decided_early[:5]}")
+    found: list[tuple[list[str], str]] = [
+        (check.missing, "acknowledged events are not in the ledger"),
+        (check.duplicates, "events recorded twice"),
+        (check.decided_twice, "windows decided twice"),
+        (check.decided_early, "windows decided before their close + grace")]
+    problems = [f"{len(ids)} {what}, e.g. {ids[:5]}" for ids, what in found if ids]
     if check.checkpoint_sizes != sorted(check.checkpoint_sizes):
         problems.append(f"checkpoint sizes went backwards: {check.checkpoint_sizes}")
     if not check.verified:

@@ -29,6 +29,7 @@ from ledger.app.wiring import open_absence, read_webhook_secrets
 from ledger.config import Settings, load_settings
 from ledger.storage import LedgerStore
 from ledger.storage.open import open_store
+from tests.configs import absence_tables
 
 LOG = "hr-test"
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
@@ -46,17 +47,7 @@ min_interval_s = 0.5
 name = "{log}"
 origin = "example.org/{log}"
 
-[absence]
-log = "{log}"
-master_key = "{{data}}/keys/vault-master.key"
-default_policy = "government"
-retention_days = 30
-
-[policies.government]
-mode = "government"
-grace_s = 600
-appeal_period_s = 604800
-
+{absence}
 [policies.enterprise]
 mode = "enterprise"
 grace_s = 600
@@ -71,16 +62,6 @@ notification_min_failures = 5
 absence_rate_min_decided = 20
 absence_rate_factor_pct = 200
 baseline_absence_pct = 12
-
-[notifications]
-email = "file"
-sms = "file"
-file_path = "{{data}}/outbox.jsonl"
-
-[platform]
-webhook_secrets_file = "{{data}}/keys/platform-webhook-secrets"
-max_body_bytes = 262144
-max_batch_events = 500
 
 [scheduler]
 sweep_interval_s = 0.5
@@ -114,7 +95,9 @@ def write_config(data: Path, url: str, extra: str = "") -> Path:
     """A config file for ``data`` on the database ``url``; ``extra`` TOML is appended."""
     data.mkdir(parents=True, exist_ok=True)
     path = data / "config.toml"
-    path.write_text(CONFIG.format(url=url, log=LOG, extra=extra), encoding="utf-8")
+    absence = absence_tables(LOG, platform="max_body_bytes = 262144\nmax_batch_events = 500")
+    path.write_text(CONFIG.format(url=url, log=LOG, absence=absence, extra=extra),
+                    encoding="utf-8")
     return path
 
 

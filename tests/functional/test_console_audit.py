@@ -54,12 +54,6 @@ OK_RGB = (0x0B, 0x6B, 0x0B)
 
 
 @pytest.fixture
-def env(tmp_path: Path, db_url: str) -> Iterator[Env]:
-    with make_env(tmp_path, db_url) as e:
-        yield e
-
-
-@pytest.fixture
 def lite(tmp_path: Path) -> Iterator[Env]:
     """An Env on SQLite only, for the tests whose point is not the database."""
     with make_env(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}") as e:

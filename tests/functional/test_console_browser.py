@@ -15,31 +15,28 @@ Screenshots go to ``tmp_path`` and are copied to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pyotp
 import pytest
-from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from ledger.app.web.console_hr import BAR_FILL
 from tests.functional._absence import candidates_csv, make_env
 from tests.functional.test_console_hr import CAMPAIGN, Built, accounts, build
 from tests.functional.test_console_signin import PASSWORD, enrol
 from tests.functional.test_notice_browser import (
-    ARTIFACTS,
     WAIT_S,
+    BrowserPages,
     axe_violations,
+    chromium,
     pixels_near,
-    start_chromium,
+    serving,
     viewport_rect,
     wait_for,
 )
@@ -49,22 +46,13 @@ BAR_RGB = (int(BAR_FILL[1:3], 16), int(BAR_FILL[3:5], 16), int(BAR_FILL[5:7], 16
 
 
 @dataclass
-class Office:
+class Office(BrowserPages):
+    SHOT_PREFIX: ClassVar[str] = "console-"
     built: Built
     base: str
     driver: WebDriver
     shots: Path
     totp: str
-
-    def open(self, path: str) -> None:
-        self.driver.get(self.base + path)
-
-    def shot(self, name: str) -> Image.Image:
-        path = self.shots / f"console-{name}.png"
-        assert self.driver.save_screenshot(str(path))
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(path, ARTIFACTS / path.name)
-        return Image.open(path).convert("RGB")
 
     def sign_in(self, login: str, code: str | None = None) -> None:
         d = self.driver
@@ -104,17 +92,8 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
         accounts(env).create_user("rev.one", PASSWORD, "reviewer", env.now[0])
         secret = enrol(env, env.app.test_client(), "rev.one")  # at the app's clock
         env.clock(seconds=31)  # the enrolment used this 30-second step
-        server: BaseWSGIServer = make_server("127.0.0.1", 0, env.app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        driver = start_chromium(Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp)))
-        driver.set_page_load_timeout(WAIT_S)
-        try:
-            yield Office(built, f"http://127.0.0.1:{server.server_port}", driver, tmp, secret)
-        finally:
-            driver.quit()
-            server.shutdown()
-            thread.join(5)
+        with serving(env.app) as base, chromium(tmp) as driver:
+            yield Office(built, base, driver, tmp, secret)
 
 
 def test_hr_and_reviewer_work_through_the_console(office: Office) -> None:

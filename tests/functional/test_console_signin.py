@@ -18,7 +18,6 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,6 @@ SECRET_RE = re.compile(r'<code id="totp-secret">([A-Z2-7 ]+)</code>')
 HTTP = "http://localhost"
 HTTPS = "https://localhost"
 FAILED_ZH = "登录名或密码错误，或账户已暂时锁定"
-
-
-@pytest.fixture
-def env(tmp_path: Path, db_url: str) -> Iterator[Env]:
-    with make_env(tmp_path, db_url) as e:
-        yield e
 
 
 def accounts(env: Env) -> Accounts:

@@ -59,6 +59,7 @@ from ledger.accounts.store import Accounts
 from ledger.app.web.openapi import PROBLEM_MEDIA, document
 from ledger.app.web.ratelimit import RateLimiter, SharedRateLimiter
 from tests.functional._absence import LOG, Env, make_env
+from tests.functional._fuzz import body_bytes, drawn_cases, signed_webhook, use_known_ids
 from tests.functional.conftest import SUMMARY
 from tests.functional.test_console_signin import PASSWORD, csrf_of, sign_in
 from tests.functional.test_openapi import seed_known
@@ -172,15 +173,6 @@ def console_clients(env: Env) -> dict[str, Any]:
 # -- 1. the JSON API ---------------------------------------------------------------------
 
 
-def _raw(case: Any) -> bytes:
-    body = case.body
-    if body is None or type(body).__name__ == "NotSet":
-        return b""
-    if isinstance(body, bytes):
-        return body
-    return json.dumps(body).encode()
-
-
 def _describe(case: Any, resp: Any, raw: bytes) -> str:
     return (f"{case.method} {case.formatted_path}?{urllib.parse.urlencode(case.query or {})} "
             f"body={raw[:300]!r} -> {resp.status_code} {(resp.content or b'')[:300]!r}")
@@ -243,30 +235,21 @@ def fuzz(h: Hostile, route: str, method: str, mode: GenerationMode) -> None:
     if mode is GenerationMode.NEGATIVE:
         checks.append(negative_data_rejection)
 
-    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    @drawn_cases(operation, mode, EXAMPLES)
     def run(case: Any, data: st.DataObject) -> None:
-        for name in case.path_parameters or {}:
-            if name in h.known and data.draw(st.booleans(), label=f"real {name}"):
-                case.path_parameters[name] = data.draw(st.sampled_from(h.known[name]))
+        use_known_ids(case, data, h.known)
         headers: dict[str, str] = {}
         kwargs: dict[str, Any] = {}
         if roles and not negative_at(case, ParameterLocation.HEADER):
             # (a negative case may be one without the required Authorization header)
             headers = env.auth(data.draw(st.sampled_from(roles), label="role"))
         if route == WEBHOOK and mode is GenerationMode.POSITIVE:
-            raw = _raw(case)
-            msg_id = f"hostile-{next(_IDS)}"
-            ts = int(env.now[0].timestamp())
-            headers |= {"webhook-id": msg_id, "webhook-timestamp": str(ts),
-                        "webhook-signature": sign(env.secret, msg_id, ts, raw)}
-            kwargs["data"] = raw
+            signed, kwargs["data"] = signed_webhook(env, case, f"hostile-{next(_IDS)}")
+            headers |= signed
         resp = case.call(headers=headers, **kwargs)
         TALLY.requests += 1
         TALLY.server_errors += resp.status_code >= 500
-        raw = _raw(case)
+        raw = body_bytes(case)
         where = case.formatted_path
         try:
             case.validate_response(resp, checks=checks)
@@ -400,7 +383,7 @@ def test_stateful_sequences_along_the_links(hostile: Hostile) -> None:
                               additional_checks: Any = None, **kwargs: Any) -> None:
             TALLY.requests += 1
             TALLY.server_errors += response.status_code >= 500
-            raw = _raw(case)
+            raw = body_bytes(case)
             try:
                 case.validate_response(response, checks=checks)
             except BaseExceptionGroup as group:

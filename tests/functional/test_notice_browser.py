@@ -20,12 +20,14 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
 from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -53,11 +55,12 @@ LINES = 8
 
 
 
-@dataclass
-class Site:
-    campaign: Campaign
+class BrowserPages:
+    """What a browser test's fixture holds: the local server's ``base`` URL, the
+    driver, and the directory of screenshots (``<SHOT_PREFIX><name>.png``)."""
+
+    SHOT_PREFIX: ClassVar[str] = ""
     base: str
-    notice_url: str
     driver: WebDriver
     shots: Path
 
@@ -66,11 +69,20 @@ class Site:
 
     def shot(self, name: str) -> Image.Image:
         """Save a screenshot (tmp dir and test-artifacts/) and return it as RGB."""
-        path = self.shots / f"{name}.png"
+        path = self.shots / f"{self.SHOT_PREFIX}{name}.png"
         assert self.driver.save_screenshot(str(path))
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(path, ARTIFACTS / path.name)
         return Image.open(path).convert("RGB")
+
+
+@dataclass
+class Site(BrowserPages):
+    campaign: Campaign
+    base: str
+    notice_url: str
+    driver: WebDriver
+    shots: Path
 
 
 def start_chromium(profile: Path) -> WebDriver:
@@ -87,6 +99,31 @@ def start_chromium(profile: Path) -> WebDriver:
                 f"--user-data-dir={profile}"):
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app on a real local HTTP server (a thread): its base URL."""
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@contextmanager
+def chromium(tmp: Path) -> Iterator[WebDriver]:
+    """``start_chromium`` with a fresh profile in ``tmp`` and a ``WAIT_S`` page-load
+    timeout; quit after."""
+    driver = start_chromium(Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp)))
+    try:
+        driver.set_page_load_timeout(WAIT_S)
+        yield driver
+    finally:
+        driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -107,19 +144,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "ground": "personal", "statement": "家中停电。"})
         assert resp.status_code == 201, resp.get_data(as_text=True)
         env.store.sign_checkpoint(LOG, env.clock(seconds=5))
-        server: BaseWSGIServer = make_server("127.0.0.1", 0, env.app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp))
-        driver = start_chromium(profile)
-        driver.set_page_load_timeout(WAIT_S)
-        try:
-            yield Site(campaign, f"http://127.0.0.1:{server.server_port}", notice_url,
-                       driver, tmp)
-        finally:
-            driver.quit()
-            server.shutdown()
-            thread.join(5)
+        with serving(env.app) as base, chromium(tmp) as driver:
+            yield Site(campaign, base, notice_url, driver, tmp)
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -29,8 +29,6 @@ from __future__ import annotations
 import base64
 import re
 import struct
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +42,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from selenium.webdriver.common.by import By
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from ledger.absence import projection as P  # noqa: N812
 from ledger.app.web import notices as public_web
@@ -61,8 +58,9 @@ from tests.functional.test_notice_browser import (
     WAIT_S,
     Site,
     axe_violations,
+    chromium,
     pixels_near,
-    start_chromium,
+    serving,
     verify_with_keyboard,
     viewport_rect,
 )
@@ -130,19 +128,6 @@ def witnessed_env(tmp: Path) -> Iterator[tuple[Env, list[WitnessProcess]]]:
             w.stop()
 
 
-@contextmanager
-def serving(env: Env) -> Iterator[str]:
-    """The app on a real local HTTP server (a thread): its base URL."""
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, env.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
 def publish(env: Env) -> dict[str, str]:
     resp = env.post(f"/api/v1/campaigns/{CAMPAIGN}/notices", "hr", {"days": 5})
     assert resp.status_code == 201, resp.get_data(as_text=True)
@@ -156,15 +141,10 @@ def wsite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WitnessSite]:
     with witnessed_env(tmp) as (env, witnesses):
         campaign = build_campaign(env, n=LINES)
         record = publish(env)
-        with serving(env) as base:
-            driver = start_chromium(Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp)))
-            try:
-                driver.set_page_load_timeout(WAIT_S)
-                driver.set_script_timeout(WAIT_S)
-                site = Site(campaign, base, record["url"], driver, tmp)
-                yield WitnessSite(site, env, witnesses, record["notice"])
-            finally:
-                driver.quit()
+        with serving(env.app) as base, chromium(tmp) as driver:
+            driver.set_script_timeout(WAIT_S)
+            site = Site(campaign, base, record["url"], driver, tmp)
+            yield WitnessSite(site, env, witnesses, record["notice"])
 
 
 def checkpoint_note(html: str) -> SignedNote:

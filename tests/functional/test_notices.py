@@ -8,16 +8,14 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape as html_unescape
-from pathlib import Path
 from typing import Any
 
-import pytest
 from werkzeug.test import TestResponse
 
 from ledger import merkle
 from ledger.checkpoint import Checkpoint
 from ledger.proof import TlogProof
-from tests.functional._absence import LOG, Env, candidates_csv, make_env
+from tests.functional._absence import LOG, Env, candidates_csv
 
 N = 8
 LOG_ORIGIN = f"example.org/{LOG}"
@@ -59,12 +57,6 @@ def decided_campaign(env: Env, n: int = N, *, post_title: str | None = None
     env.clock(start + timedelta(hours=2))
     assert env.service.sweep(env.now[0]) == n
     return rows
-
-
-@pytest.fixture
-def env(tmp_path: Path, db_url: str) -> Any:
-    with make_env(tmp_path, db_url) as e:
-        yield e
 
 
 def test_a_notice_shows_whitelisted_fields_and_masked_names_only(env: Env) -> None:

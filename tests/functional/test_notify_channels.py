@@ -6,19 +6,16 @@ import email
 import email.policy
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ledger.absence.notify import (
     MAX_ATTEMPTS,
@@ -32,6 +29,7 @@ from ledger.absence.notify import (
     channels_from_config,
 )
 from ledger.errors import BadData
+from tests.functional._mail import MailServer, free_port, serve_mail
 
 SENDER = "noreply@hr.example.gov.cn"
 SUBJECT = "面试缺席通知：请在48小时内重新预约"
@@ -40,13 +38,6 @@ TEXT = (
     "您未在规定时间内参加AI面试（岗位：综合管理岗）。如有异议，请于5个工作日内申诉。\n"
 )
 API_KEY = "test-api-key-123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def email_message(to: str, reference: str = "ntf_0001") -> OutgoingMessage:
@@ -58,53 +49,31 @@ def sms_message(to: str = "13800138000") -> OutgoingMessage:
     return OutgoingMessage(reference="ntf_sms_1", channel="sms", to=to, subject="", text=TEXT)
 
 
+def refusal(channel: SmtpChannel | SmsGatewayChannel, message: OutgoingMessage
+            ) -> DeliveryFailed:
+    """The DeliveryFailed that sending ``message`` through ``channel`` must raise."""
+    with pytest.raises(DeliveryFailed) as info:
+        channel.send(message)
+    return info.value
+
+
 # --- SMTP ---------------------------------------------------------------------------------
 
 
-@dataclass
-class RecordingHandler:
-    """Stores accepted envelopes; refuses some recipients like a real mail server."""
-
-    messages: list[Envelope] = field(default_factory=list)
-
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
-                          address: str, rcpt_options: list[str]) -> str:
-        if address.startswith("nobody@"):
-            return "550 5.1.1 no such user"
-        if address.startswith("busy@"):
-            return "451 4.3.0 mailbox busy, try later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802
-                          envelope: Envelope) -> str:
-        if any(rcpt.startswith("spam@") for rcpt in envelope.rcpt_tos):
-            return "554 5.7.1 message rejected"
-        self.messages.append(envelope)
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture(scope="module")
-def smtp_server() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def smtp_server() -> Iterator[MailServer]:
+    with serve_mail() as server:
+        yield server
 
 
 def test_smtp_delivers_chinese_mail_with_reference(
-        smtp_server: tuple[RecordingHandler, int]) -> None:
-    handler, port = smtp_server
-    channel = SmtpChannel("127.0.0.1", port, SENDER, timeout_s=5.0)
+        smtp_server: MailServer) -> None:
+    channel = SmtpChannel("127.0.0.1", smtp_server.port, SENDER, timeout_s=5.0)
     message_id = channel.send(email_message("zhang.san@example.cn", "ntf_42"))
     assert message_id.startswith("<ntf_42.")
     assert message_id.endswith("@absentia>")
 
-    envelope = handler.messages[-1]
+    envelope = smtp_server.messages[-1]
     assert envelope.mail_from == SENDER
     assert envelope.rcpt_tos == ["zhang.san@example.cn"]
     assert isinstance(envelope.content, bytes)
@@ -119,54 +88,36 @@ def test_smtp_delivers_chinese_mail_with_reference(
     assert received.get_content().replace("\r\n", "\n") == TEXT
 
 
-def test_smtp_550_is_permanent(smtp_server: tuple[RecordingHandler, int]) -> None:
-    _handler, port = smtp_server
-    channel = SmtpChannel("127.0.0.1", port, SENDER, timeout_s=5.0)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(email_message("nobody@example.cn"))
-    assert info.value.code == "smtp_550"
-    assert info.value.permanent
-    assert "nobody" not in str(info.value)
-
-
-def test_smtp_5xx_on_data_is_permanent(smtp_server: tuple[RecordingHandler, int]) -> None:
-    _handler, port = smtp_server
-    channel = SmtpChannel("127.0.0.1", port, SENDER, timeout_s=5.0)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(email_message("spam@example.cn"))
-    assert info.value.code == "smtp_554"
-    assert info.value.permanent
-
-
-def test_smtp_4xx_is_temporary(smtp_server: tuple[RecordingHandler, int]) -> None:
-    _handler, port = smtp_server
-    channel = SmtpChannel("127.0.0.1", port, SENDER, timeout_s=5.0)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(email_message("busy@example.cn"))
-    assert info.value.code == "smtp_451"
-    assert not info.value.permanent
+@pytest.mark.parametrize(("to", "code", "permanent"), [
+    pytest.param("nobody@reject.example", "smtp_550", True, id="550-on-rcpt-is-permanent"),
+    pytest.param("spam@spam.example", "smtp_554", True, id="5xx-on-data-is-permanent"),
+    pytest.param("busy@busy.example", "smtp_451", False, id="4xx-is-temporary"),
+])
+def test_smtp_refusals_are_classified(smtp_server: MailServer, to: str, code: str,
+                                      permanent: bool) -> None:
+    failed = refusal(SmtpChannel("127.0.0.1", smtp_server.port, SENDER, timeout_s=5.0),
+                     email_message(to))
+    assert failed.code == code
+    assert failed.permanent is permanent
+    assert to.split("@")[0] not in str(failed)
 
 
 @pytest.mark.parametrize("to", ["a@example.cn, b@example.cn", "Zhang <a@example.cn>",
                                 "nobody", "张三@例子.中国"])
-def test_smtp_recipient_must_be_one_address(smtp_server: tuple[RecordingHandler, int],
-                                            to: str) -> None:
-    handler, port = smtp_server
-    before = len(handler.messages)
-    channel = SmtpChannel("127.0.0.1", port, SENDER, timeout_s=5.0)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(email_message(to))
-    assert info.value.code == "invalid_recipient"
-    assert info.value.permanent
-    assert len(handler.messages) == before
+def test_smtp_recipient_must_be_one_address(smtp_server: MailServer, to: str) -> None:
+    before = len(smtp_server.messages)
+    failed = refusal(SmtpChannel("127.0.0.1", smtp_server.port, SENDER, timeout_s=5.0),
+                     email_message(to))
+    assert failed.code == "invalid_recipient"
+    assert failed.permanent
+    assert len(smtp_server.messages) == before
 
 
 def test_smtp_closed_port_is_temporary_connect() -> None:
-    channel = SmtpChannel("127.0.0.1", free_port(), SENDER, timeout_s=2.0)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(email_message("zhang.san@example.cn"))
-    assert info.value.code == "smtp_connect"
-    assert not info.value.permanent
+    failed = refusal(SmtpChannel("127.0.0.1", free_port(), SENDER, timeout_s=2.0),
+                     email_message("zhang.san@example.cn"))
+    assert failed.code == "smtp_connect"
+    assert not failed.permanent
 
 
 def test_smtp_repr_hides_password() -> None:
@@ -269,28 +220,25 @@ def test_sms_gateway_sends_json_with_bearer_token(gateway: Gateway) -> None:
 ])
 def test_sms_gateway_failures_are_classified(gateway: Gateway, path: str, key: str, code: str,
                                              permanent: bool) -> None:
-    channel = SmsGatewayChannel(f"{gateway.url}{path}", key, timeout_s=5.0)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(sms_message())
-    assert info.value.code == code
-    assert info.value.permanent is permanent
-    assert "13800138000" not in str(info.value)
+    failed = refusal(SmsGatewayChannel(f"{gateway.url}{path}", key, timeout_s=5.0),
+                     sms_message())
+    assert failed.code == code
+    assert failed.permanent is permanent
+    assert "13800138000" not in str(failed)
 
 
 def test_sms_gateway_slow_reply_is_temporary_timeout(gateway: Gateway) -> None:
-    channel = SmsGatewayChannel(f"{gateway.url}/slow", API_KEY, timeout_s=0.3)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(sms_message())
-    assert info.value.code == "gateway_timeout"
-    assert not info.value.permanent
+    failed = refusal(SmsGatewayChannel(f"{gateway.url}/slow", API_KEY, timeout_s=0.3),
+                     sms_message())
+    assert failed.code == "gateway_timeout"
+    assert not failed.permanent
 
 
 def test_sms_gateway_connection_refused_is_temporary() -> None:
-    channel = SmsGatewayChannel(f"http://127.0.0.1:{free_port()}/send", API_KEY, timeout_s=2.0)
-    with pytest.raises(DeliveryFailed) as info:
-        channel.send(sms_message())
-    assert info.value.code == "gateway_connect"
-    assert not info.value.permanent
+    failed = refusal(SmsGatewayChannel(f"http://127.0.0.1:{free_port()}/send", API_KEY,
+                                       timeout_s=2.0), sms_message())
+    assert failed.code == "gateway_connect"
+    assert not failed.permanent
 
 
 def test_sms_gateway_rejects_non_http_url() -> None:

@@ -23,7 +23,6 @@ from typing import Any
 import jsonschema
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
@@ -42,6 +41,7 @@ from ledger.absence.webhooks import sign
 from ledger.app.web.openapi import PROBLEM_MEDIA, document
 from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
+from tests.functional._fuzz import drawn_cases, signed_webhook, use_known_ids
 
 CST = timezone(timedelta(hours=8))
 DOC = document()
@@ -357,29 +357,17 @@ def fuzz(env: Env, schema: Any, known: dict[str, list[str]], route: str, method:
 
     mode = GenerationMode.NEGATIVE if negative else GenerationMode.POSITIVE
 
-    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    @drawn_cases(operation, mode, examples)
     def run(case: Any, data: st.DataObject) -> None:
-        # Half of the time, a real id (so that the handlers' deeper paths are reached).
-        for name in case.path_parameters or {}:
-            if name in known and data.draw(st.booleans(), label=f"real {name}"):
-                case.path_parameters[name] = data.draw(st.sampled_from(known[name]))
+        use_known_ids(case, data, known)
         headers: dict[str, str] = {}
         kwargs: dict[str, Any] = {}
         if token and roles:
             headers = env.auth(roles[0])
         if route == "/api/v1/platform/events" and not negative:
             # A valid signature of the exact bytes sent, so that the JSON is parsed.
-            raw = (json.dumps(case.body).encode() if case.body is not None
-                   and not isinstance(case.body, bytes) and type(case.body).__name__ != "NotSet"
-                   else b"")
-            msg_id = f"fuzz-{next(_IDS)}"
-            ts = int(env.now[0].timestamp())
-            headers |= {"webhook-id": msg_id, "webhook-timestamp": str(ts),
-                        "webhook-signature": sign(env.secret, msg_id, ts, raw)}
-            kwargs["data"] = raw
+            signed, kwargs["data"] = signed_webhook(env, case, f"fuzz-{next(_IDS)}")
+            headers |= signed
         response = case.call(headers=headers, **kwargs)
         case.validate_response(response, checks=CHECKS)
 

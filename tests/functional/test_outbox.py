@@ -9,24 +9,17 @@ receipts are recorded.  No address or name ever reaches the ledger.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import json
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ledger.absence.notify import MAX_ATTEMPTS, Channel, SmsGatewayChannel, SmtpChannel, backoff_s
 from ledger.absence.outbox import dispatch
@@ -34,6 +27,7 @@ from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
 from ledger.errors import NotFound
 from tests.functional._absence import LOG, T0, Env, candidates_csv, make_env
+from tests.functional._mail import MailServer, free_port, serve_mail
 
 HR = Caller("hr:test", "hr")
 CAMPAIGN = "c2026"
@@ -46,60 +40,13 @@ GRACE = timedelta(seconds=600)  # [policies.government] grace_s
 FIELDS = ("registration", "name", "id_number", "phone", "email", "post")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # --- servers --------------------------------------------------------------------------------
-
-
-@dataclass
-class MailServer:
-    """Accepts mail; refuses ``@reject.example`` (550) and ``@busy.example`` (451)."""
-
-    port: int = 0
-    messages: list[Envelope] = field(default_factory=list)
-    rcpt_attempts: list[str] = field(default_factory=list)
-
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
-                          address: str, rcpt_options: list[str]) -> str:
-        self.rcpt_attempts.append(address)
-        if address.endswith("@reject.example"):
-            return "550 5.1.1 no such user"
-        if address.endswith("@busy.example"):
-            return "451 4.3.0 mailbox busy, try later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802
-                          envelope: Envelope) -> str:
-        self.messages.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def received(self) -> list[tuple[str, EmailMessage]]:
-        """(recipient, parsed message) of every accepted mail."""
-        out = []
-        for env in self.messages:
-            assert isinstance(env.content, bytes)
-            msg = email.message_from_bytes(env.content, policy=email.policy.default)
-            assert isinstance(msg, EmailMessage)
-            assert len(env.rcpt_tos) == 1
-            out.append((env.rcpt_tos[0], msg))
-        return out
 
 
 @pytest.fixture
 def smtp() -> Iterator[MailServer]:
-    server = MailServer(port=free_port())
-    controller = Controller(server, hostname="127.0.0.1", port=server.port)
-    controller.start()
-    try:
+    with serve_mail() as server:
         yield server
-    finally:
-        controller.stop()
 
 
 class GatewayServer(ThreadingHTTPServer):

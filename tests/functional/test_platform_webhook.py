@@ -70,12 +70,6 @@ def signed_headers(env: Env, body: bytes, msg_id: str, secret: WebhookSecret | N
             "webhook-signature": sign(secret or env.secret, msg_id, ts, body)}
 
 
-@pytest.fixture
-def env(tmp_path: Path, db_url: str) -> Any:
-    with make_env(tmp_path, db_url) as e:
-        yield e
-
-
 def test_signature_and_timestamp_are_checked(env: Env) -> None:
     s = Setup(env)
     body = json.dumps(s.event(0, "e1")).encode()

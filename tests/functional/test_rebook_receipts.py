@@ -18,13 +18,19 @@ def js(resp: TestResponse) -> Any:
     return data
 
 
-def _decided_enterprise(env: Env, n: int = 3) -> list[dict[str, Any]]:
-    env.campaign("ent", policy="enterprise")
-    data, _ = candidates_csv(n, seed=5)
-    assert env.import_csv("ent", data).status_code == 201
-    resp = env.post("/api/v1/campaigns/ent/windows", "hr", {
+def _scheduled(env: Env, campaign: str, n: int, seed: int, policy: str = "government"
+               ) -> None:
+    """A campaign of ``n`` candidates, each with a window 09:00-12:00 Shanghai time."""
+    env.campaign(campaign, policy=policy)
+    data, _ = candidates_csv(n, seed=seed)
+    assert env.import_csv(campaign, data).status_code == 201
+    resp = env.post(f"/api/v1/campaigns/{campaign}/windows", "hr", {
         "opens_at": "2026-11-25T09:00:00+08:00", "closes_at": "2026-11-25T12:00:00+08:00"})
     assert resp.status_code == 201, js(resp)
+
+
+def _decided_enterprise(env: Env, n: int = 3) -> list[dict[str, Any]]:
+    _scheduled(env, "ent", n, 5, policy="enterprise")
     env.clock(T0.replace(hour=5))  # 13:00 in Shanghai: past close + 10 min grace
     assert env.service.sweep(env.now[0]) == n
     decisions = js(env.get("/api/v1/campaigns/ent/decisions", "hr"))
@@ -103,12 +109,7 @@ def test_a_rebooking_offer_is_used_once(tmp_path: Path, db_url: str) -> None:
 
 def test_a_government_decision_offers_no_rebooking(tmp_path: Path, sqlite_url: str) -> None:
     with make_env(tmp_path, sqlite_url) as env:
-        env.campaign()
-        data, _ = candidates_csv(1, seed=6)
-        assert env.import_csv("c2026", data).status_code == 201
-        assert env.post("/api/v1/campaigns/c2026/windows", "hr", {
-            "opens_at": "2026-11-25T09:00:00+08:00",
-            "closes_at": "2026-11-25T12:00:00+08:00"}).status_code == 201
+        _scheduled(env, "c2026", 1, 6)
         env.clock(T0.replace(hour=5))
         env.service.sweep(env.now[0])
         d = js(env.get("/api/v1/campaigns/c2026/decisions", "hr"))[0]
@@ -123,12 +124,7 @@ def test_delivery_receipts_are_recorded_once(tmp_path: Path, db_url: str) -> Non
     from ledger.absence.outbox import dispatch
 
     with make_env(tmp_path, db_url) as env:
-        env.campaign()
-        data, _ = candidates_csv(2, seed=7)
-        assert env.import_csv("c2026", data).status_code == 201
-        assert env.post("/api/v1/campaigns/c2026/windows", "hr", {
-            "opens_at": "2026-11-25T09:00:00+08:00",
-            "closes_at": "2026-11-25T12:00:00+08:00"}).status_code == 201
+        _scheduled(env, "c2026", 2, 7)
         channel = FileChannel(env.data / "js(outbox)l")
         sent = dispatch(env.service, {"email": channel, "sms": channel}, env.now[0])
         assert sent["sent"] == 2

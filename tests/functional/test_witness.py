@@ -29,6 +29,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.migrations import upgrade
 from ledger.note import Ed25519Signer, SignedNote
 from ledger.storage import LedgerStore, NewEntry, make_engine
+from ledger.storage.records import StoredCheckpoint
 from ledger.witness.client import (
     WitnessEndpoint,
     cosigned_note,
@@ -58,6 +59,19 @@ def grow(store: LedgerStore, n: int, tag: str = "a", minutes: int = 1) -> None:
 
 def endpoint(w: WitnessProcess) -> WitnessEndpoint:
     return WitnessEndpoint(w.name, w.url, CosignatureV1Verifier.from_vkey(w.vkey))
+
+
+def cosigned_then_grown(store: LedgerStore, ep: WitnessEndpoint, first: int, more: int
+                        ) -> tuple[StoredCheckpoint, tuple[bytes, ...]]:
+    """Grow the log by ``first`` entries and have ``ep`` cosign it, then grow it by
+    ``more``: the newer checkpoint (signed, not pushed) and the consistency proof from
+    the cosigned size to it."""
+    grow(store, first)
+    cosigned = store.sign_checkpoint(LOG, T0 + timedelta(minutes=2))
+    assert push_checkpoint(store, LOG, [ep], cosigned, T0)[0].ok
+    grow(store, more, minutes=3)
+    newer = store.sign_checkpoint(LOG, T0 + timedelta(minutes=4))
+    return newer, tuple(store.consistency_proof(LOG, cosigned.size, newer.size))
 
 
 def witness_db(w: WitnessProcess) -> WitnessDatabase:
@@ -202,12 +216,8 @@ def test_split_view_with_a_copied_key_is_refused_and_changes_nothing(
 
 def test_witness_answers_per_spec(log_store: LedgerStore, witness: WitnessProcess) -> None:
     ep = endpoint(witness)
-    grow(log_store, 5)
-    cp6 = log_store.sign_checkpoint(LOG, T0 + timedelta(minutes=2))
-    assert push_checkpoint(log_store, LOG, [ep], cp6, T0)[0].ok
-    grow(log_store, 3, minutes=3)
-    cp9 = log_store.sign_checkpoint(LOG, T0 + timedelta(minutes=4))
-    proof = tuple(log_store.consistency_proof(LOG, 6, 9))
+    cp9, proof = cosigned_then_grown(log_store, ep, 5, 3)
+    assert cp9.size == 9
     # Wrong old size: 409 with the witness's size as text/x.tlog.size.
     status, ctype, body = witness.post(AddCheckpoint(3, (), cp9.note).to_bytes())
     assert (status, ctype.split(";")[0], body) == (409, "text/x.tlog.size", b"6\n")
@@ -257,13 +267,9 @@ def test_witness_answers_per_spec(log_store: LedgerStore, witness: WitnessProces
 def test_client_recovers_from_a_wrong_old_size_and_state_survives_restart(
         log_store: LedgerStore, witness: WitnessProcess) -> None:
     ep = endpoint(witness)
-    grow(log_store, 3)
-    cp4 = log_store.sign_checkpoint(LOG, T0 + timedelta(minutes=2))
-    assert push_checkpoint(log_store, LOG, [ep], cp4, T0)[0].ok
+    cp7, proof = cosigned_then_grown(log_store, ep, 3, 3)
+    assert cp7.size == 7
     # Someone else (another host of the log) moves the witness on to 7 behind our back.
-    grow(log_store, 3, minutes=3)
-    cp7 = log_store.sign_checkpoint(LOG, T0 + timedelta(minutes=4))
-    proof = tuple(log_store.consistency_proof(LOG, 4, 7))
     assert witness.post(AddCheckpoint(4, proof, cp7.note).to_bytes())[0] == 200
     # The witness restarts: its state is in its database.
     witness.stop()

@@ -15,15 +15,27 @@ from ledger.errors import BadData
 
 MAX_SAFE = 2**53 - 1
 
+
+
+def scalars_of(texts: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """null, booleans, safe integers and ``texts``."""
+    return st.none() | st.booleans() | st.integers(-MAX_SAFE, MAX_SAFE) | texts
+
+
+def json_of(texts: st.SearchStrategy[str], width: int, leaves: int) -> st.SearchStrategy[Any]:
+    """JSON values of ``scalars_of(texts)`` (``texts`` also the keys): arrays and objects
+    of at most ``width`` members, ``leaves`` scalars in all."""
+    return st.recursive(
+        scalars_of(texts),
+        lambda children: st.lists(children, max_size=width)
+        | st.dictionaries(texts, children, max_size=width),
+        max_leaves=leaves)
+
+
 # Any string without lone surrogates (hypothesis excludes category Cs by default).
 texts = st.text(max_size=12)
-scalars = st.none() | st.booleans() | st.integers(-MAX_SAFE, MAX_SAFE) | texts
-json_values = st.recursive(
-    scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(texts, children, max_size=5),
-    max_leaves=25,
-)
+scalars = scalars_of(texts)
+json_values = json_of(texts, 5, 25)
 
 
 @settings(max_examples=200, deadline=None)
@@ -174,12 +186,7 @@ tricky_texts = st.text(
     alphabet=st.sampled_from(list("\x00\x01\x08\t\n\x0b\x0c\r\x1f\"\\/\x7f\x80é\u2028\u2029"
                                   "\ud7ff\ue000\ufeff\uffff張\U0001f600\U00020000a0")),
     max_size=10)
-tricky_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-MAX_SAFE, MAX_SAFE) | tricky_texts,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(tricky_texts, children, max_size=4),
-    max_leaves=20,
-)
+tricky_values = json_of(tricky_texts, 4, 20)
 
 
 @settings(max_examples=1000, deadline=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,23 @@ def flip(h: bytes, bit: int) -> bytes:
     b = bytearray(h)
     b[bit // 8] ^= 1 << (bit % 8)
     return bytes(b)
+
+
+def assert_flips_refused(verify: Callable[..., None], **args: Any) -> None:
+    """``verify(**args)`` raises VerificationError once any bit of any hash of
+    ``args["path"]`` is flipped, or every 7th bit of any other ``bytes`` argument."""
+    path = args["path"]
+    for i in range(len(path)):
+        for bit in range(256):
+            bad = list(path)
+            bad[i] = flip(path[i], bit)
+            with pytest.raises(VerificationError):
+                verify(**{**args, "path": bad})
+    for name, value in args.items():
+        if isinstance(value, bytes):
+            for bit in range(0, 256, 7):
+                with pytest.raises(VerificationError):
+                    verify(**{**args, name: flip(value, bit)})
 
 
 def sample_points(n: int, rng: random.Random, extra: int = 6) -> list[int]:
@@ -257,19 +274,8 @@ def test_perfect_subtrees_rejects_misaligned_range() -> None:
 def test_inclusion_bit_flips_fail(size: int) -> None:
     root = BIG.mth(0, size)
     for index in range(size):
-        path = BIG.inclusion(index, size)
-        leaf = BIG.leaves[index]
-        for i in range(len(path)):
-            for bit in range(256):
-                bad = list(path)
-                bad[i] = flip(path[i], bit)
-                with pytest.raises(VerificationError):
-                    merkle.verify_inclusion(leaf, index, size, bad, root)
-        for bit in range(0, 256, 7):
-            with pytest.raises(VerificationError):
-                merkle.verify_inclusion(flip(leaf, bit), index, size, path, root)
-            with pytest.raises(VerificationError):
-                merkle.verify_inclusion(leaf, index, size, path, flip(root, bit))
+        assert_flips_refused(merkle.verify_inclusion, leaf=BIG.leaves[index], index=index,
+                             size=size, path=BIG.inclusion(index, size), root=root)
 
 
 @pytest.mark.parametrize("size", [*range(1, 40), 64, 65, 100, 255, 256, 257, 300])
@@ -358,19 +364,9 @@ def test_consistency_ranges_rejects_bad_sizes() -> None:
 def test_consistency_bit_flips_fail(new: int) -> None:
     new_root = BIG.mth(0, new)
     for old in range(1, new):
-        proof = BIG.consistency(old, new)
-        old_root = BIG.mth(0, old)
-        for i in range(len(proof)):
-            for bit in range(256):
-                bad = list(proof)
-                bad[i] = flip(proof[i], bit)
-                with pytest.raises(VerificationError):
-                    merkle.verify_consistency(old, new, old_root, new_root, bad)
-        for bit in range(0, 256, 7):
-            with pytest.raises(VerificationError):
-                merkle.verify_consistency(old, new, flip(old_root, bit), new_root, proof)
-            with pytest.raises(VerificationError):
-                merkle.verify_consistency(old, new, old_root, flip(new_root, bit), proof)
+        assert_flips_refused(merkle.verify_consistency, old=old, new=new,
+                             old_root=BIG.mth(0, old), new_root=new_root,
+                             path=BIG.consistency(old, new))
 
 
 @pytest.mark.parametrize("new", [*range(2, 40), 64, 65, 100, 255, 256, 257, 300])

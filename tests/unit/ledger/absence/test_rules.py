@@ -123,31 +123,35 @@ def test_attended_in_enterprise_even_past_lock_threshold() -> None:
 # ---------------------------------------------------------------- causes and precedence
 
 
-def test_withdrew_beats_technical_and_compatibility() -> None:
-    decision = ruled([fact(4, "device_incompatible"), fact(2, "connection_failed"),
-                      fact(7, "withdrew"), fact(1, "joined")])
-    assert decision.cause is Cause.WITHDRAWN
-    assert decision.reason == "withdrew"
-    assert decision.evidence == (7,)
-    assert decision.outcome is Outcome.FORFEITED
-
-
-def test_connection_failed_beats_device_incompatible() -> None:
-    decision = ruled([fact(4, "device_incompatible"), fact(9, "connection_failed"),
-                      fact(2, "connection_failed"), fact(1, "joined")])
-    assert decision.cause is Cause.TECHNICAL
-    assert decision.reason == "connection_failed"
-    assert decision.evidence == (2, 9)
-    assert decision.outcome is Outcome.MAKEUP_PENDING
-
-
-def test_device_incompatible_is_compatibility() -> None:
-    decision = ruled([fact(6, "device_incompatible"), fact(3, "device_incompatible")],
-                     [Note(1, "failed", MID, final=True)])
-    assert decision.cause is Cause.COMPATIBILITY
-    assert decision.reason == "device_incompatible"
-    assert decision.evidence == (3, 6)
-    assert decision.outcome is Outcome.MAKEUP_PENDING
+@pytest.mark.parametrize(("facts", "notes", "cause", "reason", "evidence", "outcome"), [
+    pytest.param([fact(4, "device_incompatible"), fact(2, "connection_failed"),
+                  fact(7, "withdrew"), fact(1, "joined")], [],
+                 Cause.WITHDRAWN, "withdrew", (7,), Outcome.FORFEITED,
+                 id="withdrew-beats-technical-and-compatibility"),
+    pytest.param([fact(4, "device_incompatible"), fact(9, "connection_failed"),
+                  fact(2, "connection_failed"), fact(1, "joined")], [],
+                 Cause.TECHNICAL, "connection_failed", (2, 9), Outcome.MAKEUP_PENDING,
+                 id="connection-failed-beats-device-incompatible"),
+    pytest.param([fact(6, "device_incompatible"), fact(3, "device_incompatible")],
+                 [Note(1, "failed", MID, final=True)],
+                 Cause.COMPATIBILITY, "device_incompatible", (3, 6), Outcome.MAKEUP_PENDING,
+                 id="device-incompatible-is-compatibility"),
+    pytest.param([fact(5, "invited")],
+                 [Note(11, "failed", MID), Note(13, "failed", MID, final=True)],
+                 Cause.NOTIFICATION_FAILED, "invitation_not_delivered", (11, 13),
+                 Outcome.MAKEUP_PENDING, id="notification-failed-when-only-failures"),
+    pytest.param([fact(5, "invited"), fact(8, "joined")], [Note(2, "failed", MID, final=True)],
+                 Cause.NO_SHOW, "joined_not_completed", (5, 8), Outcome.FORFEITED,
+                 id="joined-means-the-invitation-arrived"),
+])
+def test_the_cause_of_an_absence(facts: list[PlatformFact], notes: list[Note], cause: Cause,
+                                 reason: str, evidence: tuple[int, ...], outcome: Outcome
+                                 ) -> None:
+    decision = ruled(facts, notes)
+    assert decision.cause is cause
+    assert decision.reason == reason
+    assert decision.evidence == evidence
+    assert decision.outcome is outcome
 
 
 def test_failure_outside_window_does_not_set_the_cause() -> None:
@@ -163,15 +167,6 @@ def test_failure_exactly_at_close_counts() -> None:
     assert decision.evidence == (2,)
 
 
-def test_notification_failed_when_only_failures() -> None:
-    notes = [Note(11, "failed", MID), Note(13, "failed", MID, final=True)]
-    decision = ruled([fact(5, "invited")], notes)
-    assert decision.cause is Cause.NOTIFICATION_FAILED
-    assert decision.reason == "invitation_not_delivered"
-    assert decision.evidence == (11, 13)
-    assert decision.outcome is Outcome.MAKEUP_PENDING
-
-
 @pytest.mark.parametrize("status", ["sent", "delivered"])
 def test_any_sent_or_delivered_means_not_notification_failed(status: str) -> None:
     notes = [Note(11, "failed", MID), Note(12, status, MID)]
@@ -183,15 +178,6 @@ def test_any_sent_or_delivered_means_not_notification_failed(status: str) -> Non
 
 def test_no_notification_facts_is_no_show() -> None:
     assert ruled([]).cause is Cause.NO_SHOW
-
-
-def test_joined_means_the_invitation_arrived() -> None:
-    decision = ruled([fact(5, "invited"), fact(8, "joined")],
-                     [Note(2, "failed", MID, final=True)])
-    assert decision.cause is Cause.NO_SHOW
-    assert decision.reason == "joined_not_completed"
-    assert decision.evidence == (5, 8)
-    assert decision.outcome is Outcome.FORFEITED
 
 
 def test_technical_beats_notification_failed() -> None:

@@ -29,6 +29,12 @@ def _flip(data: bytes, position: int) -> bytes:
     return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
 
 
+def sealed_alice() -> tuple[Vault, SealedPerson]:
+    """A vault on ``MASTER`` and Alice's details sealed in it for ``SUBJECT``."""
+    vault = Vault(MASTER)
+    return vault, vault.seal(SUBJECT, ALICE)
+
+
 def _with(sealed: SealedPerson, part: str, value: bytes) -> SealedPerson:
     if part == "wrapped_key":
         return dataclasses.replace(sealed, wrapped_key=value)
@@ -43,8 +49,7 @@ def _assert_no_personal_data(message: str, details: PersonalDetails) -> None:
 
 
 def test_round_trip() -> None:
-    vault = Vault(MASTER)
-    sealed = vault.seal(SUBJECT, ALICE)
+    vault, sealed = sealed_alice()
     assert vault.open(SUBJECT, sealed) == ALICE
     # A second Vault with the same master key (a restart) opens it too.
     assert Vault(MASTER).open(SUBJECT, sealed) == ALICE
@@ -65,8 +70,7 @@ def test_plaintext_layout_is_canonical_json_with_salt() -> None:
     # Decrypt by hand with the documented layout: an independent reading of the format.
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    vault = Vault(MASTER)
-    sealed = vault.seal(SUBJECT, ALICE)
+    vault, sealed = sealed_alice()
     aad = SUBJECT.encode()
     data_key = AESGCM(MASTER).decrypt(sealed.wrapped_key[:12], sealed.wrapped_key[12:], aad)
     plaintext = AESGCM(data_key).decrypt(sealed.ciphertext[:12], sealed.ciphertext[12:], aad)
@@ -91,8 +95,7 @@ def test_wrapped_key_and_ciphertext_differ_per_person_and_per_seal() -> None:
 
 @pytest.mark.parametrize("part", ["wrapped_key", "ciphertext"])
 def test_tampering_any_byte_is_detected(part: str) -> None:
-    vault = Vault(MASTER)
-    sealed = vault.seal(SUBJECT, ALICE)
+    vault, sealed = sealed_alice()
     blob: bytes = getattr(sealed, part)
     for position in range(len(blob)):
         tampered = _with(sealed, part, _flip(blob, position))
@@ -103,8 +106,7 @@ def test_tampering_any_byte_is_detected(part: str) -> None:
 
 @pytest.mark.parametrize("part", ["wrapped_key", "ciphertext"])
 def test_truncated_or_empty_parts_are_detected(part: str) -> None:
-    vault = Vault(MASTER)
-    sealed = vault.seal(SUBJECT, ALICE)
+    vault, sealed = sealed_alice()
     blob: bytes = getattr(sealed, part)
     for cut in (b"", blob[:12], blob[:-1]):
         with pytest.raises(CouldNotCheck):
@@ -122,8 +124,7 @@ def test_swapped_commitment_or_blind_index_is_detected() -> None:
 
 
 def test_wrong_subject_is_refused() -> None:
-    vault = Vault(MASTER)
-    sealed = vault.seal(SUBJECT, ALICE)
+    vault, sealed = sealed_alice()
     with pytest.raises(CouldNotCheck) as info:
         vault.open(OTHER_SUBJECT, sealed)
     assert OTHER_SUBJECT in str(info.value)
@@ -167,8 +168,7 @@ def test_subject_must_be_a_pseudonym(subject: str) -> None:
 
 
 def test_commitment_is_recomputable_from_details_and_salt() -> None:
-    vault = Vault(MASTER)
-    sealed = vault.seal(SUBJECT, ALICE)
+    vault, sealed = sealed_alice()
     salt = vault.salt_of(SUBJECT, sealed)
     assert len(salt) == 16
     assert Vault.commitment(ALICE, salt) == sealed.commitment
@@ -188,8 +188,7 @@ def test_commitment_needs_a_16_byte_salt() -> None:
 
 def test_erasure_leaves_the_commitment_unlinkable() -> None:
     # Without the salt (inside the deleted ciphertext) knowing the details is not enough.
-    vault = Vault(MASTER)
-    sealed = vault.seal(SUBJECT, ALICE)
+    _, sealed = sealed_alice()
     guesses = {Vault.commitment(ALICE, bytes([i]) * 16) for i in range(256)}
     assert sealed.commitment not in guesses
 
