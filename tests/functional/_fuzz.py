@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 
 from ledger.absence.webhooks import sign
@@ -41,7 +42,11 @@ def drawn_cases(operation: Any, mode: GenerationMode, examples: int
 
 def use_known_ids(case: Any, data: st.DataObject, known: dict[str, list[str]]) -> None:
     """Half of the time (a drawn boolean each), a path parameter that has real ids in
-    ``known`` becomes one of them, so that the handlers' deeper paths are reached."""
+    ``known`` becomes one of them, so that the handlers' deeper paths are reached; never
+    in a case schemathesis made invalid in its path on purpose (a real id would make it
+    valid, and its acceptance would look like a schema violation)."""
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH):
+        return
     for name in case.path_parameters or {}:
         if name in known and data.draw(st.booleans(), label=f"real {name}"):
             case.path_parameters[name] = data.draw(st.sampled_from(known[name]))

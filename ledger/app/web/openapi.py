@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from ledger.absence.entries import ACCOMMODATION_REASONS
 from ledger.absence.service import MAX_POSTS
 from ledger.events import PLATFORM_KINDS, WEBHOOK_ID_MAX, WEBHOOK_ID_RE
 
@@ -48,6 +49,11 @@ def array(items: Schema, **extra: Any) -> Schema:
 
 
 STR: Schema = {"type": "string"}
+#: No C0/C1 control character or DEL (ledger.app.web.limits.CONTROL_CHARACTERS refuses
+#: them in every path and query argument: a 400 naming the argument).
+NO_CONTROL = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+#: A free query string (a cursor, a filter).
+QUERY_STR: Schema = {"type": "string", "pattern": NO_CONTROL}
 INT: Schema = {"type": "integer", "minimum": 0}
 BOOL: Schema = {"type": "boolean"}
 TIME: Schema = {"type": "string", "description": "RFC 3339, UTC, milliseconds, Z"}
@@ -68,7 +74,7 @@ SUBJECT: Schema = {"type": "string", "pattern": "^sub_[a-z2-7]{26}$"}
 #: characters; what else str.isprintable refuses and the personal-data scan are listed in
 #: the operation's x-constraints).
 PUBLIC_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 200,
-                       "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"}
+                       "pattern": NO_CONTROL}
 B64: Schema = {"type": "string", "contentEncoding": "base64"}
 RATE: Schema = nullable("number", minimum=0, maximum=1)
 COUNTS: Schema = {"type": "object", "additionalProperties": INT}
@@ -143,7 +149,7 @@ SCHEMAS: dict[str, Schema] = {
         "decisions": array(STR)}),
     "AccommodationRequest": obj(
         {"kind": {"enum": ["extended", "alternate_slot"]}, "closes_at": IN_TIME,
-         "reason": {"type": "string", "minLength": 1, "maxLength": 64}},
+         "reason": {"enum": list(ACCOMMODATION_REASONS)}},
         {"opens_at": IN_TIME}, closed=True),
     "TimesRequest": obj({"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
     "Decision": obj({
@@ -299,7 +305,7 @@ def param(name: str, where: str, schema: Schema, description: str, *,
             "description": description, "schema": schema}
 
 
-PATH_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
+PATH_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_CONTROL}
 #: A query integer the handlers read (ledger.app.web.logs.int_param: at most 18 digits).
 QUERY_INT: Schema = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
 #: C2SP tlog-tiles paths after ``tile/``: level 0..63 or ``entries``, the index in its
@@ -321,7 +327,7 @@ def path(name: str, description: str, example: str | None = None) -> Schema:
 
 LIMIT = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 5000},
               "Page size (default 1000; at most 5000, 500 for quarantine).")
-AFTER = param("after", "query", STR, "Pagination cursor: return ids after this one.")
+AFTER = param("after", "query", QUERY_STR, "Pagination cursor: return ids after this one.")
 CAMPAIGN = path("campaign", "Campaign id.", "c2026")
 
 
@@ -358,8 +364,8 @@ def op(summary: str, *, roles: tuple[str, ...] | None, ok: tuple[int, Schema | N
     if status == 201 and media == JSON_MEDIA and "replay" in description:
         out["responses"]["200"] = {"description": "Replayed: already recorded.",
                                    "content": content_ok}
-    if constraints:
-        errors = (*errors, 400)
+    if constraints or any(p["schema"].get("pattern") == NO_CONTROL for p in params or []):
+        errors = (*errors, 400)  # a rule beyond the schema, or a control character
     for code in sorted(set(errors)):
         text = STATUS_TEXT[code]
         if code == 400 and constraints:
@@ -403,7 +409,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/platform/windows": {"get": op(
             "Undecided windows of a campaign (whom to invite, when).",
             roles=("platform", "hr"), tag="platform",
-            params=[param("campaign", "query", STR, "Campaign id.", required=True),
+            params=[param("campaign", "query", QUERY_STR, "Campaign id.", required=True),
                     LIMIT, AFTER],
             ok=J(array(ref("Window"))), errors=(400, 404))},
         "/api/v1/campaigns": {
@@ -486,7 +492,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/campaigns/{campaign}/decisions": {"get": op(
             "The campaign's decisions (current and superseded).", roles=READ,
             params=[CAMPAIGN, LIMIT, AFTER,
-                    param("outcome", "query", STR, "Only this outcome."),
+                    param("outcome", "query", QUERY_STR, "Only this outcome."),
                     param("pending_review", "query", {"enum": ["0", "1"]},
                           "1: only decisions pending review.")],
             ok=J(array(ref("Decision"))), errors=(400, 404))},
@@ -545,7 +551,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             params=[CAMPAIGN], ok=J("Statistics"), errors=(404,))},
         "/api/v1/access-log": {"get": op(
             "Who read whose personal data, when and why.", roles=("auditor",),
-            params=[param("subject", "query", STR, "Only this subject."), LIMIT],
+            params=[param("subject", "query", QUERY_STR, "Only this subject."), LIMIT],
             ok=J(array(ref("Access"))), errors=(400,))},
         "/api/v1/campaigns/{campaign}/status": {"post": op(
             "A candidate's own status (rate-limited); the credentials travel in the body.",
