@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from ledger.errors import BadData, NotFound
 from ledger.storage import LedgerStore, NewEntry
 from ledger.storage.sequencer import Sequencer
-from tests.unit.ledger.storage._store import LOG, T0, closed, fresh_store
+from tests.unit.ledger.storage._store import LOG, T0, closed
 
 NOW = T0 + timedelta(hours=1)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[LedgerStore]:
-    s = fresh_store(tmp_path)
-    try:
-        yield s
-    finally:
-        s.engine.dispose()
 
 
 def test_concurrent_appends_each_get_their_own_durable_receipt(store: LedgerStore) -> None:

@@ -8,27 +8,16 @@ functional tests run them on PostgreSQL).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ledger import merkle
 from ledger.storage import LedgerStore
 from ledger.storage.statements import HotSQL
-from tests.unit.ledger.storage._store import LOG, T0, closed, fresh_store
+from tests.unit.ledger.storage._store import LOG, T0, closed
 
 #: How many parameters the store passes each statement (``LedgerStore._append_in``).
 ARITY = {"head": 1, "insert_entry": 6, "insert_node": 4, "update_head": 4}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[LedgerStore]:
-    s = fresh_store(tmp_path)
-    try:
-        yield s
-    finally:
-        s.engine.dispose()
 
 
 @pytest.mark.parametrize(("dialect", "mark"), [("sqlite", "?"), ("postgresql", "%s")])
