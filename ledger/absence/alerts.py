@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.anomaly import DecidedWindow, detect
 from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.context import Caller, row_by_key

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, func, insert, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import Campaigns
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.decisions import Decisions, as_rule, decision_entry, decision_row

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Row, Table, func, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.context import Caller, Context, UseCase, row_by_key
 from ledger.absence.entries import public_text
 from ledger.absence.fields import MAX_POSTS, check_id, only, req

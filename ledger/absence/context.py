@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Row, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.projection import apply
 from ledger.absence.rules import Policy
 from ledger.absence.settings import AbsenceSettings
 from ledger.absence.vault import SealedPerson, Vault
@@ -76,7 +77,7 @@ class Context:
         Raises:
             LedgerError: whatever ``plan`` raises; nothing is written.
         """
-        return self.store.execute(self.log, now, plan, P.apply).receipts
+        return self.store.execute(self.log, now, plan, apply).receipts
 
     def run_planned(self, now: datetime, plan: Callable[[Connection], Planned[T]], *,
                     finish: Finish[T] | None = None) -> Executed[T]:
@@ -86,7 +87,7 @@ class Context:
         Raises:
             LedgerError: whatever ``plan`` or ``finish`` raise; nothing is written.
         """
-        return self.store.execute(self.log, now, plan, P.apply, finish=finish)
+        return self.store.execute(self.log, now, plan, apply, finish=finish)
 
     def read(self) -> Connection:
         """A new connection for a use case's reads (a context manager: closed after)."""

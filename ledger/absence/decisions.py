@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from ledger import jcs
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.context import row_by_key, sha256_hex
 from ledger.absence.rules import AbsenceDecision, Cause, Explanation, Outcome, Policy, explain

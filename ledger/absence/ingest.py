@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.fields import (
     error_code,
@@ -18,6 +18,7 @@ from ledger.absence.fields import (
     parse_time,
     req,
 )
+from ledger.absence.projection import insert_rows
 from ledger.entry import check_time, format_time
 from ledger.errors import BadData, Unprocessable
 from ledger.events import PLATFORM_KINDS, identifier, pseudonym
@@ -139,7 +140,7 @@ class Ingest(CampaignUseCase):
                     line |= {"status": "quarantined", "reason": item.body["reason"]}
                 lines.append(line)
             receipt = {"webhook_id": webhook_id, "events": lines}
-            P.insert_rows(conn, P.webhook_deliveries, [{
+            insert_rows(conn, P.webhook_deliveries, [{
                 "webhook_id": webhook_id, "receipt": json.dumps(receipt),
                 "received_at": format_time(now)}])
             return replace(delivery, receipt=receipt)

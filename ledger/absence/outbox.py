@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.notify import MAX_ATTEMPTS, Channel, DeliveryFailed, OutgoingMessage, backoff_s
 from ledger.absence.service import AbsenceService
 from ledger.entry import parse_utc

@@ -29,9 +29,6 @@ from sqlalchemy import (
 )
 
 from ledger.absence.imports import registration_key
-
-# Re-exported for modules that still read the tables through this one (their home is
-# ledger.absence.tables; the infrastructure tables' is ledger.storage.tables).
 from ledger.absence.tables import (
     OPERATIONAL,
     PROJECTIONS,

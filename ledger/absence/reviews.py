@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.context import Caller, Context, UseCase, new_id
 from ledger.absence.decisions import Decisions, decision_row
 from ledger.absence.fields import choice, makeup_times, only

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.alerts import Alerts
 from ledger.absence.appeals import MAX_STATEMENT_CHARS, STATEMENT_MAC_INFO, Appeals
 from ledger.absence.campaigns import Campaigns, adopt_policy

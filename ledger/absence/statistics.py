@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.rules import Cause
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.alerts import Alerts
 from ledger.absence.context import Context, UseCase
 from ledger.absence.decisions import decision_entry

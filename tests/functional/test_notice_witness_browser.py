@@ -43,7 +43,7 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from ledger.absence import projection as P  # noqa: N812
+from ledger.absence import tables as P  # noqa: N812
 from ledger.app.web import notices as public_web
 from ledger.app.web.ratelimit import RateLimiter
 from ledger.note import SignedNote

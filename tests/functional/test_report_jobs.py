@@ -209,7 +209,7 @@ def test_real_report_processes_take_turns(tmp_path: Path, db_url: str) -> None:
     at a time, their running intervals (in the table) do not overlap, and all succeed."""
     from sqlalchemy import select
 
-    from ledger.absence import projection as P  # noqa: N812
+    from ledger.absence import tables as P  # noqa: N812
     from publicity.report import spawn_generate
 
     limits = JobLimits(max_running=1, max_jobs=3)

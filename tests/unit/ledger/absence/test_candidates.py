@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from ledger.absence import projection as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.errors import BadData, NotAllowed, NotFound, Unprocessable
 from tests.functional._absence import candidates_csv
 from tests.unit.ledger.absence._domain import (
