@@ -115,6 +115,20 @@ class ReportChildren:
         return done
 
 
+    def wait(self, service: AbsenceService, clock: Callable[[], datetime],
+             poll_s: float = 0.2) -> int:
+        """Wait until every child started has ended (``reap`` kills one past
+        ``timeout_s``, so this ends too); return how many succeeded.  For a run that exits
+        after its jobs (``absentia scheduler --once``): no child outlives it."""
+        done = 0
+        while True:
+            done += self.reap(service, clock())
+            with self.lock:
+                if not self.running:
+                    return done
+            time.sleep(poll_s)
+
+
 def generate_due_reports(service: AbsenceService, settings: Settings, now: datetime,
                          children: ReportChildren) -> int:
     """Start a report job (``publicity.jobs``) and its child process for each campaign

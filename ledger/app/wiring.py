@@ -90,9 +90,11 @@ def rotate_webhook_secret(path: Path) -> WebhookSecret:
     return new
 
 
-def absence_jobs(service: AbsenceService, settings: Settings
+def absence_jobs(service: AbsenceService, settings: Settings,
+                 reports: ReportChildren | None = None
                  ) -> dict[str, tuple[float, Callable[[datetime], object]]]:
-    """The scheduled jobs: the sweep, the outbox, and the archive reports.
+    """The scheduled jobs: the sweep, the outbox, and the archive reports (their child
+    processes tracked by ``reports``, a new ``ReportChildren`` if not given).
 
     Raises:
         BadData: the [notifications] configuration is invalid.
@@ -102,7 +104,7 @@ def absence_jobs(service: AbsenceService, settings: Settings
     # Each decides by this host's clock: none runs while it disagrees with the
     # database's (a clock stepped forward would deem open windows missed).
     guard = ClockGuard(service.store, service.cfg.log, service.cfg.max_clock_skew_s)
-    reports = ReportChildren()
+    reports = reports if reports is not None else ReportChildren()
     return {
         "sweep": (service.cfg.sweep_interval_s,
                   guard.wrap("sweep", lambda now: service.sweep(now))),

@@ -111,6 +111,11 @@ def test_scheduler_once_decides_and_rebuild_restores_tampered_tables(tmp_path: P
     once = run("scheduler", "--once", "--data", data, "--config", config)
     assert once.returncode == 0, once.stderr
     assert "sweep: 6" in once.stdout
+    # The due report's child was waited for: it is recorded, and nothing writes after.
+    assert "reports finished: 1" in once.stdout, once.stdout + once.stderr
+    with closing(sqlite3.connect(data / "absentia.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM p_reports WHERE campaign = 'c2026'"
+                            ).fetchone() == (1,)
     checked = run("rebuild", "--check", "--data", data, "--config", config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "live tables equal a replay" in checked.stdout

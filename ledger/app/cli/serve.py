@@ -21,6 +21,7 @@ from ledger.app.scheduler import start_scheduler, stop_scheduler
 from ledger.app.server import serve as run_server
 from ledger.app.wiring import absence_jobs
 from ledger.witness.client import load_witness_settings
+from publicity.scheduled import ReportChildren
 
 
 @click.command()
@@ -49,7 +50,8 @@ def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int 
 @click.command()
 @DATA_OPTION
 @CONFIG_OPTION
-@click.option("--once", is_flag=True, help="run the sweep and the outbox once and exit")
+@click.option("--once", is_flag=True, help="run each job once (the sweep, the outbox, the "
+                                            "due reports, waited for) and exit")
 def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
     """Run the scheduled jobs (sweep, outbox, checkpoints) in the foreground.
 
@@ -58,11 +60,16 @@ def scheduler(data_dir: Path, config_file: Path | None, once: bool) -> None:
     """
     s, service = open_service(data_dir, config_file)
     with ledger_errors():
-        jobs = absence_jobs(service, s)
+        reports = ReportChildren()
+        jobs = absence_jobs(service, s, reports)
         if once:
             now = datetime.now(UTC)
             for name, (_, fn) in jobs.items():
                 click.echo(f"{name}: {fn(now)}")
+            # The reports job only starts its children: wait for them, so that nothing
+            # this run started still writes after it exits.
+            finished = reports.wait(service, lambda: datetime.now(UTC))
+            click.echo(f"reports finished: {finished}")
             return
 
         sched = start_scheduler(service.store, s.checkpoint_min_interval_s, jobs=jobs,
