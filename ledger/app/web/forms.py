@@ -27,10 +27,29 @@ CSRF_FIELD = "csrf_token"
 WORDS = Path(__file__).with_name("words.toml")
 
 
+def _merge(into: dict[str, Any], more: Mapping[str, Any], where: str) -> None:
+    for key, value in more.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, f"{where}.{key}")
+        elif key in into:
+            raise ValueError(f"{where}.{key} is defined twice in the words catalog")
+        else:
+            into[key] = value
+
+
 @cache
 def _catalog() -> dict[str, Any]:
-    with WORDS.open("rb") as f:
-        return tomllib.load(f)
+    """``words.toml`` and, after it in name order, every ``words_*.toml`` beside it (one
+    file a page area may add its own keys to a table).
+
+    Raises:
+        ValueError: a key is defined in two files.
+    """
+    found: dict[str, Any] = {}
+    for file in [WORDS, *sorted(WORDS.parent.glob(WORDS.stem + "_*.toml"))]:
+        with file.open("rb") as f:
+            _merge(found, tomllib.load(f), file.name)
+    return found
 
 
 def words(table: str) -> dict[str, tuple[str, str]]:

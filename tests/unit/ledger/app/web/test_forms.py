@@ -43,6 +43,21 @@ def test_an_entry_that_is_not_a_pair_is_refused(catalog: Path) -> None:
         words("area.text")
 
 
+def test_a_table_may_be_extended_by_another_file(catalog: Path) -> None:
+    catalog.write_text('[area.text]\nok = ["好", "fine"]\n', encoding="utf-8")
+    (catalog.parent / "words_more.toml").write_text('[area.text]\nmore = ["多", "more"]\n',
+                                                    encoding="utf-8")
+    assert list(words("area.text")) == ["ok", "more"]
+
+
+def test_a_key_defined_in_two_files_is_refused(catalog: Path) -> None:
+    catalog.write_text('[area.text]\nok = ["好", "fine"]\n', encoding="utf-8")
+    (catalog.parent / "words_more.toml").write_text('[area.text]\nok = ["行", "ok"]\n',
+                                                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"area\.text\.ok is defined twice"):
+        words("area.text")
+
+
 def test_an_unknown_table_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         words("console.nothing")
