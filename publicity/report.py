@@ -599,7 +599,7 @@ def _trust_roots(pdf: bytes, ca_files: Sequence[Path]) -> tuple[list[Any], str]:
 
     if ca_files:
         return ([c for f in ca_files for c in x509.load_pem_x509_certificates(f.read_bytes())],
-                "the given CA")
+                "the CA you gave (--ca " + ", ".join(str(f) for f in ca_files) + ")")
     # Offline without a CA: the self-signed root the signature embeds (reported as such).
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -613,7 +613,8 @@ def _trust_roots(pdf: bytes, ca_files: Sequence[Path]) -> tuple[list[Any], str]:
                     roots.append(x509.load_der_x509_certificate(cert.dump()))
     except Exception as exc:  # pyHanko raises many types on malformed input
         raise CouldNotCheck(f"cannot parse the PDF: {exc}") from exc
-    return roots, "the CA embedded in the signature (pass --ca to pin the office's CA)"
+    return roots, ("the CA embedded in this file (not independent: pass --ca FILE, the "
+                   "office's CA certificate in PEM, to check it against a CA you trust)")
 
 
 def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
@@ -648,13 +649,19 @@ def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
             return VerifyResult(EXIT_SIGNATURE, ["signature: MISSING (the report is unsigned)"])
         return VerifyResult(EXIT_NOT_OURS, ["not our report: no signature, no embedded bundle"])
     lines.append(f"signature: intact={sig.intact} valid={sig.valid} "
-                 f"covers whole file={sig.entire_file} trusted={sig.trusted} ({whose})")
+                 f"covers whole file={sig.entire_file} chains to the CA={sig.trusted}")
     lines.append(f"signer: {sig.signer}")
     if sig.chain:
         lines.append("chain: " + " <- ".join(reversed(sig.chain)))
-    if not sig.ok or (ca_files and not sig.trusted):
+    if not sig.ok:
         lines.append(f"signature: INVALID ({sig.summary})")
         return VerifyResult(EXIT_SIGNATURE, lines)
+    if ca_files and not sig.trusted:
+        lines.append(f"signature: NOT TRUSTED: the signer certificate does not chain to "
+                     f"{whose} ({sig.summary})")
+        return VerifyResult(EXIT_SIGNATURE, lines)
+    lines.append("signature valid; signer certificate chains to: " + whose if sig.trusted
+                 else "signature valid; signer certificate does not chain to: " + whose)
     # 2. the bundle
     if not files:
         lines.append("not our report: no embedded files")

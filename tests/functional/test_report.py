@@ -16,12 +16,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ledger.absence.service import AbsenceService, Caller
 from ledger.app.registry import entry_types
@@ -173,7 +176,35 @@ def test_verify_cli_accepts_the_report(report: Report) -> None:
     pinned = _run("report", "verify", str(report.pdf), "--ca",
                   str(report.data / "keys" / SUBDIR / CA_CERT))
     assert pinned.returncode == 0, pinned.stdout
-    assert "trusted=True (the given CA)" in pinned.stdout
+    assert ("signature valid; signer certificate chains to: the CA you gave (--ca"
+            in pinned.stdout)
+    assert "not independent" not in pinned.stdout
+    # without --ca, the trust comes from the file itself, and the output says so
+    assert ("signature valid; signer certificate chains to: the CA embedded in this file "
+            "(not independent" in out.stdout)
+    assert "trusted=True" not in out.stdout
+
+
+def test_verify_cli_with_a_wrong_ca_fails(report: Report, tmp_path: Path) -> None:
+    """--ca naming a CA that did not issue the signer's certificate: exit 3, said plainly."""
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(_other_ca_pem())
+    out = _run("report", "verify", str(report.pdf), "--ca", str(other))
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "NOT TRUSTED: the signer certificate does not chain to the CA you gave" in out.stdout
+    assert "signature valid" not in out.stdout
+
+
+def _other_ca_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some other CA")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def test_report_generated_entry_holds_the_file_hash(report: Report,
