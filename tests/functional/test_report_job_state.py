@@ -32,7 +32,8 @@ def test_a_queued_job_is_shown_queued_and_its_status_answers(
         (job,) = jobs.of_campaign(env.store, "c1")
         shown = client.get(page).get_data(as_text=True)
         state = re.search(r'<span class="state" role="status">([^<]*)</span>', shown)
-        assert state is not None and state.group(1) == "排队中", shown
+        assert state is not None, shown
+        assert state.group(1) == "排队中"
         status = client.get(f"/console/report-jobs/{job.job}.json")
         assert status.status_code == 200, status.get_data(as_text=True)
         assert status.get_json()["state"] == "queued"

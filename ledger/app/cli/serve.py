@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from ledger.app.logging_setup import status
 from ledger.app.scheduler import start_scheduler, stop_scheduler
 from ledger.app.server import serve as run_server
 from ledger.app.wiring import absence_jobs
+from ledger.config import Settings
 from ledger.witness.client import load_witness_settings
 from publicity.scheduled import ReportChildren
 
@@ -41,10 +43,26 @@ def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int 
     `absentia scheduler` with --no-scheduler.
     """
     s = load_cli_settings(data_dir, config_file)
+    warn_if_no_base_url(s)
     click.echo(f"serving on http://{host or s.host}:{port or s.port}/ (Ctrl-C stops)")
     with ledger_errors():
         run_server(s, host or s.host, port or s.port, workers, scheduler=not no_scheduler)
 
+
+NO_BASE_URL = ("warning: [publicity] base_url is not set in the configuration: notices "
+               "print relative links in their offline-verification command and reports "
+               "print http://127.0.0.1:5000 in their QR code; set it to this service's "
+               "public address (e.g. https://absentia.example.gov.cn)")
+
+
+def warn_if_no_base_url(s: Settings) -> bool:
+    """Log (logger ``absentia``) and write on stderr ``NO_BASE_URL`` when the public base
+    URL that permanent records print is not configured; tell whether it warned."""
+    if s.publicity.base_url:
+        return False
+    logging.getLogger("absentia").warning(NO_BASE_URL)
+    click.echo(NO_BASE_URL, err=True)
+    return True
 
 
 @click.command()
