@@ -56,6 +56,7 @@ from ledger.note import Ed25519Verifier, SignedNote
 from ledger.proof import TlogProof
 from ledger.storage.reads import entries_by_index, leaf_hashes
 from ledger.storage.store import NewEntry, StoredCheckpoint
+from ledger.timetext import written, zone_label
 from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
 from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
 from publicity import jobs
@@ -65,6 +66,8 @@ from publicity.signing import (
     load_or_create_identity,
     sign_pdf,
 )
+from publicity.textwidth import fit as _fit
+from publicity.textwidth import width as _width
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 BUNDLE_NAME = "absentia-report-bundle.jsonl"
@@ -361,27 +364,59 @@ def _chunks(rows: list[str], size: int) -> Iterator[list[str]]:
         yield rows[i:i + size]
 
 
-ROW_COLUMNS = ("#", "Registration", "Post", "Outcome", "Cause", "Index", "Leaf hash")
+ROW_COLUMNS = ("序", "报名号", "岗位", "结果", "原因", "账本序号", "叶哈希 Leaf hash")
+#: A post title longer than this (in monospace columns) is cut with "…" in the table
+#: (the appendix lists every post in full, with its code).
+POST_COLUMNS = 20
 
 
-def row_lines(rows: Sequence[Row]) -> tuple[str, list[str]]:
+def outcome_words(code: str) -> str:
+    """An outcome as the table writes it (Chinese; the code if it is unknown)."""
+    return OUTCOME_LABELS.get(code, code).split(" ")[0]
+
+
+def cause_words(code: str) -> str:
+    """A cause as the table writes it (Chinese; "-" for none, the code if unknown)."""
+    return CAUSE_LABELS.get(code, code).split(" ")[0] if code and code != "-" else "-"
+
+
+def row_lines(rows: Sequence[Row], titles: dict[str, str] | None = None
+              ) -> tuple[str, list[str]]:
     """The decision table as fixed-width text: (header, one line per row).
 
-    Every column is ASCII (registration numbers, identifiers, codes, hex), so a
-    monospace font lines them up; the leaf hash is last, after the ledger index, which is
-    what ``table_hashes`` reads back.
+    People read words: the post's title (``titles``: code -> title; the code if it has
+    none), the outcome and the cause in Chinese; the codes are in the appendix.  Columns
+    are padded by display width (a CJK character takes two), so a monospace CJK font
+    lines them up; the leaf hash is last, after the ledger index, which is what
+    ``table_hashes`` reads back.
     """
-    cells = [(str(r.n), r.registration, r.post, r.outcome + ("*" if r.superseded else ""),
-              r.cause, str(r.index), r.leaf_hex) for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(ROW_COLUMNS)]
+    names = titles or {}
+    cells = [(str(r.n), r.registration, _fit(names.get(r.post, r.post), POST_COLUMNS),
+              outcome_words(r.outcome) + ("*" if r.superseded else ""),
+              cause_words(r.cause), str(r.index), r.leaf_hex) for r in rows]
+    widths = [max([_width(h)] + [_width(c[i]) for c in cells])
+              for i, h in enumerate(ROW_COLUMNS)]
+
+    def pad(text: str, width: int, right: bool = False) -> str:
+        fill = " " * (width - _width(text))
+        return fill + text if right else text + fill
 
     def line(values: Sequence[str]) -> str:
-        out = [values[0].rjust(widths[0])]
-        out += [v.ljust(w) for v, w in zip(values[1:5], widths[1:5], strict=True)]
-        out += [values[5].rjust(widths[5]), values[6]]
+        out = [pad(values[0], widths[0], right=True)]
+        out += [pad(v, w) for v, w in zip(values[1:5], widths[1:5], strict=True)]
+        out += [pad(values[5], widths[5], right=True), values[6]]
         return " ".join(out)
 
     return line(ROW_COLUMNS), [line(c) for c in cells]
+
+
+def _written_time(value: str, tz: ZoneInfo) -> str:
+    """An RFC 3339 UTC time of the campaign as people write it, at its zone's clock
+    ("—" stays "—"; text that is not such a time is shown as it is)."""
+    try:
+        return written(value, tz, "zh")
+    except ValueError:
+        return value
 
 
 def render_html(data: ReportData, *, chunk_rows: int = CHUNK_ROWS) -> str:
@@ -397,15 +432,19 @@ def render_html(data: ReportData, *, chunk_rows: int = CHUNK_ROWS) -> str:
     if missing:
         rows = [Row(r.n, r.index, r.registration, _mark(r.post, missing), r.outcome, r.cause,
                     r.leaf_hex, r.superseded) for r in rows]
-    header, lines = row_lines(rows)
+    titles = {p["post"]: _mark(p["title"], missing) for p in data.campaign["posts"]}
+    header, lines = row_lines(rows, titles)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
     return env.get_template("report.html").render(
         report_id=data.report_id, origin=data.origin, log=data.log, campaign=data.campaign,
         title_display=_mark(data.campaign["title"], missing),
         posts=[{"post": p["post"], "title": _mark(p["title"], missing)}
                for p in data.campaign["posts"]],
-        period_start=data.period[0], period_end=data.period[1],
-        generated_local=data.generated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+        period_start=_written_time(data.period[0], tz),
+        period_end=_written_time(data.period[1], tz),
+        zone_zh=zone_label(tz, "zh", data.generated_at),
+        zone_en=zone_label(tz, "en", data.generated_at),
+        generated_local=written(data.generated_at, tz, "zh", seconds=True),
         generated_utc=data.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         checkpoint_size=data.checkpoint.size, checkpoint_root=root_b64,
         checkpoint_note=data.checkpoint.note, verifier_keys=data.verifier_keys,
