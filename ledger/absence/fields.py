@@ -96,8 +96,8 @@ def parse_registration(value: Any) -> str:
     """A registration number as typed by a candidate, as its lookup key.
 
     Whitespace is ignored wherever it is, ASCII or full-width (U+3000, as a Chinese
-    input method types it): the grammar has no spaces, so removing them cannot turn
-    one number into another (`` hr26　01699 `` is ``HR2601699``).  The key is case-insensitive (``imports.registration_key``).
+    input method types it): the grammar has no spaces, so removing them cannot turn one
+    number into another.  The key is case-insensitive (``imports.registration_key``).
 
     Raises:
         BadData: not a string of the registration grammar (``imports.REGISTRATION_RE``).

@@ -22,6 +22,7 @@ needs werkzeug's ``ProxyFix`` so that ``request.is_secure`` is true).
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +39,7 @@ from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
 from ledger.app.web.services import now, service
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
+from ledger.timetext import zone_label
 
 bp = Blueprint("selfservice", __name__)
 
@@ -111,6 +113,22 @@ def status_form() -> Response:
     return form_page()
 
 
+def retry_text(lg: Lang, campaign: str, wait_s: int) -> str:
+    """When a rate-limited candidate may try again: the wall-clock time (the campaign's
+    zone, Beijing time for an unknown campaign) ``wait_s`` seconds from now, rounded up
+    to the minute, and the minutes until then."""
+    try:
+        tz = str(service().campaign(campaign)["timezone"])
+    except (NotFound, BadData):
+        tz = "Asia/Shanghai"
+    after = now() + timedelta(seconds=wait_s)
+    if after.second or after.microsecond:
+        after = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    clock = after.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+    return lg.t("rate_until", time=clock, zone=zone_label(tz, lg.code),
+                minutes=max(1, math.ceil(wait_s / 60)))
+
+
 def guard() -> Response | None:
     """Rate limits (per address, then per registration number: the JSON API's), then
     the CSRF check; a refusal page, or None to go on."""
@@ -120,8 +138,10 @@ def guard() -> Response | None:
         public_limited()  # the JSON API's limiter (app.extensions["absentia.rate_limiter"])
         lookup_limited(field("campaign"), registration)
     except TooManyRequests as exc:
-        resp = form_page(429, error=lg.t("rate"), registration=registration)
-        resp.headers["Retry-After"] = str(exc.retry_after or 60)
+        wait = exc.retry_after if isinstance(exc.retry_after, int) and exc.retry_after else 60
+        resp = form_page(429, error=retry_text(lg, field("campaign"), wait),
+                         registration=registration)
+        resp.headers["Retry-After"] = str(wait)
         return resp
     except BadData as exc:
         return form_page(400, error=lg.t("bad") + str(exc), registration=registration)
