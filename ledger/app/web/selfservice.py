@@ -33,13 +33,14 @@ from werkzeug.exceptions import TooManyRequests
 from ledger.absence.queries.selfservice import open_appeal_of
 from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, public_limited
+from ledger.app.web.candidate_words import read
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
 from ledger.app.web.services import now, service
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
-from ledger.timetext import zone_label
+from ledger.timetext import written, zone_label
 
 bp = Blueprint("selfservice", __name__)
 
@@ -50,8 +51,6 @@ MAX_FIELD = 64  # registration numbers, factors, campaign ids are short
 #: Interface text: key -> (Chinese, English).
 TEXT: dict[str, tuple[str, str]] = words("selfservice.text")
 GROUNDS: dict[str, tuple[str, str]] = words("selfservice.grounds")
-OUTCOMES: dict[str, tuple[str, str]] = words("selfservice.outcomes")
-REVIEWS: dict[str, tuple[str, str]] = words("selfservice.reviews")
 CAUSES: dict[str, tuple[str, str]] = words("selfservice.causes")
 KINDS: dict[str, tuple[str, str]] = words("selfservice.kinds")
 ACCOMMODATIONS: dict[str, tuple[str, str]] = words("selfservice.accommodations")
@@ -180,11 +179,12 @@ def status_lookup() -> Response:
     return result_page(campaign, found, lang())
 
 
-def _local(moment: str | None, tz: ZoneInfo) -> str:
-    if not moment:
-        return "—"
-    return parse_utc(moment).astimezone(tz).strftime(
-        "%Y-%m-%d %H:%M")
+def appeal_period(policy_digest: str) -> int | None:
+    """The appeal period of the policy ``policy_digest`` (None if it is not known)."""
+    try:
+        return service().policy_by_digest(policy_digest).appeal_period_s
+    except NotFound:
+        return None
 
 
 def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
@@ -196,20 +196,19 @@ def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
     for w in found["windows"]:
         decisions = []
         for d in w["decisions"]:
-            ex = d.get("explanation") or {}
+            reading = read(d, lg, info["timezone"], appeal_period(d["policy_digest"]))
             decisions.append({
-                "outcome": lg.of(OUTCOMES, d["outcome"]),
-                "review": lg.of(REVIEWS, d["review"]) if d["review"] else "",
+                "status": reading.status, "text": reading.text, "who": reading.who,
                 "cause": lg.of(CAUSES, d["cause"]),
-                "decided_at": _local(d["decided_at"], tz),
-                "current": d["superseded_by"] is None,
-                "zh": ex.get("zh", ""), "en": ex.get("en", ""),
-                "index": d["ledger_index"]})
+                "decided_at": written(d["decided_at"], tz, lg.code, zone=True),
+                "current": reading.current, "index": d["ledger_index"]})
             if d["superseded_by"] is None and d["outcome"] != "attended" and (
                     latest is None or d["ledger_index"] > latest["ledger_index"]):
                 latest = d
+        decisions.sort(key=lambda x: (not x["current"], -int(x["index"])))
         windows.append({"kind": lg.of(KINDS, w["kind"]),
-                        "opens": _local(w["opens_at"], tz), "closes": _local(w["closes_at"], tz),
+                        "opens": written(w["opens_at"], tz, lg.code, zone=True),
+                        "closes": written(w["closes_at"], tz, lg.code, zone=True),
                         "accommodation": lg.of(ACCOMMODATIONS, w["accommodation"])
                         if w["accommodation"] else "",
                         "decisions": decisions})
@@ -233,7 +232,7 @@ def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] 
     if now() > ends:
         return None
     open_appeal = open_appeal_of(svc.engine, latest["decision"])
-    return {"until": ends.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+    return {"until": written(ends, tz, lang().code, zone=True),
             "open": open_appeal is not None}
 
 
