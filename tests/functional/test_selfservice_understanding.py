@@ -60,3 +60,34 @@ def test_rate_limit_says_when_to_try_again_and_keeps_the_registration(site: Camp
     en = client.post("/appeal?lang=en", data=form)
     assert en.status_code == 429
     assert f"try again after {clock} (Beijing time), in about 1 min" in text_of(en)
+
+
+def test_appeal_confirmation_then_overturn_reads_as_current_and_history(site: Campaign
+                                                                       ) -> None:
+    client = site.env.app.test_client()
+    form = {"form_token": token(client), "campaign": CAMPAIGN, "registration": site.reg(5),
+            "factor": site.factor(5), "ground": "notification", "statement": "没有收到通知。"}
+    filed = client.post("/appeal", data=form)
+    assert filed.status_code == 200, text_of(filed)
+    by = (site.env.now[0] + timedelta(days=14)).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (f"一般在 10 个工作日内（约{by.year}年{by.month}月{by.day}日 "
+            f"{by:%H:%M}（北京时间）前）作出答复") in text_of(filed)
+    appeal = next(e["body"]["appeal"] for e in site.env.ledger_entries()
+                  if e["type"] == "appeal.filed")
+    ruled = site.env.post(f"/api/v1/appeals/{appeal}/ruling", "reviewer",
+                          {"ruling": "overturned"})
+    assert ruled.status_code == 200, ruled.get_data(as_text=True)
+    page = text_of(lookup(site, client, site.reg(5), site.factor(5)))
+    current, _, history = page.partition("此前的认定")
+    assert "当前认定" in current
+    assert "<strong>经申诉安排补考</strong>" in current
+    assert "本决定由申诉复核于" in current
+    assert "结果：补考待人工复核" not in page
+    assert "视为自动放弃（已被后续决定取代）" in history
+    assert "此认定已被后续决定取代，以当前认定为准。" in history
+    for code in ("appeal_overturned", "makeup_granted", "no_attempt", "Asia/Shanghai"):
+        assert code not in page
+    en = client.post("/status?lang=en", data={
+        "form_token": token(client), "campaign": CAMPAIGN, "registration": site.reg(5),
+        "factor": site.factor(5), "lang": "en"})
+    assert "made on appeal" in text_of(en)

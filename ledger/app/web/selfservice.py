@@ -48,6 +48,11 @@ CSRF_COOKIE = "absentia_form"
 CSRF_FIELD = "form_token"
 MAX_FIELD = 64  # registration numbers, factors, campaign ids are short
 
+#: Calendar days by which an appeal is normally answered: the documented rule is a reply
+#: within 10 working days (docs: /work/shared/domain.md, "reply within 10"), about two
+#: calendar weeks; there is no review deadline in the policy or the config.
+APPEAL_ANSWER_DAYS = 14
+
 #: Interface text: key -> (Chinese, English).
 TEXT: dict[str, tuple[str, str]] = words("selfservice.text")
 GROUNDS: dict[str, tuple[str, str]] = words("selfservice.grounds")
@@ -248,6 +253,9 @@ def appeal() -> Response:
         filed = service().file_appeal(campaign, data, now())
     except (NotAllowed, BadData, Conflict) as exc:
         return refusal(exc, campaign, registration)
-    return page("status_result.html", lg=lg, filed=filed, campaign=service().campaign(campaign),
+    info = service().campaign(campaign)
+    answer_by = written(now() + timedelta(days=APPEAL_ANSWER_DAYS), info["timezone"], lg.code,
+                        zone=True)
+    return page("status_result.html", lg=lg, filed=filed, campaign=info, answer_by=answer_by,
                 registration=registration, windows=None, appeal=None, log=service().log,
                 grounds=GROUNDS, tz="")
