@@ -95,13 +95,14 @@ def makeup_times(data: Mapping[str, Any], now: datetime) -> tuple[datetime, date
 def parse_registration(value: Any) -> str:
     """A registration number as typed by a candidate, as its lookup key.
 
-    Surrounding whitespace is ignored; the key is case-insensitive
-    (``imports.registration_key``).
+    Whitespace is ignored wherever it is, ASCII or full-width (U+3000, as a Chinese
+    input method types it): the grammar has no spaces, so removing them cannot turn one
+    number into another.  The key is case-insensitive (``imports.registration_key``).
 
     Raises:
         BadData: not a string of the registration grammar (``imports.REGISTRATION_RE``).
     """
-    text = value.strip() if isinstance(value, str) else None
+    text = "".join(value.split()) if isinstance(value, str) and len(value) <= 256 else None
     if text is None or not REGISTRATION_RE.fullmatch(text):
         raise BadData("registration: 4 to 32 letters, digits or '-', as on the "
                       "registration slip", field="registration")

@@ -117,8 +117,11 @@ def test_own_status_shows_windows_decision_and_explanation_but_no_name(site: Cam
     assert "视为自动放弃" in page  # no-show in government mode: deemed withdrawn
     decision = site.env.service.status(CAMPAIGN, site.reg(4), site.factor(4))
     d = decision["windows"][0]["decisions"][0]
-    assert d["explanation"]["zh"] in page
-    assert d["explanation"]["en"].replace("'", "&#39;") in page
+    # The candidate's words, not the ledger's explanation (rule code, digest: auditors').
+    assert "本决定由系统于" in page
+    assert d["reason"] not in page
+    assert d["policy_digest"][:12] not in page
+    assert d["explanation"]["zh"] not in page
     assert f'/entries/{d["ledger_index"]}/tlog-proof' in page
     assert 'action="/appeal"' in page  # within the appeal period
     for row in site.rows:

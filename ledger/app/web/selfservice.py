@@ -22,6 +22,7 @@ needs werkzeug's ``ProxyFix`` so that ``request.is_secure`` is true).
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,12 +33,14 @@ from werkzeug.exceptions import TooManyRequests
 from ledger.absence.queries.selfservice import open_appeal_of
 from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, public_limited
+from ledger.app.web.candidate_words import read
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.guards import checked_first
 from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
 from ledger.app.web.services import now, service
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
+from ledger.timetext import written, zone_label
 
 bp = Blueprint("selfservice", __name__)
 
@@ -45,11 +48,14 @@ CSRF_COOKIE = "absentia_form"
 CSRF_FIELD = "form_token"
 MAX_FIELD = 64  # registration numbers, factors, campaign ids are short
 
+#: Calendar days by which an appeal is normally answered: the documented rule is a reply
+#: within 10 working days (docs: /work/shared/domain.md, "reply within 10"), about two
+#: calendar weeks; there is no review deadline in the policy or the config.
+APPEAL_ANSWER_DAYS = 14
+
 #: Interface text: key -> (Chinese, English).
 TEXT: dict[str, tuple[str, str]] = words("selfservice.text")
 GROUNDS: dict[str, tuple[str, str]] = words("selfservice.grounds")
-OUTCOMES: dict[str, tuple[str, str]] = words("selfservice.outcomes")
-REVIEWS: dict[str, tuple[str, str]] = words("selfservice.reviews")
 CAUSES: dict[str, tuple[str, str]] = words("selfservice.causes")
 KINDS: dict[str, tuple[str, str]] = words("selfservice.kinds")
 ACCOMMODATIONS: dict[str, tuple[str, str]] = words("selfservice.accommodations")
@@ -111,6 +117,22 @@ def status_form() -> Response:
     return form_page()
 
 
+def retry_text(lg: Lang, campaign: str, wait_s: int) -> str:
+    """When a rate-limited candidate may try again: the wall-clock time (the campaign's
+    zone, Beijing time for an unknown campaign) ``wait_s`` seconds from now, rounded up
+    to the minute, and the minutes until then."""
+    try:
+        tz = str(service().campaign(campaign)["timezone"])
+    except (NotFound, BadData):
+        tz = "Asia/Shanghai"
+    after = now() + timedelta(seconds=wait_s)
+    if after.second or after.microsecond:
+        after = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    clock = after.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+    return lg.t("rate_until", time=clock, zone=zone_label(tz, lg.code),
+                minutes=max(1, math.ceil(wait_s / 60)))
+
+
 def guard() -> Response | None:
     """Rate limits (per address, then per registration number: the JSON API's), then
     the CSRF check; a refusal page, or None to go on."""
@@ -120,8 +142,10 @@ def guard() -> Response | None:
         public_limited()  # the JSON API's limiter (app.extensions["absentia.rate_limiter"])
         lookup_limited(field("campaign"), registration)
     except TooManyRequests as exc:
-        resp = form_page(429, error=lg.t("rate"), registration=registration)
-        resp.headers["Retry-After"] = str(exc.retry_after or 60)
+        wait = exc.retry_after if isinstance(exc.retry_after, int) and exc.retry_after else 60
+        resp = form_page(429, error=retry_text(lg, field("campaign"), wait),
+                         registration=registration)
+        resp.headers["Retry-After"] = str(wait)
         return resp
     except BadData as exc:
         return form_page(400, error=lg.t("bad") + str(exc), registration=registration)
@@ -160,11 +184,12 @@ def status_lookup() -> Response:
     return result_page(campaign, found, lang())
 
 
-def _local(moment: str | None, tz: ZoneInfo) -> str:
-    if not moment:
-        return "—"
-    return parse_utc(moment).astimezone(tz).strftime(
-        "%Y-%m-%d %H:%M")
+def appeal_period(policy_digest: str) -> int | None:
+    """The appeal period of the policy ``policy_digest`` (None if it is not known)."""
+    try:
+        return service().policy_by_digest(policy_digest).appeal_period_s
+    except NotFound:
+        return None
 
 
 def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
@@ -176,20 +201,19 @@ def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
     for w in found["windows"]:
         decisions = []
         for d in w["decisions"]:
-            ex = d.get("explanation") or {}
+            reading = read(d, lg, info["timezone"], appeal_period(d["policy_digest"]))
             decisions.append({
-                "outcome": lg.of(OUTCOMES, d["outcome"]),
-                "review": lg.of(REVIEWS, d["review"]) if d["review"] else "",
+                "status": reading.status, "text": reading.text, "who": reading.who,
                 "cause": lg.of(CAUSES, d["cause"]),
-                "decided_at": _local(d["decided_at"], tz),
-                "current": d["superseded_by"] is None,
-                "zh": ex.get("zh", ""), "en": ex.get("en", ""),
-                "index": d["ledger_index"]})
+                "decided_at": written(d["decided_at"], tz, lg.code, zone=True),
+                "current": reading.current, "index": d["ledger_index"]})
             if d["superseded_by"] is None and d["outcome"] != "attended" and (
                     latest is None or d["ledger_index"] > latest["ledger_index"]):
                 latest = d
+        decisions.sort(key=lambda x: (not x["current"], -int(x["index"])))
         windows.append({"kind": lg.of(KINDS, w["kind"]),
-                        "opens": _local(w["opens_at"], tz), "closes": _local(w["closes_at"], tz),
+                        "opens": written(w["opens_at"], tz, lg.code, zone=True),
+                        "closes": written(w["closes_at"], tz, lg.code, zone=True),
                         "accommodation": lg.of(ACCOMMODATIONS, w["accommodation"])
                         if w["accommodation"] else "",
                         "decisions": decisions})
@@ -213,7 +237,7 @@ def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] 
     if now() > ends:
         return None
     open_appeal = open_appeal_of(svc.engine, latest["decision"])
-    return {"until": ends.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+    return {"until": written(ends, tz, lang().code, zone=True),
             "open": open_appeal is not None}
 
 
@@ -229,6 +253,9 @@ def appeal() -> Response:
         filed = service().file_appeal(campaign, data, now())
     except (NotAllowed, BadData, Conflict) as exc:
         return refusal(exc, campaign, registration)
-    return page("status_result.html", lg=lg, filed=filed, campaign=service().campaign(campaign),
+    info = service().campaign(campaign)
+    answer_by = written(now() + timedelta(days=APPEAL_ANSWER_DAYS), info["timezone"], lg.code,
+                        zone=True)
+    return page("status_result.html", lg=lg, filed=filed, campaign=info, answer_by=answer_by,
                 registration=registration, windows=None, appeal=None, log=service().log,
                 grounds=GROUNDS, tz="")

@@ -61,7 +61,16 @@ def test_registration_numbers_are_case_insensitive() -> None:
 
 
 @pytest.mark.parametrize("typed", [
-    "", "R1", "-R0001", "R 0001", "R0001\u0000", "Ｒ0001", "R" * 33, "K\u212a01", None, 5,
+    "\u3000HR26-01699", "HR26-01699\u3000", "\u3000 hr26-01699 \u3000", "HR26\u3000-01699",
+    "HR26 - 01699", "\tHR26-\u00a001699\n",
+])
+def test_registration_numbers_ignore_ascii_and_full_width_spaces(typed: str) -> None:
+    assert parse_registration(typed) == "hr26-01699"
+
+
+@pytest.mark.parametrize("typed", [
+    "", "R1", "-R0001", "R 0\u00001", "\u3000", "R0001\u0000", "Ｒ0001", "R" * 33,
+    "K\u212a01", None, 5,
 ])
 def test_malformed_registration_numbers_are_refused_naming_the_field(typed: Any) -> None:
     with pytest.raises(BadData) as info:
