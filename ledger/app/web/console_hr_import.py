@@ -10,7 +10,7 @@ contract); this module recognises each message and says it through the words cat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.absence.imports import FIELDS, HEADER_SYNONYMS, REQUIRED_COLUMNS
@@ -76,7 +76,7 @@ def sheet_row(row: int) -> int:
     return row + 1
 
 
-def shown(errors: list[Mapping[str, object]], lg: Lang) -> list[ShownError]:
+def shown(errors: Sequence[Mapping[str, object]], lg: Lang) -> list[ShownError]:
     """The CSV import's ``errors`` in ``lg``'s language, rows numbered as Excel does."""
     out: list[ShownError] = []
     for e in errors:
