@@ -62,7 +62,7 @@ BAR_FILL = "#1a5fb4"
 PREVIEW_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'none'; sandbox"
 
 DONE = {"reviewed", "makeup", "mass", "accommodation", "ruled", "imported", "published",
-        "started"}
+        "started", "created", "scheduled"}
 
 
 def lang() -> Lang:
