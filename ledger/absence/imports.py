@@ -7,7 +7,9 @@ the values: they end up in logs and HTTP responses, and the values are personal 
 
 CSV: UTF-8 (an optional BOM is skipped), a header row, then one candidate per record.
 Columns, in any order, by English or Chinese name: ``registration``/报名号,
-``name``/姓名, ``id_number``/身份证号, ``phone``/手机号, ``email``/邮箱, ``post``/岗位.
+``name``/姓名, ``id_number``/身份证号, ``phone``/手机号, ``email``/邮箱, ``post``/岗位,
+or another Chinese form in ``HEADER_SYNONYMS`` (联系电话, 身份证号码, 报考职位 ...); a
+header is read in NFKC form without spaces, so full-width forms and spaces do not matter.
 ``phone`` and ``email`` may be left out (not both); every other column is required.
 Row numbers count records after the header (the header is row 0), blank records
 included, so row *n* is line *n + 1* of a spreadsheet; blank records are skipped.
@@ -38,8 +40,18 @@ MAX_ROWS = 50_000
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 FIELDS = ("registration", "name", "id_number", "phone", "email", "post")
 REQUIRED_COLUMNS = ("registration", "name", "id_number", "post")
+#: The Chinese headers taken, in the forms people write them (one canonical form first).
 CHINESE_HEADERS = {"报名号": "registration", "姓名": "name", "身份证号": "id_number",
                    "手机号": "phone", "邮箱": "email", "岗位": "post"}
+HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "registration": ("报名号", "准考证号", "报名序号", "报名编号"),
+    "name": ("姓名", "考生姓名"),
+    "id_number": ("身份证号", "身份证号码", "证件号码", "身份证"),
+    "phone": ("手机号", "手机", "手机号码", "联系电话", "电话"),
+    "email": ("邮箱", "电子邮箱", "电子邮件", "邮件"),
+    "post": ("岗位", "报考职位", "职位代码", "岗位代码", "报考岗位", "职位"),
+}
+_HEADERS = {label: column for column, labels in HEADER_SYNONYMS.items() for label in labels}
 
 REGISTRATION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}")
 MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
@@ -178,7 +190,7 @@ def _columns(header: list[str]) -> list[str]:
     looks_like_data = False
     for position, cell in enumerate(header, start=1):
         label = cell.strip()
-        column = CHINESE_HEADERS.get(label) or label.lower()
+        column = header_column(label)
         if column not in FIELDS:
             # The header text is not echoed: without a header row it is a person's data.
             if any(p.search(label) for p in _DATA_PATTERNS):
@@ -210,6 +222,14 @@ class _Object(dict[str, Any]):
     """A JSON object that remembers keys it saw more than once."""
 
     duplicates: set[str]
+
+
+def header_column(label: str) -> str:
+    """The column a header cell names: its text in NFKC form (full-width letters and
+    spaces become ASCII) without any spaces, looked up among ``HEADER_SYNONYMS``, else in
+    lower case (an English column name, or an unknown column)."""
+    key = "".join(unicodedata.normalize("NFKC", label).split())
+    return _HEADERS.get(key) or key.lower()
 
 
 def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:

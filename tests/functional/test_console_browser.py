@@ -124,7 +124,7 @@ def test_hr_and_reviewer_work_through_the_console(office: Office) -> None:
     d.find_element(By.ID, "upload").click()
     table = wait_for(d, "the row errors", lambda x: x.find_elements(By.ID, "row-errors"))
     assert table[0].is_displayed()
-    assert "post" in table[0].text
+    assert "2 岗位 不是本批次的岗位" in table[0].text  # Excel's row 2, in Chinese
     assert d.find_element(By.ID, "nothing-imported").is_displayed()
     assert len(env.service.candidates(CAMPAIGN)) == before
     office.shot("import-errors")

@@ -354,7 +354,7 @@ def test_import_bad_rows_imports_nothing_then_good_file(built: Built) -> None:
     assert bad_row[1] not in html  # the names are not echoed
     missing = submit(hr, page, page, {}, content_type="multipart/form-data")
     assert missing.status_code == 400
-    assert "file" in error_of(missing)
+    assert "请选择要上传的 CSV 文件" in error_of(missing)
     resp = submit(hr, page, page, {"file": (io.BytesIO(good), "good.csv")},
                   content_type="multipart/form-data")
     assert resp.status_code == 303

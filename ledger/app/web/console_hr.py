@@ -32,6 +32,7 @@ from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.queries.console import Report, campaign_reports
 from ledger.app.web import console
 from ledger.app.web.console import actor, session
+from ledger.app.web.console_hr_import import file_message, header_table, shown, template_csv
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
 from ledger.app.web.forms import Lang
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
@@ -61,7 +62,7 @@ BAR_FILL = "#1a5fb4"
 PREVIEW_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'none'; sandbox"
 
 DONE = {"reviewed", "makeup", "mass", "accommodation", "ruled", "imported", "published",
-        "started"}
+        "started", "created", "scheduled"}
 
 
 def lang() -> Lang:
@@ -86,10 +87,9 @@ def _status(exc: LedgerError) -> int:
 
 
 def _page(template: str, status: int = 200, *, exc: LedgerError | None = None,
-          **context: Any) -> Response:
+          error: str = "", **context: Any) -> Response:
     lg = lang()
-    error = ""
-    if exc is not None:
+    if exc is not None and not error:
         error = str(exc) + (f" ({lg.t('error_field')}{exc.field})" if exc.field else "")
     done = request.args.get("done", "")
     flash = ""
@@ -447,8 +447,20 @@ def rule_appeal(appeal: str) -> Response:
 def _import_page(campaign: str, status: int = 200, exc: LedgerError | None = None
                  ) -> Response:
     c = _campaign(campaign)
-    rows = exc.errors if isinstance(exc, Unprocessable) else []
-    return _page("console_hr_import.html", status, exc=exc, c=c, rows=rows)
+    lg = lang()
+    rows = shown(exc.errors, lg) if isinstance(exc, Unprocessable) else []
+    # The row table says it all (the summary line is the domain's English); a refusal of
+    # the whole file is said in the page's language.
+    error = (file_message(str(exc), lg) or "") if exc is not None and not rows else ""
+    return _page("console_hr_import.html", status, exc=None if rows else exc, error=error,
+                 c=c, rows=rows, headers=header_table(lg))
+
+
+@_get("/campaigns/<campaign>/import/template.csv", "hr", endpoint="import_template")
+def import_template(campaign: str) -> Response:
+    _campaign(campaign)
+    return Response(template_csv(), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="candidates-template.csv"'})
 
 
 @_form_post("/campaigns/<campaign>/import", _import_page, "hr")
