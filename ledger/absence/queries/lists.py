@@ -19,11 +19,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 
 from ledger.absence.queries import Source, connected
-from ledger.absence.tables import decisions, subjects, windows
+from ledger.absence.tables import decisions, posts, subjects, windows
 
-__all__ = ["CandidateRow", "DecisionRow", "ListFilter", "MAX_PAGE_SIZE", "Page",
-           "REVIEW_STATES", "WindowRow", "candidate_list", "decision_list", "utc_bounds",
-           "window_list"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "REVIEW_STATES",
+    "CandidateRow",
+    "DecisionRow",
+    "ListFilter",
+    "Page",
+    "WindowRow",
+    "campaign_posts",
+    "campaign_slots",
+    "candidate_list",
+    "decision_list",
+    "utc_bounds",
+    "window_list",
+]
 
 MAX_PAGE_SIZE = 500
 REVIEW_STATES = ("pending", "reviewed")
@@ -31,6 +43,7 @@ _REVIEWED = ("confirmed", "makeup_granted")
 _BEYOND = "\U0010ffff"  # sorts after every character a registration key may hold
 
 T = TypeVar("T")
+_Query = Select[*tuple[Any, ...]]  # a query of rows of any columns
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,7 @@ def _search_key(text: str) -> str:
     return text.strip().lower()
 
 
-def _narrow(q: Select[Any], f: ListFilter, tz: str, moment: Any | None) -> Select[Any]:
+def _narrow(q: _Query, f: ListFilter, tz: str, moment: Any | None) -> _Query:
     if f.post:
         q = q.where(subjects.c.post == f.post)
     key = _search_key(f.search)
@@ -142,7 +155,7 @@ def _narrow(q: Select[Any], f: ListFilter, tz: str, moment: Any | None) -> Selec
     return q
 
 
-def _paged(source: Source, q: Select[Any], order: Sequence[Any], page: int, size: int | None
+def _paged(source: Source, q: _Query, order: Sequence[Any], page: int, size: int | None
            ) -> tuple[list[Any], int, int, int]:
     with connected(source) as conn:
         total = int(conn.execute(select(func.count()).select_from(q.subquery())).scalar_one())
@@ -166,7 +179,7 @@ def decision_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
         zoneinfo.ZoneInfoNotFoundError: ``tz`` is not a known zone.
     """
     d = decisions.c
-    q = (select(d.decision, d.window, d.outcome, d.cause, d.review, d.superseded_by,
+    q: _Query = (select(d.decision, d.window, d.outcome, d.cause, d.review, d.superseded_by,
                 d.decided_at, d.evidence, subjects.c.registration, subjects.c.post,
                 windows.c.slot)
          .join(subjects, subjects.c.subject == d.subject)
@@ -210,7 +223,7 @@ def candidate_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
         sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
     """
     s = subjects.c
-    q = (select(s.subject, s.registration, s.post, s.misses, s.locked, s.erased)
+    q: _Query = (select(s.subject, s.registration, s.post, s.misses, s.locked, s.erased)
          .where(s.campaign == campaign))
     q = _narrow(q, f, tz, None)
     rows, total, page, size_ = _paged(source, q, (s.registration_key, s.subject), page, size)
@@ -230,7 +243,7 @@ def window_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
         zoneinfo.ZoneInfoNotFoundError: ``tz`` is not a known zone.
     """
     w = windows.c
-    q = (select(w.window, w.slot, w.kind, w.opens_at, w.closes_at, w.accommodation,
+    q: _Query = (select(w.window, w.slot, w.kind, w.opens_at, w.closes_at, w.accommodation,
                 w.decision, subjects.c.registration, subjects.c.post)
          .join(subjects, subjects.c.subject == w.subject)
          .where(w.campaign == campaign, subjects.c.campaign == campaign))
@@ -252,3 +265,30 @@ def window_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
     return Page(tuple(WindowRow(r.window, r.registration, r.post, r.slot, r.kind, r.opens_at,
                                 r.closes_at, r.accommodation, r.decision) for r in rows),
                 total, page, size_)
+
+
+def campaign_posts(source: Source, campaign: str) -> dict[str, str]:
+    """``campaign``'s posts: post -> title, by post.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
+    """
+    with connected(source) as conn:
+        rows = conn.execute(select(posts.c.post, posts.c.title)
+                            .where(posts.c.campaign == campaign).order_by(posts.c.post)).all()
+    return {r.post: r.title for r in rows}
+
+
+def campaign_slots(source: Source, campaign: str) -> dict[str, str]:
+    """``campaign``'s slots: slot -> the earliest opening (RFC 3339 UTC) of its windows,
+    in the order they open.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
+    """
+    first = func.min(windows.c.opens_at)
+    with connected(source) as conn:
+        rows = conn.execute(select(windows.c.slot, first.label("opens"))
+                            .where(windows.c.campaign == campaign)
+                            .group_by(windows.c.slot).order_by(first, windows.c.slot)).all()
+    return {r.slot: r.opens for r in rows}

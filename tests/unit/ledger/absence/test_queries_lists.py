@@ -12,7 +12,10 @@ import pytest
 from sqlalchemy import Engine
 
 from ledger.absence.queries.lists import (
+    DecisionRow,
     ListFilter,
+    campaign_posts,
+    campaign_slots,
     candidate_list,
     decision_list,
     utc_bounds,
@@ -53,14 +56,15 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 def test_pages_reach_every_decision_once_in_registration_order(engine: Engine) -> None:
-    seen = []
+    seen: list[DecisionRow] = []
     first = decision_list(engine, CAMPAIGN, ListFilter(), TZ, page=1, size=50)
     assert (first.total, first.pages, first.size) == (120, 3, 50)
     for n in range(1, first.pages + 1):
         page = decision_list(engine, CAMPAIGN, ListFilter(), TZ, page=n, size=50)
         assert page.page == n
         seen += page.rows
-    assert len(seen) == 120 and len({r.decision for r in seen}) == 120
+    assert len(seen) == 120
+    assert len({r.decision for r in seen}) == 120
     regs = [r.registration.lower() for r in seen]
     assert regs == sorted(regs)
     assert [len(decision_list(engine, CAMPAIGN, ListFilter(), TZ, page=p, size=50).rows)
@@ -72,7 +76,8 @@ def test_pages_reach_every_decision_once_in_registration_order(engine: Engine) -
 
 def test_filters_narrow_and_count(engine: Engine) -> None:
     p02 = decision_list(engine, CAMPAIGN, ListFilter(post="p02"), TZ, size=10)
-    assert p02.total == 40 and p02.pages == 4
+    assert p02.total == 40
+    assert p02.pages == 4
     assert {r.post for r in p02.rows} == {"p02"}
     every = decision_list(engine, CAMPAIGN, ListFilter(), TZ, size=None).rows
     outcome = every[0].outcome
@@ -116,3 +121,13 @@ def test_search_by_registration_is_trimmed_and_case_insensitive(engine: Engine) 
     assert candidate_list(engine, CAMPAIGN, ListFilter(search=" q04-"), TZ).total == 40
     assert candidate_list(engine, CAMPAIGN, ListFilter(search="ZZ"), TZ).total == 0
     assert candidate_list(engine, CAMPAIGN, ListFilter(search="   "), TZ).total == 120
+
+
+def test_posts_and_slots_of_the_campaign(engine: Engine) -> None:
+    assert campaign_posts(engine, CAMPAIGN) == {"p01": "岗位p01", "p02": "岗位p02"}
+    slots = campaign_slots(engine, CAMPAIGN)
+    assert len(slots) == 1
+    (slot, opens), = slots.items()
+    assert decision_list(engine, CAMPAIGN, ListFilter(), TZ).rows[0].slot == slot
+    assert opens == window_list(engine, CAMPAIGN, ListFilter(), TZ).rows[0].opens_at
+    assert campaign_slots(engine, "no-such-campaign") == {}
