@@ -126,7 +126,7 @@ def test_exports_hold_exactly_the_filtered_rows(env: Env, hr: FlaskClient) -> No
     assert len(got) == 1 + 130  # every page, not just page 3
     no = "forfeited"
     resp = hr.get(base + f"?outcome={no}&format=xlsx")
-    assert resp.mimetype.endswith("spreadsheetml.sheet")
+    assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     book = load_workbook(io.BytesIO(resp.get_data()))
     sheet = book.active
     assert sheet is not None
@@ -156,3 +156,11 @@ def test_candidates_and_windows_lists(env: Env, hr: FlaskClient) -> None:
     assert "考生 130 人" in detail
     assert detail.count("<tr data-decision=") == 20
     assert hr.get("/console/campaigns/nope/decisions").status_code == 404
+
+
+def test_the_campaign_page_links_evidence_of_its_first_decisions(env: Env, hr: FlaskClient
+                                                                  ) -> None:
+    detail = text(hr.get(f"/console/campaigns/{CAMPAIGN}"))
+    first = [d for d in env.service.decisions(CAMPAIGN) if d["evidence"]]
+    assert first
+    assert 'href="/logs/hr-test/entries/' in detail

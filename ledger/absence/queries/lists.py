@@ -9,7 +9,6 @@ data: names and ID numbers are sealed in the vault; registration numbers are not
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -205,13 +204,8 @@ def decision_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
 
 
 def _evidence(text: str) -> tuple[int, ...]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return ()
-    if isinstance(value, list):
-        return tuple(i for i in value if isinstance(i, int))
-    return ()
+    """The ledger indexes of a decision's evidence (stored as ``"12,15,19"``)."""
+    return tuple(int(x) for x in text.split(",") if x.strip().isdigit())
 
 
 def candidate_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
