@@ -138,13 +138,19 @@ def _search_key(text: str) -> str:
     return text.strip().lower()
 
 
-def _narrow(q: _Query, f: ListFilter, tz: str, moment: Any | None) -> _Query:
+def _narrow(q: _Query, f: ListFilter, tz: str, moment: Any | None, dialect: str
+            ) -> _Query:
     if f.post:
         q = q.where(subjects.c.post == f.post)
     key = _search_key(f.search)
-    if key:
+    if key and dialect == "sqlite":
+        # SQLite compares text by its bytes: a prefix is a range on the index.
         q = q.where(subjects.c.registration_key >= key,
                     subjects.c.registration_key < key + _BEYOND)
+    elif key:
+        # Elsewhere the column's collation may not order by bytes: a prefix match.
+        pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(subjects.c.registration_key.like(pattern, escape="\\"))
     if moment is not None:
         start, end = utc_bounds(f.since, f.until, tz)
         if start is not None:
@@ -194,7 +200,7 @@ def decision_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
         q = q.where(d.review.in_(_REVIEWED))
     if f.slot:
         q = q.where(windows.c.slot == f.slot)
-    q = _narrow(q, f, tz, d.decided_at)
+    q = _narrow(q, f, tz, d.decided_at, source.dialect.name)
     rows, total, page, size_ = _paged(
         source, q, (subjects.c.registration_key, d.decided_at, d.decision), page, size)
     return Page(tuple(DecisionRow(r.decision, r.registration, r.post, r.window, r.slot,
@@ -219,7 +225,7 @@ def candidate_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
     s = subjects.c
     q: _Query = (select(s.subject, s.registration, s.post, s.misses, s.locked, s.erased)
          .where(s.campaign == campaign))
-    q = _narrow(q, f, tz, None)
+    q = _narrow(q, f, tz, None, source.dialect.name)
     rows, total, page, size_ = _paged(source, q, (s.registration_key, s.subject), page, size)
     return Page(tuple(CandidateRow(r.subject, r.registration, r.post, int(r.misses),
                                    bool(r.locked), bool(r.erased)) for r in rows),
@@ -253,7 +259,7 @@ def window_list(source: Source, campaign: str, f: ListFilter, tz: str, *,
             q = q.where(decisions.c.review == "pending")
         elif f.review == "reviewed":
             q = q.where(decisions.c.review.in_(_REVIEWED))
-    q = _narrow(q, f, tz, w.opens_at)
+    q = _narrow(q, f, tz, w.opens_at, source.dialect.name)
     rows, total, page, size_ = _paged(
         source, q, (subjects.c.registration_key, w.opens_at, w.window), page, size)
     return Page(tuple(WindowRow(r.window, r.registration, r.post, r.slot, r.kind, r.opens_at,

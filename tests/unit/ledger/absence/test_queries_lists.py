@@ -131,3 +131,26 @@ def test_posts_and_slots_of_the_campaign(engine: Engine) -> None:
     assert decision_list(engine, CAMPAIGN, ListFilter(), TZ).rows[0].slot == slot
     assert opens == window_list(engine, CAMPAIGN, ListFilter(), TZ).rows[0].opens_at
     assert campaign_slots(engine, "no-such-campaign") == {}
+
+
+def test_search_on_each_database(tmp_path: Path, db_url: str) -> None:
+    """The prefix search is a range on SQLite and a LIKE elsewhere: same answers."""
+    data = tmp_path / "data"
+    settings = load_settings(data, write_config(data, db_url))
+    store = open_store(settings, entry_types())
+    try:
+        service = open_absence(settings, store, T0)
+        service.create_campaign(HR, {"campaign": CAMPAIGN, "title": "t", "policy": "government",
+                                     "posts": [{"post": "p01", "title": "岗位p01"}]}, T0)
+        csv, rows = candidates_csv(12, seed=7, prefix="AB")
+        service.import_candidates(HR, CAMPAIGN, csv, "text/csv", T0)
+        engine = service.engine
+        one = rows[10]["registration"]  # AB07-00010
+        assert [r.registration for r in candidate_list(
+            engine, CAMPAIGN, ListFilter(search=f" {one.lower()} "), TZ).rows] == [one]
+        assert candidate_list(engine, CAMPAIGN, ListFilter(search="ab07-0001"), TZ).total == 2
+        assert candidate_list(engine, CAMPAIGN, ListFilter(search="AB07-"), TZ).total == 12
+        assert candidate_list(engine, CAMPAIGN, ListFilter(search="ab07_"), TZ).total == 0
+        assert candidate_list(engine, CAMPAIGN, ListFilter(search="%"), TZ).total == 0
+    finally:
+        store.engine.dispose()
