@@ -92,6 +92,19 @@ def test_hr_pages_through_the_decisions_and_finds_one_candidate(lists: Lists) ->
     assert d.find_element(By.ID, "f-q").get_attribute("value") == reg.lower()
     lists.shot("candidate-found")
 
+    # Printed (A4): the list alone, full width; no navigation, filters or export links.
+    lists.open(f"/console/campaigns/{CAMPAIGN}/decisions?size=200")
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not d.find_element(By.CSS_SELECTOR, "form.list-filters").is_displayed()
+        assert not d.find_element(By.ID, "export-csv").is_displayed()
+        assert not d.find_element(By.CSS_SELECTOR, "nav.pages").is_displayed()
+        width = d.execute_script("return document.documentElement.clientWidth;")
+        assert d.find_element(By.ID, "list").rect["width"] >= 0.95 * width
+        lists.shot("decisions-print")
+    finally:
+        d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
     d.set_script_timeout(WAIT_S)
     found = {}
     for path in (f"/console/campaigns/{CAMPAIGN}", f"/console/campaigns/{CAMPAIGN}/decisions",
