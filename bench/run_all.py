@@ -5,7 +5,8 @@ First the large log that the first three use is built, or reused from its cache
 of the large log), the write guards' cost (``bench_guards``), verify
 (``bench_verify``), proofs (``bench_proofs``), platform events over HTTP
 (``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
-(``bench_notice``), a report (``bench_report``) and minutes of sustained load on two app
+(``bench_notice``), a report (``bench_report``), the registration-number search
+(``bench_search``) and minutes of sustained load on two app
 processes and the scheduler against one PostgreSQL (``bench_load``).  A benchmark that
 fails is reported and the others still run; the exit status is then 1.  The figures are
 also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
@@ -32,6 +33,7 @@ from bench import (
     bench_notice,
     bench_proofs,
     bench_report,
+    bench_search,
     bench_sweep,
     bench_verify,
 )
@@ -39,7 +41,8 @@ from bench._common import Figure, report, say
 from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
-STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "report", "load")
+STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "report", "search",
+         "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_ingest.add_arguments(parser)
     bench_sweep.add_arguments(parser)
     bench_notice.add_arguments(parser)
+    bench_search.add_arguments(parser)
     bench_load.add_arguments(parser)
     parser.add_argument("--report-decisions", type=int, default=10_000,
                         help="decisions in the benchmarked report (default 10,000)")
@@ -69,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         args.sweep_windows, args.sweep_pg_windows = 2_000, 1_000
         args.notice_candidates, args.notice_seconds = 50, 5.0
         args.report_decisions = 1_000
+        args.search_candidates, args.searches = 10_000, 50
         args.load_seconds, args.load_warmup = 5.0, 1.0
         args.load_candidates, args.load_notice_candidates = 500, 50
 
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             args.sweep_pg_windows, args.sweep_rebuild),
         "notice": lambda: bench_notice.run(args.notice_candidates, args.notice_seconds),
         "report": lambda: bench_report.run(args.report_decisions),
+        "search": lambda: bench_search.run(args.search_candidates, args.searches),
         # Its own PostgreSQL server, tuned for the load (bench_load.PG_SETTINGS).
         "load": lambda: bench_load.run(args.load_candidates, args.load_notice_candidates,
                                        bench_load.options(args)),

@@ -427,7 +427,7 @@ def test_contact_details_are_recorded(built: Built) -> None:
     hr, user = hr_client(env)
     subject = env.service.candidates(CAMPAIGN)[0]["subject"]
     registration = env.service.candidates(CAMPAIGN)[0]["registration"]
-    detail = f"/console/campaigns/{CAMPAIGN}"
+    detail = f"/console/campaigns/{CAMPAIGN}/candidates"  # a contact button a row
     assert f"/console/candidates/{subject}/contact" in text(hr.get(detail))
     resp = submit(hr, detail, f"/console/candidates/{subject}/contact", {})
     assert resp.status_code == 200

@@ -436,3 +436,27 @@ def test_public_pages_pass_axe_wcag21_aa(site: Site) -> None:
     wait_for(driver, "the result page", lambda d: "status" in d.current_url)
     found["result"] = axe_violations(driver)
     assert found == {page: [] for page in found}
+
+
+def test_the_notice_prints_full_width_as_a_compact_table(site: Site) -> None:
+    """In print media (A4): no navigation or buttons, the table spans the page, and each
+    line is one row of text (Chinese and English side by side), not four."""
+    driver = site.driver
+    driver.set_window_size(794, 1123)  # A4 at 96 dpi
+    site.open(site.notice_url)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not driver.find_element(By.CSS_SELECTOR, "header .crumbs").is_displayed()
+        assert not driver.find_element(By.ID, "verify-all").is_displayed()
+        width = driver.execute_script("return document.documentElement.clientWidth;")
+        table = driver.find_element(By.ID, "lines")
+        assert table.rect["width"] >= 0.95 * width, (table.rect, width)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#lines tr[data-index]")
+        assert len(rows) == LINES
+        line = driver.execute_script(
+            "return parseFloat(getComputedStyle(arguments[0]).lineHeight);", rows[0])
+        assert all(r.rect["height"] < 2 * line + 4 for r in rows), [r.rect for r in rows]
+        site.shot("notice-print")
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        driver.set_window_size(1280, 900)

@@ -15,6 +15,7 @@ from ledger.app.web import (
     console,
     console_audit,
     console_hr,
+    console_hr_lists,  # noqa: F401 (importing it adds the lists to console_hr.bp)
     console_hr_setup,  # noqa: F401 (adds its routes to console_hr.bp)
     limits,
     logs,

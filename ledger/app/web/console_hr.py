@@ -30,11 +30,12 @@ from markupsafe import Markup, escape
 
 from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.queries.console import Report, campaign_reports
+from ledger.absence.queries.lists import ListFilter, candidate_list, decision_list, window_list
 from ledger.app.web import console
 from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_import import file_message, header_table, shown, template_csv
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
-from ledger.app.web.forms import Lang
+from ledger.app.web.forms import Lang, words
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from ledger.app.web.services import now, service
 from ledger.config import PublicitySettings
@@ -56,7 +57,7 @@ from publicity.report import spawn_generate
 
 bp = Blueprint("console_hr", __name__, url_prefix="/console")
 
-PER_PAGE = 50
+PREVIEW = 20  # decisions shown on a campaign's page; the rest are in its lists
 SOON = timedelta(hours=24)
 BAR_FILL = "#1a5fb4"
 PREVIEW_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'none'; sandbox"
@@ -295,20 +296,21 @@ def campaigns() -> Response:
 
 @_get("/campaigns/<campaign>", "hr", "reviewer")
 def campaign_detail(campaign: str) -> Response:
+    """Counts and links to the campaign's lists (``console_hr_lists``), the first
+    decisions in the lists' order, and the quarantined events."""
     svc = service()
     c = _campaign(campaign)
-    after = request.args.get("after", "")[:200]
-    windows = svc.windows(campaign, limit=PER_PAGE + 1, after=after)
-    more = len(windows) > PER_PAGE
-    windows = windows[:PER_PAGE]
+    everything = ListFilter()
     tz = c["timezone"]
-    for w in windows:
-        w["opens_local"], w["closes_local"] = _local(w["opens_at"], tz), _local(w["closes_at"], tz)
-    decisions = svc.decisions(campaign, limit=500)
-    return _page("console_hr_campaign.html", c=c, windows=windows, after=after,
-                 next_after=windows[-1]["window"] if more else "", decisions=decisions,
-                 quarantined=svc.quarantined(campaign, limit=100),
-                 candidates=svc.candidates(campaign), log=svc.log,
+    first = decision_list(svc.engine, campaign, everything, tz, size=PREVIEW)
+    return _page("console_hr_campaign.html", c=c, decisions=first.rows,
+                 counts={"decisions": first.total,
+                         "candidates": candidate_list(svc.engine, campaign, everything, tz,
+                                                      size=1).total,
+                         "windows": window_list(svc.engine, campaign, everything, tz,
+                                                size=1).total},
+                 review_states=words("console_hr.review_states"),
+                 quarantined=svc.quarantined(campaign, limit=100), log=svc.log,
                  stats=svc.statistics(campaign))
 
 
