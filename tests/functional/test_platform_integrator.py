@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from tests.functional._absence import J, make_env, problem
-from tests.functional.test_platform_webhook import URL, Setup, post_raw, signed_headers
+from tests.functional.test_platform_webhook import Setup, post_raw, signed_headers
 
 
 def test_a_timestamp_in_milliseconds_gets_a_hint(tmp_path: Path, sqlite_url: str) -> None:
@@ -29,7 +29,8 @@ def test_a_timestamp_in_milliseconds_gets_a_hint(tmp_path: Path, sqlite_url: str
         skewed = int(env.now[0].timestamp()) + 3600
         resp = post_raw(env, body, signed_headers(env, body, "msg_skew", ts=skewed))
         detail = problem(resp, 401, "webhook-timestamp")["detail"]
-        assert "milliseconds" not in detail and "in the future" in detail
+        assert "milliseconds" not in detail
+        assert "in the future" in detail
         # In seconds, the same event is recorded.
         resp = post_raw(env, body, signed_headers(env, body, "msg_s"))
         assert resp.status_code == 201, J(resp)
