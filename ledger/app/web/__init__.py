@@ -20,6 +20,7 @@ from ledger.app.web import (
     openapi,
     ops,
     problems,
+    public_lang,
     selfservice,
 )
 from ledger.app.web import notices as public
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
 
     @app.get("/")
     def home() -> str:
-        return render_template("index.html", logs=store.list_logs(),
+        return render_template("index.html", lg=public_lang.lang(),
+                               switch=public_lang.switch_urls(), logs=store.list_logs(),
                                heads={lg.name: store.latest_checkpoint(lg.name)
                                       for lg in store.list_logs()},
                                witnesses=app.extensions.get("absentia.witnesses"))
