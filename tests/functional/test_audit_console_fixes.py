@@ -106,3 +106,14 @@ def test_export_zip_has_a_readme_in_both_languages(lite: Env) -> None:
     assert f"/logs/{LOG}" in readme
     assert "不要只用压缩包里的 keys 文件" in readme
     assert "do not trust" in readme
+
+
+def test_the_console_language_switch_keeps_the_query(lite: Env) -> None:
+    populate(lite)
+    client = auditor(lite)
+    zh = client.get("/console/audit/access?registration=R01-00001&page=1").get_data(
+        as_text=True)
+    assert 'href="/console/audit/access?registration=R01-00001&amp;page=1&amp;lang=en"' in zh
+    en = client.get("/console/audit/access?registration=R01-00001&lang=en").get_data(
+        as_text=True)
+    assert 'href="/console/audit/access?registration=R01-00001"' in en

@@ -87,6 +87,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     if absence is not None:
         _mount_domain(app, settings, absence)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # The language switch of every page: this page, its query kept, in zh or en.
+    app.jinja_env.globals["lang_switch"] = public_lang.switch_urls
     problems.init_app(app)
     ops.init_app(app)
     app.register_blueprint(logs.bp)
