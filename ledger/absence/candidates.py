@@ -173,12 +173,19 @@ class Candidates(CampaignUseCase):
         return {"subject": subject, **{f: person[f] for f in fields},
                 "access_recorded_at": done.receipts[0].index}
 
-    def access_log(self, subject: str | None = None, limit: int = 1000
-                   ) -> list[dict[str, Any]]:
-        """Who viewed whose personal data, newest first."""
+    def access_log(self, subject: str | None = None, limit: int = 1000, *,
+                   registration: str | None = None) -> list[dict[str, Any]]:
+        """Who viewed whose personal data, newest first; only of ``subject``, and (or) of
+        the candidates whose registration number is ``registration`` (any letter case,
+        in any campaign: the projection maps it to their subjects).  Raises nothing: a
+        number that is no candidate's finds no row."""
         q = select(P.access_log)
         if subject is not None:
             q = q.where(P.access_log.c.subject == subject)
+        if registration is not None:
+            q = q.where(P.access_log.c.subject.in_(
+                select(P.subjects.c.subject).where(
+                    P.subjects.c.registration_key == registration_key(registration.strip()))))
         with self.read() as conn:
             rows = conn.execute(q.order_by(P.access_log.c.idx.desc()).limit(limit)).all()
         return [{"index": r.idx, "subject": r.subject, "actor": r.actor,

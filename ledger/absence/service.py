@@ -162,10 +162,10 @@ class AbsenceService:
         """``Candidates.personal_data`` (its docstring says what is raised)."""
         return self._candidates.personal_data(caller, subject, purpose, now)
 
-    def access_log(self, subject: str | None = None, limit: int = 1000
-                   ) -> list[dict[str, Any]]:
+    def access_log(self, subject: str | None = None, limit: int = 1000, *,
+                   registration: str | None = None) -> list[dict[str, Any]]:
         """``Candidates.access_log`` (its docstring says what is raised)."""
-        return self._candidates.access_log(subject, limit)
+        return self._candidates.access_log(subject, limit, registration=registration)
 
     # -- erasure -------------------------------------------------------------
 

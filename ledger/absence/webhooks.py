@@ -219,6 +219,12 @@ def verify(
     skew = timestamp - now.timestamp()
     if abs(skew) > TOLERANCE_S:
         direction = "in the future" if skew > 0 else "in the past"
+        if abs(timestamp / 1000 - now.timestamp()) <= TOLERANCE_S:
+            raise Unauthenticated(
+                f"{HEADER_TIMESTAMP} {timestamp_text} looks like milliseconds; send seconds "
+                f"(unix time in seconds, e.g. {int(timestamp / 1000)}, per Standard Webhooks)",
+                field=HEADER_TIMESTAMP,
+            )
         raise Unauthenticated(
             f"{HEADER_TIMESTAMP} is {abs(skew):.0f} s {direction} (tolerance ±{TOLERANCE_S} s); "
             "synchronise the sender's and the receiver's clocks (NTP)",

@@ -126,15 +126,22 @@ class Windows(CampaignUseCase):
 
     def windows(self, campaign: str, *, undecided_only: bool = False, limit: int = 1000,
                 after: str = "") -> list[dict[str, Any]]:
-        """The campaign's windows, by id, paginated by ``after``."""
+        """The campaign's windows, by id, paginated by ``after``, each with its candidate's
+        registration number (so the platform can match windows to its own candidates).
+
+        Raises:
+            NotFound: no such campaign.
+        """
         self._campaigns.campaign(campaign)
-        q = select(P.windows).where(P.windows.c.campaign == campaign,
-                                    P.windows.c.window > after)
+        q = select(P.windows, P.subjects.c.registration).join(
+            P.subjects, P.subjects.c.subject == P.windows.c.subject).where(
+            P.windows.c.campaign == campaign, P.windows.c.window > after)
         if undecided_only:
             q = q.where(P.windows.c.decision.is_(None))
         with self.read() as conn:
             rows = conn.execute(q.order_by(P.windows.c.window).limit(limit)).all()
-        return [{"window": r.window, "subject": r.subject, "slot": r.slot, "kind": r.kind,
+        return [{"window": r.window, "subject": r.subject, "registration": r.registration,
+                 "slot": r.slot, "kind": r.kind,
                  "opens_at": r.opens_at, "closes_at": r.closes_at,
                  "accommodation": r.accommodation, "decision": r.decision} for r in rows]
 

@@ -129,7 +129,7 @@ def test_pages_render_for_auditor_and_admin_not_for_hr(lite: Env) -> None:
     assert "None yet." in detail  # no witness has cosigned
     for vkey in lite.store.log(LOG).verifier_keys:
         assert vkey in detail
-    assert "<code>log.created</code>" in detail
+    assert 'data-type="log.created">Log created<' in detail  # words, not the code
     assert f"{len(lite.store.checkpoint_history(LOG))} checkpoints" in detail
 
     accounts(lite).create_user("admin.wang", PASSWORD, "admin", lite.now[0])

@@ -22,6 +22,7 @@ from ledger.app.web import (
     openapi,
     ops,
     problems,
+    public_lang,
     selfservice,
 )
 from ledger.app.web import notices as public
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     if absence is not None:
         _mount_domain(app, settings, absence)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # The language switch of every page: this page, its query kept, in zh or en.
+    app.jinja_env.globals["lang_switch"] = public_lang.switch_urls
     problems.init_app(app)
     ops.init_app(app)
     app.register_blueprint(logs.bp)
@@ -95,7 +98,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
 
     @app.get("/")
     def home() -> str:
-        return render_template("index.html", logs=store.list_logs(),
+        return render_template("index.html", lg=public_lang.lang(),
+                               switch=public_lang.switch_urls(), logs=store.list_logs(),
                                heads={lg.name: store.latest_checkpoint(lg.name)
                                       for lg in store.list_logs()},
                                witnesses=app.extensions.get("absentia.witnesses"))

@@ -22,6 +22,7 @@ Chinese by default; ``?lang=en`` for English.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
@@ -49,6 +50,7 @@ from ledger.note import Ed25519Verifier, SignedNote
 from ledger.storage import LedgerStore
 from ledger.storage.status import entries_of_types
 from ledger.storage.store import LogInfo, NewEntry, StoredCheckpoint
+from ledger.timetext import written_short, zone_label
 from ledger.verify import DirectorySource, verify_log
 from ledger.witness.client import stored_cosignatures
 
@@ -64,6 +66,12 @@ MAX_SUBJECT = 128
 
 #: Interface text: key -> (Chinese, English); the console's own texts included.
 TEXT: dict[str, tuple[str, str]] = {**console.TEXT, **words("console_audit.text")}
+PURPOSES = words("console_audit.purposes")
+FIELDS = words("console_audit.fields")
+KEY_TYPES = words("console_audit.key_types")
+
+#: The zone the office reads times in (logs belong to no campaign): 北京时间.
+OFFICE_TZ = "Asia/Shanghai"
 
 
 def lang() -> Lang:
@@ -223,7 +231,26 @@ def _latest(name: str) -> StoredCheckpoint | None:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """Unix milliseconds as the office's wall clock (``2026-11-12 09:00:05``, 北京时间)."""
+    return written_short(datetime.fromtimestamp(ms / 1000, UTC), OFFICE_TZ, seconds=True)
+
+
+def _entry_time(text: str) -> str:
+    """An entry's RFC 3339 UTC time as the office's wall clock ("" if unreadable)."""
+    try:
+        return written_short(text, OFFICE_TZ, seconds=True)
+    except ValueError:
+        return ""
+
+
+def _zone(lg: Lang) -> str:
+    """The column label of times: 时间（北京时间）."""
+    return lg.t("time_zone", zone=zone_label(OFFICE_TZ, lg.code))
+
+
+def root_b64(root: bytes) -> str:
+    """A tree's root hash as C2SP tlog-checkpoint writes it (standard base64)."""
+    return base64.b64encode(root).decode("ascii")
 
 
 def _key_entries(info: LogInfo) -> list[dict[str, Any]]:
@@ -235,7 +262,8 @@ def _key_entries(info: LogInfo) -> list[dict[str, Any]]:
             e = json.loads(found.data)
             body = e.get("body", {})
             out.append({"index": found.index, "type": e.get("type", ""),
-                        "time": e.get("time", ""), "key": body.get("verifier_key", ""),
+                        "time": _entry_time(str(e.get("time", ""))),
+                        "key": body.get("verifier_key", ""),
                         "reason": body.get("reason", ""),
                         "previous": body.get("previous_key_id", "")})
         except (ValueError, AttributeError):
@@ -295,8 +323,11 @@ def _job_view(job: Job, lg: Lang) -> dict[str, Any]:
                 else lg.t("failed")) + " " + (job.error or "")
     else:
         text = ""
-    phase = lg.t("phase_export" if job.phase == "export" else "phase_verify")
     finished = job.state != "running"
+    if finished:  # a finished run says so, not the phase it was last in
+        phase = lg.t("phase_done" if job.state == "done" else "phase_failed")
+    else:
+        phase = lg.t("phase_export" if job.phase == "export" else "phase_verify")
     total = max(job.total, 1) if not finished else max(job.total, job.done, 1)
     return {"id": job.id, "state": job.state, "phase": phase, "done": job.done,
             "total": job.total, "max": total, "value": total if finished else job.done,
@@ -326,7 +357,7 @@ def log_page(name: str) -> Response:
     newest_first = list(reversed(history))
     shown = newest_first[(page_n - 1) * PER_PAGE : page_n * PER_PAGE]
     checkpoints = [{"size": cp.size, "time": _iso(cp.signed_at_ms), "key_id": cp.key_id,
-                    "root": cp.root.hex()} for cp in shown]
+                    "root": root_b64(cp.root)} for cp in shown]
     job = None
     job_id = request.args.get("job", "")
     if job_id:
@@ -334,7 +365,8 @@ def log_page(name: str) -> Response:
         if found is not None and found.log == name:
             job = _job_view(found, lg)
     return console.page(
-        "console_audit_log.html", lg=lg, info=info, size=store().head(name).size,
+        "console_audit_log.html", lg=lg, zone=_zone(lg), key_types=KEY_TYPES, info=info,
+        size=store().head(name).size,
         latest=_latest(name), checkpoints=checkpoints, count=len(history), page_n=page_n,
         more=page_n * PER_PAGE < len(history), key_entries=_key_entries(info),
         cosignatures=_cosignatures(info, history) + _witness_cosignatures(name), job=job,
@@ -371,6 +403,59 @@ def job_status(job_id: str) -> Response:
     return jsonify(data)
 
 
+def export_readme(name: str, origin: str, size: int, site: str) -> str:
+    """The ``README.txt`` of an export zip (Chinese, then English): how to verify the
+    export offline, and where to get the verifier keys independently of the zip."""
+    return f"""Absentia 账本导出包：{name}（来源标识 {origin}，{size:,} 个条目）
+================================================================
+
+一、内容
+  {name}/checkpoint        最新检查点（C2SP tlog-checkpoint，签名文本；根哈希为 base64）
+  {name}/tile/...          默克尔树瓦片与条目瓦片（C2SP tlog-tiles）
+  {name}/keys              本账本的验证密钥（仅供对照，请勿只信任这份文件）
+
+二、离线核验
+  1. 解压本文件。
+  2. 从独立渠道取得验证密钥（不要只用压缩包里的 keys 文件：伪造的导出包可以附带伪造的密钥）：
+     - 本单位公开首页 {site} 的“验证密钥”一栏；
+     - 公开接口 {site}logs/{name} （verifier_keys）；
+     - 已发布的结果公示（{site}notices）上登载的验证密钥，以及纸质或正式公告中的密钥。
+  3. 运行（可在不联网的电脑上）：
+       absentia verify {name} --key '验证密钥'
+     若配置了见证方，另加 --witness '见证方密钥' --witnesses-required N（见证方密钥见公开首页）。
+  4. 命令以退出码 0 结束并列出条目数即为通过；任何被改动、删除或重排的条目都会报出第一个出错的序号。
+  也可以用 keys 文件核验（absentia verify {name} --keys {name}/keys），但只有当其中的密钥与
+  独立取得的密钥逐字相同时，结论才可靠。
+
+Absentia ledger export: {name} (origin {origin}, {size:,} entries)
+================================================================
+
+1. Contents
+  {name}/checkpoint        the latest checkpoint (C2SP tlog-checkpoint, a signed note; the
+                           root hash is base64)
+  {name}/tile/...          Merkle tree tiles and entry bundles (C2SP tlog-tiles)
+  {name}/keys              this log's verifier keys (for comparison only: do not trust
+                           this file alone)
+
+2. Verifying offline
+  1. Unzip this file.
+  2. Get the verifier keys independently (not only from the keys file in this zip: a forged
+     export can carry forged keys):
+     - the "Verifier keys" column of the public home page {site};
+     - the public API {site}logs/{name} (verifier_keys);
+     - the verifier key printed on the published result notices ({site}notices), or in the
+       official paper announcement.
+  3. Run (on a computer with no network, if you like):
+       absentia verify {name} --key 'VERIFIER-KEY'
+     With witnesses, add --witness 'WITNESS-KEY' --witnesses-required N (the witnesses'
+     keys are on the public home page).
+  4. Exit status 0 with the entry count means it passed; an entry changed, removed or
+     reordered is reported with the first bad index (exit status not 0).
+  The keys file works too (absentia verify {name} --keys {name}/keys), but the result means
+  something only if its keys are character for character the ones you got independently.
+"""
+
+
 @bp.get("/logs/<name>/export.zip")
 @auditor_page
 def export_zip(name: str) -> Response:
@@ -385,6 +470,8 @@ def export_zip(name: str) -> Response:
                                           "size": result.size, "result": "ok"})
         archive = tmp / f"{name}.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("README.txt", export_readme(name, _log(name).origin, result.size,
+                                                    request.host_url))
             for path in sorted(out.rglob("*")):
                 if path.is_file():
                     zf.write(path, f"{name}/{path.relative_to(out).as_posix()}")
@@ -395,12 +482,41 @@ def export_zip(name: str) -> Response:
                      download_name=f"{name}-export.zip")
 
 
+def _who(actor: str, lg: Lang, logins: dict[str, str]) -> dict[str, str]:
+    """An access row's actor (``hr:u_…``) as a person reads it: login name and role."""
+    role, _, user = actor.partition(":")
+    if role == "platform":
+        return {"login": "", "role": lg.t("role_platform"), "actor": actor}
+    if user not in logins:
+        try:
+            logins[user] = console.accounts().account(user).login
+        except NotFound:
+            logins[user] = ""
+    return {"login": logins[user] or lg.t("unknown_user"),
+            "role": lg.of(console.ROLES, role) if role in console.ROLES
+            else lg.t("role_unknown"), "actor": actor}
+
+
+def _access_row(row: dict[str, Any], lg: Lang, logins: dict[str, str]) -> dict[str, Any]:
+    return {**row, "who": _who(str(row["actor"]), lg, logins),
+            "at": _entry_time(str(row["at"])),
+            "purpose": lg.of(PURPOSES, row["purpose"]), "purpose_code": row["purpose"],
+            "fields": [lg.of(FIELDS, f) for f in row["fields"]]}
+
+
 @bp.get("/access")
 @auditor_page
 def access() -> Response:
+    """The access trail, filtered by subject id and (or) registration number."""
+    lg = lang()
     subject = request.args.get("subject", "").strip()[:MAX_SUBJECT]
+    registration = request.args.get("registration", "").strip()[:MAX_SUBJECT]
     page_n = _page_number()
-    rows = service().access_log(subject or None, limit=page_n * PER_PAGE + 1)
-    shown = rows[(page_n - 1) * PER_PAGE : page_n * PER_PAGE]
-    return console.page("console_audit_access.html", lg=lang(), rows=shown, subject=subject,
-                        page_n=page_n, more=len(rows) > page_n * PER_PAGE)
+    rows = service().access_log(subject or None, limit=page_n * PER_PAGE + 1,
+                                registration=registration or None)
+    logins: dict[str, str] = {}
+    shown = [_access_row(r, lg, logins)
+             for r in rows[(page_n - 1) * PER_PAGE : page_n * PER_PAGE]]
+    return console.page("console_audit_access.html", lg=lg, zone=_zone(lg), rows=shown,
+                        subject=subject, registration=registration, page_n=page_n,
+                        more=len(rows) > page_n * PER_PAGE)

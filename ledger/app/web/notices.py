@@ -20,11 +20,13 @@ from markupsafe import escape
 
 from ledger.absence.queries.console import report_record
 from ledger.absence.service import AbsenceService
+from ledger.app.web import public_lang
 from ledger.app.web.api import body, caller, ok, roles
 from ledger.app.web.problems import problem
 from ledger.app.web.services import now, service
 from ledger.config import PublicitySettings
 from ledger.errors import BadData, NotFound
+from ledger.timetext import written_short, zone_label
 from ledger.witness.client import WitnessQuorumUnavailable, WitnessSettings
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import WorkingCalendar
@@ -72,7 +74,21 @@ def notice_list() -> str:
     page, per_page = int(raw), 20
     items, total = N.notices(service(), page=page, per_page=per_page)
     pages = max((total + per_page - 1) // per_page, 1)
-    return render_template("notices.html", items=items, page=page, pages=pages, total=total)
+    lg = public_lang.lang()
+    zones: dict[str, str] = {}
+    for n in items:  # times at the campaign's wall clock (北京时间), not UTC
+        if n["campaign"] not in zones:
+            zones[n["campaign"]] = str(service().campaign(n["campaign"])["timezone"])
+        tz = zones[n["campaign"]]
+        n["published_local"] = written_short(n["published_at"], tz)
+        n["period_end_local"] = written_short(n["period_end"], tz)
+        n["zone"] = zone_label(tz, lg.code)
+    shown = sorted({n["zone"] for n in items})
+    mixed = len(shown) > 1  # then each row names its zone
+    zone = shown[0] if len(shown) == 1 else zone_label("Asia/Shanghai", lg.code)
+    return render_template("notices.html", lg=lg, switch=public_lang.switch_urls(),
+                           items=items, page=page, pages=pages, total=total, zone=zone,
+                           mixed=mixed)
 
 
 _GZIPPED: dict[str, bytes] = {}

@@ -134,7 +134,11 @@ SCHEMAS: dict[str, Schema] = {
         "scheduled": INT,
         "windows": array(obj({"window": STR, "subject": STR, "registration": STR}))}),
     "Window": obj({
-        "window": STR, "subject": STR, "slot": STR,
+        "window": STR, "subject": STR,
+        "registration": {"type": "string", "description":
+                         "The candidate's registration number (准考证号/报名号), as imported: "
+                         "the platform matches windows to its own candidates by it."},
+        "slot": STR,
         "kind": {"enum": ["regular", "makeup", "rebook"]}, "opens_at": TIME, "closes_at": TIME,
         "accommodation": NSTR, "decision": NSTR}),
     "WindowDetail": obj({

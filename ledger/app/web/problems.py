@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ledger.app.web import public_lang
 from ledger.errors import (
     BadData,
     Conflict,
@@ -113,14 +114,16 @@ def wants_page() -> bool:
 
 
 def error_page(code: int) -> Response:
-    """A plain error page in Chinese and English for the pages meant for people."""
+    """A plain error page for the pages meant for people: Chinese, or English with
+    ``?lang=en``, with the language switch."""
     zh, en, advice_zh, advice_en = _PAGE_TEXT.get(
         code, ("服务器内部错误", "Internal server error", "请稍后再试；管理员已收到通知。",
                "Try again later; the operator has been alerted."))
     back = "/console/" if request.path.startswith("/console") else "/status" \
         if request.path.startswith(("/status", "/appeal")) else "/"
     html = render_template("error.html", zh=zh, en=en, advice_zh=advice_zh,
-                           advice_en=advice_en, back=back)
+                           advice_en=advice_en, back=back, lg=public_lang.lang(),
+                           switch=public_lang.switch_urls())
     resp = Response(html, status=code, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     return resp
