@@ -180,6 +180,7 @@ def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
             decisions.append({
                 "outcome": lg.of(OUTCOMES, d["outcome"]),
                 "review": lg.of(REVIEWS, d["review"]) if d["review"] else "",
+                "review_reason": d.get("review_reason") or "",
                 "cause": lg.of(CAUSES, d["cause"]),
                 "decided_at": _local(d["decided_at"], tz),
                 "current": d["superseded_by"] is None,
