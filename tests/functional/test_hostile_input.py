@@ -563,7 +563,8 @@ def real_values(h: Hostile) -> dict[str, list[str]]:
             "ruling": ["confirmed", "makeup_granted", "upheld", "overturned"],
             "kind": ["extended", "alternate_slot"], "ground": ["technical", "other"],
             "opens_at": ["2026-11-25T12:00"], "closes_at": ["2026-11-25T14:00"],
-            "days": ["5"], "confirm": ["yes"], "login": ["hr.hostile"], "registration": k["registration"]}
+            "days": ["5"], "confirm": ["yes"], "login": ["hr.hostile"],
+            "registration": k["registration"]}
 
 
 def csrf_for(client: Any, form: Form) -> tuple[str, str]:
