@@ -21,7 +21,7 @@ from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.wind
 from ledger.absence.campaigns import Campaigns
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.decisions import Decisions, as_rule, decision_entry, decision_row
-from ledger.absence.fields import choice, makeup_times, only, req
+from ledger.absence.fields import choice, makeup_times, only, req, stated_reason
 from ledger.absence.lookup import Lookup
 from ledger.absence.notifications import notify_entry
 from ledger.absence.rules import Outcome
@@ -157,14 +157,16 @@ class Appeals(UseCase):
     def rule_appeal(self, caller: Caller, appeal: str, data: Mapping[str, Any],
                     now: datetime) -> dict[str, Any]:
         """Uphold or overturn an appeal; an overturn supersedes the decision and, given
-        ``opens_at``/``closes_at``, schedules a make-up window.
+        ``opens_at``/``closes_at``, schedules a make-up window.  An optional ``reason``
+        (1..200 printable characters, no personal data) is recorded in the entry.
 
         Raises:
             BadData: invalid fields.  NotFound: no such appeal.
             Conflict: already ruled.
         """
-        only(data, {"ruling", "opens_at", "closes_at"}, "")
+        only(data, {"ruling", "opens_at", "closes_at", "reason"}, "")
         ruling = choice(data, "ruling", ("upheld", "overturned"))
+        reason = stated_reason(data)
         times = (makeup_times(data, now)
                  if ruling == "overturned" and ("opens_at" in data or "closes_at" in data)
                  else None)
@@ -178,6 +180,8 @@ class Appeals(UseCase):
             contact = conn.execute(select(P.subjects.c.contact).where(
                 P.subjects.c.subject == a.subject)).scalar_one()
             body: dict[str, Any] = {"appeal": appeal, "ruling": ruling}
+            if reason:
+                body["reason"] = reason
             items: list[NewEntry] = []
             if ruling == "overturned":
                 tz = ZoneInfo(conn.execute(select(P.campaigns.c.timezone).where(
@@ -213,5 +217,6 @@ def _appeal_json(row: Any) -> dict[str, Any]:
             "subject": row.subject, "ground": row.ground,
             "statement_hmac": row.statement_hmac,
             "statement_sha256": row.statement_sha256, "filed_at": row.filed_at,
-            "ruling": row.ruling, "ruled_at": row.ruled_at,
+            "ruling": row.ruling, "ruled_at": row.ruled_at, "ruled_by": row.ruled_by,
+            "ruling_reason": row.ruling_reason,
             "makeup_window": row.makeup_window, "ledger_index": row.idx}

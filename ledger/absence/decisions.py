@@ -87,6 +87,7 @@ def decision_json(row: Any, registration: str) -> dict[str, Any]:
             "rebook_until": row.rebook_until, "rebook_offer": _offer_state(row),
             "supersedes": row.supersedes,
             "superseded_by": row.superseded_by, "review": row.review,
+            "review_reason": row.review_reason,
             "decided_at": row.decided_at, "ledger_index": row.idx,
             "explanation_sha256": row.explanation_sha256}
 

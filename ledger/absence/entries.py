@@ -121,7 +121,7 @@ DECISION_MADE = EventType(
 DECISION_REVIEWED = EventType(
     "decision.reviewed", "A reviewer confirmed a pending case or granted a make-up.",
     {"decision": identifier, "ruling": one_of("confirmed", "makeup_granted")},
-    {"makeup_window": identifier, "alert": identifier},
+    {"makeup_window": identifier, "alert": identifier, "reason": public_text},
 )
 APPEAL_FILED = EventType(
     "appeal.filed", "A candidate appealed a decision (申诉).  The statement is sealed in "
@@ -136,7 +136,7 @@ APPEAL_FILED = EventType(
 APPEAL_RULED = EventType(
     "appeal.ruled", "A reviewer ruled on an appeal; an overturn supersedes the decision.",
     {"appeal": identifier, "ruling": one_of("upheld", "overturned")},
-    {"makeup_window": identifier},
+    {"makeup_window": identifier, "reason": public_text},
 )
 NOTIFICATION_QUEUED = EventType(
     "notification.queued", "A message to a candidate entered the outbox.",

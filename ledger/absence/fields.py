@@ -168,6 +168,27 @@ def choice(data: Mapping[str, Any], key: str, choices: Sequence[str]) -> str:
     return str(value)
 
 
+MAX_REASON_CHARS = 200
+
+
+def stated_reason(data: Mapping[str, Any]) -> str | None:
+    """``data["reason"]`` (a reviewer's reason, stripped), or None when absent or blank.
+
+    Raises:
+        BadData: not a string, longer than ``MAX_REASON_CHARS`` or not printable.
+    """
+    value = data.get("reason")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadData("reason: must be a string", field="reason")
+    value = value.strip()
+    if len(value) > MAX_REASON_CHARS or not value.isprintable():
+        raise BadData(f"reason: at most {MAX_REASON_CHARS} printable characters",
+                      field="reason")
+    return value or None
+
+
 def only(data: Any, allowed: Iterable[str], prefix: str) -> None:
     """Check that ``data`` is an object with no field outside ``allowed``.
 

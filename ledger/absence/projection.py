@@ -234,6 +234,7 @@ def _decision(conn: Connection, run: Sequence[Appended]) -> None:
          "rebook_until": a.body.get("rebook_until"), "supersedes": a.body.get("supersedes"),
          "superseded_by": None, "offer": None,
          "review": "pending" if a.body["outcome"] == "makeup_pending_review" else None,
+         "review_reason": None,
          "decided_at": a.time, "idx": a.index} for a in run])
     conn.execute(update(windows).where(windows.c.window == _b("window"))
                  .values(decision=_b("decision")),
@@ -255,9 +256,9 @@ def _decision(conn: Connection, run: Sequence[Appended]) -> None:
 @_on("decision.reviewed")
 def _reviewed(conn: Connection, run: Sequence[Appended]) -> None:
     conn.execute(update(decisions).where(decisions.c.decision == _b("decision"))
-                 .values(review=_b("ruling")),
-                 [{"b_decision": a.body["decision"], "b_ruling": a.body["ruling"]}
-                  for a in run])
+                 .values(review=_b("ruling"), review_reason=_b("reason")),
+                 [{"b_decision": a.body["decision"], "b_ruling": a.body["ruling"],
+                   "b_reason": a.body.get("reason")} for a in run])
 
 
 @_on("appeal.filed")
@@ -270,15 +271,18 @@ def _appeal(conn: Connection, run: Sequence[Appended]) -> None:
             subject=a.body["subject"], ground=a.body["ground"],
             statement_sha256=a.body.get("statement_sha256"),
             statement_hmac=a.body.get("statement_hmac"), filed_at=a.time, ruling=None,
-            ruled_at=None, makeup_window=None, idx=a.index))
+            ruled_at=None, ruled_by=None, ruling_reason=None, makeup_window=None,
+            idx=a.index))
 
 
 @_on("appeal.ruled")
 def _ruled(conn: Connection, run: Sequence[Appended]) -> None:
     conn.execute(update(appeals).where(appeals.c.appeal == _b("appeal")).values(
-        ruling=_b("ruling"), ruled_at=_b("at"), makeup_window=_b("mw")),
+        ruling=_b("ruling"), ruled_at=_b("at"), makeup_window=_b("mw"), ruled_by=_b("by"),
+        ruling_reason=_b("reason")),
         [{"b_appeal": a.body["appeal"], "b_ruling": a.body["ruling"], "b_at": a.time,
-          "b_mw": a.body.get("makeup_window")} for a in run])
+          "b_mw": a.body.get("makeup_window"), "b_by": a.actor,
+          "b_reason": a.body.get("reason")} for a in run])
 
 
 @_on("notification.queued")

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.context import Caller, Context, UseCase, new_id
 from ledger.absence.decisions import Decisions, decision_row
-from ledger.absence.fields import choice, makeup_times, only
+from ledger.absence.fields import choice, makeup_times, only, stated_reason
 from ledger.absence.notifications import notify_entry
 from ledger.absence.windows import Windows, window_entries
 from ledger.entry import parse_utc
@@ -24,12 +24,14 @@ log = logging.getLogger(__name__)
 
 def review_entries(conn: Connection, caller: Caller, row: Any, ruling: str,
                     times: tuple[datetime, datetime] | None, now: datetime,
-                    alert: str | None) -> list[NewEntry]:
+                    alert: str | None, reason: str | None = None) -> list[NewEntry]:
     contact = conn.execute(select(P.subjects.c.contact).where(
         P.subjects.c.subject == row.subject)).scalar_one()
     body: dict[str, Any] = {"decision": row.decision, "ruling": ruling}
     if alert:
         body["alert"] = alert
+    if reason:
+        body["reason"] = reason
     items = []
     if times is not None:
         w = new_id("w")
@@ -56,14 +58,16 @@ class Reviews(UseCase):
         """A reviewer confirms a pending case or grants a make-up window.
 
         ``{"ruling": "confirmed"}`` or ``{"ruling": "makeup_granted", "opens_at",
-        "closes_at"}``.
+        "closes_at"}``, each with an optional ``reason`` (1..200 printable characters,
+        no personal data: the entry records it and the candidate is shown it).
 
         Raises:
             BadData: invalid fields.  NotFound: no such decision.
             Conflict: not pending review, or superseded.
         """
-        only(data, {"ruling", "opens_at", "closes_at"}, "")
+        only(data, {"ruling", "opens_at", "closes_at", "reason"}, "")
         ruling = choice(data, "ruling", ("confirmed", "makeup_granted"))
+        reason = stated_reason(data)
         times = makeup_times(data, now) if ruling == "makeup_granted" else None
 
         def plan(conn: Connection) -> list[NewEntry]:
@@ -71,7 +75,8 @@ class Reviews(UseCase):
             if row.review != "pending" or row.superseded_by is not None:
                 raise Conflict(f"decision {decision} is not pending review "
                                f"(review: {row.review or 'none'})", field="decision")
-            return review_entries(conn, caller, row, ruling, times, now, alert=None)
+            return review_entries(conn, caller, row, ruling, times, now, alert=None,
+                                  reason=reason)
 
         self._run(now, plan)
         return self._decisions.decision(decision)

@@ -129,6 +129,7 @@ decisions = Table(
     Column("supersedes", String(128)),
     Column("superseded_by", String(128)),
     Column("review", String(32)),  # pending / confirmed / makeup_granted
+    Column("review_reason", Text),  # the reviewer's stated reason (decision.reviewed)
     # A rebooking offer's fate: None (open, or none made), "taken" or "lapsed".
     Column("offer", String(16)),
     Column("decided_at", String(32), nullable=False),
@@ -151,6 +152,8 @@ appeals = Table(
     Column("filed_at", String(32), nullable=False),
     Column("ruling", String(16)),
     Column("ruled_at", String(32)),
+    Column("ruled_by", String(128)),
+    Column("ruling_reason", Text),
     Column("makeup_window", String(128)),
     Column("idx", Integer, nullable=False),
     Index("ix_appeals_subject", "subject"),

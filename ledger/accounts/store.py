@@ -52,13 +52,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import (
     Connection,
     delete,
+    func,
     insert,
     select,
     update,
 )
 
 from ledger.accounts.entries import CONSOLE_ROLES
-from ledger.accounts.tables import accounts, sessions
+from ledger.accounts.recovery import mac_key, new_codes, normalise, recovery_mac
+from ledger.accounts.tables import accounts, recovery_codes, sessions
 from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.ids import new_id, sha256_hex
@@ -211,6 +213,7 @@ class Accounts:
         self.log = log
         self._aead = AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                                  info=b"absentia console totp v1").derive(master_key))
+        self._recovery_key = mac_key(master_key)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -420,6 +423,12 @@ class Accounts:
         rotates the half-finished session into a new full one (returned with its cookie
         token) and records ``user.signed_in``.  A wrong or replayed code records
         ``user.sign_in_failed`` (bad_totp), counts towards the lock and returns None.
+        A recovery code (``ABCDE-FGHIJ``) may stand in for the TOTP code: an unused one
+        of the user's is spent (``user.recovery_code_used``); a wrong or spent one
+        records ``bad_recovery_code`` and counts towards the lock like a wrong TOTP code.
+
+        Raises:
+            BadData: the session does not wait for a TOTP code.
         """
         if session.stage != "totp":
             raise BadData("this sign-in does not wait for a TOTP code", field="stage")
@@ -432,8 +441,13 @@ class Accounts:
         ref = new_id("s")
         started: list[Session] = []
 
+        recovery = normalise(code)
+
         def plan(conn: Connection) -> list[NewEntry]:
             current = self._row(conn, session.user)
+            if recovery is not None:  # a recovery code in place of the TOTP code
+                return self._recovery_sign_in(conn, current, session, recovery, token, ref,
+                                              now, started)
             step = self._totp_step(conn, current, session.user, secret, code, now)
             if isinstance(step, list):
                 return step
@@ -462,6 +476,74 @@ class Accounts:
         if step is None:
             return self._failure_entries(conn, user, "bad_totp", now)
         return step
+
+    def _recovery_sign_in(self, conn: Connection, row: Any, session: Session, code: str,
+                          token: str, ref: str, now: datetime, started: list[Session]
+                          ) -> list[NewEntry]:
+        """The entries of a sign-in with the (normalised) recovery ``code``, under the
+        log's lock: refused (locked, or a wrong or spent code), or the code spent and
+        the half-finished ``session`` rotated into a full one (appended to ``started``).
+        """
+        user = session.user
+        if self._locked(row, now):
+            return [NewEntry("user.sign_in_failed", ACTOR, {"reason": "locked", "user": user})]
+        unused = (recovery_codes.c.code_hmac == recovery_mac(self._recovery_key, code),
+                  recovery_codes.c.user_id == user, recovery_codes.c.used_at.is_(None))
+        if conn.execute(select(recovery_codes.c.code_hmac).where(*unused)).first() is None:
+            return self._failure_entries(conn, user, "bad_recovery_code", now)
+        gone = conn.execute(delete(sessions).where(sessions.c.session == session.session))
+        if gone.rowcount != 1:  # ended meanwhile (a lock, a parallel request): not spent
+            return []
+        conn.execute(update(recovery_codes).where(*unused).values(used_at=format_time(now)))
+        conn.execute(update(accounts).where(accounts.c.user_id == user)
+                     .values(failures=0, lockouts=0, locked_until=None))
+        started.append(self._insert_session(conn, row, token, ref, "full", now))
+        return [NewEntry("user.recovery_code_used", ACTOR,
+                         {"user": user, "remaining": self._codes_left(conn, user)}),
+                NewEntry("user.signed_in", f"{row.role}:{user}",
+                         {"user": user, "session": ref, "second_factor": "recovery_code"})]
+
+    # -- recovery codes -------------------------------------------------------------
+
+    @staticmethod
+    def _codes_left(conn: Connection, user: str) -> int:
+        return int(conn.execute(select(func.count()).select_from(recovery_codes).where(
+            recovery_codes.c.user_id == user, recovery_codes.c.used_at.is_(None))
+        ).scalar_one())
+
+    def recovery_codes_left(self, user: str) -> int:
+        """How many of ``user``'s recovery codes are still usable."""
+        with self.store.engine.connect() as conn:
+            return self._codes_left(conn, user)
+
+    def issue_recovery_codes(self, user: str, now: datetime) -> list[str]:
+        """A new set of ``RECOVERY_CODES`` one-time codes for ``user`` (shown once: only
+        their HMACs are kept); the earlier ones stop working.  Records
+        ``user.recovery_codes_issued``.
+
+        Raises:
+            NotFound: no such user.  Conflict: the account has no TOTP authenticator.
+        """
+        codes = new_codes()
+        macs = [recovery_mac(self._recovery_key, normalise(c) or "") for c in codes]
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            row = self._row(conn, user)
+            if row is None:
+                raise NotFound(f"no user {user!r}", field="user")
+            if row.totp_sealed is None:
+                raise Conflict("recovery codes stand in for a TOTP code: enrol one first",
+                               field="user")
+            conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user))
+            stamp = format_time(now)
+            conn.execute(insert(recovery_codes), [
+                {"code_hmac": m, "user_id": user, "created_at": stamp, "used_at": None}
+                for m in macs])
+            return [NewEntry("user.recovery_codes_issued", f"{row.role}:{user}",
+                             {"user": user, "count": len(macs)})]
+
+        self._run(now, plan)
+        return codes
 
     # -- TOTP enrolment -------------------------------------------------------------
 

@@ -46,3 +46,13 @@ sessions = Table(
     Column("expires_at", String(32), nullable=False),  # absolute
     Index("ix_console_sessions_user", "user_id"),
 )
+recovery_codes = Table(
+    "console_recovery_codes", ACCOUNTS,
+    # HMAC-SHA-256 (hex) of the normalised code under a key derived from the master key:
+    # the codes themselves are never stored.
+    Column("code_hmac", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("used_at", String(32)),  # RFC 3339 UTC; NULL: still usable
+    Index("ix_console_recovery_user", "user_id"),
+)

@@ -254,11 +254,13 @@ def test_reviews_confirm_makeup_and_mass_makeup(built: Built) -> None:
     assert len(pending) == 6
     shown = text(rev.get(page))
     assert all(f'value="{d}"' in shown for d in pending)
-    resp = submit(rev, page, page, {"decision": pending[0], "ruling": "confirmed"})
+    resp = submit(rev, page, page, {"decision": pending[0], "ruling": "confirmed",
+                                    "confirm": "yes", "reason": "平台记录显示未进入面试"})
     assert resp.status_code == 303
     assert resp.headers["Location"] == page + "?done=reviewed"
     reviewed = built.entries("decision.reviewed")
-    assert reviewed[-1]["body"] == {"decision": pending[0], "ruling": "confirmed"}
+    assert reviewed[-1]["body"] == {"decision": pending[0], "ruling": "confirmed",
+                                    "reason": "平台记录显示未进入面试"}
     assert reviewed[-1]["actor"] == f"reviewer:{user}"
     assert "复查结果已记录" in text(rev.get(resp.headers["Location"]))
     # A make-up: datetime-local inputs in the campaign's zone (Asia/Shanghai, +08:00).
@@ -278,7 +280,8 @@ def test_reviews_confirm_makeup_and_mass_makeup(built: Built) -> None:
                                    "opens_at": closes, "closes_at": opens})
     assert bad.status_code == 400
     assert "closes_at" in error_of(bad)
-    again = submit(rev, page, page, {"decision": pending[0], "ruling": "confirmed"})
+    again = submit(rev, page, page, {"decision": pending[0], "ruling": "confirmed",
+                                     "confirm": "yes", "reason": "again"})
     assert again.status_code == 409
     assert "decision" in error_of(again)
     garbled = submit(rev, page, page, {"decision": pending[2], "ruling": "makeup_granted",
@@ -289,7 +292,8 @@ def test_reviews_confirm_makeup_and_mass_makeup(built: Built) -> None:
     alert = next(a for a in env.service.alerts(CAMPAIGN) if a["kind"] == "platform_outage")
     assert f'value="{alert["alert"]}"' in text(rev.get(page))
     resp = submit(rev, page, f"/console/campaigns/{CAMPAIGN}/alerts",
-                  {"alert": alert["alert"], "opens_at": opens, "closes_at": closes})
+                  {"alert": alert["alert"], "opens_at": opens, "closes_at": closes,
+                   "confirm": "yes"})
     assert resp.status_code == 303, why(resp)
     assert resp.headers["Location"] == page + "?done=mass&n=4"
     resolved = built.entries("alert.resolved")[-1]["body"]
@@ -380,14 +384,16 @@ def test_appeal_records_the_view_and_the_ruling(built: Built) -> None:
     resp = rev.post(f"{page}/ruling", data={"csrf_token": csrf_of(shown), "ruling": "nope"})
     assert resp.status_code == 400
     assert "ruling" in error_of(resp)
-    resp = submit(rev, page, f"{page}/ruling", {"ruling": "overturned"})
+    resp = submit(rev, page, f"{page}/ruling", {"ruling": "overturned",
+                                                "reason": "平台故障属实"})
     assert resp.status_code == 303, why(resp)
     ruled = built.entries("appeal.ruled")[-1]
-    assert ruled["body"] == {"appeal": appeal, "ruling": "overturned"}
+    assert ruled["body"] == {"appeal": appeal, "ruling": "overturned", "reason": "平台故障属实"}
     assert ruled["actor"] == f"reviewer:{user}"
     assert "申诉裁决已记录" in text(rev.get(resp.headers["Location"]))
     assert 'id="ruled"' in text(rev.get(page))  # no form any more
-    again = rev.post(f"{page}/ruling", data={"csrf_token": csrf_of(shown), "ruling": "upheld"})
+    again = rev.post(f"{page}/ruling", data={"csrf_token": csrf_of(shown), "ruling": "upheld",
+                                             "reason": "again"})
     assert again.status_code == 409
     assert "appeal" in error_of(again)
 

@@ -88,8 +88,8 @@ def enrol(env: Env, client: FlaskClient, login: str, *, base: str = HTTP) -> str
     secret = m.group(1).replace(" ", "")
     done = client.post("/console/sign-in/enrol", base_url=base, data={
         "csrf_token": csrf_of(page), "code": pyotp.TOTP(secret).at(env.now[0])})
-    assert done.status_code == 303
-    assert done.headers["Location"] == "/console/"
+    assert done.status_code == 200  # signed in: the recovery codes, shown this once
+    assert 'id="recovery-codes"' in done.get_data(as_text=True)
     return secret
 
 
@@ -246,8 +246,8 @@ def test_reviewer_must_enrol_totp(env: Env) -> None:
     assert not ledger_of(env, "user.signed_in")
     good = client.post("/console/sign-in/enrol", data={
         "csrf_token": csrf_of(page), "code": pyotp.TOTP(secret).at(env.now[0])})
-    assert good.status_code == 303
-    assert good.headers["Location"] == "/console/"
+    assert good.status_code == 200
+    assert 'id="recovery-codes"' in good.get_data(as_text=True)
     assert client.get("/console/").status_code == 200
     assert ledger_of(env, "user.totp_enrolled")[0]["body"] == {"user": user}
     signed = ledger_of(env, "user.signed_in")
@@ -506,4 +506,5 @@ def test_first_admin_from_the_command_line_signs_in(tmp_path: Path, db_url: str)
         home = client.get("/console/").get_data(as_text=True)
         assert 'data-role="admin"' in home
         timeline = [e["type"] for e in env.ledger_entries() if e["type"].startswith("user.")]
-        assert timeline == ["user.created", "user.totp_enrolled", "user.signed_in"]
+        assert timeline == ["user.created", "user.totp_enrolled", "user.signed_in",
+                            "user.recovery_codes_issued"]

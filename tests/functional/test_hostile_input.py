@@ -542,11 +542,11 @@ def forms_of(h: Hostile) -> list[Form]:
              ("days", "supersedes")),
         Form("hr", "/console/campaigns", f"/console/candidates/{subject}/contact", ()),
         Form("reviewer", f"/console/campaigns/{c}/reviews", f"/console/campaigns/{c}/reviews",
-             ("decision", "ruling", "opens_at", "closes_at")),
+             ("decision", "ruling", "opens_at", "closes_at", "reason", "confirm")),
         Form("reviewer", f"/console/campaigns/{c}/reviews", f"/console/campaigns/{c}/alerts",
-             ("alert", "opens_at", "closes_at")),
+             ("alert", "opens_at", "closes_at", "confirm")),
         Form("reviewer", f"/console/appeals/{appeal}", f"/console/appeals/{appeal}/ruling",
-             ("ruling", "opens_at", "closes_at")),
+             ("ruling", "opens_at", "closes_at", "reason")),
         Form(None, "/status", "/status", ("campaign", "registration", "factor")),
         Form(None, "/status", "/appeal",
              ("campaign", "registration", "factor", "ground", "statement")),
@@ -563,7 +563,8 @@ def real_values(h: Hostile) -> dict[str, list[str]]:
             "ruling": ["confirmed", "makeup_granted", "upheld", "overturned"],
             "kind": ["extended", "alternate_slot"], "ground": ["technical", "other"],
             "opens_at": ["2026-11-25T12:00"], "closes_at": ["2026-11-25T14:00"],
-            "days": ["5"], "login": ["hr.hostile"], "registration": k["registration"]}
+            "days": ["5"], "confirm": ["yes"], "login": ["hr.hostile"],
+            "registration": k["registration"]}
 
 
 def csrf_for(client: Any, form: Form) -> tuple[str, str]:

@@ -49,6 +49,7 @@ from ledger.app.web.forms import (
 from ledger.app.web.guards import checked_first
 from ledger.app.web.ratelimit import client_key
 from ledger.app.web.services import now
+from ledger.errors import Conflict
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -327,6 +328,11 @@ def _code_submit(stage: str) -> Response:
     done = check(accounts(), s, _field("code"), now())
     if done is None:
         return _after_bad_code(s, template, **context(s))
+    if stage == "enrol":  # enrolled: the recovery codes, shown this once
+        full = done[0]
+        codes = accounts().issue_recovery_codes(full.user, now())
+        return _with_session(_page("console_recovery.html", csrf=full.csrf, session=full,
+                                   codes=codes, left=len(codes), enrolled=True), done[1])
     return _with_session(_redirect("/console/", lg), done[1])
 
 
@@ -334,6 +340,28 @@ for _stage in _CODE_STEPS:  # endpoints totp_form, totp_submit, enrol_form, enro
     bp.add_url_rule(f"/sign-in/{_stage}", f"{_stage}_form", partial(_code_form, _stage))
     bp.add_url_rule(f"/sign-in/{_stage}", f"{_stage}_submit", partial(_code_submit, _stage),
                     methods=["POST"])
+
+
+@bp.get("/recovery-codes")
+@signed_in("hr", "reviewer", "auditor", "admin")
+def recovery_codes() -> Response:
+    """How many recovery codes remain, and the form that replaces them."""
+    s = session()
+    return page("console_recovery.html", codes=[], enrolled=False,
+                left=accounts().recovery_codes_left(s.user))
+
+
+@bp.post("/recovery-codes")
+@signed_in("hr", "reviewer", "auditor", "admin")
+def regenerate_recovery_codes() -> Response:
+    """A new set of recovery codes (the old ones stop working), shown once."""
+    s = session()  # signed_in checked the CSRF token
+    try:
+        codes = accounts().issue_recovery_codes(s.user, now())
+    except Conflict:  # no authenticator: nothing to stand in for
+        return page("console_recovery.html", 409, codes=[], enrolled=False, left=0,
+                    error=lang().t("recovery_no_totp"))
+    return page("console_recovery.html", codes=codes, enrolled=False, left=len(codes))
 
 
 @bp.post("/sign-out")

@@ -34,6 +34,7 @@ from ledger.absence.queries.lists import ListFilter, candidate_list, decision_li
 from ledger.app.web import console
 from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_import import file_message, header_table, shown, template_csv
+from ledger.app.web.console_hr_reviews import review_cards
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
@@ -206,6 +207,29 @@ def _f(name: str, limit: int = 2000) -> str:
     return request.form.get(name, "").strip()[:limit]
 
 
+def _confirmed() -> None:
+    """An irreversible action's form: its confirmation box must be ticked.
+
+    Raises:
+        BadData: it is not (field ``confirm``).
+    """
+    if request.form.get("confirm") != "yes":
+        raise BadData("confirm: tick the box to confirm this irreversible action",
+                      field="confirm")
+
+
+def _reason() -> str:
+    """A ruling form's reason (required, at most 200 characters).
+
+    Raises:
+        BadData: it is blank (field ``reason``).
+    """
+    reason = _f("reason")
+    if not reason:
+        raise BadData("reason: give the reason for this ruling", field="reason")
+    return reason
+
+
 def _local_time(value: str, tz: str, name: str) -> str:
     """A ``datetime-local`` value in the campaign's zone, as RFC 3339 with its offset."""
     try:
@@ -362,7 +386,8 @@ def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = No
                   ) -> Response:
     svc = service()
     c = _campaign(campaign)
-    pending = svc.decisions(campaign, pending_review=True, limit=500)
+    pending = review_cards(svc, svc.decisions(campaign, pending_review=True, limit=500),
+                           c["timezone"], lang())
     outages = [a for a in svc.alerts(campaign)
                if a["status"] == "open" and a["kind"] == "platform_outage"]
     return _page("console_hr_reviews.html", status, exc=exc, c=c, pending=pending,
@@ -379,6 +404,11 @@ def review(campaign: str) -> Response:
         raise NotFound(f"no decision {decision!r} in {campaign}", field="decision")
     ruling = _f("ruling")
     data: dict[str, Any] = {"ruling": ruling}
+    if ruling == "confirmed":  # irreversible: a confirmed forfeiture
+        _confirmed()
+        data["reason"] = _reason()
+    elif _f("reason"):
+        data["reason"] = _f("reason")
     if ruling == "makeup_granted":
         data |= _makeup_times(tz)
     svc.review(actor(), decision, data, now())
@@ -393,6 +423,7 @@ def mass_makeup(campaign: str) -> Response:
     alert = _f("alert", 300)
     if not any(a["alert"] == alert for a in svc.alerts(campaign)):
         raise NotFound(f"no alert {alert!r} in {campaign}", field="alert")
+    _confirmed()
     done = svc.resolve_alert(actor(), alert, {"action": "mass_makeup", **_makeup_times(tz)},
                              now())
     return _redirect(f"/console/campaigns/{campaign}/reviews", done="mass",
@@ -406,10 +437,15 @@ def mass_makeup(campaign: str) -> Response:
 def appeals(campaign: str) -> Response:
     svc = service()
     c = _campaign(campaign)
-    items = svc.appeals(campaign, open_only=True)
-    for a in items:
+    every = svc.appeals(campaign)
+    for a in every:
         a["filed_local"] = _local(a["filed_at"], c["timezone"])
-    return _page("console_hr_appeals.html", c=c, items=items)
+        a["ruled_local"] = _local(a["ruled_at"], c["timezone"]) if a["ruled_at"] else ""
+    items = [a for a in every if a["ruling"] is None]
+    # Ruled appeals stay visible as history, the latest ruling first.
+    ruled = sorted((a for a in every if a["ruling"] is not None),
+                   key=lambda a: str(a["ruled_at"]), reverse=True)
+    return _page("console_hr_appeals.html", c=c, items=items, ruled=ruled)
 
 
 def _makeup_defaults(tz: str) -> dict[str, str]:
@@ -436,6 +472,9 @@ def rule_appeal(appeal: str) -> Response:
     campaign = svc.appeal_record(appeal)["campaign"]
     tz = _tz_of(campaign)
     data: dict[str, Any] = {"ruling": _f("ruling")}
+    if data["ruling"] not in ("upheld", "overturned"):  # no default: the reviewer chooses
+        raise BadData("ruling: choose upheld or overturned", field="ruling")
+    data["reason"] = _reason()
     if data["ruling"] == "overturned" and (_f("opens_at") or _f("closes_at")):
         data |= _makeup_times(tz)
     svc.rule_appeal(actor(), appeal, data, now())

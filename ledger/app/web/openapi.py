@@ -168,14 +168,16 @@ SCHEMAS: dict[str, Schema] = {
                                         "rebook_until, taken (a window was booked) or "
                                         "lapsed (rebook.lapsed); null without an offer"},
         "supersedes": NSTR, "superseded_by": NSTR,
-        "review": NSTR, "decided_at": TIME, "ledger_index": INT,
+        "review": NSTR, "review_reason": NSTR, "decided_at": TIME, "ledger_index": INT,
         "explanation_sha256": nullable("string")}),
     "DecisionDetail": {"allOf": [ref("Decision"), obj({
         "explanation": obj({"en": STR, "zh": STR}),
         "explanation_matches_ledger": BOOL})]},
     "ReviewRequest": obj(
         {"ruling": {"enum": ["confirmed", "makeup_granted"]}},
-        {"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+        {"opens_at": IN_TIME, "closes_at": IN_TIME, "reason": {"type": "string", "maxLength": 200,
+                    "description": "the reviewer's reason (no personal data): recorded "
+                                   "in the ledger entry, shown to the candidate"}}, closed=True),
     "WebhookEvent": obj(
         {"id": IDENT, "window": IDENT,
          "kind": {"enum": list(PLATFORM_KINDS)},
@@ -207,8 +209,8 @@ SCHEMAS: dict[str, Schema] = {
         "statement_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
                              "description": "The plain SHA-256 recorded by appeals filed "
                                             "before statement_hmac; null since"},
-        "filed_at": TIME, "ruling": NSTR, "ruled_at": NTIME,
-        "makeup_window": NSTR, "ledger_index": INT}),
+        "filed_at": TIME, "ruling": NSTR, "ruled_at": NTIME, "ruled_by": NSTR,
+        "ruling_reason": NSTR, "makeup_window": NSTR, "ledger_index": INT}),
     "AppealDetail": {"allOf": [ref("Appeal"), obj({}, {"statement": {
         "type": "string",
         "description": "The candidate's statement; absent once their data is erased."}})]},
@@ -219,7 +221,9 @@ SCHEMAS: dict[str, Schema] = {
     "AppealFiled": obj({"appeal": STR, "status": STR, "ledger_index": INT}),
     "RulingRequest": obj(
         {"ruling": {"enum": ["upheld", "overturned"]}},
-        {"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+        {"opens_at": IN_TIME, "closes_at": IN_TIME, "reason": {"type": "string", "maxLength": 200,
+                    "description": "the reviewer's reason (no personal data): recorded "
+                                   "in the ledger entry, shown to the candidate"}}, closed=True),
     "Alert": obj({
         "alert": STR, "campaign": STR, "kind": STR, "slot_start": NTIME, "count": INT,
         "total": INT, "threshold": {"type": ["number", "null"]}, "windows": array(STR),

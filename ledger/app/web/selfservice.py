@@ -204,6 +204,7 @@ def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
             reading = read(d, lg, info["timezone"], appeal_period(d["policy_digest"]))
             decisions.append({
                 "status": reading.status, "text": reading.text, "who": reading.who,
+                "review_reason": d.get("review_reason") or "",
                 "cause": lg.of(CAUSES, d["cause"]),
                 "decided_at": written(d["decided_at"], tz, lg.code, zone=True),
                 "current": reading.current, "index": d["ledger_index"]})

@@ -122,6 +122,8 @@ VALID: dict[str, dict[str, Any]] = {
     "user.signed_out": {"user": "u_abcdefghijklmnop", "session": "s_abcdefghijklmnop"},
     "user.locked": {"user": "u_abcdefghijklmnop", "until": "2026-11-25T08:01:00.000Z",
                     "failures": 5},
+    "user.recovery_codes_issued": {"user": "u_abcdefghijklmnop", "count": 10},
+    "user.recovery_code_used": {"user": "u_abcdefghijklmnop", "remaining": 9},
 }
 
 #: Fields for which some generic bad values are in fact valid (empty lists, titles).
@@ -131,6 +133,8 @@ ALSO_VALID: dict[tuple[str, str], set[str]] = {
     ("alert.raised", "windows"): {""},
     ("campaign.created", "title"): {"has space"},
     ("campaign.post_added", "title"): {"has space"},
+    ("decision.reviewed", "reason"): {"has space"},
+    ("appeal.ruled", "reason"): {"has space"},
 }
 
 TYPES = REGISTRY.names()
