@@ -51,6 +51,7 @@ from publicity import jobs as report_jobs
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import WorkingCalendar
 from publicity.jobs import JobLimits, JobRefused, ReportJob
+from publicity.notice_diff import correction
 from publicity.report import spawn_generate
 
 bp = Blueprint("console_hr", __name__, url_prefix="/console")
@@ -490,8 +491,10 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
     published = [n | {"published_local": _local(n["published_at"], c["timezone"])}
                  for n in items if n["campaign"] == campaign]
     current = next((n["notice"] for n in published if n["superseded_by"] is None), "")
+    changes = correction(svc, campaign, current) if current and not problem else None
     return _page("console_hr_notice.html", status, exc=exc, c=c, days=days, problem=problem,
-                 published=published, current=current)
+                 published=published, current=current, changes=changes,
+                 reason=_f("reason", 200) if request.method == "POST" else "")
 
 
 @_get("/campaigns/<campaign>/notice/preview", "hr")
@@ -513,8 +516,17 @@ def notice_publish(campaign: str) -> Response:
     if not raw.isdigit() or not 1 <= int(raw) <= 30:
         raise BadData("days: working days from 1 to 30", field="days")
     supersedes = _f("supersedes", 200) or None
+    reason = _f("reason", 400).strip() or None
+    if supersedes is not None:
+        # A correction replaces a public record: said why, and meant (issue 13, item 7).
+        if reason is None:
+            raise Unprocessable("reason: a correction needs a reason (更正说明)",
+                                field="reason")
+        if _f("confirm") != "yes":
+            raise Unprocessable("confirm: confirm that this notice replaces the published "
+                                "one", field="confirm")
     N.publish(service(), actor(), campaign, now(), days=int(raw), calendar=cal,
-              base_url=base_url, supersedes=supersedes,
+              base_url=base_url, supersedes=supersedes, reason=reason,
               witnesses=current_app.extensions.get("absentia.witnesses"))
     return _redirect(f"/console/campaigns/{campaign}/notice", done="published")
 
