@@ -29,8 +29,10 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from markupsafe import Markup, escape
 
 from ledger.absence.imports import MAX_IMPORT_BYTES
+from ledger.absence.queries import activity as A  # noqa: N812 (the queries, read as A.latest)
 from ledger.absence.queries.console import Report, campaign_reports
 from ledger.app.web import console
+from ledger.app.web.activity_text import REVIEW_STATES, REVIEWS, review_of, why_of_code
 from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
 from ledger.app.web.forms import Lang
@@ -47,6 +49,7 @@ from ledger.errors import (
     NotFound,
     Unprocessable,
 )
+from ledger.timetext import written
 from publicity import jobs as report_jobs
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import WorkingCalendar
@@ -318,8 +321,16 @@ def decision_page(decision: str) -> Response:
     svc = service()
     with _or_error_page():
         d = svc.decision(decision)
-    return _page("console_hr_decision.html", d=d, log=svc.log,
-                 decided_local=_local(d["decided_at"], _tz_of(d["campaign"])))
+    tz, lg = _tz_of(d["campaign"]), lang()
+    ruling = A.latest(svc.engine, decision, REVIEWS)
+    if ruling is None and d["basis"] == "appeal" and d["supersedes"]:
+        # Made by an appeal's ruling on the decision it supersedes.
+        ruling = A.latest(svc.engine, d["supersedes"], ("appeal.ruled",))
+    reviewed = review_of(ruling, tz, lg)
+    return _page("console_hr_decision.html", d=d, log=svc.log, reviewed=reviewed,
+                 decided_local=written(d["decided_at"], tz, lg.code, zone=True),
+                 review_words=lg.of(REVIEW_STATES, d["review"]),
+                 reason_words=why_of_code(d["reason"], lg))
 
 
 # -- windows and accommodations -------------------------------------------------------
