@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection
 
+from ledger.absence.entries import public_text
 from ledger.absence.notice_documents import store_document
 from ledger.absence.queries import notices as Q  # noqa: N812 (the queries, read as Q.finality)
 from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
-from ledger.errors import Conflict, CouldNotCheck, NotFound
+from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
 from ledger.events import PII_PATTERNS
 from ledger.ids import new_id, sha256_hex
 from ledger.note import SignedNote
@@ -191,7 +192,7 @@ def shown_cosignatures(note: str, witnesses: Sequence[WitnessEndpoint], tz: Zone
 
 def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
            calendar: WorkingCalendar, base_url: str = "",
-           supersedes: str | None = None,
+           supersedes: str | None = None, reason: str | None = None,
            witnesses: WitnessSettings | None = None) -> RenderedNotice:
     """Render the notice as it would be published now (checks included, nothing stored).
 
@@ -222,7 +223,7 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
         checkpoint=cosigned.note, checkpoint_size=checkpoint.size,
         period=[p.astimezone(tz).strftime("%Y-%m-%d %H:%M") for p in period],
         published=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"), tz=info["timezone"],
-        supersedes=supersedes, base_url=base_url, banner=BANNER_MARK,
+        supersedes=supersedes, reason=reason, base_url=base_url, banner=BANNER_MARK,
         witnesses=[ShownWitness(w.name, w.verifier.vkey) for w in endpoints],
         witnesses_required=witnesses.policy.required if witnesses is not None else 0,
         cosignatures=shown_cosignatures(cosigned.note, endpoints, tz))
@@ -239,9 +240,12 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
 
 def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetime, *,
             days: int = DEFAULT_NOTICE_DAYS, calendar: WorkingCalendar | None = None,
-            base_url: str = "", supersedes: str | None = None,
+            base_url: str = "", supersedes: str | None = None, reason: str | None = None,
             witnesses: WitnessSettings | None = None) -> dict[str, Any]:
     """Render, check, store and record a notice (``notice.published``).
+
+    A correction (``supersedes``) may carry ``reason``, why it was made: recorded in the
+    entry and shown on the notice as 更正说明 (a public text: no personal data).
 
     Raises:
         WitnessQuorumUnavailable: the witness policy's k cosignatures did not come in
@@ -250,15 +254,22 @@ def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetim
         Conflict: decisions not final, or ``supersedes`` is not this campaign's current
             notice.
         PublishingRefused: the page would show personal data.
+        BadData: ``reason`` is not a public text (1..200 printable characters, no ID
+            number, mobile or e-mail), or is given without ``supersedes``.
     """
     cal = calendar or WorkingCalendar()
+    if reason is not None:
+        if supersedes is None:
+            raise BadData("reason: only a correction (supersedes) carries a reason",
+                          field="reason")
+        public_text(reason, "reason")
     if supersedes is not None:
         old = notice(service, supersedes)
         if old["campaign"] != campaign or old["superseded_by"] is not None:
             raise Conflict(f"notice {supersedes} is not the current notice of {campaign}",
                            field="supersedes")
     rendered = render(service, campaign, now, days=days, calendar=cal, base_url=base_url,
-                      supersedes=supersedes, witnesses=witnesses)
+                      supersedes=supersedes, reason=reason, witnesses=witnesses)
 
     def plan(conn: Connection) -> list[NewEntry]:
         if supersedes is not None:
@@ -274,6 +285,8 @@ def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetim
             "period_end": format_time(rendered.period[1])}
         if supersedes is not None:
             body["supersedes"] = supersedes
+        if reason is not None:
+            body["reason"] = reason
         return [NewEntry("notice.published", caller.actor, body)]
 
     service.record(now, plan)

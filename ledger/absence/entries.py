@@ -203,7 +203,7 @@ NOTICE_PUBLISHED = EventType(
     "its lines were proven under, and its notice period (working days).",
     {"notice": identifier, "campaign": identifier, "sha256": hex64, "lines": count,
      "checkpoint_size": count, "period_start": timestamp, "period_end": timestamp},
-    {"supersedes": identifier},
+    {"supersedes": identifier, "reason": public_text},
 )
 REPORT_GENERATED = EventType(
     "report.generated",

@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from ledger.absence import activity_index
 from ledger.absence.imports import registration_key
 from ledger.absence.tables import (
     OPERATIONAL,
@@ -71,11 +72,13 @@ def _on(*types: str) -> Callable[[Handler], Handler]:
 
 
 def apply(conn: Connection, appended: Sequence[Appended]) -> None:
-    """Apply entries in order, batching runs of one type into one statement each."""
+    """Apply entries in order, batching runs of one type into one statement each; then
+    index who did what (``activity_index.record``)."""
     for etype, run in groupby(appended, key=lambda a: a.type):
         handler = HANDLERS.get(etype)
         if handler is not None:
             handler(conn, list(run))
+    activity_index.record(conn, appended)
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -229,6 +229,18 @@ notices = Table(
     Column("idx", Integer, nullable=False),
     Index("ix_notices_idx", "idx"),
 )
+activity = Table(
+    # Who did what (issue 13): one row per entry and per thing it touched, ``target``
+    # "c:<campaign>" or "d:<decision>"; the key is the index the activity pages page by.
+    # ``why`` is the code or public text the entry carries as its reason, if any.
+    "p_activity", PROJECTIONS,
+    Column("target", String(140), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("why", String(200)),
+)
 reports = Table(
     "p_reports", PROJECTIONS,
     Column("report", String(128), primary_key=True),

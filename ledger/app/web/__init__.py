@@ -13,6 +13,7 @@ from ledger.app.registry import entry_types
 from ledger.app.web import (
     api,
     console,
+    console_activity,  # noqa: F401 (adds its pages to console_hr.bp)
     console_audit,
     console_hr,
     console_hr_lists,  # noqa: F401 (importing it adds the lists to console_hr.bp)

@@ -29,9 +29,11 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from markupsafe import Markup, escape
 
 from ledger.absence.imports import MAX_IMPORT_BYTES
+from ledger.absence.queries import activity as A  # noqa: N812 (the queries, read as A.latest)
 from ledger.absence.queries.console import Report, campaign_reports
 from ledger.absence.queries.lists import ListFilter, candidate_list, decision_list, window_list
 from ledger.app.web import console
+from ledger.app.web.activity_text import REVIEW_STATES, REVIEWS, review_of, why_of_code
 from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_import import file_message, header_table, shown, template_csv
 from ledger.app.web.console_hr_reviews import review_cards
@@ -50,10 +52,12 @@ from ledger.errors import (
     NotFound,
     Unprocessable,
 )
+from ledger.timetext import written
 from publicity import jobs as report_jobs
 from publicity import notices as N  # noqa: N812 (the notices module, read as N.publish)
 from publicity.calendar import WorkingCalendar
 from publicity.jobs import JobLimits, JobRefused, ReportJob
+from publicity.notice_diff import correction
 from publicity.report import spawn_generate
 
 bp = Blueprint("console_hr", __name__, url_prefix="/console")
@@ -343,8 +347,16 @@ def decision_page(decision: str) -> Response:
     svc = service()
     with _or_error_page():
         d = svc.decision(decision)
-    return _page("console_hr_decision.html", d=d, log=svc.log,
-                 decided_local=_local(d["decided_at"], _tz_of(d["campaign"])))
+    tz, lg = _tz_of(d["campaign"]), lang()
+    ruling = A.latest(svc.engine, decision, REVIEWS)
+    if ruling is None and d["basis"] == "appeal" and d["supersedes"]:
+        # Made by an appeal's ruling on the decision it supersedes.
+        ruling = A.latest(svc.engine, d["supersedes"], ("appeal.ruled",))
+    reviewed = review_of(ruling, tz, lg)
+    return _page("console_hr_decision.html", d=d, log=svc.log, reviewed=reviewed,
+                 decided_local=written(d["decided_at"], tz, lg.code, zone=True),
+                 review_words=lg.of(REVIEW_STATES, d["review"]),
+                 reason_words=why_of_code(d["reason"], lg))
 
 
 # -- windows and accommodations -------------------------------------------------------
@@ -543,8 +555,10 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
     published = [n | {"published_local": _local(n["published_at"], c["timezone"])}
                  for n in items if n["campaign"] == campaign]
     current = next((n["notice"] for n in published if n["superseded_by"] is None), "")
+    changes = correction(svc, campaign, current) if current and not problem else None
     return _page("console_hr_notice.html", status, exc=exc, c=c, days=days, problem=problem,
-                 published=published, current=current)
+                 published=published, current=current, changes=changes,
+                 reason=_f("reason", 200) if request.method == "POST" else "")
 
 
 @_get("/campaigns/<campaign>/notice/preview", "hr")
@@ -566,8 +580,17 @@ def notice_publish(campaign: str) -> Response:
     if not raw.isdigit() or not 1 <= int(raw) <= 30:
         raise BadData("days: working days from 1 to 30", field="days")
     supersedes = _f("supersedes", 200) or None
+    reason = _f("reason", 400).strip() or None
+    if supersedes is not None:
+        # A correction replaces a public record: said why, and meant (issue 13, item 7).
+        if reason is None:
+            raise Unprocessable("reason: a correction needs a reason (更正说明)",
+                                field="reason")
+        if _f("confirm") != "yes":
+            raise Unprocessable("confirm: confirm that this notice replaces the published "
+                                "one", field="confirm")
     N.publish(service(), actor(), campaign, now(), days=int(raw), calendar=cal,
-              base_url=base_url, supersedes=supersedes,
+              base_url=base_url, supersedes=supersedes, reason=reason,
               witnesses=current_app.extensions.get("absentia.witnesses"))
     return _redirect(f"/console/campaigns/{campaign}/notice", done="published")
 
