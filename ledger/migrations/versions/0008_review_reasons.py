@@ -2,8 +2,8 @@
 p_appeals.ruling_reason; console accounts get one-time recovery codes
 (console_recovery_codes, operational like console_accounts: it starts empty).
 
-Revision ID: 0007_h4
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 
 The columns are projections of ``decision.reviewed``/``appeal.ruled`` (their optional
 ``reason``, and the entry's actor): entries written before have no reason, so the
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Column, Index, MetaData, String, Table
 
-revision = "0007_h4"
-down_revision: str | None = "0006"
+revision = "0008"
+down_revision: str | None = "0007"
 branch_labels: tuple[str, ...] | None = None
 depends_on: tuple[str, ...] | None = None
 
