@@ -56,12 +56,12 @@ NO_BASE_URL = ("warning: [publicity] base_url is not set in the configuration: n
 
 
 def warn_if_no_base_url(s: Settings) -> bool:
-    """Log (logger ``absentia``) and write on stderr ``NO_BASE_URL`` when the public base
-    URL that permanent records print is not configured; tell whether it warned."""
+    """Log ``NO_BASE_URL`` (logger ``absentia``, a JSON line on stderr like every other
+    line there) when the public base URL that permanent records print is not configured;
+    tell whether it warned."""
     if s.publicity.base_url:
         return False
     logging.getLogger("absentia").warning(NO_BASE_URL)
-    click.echo(NO_BASE_URL, err=True)
     return True
 
 
