@@ -165,7 +165,8 @@ def console_clients(env: Env) -> dict[str, Any]:
             done = client.post("/console/sign-in/enrol", data={
                 "csrf_token": csrf_of(page),
                 "code": pyotp.TOTP(m.group(1).replace(" ", "")).at(env.now[0])})
-            assert done.status_code == 303
+            assert done.status_code == 200  # signed in: the recovery codes, shown once
+            assert 'id="recovery-codes"' in done.get_data(as_text=True)
         out[role] = client
     return out
 

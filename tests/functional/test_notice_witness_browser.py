@@ -198,7 +198,9 @@ def test_page_lists_witnesses_and_cosignatures_without_javascript(wsite: Witness
     home = wsite.env.client.get("/").get_data(as_text=True)
     assert re.findall(r'<tr data-witness="([^"]+)"><td>[^<]+</td><td><code>([^<]+)</code>',
                       home) == [(w.name, w.vkey) for w in wsite.witnesses]
-    assert "publishing a notice requires 2 of them to cosign" in home
+    assert "发布公示需 2 个见证方联署" in home  # Chinese by default; English says the same
+    english = wsite.env.client.get("/?lang=en").get_data(as_text=True)
+    assert "publishing a notice requires 2 of them to cosign" in english
 
 
 # -- in the browser --------------------------------------------------------------------------
