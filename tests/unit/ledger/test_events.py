@@ -135,6 +135,7 @@ ALSO_VALID: dict[tuple[str, str], set[str]] = {
     ("campaign.post_added", "title"): {"has space"},
     ("decision.reviewed", "reason"): {"has space"},
     ("appeal.ruled", "reason"): {"has space"},
+    ("notice.published", "reason"): {"has space"},
 }
 
 TYPES = REGISTRY.names()
