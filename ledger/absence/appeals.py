@@ -1,23 +1,39 @@
-"""Appeals: a candidate files one (statement sealed), an officer rules on it."""
+"""Appeals: a candidate files one (statement and attachments sealed), an officer rules on it.
+
+Sealing: the statement and each attachment are encrypted (AES-256-GCM) under keys derived
+from the master key (HKDF), bound by their associated data to the appeal (and, for an
+attachment, its position, kind and subject), and stored next to the ledger
+(``vault_documents``, ``appeal_attachments``); erasing the candidate deletes the
+ciphertexts.  The ledger holds their HMAC-SHA-256 under other derived keys.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, func, insert, select
 
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.attachments import (
+    MEDIA_TYPES,
+    Attachment,
+    check_attachments,
+    ledger_field,
+    parse_ledger_field,
+)
 from ledger.absence.campaigns import Campaigns
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.decisions import Decisions, as_rule, decision_entry, decision_row
@@ -27,13 +43,16 @@ from ledger.absence.notifications import notify_entry
 from ledger.absence.rules import Outcome
 from ledger.absence.windows import Windows, window_entries
 from ledger.entry import format_time, parse_utc
-from ledger.errors import BadData, Conflict
+from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
 from ledger.storage.store import NewEntry
 
 log = logging.getLogger(__name__)
 
 MAX_STATEMENT_CHARS = 2000
 STATEMENT_MAC_INFO = b"absentia appeal statement mac v1"
+ATTACHMENT_MAC_INFO = b"absentia appeal attachment mac v1"
+ATTACHMENT_KEY_INFO = b"absentia appeal attachments v1"
+_NONCE = 12
 
 
 class Appeals(UseCase):
@@ -54,15 +73,23 @@ class Appeals(UseCase):
         # would let anyone confirm a guessed statement).
         self._statement_mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                                        info=STATEMENT_MAC_INFO).derive(master_key)
+        # Attachments: their own sealing key and digest key.
+        self._attach_key = AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                       info=ATTACHMENT_KEY_INFO).derive(master_key))
+        self._attach_mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                    info=ATTACHMENT_MAC_INFO).derive(master_key)
 
-    def file_appeal(self, campaign: str, data: Mapping[str, Any], now: datetime
-                    ) -> dict[str, Any]:
+    def file_appeal(self, campaign: str, data: Mapping[str, Any], now: datetime, *,
+                    attachments: Sequence[bytes] = ()) -> dict[str, Any]:
         """A candidate appeals their latest absence decision within the appeal period.
 
-        ``{"registration", "factor", "ground", "statement"}``
+        ``{"registration", "factor", "ground", "statement"}``, and up to three files
+        (``ledger.absence.attachments``), sealed with the statement in one transaction.
 
         Raises:
-            BadData: invalid fields.  NotAllowed: registration and factor do not match.
+            BadData: invalid fields.  AttachmentRefused: a file is refused (too many,
+                empty, not a JPEG/PNG/PDF; AttachmentTooLarge: too large).
+            NotAllowed: registration and factor do not match.
             Conflict: nothing to appeal, the period ended, or an appeal is open.
         """
         only(data, {"registration", "factor", "ground", "statement"}, "")
@@ -73,6 +100,7 @@ class Appeals(UseCase):
         statement = req(data, "statement")
         if not isinstance(statement, str) or not 0 < len(statement) <= MAX_STATEMENT_CHARS:
             raise BadData(f"statement: 1..{MAX_STATEMENT_CHARS} characters", field="statement")
+        files = check_attachments(attachments)
         subject = self._lookup.find_subject(campaign, data.get("registration"), data.get("factor"))
         appeal = new_id("a")
 
@@ -98,12 +126,116 @@ class Appeals(UseCase):
                 document=appeal, subject=subject,
                 ciphertext=nonce + self._doc_key.encrypt(nonce, statement.encode(),
                                                          appeal.encode())))
-            return [NewEntry("appeal.filed", "candidate", {
-                "appeal": appeal, "decision": row.decision, "subject": subject,
-                "ground": ground, "statement_hmac": self.statement_hmac(statement)})]
+            listed: list[tuple[str, str]] = []
+            for position, f in enumerate(files, start=1):
+                digest = self.attachment_hmac(f.content)
+                conn.execute(insert(P.appeal_attachments).values(
+                    attachment=f"{appeal}.{position}", appeal=appeal, subject=subject,
+                    position=position, kind=f.kind, size=len(f.content), hmac=digest,
+                    ciphertext=self._seal_attachment(appeal, position, subject, f)))
+                listed.append((f.kind, digest))
+            body = {"appeal": appeal, "decision": row.decision, "subject": subject,
+                    "ground": ground, "statement_hmac": self.statement_hmac(statement)}
+            if listed:
+                body["attachments"] = ledger_field(listed)
+            return [NewEntry("appeal.filed", "candidate", body)]
 
         rc = self._run(now, plan)[0]
-        return {"appeal": appeal, "status": "filed", "ledger_index": rc.index}
+        return {"appeal": appeal, "status": "filed", "ledger_index": rc.index,
+                "attachments": len(files)}
+
+    def attachment_hmac(self, content: bytes) -> str:
+        """Lowercase hex HMAC-SHA-256 of an attachment's bytes under the key derived from
+        the master key (HKDF, ``ATTACHMENT_MAC_INFO``): what ``appeal.filed`` lists."""
+        return hmac.new(self._attach_mac_key, content, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _attachment_aad(appeal: str, position: int, subject: str, kind: str) -> bytes:
+        # Binds the ciphertext to its appeal, place, subject and kind: a sealed file
+        # cannot be moved to another appeal or served as another type.
+        return f"{appeal}.{position}\n{subject}\n{kind}".encode()
+
+    def _seal_attachment(self, appeal: str, position: int, subject: str, f: Attachment
+                         ) -> bytes:
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + self._attach_key.encrypt(
+            nonce, f.content, self._attachment_aad(appeal, position, subject, f.kind))
+
+    def _open_attachment(self, row: Any) -> bytes | None:
+        """The plaintext of an ``appeal_attachments`` row; None once erased.
+
+        Raises:
+            CouldNotCheck: the ciphertext does not open (altered, or another key).
+        """
+        if row.ciphertext is None:
+            return None
+        raw = bytes(row.ciphertext)
+        try:
+            return self._attach_key.decrypt(
+                raw[:_NONCE], raw[_NONCE:],
+                self._attachment_aad(row.appeal, row.position, row.subject, row.kind))
+        except InvalidTag as exc:
+            raise CouldNotCheck(f"attachment {row.attachment} does not open: it was altered "
+                                "or sealed under another master key") from exc
+
+    def _listed(self, index: int) -> list[tuple[str, str]]:
+        """What the ``appeal.filed`` entry at ``index`` lists of its attachments."""
+        entry = json.loads(self.store.entry(self.ctx.log, index))
+        return parse_ledger_field(entry["body"].get("attachments"))
+
+    def _attachments(self, appeal: str, index: int) -> list[dict[str, Any]]:
+        """The appeal's attachments: position, kind, media type, size, whether erased and
+        whether the sealed bytes match what the ledger lists (their HMAC)."""
+        with self.read() as conn:
+            rows = conn.execute(select(P.appeal_attachments).where(
+                P.appeal_attachments.c.appeal == appeal)
+                .order_by(P.appeal_attachments.c.position)).all()
+        listed = self._listed(index) if rows else []
+        out = []
+        for r in rows:
+            try:
+                content = self._open_attachment(r)
+                opened = True
+            except CouldNotCheck:  # altered: listed, marked as failing the check
+                content, opened = None, False
+            expected = listed[r.position - 1] if r.position <= len(listed) else None
+            verified = (content is not None and expected is not None
+                        and expected[0] == r.kind
+                        and hmac.compare_digest(self.attachment_hmac(content), expected[1]))
+            out.append({"position": r.position, "kind": r.kind,
+                        "media_type": MEDIA_TYPES[r.kind], "size": r.size,
+                        "erased": opened and content is None, "verified": verified})
+        return out
+
+    def attachment(self, caller: Caller, appeal: str, position: int, now: datetime
+                   ) -> Attachment:
+        """An appeal's attachment (personal data: ``pii.viewed`` is recorded first, then
+        the bytes are opened and checked against the ledger's digest).
+
+        Raises:
+            NotFound: no such appeal or attachment, or it was erased.
+            CouldNotCheck: the sealed bytes do not open or do not match the ledger.
+        """
+        with self.read() as conn:
+            a = row_by_key(conn, P.appeals.c.appeal, appeal)
+            row = conn.execute(select(P.appeal_attachments).where(
+                P.appeal_attachments.c.appeal == appeal,
+                P.appeal_attachments.c.position == position)).first()
+        if row is None:
+            raise NotFound(f"appeal {appeal} has no attachment {position}", field="position")
+        if row.ciphertext is None:
+            raise NotFound(f"attachment {position} of appeal {appeal} was erased",
+                           field="position")
+        self._run(now, lambda conn: [NewEntry("pii.viewed", caller.actor, {
+            "subject": a.subject, "purpose": "appeal", "fields": "attachment"})])
+        content = self._open_attachment(row)
+        listed = self._listed(a.idx)
+        if (content is None or position > len(listed) or listed[position - 1][0] != row.kind
+                or not hmac.compare_digest(self.attachment_hmac(content),
+                                           listed[position - 1][1])):
+            raise CouldNotCheck(f"attachment {position} of appeal {appeal} does not match "
+                                "the digest its appeal.filed entry lists")
+        return Attachment(row.kind, content)
 
     def statement_hmac(self, statement: str) -> str:
         """Lowercase hex HMAC-SHA-256 of an appeal statement (UTF-8) under the key
@@ -152,6 +284,7 @@ class Appeals(UseCase):
             raw = bytes(doc)
             out["statement"] = self._doc_key.decrypt(raw[:12], raw[12:], appeal.encode()
                                                      ).decode()
+        out["attachments"] = self._attachments(appeal, row.idx)
         return out
 
     def rule_appeal(self, caller: Caller, appeal: str, data: Mapping[str, Any],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.absence.attachments import LEDGER_FIELD as ATTACHMENTS_FIELD
 from ledger.errors import BadData
 from ledger.events import (
     PII_PATTERNS,
@@ -45,6 +46,10 @@ public_text = SelfScanned(_public_text)
 # number.  It cannot hold personal data (its validator admits only 64 hex digits), so
 # it is exempt from the scan.
 hex64 = SelfScanned(pattern(r"[0-9a-f]{64}", "a lowercase hex SHA-256"))
+# Kinds and keyed digests of appeal attachments: like hex64, exempt from the scan (only
+# three codes and hex digits pass its validator).
+attachment_list = SelfScanned(pattern(
+    ATTACHMENTS_FIELD.pattern, "comma-separated kind:HMAC-SHA-256 items (kind jpeg, png or pdf)"))
 registration = pattern(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}", "a registration number")
 index_list = pattern(r"([0-9]{1,16}(,[0-9]{1,16}){0,199})?", "comma-separated ledger indexes")
 id_list = pattern(r"([A-Za-z0-9][A-Za-z0-9._:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9._:-]{0,127})*)?",
@@ -127,10 +132,13 @@ APPEAL_FILED = EventType(
     "appeal.filed", "A candidate appealed a decision (申诉).  The statement is sealed in "
     "the vault; the entry carries its HMAC-SHA-256 under a key derived from the master "
     "key (``statement_hmac``), so no one can confirm a guessed statement from the "
-    "ledger.  Entries written before carry its plain SHA-256 (``statement_sha256``).",
+    "ledger.  Entries written before carry its plain SHA-256 (``statement_sha256``).  "
+    "Attachments (at most 3 JPEG, PNG or PDF files) are sealed likewise; "
+    "``attachments`` lists each one's kind and HMAC-SHA-256 (``png:<hex>,...``), never "
+    "a file name or content.",
     {"appeal": identifier, "decision": identifier, "subject": pseudonym,
      "ground": one_of("technical", "notification", "personal", "other")},
-    {"statement_hmac": hex64, "statement_sha256": hex64},
+    {"statement_hmac": hex64, "statement_sha256": hex64, "attachments": attachment_list},
     exactly_one=(("statement_hmac", "statement_sha256"),),
 )
 APPEAL_RULED = EventType(

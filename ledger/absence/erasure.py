@@ -55,6 +55,9 @@ class Erasure(UseCase):
             conn.execute(update(P.vault_documents)
                          .where(P.vault_documents.c.subject == subject)
                          .values(ciphertext=None))
+            conn.execute(update(P.appeal_attachments)
+                         .where(P.appeal_attachments.c.subject == subject)
+                         .values(ciphertext=None))
             return [NewEntry("subject.erased", caller.actor,
                              {"subject": subject, "reason": reason})]
 

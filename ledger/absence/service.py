@@ -11,7 +11,7 @@ projected in one transaction.  Time is always the ``now`` parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, select
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.alerts import Alerts
 from ledger.absence.appeals import MAX_STATEMENT_CHARS, STATEMENT_MAC_INFO, Appeals
+from ledger.absence.attachments import Attachment
 from ledger.absence.campaigns import Campaigns, adopt_policy
 from ledger.absence.candidates import PURPOSE_FIELDS, UNDER_REVIEW_PURPOSES, Candidates
 from ledger.absence.context import SYSTEM, Caller, Context, new_id
@@ -255,10 +256,19 @@ class AbsenceService:
 
     # -- appeals -------------------------------------------------------------
 
-    def file_appeal(self, campaign: str, data: Mapping[str, Any], now: datetime
-                    ) -> dict[str, Any]:
+    def file_appeal(self, campaign: str, data: Mapping[str, Any], now: datetime, *,
+                    attachments: Sequence[bytes] = ()) -> dict[str, Any]:
         """``Appeals.file_appeal`` (its docstring says what is raised)."""
-        return self._appeals.file_appeal(campaign, data, now)
+        return self._appeals.file_appeal(campaign, data, now, attachments=attachments)
+
+    def attachment_hmac(self, content: bytes) -> str:
+        """``Appeals.attachment_hmac``."""
+        return self._appeals.attachment_hmac(content)
+
+    def appeal_attachment(self, caller: Caller, appeal: str, position: int, now: datetime
+                          ) -> Attachment:
+        """``Appeals.attachment`` (its docstring says what is raised)."""
+        return self._appeals.attachment(caller, appeal, position, now)
 
     def statement_hmac(self, statement: str) -> str:
         """``Appeals.statement_hmac`` (its docstring says what is raised)."""

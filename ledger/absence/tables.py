@@ -277,6 +277,22 @@ vault_documents = Table(
     Column("subject", String(32), nullable=False),
     Column("ciphertext", LargeBinary),  # NULL once the subject is erased
 )
+#: Appeal attachments, sealed like the statement (``ledger.absence.appeals``): kind, size
+#: and the keyed digest ``appeal.filed`` lists; no file name.  Operational, like
+#: vault_documents: the bytes are not in the ledger, so a rebuild keeps this table.
+appeal_attachments = Table(
+    "appeal_attachments", OPERATIONAL,
+    Column("attachment", String(160), primary_key=True),  # <appeal>.<position>
+    Column("appeal", String(128), nullable=False),
+    Column("subject", String(32), nullable=False),
+    Column("position", Integer, nullable=False),  # 1-based, as listed in the entry
+    Column("kind", String(8), nullable=False),  # jpeg / png / pdf
+    Column("size", Integer, nullable=False),  # bytes of the plaintext
+    Column("hmac", String(64), nullable=False),
+    Column("ciphertext", LargeBinary),  # NULL once the subject is erased
+    Index("ix_appeal_attachments_appeal", "appeal"),
+    Index("ix_appeal_attachments_subject", "subject"),
+)
 webhook_deliveries = Table(
     # Idempotency by webhook-id: the receipt of each delivery as first answered,
     # including events it repeated from earlier deliveries (which add no entry).

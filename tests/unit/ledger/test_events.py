@@ -86,7 +86,8 @@ VALID: dict[str, dict[str, Any]] = {
     "decision.reviewed": {"decision": "d_w_1", "ruling": "makeup_granted",
                           "makeup_window": "w_2", "alert": "c2026:platform_outage:x"},
     "appeal.filed": {"appeal": "a_1", "decision": "d_w_1", "subject": SUB,
-                     "ground": "notification", "statement_hmac": H},
+                     "ground": "notification", "statement_hmac": H,
+                     "attachments": f"png:{H},pdf:{'13800138000' + '0' * 53}"},
     "appeal.ruled": {"appeal": "a_1", "ruling": "overturned", "makeup_window": "w_3"},
     "notification.queued": {"notification": "n_1", "subject": SUB, "channel": "sms",
                             "template": "decision", "due_by": "2026-11-25T11:00:00.000Z",
@@ -185,6 +186,19 @@ def test_appeal_filed_carries_the_keyed_digest_or_the_old_plain_one() -> None:
         with pytest.raises(BadData, match="exactly one") as info:
             et.check_body(body)
         assert info.value.field == "body.statement_hmac"
+
+
+def test_appeal_filed_lists_attachments_by_kind_and_digest_only() -> None:
+    """At most three ``kind:hmac`` items; a file name, a fourth file or another kind is
+    refused (a digest that happens to hold 11 digits is not taken for a phone number)."""
+    et = lookup("appeal.filed")
+    base = VALID["appeal.filed"]
+    et.check_body({**base, "attachments": ",".join([f"jpeg:{H}"] * 3)})
+    for bad in (",".join([f"png:{H}"] * 4), f"gif:{H}", f"png:{H}:scan.png",
+                "张三的诊断书.pdf", f"png:{H},"):
+        with pytest.raises(BadData) as info:
+            et.check_body({**base, "attachments": bad})
+        assert info.value.field == "body.attachments"
 
 
 @pytest.mark.parametrize("name", TYPES)
