@@ -267,7 +267,8 @@ def test_every_input_has_a_label(site: Campaign) -> None:
         for tag, attrs in p.controls:
             assert attrs.get("id") in p.labels, (tag, attrs)
             seen += 1
-    assert seen == 3 + 3 + 3 + 3  # campaign, registration, factor; ground, statement, factor
+    # campaign, registration, factor; ground, statement, attachments, factor
+    assert seen == 3 + 3 + 4 + 4
 
 
 def test_status_page_lists_campaigns_and_preselects(site: Campaign) -> None:

@@ -18,6 +18,8 @@ The clock is read here (``now()``) and passed to the service.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from functools import partial
 from typing import Any, ParamSpec
@@ -26,12 +28,18 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from ledger import jsonread
+from ledger.absence.attachments import MAX_ATTACHMENTS, AttachmentRefused
 from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.service import AbsenceService, Caller, parse_registration
 from ledger.absence.webhooks import WebhookSecret, verify
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.guards import checked_first
-from ledger.app.web.limits import MAX_REQUEST_BYTES, PUBLIC_LOOKUP_BYTES, body_limit
+from ledger.app.web.limits import (
+    APPEAL_JSON_BYTES,
+    MAX_REQUEST_BYTES,
+    PUBLIC_LOOKUP_BYTES,
+    body_limit,
+)
 from ledger.app.web.ratelimit import RateLimiter, client_key
 from ledger.app.web.services import now, service
 from ledger.errors import BadData, NotAllowed, Unauthenticated, Unprocessable
@@ -398,8 +406,36 @@ def candidate_status(campaign: str) -> Response:
 
 
 @bp.post("/campaigns/<campaign>/appeals")
+@body_limit(APPEAL_JSON_BYTES)
 def file_appeal(campaign: str) -> Response:
+    """A candidate's appeal; ``attachments``, if any, is a list of up to 3 files, each
+    as a string of standard base64 (RFC 4648 §4, padded)."""
     public_limited()
     data = body()
     lookup_limited(campaign, data.get("registration"))
-    return ok(service().file_appeal(campaign, data, now()), 201)
+    files = decoded_attachments(data.pop("attachments", []))
+    return ok(service().file_appeal(campaign, data, now(), attachments=files), 201)
+
+
+def decoded_attachments(value: Any) -> list[bytes]:
+    """The bytes of a JSON appeal's ``attachments`` (a list of base64 strings).
+
+    Raises:
+        BadData: not a list of at most ``MAX_ATTACHMENTS`` strings of standard base64
+            (field ``attachments``; the message names the item, 1-based).
+    """
+    if not isinstance(value, list):
+        raise BadData("attachments: expected a list of base64 strings", field="attachments")
+    if len(value) > MAX_ATTACHMENTS:
+        raise AttachmentRefused(MAX_ATTACHMENTS + 1, "too_many",
+                                f"at most {MAX_ATTACHMENTS} files")
+    out = []
+    for position, item in enumerate(value, start=1):
+        try:
+            if not isinstance(item, str):
+                raise ValueError(item)
+            out.append(base64.b64decode(item, validate=True))
+        except (ValueError, binascii.Error):
+            raise BadData(f"attachments[{position}]: not a string of standard base64",
+                          field="attachments") from None
+    return out

@@ -29,13 +29,21 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestTimeout
 
+from ledger.absence.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.errors import BadData
 
 #: Room for a multipart form's boundaries and other fields around an uploaded file (bytes).
 FORM_OVERHEAD_BYTES = 64 * 1024
-#: The largest body any endpoint takes (the candidate import, as a form; bytes).
-MAX_REQUEST_BYTES = MAX_IMPORT_BYTES + FORM_OVERHEAD_BYTES
+#: A candidate's appeal as a form: up to 3 files of 5 MiB and the fields (bytes).
+APPEAL_FORM_BYTES = MAX_ATTACHMENTS * MAX_ATTACHMENT_BYTES + FORM_OVERHEAD_BYTES
+#: A candidate's appeal as JSON: the same files in base64 (4 characters for every 3 bytes,
+#: padded) and the fields (bytes).
+APPEAL_JSON_BYTES = (MAX_ATTACHMENTS * 4 * -(-MAX_ATTACHMENT_BYTES // 3)
+                     + FORM_OVERHEAD_BYTES)
+#: The largest body any endpoint takes (bytes): the candidate import as a form, or an
+#: appeal with its attachments as JSON, whichever is larger.
+MAX_REQUEST_BYTES = max(MAX_IMPORT_BYTES + FORM_OVERHEAD_BYTES, APPEAL_JSON_BYTES)
 #: A view's body limit unless it says otherwise (bytes): forms and small JSON objects.
 DEFAULT_BODY_BYTES = 64 * 1024
 #: A public lookup: a registration number and a factor (bytes, with room for escapes).

@@ -211,14 +211,38 @@ SCHEMAS: dict[str, Schema] = {
                                             "before statement_hmac; null since"},
         "filed_at": TIME, "ruling": NSTR, "ruled_at": NTIME, "ruled_by": NSTR,
         "ruling_reason": NSTR, "makeup_window": NSTR, "ledger_index": INT}),
-    "AppealDetail": {"allOf": [ref("Appeal"), obj({}, {"statement": {
+    "AppealDetail": {"allOf": [ref("Appeal"), obj({"attachments": array(ref("AppealAttachment"))},
+                                                  {"statement": {
         "type": "string",
         "description": "The candidate's statement; absent once their data is erased."}})]},
+    "AppealAttachment": obj({
+        "position": {"type": "integer", "minimum": 1, "maximum": 3},
+        "kind": {"enum": ["jpeg", "png", "pdf"]},
+        "media_type": {"enum": ["image/jpeg", "image/png", "application/pdf"]},
+        "size": INT,
+        "erased": {"type": "boolean", "description": "the candidate's data was erased: the "
+                                                     "sealed bytes are gone"},
+        "verified": {"type": "boolean",
+                     "description": "the sealed bytes open and their HMAC-SHA-256 is the one "
+                                    "the appeal.filed entry lists"}}),
     "AppealFile": obj(
         {"registration": REGISTRATION, "factor": FACTOR,
          "ground": {"enum": ["technical", "notification", "personal", "other"]},
-         "statement": {"type": "string", "minLength": 1, "maxLength": 2000}}, closed=True),
-    "AppealFiled": obj({"appeal": STR, "status": STR, "ledger_index": INT}),
+         "statement": {"type": "string", "minLength": 1, "maxLength": 2000}},
+        {"attachments": array(
+            {"type": "string", "contentEncoding": "base64",
+             "contentMediaType": "image/jpeg, image/png or application/pdf"},
+            maxItems=3,
+            description="Up to 3 files, each the standard base64 (RFC 4648 §4, padded) of "
+                        "1 byte to 5 MiB of a JPEG, PNG or PDF, recognised by its first "
+                        "bytes (not by any name or declared type). Sealed like the "
+                        "statement; the ledger lists each one's kind and keyed digest. "
+                        "A refused file is a 400 (413 if too large) naming attachments "
+                        "and the file's position, e.g. attachments[2].")},
+        closed=True),
+    "AppealFiled": obj({"appeal": STR, "status": STR, "ledger_index": INT,
+                        "attachments": {"type": "integer", "minimum": 0, "maximum": 3,
+                                        "description": "how many files were attached"}}),
     "RulingRequest": obj(
         {"ruling": {"enum": ["upheld", "overturned"]}},
         {"opens_at": IN_TIME, "closes_at": IN_TIME, "reason": {"type": "string", "maxLength": 200,
@@ -535,7 +559,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
                       ok=J(array(ref("Appeal"))), errors=(400, 404)),
             "post": op("A candidate appeals their own decision (rate-limited).", roles=None,
                        tag="candidates", params=[CAMPAIGN], body=ref("AppealFile"),
-                       ok=J("AppealFiled", 201), errors=(400, 403, 404, 409, 429))},
+                       ok=J("AppealFiled", 201), errors=(400, 403, 404, 409, 413, 429))},
         "/api/v1/appeals/{appeal}": {"get": op(
             "An appeal with its statement (the access is recorded).", roles=("reviewer",),
             params=[path("appeal", "Appeal id.")], ok=J("AppealDetail"), errors=(404,))},

@@ -28,15 +28,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, render_template, request
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
+from ledger.absence.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    AttachmentRefused,
+    AttachmentTooLarge,
+    check_attachments,
+)
 from ledger.absence.queries.selfservice import open_appeal_of
 from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, public_limited
 from ledger.app.web.candidate_words import read
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.guards import checked_first
-from ledger.app.web.limits import PUBLIC_FORM_BYTES, body_limit
+from ledger.app.web.limits import APPEAL_FORM_BYTES, PUBLIC_FORM_BYTES, body_limit
 from ledger.app.web.services import now, service
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, NotAllowed, NotFound
@@ -192,7 +199,8 @@ def appeal_period(policy_digest: str) -> int | None:
         return None
 
 
-def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
+def result_page(campaign: str, found: dict[str, Any], lg: Lang, *, error: str = "",
+                typed: dict[str, str] | None = None) -> Response:
     svc = service()
     info = svc.campaign(campaign)
     tz = ZoneInfo(info["timezone"])
@@ -221,7 +229,24 @@ def result_page(campaign: str, found: dict[str, Any], lg: Lang) -> Response:
     appeal = appeal_state(latest, tz)
     return page("status_result.html", lg=lg, campaign=info, registration=found["registration"],
                 windows=windows, appeal=appeal, log=svc.log, grounds=GROUNDS, tz=info["timezone"],
-                factor_chars=svc.cfg.factor_chars)
+                factor_chars=svc.cfg.factor_chars, error=error, typed=typed or {},
+                max_files=MAX_ATTACHMENTS)
+
+
+def appeal_again(exc: AttachmentRefused, campaign: str, data: dict[str, str], error: str
+                 ) -> Response:
+    """The result page again with its appeal form, the refusal of a file and what the
+    candidate typed (ground, statement); files must be chosen again (a browser never
+    refills a file input).  413 for a file too large, else 400.  A registration and
+    factor that do not match get the status form's refusal instead."""
+    try:
+        found = service().status(campaign, data["registration"], data["factor"])
+    except (NotAllowed, BadData) as other:
+        return refusal(other, campaign, data["registration"])
+    status = 413 if isinstance(exc, AttachmentTooLarge) else 400
+    resp = result_page(campaign, found, lang(), error=error, typed=data)
+    resp.status_code = status
+    return resp
 
 
 def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] | None:
@@ -242,7 +267,42 @@ def appeal_state(latest: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] 
             "open": open_appeal is not None}
 
 
+def uploaded() -> list[tuple[str, bytes]]:
+    """The files of the appeal form's ``attachments`` input: (name as sent, bytes), in
+    order; the empty part a browser sends when no file was chosen is skipped.  Reads at
+    most one byte past the size limit of each (enough to refuse it), and none past the
+    number allowed."""
+    parts = [f for f in request.files.getlist("attachments") if f.filename]
+    out = []
+    for f in parts[:MAX_ATTACHMENTS + 1]:
+        out.append((f.filename or "", f.stream.read(MAX_ATTACHMENT_BYTES + 1)))
+    return out
+
+
+def attachment_error(lg: Lang, exc: AttachmentRefused, names: list[str]) -> str:
+    """The refusal of one attachment in the page's words: the field, the file (its name
+    as the candidate's browser sent it, shown only to them) and why."""
+    name = names[exc.position - 1] if exc.position <= len(names) else ""
+    return lg.t("attach_error", field=lg.t("attach_label"), position=exc.position,
+                name=name or "—", why=lg.t("attach_" + exc.reason))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc: RequestEntityTooLarge) -> Response:
+    """A body over the view's limit (the appeal's files together, or any form): the
+    status form saying what the limit is, 413.  Nothing of the body is read, so neither
+    is its language field: the page is Chinese (``?lang=en`` English) and the message
+    says it in both languages."""
+    lg = Lang("en" if request.args.get("lang") == "en" else "zh", TEXT)
+    zh, en = TEXT["attach_body_too_large"]
+    return page("status.html", 413, lg=lg, campaigns=campaign_choices(),
+                chosen=request.args.get("campaign", ""), registration="",
+                error=f"{zh} / {en}" if lg.code == "zh" else en,
+                factor_chars=service().cfg.factor_chars)
+
+
 @bp.post("/appeal")
+@body_limit(APPEAL_FORM_BYTES)
 @guarded
 def appeal() -> Response:
     lg = lang()
@@ -250,13 +310,20 @@ def appeal() -> Response:
     data = {"registration": registration, "factor": field("factor"),
             "ground": request.form.get("ground", ""),
             "statement": request.form.get("statement", "").strip()}
+    files = uploaded()
+    names = [name for name, _ in files]
     try:
-        filed = service().file_appeal(campaign, data, now())
+        check_attachments([content for _, content in files])
+        filed = service().file_appeal(campaign, data, now(),
+                                      attachments=[content for _, content in files])
+    except AttachmentRefused as exc:
+        return appeal_again(exc, campaign, data, attachment_error(lg, exc, names))
     except (NotAllowed, BadData, Conflict) as exc:
         return refusal(exc, campaign, registration)
     info = service().campaign(campaign)
     answer_by = written(now() + timedelta(days=APPEAL_ANSWER_DAYS), info["timezone"], lg.code,
                         zone=True)
     return page("status_result.html", lg=lg, filed=filed, campaign=info, answer_by=answer_by,
+                attached=len(files),
                 registration=registration, windows=None, appeal=None, log=service().log,
                 grounds=GROUNDS, tz="")
