@@ -9,6 +9,12 @@ limits (per client address and per registration number), and the same answer for
 wrong factor as for an unknown registration.  A malformed registration number or factor
 (the factor is digits and a final digit or X) is a 400 saying what to type.
 
+An appeal may carry up to 3 files (multipart, ``attachments``; the route's body limit
+is ``APPEAL_FORM_BYTES``): a refused file re-renders the result page with the appeal
+form, the error naming the field and the file (the name the browser sent, shown only
+back to the candidate, never stored), and the ground and statement kept; a body over
+the limit is a 413 status form.
+
 The pages show no name and no personal data: only the registration number the
 candidate typed, their windows and the decisions with their explanations.
 
