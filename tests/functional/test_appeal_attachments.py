@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.attachments import MAX_ATTACHMENT_BYTES
 from ledger.absence.context import Caller
+from ledger.app.web.limits import APPEAL_JSON_BYTES
 from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import make_env, problem
 from tests.functional.test_console_hr import reviewer_client
@@ -246,6 +247,16 @@ def test_the_json_api_takes_base64_attachments(site: Campaign) -> None:
     assert shown["attachments"] == [{"position": 1, "kind": "pdf",
                                      "media_type": "application/pdf", "size": len(PDF),
                                      "erased": False, "verified": True}]
+    # Three files of the full 5 MiB fit the route's body limit as base64 too.
+    full = b64(PNG + b"\x00" * (MAX_ATTACHMENT_BYTES - len(PNG)))
+    resp = env.client.post(url, json={"registration": site.reg(7), "factor": site.factor(7),
+                                      "ground": "other", "statement": "三个文件。",
+                                      "attachments": [full] * 3})
+    assert resp.status_code == 201, resp.json
+    # ... and a body larger than that limit is a 413 problem naming the body.
+    resp = env.client.post(url, data=b"{" + b" " * (APPEAL_JSON_BYTES + 1) + b"}",
+                           content_type="application/json")
+    problem(resp, 413, "body")
 
 
 def test_erasure_makes_the_attachments_unreadable(tmp_path: Path, db_url: str) -> None:
