@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.attachments import MAX_ATTACHMENT_BYTES
 from ledger.absence.context import Caller
+from ledger.absence.rebuild import check_rebuild, rebuild
 from ledger.app.web.limits import APPEAL_JSON_BYTES
 from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import make_env, problem
@@ -82,6 +83,12 @@ def error_of(resp: TestResponse) -> str:
     return html.unescape(m.group(1))
 
 
+def attachment_table(resp: TestResponse) -> str:
+    """The reviewer page's table of attachments."""
+    shown = text_of(resp)
+    return shown[shown.index('<table id="attachments"'):shown.index("</table>")]
+
+
 def stored_attachments(site: Campaign) -> int:
     with site.env.store.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(P.appeal_attachments))
@@ -115,7 +122,7 @@ def test_a_candidate_attaches_files_and_a_reviewer_opens_them(site: Campaign) ->
     page = rev.get(f"/console/appeals/{appeal}")
     assert page.status_code == 200
     shown = text_of(page)
-    table = shown[shown.index('<table id="attachments"'):shown.index("</table>")]
+    table = attachment_table(page)
     assert table.count("通过校验") == 2
     assert "PNG 图片" in table
     assert "PDF 文件" in table
@@ -152,6 +159,12 @@ def test_a_candidate_attaches_files_and_a_reviewer_opens_them(site: Campaign) ->
     assert env.app.test_client().get(links[0]).status_code in (302, 303, 401, 403)
     assert len(env.ledger_entries()) == size
     assert rev.get(f"/console/appeals/{appeal}/attachments/3").status_code == 404
+    # Replaying the ledger gives the same projections and keeps the sealed files (they
+    # are not in the ledger, so a rebuild must not drop them).
+    assert check_rebuild(env.store, env.service.log).equal
+    rebuild(env.store, env.service.log, env.now[0])
+    assert stored_attachments(site) == 2
+    assert attachment_table(rev.get(f"/console/appeals/{appeal}")).count("通过校验") == 2
 
 
 @pytest.mark.parametrize(("files", "status", "position", "name", "why"), [
