@@ -1,6 +1,8 @@
 """A candidate attaches a PNG to their appeal in a real browser (headless Chromium, a
 phone-sized window): the file input, the confirmation naming the attachment, and the
-record of it in the ledger.  Screenshots go to ``test-artifacts/``."""
+record of it in the ledger; then a reviewer (password and TOTP) opens the appeal page,
+sees the attachment verified, and opens the image (shown inline under its sandboxing
+CSP), the read recorded.  Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import make_env
+from tests.functional.test_console_hr import accounts
+from tests.functional.test_console_signin import PASSWORD, enrol
 from tests.functional.test_notice_browser import (
     BrowserPages,
     axe_violations,
@@ -92,3 +97,35 @@ def test_a_candidate_uploads_a_png_with_the_appeal(journey: Journey) -> None:
     png = png_1x1()
     assert entry["body"]["attachments"] == f"png:{c.env.service.attachment_hmac(png)}"
     assert "网络中断截图" not in str(entry)
+
+
+def test_a_reviewer_sees_the_attachment_verified_and_opens_it(journey: Journey) -> None:
+    driver, env = journey.driver, journey.campaign.env
+    (entry,) = [e for e in env.ledger_entries() if e["type"] == "appeal.filed"]
+    appeal = entry["body"]["appeal"]
+    accounts(env).create_user("rev.attach", PASSWORD, "reviewer", env.now[0])
+    secret = enrol(env, env.app.test_client(), "rev.attach")
+    env.clock(seconds=31)  # the enrolment used this 30-second step
+    journey.open("/console/sign-in")
+    driver.find_element(By.ID, "login").send_keys("rev.attach")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(driver, "the TOTP page", lambda d: d.find_elements(By.ID, "code"))
+    driver.find_element(By.ID, "code").send_keys(pyotp.TOTP(secret).at(env.now[0]))
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(driver, "the console home", lambda d: d.find_elements(By.ID, "role"))
+    journey.open(f"/console/appeals/{appeal}")
+    table = wait_for(driver, "the attachments", lambda d: d.find_elements(By.ID, "attachments"))
+    assert "PNG 图片" in table[0].text
+    assert driver.find_element(By.CSS_SELECTOR, "#attachments td.check").text == "通过校验"
+    driver.set_script_timeout(20)
+    assert axe_violations(driver) == []
+    journey.shot("reviewer-appeal")
+    before = len(env.ledger_entries())
+    driver.find_element(By.CSS_SELECTOR, "#attachments a").click()
+    image = wait_for(driver, "the image", lambda d: d.find_elements(By.TAG_NAME, "img"))
+    assert driver.execute_script("return arguments[0].naturalWidth;", image[0]) == 1
+    after = env.ledger_entries()
+    assert len(after) == before + 1
+    assert after[-1]["type"] == "pii.viewed"
+    assert after[-1]["body"]["fields"] == "attachment"
