@@ -294,3 +294,16 @@ def test_erasure_makes_the_attachments_unreadable(tmp_path: Path, db_url: str) -
         assert gone.status_code == 404
         assert PNG not in gone.data
         assert len(env.ledger_entries()) == size  # nothing was read, nothing recorded
+
+
+def test_a_hostile_file_name_is_shown_escaped_and_never_stored(site: Campaign) -> None:
+    client = site.env.app.test_client()
+    name = "<script>alert(1)</script>\u202e\x00gpj.jpg"
+    resp = post(client, appeal_form(site, client, 5), [(b"\x00\x01 not an image", name,
+                                                         "image/jpeg")])
+    assert resp.status_code == 400
+    assert "<script>" not in text_of(resp)
+    assert "&lt;script&gt;" in text_of(resp)
+    ok = post(client, appeal_form(site, client, 5), [(PNG, name, "text/html")])
+    assert ok.status_code == 200, text_of(ok)[-800:]
+    assert "script" not in str(site.env.ledger_entries())
