@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ledger.absence.queries import activity as A  # noqa: N812
 from ledger.absence.rebuild import check_rebuild
 from ledger.errors import BadData, Conflict, NotFound
 from tests.unit.ledger.absence._domain import (
@@ -212,3 +213,10 @@ def test_a_mass_make_up_beyond_the_free_seats_writes_nothing(domain: Domain) -> 
             "action": "mass_makeup", "use_backup_slots": True}, now)
     assert err.value.field == "use_backup_slots"
     assert domain.size() == size
+
+
+def test_a_reservation_is_on_the_campaign_activity(domain: Domain) -> None:
+    reserve(domain, "b1", 3)
+    page = A.campaign_activity(domain.service.engine, CAMPAIGN)
+    (row,) = [e for e in page.items if e.kind == "slot.reserved"]
+    assert row.actor == HR.actor
