@@ -183,3 +183,4 @@ def test_an_appeal_overturn_and_an_alternate_slot_take_seats(built: Built) -> No
     (slot,) = env.service.backup_slots(CAMPAIGN)
     assert (slot["used"], slot["capacity"]) == (2, 5)
     assert "<td>2/5</td>" in text(hr.get(SCHEDULE))
+

@@ -22,7 +22,7 @@ _PROBLEMS = (("is full", "full"), ("ended at", "ended"), ("no backup slot", "unk
              ("names the make-up", "typed_id"), ("backup slot opens in the future",
                                                  "opens_future"),
              ("the window is in", "already_in"), ("free seats,", "too_few"),
-             ("capacity:", "capacity"))
+             ("is a backup slot of", "backup_id"), ("capacity:", "capacity"))
 #: The label of each field a backup-slot refusal names (a console words key).
 _LABELS = {"backup_slot": "slots_use", "use_backup_slots": "slots_use",
            "slot": "slots_f_slot_label", "opens_at": "setup_f_opens_at",
