@@ -33,7 +33,7 @@ def backup_slot_reserve(campaign: str) -> Response:
         raise BadData("opens_at: required", field="opens_at")
     if not closes:
         raise BadData("closes_at: required", field="closes_at")
-    if not capacity.isdigit():
+    if not (capacity.isascii() and capacity.isdigit()):  # int() refuses "²", isdigit not
         raise BadData("capacity: a whole number of seats", field="capacity")
     data: dict[str, Any] = {"opens_at": _local_time(opens, tz, "opens_at"),
                             "closes_at": _local_time(closes, tz, "closes_at"),
