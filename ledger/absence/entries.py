@@ -110,6 +110,11 @@ SLOT_RESERVED = EventType(
     {"campaign": identifier, "slot": identifier, "opens_at": timestamp,
      "closes_at": timestamp, "capacity": count},
 )
+SLOT_WITHDRAWN = EventType(
+    "slot.withdrawn", "HR withdrew a backup time slot no window was scheduled into (its id "
+    "may be reserved again).",
+    {"campaign": identifier, "slot": identifier},
+)
 PLATFORM_QUARANTINED = EventType(
     "platform.quarantined",
     "A platform event that cannot count (unknown window, outside it, already decided): "
@@ -230,5 +235,5 @@ TYPES: tuple[EventType, ...] = (
     DECISION_REVIEWED, APPEAL_FILED, APPEAL_RULED, NOTIFICATION_QUEUED, NOTIFICATION_SENT,
     NOTIFICATION_FAILED, NOTIFICATION_DELIVERED, ALERT_RAISED, ALERT_RESOLVED,
     PERSONAL_DATA_VIEWED, REBOOK_LAPSED, AUDIT_PERFORMED, TOKEN_CREATED, TOKEN_REVOKED,
-    NOTICE_PUBLISHED, REPORT_GENERATED, SLOT_RESERVED,
+    NOTICE_PUBLISHED, REPORT_GENERATED, SLOT_RESERVED, SLOT_WITHDRAWN,
 )

@@ -219,6 +219,13 @@ def _slot_reserved(conn: Connection, run: Sequence[Appended]) -> None:
          "idx": a.index} for a in run])
 
 
+@_on("slot.withdrawn")
+def _slot_withdrawn(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(backup_slots.delete().where(
+        backup_slots.c.campaign == _b("campaign"), backup_slots.c.slot == _b("slot")),
+        [{"b_campaign": a.body["campaign"], "b_slot": a.body["slot"]} for a in run])
+
+
 @_on("platform.event")
 def _platform(conn: Connection, run: Sequence[Appended]) -> None:
     insert_rows(conn, platform_events, [

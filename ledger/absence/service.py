@@ -205,6 +205,11 @@ class AbsenceService:
         """``BackupSlots.reserve_backup_slot`` (its docstring says what is raised)."""
         return self._slots.reserve_backup_slot(caller, campaign, data, now)
 
+    def withdraw_backup_slot(self, caller: Caller, campaign: str, slot: str,
+                             now: datetime) -> dict[str, Any]:
+        """``BackupSlots.withdraw_backup_slot`` (its docstring says what is raised)."""
+        return self._slots.withdraw_backup_slot(caller, campaign, slot, now)
+
     def backup_slots(self, campaign: str, *, usable_at: datetime | None = None
                      ) -> list[dict[str, Any]]:
         """``BackupSlots.backup_slots`` (its docstring says what is raised)."""

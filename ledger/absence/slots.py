@@ -202,6 +202,29 @@ class BackupSlots(CampaignUseCase):
         self._run_planned(now, plan)
         return self.backup_slot(campaign, slot)
 
+    def withdraw_backup_slot(self, caller: Caller, campaign: str, slot: str,
+                             now: datetime) -> dict[str, Any]:
+        """Withdraw a backup slot no window was scheduled into.
+
+        Raises:
+            NotFound: no such backup slot (named ``slot``).
+            Conflict: windows are scheduled into it (they keep their seats; ``slot``).
+        """
+        def plan(conn: Connection) -> Planned[int]:
+            if not is_backup_slot(conn, campaign, slot):
+                raise NotFound(f"slot: no backup slot {slot!r} in campaign {campaign}",
+                               field="slot")
+            used = seats_used(conn, campaign, [slot]).get(slot, 0)
+            if used:
+                raise Conflict(f"slot: {used} windows are scheduled in backup slot {slot}; "
+                               "a used backup slot stays", field="slot")
+            return Planned([NewEntry("slot.withdrawn", caller.actor,
+                                     {"campaign": campaign, "slot": slot})], 0)
+
+        done = self._run_planned(now, plan)
+        return {"campaign": campaign, "slot": slot, "withdrawn": True,
+                "ledger_index": done.receipts[0].index}
+
     def backup_slot(self, campaign: str, slot: str) -> dict[str, Any]:
         """One backup slot with its seats used and free.
 

@@ -157,3 +157,19 @@ def test_rebooking_and_alternate_slot_take_seats(env: Env) -> None:
     result = check_rebuild(env.store, LOG)
     assert result.equal, result.differences
     assert result.tables["p_backup_slots"] == 1
+
+
+def test_withdraw_an_unused_backup_slot(env: Env) -> None:
+    flow = Flow(env, 2)
+    env.post(SLOTS, "hr", slot_body("b1", 1))
+    env.post(SLOTS, "hr", slot_body("b2", 1))
+    call = Checked(env)
+    got = call("POST", SLOTS + "/b2/withdrawal", "hr", expect=200)
+    assert (got["slot"], got["withdrawn"]) == ("b2", True)
+    assert [s["slot"] for s in J(env.get(SLOTS, "hr"))] == ["b1"]
+    call("POST", SLOTS + "/b2/withdrawal", "hr", expect=404)
+    problem(env.post(SLOTS + "/b1/withdrawal", "reviewer"), 403, "Authorization")
+    (da,) = pending(flow, 1)
+    call("POST", f"/api/v1/decisions/{da}/review", "reviewer", expect=200,
+         json={"ruling": "makeup_granted", "backup_slot": "b1"})
+    assert call("POST", SLOTS + "/b1/withdrawal", "hr", expect=409)["field"] == "slot"

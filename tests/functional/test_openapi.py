@@ -247,6 +247,10 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
         call("POST", f"/api/v1/decisions/{pending[2]}/review", "reviewer", expect=200, json={
             "ruling": "makeup_granted", "backup_slot": "b1"})
         call("GET", "/api/v1/campaigns/c2026/backup-slots?usable=1", "auditor", expect=200)
+        call("POST", "/api/v1/campaigns/c2026/backup-slots", "hr", expect=201, json={
+            "slot": "b2", "opens_at": local(300), "closes_at": local(360), "capacity": 1})
+        call("POST", "/api/v1/campaigns/c2026/backup-slots/b2/withdrawal", "hr", expect=200)
+        call("POST", "/api/v1/campaigns/c2026/backup-slots/b1/withdrawal", "hr", expect=409)
         call("GET", "/api/v1/quarantine", "auditor", expect=200)
         call("GET", "/api/v1/campaigns/c2026/quarantine", "hr", expect=200)
         channel = FileChannel(env.data / "outbox.jsonl")

@@ -297,6 +297,13 @@ def reserve_backup_slot(campaign: str) -> Response:
     return ok(service().reserve_backup_slot(caller(), campaign, body(), now()), 201)
 
 
+@bp.post("/campaigns/<campaign>/backup-slots/<slot>/withdrawal")
+@roles("hr")
+def withdraw_backup_slot(campaign: str, slot: str) -> Response:
+    """Withdraw a backup slot no window was scheduled into."""
+    return ok(service().withdraw_backup_slot(caller(), campaign, slot, now()))
+
+
 @bp.get("/campaigns/<campaign>/backup-slots")
 @roles("hr", "reviewer", "auditor")
 def backup_slots(campaign: str) -> Response:

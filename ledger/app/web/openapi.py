@@ -523,6 +523,11 @@ def _paths() -> dict[str, dict[str, Schema]]:
                       params=[CAMPAIGN, param("usable", "query", {"enum": ["0", "1"]},
                                               "1: only those not ended with a free seat.")],
                       ok=J(array(ref("BackupSlot"))), errors=(400, 404))},
+        "/api/v1/campaigns/{campaign}/backup-slots/{slot}/withdrawal": {"post": op(
+            "Withdraw a backup slot no window was scheduled into.", roles=("hr",),
+            params=[CAMPAIGN, path("slot", "Backup slot id.")],
+            ok=J(obj({"campaign": STR, "slot": STR, "withdrawn": BOOL,
+                      "ledger_index": INT})), errors=(404, 409))},
         "/api/v1/campaigns/{campaign}/quarantine": {"get": op(
             "Quarantined platform events of a campaign.", roles=READ,
             params=[CAMPAIGN, LIMIT], ok=J(array(ref("Quarantined"))), errors=(400, 404))},

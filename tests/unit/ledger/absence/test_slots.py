@@ -220,3 +220,27 @@ def test_a_reservation_is_on_the_campaign_activity(domain: Domain) -> None:
     page = A.campaign_activity(domain.service.engine, CAMPAIGN)
     (row,) = [e for e in page.items if e.kind == "slot.reserved"]
     assert row.actor == HR.actor
+
+
+def test_an_unused_slot_may_be_withdrawn_a_used_one_stays(domain: Domain) -> None:
+    reserve(domain, "b1", 2)
+    reserve(domain, "b2", 2, hours=2)
+    out = domain.service.withdraw_backup_slot(HR, CAMPAIGN, "b2", T0)
+    (entry,) = domain.entries("slot.withdrawn")
+    assert entry["body"] == {"campaign": CAMPAIGN, "slot": "b2"}
+    assert out["ledger_index"] == domain.size() - 1
+    assert [s["slot"] for s in domain.service.backup_slots(CAMPAIGN)] == ["b1"]
+    reserve(domain, "b2", 5, hours=3)  # the id is free again
+    domain.service.grant_accommodation(HR, domain.windows[0], {
+        "kind": "alternate_slot", "backup_slot": "b1", "reason": "poor_signal"}, T0)
+    size = domain.size()
+    with pytest.raises(Conflict) as used:
+        domain.service.withdraw_backup_slot(HR, CAMPAIGN, "b1", T0)
+    assert used.value.field == "slot"
+    with pytest.raises(NotFound) as unknown:
+        domain.service.withdraw_backup_slot(HR, CAMPAIGN, "b9", T0)
+    assert unknown.value.field == "slot"
+    assert domain.size() == size
+    result = check_rebuild(domain.service.store, domain.service.log)
+    assert result.equal, result.differences
+    assert result.tables["p_backup_slots"] == 2
