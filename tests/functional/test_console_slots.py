@@ -99,6 +99,16 @@ def test_the_schedule_page_adds_backup_slots_and_lists_their_seats(built: Built)
     again = submit(hr, SCHEDULE, ACTION, form)
     assert again.status_code == 409
     assert error_of(again) == "备用时间段编号：该编号已被使用，请换一个"
+    # Unused, it may be withdrawn from the table.
+    assert "撤销 b1" in table
+    gone = submit(hr, SCHEDULE, ACTION + "/withdrawal", {"slot": "b1"})
+    assert gone.status_code == 303, why(gone)
+    assert gone.headers["Location"] == SCHEDULE + "?done=slot_withdrawn"
+    after = text(hr.get(gone.headers["Location"]))
+    assert "已撤销备用时间段。" in after
+    assert "尚未设置备用时间段。" in after
+    assert [e["actor"] for e in env.ledger_entries() if e["type"] == "slot.withdrawn"] == [
+        f"hr:{user}"]
 
 
 def test_make_up_forms_offer_backup_slots_and_refuse_a_full_one(built: Built) -> None:
@@ -182,5 +192,9 @@ def test_an_appeal_overturn_and_an_alternate_slot_take_seats(built: Built) -> No
     assert (moved["slot"], moved["accommodation"]) == ("b1", "alternate_slot")
     (slot,) = env.service.backup_slots(CAMPAIGN)
     assert (slot["used"], slot["capacity"]) == (2, 5)
-    assert "<td>2/5</td>" in text(hr.get(SCHEDULE))
+    shown = text(hr.get(SCHEDULE))
+    assert "<td>2/5</td><td>—</td>" in shown  # used: no withdraw button
+    kept = submit(hr, SCHEDULE, ACTION + "/withdrawal", {"slot": "b1"})
+    assert kept.status_code == 409
+    assert error_of(kept) == "备用时间段编号：已有考生安排在该备用时间段，不能撤销"
 

@@ -71,11 +71,12 @@ def test_add_a_backup_slot_and_see_its_seats(slots: Slots) -> None:
     table = d.find_element(By.ID, "backup-slots")
     assert table.is_displayed()
     head = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
-    assert head == ["编号", "开始时间", "结束时间", "已用/容量"]
+    assert head == ["编号", "开始时间", "结束时间", "已用/容量", "操作"]
     cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
              for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert cells == [["bk-afternoon", day.strftime("%Y-%m-%d %H:%M"),
-                      (day + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M"), "0/20"]]
+                      (day + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M"), "0/20",
+                      "撤销 bk-afternoon"]]
     assert axe_violations(d) == []
     d.execute_script("arguments[0].scrollIntoView()", table)  # the table in the picture
     slots.shot("added")

@@ -69,7 +69,7 @@ BAR_FILL = "#1a5fb4"
 PREVIEW_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'none'; sandbox"
 
 DONE = {"reviewed", "makeup", "mass", "accommodation", "ruled", "imported", "published",
-        "started", "created", "scheduled", "slot"}
+        "started", "created", "scheduled", "slot", "slot_withdrawn"}
 
 
 def lang() -> Lang:

@@ -44,4 +44,15 @@ def backup_slot_reserve(campaign: str) -> Response:
     return _redirect(f"/console/campaigns/{campaign}/schedule", done="slot")
 
 
-__all__ = ["FIELDS", "backup_slot_reserve"]
+@_form_post("/campaigns/<campaign>/backup-slots/withdrawal", schedule_page, "hr")
+def backup_slot_withdraw(campaign: str) -> Response:
+    """Withdraw a backup slot no window was scheduled into (the table's button)."""
+    _campaign(campaign)
+    slot = _f("slot", 200)
+    if not slot:
+        raise BadData("slot: no backup slot named", field="slot")
+    service().withdraw_backup_slot(actor(), campaign, slot, now())
+    return _redirect(f"/console/campaigns/{campaign}/schedule", done="slot_withdrawn")
+
+
+__all__ = ["FIELDS", "backup_slot_reserve", "backup_slot_withdraw"]

@@ -16,7 +16,8 @@ from ledger.timetext import written_short
 PROBLEMS: dict[str, tuple[str, str]] = words("console_hr.slots_problems")
 # Fragments of the domain's messages (ledger.absence.slots, windows), each to a words key;
 # the first that matches is said.
-_PROBLEMS = (("is full", "full"), ("ended at", "ended"), ("no backup slot", "unknown"),
+_PROBLEMS = (("a used backup slot stays", "used"), ("no backup slot named", "unknown"),
+             ("is full", "full"), ("ended at", "ended"), ("no backup slot", "unknown"),
              ("not both", "both"), ("alternate slot takes", "alternate_only"),
              ("already has a backup slot", "taken_id"), ("are scheduled in slot", "taken_id"),
              ("names the make-up", "typed_id"), ("backup slot opens in the future",
