@@ -551,6 +551,8 @@ def forms_of(h: Hostile) -> list[Form]:
              ("ruling", "opens_at", "closes_at", "reason", "backup_slot")),
         Form("hr", f"/console/campaigns/{c}/schedule", f"/console/campaigns/{c}/backup-slots",
              ("bs_opens", "bs_closes", "bs_capacity", "bs_slot")),
+        Form("hr", f"/console/campaigns/{c}/schedule",
+             f"/console/campaigns/{c}/backup-slots/withdrawal", ("slot",)),
         Form(None, "/status", "/status", ("campaign", "registration", "factor")),
         Form(None, "/status", "/appeal",
              ("campaign", "registration", "factor", "ground", "statement")),
@@ -558,7 +560,8 @@ def forms_of(h: Hostile) -> list[Form]:
 
 
 FORM_IDS = ["sign-in", "accommodation", "import", "notice", "contact", "review",
-            "mass-makeup", "appeal-ruling", "backup-slot", "status", "appeal"]
+            "mass-makeup", "appeal-ruling", "backup-slot", "backup-slot-withdrawal", "status",
+            "appeal"]
 
 
 def real_values(h: Hostile) -> dict[str, list[str]]:
