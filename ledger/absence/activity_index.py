@@ -43,7 +43,7 @@ WHY: dict[str, str] = {
 #: Kinds whose body names the campaign.
 _BY_CAMPAIGN = ("campaign.created", "campaign.post_added", "subject.registered",
                 "window.scheduled", "decision.made", "alert.raised", "notice.published",
-                "report.generated")
+                "report.generated", "slot.reserved", "slot.withdrawn")
 #: Kinds placed through their window's campaign.
 _BY_WINDOW = ("accommodation.granted", "platform.event", "platform.quarantined")
 #: Kinds placed through their decision (``body["decision"]``).

@@ -13,11 +13,18 @@ from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.wind
 from ledger.absence.anomaly import DecidedWindow, detect
 from ledger.absence.campaigns import CampaignUseCase
 from ledger.absence.context import Caller, row_by_key
-from ledger.absence.fields import choice, makeup_times, only
+from ledger.absence.fields import choice, only
 from ledger.absence.reviews import review_entries
 from ledger.absence.rules import Cause, Outcome
+from ledger.absence.slots import (
+    Placement,
+    WindowRequest,
+    fill_in_order,
+    take_seats,
+    window_request,
+)
 from ledger.entry import format_time, parse_utc
-from ledger.errors import Conflict
+from ledger.errors import BadData, Conflict
 from ledger.storage.store import NewEntry, Planned
 
 log = logging.getLogger(__name__)
@@ -91,14 +98,24 @@ class Alerts(CampaignUseCase):
                       now: datetime) -> dict[str, Any]:
         """Act on an alert: ``{"action": "mass_makeup", "opens_at", "closes_at"}`` grants
         a make-up to every affected window still pending review; or ``"dismissed"``.
+        Instead of the times, ``"backup_slot"`` seats them all in one backup slot, and
+        ``"use_backup_slots": true`` fills the campaign's backup slots earliest first.
 
         Raises:
-            BadData: invalid fields.  NotFound: no such alert.
-            Conflict: resolved already, or a mass make-up for a non-outage alert.
+            BadData: invalid fields.  NotFound: no such alert or backup slot.
+            Conflict: resolved already, or a mass make-up for a non-outage alert; too few
+                free seats in the backup slot(s) (named ``backup_slot`` or
+                ``use_backup_slots``).
         """
-        only(data, {"action", "opens_at", "closes_at"}, "")
+        only(data, {"action", "opens_at", "closes_at", "backup_slot", "use_backup_slots"}, "")
         action = choice(data, "action", ("mass_makeup", "dismissed"))
-        times = makeup_times(data, now) if action == "mass_makeup" else None
+        fill = "use_backup_slots" in data
+        if fill and (data["use_backup_slots"] is not True
+                     or {"opens_at", "closes_at", "backup_slot"} & set(data)):
+            raise BadData("use_backup_slots: true, without backup_slot or times",
+                          field="use_backup_slots")
+        request = (window_request(data, now) if action == "mass_makeup" and not fill
+                   else WindowRequest())
 
         def plan(conn: Connection) -> list[NewEntry]:
             a = row_by_key(conn, P.alerts.c.alert, alert)
@@ -114,9 +131,16 @@ class Alerts(CampaignUseCase):
                     P.decisions.c.window.in_(ids), P.decisions.c.review == "pending",
                     P.decisions.c.superseded_by.is_(None))
                     .order_by(P.decisions.c.decision)).all()
-                for row in rows:
-                    items += review_entries(conn, caller, row, "makeup_granted", times,
-                                                  now, alert=alert)
+                places: list[Placement]
+                if fill:
+                    places = fill_in_order(conn, a.campaign, now, len(rows), "use_backup_slots")
+                elif request.backup_slot is not None:
+                    places = take_seats(conn, a.campaign, request.backup_slot, now, len(rows))
+                else:
+                    places = [request.place(conn, a.campaign, now, "makeup")] * len(rows)
+                for row, place in zip(rows, places, strict=True):
+                    items += review_entries(conn, caller, row, "makeup_granted", place,
+                                            now, alert=alert)
             n = sum(1 for i in items if i.type == "window.scheduled")
             return [*items, NewEntry("alert.resolved", caller.actor,
                                      {"alert": alert, "action": action, "makeups": n})]

@@ -37,10 +37,11 @@ from ledger.absence.attachments import (
 from ledger.absence.campaigns import Campaigns
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.decisions import Decisions, as_rule, decision_entry, decision_row
-from ledger.absence.fields import choice, makeup_times, only, req, stated_reason
+from ledger.absence.fields import choice, only, req, stated_reason
 from ledger.absence.lookup import Lookup
 from ledger.absence.notifications import notify_entry
 from ledger.absence.rules import Outcome
+from ledger.absence.slots import window_request
 from ledger.absence.windows import Windows, window_entries
 from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
@@ -292,19 +293,21 @@ class Appeals(UseCase):
     def rule_appeal(self, caller: Caller, appeal: str, data: Mapping[str, Any],
                     now: datetime) -> dict[str, Any]:
         """Uphold or overturn an appeal; an overturn supersedes the decision and, given
-        ``opens_at``/``closes_at``, schedules a make-up window.  An optional ``reason``
+        ``opens_at``/``closes_at`` (or ``backup_slot``: a seat in a backup slot),
+        schedules a make-up window.  An optional ``reason``
         (1..200 printable characters, no personal data) is recorded in the entry.
 
         Raises:
             BadData: invalid fields.  NotFound: no such appeal.
-            Conflict: already ruled.
+            NotFound: no such backup slot.
+            Conflict: already ruled; the backup slot has ended or is full.
         """
-        only(data, {"ruling", "opens_at", "closes_at", "reason"}, "")
+        only(data, {"ruling", "opens_at", "closes_at", "backup_slot", "reason"}, "")
         ruling = choice(data, "ruling", ("upheld", "overturned"))
         reason = stated_reason(data)
-        times = (makeup_times(data, now)
-                 if ruling == "overturned" and ("opens_at" in data or "closes_at" in data)
-                 else None)
+        request = (window_request(data, now)
+                   if ruling == "overturned"
+                   and ({"opens_at", "closes_at", "backup_slot"} & set(data)) else None)
 
         def plan(conn: Connection) -> list[NewEntry]:
             a = row_by_key(conn, P.appeals.c.appeal, appeal)
@@ -332,12 +335,13 @@ class Appeals(UseCase):
                     rule, d.campaign, policy, tz, "appeal",
                     decision_id=f"{d.decision}.{n + 1}", supersedes=d.decision,
                     outcome="makeup_granted", reason="appeal_overturned"))
-                if times is not None:
+                if request is not None:
+                    place = request.place(conn, d.campaign, now, "makeup")
                     w = new_id("w")
                     body["makeup_window"] = w
                     items += window_entries(caller, d.campaign, d.subject, contact, w,
-                                                  times[0], times[1], "makeup", "makeup",
-                                                  d.decision, now)
+                                            place.opens, place.closes, place.slot, "makeup",
+                                            d.decision, now)
             return [NewEntry("appeal.ruled", caller.actor, body), *items,
                     notify_entry(a.subject, contact, "appeal_ruling", now, appeal=appeal)]
 

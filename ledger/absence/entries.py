@@ -104,6 +104,21 @@ ACCOMMODATION_GRANTED = EventType(
     {"window": identifier, "kind": one_of("extended", "alternate_slot"),
      "opens_at": timestamp, "closes_at": timestamp,
      "reason": one_of(*ACCOMMODATION_REASONS)},
+    # An alternate slot taken from a reserved backup slot names it (the window moves
+    # into that slot); entries written before, and typed times, carry none.
+    {"slot": identifier},
+)
+SLOT_RESERVED = EventType(
+    "slot.reserved", "HR reserved a backup time slot (备用面试时间段) of a campaign: "
+    "make-up, rebooking and alternate-slot windows may be scheduled into it, up to its "
+    "capacity.",
+    {"campaign": identifier, "slot": identifier, "opens_at": timestamp,
+     "closes_at": timestamp, "capacity": count},
+)
+SLOT_WITHDRAWN = EventType(
+    "slot.withdrawn", "HR withdrew a backup time slot no window was scheduled into (its id "
+    "may be reserved again).",
+    {"campaign": identifier, "slot": identifier},
 )
 PLATFORM_QUARANTINED = EventType(
     "platform.quarantined",
@@ -228,5 +243,5 @@ TYPES: tuple[EventType, ...] = (
     DECISION_REVIEWED, APPEAL_FILED, APPEAL_RULED, NOTIFICATION_QUEUED, NOTIFICATION_SENT,
     NOTIFICATION_FAILED, NOTIFICATION_DELIVERED, ALERT_RAISED, ALERT_RESOLVED,
     PERSONAL_DATA_VIEWED, REBOOK_LAPSED, AUDIT_PERFORMED, TOKEN_CREATED, TOKEN_REVOKED,
-    NOTICE_PUBLISHED, REPORT_GENERATED,
+    NOTICE_PUBLISHED, REPORT_GENERATED, SLOT_RESERVED, SLOT_WITHDRAWN,
 )

@@ -36,6 +36,7 @@ from ledger.absence.tables import (
     access_log,
     alerts,
     appeals,
+    backup_slots,
     campaigns,
     decisions,
     notice_documents,
@@ -201,6 +202,28 @@ def _accommodation(conn: Connection, run: Sequence[Appended]) -> None:
         opens_at=_b("opens_at"), closes_at=_b("closes_at"), accommodation=_b("kind")),
         [{"b_window": a.body["window"], "b_opens_at": a.body["opens_at"],
           "b_closes_at": a.body["closes_at"], "b_kind": a.body["kind"]} for a in run])
+    moved = [a for a in run if "slot" in a.body]
+    if moved:  # an alternate slot taken from a backup slot: the window moves into it
+        conn.execute(update(windows).where(windows.c.window == _b("window"))
+                     .values(slot=_b("slot")),
+                     [{"b_window": a.body["window"], "b_slot": a.body["slot"]}
+                      for a in moved])
+
+
+@_on("slot.reserved")
+def _slot_reserved(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, backup_slots, [
+        {"campaign": a.body["campaign"], "slot": a.body["slot"],
+         "opens_at": a.body["opens_at"], "closes_at": a.body["closes_at"],
+         "capacity": a.body["capacity"], "reserved_by": a.actor, "reserved_at": a.time,
+         "idx": a.index} for a in run])
+
+
+@_on("slot.withdrawn")
+def _slot_withdrawn(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(backup_slots.delete().where(
+        backup_slots.c.campaign == _b("campaign"), backup_slots.c.slot == _b("slot")),
+        [{"b_campaign": a.body["campaign"], "b_slot": a.body["slot"]} for a in run])
 
 
 @_on("platform.event")
@@ -421,6 +444,7 @@ __all__ = [
     "alerts",
     "appeals",
     "apply",
+    "backup_slots",
     "campaigns",
     "clear",
     "decisions",

@@ -42,6 +42,7 @@ from ledger.absence.queries import Source
 from ledger.absence.reviews import Reviews
 from ledger.absence.rules import Policy
 from ledger.absence.settings import AbsenceSettings
+from ledger.absence.slots import BackupSlots
 from ledger.absence.statistics import Statistics
 from ledger.absence.sweep import Sweep
 from ledger.absence.tokens import Tokens
@@ -72,6 +73,7 @@ class AbsenceService:
         self._candidates = Candidates(ctx, self._campaigns)
         self._erasure = Erasure(ctx)
         self._windows = Windows(ctx, self._campaigns)
+        self._slots = BackupSlots(ctx, self._campaigns)
         self._ingest = Ingest(ctx, self._campaigns)
         self._decisions = Decisions(ctx, self._campaigns)
         self._reviews = Reviews(ctx, self._windows, self._decisions)
@@ -196,6 +198,23 @@ class AbsenceService:
                             now: datetime) -> dict[str, Any]:
         """``Windows.grant_accommodation`` (its docstring says what is raised)."""
         return self._windows.grant_accommodation(caller, window, data, now)
+
+    # -- backup slots --------------------------------------------------------
+
+    def reserve_backup_slot(self, caller: Caller, campaign: str, data: Mapping[str, Any],
+                            now: datetime) -> dict[str, Any]:
+        """``BackupSlots.reserve_backup_slot`` (its docstring says what is raised)."""
+        return self._slots.reserve_backup_slot(caller, campaign, data, now)
+
+    def withdraw_backup_slot(self, caller: Caller, campaign: str, slot: str,
+                             now: datetime) -> dict[str, Any]:
+        """``BackupSlots.withdraw_backup_slot`` (its docstring says what is raised)."""
+        return self._slots.withdraw_backup_slot(caller, campaign, slot, now)
+
+    def backup_slots(self, campaign: str, *, usable_at: datetime | None = None
+                     ) -> list[dict[str, Any]]:
+        """``BackupSlots.backup_slots`` (its docstring says what is raised)."""
+        return self._slots.backup_slots(campaign, usable_at=usable_at)
 
     # -- ingest --------------------------------------------------------------
 

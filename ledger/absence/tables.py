@@ -214,6 +214,19 @@ tokens = Table(
     Column("revoked", Integer, nullable=False),
 )
 
+backup_slots = Table(
+    # Backup time slots (备用面试时间段, ``slot.reserved``).  The seats used are the
+    # windows whose ``slot`` is the backup slot's id (``ledger.absence.slots``).
+    "p_backup_slots", PROJECTIONS,
+    Column("campaign", String(128), primary_key=True),
+    Column("slot", String(128), primary_key=True),
+    Column("opens_at", String(32), nullable=False),
+    Column("closes_at", String(32), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("reserved_by", String(128), nullable=False),
+    Column("reserved_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+)
 notices = Table(
     "p_notices", PROJECTIONS,
     Column("notice", String(128), primary_key=True),

@@ -15,6 +15,7 @@ from ledger.absence.context import Caller, new_id, row_by_key
 from ledger.absence.entries import ACCOMMODATION_REASONS
 from ledger.absence.fields import check_id, check_window_times, choice, only, parse_time, req
 from ledger.absence.notifications import notify_entry
+from ledger.absence.slots import is_backup_slot, take_seats
 from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, NotFound
 from ledger.storage.store import NewEntry, Planned
@@ -47,7 +48,8 @@ class Windows(CampaignUseCase):
 
         Raises:
             BadData: bad times or fields.  NotFound: unknown campaign or subject.
-            Conflict: a subject already has an undecided window, is locked or erased.
+            Conflict: a subject already has an undecided window, is locked or erased;
+                ``slot`` is a backup slot's id (its seats are taken one by one).
         """
         only(data, {"opens_at", "closes_at", "slot", "subjects", "post"}, "")
         opens = parse_time(req(data, "opens_at"), "opens_at")
@@ -68,6 +70,10 @@ class Windows(CampaignUseCase):
                   slot: str, subjects: list[Any] | None, post: Any, now: datetime, *,
                   kind: str) -> list[dict[str, Any]]:
         def plan(conn: Connection) -> Planned[list[dict[str, Any]]]:
+            if is_backup_slot(conn, campaign, slot):
+                raise Conflict(f"slot: {slot} is a backup slot of {campaign}; its seats "
+                               "are given by make-ups, rebookings and alternate slots",
+                               field="slot")
             q = select(P.subjects).where(P.subjects.c.campaign == campaign)
             if subjects is not None:
                 q = q.where(P.subjects.c.subject.in_([str(s) for s in subjects]))
@@ -149,16 +155,26 @@ class Windows(CampaignUseCase):
                             now: datetime) -> dict[str, Any]:
         """Extend a window or move it to another slot, before it closes.
 
-        ``{"kind": "extended"|"alternate_slot", "closes_at", "opens_at"?, "reason"}``
+        ``{"kind": "extended"|"alternate_slot", "closes_at", "opens_at"?, "reason"}``;
+        an alternate slot may instead name ``"backup_slot"``: the window moves into a
+        seat of that backup slot, taking its times.
 
         Raises:
-            BadData: invalid fields.  NotFound: no such window.
-            Conflict: the window has closed or is decided.
+            BadData: invalid fields.  NotFound: no such window or backup slot.
+            Conflict: the window has closed or is decided; the backup slot has ended, is
+                full or holds the window already (named ``backup_slot``).
         """
-        only(data, {"kind", "opens_at", "closes_at", "reason"}, "")
+        only(data, {"kind", "opens_at", "closes_at", "backup_slot", "reason"}, "")
         kind = choice(data, "kind", ("extended", "alternate_slot"))
         reason = choice(data, "reason", ACCOMMODATION_REASONS)
-        closes = parse_time(req(data, "closes_at"), "closes_at")
+        backup = None
+        if "backup_slot" in data:
+            if kind != "alternate_slot" or {"opens_at", "closes_at"} & set(data):
+                raise BadData("backup_slot: an alternate slot takes a backup slot's times "
+                              "(without opens_at/closes_at)", field="backup_slot")
+            backup = check_id(data["backup_slot"], "backup_slot")
+        else:
+            closes = parse_time(req(data, "closes_at"), "closes_at")
 
         def plan(conn: Connection) -> list[NewEntry]:
             w = row_by_key(conn, P.windows.c.window, window)
@@ -166,6 +182,16 @@ class Windows(CampaignUseCase):
                 raise Conflict(f"window closed at {w.closes_at}; accommodations are granted "
                                "before the close (after it, use review or appeal)",
                                field="window")
+            if backup is not None:
+                if w.slot == backup:
+                    raise Conflict(f"backup_slot: the window is in {backup} already",
+                                   field="backup_slot")
+                seat = take_seats(conn, w.campaign, backup, now, 1)[0]
+                check_window_times(seat.opens, seat.closes, now)
+                return [NewEntry("accommodation.granted", caller.actor, {
+                    "window": window, "kind": kind, "opens_at": format_time(seat.opens),
+                    "closes_at": format_time(seat.closes), "reason": reason,
+                    "slot": backup})]
             opens = (parse_time(data["opens_at"], "opens_at") if "opens_at" in data
                      else parse_utc(w.opens_at))
             if kind == "extended" and (closes <= parse_utc(w.closes_at) or "opens_at" in data):

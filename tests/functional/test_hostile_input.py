@@ -536,18 +536,23 @@ def forms_of(h: Hostile) -> list[Form]:
     return [
         Form(None, "/console/sign-in", "/console/sign-in", ("login", "password")),
         Form("hr", f"/console/windows/{w}", f"/console/windows/{w}/accommodation",
-             ("kind", "reason", "closes_at", "opens_at")),
+             ("kind", "reason", "closes_at", "opens_at", "backup_slot")),
         Form("hr", f"/console/campaigns/{c}/import", f"/console/campaigns/{c}/import",
              (), file=True),
         Form("hr", f"/console/campaigns/{c}/notice", f"/console/campaigns/{c}/notice",
              ("days", "supersedes")),
         Form("hr", "/console/campaigns", f"/console/candidates/{subject}/contact", ()),
         Form("reviewer", f"/console/campaigns/{c}/reviews", f"/console/campaigns/{c}/reviews",
-             ("decision", "ruling", "opens_at", "closes_at", "reason", "confirm")),
+             ("decision", "ruling", "opens_at", "closes_at", "reason", "confirm",
+              "backup_slot")),
         Form("reviewer", f"/console/campaigns/{c}/reviews", f"/console/campaigns/{c}/alerts",
-             ("alert", "opens_at", "closes_at", "confirm")),
+             ("alert", "opens_at", "closes_at", "confirm", "backup_slot")),
         Form("reviewer", f"/console/appeals/{appeal}", f"/console/appeals/{appeal}/ruling",
-             ("ruling", "opens_at", "closes_at", "reason")),
+             ("ruling", "opens_at", "closes_at", "reason", "backup_slot")),
+        Form("hr", f"/console/campaigns/{c}/schedule", f"/console/campaigns/{c}/backup-slots",
+             ("bs_opens", "bs_closes", "bs_capacity", "bs_slot")),
+        Form("hr", f"/console/campaigns/{c}/schedule",
+             f"/console/campaigns/{c}/backup-slots/withdrawal", ("slot",)),
         Form(None, "/status", "/status", ("campaign", "registration", "factor")),
         Form(None, "/status", "/appeal",
              ("campaign", "registration", "factor", "ground", "statement")),
@@ -555,7 +560,8 @@ def forms_of(h: Hostile) -> list[Form]:
 
 
 FORM_IDS = ["sign-in", "accommodation", "import", "notice", "contact", "review",
-            "mass-makeup", "appeal-ruling", "status", "appeal"]
+            "mass-makeup", "appeal-ruling", "backup-slot", "backup-slot-withdrawal", "status",
+            "appeal"]
 
 
 def real_values(h: Hostile) -> dict[str, list[str]]:
@@ -565,6 +571,8 @@ def real_values(h: Hostile) -> dict[str, list[str]]:
             "kind": ["extended", "alternate_slot"], "ground": ["technical", "other"],
             "opens_at": ["2026-11-25T12:00"], "closes_at": ["2026-11-25T14:00"],
             "days": ["5"], "confirm": ["yes"], "login": ["hr.hostile"],
+            "backup_slot": ["b1", "*"], "bs_capacity": ["3", "²", "٣"],
+            "bs_opens": ["2026-11-25T12:00"], "bs_closes": ["2026-11-25T14:00"],
             "registration": k["registration"]}
 
 

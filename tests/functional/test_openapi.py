@@ -240,6 +240,17 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
              json={"ruling": "confirmed"})
         call("POST", f"/api/v1/decisions/{pending[1]}/review", "reviewer", expect=200, json={
             "ruling": "makeup_granted", "opens_at": local(300), "closes_at": local(360)})
+        call("POST", "/api/v1/campaigns/c2026/backup-slots", "hr", expect=201, json={
+            "slot": "b1", "opens_at": local(300), "closes_at": local(360), "capacity": 2})
+        call("POST", "/api/v1/campaigns/c2026/backup-slots", "hr", expect=409, json={
+            "slot": "b1", "opens_at": local(300), "closes_at": local(360), "capacity": 2})
+        call("POST", f"/api/v1/decisions/{pending[2]}/review", "reviewer", expect=200, json={
+            "ruling": "makeup_granted", "backup_slot": "b1"})
+        call("GET", "/api/v1/campaigns/c2026/backup-slots?usable=1", "auditor", expect=200)
+        call("POST", "/api/v1/campaigns/c2026/backup-slots", "hr", expect=201, json={
+            "slot": "b2", "opens_at": local(300), "closes_at": local(360), "capacity": 1})
+        call("POST", "/api/v1/campaigns/c2026/backup-slots/b2/withdrawal", "hr", expect=200)
+        call("POST", "/api/v1/campaigns/c2026/backup-slots/b1/withdrawal", "hr", expect=409)
         call("GET", "/api/v1/quarantine", "auditor", expect=200)
         call("GET", "/api/v1/campaigns/c2026/quarantine", "hr", expect=200)
         channel = FileChannel(env.data / "outbox.jsonl")

@@ -4,7 +4,7 @@ Roles reach only what they need:
 
 =========  ==================================================================
 platform   the signed webhook; the list of windows to invite; delivery receipts
-hr         campaigns, candidate import, windows, accommodations, rebookings,
+hr         campaigns, candidate import, windows, backup slots, accommodations, rebookings,
            quarantine, contact details (recorded), erasure
 reviewer   review queue, make-ups, appeals and rulings, alerts, case details
            (recorded)
@@ -296,6 +296,29 @@ def windows(campaign: str) -> Response:
 @roles("hr")
 def accommodation(window: str) -> Response:
     return ok(service().grant_accommodation(caller(), window, body(), now()), 201)
+
+
+@bp.post("/campaigns/<campaign>/backup-slots")
+@roles("hr")
+def reserve_backup_slot(campaign: str) -> Response:
+    """Reserve a backup time slot (备用面试时间段) of the campaign."""
+    return ok(service().reserve_backup_slot(caller(), campaign, body(), now()), 201)
+
+
+@bp.post("/campaigns/<campaign>/backup-slots/<slot>/withdrawal")
+@roles("hr")
+def withdraw_backup_slot(campaign: str, slot: str) -> Response:
+    """Withdraw a backup slot no window was scheduled into."""
+    return ok(service().withdraw_backup_slot(caller(), campaign, slot, now()))
+
+
+@bp.get("/campaigns/<campaign>/backup-slots")
+@roles("hr", "reviewer", "auditor")
+def backup_slots(campaign: str) -> Response:
+    """The campaign's backup slots with their seats (``usable=1``: those with a free
+    seat that have not ended)."""
+    usable = now() if flag_arg("usable") else None
+    return ok(service().backup_slots(campaign, usable_at=usable))
 
 
 @bp.get("/campaigns/<campaign>/quarantine")

@@ -38,6 +38,7 @@ from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_import import file_message, header_table, shown, template_csv
 from ledger.app.web.console_hr_reviews import review_cards
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
+from ledger.app.web.console_slots_text import backup_choices, slot_problem
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from ledger.app.web.services import now, service
@@ -68,7 +69,7 @@ BAR_FILL = "#1a5fb4"
 PREVIEW_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'none'; sandbox"
 
 DONE = {"reviewed", "makeup", "mass", "accommodation", "ruled", "imported", "published",
-        "started", "created", "scheduled"}
+        "started", "created", "scheduled", "slot", "slot_withdrawn"}
 
 
 def lang() -> Lang:
@@ -268,6 +269,27 @@ def _makeup_times(tz: str) -> dict[str, str]:
     return {name: _local_time(_f(name), tz, name) for name in ("opens_at", "closes_at")}
 
 
+def _seat_or_times(tz: str) -> dict[str, Any]:
+    """A make-up form's choice: ``{"backup_slot"}`` when a backup slot is chosen (the
+    times typed beside it are not used), else the typed times (``_makeup_times``); ``*``
+    (the mass make-up's choice) fills the backup slots in order.
+
+    Raises:
+        BadData: no slot chosen and the times are not dates and times.
+    """
+    chosen = _f("backup_slot", 200)
+    if chosen == "*":
+        return {"use_backup_slots": True}
+    if chosen:
+        return {"backup_slot": chosen}
+    return _makeup_times(tz)
+
+
+def _slot_error(exc: LedgerError | None) -> str:
+    """A backup-slot refusal in the page's language (empty for other errors)."""
+    return slot_problem(exc, lang())
+
+
 def _tz_of(campaign: str) -> str:
     tz: str = service().campaign(campaign)["timezone"]
     return tz
@@ -368,7 +390,9 @@ def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
     with _or_error_page():
         w = service().window(window)
     tz = _tz_of(w["campaign"])
-    return _page("console_hr_window.html", status, exc=exc, w=w, tz=tz,
+    return _page("console_hr_window.html", status, exc=exc, error=_slot_error(exc), w=w,
+                 tz=tz, backup_choices=backup_choices(service(), w["campaign"], tz, lang(),
+                                                      now()),
                  opens_local=_local(w["opens_at"], tz), closes_local=_local(w["closes_at"], tz),
                  closes_value=_input_value(w["closes_at"], tz),
                  open_for_change=w["decision"] is None
@@ -380,10 +404,13 @@ def accommodation(window: str) -> Response:
     svc = service()
     w = svc.window(window)
     tz = _tz_of(w["campaign"])
-    data = {"kind": _f("kind"), "reason": _f("reason", 100),
-            "closes_at": _local_time(_f("closes_at"), tz, "closes_at")}
-    if data["kind"] == "alternate_slot" and _f("opens_at"):
-        data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
+    data = {"kind": _f("kind"), "reason": _f("reason", 100)}
+    if _f("backup_slot"):  # the slot's times, not the ones typed
+        data["backup_slot"] = _f("backup_slot", 200)
+    else:
+        data["closes_at"] = _local_time(_f("closes_at"), tz, "closes_at")
+        if data["kind"] == "alternate_slot" and _f("opens_at"):
+            data["opens_at"] = _local_time(_f("opens_at"), tz, "opens_at")
     if not data["reason"]:
         raise BadData("reason: required", field="reason")
     svc.grant_accommodation(actor(), window, data, now())
@@ -402,8 +429,10 @@ def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = No
                            c["timezone"], lang())
     outages = [a for a in svc.alerts(campaign)
                if a["status"] == "open" and a["kind"] == "platform_outage"]
-    return _page("console_hr_reviews.html", status, exc=exc, c=c, pending=pending,
-                 outages=outages, **_makeup_defaults(c["timezone"]))
+    return _page("console_hr_reviews.html", status, exc=exc, error=_slot_error(exc), c=c,
+                 pending=pending, outages=outages,
+                 backup_choices=backup_choices(svc, campaign, c["timezone"], lang(), now()),
+                 **_makeup_defaults(c["timezone"]))
 
 
 @_form_post("/campaigns/<campaign>/reviews", _reviews_page, "reviewer")
@@ -422,7 +451,7 @@ def review(campaign: str) -> Response:
     elif _f("reason"):
         data["reason"] = _f("reason")
     if ruling == "makeup_granted":
-        data |= _makeup_times(tz)
+        data |= _seat_or_times(tz)
     svc.review(actor(), decision, data, now())
     return _redirect(f"/console/campaigns/{campaign}/reviews",
                      done="makeup" if ruling == "makeup_granted" else "reviewed")
@@ -436,7 +465,7 @@ def mass_makeup(campaign: str) -> Response:
     if not any(a["alert"] == alert for a in svc.alerts(campaign)):
         raise NotFound(f"no alert {alert!r} in {campaign}", field="alert")
     _confirmed()
-    done = svc.resolve_alert(actor(), alert, {"action": "mass_makeup", **_makeup_times(tz)},
+    done = svc.resolve_alert(actor(), alert, {"action": "mass_makeup", **_seat_or_times(tz)},
                              now())
     return _redirect(f"/console/campaigns/{campaign}/reviews", done="mass",
                      n=int(done["makeups"] or 0))
@@ -474,7 +503,9 @@ def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None)
     with _or_error_page():
         a = svc.appeal(actor(), appeal, now())  # records pii.viewed
         c = svc.campaign(a["campaign"])
-    return _page("console_hr_appeal.html", status, exc=exc, a=a, c=c,
+    return _page("console_hr_appeal.html", status, exc=exc, error=_slot_error(exc), a=a,
+                 c=c, backup_choices=backup_choices(svc, a["campaign"], c["timezone"], lang(),
+                                                    now()),
                  **_makeup_defaults(c["timezone"]))
 
 
@@ -509,8 +540,9 @@ def rule_appeal(appeal: str) -> Response:
     if data["ruling"] not in ("upheld", "overturned"):  # no default: the reviewer chooses
         raise BadData("ruling: choose upheld or overturned", field="ruling")
     data["reason"] = _reason()
-    if data["ruling"] == "overturned" and (_f("opens_at") or _f("closes_at")):
-        data |= _makeup_times(tz)
+    if data["ruling"] == "overturned" and (_f("backup_slot") or _f("opens_at")
+                                           or _f("closes_at")):
+        data |= _seat_or_times(tz)
     svc.rule_appeal(actor(), appeal, data, now())
     return _redirect(f"/console/campaigns/{campaign}/appeals", done="ruled")
 

@@ -31,6 +31,7 @@ from ledger.app.web.console_hr import (
     _tz_of,
     lang,
 )
+from ledger.app.web.console_slots_text import backup_rows, slot_problem
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.services import now, service
 from ledger.errors import BadData, LedgerError
@@ -169,8 +170,12 @@ def schedule_page(campaign: str, status: int = 200, exc: LedgerError | None = No
                                              "opens": written_short(w["opens_at"], tz),
                                              "closes": written_short(w["closes_at"], tz)})
         row["count"] += 1
+    form = request.form if request.method == "POST" else {}
     return _page("console_hr_setup_schedule.html", status,
-                 error=problem(exc, lg) if exc is not None else "", c=c, slots=slots,
+                 error=(slot_problem(exc, lg) or problem(exc, lg)) if exc is not None else "",
+                 c=c, slots=slots, backup=backup_rows(service(), campaign, tz),
+                 bs={k: form.get(k, "") for k in ("bs_slot", "bs_opens", "bs_closes",
+                                                  "bs_capacity")},
                  waiting=len(_unscheduled(campaign)), scheduled=sorted(
                      by_slot.values(), key=lambda r: (r["opens"], r["slot"])),
                  zone=zone_label(tz, lg.code))

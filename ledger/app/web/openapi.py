@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from ledger.absence.entries import ACCOMMODATION_REASONS
 from ledger.absence.service import MAX_POSTS
+from ledger.absence.slots import MAX_CAPACITY
 from ledger.events import PLATFORM_KINDS, WEBHOOK_ID_MAX, WEBHOOK_ID_RE
 
 bp = Blueprint("openapi", __name__)
@@ -85,6 +86,11 @@ REGISTRATION = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]{3,31}$",
 #: The verification factor (its length is set per deployment: ``factor_schema``).
 FACTOR = {"type": "string"}
 
+#: A backup slot named instead of a new window's times (ledger.absence.slots).
+BACKUP_SLOT: Schema = {**IDENT, "description": "a backup slot of the campaign "
+                       "(备用时间段): the window takes its times and one of its seats, "
+                       "instead of opens_at/closes_at (a 409 naming backup_slot when full)"}
+
 SCHEMAS: dict[str, Schema] = {
     "Problem": {
         "type": "object",
@@ -152,10 +158,19 @@ SCHEMAS: dict[str, Schema] = {
                                   "reason": STR})),
         "decisions": array(STR)}),
     "AccommodationRequest": obj(
-        {"kind": {"enum": ["extended", "alternate_slot"]}, "closes_at": IN_TIME,
+        {"kind": {"enum": ["extended", "alternate_slot"]},
          "reason": {"enum": list(ACCOMMODATION_REASONS)}},
-        {"opens_at": IN_TIME}, closed=True),
-    "TimesRequest": obj({"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+        {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT}, closed=True),
+    "TimesRequest": obj({}, {"opens_at": IN_TIME, "closes_at": IN_TIME,
+                             "backup_slot": BACKUP_SLOT}, closed=True),
+    "BackupSlotRequest": obj(
+        {"opens_at": IN_TIME, "closes_at": IN_TIME,
+         "capacity": {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY}},
+        {"slot": IDENT}, closed=True),
+    "BackupSlot": obj({
+        "slot": STR, "campaign": STR, "opens_at": TIME, "closes_at": TIME, "capacity": INT,
+        "used": {**INT, "description": "windows scheduled into the slot"},
+        "free": INT, "reserved_by": STR, "reserved_at": TIME, "ledger_index": INT}),
     "Decision": obj({
         "decision": STR, "window": STR, "campaign": STR, "subject": STR,
         "registration": STR,
@@ -175,7 +190,8 @@ SCHEMAS: dict[str, Schema] = {
         "explanation_matches_ledger": BOOL})]},
     "ReviewRequest": obj(
         {"ruling": {"enum": ["confirmed", "makeup_granted"]}},
-        {"opens_at": IN_TIME, "closes_at": IN_TIME, "reason": {"type": "string", "maxLength": 200,
+        {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT,
+         "reason": {"type": "string", "maxLength": 200,
                     "description": "the reviewer's reason (no personal data): recorded "
                                    "in the ledger entry, shown to the candidate"}}, closed=True),
     "WebhookEvent": obj(
@@ -245,7 +261,8 @@ SCHEMAS: dict[str, Schema] = {
                                         "description": "how many files were attached"}}),
     "RulingRequest": obj(
         {"ruling": {"enum": ["upheld", "overturned"]}},
-        {"opens_at": IN_TIME, "closes_at": IN_TIME, "reason": {"type": "string", "maxLength": 200,
+        {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT,
+         "reason": {"type": "string", "maxLength": 200,
                     "description": "the reviewer's reason (no personal data): recorded "
                                    "in the ledger entry, shown to the candidate"}}, closed=True),
     "Alert": obj({
@@ -255,7 +272,9 @@ SCHEMAS: dict[str, Schema] = {
         "makeups": nullable("integer"), "raised_at": TIME, "ledger_index": INT}),
     "AlertResolution": obj(
         {"action": {"enum": ["mass_makeup", "dismissed"]}},
-        {"opens_at": IN_TIME, "closes_at": IN_TIME}, closed=True),
+        {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT,
+         "use_backup_slots": {"const": True, "description": "fill the campaign's backup "
+                              "slots, earliest first, instead of times"}}, closed=True),
     "Statistics": obj({
         "campaign": STR, "decided": INT, "attended": INT, "absent": INT,
         "absence_rate": RATE, "outcomes": COUNTS, "causes": COUNTS,
@@ -511,7 +530,28 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ok=J("WindowDetail", 201), errors=(400, 404, 409),
             constraints={**WINDOW_TIMES,
                          "closes_at": "is after opens_at (or the window's opening), in the "
-                                      "future and at most 366 days ahead"})},
+                                      "future and at most 366 days ahead; required unless "
+                                      "an alternate slot names backup_slot",
+                         "backup_slot": "only with kind alternate_slot, without times"})},
+        "/api/v1/campaigns/{campaign}/backup-slots": {
+            "post": op("Reserve a backup time slot (备用面试时间段) with a capacity.",
+                       roles=("hr",), params=[CAMPAIGN], body=ref("BackupSlotRequest"),
+                       ok=J("BackupSlot", 201), errors=(400, 404, 409),
+                       constraints={**WINDOW_TIMES,
+                                    "opens_at": "is in the future; the slot lasts at most "
+                                                "31 days",
+                                    "slot": "is not a backup slot or a slot of windows "
+                                            "of the campaign yet, nor makeup or rebook"}),
+            "get": op("The campaign's backup slots, earliest first, with seats used and "
+                      "free.", roles=READ,
+                      params=[CAMPAIGN, param("usable", "query", {"enum": ["0", "1"]},
+                                              "1: only those not ended with a free seat.")],
+                      ok=J(array(ref("BackupSlot"))), errors=(400, 404))},
+        "/api/v1/campaigns/{campaign}/backup-slots/{slot}/withdrawal": {"post": op(
+            "Withdraw a backup slot no window was scheduled into.", roles=("hr",),
+            params=[CAMPAIGN, path("slot", "Backup slot id.")],
+            ok=J(obj({"campaign": STR, "slot": STR, "withdrawn": BOOL,
+                      "ledger_index": INT})), errors=(404, 409))},
         "/api/v1/campaigns/{campaign}/quarantine": {"get": op(
             "Quarantined platform events of a campaign.", roles=READ,
             params=[CAMPAIGN, LIMIT], ok=J(array(ref("Quarantined"))), errors=(400, 404))},
@@ -539,13 +579,14 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "Rule on a decision pending review (confirm, or grant a make-up).",
             roles=("reviewer",), params=[path("decision", "Decision id.")],
             body=ref("ReviewRequest"), ok=J("DecisionDetail"), errors=(400, 404, 409),
-            constraints={**WINDOW_TIMES, "opens_at": "and closes_at are required to grant a "
-                         "make-up; a window lasts at most 31 days"})},
+            constraints={**WINDOW_TIMES, "opens_at": "and closes_at (or backup_slot) are "
+                         "required to grant a make-up; a window lasts at most 31 days"})},
         "/api/v1/decisions/{decision}/rebooking": {"post": op(
             "Enterprise policy: a new window for a candidate offered a rebooking.",
             roles=("hr",), params=[path("decision", "Decision id.")],
             body=ref("TimesRequest"), ok=J("WindowDetail", 201), errors=(400, 404, 409),
-            constraints=WINDOW_TIMES)},
+            constraints={**WINDOW_TIMES, "opens_at": "and closes_at, or backup_slot, are "
+                         "required; a window lasts at most 31 days"})},
         "/api/v1/notifications/receipts": {"post": op(
             "A delivery receipt relayed by the messaging gateway.", roles=("platform",),
             tag="platform", body=ref("ReceiptRequest"),
@@ -567,8 +608,8 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "Rule on an appeal (uphold, or overturn with a make-up window).",
             roles=("reviewer",), params=[path("appeal", "Appeal id.")],
             body=ref("RulingRequest"), ok=J("Appeal"), errors=(400, 404, 409),
-            constraints={**WINDOW_TIMES, "opens_at": "and closes_at are required to overturn "
-                         "(the make-up window); a window lasts at most 31 days"})},
+            constraints={**WINDOW_TIMES, "opens_at": "and closes_at, or backup_slot, give "
+                         "an overturn its make-up window; a window lasts at most 31 days"})},
         "/api/v1/campaigns/{campaign}/alerts": {"get": op(
             "The campaign's anomaly alerts.", roles=READ, params=[CAMPAIGN],
             ok=J(array(ref("Alert"))), errors=(404,))},
@@ -576,8 +617,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "Resolve an alert (mass make-up for an outage, or dismiss).", roles=("reviewer",),
             params=[path("alert", "Alert id (campaign:kind:slot).")],
             body=ref("AlertResolution"), ok=J("Alert"), errors=(400, 404, 409),
-            constraints={**WINDOW_TIMES, "opens_at": "and closes_at are required for a "
-                         "mass make-up; a window lasts at most 31 days"})},
+            constraints={**WINDOW_TIMES, "opens_at": "and closes_at (or backup_slot, or "
+                         "use_backup_slots) are required for a mass make-up; a window "
+                         "lasts at most 31 days"})},
         "/api/v1/campaigns/{campaign}/statistics": {"get": op(
             "Absence, cause, make-up and appeal statistics (KPIs).", roles=READ,
             params=[CAMPAIGN], ok=J("Statistics"), errors=(404,))},
@@ -688,7 +730,8 @@ LINKS: dict[tuple[str, str, int], list[tuple[str, str, dict[str, str]]]] = {
             (_C, "get"), (f"{_C}/candidates", "post"), (f"{_C}/candidates", "get"),
             (f"{_C}/windows", "post"), (f"{_C}/windows", "get"), (f"{_C}/decisions", "get"),
             (f"{_C}/alerts", "get"), (f"{_C}/appeals", "get"), (f"{_C}/statistics", "get"),
-            (f"{_C}/notices", "post"))],
+            (f"{_C}/notices", "post"), (f"{_C}/backup-slots", "post"),
+            (f"{_C}/backup-slots", "get"))],
     (f"{_C}/candidates", "post", 201): [
         ("/api/v1/candidates/{subject}/personal-data", "get",
          {"subject": "$response.body#/candidates/0/subject"}),

@@ -1,6 +1,6 @@
 """Appeal attachments: appeal_attachments (operational, like vault_documents).
 
-Revision ID: 0009_attach
+Revision ID: 0009
 Revises: 0008
 
 A frozen copy of the table as ``ledger/absence/tables.py`` defines it in this revision.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table
 
-revision = "0009_attach"
+revision = "0009"
 down_revision: str | None = "0008"
 branch_labels: tuple[str, ...] | None = None
 depends_on: tuple[str, ...] | None = None
