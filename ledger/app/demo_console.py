@@ -27,6 +27,7 @@ import csv
 import io
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +52,10 @@ __all__ = ["SYNONYM_HEADER", "WalkFailed", "walk_console"]
 #: The second campaign's import header: every column under a synonym, not its first name.
 SYNONYM_HEADER = ("准考证号", "考生姓名", "证件号码", "联系电话", "电子邮箱", "报考岗位")
 SECOND_CANDIDATES = 12
+#: A report job's states as the report page says them.
+JOB_STATES = {"queued": "排队中", "running": "生成中", "done": "已完成"}
+#: How long the walk waits for the report job's process (seconds, real time).
+JOB_WAIT_S = 600
 APPEAL_REASON = ("公示期内复核申诉：运营商出具的故障证明与平台日志相互印证，撤销原认定，"
                  "补考时间另行通知。")
 CORRECTION_REASON = "公示期内一名考生申诉经复核成立，其结果由“视为自动放弃”更正为“经申诉安排补考”。"
@@ -370,4 +375,32 @@ def walk_console(service: AbsenceService, settings: Settings, summary: DemoSumma
     html = reviewer.get("复查卡片", path, 'class="case"').get_data(as_text=True)
     cases, evidence = html.count('class="case"'), html.count('<table class="events">')
     tell("复查卡片（平台记录、通知与规则）", path, f"{cases} 件待复查，{evidence} 件附平台记录")
+
+    # Last, HR asks for a fresh report of the first campaign: a job in its own process
+    # (``absentia report generate``, which keeps the real clock: nothing simulated follows).
+    hr.sign_in(hr_login, hr_password)
+    path = f"/console/campaigns/{c}/reports"
+    hr.post("生成报表", path, path, {})
+    html = hr.get("生成报表", path, 'data-job="').get_data(as_text=True)
+    job = re.search(r'data-job="([^"]+)" data-state="([^"]+)"', html)
+    if job is None:
+        raise hr.fail("生成报表", path, "no job listed")
+    states = [job.group(2)]
+    status = f"/console/report-jobs/{job.group(1)}.json"
+    deadline, error = time.monotonic() + JOB_WAIT_S, ""
+    while states[-1] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise hr.fail("生成报表", status, f"still {states[-1]} after {JOB_WAIT_S} s")
+        time.sleep(0.5)  # a real process on the real clock
+        found = hr.client.get(status)
+        state = found.get_json(silent=True) if found.status_code == 200 else None
+        if not isinstance(state, dict):
+            raise hr.fail("生成报表", status, f"answered {found.status_code}")
+        error = str(state.get("error") or "")
+        if state["state"] != states[-1]:
+            states.append(str(state["state"]))
+    if states[-1] != "done":
+        raise hr.fail("生成报表", status, f"the job ended {states[-1]}: {error}")
+    tell("报表任务", path, " → ".join(JOB_STATES.get(x, x) for x in states)
+         + f"（{job.group(1)}）")
     return seen

@@ -468,7 +468,8 @@ def test_demo_publishes_a_notice_with_masked_names_only(demo: Demo) -> None:
 def test_demo_writes_a_signed_report_that_verifies(demo: Demo) -> None:
     """The demo's archive report is on disk, recorded in the ledger, and verifies."""
     recorded = demo.bodies("report.generated")
-    assert len(recorded) == 1
+    assert len(recorded) == 2  # the demo's, then the console walk's report job
+    assert (demo.data / "reports" / f"{recorded[1]['report']}.pdf").is_file()
     body = recorded[0]
     path = demo.data / "reports" / f"{body['report']}.pdf"
     assert str(path) in demo.stdout
@@ -546,6 +547,7 @@ WALKED = (
      r"尚未安排时段的考生：0 名；2 个时段已安排"),
     ("复查卡片（平台记录、通知与规则）", rf"/console/campaigns/{SECOND}/reviews",
      r"3 件待复查，3 件附平台记录"),
+    ("报表任务", rf"/console/campaigns/{CAMPAIGN}/reports", r"已完成（j_\w+）"),
 )
 
 
