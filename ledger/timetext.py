@@ -13,12 +13,12 @@ The zone is named for what it is: ``北京时间`` / ``Beijing time`` for China'
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from ledger.entry import parse_utc
 
-__all__ = ["BEIJING_ZONES", "as_zone", "written", "written_short", "zone_label"]
+__all__ = ["BEIJING_ZONES", "as_zone", "written", "written_date", "written_short", "zone_label"]
 
 #: The IANA names of China's single zone (UTC+8, no summer time since 1991).
 BEIJING_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking",
@@ -74,6 +74,13 @@ def written(value: datetime | str, tz: str | tzinfo, lang: str = "zh", *,
         return text + f"（{zone_label(tz, lang, local)}）" if zone else text
     text = f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {clock}"
     return text + f" ({zone_label(tz, lang, local)})" if zone else text
+
+
+def written_date(day: date, lang: str = "zh") -> str:
+    """A calendar day as a document writes it: ``2026年12月18日`` or ``18 Dec 2026``."""
+    if lang == "zh":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def written_short(value: datetime | str | None, tz: str | tzinfo, *,

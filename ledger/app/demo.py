@@ -173,6 +173,20 @@ def candidates_csv(people: Sequence[DemoPerson]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+#: The reviewer's reasons (public text, no personal data), by ruling or by cause.
+REVIEW_REASONS = {
+    "makeup_granted": "平台日志证实面试中连接反复中断，属技术故障，同意安排补考。",
+    "confirmed": "平台日志显示考生设备与网络正常、未再次尝试进入面试，缺席认定维持。",
+    "notification_failed": "已核对报名登记的联系方式：邮箱系报名时填写有误，通知已按登记方式发出，"
+                           "缺席认定维持。",
+}
+#: The appeal rulings' reasons.
+RULING_REASONS = {
+    "upheld": "申诉所附材料不能证明缺席系不可抗力或平台原因，维持原认定。",
+    "overturned": "所附故障证明与平台日志相互印证，撤销原认定，安排补考。",
+}
+
+
 # -- what happens to each candidate --------------------------------------------------------
 
 ATTEND = "attend"
@@ -342,6 +356,8 @@ class DemoSummary:
     tokens: dict[str, str]
     #: (registration, verification factor) of a candidate whose appeal was overturned.
     example: tuple[str, str]
+    #: (appeal, registration) of the appeal left open for the notice period.
+    open_appeal: tuple[str, str] = ("", "")
     story: list[str] = field(default_factory=list)
 
 
@@ -526,7 +542,10 @@ def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: d
             grant = False
         else:
             grant = rng.random() < (0.6 if d["cause"] == "technical" else 0.4)
-        data: dict[str, Any] = {"ruling": "makeup_granted" if grant else "confirmed"}
+        why = ("makeup_granted" if grant else d["cause"] if d["cause"] in REVIEW_REASONS
+               else "confirmed")
+        data: dict[str, Any] = {"ruling": "makeup_granted" if grant else "confirmed",
+                                "reason": REVIEW_REASONS[why]}
         if grant:
             opens = _local(makeup_day, "10:30")
             data |= {"opens_at": opens.isoformat(), "closes_at": (opens + WINDOW).isoformat()}
@@ -577,17 +596,24 @@ def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: d
     run.at(_local(ruling_day, "10:00"))
     over_n = 1 if len(filed) < 6 else 2 if len(filed) < 10 else 3
     overturned: list[_Seat] = []
+    # The last appeal to be overturned waits: it is ruled during the notice period (by the
+    # console walk, ledger.app.demo_console), which makes the notice need a correction.
+    held = filed[over_n - 1][0]
     for appeal, seat in filed:
+        if appeal == held:
+            continue
         service.appeal(reviewer, appeal, run.tick(minutes=5))  # reads the statement
-        data = {"ruling": "upheld"}
-        if len(overturned) < over_n:
+        data = {"ruling": "upheld", "reason": RULING_REASONS["upheld"]}
+        if len(overturned) < over_n - 1:
             opens = _local(appeal_makeup_day, "09:00")
             data = {"ruling": "overturned", "opens_at": opens.isoformat(),
-                    "closes_at": (opens + WINDOW).isoformat()}
+                    "closes_at": (opens + WINDOW).isoformat(),
+                    "reason": RULING_REASONS["overturned"]}
             overturned.append(seat)
         service.rule_appeal(reviewer, appeal, data, run.tick(minutes=5))
-    run.tell(f"appeal rulings: {len(filed) - len(overturned)} upheld, {len(overturned)} "
-             f"overturned with a make-up on {appeal_makeup_day}")
+    run.tell(f"appeal rulings: {len(filed) - len(overturned) - 1} upheld, {len(overturned)} "
+             f"overturned with a make-up on {appeal_makeup_day}, 1 still open (ruled in the "
+             "notice period)")
     run.answer_alerts(reviewer, None)
     run.send_all(run.tick(minutes=5))
     step()
@@ -598,11 +624,13 @@ def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: d
     if progress is not None:
         progress(total, total)
     example = overturned[0] if overturned else filed[0][1]
+    held_seat = next(seat for appeal, seat in filed if appeal == held)
     return DemoSummary(
         campaign=campaign, title=TITLE, candidates=candidates, seed=seed, started=start,
         finished=run.now, statistics=service.statistics(campaign),
         alerts=service.alerts(campaign), notifications=run.notes, tokens=tokens,
-        example=(example.person.registration, example.person.factor), story=run.story)
+        example=(example.person.registration, example.person.factor),
+        open_appeal=(held, held_seat.person.registration), story=run.story)
 
 
 class _Run:

@@ -38,6 +38,9 @@ ABSENTIA = Path(sys.executable).parent / "absentia"
 LOG = "hr-bureau-2026"
 ORIGIN = "absentia.example.gov.cn/hr-bureau/2026"
 CANDIDATES = 2000  # the demo's default: the fixture runs it without --candidates
+#: The simulated campaign; the console walk adds a second, small one (``<it>-b``).
+CAMPAIGN = "hrb-2026-autumn"
+SECOND = f"{CAMPAIGN}-b"
 SMALL = 300
 TIMEOUT_S = 180
 
@@ -75,10 +78,11 @@ class Demo:
                               (LOG,)).fetchall()
         return [(int(i), bytes(d)) for i, d in rows]
 
-    def bodies(self, kind: str) -> list[dict[str, Any]]:
-        """The bodies of the entries of type ``kind``, in log order."""
+    def bodies(self, kind: str, campaign: str = CAMPAIGN) -> list[dict[str, Any]]:
+        """The bodies of the entries of type ``kind``, in log order; of those that name
+        a campaign, only ``campaign``'s (the simulated one, not the walk's second)."""
         return [e["body"] for e in map(json.loads, (d for _, d in self.entries))
-                if e["type"] == kind]
+                if e["type"] == kind and e["body"].get("campaign", campaign) == campaign]
 
 
 def run_demo(data: Path, candidates: int | None = None) -> Demo:
@@ -345,6 +349,8 @@ def test_patterns_catch_personal_data() -> None:
 
 
 TITLED = {"campaign.created", "campaign.post_added"}  # public titles may be Chinese
+#: Reviewers' and HR's reasons are public text too (Chinese, no personal data).
+REASONED = {"decision.reviewed", "appeal.ruled", "notice.published"}
 NON_HAN = [(what, p) for what, p in PII_PATTERNS if not what.startswith("Han")]
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -371,12 +377,18 @@ def test_demo_ledger_holds_no_personal_data(demo: Demo) -> None:
         entry = without_digests(json.loads(raw))
         if entry["type"] in TITLED:
             titles.append(entry["body"].pop("title"))
+        if entry["type"] in REASONED and "reason" in entry["body"]:
+            titles.append(entry["body"].pop("reason"))
         texts = [json.dumps(entry, ensure_ascii=False), *strings_in(entry)]
         hits = sorted({what for t in texts for what in personal_data(t)})
         if hits:
             found[idx] = hits
     assert found == {}
-    assert len(titles) == 5
+    # Two campaigns' titles and posts, every case reviewed one by one (the outage's mass
+    # make-up is the alert's, without a reason), every ruling, the notice correction.
+    reasons = (len([b for b in demo.bodies("decision.reviewed") if "alert" not in b])
+               + len(demo.bodies("appeal.ruled")) + 1)
+    assert len(titles) == 10 + reasons
     assert [t for t in titles if any(p.search(t) for _, p in NON_HAN)] == []
 
 
@@ -387,6 +399,7 @@ def test_demo_ledger_holds_none_of_the_candidates_details(demo: Demo) -> None:
     shows they are the ones the demo imported.
     """
     people = demo_people(demo.candidates, DEFAULT_SEED)
+    second = demo_people(12, DEFAULT_SEED + 1)  # imported by the console walk
     sent = [json.loads(line) for line in
             (demo.data / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
     addresses = {p.email or p.phone for p in people if not p.unreachable}
@@ -396,9 +409,10 @@ def test_demo_ledger_holds_none_of_the_candidates_details(demo: Demo) -> None:
     assert any(len(p.name) >= 3 and p.name[:2] in ("欧阳", "司马", "诸葛", "上官")
                for p in people)
     assert any("𠮷" in p.name or "䶮" in p.name for p in people)
-    ids = {p.id_number for p in people}
-    phones = {p.phone for p in people if p.phone}
-    emails = {p.email for p in people if p.email}
+    ids = {p.id_number for p in people + second}
+    phones = {p.phone for p in people + second if p.phone}
+    emails = {p.email for p in people + second if p.email}
+    names |= {p.name for p in second}
     leaked: list[tuple[int, str]] = []
     for idx, raw in demo.entries:
         text = raw.decode("utf-8")
@@ -409,7 +423,7 @@ def test_demo_ledger_holds_none_of_the_candidates_details(demo: Demo) -> None:
         leaked += [(idx, e) for e in re.findall(r"[^\s\"@]+@[^\s\"@]+", text) if e in emails]
         if re.search(r"[\u3400-\u9fff\U00020000-\U0003134f]", text):
             entry = json.loads(raw)
-            assert entry["type"] in TITLED, idx
+            assert entry["type"] in TITLED | REASONED, idx
             leaked += [(idx, n) for n in names if n in text]
     assert leaked == []
 
@@ -430,8 +444,10 @@ def test_demo_publishes_a_notice_with_masked_names_only(demo: Demo) -> None:
     from publicity.masking import mask_name
 
     published = demo.bodies("notice.published")
-    assert len(published) == 1
+    assert len(published) == 2  # the notice, then the console walk's correction
     body = published[0]
+    assert published[1]["supersedes"] == body["notice"]
+    assert "申诉经复核成立" in published[1]["reason"]
     path = demo.data / "notices" / f"{body['notice']}.html"
     assert f"public notice {body['notice']}" in demo.stdout
     data = path.read_bytes()
@@ -452,7 +468,8 @@ def test_demo_publishes_a_notice_with_masked_names_only(demo: Demo) -> None:
 def test_demo_writes_a_signed_report_that_verifies(demo: Demo) -> None:
     """The demo's archive report is on disk, recorded in the ledger, and verifies."""
     recorded = demo.bodies("report.generated")
-    assert len(recorded) == 1
+    assert len(recorded) == 2  # the demo's, then the console walk's report job
+    assert (demo.data / "reports" / f"{recorded[1]['report']}.pdf").is_file()
     body = recorded[0]
     path = demo.data / "reports" / f"{body['report']}.pdf"
     assert str(path) in demo.stdout
@@ -497,3 +514,81 @@ def test_demo_prints_console_accounts_that_sign_in(demo: Demo, tmp_path: Path,
         assert client.get("/console/audit/").status_code == 200
     finally:
         app.extensions["absentia.store"].engine.dispose()
+
+
+#: Each screen the console walk must report: what it is called, its path (a regex), and
+#: what its line must say.
+WALKED = (
+    ("恢复码（绑定验证器后仅显示一次）", r"/console/sign-in/enrol", r"10 个"),
+    ("恢复码", r"/console/recovery-codes", r"剩余可用恢复码：10 个。"),
+    ("申诉列表", rf"/console/campaigns/{CAMPAIGN}/appeals",
+     r"1 件待裁决（HR26-\d{5}），\d+ 件已裁决（附理由）"),
+    ("申诉裁决", r"/console/appeals/a_\w+", r"撤销原认定，理由已记入账本"),
+    ("公示更正（与已发布公示的差异）", rf"/console/campaigns/{CAMPAIGN}/notice", r"1 行变更"),
+    ("公示", rf"/console/campaigns/{CAMPAIGN}/notice", r"2 份已发布（原公示已被更正取代）"),
+    ("决定列表", rf"/console/campaigns/{CAMPAIGN}/decisions\?outcome=forfeited",
+     r"共 [\d,]+ 条，第 1/\d+ 页"),
+    ("决定列表（按报名号查找）", rf"/console/campaigns/{CAMPAIGN}/decisions\?q=HR26-\d{{5}}",
+     r"共 [1-9] 条，第 1/1 页"),
+    ("考生列表", rf"/console/campaigns/{CAMPAIGN}/candidates\?post=p03", r"共 [\d,]+ 条"),
+    ("面试时段列表", rf"/console/campaigns/{CAMPAIGN}/windows\?q=HR26-\d{{5}}", r"共 [1-9] 条"),
+    ("导出 CSV", rf"/console/campaigns/{CAMPAIGN}/decisions\?outcome=forfeited&format=csv",
+     r"[\d,]+ 行"),
+    ("导出 Excel", rf"/console/campaigns/{CAMPAIGN}/decisions\?outcome=forfeited&format=xlsx",
+     r"[\d,]+ 行"),
+    ("决定详情（复查与理由）", r"/console/decisions/d_\w+", r"申诉成立"),
+    ("决定的操作记录", r"/console/decisions/d_\w+/activity", r"共 \d+ 条记录"),
+    ("活动记录", rf"/console/campaigns/{CAMPAIGN}/activity", r"共 [\d,]+ 条记录"),
+    ("归档报表", rf"/console/campaigns/{CAMPAIGN}/reports", r"1 份已签名"),
+    ("新建招聘", r"/console/campaigns/new", rf"{SECOND}：4 个岗位"),
+    ("导入考生（表头同义词）", rf"/console/campaigns/{SECOND}/import",
+     r"12 名，表头 准考证号、考生姓名、证件号码"),
+    ("安排时段", rf"/console/campaigns/{SECOND}/schedule",
+     r"尚未安排时段的考生：0 名；2 个时段已安排"),
+    ("复查卡片（平台记录、通知与规则）", rf"/console/campaigns/{SECOND}/reviews",
+     r"3 件待复查，3 件附平台记录"),
+    ("报表任务", rf"/console/campaigns/{CAMPAIGN}/reports", r"已完成（j_\w+）"),
+)
+
+
+def test_demo_walks_its_console_and_leaves_each_screen_something(demo: Demo) -> None:
+    """The demo signs in to its own console (the real form, TOTP for the reviewer), tells
+    each screen with its path and count, and what it did there is in the ledger."""
+    walk = demo.stdout[demo.stdout.index("\nconsole walk (in-process"):]
+    walk = walk[:walk.index("\nlog ")]
+    lines = [line for line in walk.splitlines() if line.startswith("  ")]
+    assert len(lines) == len(WALKED), walk
+    for line, (label, path, said) in zip(lines, WALKED, strict=True):
+        assert re.fullmatch(rf"  {re.escape(label)} {path}: .*{said}.*", line), line
+    # The exports hold exactly the filtered list's rows.
+    total = re.search(r"decisions\?outcome=forfeited: 共 ([\d,]+) 条", walk)
+    assert total is not None
+    assert f"format=csv: {total.group(1)} 行" in walk
+    assert f"format=xlsx: {total.group(1)} 行" in walk
+    forfeited = {b["decision"] for b in demo.bodies("decision.made")
+                 if b["outcome"] == "forfeited"}  # the list keeps superseded ones, marked
+    assert int(total.group(1).replace(",", "")) == len(forfeited)
+    # Every review and every ruling of the simulated campaign says why.
+    assert all(b.get("reason") for b in demo.bodies("decision.reviewed")
+               if "alert" not in b)
+    ruled = demo.bodies("appeal.ruled")
+    assert ruled
+    assert all(b.get("reason") for b in ruled)
+    assert "公示期内复核申诉" in ruled[-1]["reason"]
+    assert ruled[-1]["ruling"] == "overturned"
+    # The second campaign: set up, imported and scheduled on the console by the walk's
+    # HR account; its interview day decided by the sweep, three cases pending review.
+    hr_user = {b["user"] for b in demo.bodies("user.created") if b["role"] == "hr"}
+    created = demo.bodies("campaign.created", SECOND)
+    assert len(created) == 1
+    assert len(demo.bodies("subject.registered", SECOND)) == 12
+    windows = demo.bodies("window.scheduled", SECOND)
+    assert len(windows) == 12
+    assert len({w["slot"] for w in windows}) == 2
+    pending = [b for b in demo.bodies("decision.made", SECOND)
+               if b["outcome"] == "makeup_pending_review"]
+    assert len(pending) == 3
+    actors = {e["actor"] for e in map(json.loads, (d for _, d in demo.entries))
+              if e["type"] == "campaign.created" and e["body"]["campaign"] == SECOND}
+    assert len(actors) == 1
+    assert actors.pop().split(":", 1)[1] in hr_user

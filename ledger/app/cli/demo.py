@@ -26,6 +26,7 @@ from ledger.app.cli.common import (
     load_cli_settings,
 )
 from ledger.app.demo import TZ, demo_start, min_candidates, run_campaign
+from ledger.app.demo_console import WalkFailed, walk_console
 from ledger.app.export import export_log
 from ledger.app.registry import entry_types
 from ledger.app.server import serve as run_server
@@ -139,6 +140,12 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                f"#{archived.ledger_index}); check it: absentia report verify {archived.path}")
     with ledger_errors():
         console_accounts = _demo_accounts(service, summary.finished + timedelta(hours=3))
+    try:
+        with ledger_errors():
+            walk_console(service, s, summary, summary.finished + timedelta(hours=4),
+                         click.echo)
+    except WalkFailed as exc:
+        raise click.ClickException(str(exc)) from None
     with ledger_errors():
         cp = store.sign_checkpoint(name, datetime.now(UTC))
         out = s.data_dir / "export" / name
