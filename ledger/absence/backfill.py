@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 
 SCORE_KEY_INFO = b"absentia ranking scores v1"
 DIGEST_KEY_INFO = b"absentia ranking digest v1"
+#: What a row of ``p_backfills`` can be: a proposal's state, or an explicit "not filled".
+BACKFILL_STATUSES = ("proposed", "approved", "declined", "unfilled")
 #: Final absence outcomes that leave a vacancy (a make-up case once a reviewer confirms).
 VACATING_OUTCOMES = ("forfeited", "locked")
 

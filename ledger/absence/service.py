@@ -331,8 +331,10 @@ class AbsenceService:
     # -- statistics ----------------------------------------------------------
 
     def statistics(self, campaign: str) -> dict[str, Any]:
-        """``Statistics.statistics`` (its docstring says what is raised)."""
-        return self._statistics.statistics(campaign)
+        """``Statistics.statistics`` with the 递补 counts under ``backfill``
+        (``Backfill.backfill_statistics``; their docstrings say what is raised)."""
+        return {**self._statistics.statistics(campaign),
+                "backfill": self._backfill.backfill_statistics(campaign)}
 
     # -- 递补 --------------------------------------------------------------------
 
