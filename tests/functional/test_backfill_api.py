@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional._absence import J, T0, Env, candidates_csv, make_env, problem
+from tests.functional._absence import T0, Env, J, candidates_csv, make_env, problem
 
 POLICY = """
 [policies.bf_on]
