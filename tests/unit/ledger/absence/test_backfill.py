@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import select
 
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService
 from ledger.app.registry import entry_types
@@ -378,3 +380,20 @@ def test_an_excel_ranking_is_imported_and_the_scores_stay_out_of_the_ledger(
         service.import_ranking(HR, "cx", out.getvalue(), XLSX, {
             "post": "p01", "pass_line": "72", "places": "1",
             "interview_day": "2026-11-25"}, T0)
+
+
+def test_an_erased_candidate_loses_the_sealed_scores_and_is_never_proposed(
+        service: AbsenceService) -> None:
+    c = Campaign(service, "bf_on", n=3)
+    with service.engine.connect() as conn:
+        docs = dict(conn.execute(select(P.vault_documents.c.subject,
+                                        P.vault_documents.c.ciphertext)).all())
+    assert set(docs) == set(c.subjects)
+    assert all(docs.values())
+    service.erase(HR, c.subjects[1], "request", T0)
+    with service.engine.connect() as conn:
+        erased = conn.execute(select(P.vault_documents.c.ciphertext).where(
+            P.vault_documents.c.subject == c.subjects[1])).scalar()
+    assert erased is None
+    c.withdraw(0, T0 - timedelta(days=1), T0)
+    assert c.index(c.answers()[0]["subject"]) == 2
