@@ -56,7 +56,14 @@ from ledger.absence.rankings import parse_ranking, rank_order
 from ledger.absence.rules import Policy
 from ledger.absence.windows import window_entries
 from ledger.entry import format_time, parse_utc
-from ledger.errors import BadData, Conflict, LedgerError, NotFound, Unprocessable
+from ledger.errors import (
+    BadData,
+    Conflict,
+    CouldNotCheck,
+    LedgerError,
+    NotFound,
+    Unprocessable,
+)
 from ledger.storage.store import NewEntry, Planned
 from ledger.workdays import WorkingDays
 
@@ -486,6 +493,26 @@ class Backfill(CampaignUseCase):
                                 .order_by(P.backfills.c.idx)).all()
             regs = _registrations(conn, {r.vacated for r in rows} | {r.subject for r in rows})
         return [_item_json(r, regs) for r in rows]
+
+    def backfill_list_document(self, notice: str) -> bytes:
+        """The published bytes of a 递补名单 (``backfill.list_published``), checked
+        against the SHA-256 the ledger holds.
+
+        Raises:
+            NotFound: no such notice.  CouldNotCheck: the stored bytes do not match.
+        """
+        with self.read() as conn:
+            row = conn.execute(select(P.backfill_lists.c.sha256, P.notice_documents.c.html)
+                               .join(P.notice_documents,
+                                     P.notice_documents.c.notice == P.backfill_lists.c.notice)
+                               .where(P.backfill_lists.c.notice == notice)).first()
+        if row is None:
+            raise NotFound(f"no 递补 notice {notice!r}", field="notice")
+        data = bytes(row.html)
+        if hashlib.sha256(data).hexdigest() != row.sha256:
+            raise CouldNotCheck("the stored notice does not match its ledger record",
+                                field="notice")
+        return data
 
     def backfill_statistics(self, campaign: str) -> dict[str, Any]:
         """Counts: vacancies answered, proposals by status, vacancies filled, and the

@@ -255,6 +255,14 @@ BACKFILL_UNFILLED = EventType(
      "vacated": pseudonym, "reason": one_of(*UNFILLED_REASONS), "round": count},
 )
 
+BACKFILL_LIST_PUBLISHED = EventType(
+    "backfill.list_published",
+    "The 递补名单 as its own public notice (公示): the SHA-256 of its exact HTML bytes, its "
+    "lines (approved proposals) and its notice period (working days).",
+    {"notice": identifier, "campaign": identifier, "sha256": hex64, "lines": count,
+     "period_start": timestamp, "period_end": timestamp},
+)
+
 # -- publicity: what the public and the archive were given ----------------------------
 
 NOTICE_PUBLISHED = EventType(
@@ -282,4 +290,5 @@ TYPES: tuple[EventType, ...] = (
     PERSONAL_DATA_VIEWED, REBOOK_LAPSED, AUDIT_PERFORMED, TOKEN_CREATED, TOKEN_REVOKED,
     NOTICE_PUBLISHED, REPORT_GENERATED, RANKING_IMPORTED, RANKING_RANKED, VACANCY_RECORDED,
     BACKFILL_PROPOSED, BACKFILL_APPROVED, BACKFILL_DECLINED, BACKFILL_UNFILLED,
+    BACKFILL_LIST_PUBLISHED,
 )

@@ -36,6 +36,7 @@ from ledger.absence.tables import (
     access_log,
     alerts,
     appeals,
+    backfill_lists,
     backfills,
     campaigns,
     decisions,
@@ -437,6 +438,15 @@ def _backfill_ruled(conn: Connection, run: Sequence[Appended]) -> None:
           "b_at": a.time, "b_by": a.actor} for a in run])
 
 
+@_on("backfill.list_published")
+def _backfill_list(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, backfill_lists, [
+        {"notice": a.body["notice"], "campaign": a.body["campaign"],
+         "sha256": a.body["sha256"], "lines": a.body["lines"],
+         "period_start": a.body["period_start"], "period_end": a.body["period_end"],
+         "published_at": a.time, "idx": a.index} for a in run])
+
+
 # -- rebuild ------------------------------------------------------------------------
 
 
@@ -489,6 +499,7 @@ __all__ = [
     "alerts",
     "appeals",
     "apply",
+    "backfill_lists",
     "backfills",
     "campaigns",
     "clear",

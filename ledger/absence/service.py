@@ -375,6 +375,10 @@ class AbsenceService:
         """``Backfill.backfills`` (its docstring says what is raised)."""
         return self._backfill.backfills(campaign)
 
+    def backfill_list_document(self, notice: str) -> bytes:
+        """``Backfill.backfill_list_document`` (its docstring says what is raised)."""
+        return self._backfill.backfill_list_document(notice)
+
     def backfill_statistics(self, campaign: str) -> dict[str, Any]:
         """``Backfill.backfill_statistics`` (its docstring says what is raised)."""
         return self._backfill.backfill_statistics(campaign)

@@ -312,6 +312,19 @@ backfills = Table(
     Index("ix_backfills_campaign", "campaign", "idx"),
 )
 
+backfill_lists = Table(
+    # 递补名单 notices (``backfill.list_published``); their bytes are in notice_documents.
+    "p_backfill_lists", PROJECTIONS,
+    Column("notice", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("period_start", String(32), nullable=False),
+    Column("period_end", String(32), nullable=False),
+    Column("published_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+)
+
 # -- operational state (not derived from the ledger) --------------------------------
 
 notice_documents = Table(

@@ -5,6 +5,7 @@ approved."""
 
 from __future__ import annotations
 
+import hashlib
 import html as html_mod
 import io
 import re
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from publicity.masking import mask_name
 from tests.functional._absence import T0, Env, candidates_csv, make_env
 from tests.functional.test_console_hr import hr_client, reviewer_client, submit, text
 
@@ -84,3 +86,16 @@ def test_a_ranking_a_withdrawal_a_decline_and_an_approval(env: Env) -> None:
     assert [a[4] for a in answers] == ["Declined", "Approved"]
     assert answers[0][5] == "本人放弃"
     assert "1 filled" in text(rev.get(PAGE + "?lang=en"))
+    # hr publishes the 递补名单 as a notice of its own; the public page has the masked
+    # name and the registration number, and its bytes are the ones the ledger recorded.
+    resp = submit(hr, PAGE, PAGE + "/notice", {"confirm": "yes"})
+    assert resp.status_code == 303, text(resp)[-800:]
+    public = env.app.test_client().get(resp.headers["Location"])
+    assert public.status_code == 200
+    page = text(public)
+    assert regs[2] in page
+    assert rows[2]["name"] not in page
+    assert mask_name(rows[2]["name"]) in page
+    recorded = [e["body"] for e in env.ledger_entries() if e["type"] == "backfill.list_published"]
+    assert recorded[0]["sha256"] == hashlib.sha256(public.get_data()).hexdigest()
+    assert recorded[0]["lines"] == 1

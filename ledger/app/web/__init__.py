@@ -12,6 +12,7 @@ from ledger.absence.service import AbsenceService
 from ledger.app.registry import entry_types
 from ledger.app.web import (
     api,
+    backfill_notices,
     console,
     console_activity,  # noqa: F401 (adds its pages to console_hr.bp)
     console_audit,
@@ -59,7 +60,7 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
         store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in"))
     app.extensions.setdefault("absentia.registration_limiters", registration_limiters(store))
     for blueprint in (api.bp, public.bp, selfservice.bp, console.bp, console_hr.bp,
-                      console_audit.bp, openapi.bp):
+                      console_audit.bp, openapi.bp, backfill_notices.bp):
         app.register_blueprint(blueprint)
 
 

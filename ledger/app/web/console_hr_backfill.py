@@ -25,6 +25,7 @@ from ledger.app.web.console_hr import (
     _get,
     _local_time,
     _makeup_defaults,
+    _notice_settings,
     _page,
     _reason,
     _redirect,
@@ -36,6 +37,7 @@ from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from ledger.app.web.services import now, service
 from ledger.errors import BadData, LedgerError, NotFound, Unprocessable
 from ledger.timetext import written
+from publicity.backfill_notice import publish_backfill_list
 
 STATUSES: dict[str, tuple[str, str]] = words("console_hr.backfill_statuses")
 REASONS: dict[str, tuple[str, str]] = words("console_hr.backfill_reasons")
@@ -123,6 +125,16 @@ def backfill_vacancy(campaign: str) -> Response:
         "registration": _f("registration", 64), "kind": _f("kind", 32),
         "at": _local_time(_f("at"), tz, "at")}, now())
     return _redirect(f"/console/campaigns/{campaign}/backfill")
+
+
+@_form_post("/campaigns/<campaign>/backfill/notice", _backfill_page, "hr")
+def backfill_notice(campaign: str) -> Response:
+    _confirmed()
+    days, _, cal = _notice_settings()
+    made = publish_backfill_list(service(), actor(), campaign, now(), days=days, calendar=cal)
+    resp = Response(status=303)
+    resp.headers["Location"] = f"/notices/backfill/{made['notice']}"
+    return resp
 
 
 @_form_post("/campaigns/<campaign>/backfill/ruling", _backfill_page, "reviewer")

@@ -1,4 +1,4 @@
-"""递补 (filling a vacancy): p_rankings, p_ranked, p_vacancies, p_backfills.
+"""递补 (filling a vacancy): p_rankings, p_ranked, p_vacancies, p_backfills, p_backfill_lists.
 
 Revision ID: 0009_backfill
 Revises: 0008
@@ -79,7 +79,20 @@ backfills = Table(
 )
 
 
-_TABLES = ("p_rankings", "p_ranked", "p_vacancies", "p_backfills")
+backfill_lists = Table(
+    # 递补名单 notices (``backfill.list_published``); their bytes are in notice_documents.
+    "p_backfill_lists", PROJECTIONS,
+    Column("notice", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("period_start", String(32), nullable=False),
+    Column("period_end", String(32), nullable=False),
+    Column("published_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+)
+
+_TABLES = ("p_rankings", "p_ranked", "p_vacancies", "p_backfills", "p_backfill_lists")
 
 
 def upgrade() -> None:
