@@ -294,6 +294,10 @@ class Backfill(CampaignUseCase):
         answered = 0
         for campaign in campaigns:
             try:
+                # Most passes find nothing new: look first without the log's write lock.
+                with self.read() as conn:
+                    if not self._answer_campaign(conn, campaign=campaign).value:
+                        continue
                 answered += self._run_planned(
                     now, partial(self._answer_campaign, campaign=campaign)).value
             except LedgerError as exc:
@@ -310,7 +314,7 @@ class Backfill(CampaignUseCase):
         found: list[tuple[str, str, str, str]] = []  # (at, vacancy, subject, kind)
         for r in conn.execute(select(d.decision, d.subject, d.decided_at).where(
                 d.campaign == campaign, d.superseded_by.is_(None),
-                d.subject.in_(state.post_of),
+                d.subject.in_(list(state.post_of)),
                 d.outcome.in_(VACATING_OUTCOMES)
                 | ((d.outcome == "makeup_pending_review") & (d.review == "confirmed")))):
             found.append((r.decided_at, r.decision, r.subject, "absence"))

@@ -397,3 +397,12 @@ def test_an_erased_candidate_loses_the_sealed_scores_and_is_never_proposed(
     assert erased is None
     c.withdraw(0, T0 - timedelta(days=1), T0)
     assert c.index(c.answers()[0]["subject"]) == 2
+
+
+def test_a_year_the_calendar_does_not_know_leaves_the_vacancy_waiting_not_the_sweep(
+        service: AbsenceService) -> None:
+    c = Campaign(service, "bf_cutoff_days", interview_day="2031-03-03")
+    c.invite(0)
+    assert service.sweep(AFTER) == 1  # decided; the 递补 deadline cannot be counted yet
+    assert c.answers() == []
+    assert service.propose_backfills(AFTER) == 0  # still waiting, nothing guessed
