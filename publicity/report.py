@@ -60,6 +60,7 @@ from ledger.timetext import written, zone_label
 from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
 from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
 from publicity import jobs
+from publicity.backfill_report import BackfillLine, backfill_kpis, backfill_lines
 from publicity.signing import (
     SigningIdentity,
     check_signature,
@@ -133,6 +134,7 @@ class ReportData:
     generated_at: datetime
     base_url: str
     missing: list[MissingGlyph] = field(default_factory=list)
+    backfills: list[BackfillLine] = field(default_factory=list)  # 递补: every answer
 
     @property
     def verify_url(self) -> str:
@@ -212,7 +214,7 @@ def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: 
         report_id=report_id or new_report_id(campaign, now), log=log.name, origin=log.origin,
         campaign=info, stats=stats, period=_period(service, campaign), rows=rows,
         entries=entries, proofs=proofs, checkpoint=cp, verifier_keys=log.verifier_keys,
-        generated_at=now, base_url=base_url)
+        generated_at=now, base_url=base_url, backfills=backfill_lines(service, campaign))
 
 
 # -- glyph coverage ----------------------------------------------------------------------
@@ -303,7 +305,7 @@ def charts_and_kpis(stats: dict[str, Any]) -> tuple[list[dict[str, str]], list[t
             ("改判 Overturned", f"{ap['overturned']:,}"),
             ("改判率 Overturn rate", _pct(ap["overturn_rate"])),
             ("误判率 Misjudgment rate", _pct(ap["misjudgment_rate"])),
-            ("待复查 Pending review", f"{stats['pending_review']:,}")]
+            ("待复查 Pending review", f"{stats['pending_review']:,}"), *backfill_kpis(stats)]
     charts = [
         {"title": "出勤与缺席 Attendance and absence",
          "svg": bar_chart([("已参加 attended", stats["attended"], f"{stats['attended']:,}"),
@@ -452,7 +454,7 @@ def render_html(data: ReportData, *, chunk_rows: int = CHUNK_ROWS) -> str:
         missing_glyphs=data.missing, kpis=kpis, charts=charts, rows=rows,
         header=header, chunks=list(_chunks(lines, chunk_rows)),
         superseded=any(r.superseded for r in rows),
-        bundle_doc=BUNDLE_DOC)
+        bundle_doc=BUNDLE_DOC, backfills=data.backfills)
 
 
 def render_pdf(data: ReportData, files: dict[str, tuple[bytes, str, str]], *,

@@ -58,6 +58,7 @@ code = pattern(r"[a-z][a-z0-9_]{0,39}", "a code (a-z 0-9 _)")
 code_list = pattern(r"([a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*)?", "comma-separated codes")
 codes = pattern(r"[a-z][a-z0-9_]{0,39}(,[a-z][a-z0-9_]{0,39})*", "comma-separated codes")
 tz_name = pattern(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}", "an IANA time zone name")
+iso_date = pattern(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "a date YYYY-MM-DD")
 
 ROLES = ("platform", "hr", "reviewer", "auditor")
 CAUSES = ("technical", "compatibility", "notification_failed", "withdrawn", "no_show")
@@ -70,6 +71,12 @@ POLICY_ADOPTED = EventType(
     {"policy": identifier, "digest": hex64, "mode": one_of("government", "enterprise"),
      "grace_s": count, "notify_within_s": count, "rebook_within_s": count,
      "lock_after": count, "makeup_causes": code_list, "appeal_period_s": count},
+    # 递补 settings: optional, and left out when unset, so that a policy setting none
+    # keeps the digest it had before they existed.  Flags are 0/1.
+    {"backfill": count, "backfill_cutoff": iso_date, "backfill_cutoff_days": count,
+     "backfill_day_of_no_show": count, "backfill_withdrawal_days": count,
+     "backfill_rounds": count,
+     "backfill_ties": one_of("file_order", "written_score", "registration")},
 )
 CAMPAIGN_CREATED = EventType(
     "campaign.created", "HR opened a recruitment campaign (招聘批次).",
@@ -218,6 +225,67 @@ TOKEN_REVOKED = EventType(
     "token.revoked", "An API token stops working.", {"token": identifier},
 )
 
+# -- 递补: rankings, vacancies and filling them ----------------------------------------
+
+#: Why a vacancy is not filled (``backfill.unfilled``): every vacancy gets an answer.
+UNFILLED_REASONS = ("cutoff_passed", "no_eligible", "not_applicable",
+                    "day_of_no_show_excluded", "withdrawal_too_late", "rounds_exhausted")
+VACANCY_KINDS = ("absence", "withdrawn_in_writing", "disqualified")
+
+RANKING_IMPORTED = EventType(
+    "ranking.imported",
+    "HR imported a post's ranked list (笔试/综合成绩).  The scores are personal data, "
+    "sealed in the vault per candidate; the entry commits to the whole list by an "
+    "HMAC-SHA-256 under a key derived from the master key (``digest``) and counts: "
+    "candidates ranked, those at or above the pass line, interview places.  One "
+    "``ranking.ranked`` per candidate follows, in rank order.",
+    {"ranking": identifier, "campaign": identifier, "post": identifier, "digest": hex64,
+     "ranked": count, "qualified": count, "places": count, "interview_day": iso_date,
+     "ties": one_of("file_order", "written_score", "registration")},
+)
+RANKING_RANKED = EventType(
+    "ranking.ranked", "One candidate's place in an imported ranking (1 is first; ties "
+    "already broken as the policy says) and whether they reached the pass line.",
+    {"ranking": identifier, "subject": pseudonym, "rank": count,
+     "passed": one_of("yes", "no")},
+)
+VACANCY_RECORDED = EventType(
+    "vacancy.recorded", "HR recorded that a candidate left the process other than by a "
+    "missed window: a written withdrawal (at ``at``) or a disqualification.",
+    {"vacancy": identifier, "campaign": identifier, "subject": pseudonym,
+     "kind": one_of("withdrawn_in_writing", "disqualified"), "at": timestamp},
+)
+BACKFILL_PROPOSED = EventType(
+    "backfill.proposed", "The system proposes the next eligible candidate of the post "
+    "for a vacancy (递补), one for one, in rank order; a reviewer approves or declines.",
+    {"proposal": identifier, "campaign": identifier, "post": identifier,
+     "vacancy": identifier, "vacated": pseudonym, "subject": pseudonym, "rank": count,
+     "round": count},
+)
+BACKFILL_APPROVED = EventType(
+    "backfill.approved", "A reviewer approved a proposal: the candidate is invited "
+    "(``window``).",
+    {"proposal": identifier, "window": identifier},
+    {"reason": public_text},
+)
+BACKFILL_DECLINED = EventType(
+    "backfill.declined", "A reviewer declined a proposal, with a reason.",
+    {"proposal": identifier, "reason": public_text},
+)
+BACKFILL_UNFILLED = EventType(
+    "backfill.unfilled", "A vacancy (or its next round) is not filled, and why.",
+    {"campaign": identifier, "post": identifier, "vacancy": identifier,
+     "vacated": pseudonym, "reason": one_of(*UNFILLED_REASONS), "round": count},
+)
+
+BACKFILL_LIST_PUBLISHED = EventType(
+    "backfill.list_published",
+    "The 递补名单 as its own public notice (公示): the SHA-256 of its exact HTML bytes, its "
+    "lines (approved proposals) and its notice period (working days).",
+    {"notice": identifier, "campaign": identifier, "sha256": hex64, "lines": count,
+     "period_start": timestamp, "period_end": timestamp},
+)
+
 # -- publicity: what the public and the archive were given ----------------------------
 
 NOTICE_PUBLISHED = EventType(
@@ -243,5 +311,7 @@ TYPES: tuple[EventType, ...] = (
     DECISION_REVIEWED, APPEAL_FILED, APPEAL_RULED, NOTIFICATION_QUEUED, NOTIFICATION_SENT,
     NOTIFICATION_FAILED, NOTIFICATION_DELIVERED, ALERT_RAISED, ALERT_RESOLVED,
     PERSONAL_DATA_VIEWED, REBOOK_LAPSED, AUDIT_PERFORMED, TOKEN_CREATED, TOKEN_REVOKED,
-    NOTICE_PUBLISHED, REPORT_GENERATED, SLOT_RESERVED, SLOT_WITHDRAWN,
+    NOTICE_PUBLISHED, REPORT_GENERATED, SLOT_RESERVED, SLOT_WITHDRAWN, RANKING_IMPORTED,
+    RANKING_RANKED, VACANCY_RECORDED, BACKFILL_PROPOSED, BACKFILL_APPROVED, BACKFILL_DECLINED,
+    BACKFILL_UNFILLED, BACKFILL_LIST_PUBLISHED,
 )

@@ -36,6 +36,8 @@ from ledger.absence.tables import (
     access_log,
     alerts,
     appeals,
+    backfill_lists,
+    backfills,
     backup_slots,
     campaigns,
     decisions,
@@ -46,10 +48,13 @@ from ledger.absence.tables import (
     policies,
     posts,
     quarantine,
+    ranked,
+    rankings,
     report_jobs,
     reports,
     subjects,
     tokens,
+    vacancies,
     vault_documents,
     vault_people,
     webhook_deliveries,
@@ -392,6 +397,79 @@ def _token_revoked(conn: Connection, run: Sequence[Appended]) -> None:
                  [{"b_token": a.body["token"]} for a in run])
 
 
+@_on("ranking.imported")
+def _ranking(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, rankings, [
+        {"ranking": a.body["ranking"], "campaign": a.body["campaign"], "post": a.body["post"],
+         "digest": a.body["digest"], "ranked": a.body["ranked"],
+         "qualified": a.body["qualified"], "places": a.body["places"],
+         "interview_day": a.body["interview_day"], "ties": a.body["ties"],
+         "imported_at": a.time, "idx": a.index} for a in run])
+
+
+@_on("ranking.ranked")
+def _ranked(conn: Connection, run: Sequence[Appended]) -> None:
+    where = {r.ranking: (r.campaign, r.post) for r in conn.execute(
+        select(rankings.c.ranking, rankings.c.campaign, rankings.c.post).where(
+            rankings.c.ranking.in_({a.body["ranking"] for a in run})))}
+    insert_rows(conn, ranked, [
+        {"ranking": a.body["ranking"], "subject": a.body["subject"],
+         "campaign": where[a.body["ranking"]][0], "post": where[a.body["ranking"]][1],
+         "rank": a.body["rank"], "passed": 1 if a.body["passed"] == "yes" else 0,
+         "idx": a.index} for a in run])
+
+
+@_on("vacancy.recorded")
+def _vacancy(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, vacancies, [
+        {"vacancy": a.body["vacancy"], "campaign": a.body["campaign"],
+         "subject": a.body["subject"], "kind": a.body["kind"], "at": a.body["at"],
+         "idx": a.index} for a in run])
+
+
+def _backfill_row(a: Appended, item: str, status: str) -> dict[str, Any]:
+    return {"item": item, "campaign": a.body["campaign"], "post": a.body["post"],
+            "vacancy": a.body["vacancy"], "vacated": a.body["vacated"],
+            "subject": a.body.get("subject"), "rank": a.body.get("rank"),
+            "round": a.body["round"], "status": status,
+            "reason": a.body.get("reason") if status == "unfilled" else None,
+            "window": None, "at": a.time, "decided_at": None, "decided_by": None,
+            "idx": a.index}
+
+
+@_on("backfill.proposed")
+def _proposed(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, backfills, [_backfill_row(a, a.body["proposal"], "proposed")
+                                  for a in run])
+
+
+@_on("backfill.unfilled")
+def _unfilled(conn: Connection, run: Sequence[Appended]) -> None:
+    # The entry has no id of its own: its ledger index names it (the same on replay).
+    insert_rows(conn, backfills, [_backfill_row(a, f"unfilled:{a.index}", "unfilled")
+                                  for a in run])
+
+
+@_on("backfill.approved", "backfill.declined")
+def _backfill_ruled(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(backfills).where(backfills.c.item == _b("item")).values(
+        status=_b("status"), reason=_b("reason"), window=_b("window"),
+        decided_at=_b("at"), decided_by=_b("by")),
+        [{"b_item": a.body["proposal"],
+          "b_status": "approved" if a.type == "backfill.approved" else "declined",
+          "b_reason": a.body.get("reason"), "b_window": a.body.get("window"),
+          "b_at": a.time, "b_by": a.actor} for a in run])
+
+
+@_on("backfill.list_published")
+def _backfill_list(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, backfill_lists, [
+        {"notice": a.body["notice"], "campaign": a.body["campaign"],
+         "sha256": a.body["sha256"], "lines": a.body["lines"],
+         "period_start": a.body["period_start"], "period_end": a.body["period_end"],
+         "published_at": a.time, "idx": a.index} for a in run])
+
+
 # -- rebuild ------------------------------------------------------------------------
 
 
@@ -444,6 +522,8 @@ __all__ = [
     "alerts",
     "appeals",
     "apply",
+    "backfill_lists",
+    "backfills",
     "backup_slots",
     "campaigns",
     "clear",
@@ -456,6 +536,8 @@ __all__ = [
     "policies",
     "posts",
     "quarantine",
+    "ranked",
+    "rankings",
     "rate_limit_hits",
     "report_jobs",
     "reports",
@@ -464,6 +546,7 @@ __all__ = [
     "subjects",
     "table_rows",
     "tokens",
+    "vacancies",
     "vault_documents",
     "vault_people",
     "webhook_deliveries",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -59,7 +59,19 @@ MAX_POLICY_INT = 2**31 - 1
 
 _INT_FIELDS = (
     "grace_s", "notify_within_s", "rebook_within_s", "lock_after", "appeal_period_s")
-_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes")
+#: 递补 settings (all optional; unset ones are left out of the body and the digest).
+#: ``backfill``: whether 递补 applies at all; ``backfill_cutoff``: the last local date
+#: (YYYY-MM-DD) a vacancy is filled; ``backfill_cutoff_days``: or the N-th working day
+#: before the interview day; ``backfill_day_of_no_show``: whether a missed window (a
+#: no-show on the day) is filled (default yes); ``backfill_withdrawal_days``: a written
+#: withdrawal is filled only if made at least N working days before the interview day;
+#: ``backfill_rounds``: proposals per vacancy chain (default 3); ``backfill_ties``: how
+#: equal scores are ordered (``file_order``, ``written_score``, ``registration``).
+BACKFILL_FLAGS = ("backfill", "backfill_day_of_no_show")
+BACKFILL_COUNTS = ("backfill_cutoff_days", "backfill_withdrawal_days", "backfill_rounds")
+BACKFILL_TIES = ("file_order", "written_score", "registration")
+_BACKFILL_KEYS = (*BACKFILL_FLAGS, "backfill_cutoff", *BACKFILL_COUNTS, "backfill_ties")
+_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes", *_BACKFILL_KEYS)
 _CAUSE_ORDER = {cause: i for i, cause in enumerate(Cause)}
 _CAUSE_VALUES = frozenset(cause.value for cause in Cause)
 
@@ -81,6 +93,13 @@ class Policy:
     makeup_causes: tuple[Cause, ...] = (
         Cause.TECHNICAL, Cause.COMPATIBILITY, Cause.NOTIFICATION_FAILED)
     appeal_period_s: int = 604800
+    backfill: bool | None = None
+    backfill_cutoff: str | None = None
+    backfill_cutoff_days: int | None = None
+    backfill_day_of_no_show: bool | None = None
+    backfill_withdrawal_days: int | None = None
+    backfill_rounds: int | None = None
+    backfill_ties: str | None = None
 
     def __post_init__(self) -> None:
         """Check the values.
@@ -121,16 +140,72 @@ class Policy:
         normal = tuple(sorted(set(causes), key=_CAUSE_ORDER.__getitem__))
         if normal != causes:
             object.__setattr__(self, "makeup_causes", normal)
+        self._check_backfill()
+
+    def _check_backfill(self) -> None:
+        for key in BACKFILL_FLAGS:
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, bool):
+                raise BadData(f"policy {self.name}: {key} must be true or false",
+                              field=self._field(key))
+        for key in BACKFILL_COUNTS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not (
+                    0 <= value <= 366):
+                raise BadData(f"policy {self.name}: {key} must be an integer 0..366",
+                              field=self._field(key))
+        if self.backfill_rounds is not None and self.backfill_rounds < 1:
+            raise BadData(f"policy {self.name}: backfill_rounds must be at least 1",
+                          field=self._field("backfill_rounds"))
+        cutoff = self.backfill_cutoff
+        if cutoff is not None:
+            try:
+                if not isinstance(cutoff, str) or len(cutoff) != 10:
+                    raise ValueError
+                date.fromisoformat(cutoff)
+            except ValueError:
+                raise BadData(f"policy {self.name}: backfill_cutoff must be a date "
+                              "YYYY-MM-DD", field=self._field("backfill_cutoff")) from None
+        if self.backfill_ties is not None and self.backfill_ties not in BACKFILL_TIES:
+            raise BadData(f"policy {self.name}: backfill_ties must be one of "
+                          f"{', '.join(BACKFILL_TIES)}", field=self._field("backfill_ties"))
+
+    @property
+    def backfill_on(self) -> bool:
+        """Whether 递补 applies under this policy (unset: no)."""
+        return bool(self.backfill)
+
+    @property
+    def backfills_day_of_no_show(self) -> bool:
+        """Whether a missed window (a no-show on the day) is filled (unset: yes)."""
+        return self.backfill_day_of_no_show is not False
+
+    @property
+    def backfill_round_limit(self) -> int:
+        """How many proposals a vacancy chain may have (unset: 3)."""
+        return 3 if self.backfill_rounds is None else self.backfill_rounds
+
+    @property
+    def backfill_tie_rule(self) -> str:
+        """How equal scores are ordered (unset: as the file lists them)."""
+        return self.backfill_ties or "file_order"
 
     def _field(self, key: str) -> str:
         return f"policies.{self.name}.{key}"
 
     def to_body(self) -> dict[str, str | int]:
-        """Every field as a flat JSON object; ``makeup_causes`` joined with ``,``."""
+        """Every field as a flat JSON object; ``makeup_causes`` joined with ``,``; the
+        递补 settings only when set (flags as 0/1)."""
         body: dict[str, str | int] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "makeup_causes":
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                body[f.name] = int(value)
+            elif f.name == "makeup_causes":
                 body[f.name] = ",".join(str(cause) for cause in value)
             else:
                 body[f.name] = value
@@ -188,6 +263,12 @@ class Policy:
             kwargs[key] = value
         if "makeup_causes" in table:
             kwargs["makeup_causes"] = _parse_causes(table["makeup_causes"], prefix)
+        for key in _BACKFILL_KEYS:
+            if key in table:
+                value = table[key]
+                if isinstance(value, date) and not isinstance(value, datetime):
+                    value = value.isoformat()  # TOML's bare date: backfill_cutoff = 2026-10-01
+                kwargs[key] = value  # checked by __post_init__
         return cls(name=name, mode=mode, **kwargs)
 
 

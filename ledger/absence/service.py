@@ -21,6 +21,7 @@ from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.wind
 from ledger.absence.alerts import Alerts
 from ledger.absence.appeals import MAX_STATEMENT_CHARS, STATEMENT_MAC_INFO, Appeals
 from ledger.absence.attachments import Attachment
+from ledger.absence.backfill import Backfill
 from ledger.absence.campaigns import Campaigns, adopt_policy
 from ledger.absence.candidates import PURPOSE_FIELDS, UNDER_REVIEW_PURPOSES, Candidates
 from ledger.absence.context import SYSTEM, Caller, Context, new_id
@@ -49,6 +50,7 @@ from ledger.absence.tokens import Tokens
 from ledger.absence.vault import PersonalDetails, Vault
 from ledger.absence.windows import Windows
 from ledger.storage.store import LedgerStore, Plan, Receipt
+from ledger.workdays import OfficialWorkingDays, WorkingDays
 
 __all__ = [
     "MAX_POSTS", "MAX_STATEMENT_CHARS", "MAX_WINDOW_AHEAD", "MAX_WINDOW_LENGTH", "MIN_YEAR",
@@ -61,9 +63,11 @@ __all__ = [
 class AbsenceService:
     """The absence domain over one ledger log, a vault and configured policies."""
 
-    def __init__(self, store: LedgerStore, settings: AbsenceSettings, master_key: bytes
-                 ) -> None:
-        """Raises ``BadData`` if the master key is not 32 bytes."""
+    def __init__(self, store: LedgerStore, settings: AbsenceSettings, master_key: bytes,
+                 calendar: WorkingDays | None = None) -> None:
+        """The service; 递补 deadlines are counted on ``calendar`` (None: the official
+        calendar without config overrides).  Raises ``BadData`` if the master key is not
+        32 bytes."""
         self.store = store
         self.cfg = settings
         self.vault = Vault(master_key)
@@ -78,7 +82,9 @@ class AbsenceService:
         self._decisions = Decisions(ctx, self._campaigns)
         self._reviews = Reviews(ctx, self._windows, self._decisions)
         self._alerts = Alerts(ctx, self._campaigns)
-        self._sweep = Sweep(ctx, self._alerts)
+        self._backfill = Backfill(ctx, self._campaigns, master_key,
+                                  calendar or OfficialWorkingDays())
+        self._sweep = Sweep(ctx, self._alerts, self._backfill)
         self._lookup = Lookup(ctx, self._windows, self._decisions)
         self._appeals = Appeals(ctx, master_key, self._campaigns, self._windows,
                                 self._decisions, self._lookup)
@@ -354,8 +360,57 @@ class AbsenceService:
     # -- statistics ----------------------------------------------------------
 
     def statistics(self, campaign: str) -> dict[str, Any]:
-        """``Statistics.statistics`` (its docstring says what is raised)."""
-        return self._statistics.statistics(campaign)
+        """``Statistics.statistics`` with the 递补 counts under ``backfill``
+        (``Backfill.backfill_statistics``; their docstrings say what is raised)."""
+        return {**self._statistics.statistics(campaign),
+                "backfill": self._backfill.backfill_statistics(campaign)}
+
+    # -- 递补 --------------------------------------------------------------------
+
+    def import_ranking(self, caller: Caller, campaign: str, data: bytes, content_type: str,
+                       params: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        """``Backfill.import_ranking`` (its docstring says what is raised)."""
+        return self._backfill.import_ranking(caller, campaign, data, content_type, params,
+                                             now)
+
+    def rankings(self, campaign: str) -> list[dict[str, Any]]:
+        """``Backfill.rankings`` (its docstring says what is raised)."""
+        return self._backfill.rankings(campaign)
+
+    def record_vacancy(self, caller: Caller, campaign: str, data: Mapping[str, Any],
+                       now: datetime) -> dict[str, Any]:
+        """``Backfill.record_vacancy`` (its docstring says what is raised)."""
+        return self._backfill.record_vacancy(caller, campaign, data, now)
+
+    def propose_backfills(self, now: datetime) -> int:
+        """``Backfill.propose_due`` (its docstring says what is raised)."""
+        return self._backfill.propose_due(now)
+
+    def approve_backfill(self, caller: Caller, proposal: str, data: Mapping[str, Any],
+                         now: datetime) -> dict[str, Any]:
+        """``Backfill.approve`` (its docstring says what is raised)."""
+        return self._backfill.approve(caller, proposal, data, now)
+
+    def decline_backfill(self, caller: Caller, proposal: str, data: Mapping[str, Any],
+                         now: datetime) -> dict[str, Any]:
+        """``Backfill.decline`` (its docstring says what is raised)."""
+        return self._backfill.decline(caller, proposal, data, now)
+
+    def backfill_proposal(self, proposal: str) -> dict[str, Any]:
+        """``Backfill.proposal`` (its docstring says what is raised)."""
+        return self._backfill.proposal(proposal)
+
+    def backfills(self, campaign: str) -> list[dict[str, Any]]:
+        """``Backfill.backfills`` (its docstring says what is raised)."""
+        return self._backfill.backfills(campaign)
+
+    def backfill_list_document(self, notice: str) -> bytes:
+        """``Backfill.backfill_list_document`` (its docstring says what is raised)."""
+        return self._backfill.backfill_list_document(notice)
+
+    def backfill_statistics(self, campaign: str) -> dict[str, Any]:
+        """``Backfill.backfill_statistics`` (its docstring says what is raised)."""
+        return self._backfill.backfill_statistics(campaign)
 
     # -- tokens --------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.alerts import Alerts
+from ledger.absence.backfill import Backfill
 from ledger.absence.context import Context, UseCase
 from ledger.absence.decisions import decision_entry
 from ledger.absence.notifications import notify_entry
@@ -32,13 +33,16 @@ log = logging.getLogger(__name__)
 class Sweep(UseCase):
     """Decide closed windows."""
 
-    def __init__(self, ctx: Context, alerts: Alerts) -> None:
-        """Sweeps raising ``alerts``."""
+    def __init__(self, ctx: Context, alerts: Alerts, backfill: Backfill) -> None:
+        """Sweeps raising ``alerts`` and answering vacancies by ``backfill`` (递补)."""
         super().__init__(ctx)
         self._alerts = alerts
+        self._backfill = backfill
 
     def sweep(self, now: datetime, *, batch: int = 1000) -> int:
-        """Decide every window past its close + grace; raise alerts; return how many.
+        """Decide every window past its close + grace; raise alerts; lapse unused
+        rebooking offers; answer new vacancies (递补: ``Backfill.propose_due``); return
+        how many windows were decided.
 
         Each batch is one transaction that re-reads undecided windows under the log's
         lock, so two sweeps racing decide each window once.
@@ -69,6 +73,7 @@ class Sweep(UseCase):
         for campaign in sorted(touched):
             self._alerts.raise_alerts(campaign, now)
         self.lapse_offers(now, batch=batch)
+        self._backfill.propose_due(now)
         return decided
 
     def lapse_offers(self, now: datetime, *, batch: int = 1000) -> int:

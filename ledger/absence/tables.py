@@ -265,6 +265,79 @@ reports = Table(
     Column("idx", Integer, nullable=False),
 )
 
+# -- 递补: rankings, vacancies and the proposals filling them (``ledger.absence.backfill``)
+
+rankings = Table(
+    "p_rankings", PROJECTIONS,
+    Column("ranking", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("post", String(128), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("ranked", Integer, nullable=False),
+    Column("qualified", Integer, nullable=False),
+    Column("places", Integer, nullable=False),
+    Column("interview_day", String(10), nullable=False),
+    Column("ties", String(16), nullable=False),
+    Column("imported_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+    UniqueConstraint("campaign", "post", name="uq_ranking_post"),
+)
+ranked = Table(
+    "p_ranked", PROJECTIONS,
+    Column("ranking", String(128), primary_key=True),
+    Column("subject", String(32), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("post", String(128), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Index("ix_ranked_subject", "subject"),
+)
+vacancies = Table(
+    "p_vacancies", PROJECTIONS,
+    Column("vacancy", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("subject", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+)
+backfills = Table(
+    # One row per answer to a vacancy: a proposal (proposed, approved, declined) or an
+    # explicit "not filled" (status unfilled, reason the code).
+    "p_backfills", PROJECTIONS,
+    Column("item", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("post", String(128), nullable=False),
+    Column("vacancy", String(128), nullable=False),
+    Column("vacated", String(32), nullable=False),
+    Column("subject", String(32)),
+    Column("rank", Integer),
+    Column("round", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("window", String(128)),
+    Column("at", String(32), nullable=False),
+    Column("decided_at", String(32)),
+    Column("decided_by", String(128)),
+    Column("idx", Integer, nullable=False),
+    Index("ix_backfills_vacancy", "vacancy"),
+    Index("ix_backfills_campaign", "campaign", "idx"),
+)
+
+backfill_lists = Table(
+    # 递补名单 notices (``backfill.list_published``); their bytes are in notice_documents.
+    "p_backfill_lists", PROJECTIONS,
+    Column("notice", String(128), primary_key=True),
+    Column("campaign", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("period_start", String(32), nullable=False),
+    Column("period_end", String(32), nullable=False),
+    Column("published_at", String(32), nullable=False),
+    Column("idx", Integer, nullable=False),
+)
+
 # -- operational state (not derived from the ledger) --------------------------------
 
 notice_documents = Table(

@@ -17,6 +17,7 @@ from ledger.config import Settings
 from ledger.errors import BadData, NotAllowed
 from ledger.storage.clockguard import ClockGuard
 from ledger.storage.store import LedgerStore
+from publicity.calendar import WorkingCalendar
 from publicity.scheduled import ReportChildren, generate_due_reports
 
 #: Secrets accepted at once: the current one and the one before (rotation).
@@ -31,7 +32,10 @@ def open_absence(settings: Settings, store: LedgerStore, now: datetime) -> Absen
             master key cannot be used.
     """
     cfg = load_absence_settings(settings)
-    service = AbsenceService(store, cfg, Vault.load_or_create_master_key(cfg.master_key_path))
+    # 递补 deadlines count working days on the same calendar as notice periods.
+    calendar = WorkingCalendar.from_config(settings.publicity.calendar)
+    service = AbsenceService(store, cfg, Vault.load_or_create_master_key(cfg.master_key_path),
+                             calendar)
     service.ensure_schema(now)
     return service
 

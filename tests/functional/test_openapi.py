@@ -173,7 +173,9 @@ def webhook(env: Env, call: Checked, payload: Any, msg_id: str) -> Any:
 
 
 def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
-    with make_env(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}") as env:
+    backfill_policy = '[policies.bf_on]\nmode = "government"\nbackfill = true\n'
+    with make_env(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}",
+                  extra_config=backfill_policy) as env:
         env.app.extensions["absentia.rate_limiter"] = RateLimiter(100_000, 60)
         call = Checked(env)
         for c, policy in (("c2026", "government"), ("e2026", "enterprise"),
@@ -279,6 +281,7 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
         call("POST", f"/api/v1/appeals/{appeal}/ruling", "reviewer", expect=200,
              json={"ruling": "upheld"})
         call("GET", f"/api/v1/candidates/{subject[regs[6]]}/personal-data", "hr", expect=200)
+        _backfill_calls(call)
         call("GET", "/api/v1/access-log", "auditor", expect=200)
         offered = call("GET", "/api/v1/campaigns/e2026/decisions", "hr", expect=200)
         call("POST", f"/api/v1/decisions/{offered[0]['decision']}/rebooking", "hr",
@@ -311,6 +314,33 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
         # Every documented operation was exercised with a success status at least once.
         ok = {(r, m) for r, m, s in call.seen if s < 300}
         assert set(OPERATIONS) - ok == set()
+
+
+def _backfill_calls(call: Checked) -> None:
+    """递补: a ranking, a written withdrawal, its proposal declined, the next approved."""
+    call("POST", "/api/v1/campaigns", "hr", expect=201, json={
+        "campaign": "b2026", "title": "2026年公开招聘", "policy": "bf_on",
+        "posts": [{"post": "p01", "title": "岗位"}]})
+    _, rows = candidates_csv(3, seed=9)
+    call("POST", "/api/v1/campaigns/b2026/candidates", "hr", expect=201, json=rows)
+    regs = [r["registration"] for r in rows]
+    ranking = ("报名号,成绩\n" + "".join(f"{r},{90 - i}\n" for i, r in enumerate(regs))).encode()
+    url = "/api/v1/campaigns/b2026/rankings?post=p01&pass_line=60&places=1&interview_day="
+    call("POST", url + "2026-12-10", "hr", expect=201, data=ranking, content_type="text/csv")
+    call("POST", url + "2026-12-10", "hr", expect=409, data=ranking, content_type="text/csv")
+    call("POST", url + "tomorrow", "hr", expect=400, data=ranking, content_type="text/csv")
+    call("GET", "/api/v1/campaigns/b2026/rankings", "auditor", expect=200)
+    call("POST", "/api/v1/campaigns/b2026/vacancies", "hr", expect=201, json={
+        "registration": regs[0], "kind": "withdrawn_in_writing", "at": local(-10)})
+    first = call("GET", "/api/v1/campaigns/b2026/backfills", "reviewer", expect=200)[0]
+    call("GET", f"/api/v1/backfills/{first['proposal']}", "hr", expect=200)
+    call("POST", f"/api/v1/backfills/{first['proposal']}/decline", "reviewer", expect=400,
+         json={})
+    call("POST", f"/api/v1/backfills/{first['proposal']}/decline", "reviewer", expect=200,
+         json={"reason": "本人放弃"})
+    second = call("GET", "/api/v1/campaigns/b2026/backfills", "hr", expect=200)[1]
+    call("POST", f"/api/v1/backfills/{second['proposal']}/approval", "reviewer", expect=200,
+         json={"opens_at": local(300), "closes_at": local(360)})
 
 
 # -- 4. fuzzed -----------------------------------------------------------------------------

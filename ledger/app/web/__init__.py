@@ -12,10 +12,12 @@ from ledger.absence.service import AbsenceService
 from ledger.app.registry import entry_types
 from ledger.app.web import (
     api,
+    backfill_notices,
     console,
     console_activity,  # noqa: F401 (adds its pages to console_hr.bp)
     console_audit,
     console_hr,
+    console_hr_backfill,  # noqa: F401 (adds the 递补 page to console_hr.bp)
     console_hr_lists,  # noqa: F401 (importing it adds the lists to console_hr.bp)
     console_hr_setup,  # noqa: F401 (adds its routes to console_hr.bp)
     console_slots,  # noqa: F401 (adds the backup-slot form to console_hr.bp)
@@ -59,7 +61,7 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
         store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in"))
     app.extensions.setdefault("absentia.registration_limiters", registration_limiters(store))
     for blueprint in (api.bp, public.bp, selfservice.bp, console.bp, console_hr.bp,
-                      console_audit.bp, openapi.bp):
+                      console_audit.bp, openapi.bp, backfill_notices.bp):
         app.register_blueprint(blueprint)
 
 

@@ -5,9 +5,10 @@ Roles reach only what they need:
 =========  ==================================================================
 platform   the signed webhook; the list of windows to invite; delivery receipts
 hr         campaigns, candidate import, windows, backup slots, accommodations, rebookings,
-           quarantine, contact details (recorded), erasure
+           quarantine, contact details (recorded), erasure, rankings and
+           vacancies (递补)
 reviewer   review queue, make-ups, appeals and rulings, alerts, case details
-           (recorded)
+           (recorded), 递补 approvals and declines
 auditor    read-only: campaigns, decisions, statistics, alerts, access trail
 public     a candidate's own status and appeal (registration + factor),
            rate-limited
@@ -227,6 +228,9 @@ PLAIN_READS: dict[str, tuple[str, Callable[[AbsenceService, str], JSON]]] = {
     "decision": ("/decisions/<decision>", lambda s, key: s.decision(key)),
     "alerts": ("/campaigns/<campaign>/alerts", lambda s, key: s.alerts(key)),
     "statistics": ("/campaigns/<campaign>/statistics", lambda s, key: s.statistics(key)),
+    "rankings": ("/campaigns/<campaign>/rankings", lambda s, key: s.rankings(key)),
+    "backfills": ("/campaigns/<campaign>/backfills", lambda s, key: s.backfills(key)),
+    "backfill": ("/backfills/<proposal>", lambda s, key: s.backfill_proposal(key)),
 }
 
 
@@ -360,6 +364,37 @@ def review_queue(campaign: str) -> Response:
 @roles("reviewer")
 def review(decision: str) -> Response:
     return ok(service().review(caller(), decision, body(), now()))
+
+
+@bp.post("/campaigns/<campaign>/rankings")
+@roles("hr")
+@body_limit(MAX_IMPORT_BYTES)
+def import_ranking(campaign: str) -> Response:
+    """递补: a post's ranked list (CSV or .xlsx); the post, pass line, interview places
+    and interview day in the query."""
+    params = {k: request.args[k] for k in ("post", "pass_line", "places", "interview_day")
+              if k in request.args}
+    return ok(service().import_ranking(caller(), campaign, request.get_data(),
+                                       request.content_type or "", params, now()), 201)
+
+
+@bp.post("/campaigns/<campaign>/vacancies")
+@roles("hr")
+def record_vacancy(campaign: str) -> Response:
+    """递补: a written withdrawal or a disqualification, answered at once."""
+    return ok(service().record_vacancy(caller(), campaign, body(), now()), 201)
+
+
+@bp.post("/backfills/<proposal>/approval")
+@roles("reviewer")
+def approve_backfill(proposal: str) -> Response:
+    return ok(service().approve_backfill(caller(), proposal, body(), now()))
+
+
+@bp.post("/backfills/<proposal>/decline")
+@roles("reviewer")
+def decline_backfill(proposal: str) -> Response:
+    return ok(service().decline_backfill(caller(), proposal, body(), now()))
 
 
 @bp.post("/decisions/<decision>/rebooking")

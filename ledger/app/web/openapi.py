@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from ledger.absence.backfill import BACKFILL_STATUSES
 from ledger.absence.entries import ACCOMMODATION_REASONS
 from ledger.absence.service import MAX_POSTS
 from ledger.absence.slots import MAX_CAPACITY
@@ -286,6 +287,20 @@ SCHEMAS: dict[str, Schema] = {
         "appeals": obj({"filed": INT, "open": INT, "upheld": INT, "overturned": INT,
                         "appeal_rate": RATE, "overturn_rate": RATE,
                         "misjudgment_rate": RATE})}),
+    # 递补 (ledger.absence.backfill): rankings, answers to vacancies, rulings.
+    "Ranking": obj({k: STR for k in ("ranking", "post", "interview_day", "ties", "digest")}
+                   | {k: INT for k in ("ranked", "qualified", "places", "ledger_index")}),
+    "Backfill": obj({"item": STR, "proposal": NSTR, "campaign": STR, "post": STR,
+                     "vacancy": STR, "vacated": STR, "vacated_registration": NSTR,
+                     "subject": NSTR, "registration": NSTR, "rank": nullable("integer"),
+                     "round": INT, "status": {"enum": list(BACKFILL_STATUSES)}, "reason": NSTR,
+                     "window": NSTR, "at": TIME, "decided_at": NTIME, "decided_by": NSTR,
+                     "ledger_index": INT}),
+    "VacancyRequest": obj({"registration": REGISTRATION, "at": IN_TIME, "kind": {
+        "enum": ["withdrawn_in_writing", "disqualified"]}}, closed=True),
+    "Vacancy": obj({"vacancy": STR, "kind": STR, "answer": NSTR}), "BackfillApproval": obj(
+        {"opens_at": IN_TIME, "closes_at": IN_TIME}, {"reason": PUBLIC_TEXT}, closed=True),
+    "BackfillDecline": obj({"reason": PUBLIC_TEXT}, closed=True),
     "Access": obj({"index": INT, "at": TIME, "actor": STR, "subject": STR, "purpose": STR,
                    "fields": array(STR)}),
     "StatusRequest": obj({"registration": REGISTRATION, "factor": FACTOR}, closed=True),
@@ -380,6 +395,8 @@ LIMIT = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500
               "Page size (default 1000; at most 5000, 500 for quarantine).")
 AFTER = param("after", "query", QUERY_STR, "Pagination cursor: return ids after this one.")
 CAMPAIGN = path("campaign", "Campaign id.", "c2026")
+PROPOSAL = path("proposal", "A 递补 proposal id.")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def op(summary: str, *, roles: tuple[str, ...] | None, ok: tuple[int, Schema | None, str],
@@ -623,6 +640,32 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/api/v1/campaigns/{campaign}/statistics": {"get": op(
             "Absence, cause, make-up and appeal statistics (KPIs).", roles=READ,
             params=[CAMPAIGN], ok=J("Statistics"), errors=(404,))},
+        f"{_C}/rankings": {"post": op(
+            "递补: import a post's ranked list (all rows or none).", roles=("hr",),
+            params=[CAMPAIGN, *[param(k, "query", QUERY_STR, d, required=True) for k, d in (
+                ("post", "Post id."), ("pass_line", "Pass line (a score)."),
+                ("places", "Interview places."), ("interview_day", "YYYY-MM-DD."))]],
+            body={"text/csv": STR, XLSX: {"type": "string", "format": "binary"}},
+            ok=J("Ranking", 201), errors=(400, 404, 409, 413, 422)),
+            "get": op("递补: the campaign's rankings (no scores).", roles=READ,
+                      params=[CAMPAIGN], ok=J(array(ref("Ranking"))), errors=(404,))},
+        f"{_C}/backfills": {"get": op(
+            "递补: every answer to the campaign's vacancies.", roles=READ, params=[CAMPAIGN],
+            ok=J(array(ref("Backfill"))), errors=(404,))},
+        f"{_C}/vacancies": {"post": op(
+            "递补: record a written withdrawal or a disqualification.", roles=("hr",),
+            params=[CAMPAIGN], body=ref("VacancyRequest"), ok=J("Vacancy", 201),
+            errors=(400, 404, 409), constraints={"at": "is not in the future"})},
+        "/api/v1/backfills/{proposal}": {"get": op(
+            "递补: one answer.", roles=READ, params=[PROPOSAL], ok=J("Backfill"), errors=(404,))},
+        "/api/v1/backfills/{proposal}/approval": {"post": op(
+            "递补: approve a proposal (invites the candidate).", roles=("reviewer",),
+            params=[PROPOSAL], body=ref("BackfillApproval"), ok=J("Backfill"),
+            errors=(400, 404, 409), constraints=WINDOW_TIMES)},
+        "/api/v1/backfills/{proposal}/decline": {"post": op(
+            "递补: decline a proposal; the next is proposed.", roles=("reviewer",),
+            params=[PROPOSAL], body=ref("BackfillDecline"), ok=J("Backfill"),
+            errors=(400, 404, 409), constraints={"reason": "is printable"})},
         "/api/v1/access-log": {"get": op(
             "Who read whose personal data, when and why.", roles=("auditor",),
             params=[param("subject", "query", QUERY_STR, "Only this subject."), LIMIT],

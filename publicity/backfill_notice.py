@@ -1,0 +1,104 @@
+"""The 递补名单 as its own public notice (公示), apart from the result notice.
+
+Lists the approved proposals of a campaign: post, the promoted candidate's masked name
+and registration number, their rank and round, with a notice period in working days on
+the official calendar.  The exact HTML bytes are stored (``notice_documents``) and the
+ledger records their SHA-256 (``backfill.list_published``), so a served page is checked
+against the record (``AbsenceService.backfill_list_document``).  The result notice
+(``publicity.notices``) is untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from ledger.absence.notice_documents import store_document
+from ledger.absence.service import AbsenceService, Caller
+from ledger.entry import format_time
+from ledger.errors import Conflict
+from ledger.ids import new_id, sha256_hex
+from ledger.storage.store import NewEntry
+from ledger.timetext import written
+from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar, notice_period
+from publicity.errors import PublishingRefused
+from publicity.masking import mask_name
+from publicity.notices import _env, scan
+
+
+@dataclass(frozen=True)
+class BackfillNoticeLine:
+    """One promoted candidate as the notice shows them."""
+
+    post: str
+    name: str
+    registration: str
+    rank: int
+    round: int
+
+
+def render_backfill_list(service: AbsenceService, campaign: str, now: datetime, *,
+                         days: int, calendar: WorkingCalendar, notice: str
+                         ) -> tuple[bytes, int, tuple[datetime, datetime]]:
+    """The notice's HTML bytes, its line count and its period.
+
+    Raises:
+        NotFound: no such campaign.  Conflict: no approved proposal to publish.
+        PublishingRefused: the page would show personal data.
+        CalendarUnknown: the period reaches a year the calendar does not know.
+    """
+    info = service.campaign(campaign)
+    tz = ZoneInfo(info["timezone"])
+    approved = [a for a in service.backfills(campaign) if a["status"] == "approved"]
+    if not approved:
+        raise Conflict("no approved 递补 to publish", field="campaign")
+    details = service.personal_details_of(service.engine, [a["subject"] for a in approved])
+    titles = {p["post"]: p["title"] for p in info["posts"]}
+    names = [d.name for d in details.values() if d is not None]
+    lines = []
+    for a in approved:
+        person = details[a["subject"]]
+        lines.append(BackfillNoticeLine(
+            titles.get(a["post"], a["post"]),
+            mask_name(person.name) if person is not None else "（已删除）",
+            a["registration"] or "—", a["rank"], a["round"]))
+    period = notice_period(now, days, tz, calendar)
+    html = _env().get_template("backfill_notice.html").render(
+        notice=notice, campaign=info, lines=lines, days=days,
+        published=written(format_time(now), tz, "zh"),
+        # The period ends at 24:00 of its last working day: written as that day.
+        last_day=(period[1].astimezone(tz) - timedelta(seconds=1)).strftime("%Y年%m月%d日"))
+    problems = scan(html, names)
+    if problems:
+        raise PublishingRefused("the 递补 notice would show " + "; ".join(problems)
+                                + ": nothing was published", field="notice")
+    return html.encode("utf-8"), len(lines), period
+
+
+def publish_backfill_list(service: AbsenceService, caller: Caller, campaign: str,
+                          now: datetime, *, days: int = DEFAULT_NOTICE_DAYS,
+                          calendar: WorkingCalendar | None = None) -> dict[str, Any]:
+    """Render, check, store and record the 递补名单 (``backfill.list_published``).
+
+    Raises:
+        As ``render_backfill_list``.
+    """
+    notice = new_id("bn")
+    data, count, period = render_backfill_list(service, campaign, now, days=days,
+                                               calendar=calendar or WorkingCalendar(),
+                                               notice=notice)
+
+    def plan(conn: Connection) -> list[NewEntry]:
+        store_document(conn, notice, data)
+        return [NewEntry("backfill.list_published", caller.actor, {
+            "notice": notice, "campaign": campaign, "sha256": sha256_hex(data),
+            "lines": count, "period_start": format_time(period[0]),
+            "period_end": format_time(period[1])})]
+
+    service.record(now, plan)
+    return {"notice": notice, "campaign": campaign, "lines": count,
+            "sha256": sha256_hex(data), "period_end": format_time(period[1])}
