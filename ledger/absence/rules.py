@@ -59,7 +59,12 @@ MAX_POLICY_INT = 2**31 - 1
 
 _INT_FIELDS = (
     "grace_s", "notify_within_s", "rebook_within_s", "lock_after", "appeal_period_s")
-_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes")
+#: Optional working-day deadlines of objections (异议) during a notice period: acknowledge
+#: (start checking) within, answer within, and how long a candidate is given to state
+#: their case (陈述、申辩).  Unset (None) fields are left out of the body and the digest,
+#: so a policy that sets none keeps the digest it had before they existed.
+OBJECTION_FIELDS = ("objection_ack_days", "objection_reply_days", "objection_statement_days")
+_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes", *OBJECTION_FIELDS)
 _CAUSE_ORDER = {cause: i for i, cause in enumerate(Cause)}
 _CAUSE_VALUES = frozenset(cause.value for cause in Cause)
 
@@ -81,6 +86,9 @@ class Policy:
     makeup_causes: tuple[Cause, ...] = (
         Cause.TECHNICAL, Cause.COMPATIBILITY, Cause.NOTIFICATION_FAILED)
     appeal_period_s: int = 604800
+    objection_ack_days: int | None = None  # working days
+    objection_reply_days: int | None = None  # working days
+    objection_statement_days: int | None = None  # working days
 
     def __post_init__(self) -> None:
         """Check the values.
@@ -109,6 +117,14 @@ class Policy:
                 raise BadData(
                     f"policy {self.name}: {key} must be at most {MAX_POLICY_INT}",
                     field=self._field(key))
+        for key in OBJECTION_FIELDS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 366:
+                raise BadData(
+                    f"policy {self.name}: {key} must be a whole number of working days "
+                    "from 1 to 366", field=self._field(key))
         if self.lock_after < 1:
             raise BadData(
                 f"policy {self.name}: lock_after must be at least 1",
@@ -130,6 +146,8 @@ class Policy:
         body: dict[str, str | int] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if value is None:  # an optional field left unset is not in the body
+                continue
             if f.name == "makeup_causes":
                 body[f.name] = ",".join(str(cause) for cause in value)
             else:
@@ -186,6 +204,9 @@ class Policy:
                     f"{prefix}: {key} must be an integer, not {type(value).__name__}",
                     field=f"{prefix}.{key}")
             kwargs[key] = value
+        for key in OBJECTION_FIELDS:
+            if key in table:
+                kwargs[key] = table[key]
         if "makeup_causes" in table:
             kwargs["makeup_causes"] = _parse_causes(table["makeup_causes"], prefix)
         return cls(name=name, mode=mode, **kwargs)

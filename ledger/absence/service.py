@@ -37,6 +37,7 @@ from ledger.absence.fields import (
 from ledger.absence.ingest import Ingest
 from ledger.absence.lookup import Lookup
 from ledger.absence.notifications import Notifications
+from ledger.absence.objections import Objections
 from ledger.absence.queries import Source
 from ledger.absence.reviews import Reviews
 from ledger.absence.rules import Policy
@@ -75,7 +76,9 @@ class AbsenceService:
         self._decisions = Decisions(ctx, self._campaigns)
         self._reviews = Reviews(ctx, self._windows, self._decisions)
         self._alerts = Alerts(ctx, self._campaigns)
-        self._sweep = Sweep(ctx, self._alerts)
+        #: Objections (异议) to notices: used directly (``service.objections.file_...``).
+        self.objections = Objections(ctx, master_key)
+        self._sweep = Sweep(ctx, self._alerts, self.objections)
         self._lookup = Lookup(ctx, self._windows, self._decisions)
         self._appeals = Appeals(ctx, master_key, self._campaigns, self._windows,
                                 self._decisions, self._lookup)

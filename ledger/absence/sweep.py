@@ -14,6 +14,7 @@ from ledger.absence.alerts import Alerts
 from ledger.absence.context import Context, UseCase
 from ledger.absence.decisions import decision_entry
 from ledger.absence.notifications import notify_entry
+from ledger.absence.objections import Objections
 from ledger.absence.rules import (
     NotificationFact,
     Outcome,
@@ -32,10 +33,12 @@ log = logging.getLogger(__name__)
 class Sweep(UseCase):
     """Decide closed windows."""
 
-    def __init__(self, ctx: Context, alerts: Alerts) -> None:
-        """Sweeps raising ``alerts``."""
+    def __init__(self, ctx: Context, alerts: Alerts,
+                 objections: Objections | None = None) -> None:
+        """Sweeps raising ``alerts`` (and overdue alerts of ``objections``)."""
         super().__init__(ctx)
         self._alerts = alerts
+        self._objections = objections
 
     def sweep(self, now: datetime, *, batch: int = 1000) -> int:
         """Decide every window past its close + grace; raise alerts; return how many.
@@ -69,6 +72,8 @@ class Sweep(UseCase):
         for campaign in sorted(touched):
             self._alerts.raise_alerts(campaign, now)
         self.lapse_offers(now, batch=batch)
+        if self._objections is not None:
+            self._objections.raise_overdue(now)
         return decided
 
     def lapse_offers(self, now: datetime, *, batch: int = 1000) -> int:
