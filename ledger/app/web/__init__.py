@@ -20,6 +20,7 @@ from ledger.app.web import (
     console_hr_setup,  # noqa: F401 (adds its routes to console_hr.bp)
     limits,
     logs,
+    objections,
     openapi,
     ops,
     problems,
@@ -58,7 +59,7 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
         store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in"))
     app.extensions.setdefault("absentia.registration_limiters", registration_limiters(store))
     for blueprint in (api.bp, public.bp, selfservice.bp, console.bp, console_hr.bp,
-                      console_audit.bp, openapi.bp):
+                      console_audit.bp, openapi.bp, objections.bp):
         app.register_blueprint(blueprint)
 
 
