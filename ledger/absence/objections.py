@@ -306,6 +306,18 @@ class Objections(UseCase):
         out["erased"] = False
         return out
 
+    def open_notices(self, campaign: str, now: datetime) -> list[dict[str, Any]]:
+        """The campaign's notices objections may be filed against at ``now`` (current,
+        within their period), newest first: ``notice``, ``period_end``, ``lines``."""
+        t = format_time(now)
+        n = P.notices.c
+        with self.read() as conn:
+            rows = conn.execute(select(n.notice, n.period_end, n.lines).where(
+                n.campaign == campaign, n.superseded_by.is_(None), n.period_start <= t,
+                n.period_end > t).order_by(n.idx.desc())).all()
+        return [{"notice": r.notice, "period_end": r.period_end, "lines": r.lines}
+                for r in rows]
+
     def counts(self, notice: str) -> dict[str, int]:
         """How many objections a notice received and how they stand (no personal data):
         ``received``, ``open`` (not yet answered), ``upheld``, ``cancelled``, ``deferred``.
