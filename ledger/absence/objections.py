@@ -325,6 +325,11 @@ class Objections(UseCase):
         with self.read() as conn:
             return objection_counts(conn, notice)
 
+    def campaign_counts(self, campaign: str) -> dict[str, int]:
+        """``counts`` over every notice of ``campaign`` (what the archive report shows)."""
+        with self.read() as conn:
+            return objection_counts(conn, campaign=campaign)
+
     # -- handling ---------------------------------------------------------------------
 
     def acknowledge(self, caller: Caller, objection: str, now: datetime) -> dict[str, Any]:
@@ -546,11 +551,13 @@ class Objections(UseCase):
         return self.objection_record(objection)
 
 
-def objection_counts(conn: Connection, notice: str) -> dict[str, int]:
-    """A notice's objections by how they stand: ``received``, ``open``, ``upheld``,
-    ``cancelled``, ``deferred`` (counts only: no personal data)."""
+def objection_counts(conn: Connection, notice: str | None = None, *,
+                     campaign: str | None = None) -> dict[str, int]:
+    """A notice's (or a campaign's) objections by how they stand: ``received``, ``open``,
+    ``upheld``, ``cancelled``, ``deferred`` (counts only: no personal data)."""
     o = P.objections.c
-    rows = conn.execute(select(o.state, o.ruling, func.count()).where(o.notice == notice)
+    where = o.notice == notice if campaign is None else o.campaign == campaign
+    rows = conn.execute(select(o.state, o.ruling, func.count()).where(where)
                         .group_by(o.state, o.ruling)).all()
     out = {"received": 0, "open": 0, "upheld": 0, "cancelled": 0, "deferred": 0}
     for state, ruling, n in rows:
