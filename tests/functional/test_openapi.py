@@ -303,6 +303,10 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
              json={"ruling": "cancelled", "reason": "x"})
         call("POST", f"/api/v1/objections/{ref}/ruling", "reviewer", expect=200,
              json={"ruling": "upheld", "reason": "经核实无误"})
+        call("POST", f"/api/v1/objections/{ref}/objector-erasure", "hr", expect=409,
+             json={"reason": "retention_expired"})
+        call("POST", f"/api/v1/objections/{ref}/objector-erasure", "hr", expect=200,
+             json={"reason": "request"})
         call("POST", f"/api/v1/candidates/{subject[regs[6]]}/erasure", "hr", expect=409,
              json={"reason": "retention_expired"})
         call("POST", f"/api/v1/candidates/{subject[regs[6]]}/erasure", "hr", expect=200,

@@ -329,3 +329,12 @@ def api_statement(ref: str) -> Response:
 @roles("reviewer")
 def api_rule(ref: str) -> Response:
     return ok(service().objections.rule(caller(), ref, body(), now()))
+
+
+@bp.post("/api/v1/objections/<ref>/objector-erasure")
+@roles("hr")
+def api_erase(ref: str) -> Response:
+    """Destroy the objector's sealed record: ``{"reason": "retention_expired"|"request"}``."""
+    reason = body().get("reason")
+    return ok(service().objections.erase_objector(caller(), ref, str(reason), now()))
+

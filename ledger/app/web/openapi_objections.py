@@ -74,6 +74,7 @@ SCHEMAS: dict[str, Schema] = {
         k: {"type": "integer", "minimum": 0}
         for k in ("received", "open", "upheld", "cancelled", "deferred")}},
     "ObjectionInvite": _closed({}, {"registration": _STR}),
+    "ObjectorErasure": _closed({"reason": {"enum": ["retention_expired", "request"]}}),
     "ObjectionStatement": _closed({"statement": {"type": "string", "maxLength": 2000},
                                    "channel": {"enum": list(OBJECTION_CHANNELS)}}),
     "ObjectionRuling": _closed(
@@ -138,6 +139,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/api/v1/objections/{ref}/statement", "post"): Operation(
         "Record the candidate's statement (sealed under the candidate).", _HANDLERS,
         "Objection", body="ObjectionStatement", errors=(400, 404, 409), params=_R),
+    ("/api/v1/objections/{ref}/objector-erasure", "post"): Operation(
+        "Destroy the objector's sealed record (retention or request); the digest stays.",
+        ("hr",), "Objection", body="ObjectorErasure", errors=(400, 404, 409), params=_R,
+        constraints=(("reason", "retention_expired only after [absence] retention_days "
+                      "from the filing (409)"),)),
     ("/api/v1/objections/{ref}/ruling", "post"): Operation(
         "Rule: upheld (维持), cancelled (取消) or deferred (暂缓).", ("reviewer",),
         "Objection", body="ObjectionRuling", errors=(400, 404, 409), params=_R,
