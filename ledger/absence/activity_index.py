@@ -40,7 +40,7 @@ WHY: dict[str, str] = {
     "notice.published": "reason", "alert.resolved": "action", "alert.raised": "kind",
     "notification.failed": "error", "notification.delivered": "status",
     "notification.queued": "template", "pii.viewed": "purpose",
-    "objection.filed": "ground", "objection.ruled": "ruling"}
+    "objection.filed": "ground"}
 
 #: Kinds whose body names the campaign.
 _BY_CAMPAIGN = ("campaign.created", "campaign.post_added", "subject.registered",
