@@ -100,6 +100,12 @@ class Operation:
     constraints: tuple[tuple[str, str], ...] = ()
 
 
+_TEXTS = (("name", "is 1..50 printable characters once trimmed"),
+          ("contact", "is 1..100 printable characters once trimmed"),
+          ("statement", "is 1..2000 characters once trimmed, printable or line breaks"),
+          ("registration", "is a registration number of the notice's campaign; give it "
+                           "or line"),
+          ("line", "is a line of the notice (1 .. its number of lines)"))
 _N = (("notice_id", "Notice id."),)
 _R = (("ref", "The objection's reference number."),)
 _HANDLERS = ("hr", "reviewer")
@@ -109,15 +115,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Object to a notice during its period (异议, rate-limited); the answer holds the "
         "reference and the lookup secret.", None, "ObjectionFiled", 201, "ObjectionFile",
         (400, 404, 409, 429), _N,
-        (("notice", "is within its notice period and not superseded (409)"),
-         ("registration", "or line names a candidate or line of the notice"))),
+        (("notice", "is within its notice period and not superseded (409)"), *_TEXTS)),
     ("/api/v1/notices/{notice_id}/objections", "get"): Operation(
         "How many objections a notice received and their outcomes (no personal data).",
         None, "ObjectionCounts", errors=(404,), params=_N),
     ("/api/v1/notices/{notice_id}/objections/received", "post"): Operation(
         "Enter an objection received by phone, letter or e-mail.", ("hr",),
         "ObjectionFiled", 201, "ObjectionEnter", (400, 404, 409), _N,
-        (("notice", "is within its notice period and not superseded (409)"),)),
+        (("notice", "is within its notice period and not superseded (409)"), *_TEXTS)),
     ("/api/v1/objections/{ref}/state", "post"): Operation(
         "An objection's state for its objector (the secret in the body; rate-limited).",
         None, "ObjectionState", body="ObjectionLookup", errors=(400, 404, 429), params=_R),
@@ -135,10 +140,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(404, 409), params=_R),
     ("/api/v1/objections/{ref}/statement-invitation", "post"): Operation(
         "Tell the candidate and invite their statement (陈述、申辩).", _HANDLERS,
-        "Objection", body="ObjectionInvite", errors=(400, 404, 409), params=_R),
+        "Objection", body="ObjectionInvite", errors=(400, 404, 409), params=_R,
+        constraints=(("registration", "is a registration number of the campaign, "
+                      "required when the objection named only a line"),)),
     ("/api/v1/objections/{ref}/statement", "post"): Operation(
         "Record the candidate's statement (sealed under the candidate).", _HANDLERS,
-        "Objection", body="ObjectionStatement", errors=(400, 404, 409), params=_R),
+        "Objection", body="ObjectionStatement", errors=(400, 404, 409), params=_R,
+        constraints=(_TEXTS[2],)),
     ("/api/v1/objections/{ref}/objector-erasure", "post"): Operation(
         "Destroy the objector's sealed record (retention or request); the digest stays.",
         ("hr",), "Objection", body="ObjectorErasure", errors=(400, 404, 409), params=_R,
@@ -147,6 +155,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/api/v1/objections/{ref}/ruling", "post"): Operation(
         "Rule: upheld (维持), cancelled (取消) or deferred (暂缓).", ("reviewer",),
         "Objection", body="ObjectionRuling", errors=(400, 404, 409), params=_R,
-        constraints=(("ruling", "cancelled needs confirm and the candidate's statement "
-                      "or its time passed (409)"),)),
+        constraints=(("ruling", "cancelled needs the candidate's statement or its time "
+                      "passed (409)"), ("confirm", "is true to cancel"),
+                     ("reason", "is 1..200 printable characters once trimmed"))),
 }
