@@ -17,6 +17,7 @@ def test_hr_enters_a_letter_objection_and_the_reviewer_rules_it(env: Env) -> Non
     notice, rows = published(env)
     hr, _ = hr_client(env)
     listing = "/console/campaigns/c2026/objections"
+    assert f'href="{listing}"' in text(hr.get("/console/campaigns/c2026"))
     assert "本批次尚未收到异议" in text(hr.get(listing))
     form = {"notice": notice, "channel": "letter", "name": NAME, "contact": "北京市某路1号",
             "registration": rows[0]["registration"], "line": "", "ground": "eligibility",
