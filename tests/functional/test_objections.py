@@ -66,6 +66,8 @@ def test_the_public_form_files_an_objection_and_the_lookup_needs_the_secret(env:
     shown = right.get_data(as_text=True)
     assert "已登记，待核查" in shown
     assert NAME not in shown
+    listed = env.client.get("/notices").get_data(as_text=True)
+    assert f'href="/notices/{notice}/objections"' in listed
     summary = env.client.get(f"/notices/{notice}/objections?lang=en").get_data(as_text=True)
     assert re.search(r'id="count-received">1<', summary)
 
