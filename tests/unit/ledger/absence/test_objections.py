@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from ledger.absence import tables as P  # noqa: N812
+from ledger.absence.notify import FileChannel
+from ledger.absence.outbox import dispatch
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.rules import Policy
 from ledger.errors import BadData, Conflict, NotFound
@@ -187,3 +190,24 @@ def test_objection_deadlines_in_a_policy_are_optional_and_keep_old_digests() -> 
     with pytest.raises(BadData) as bad:
         Policy.from_config("government", {"objection_reply_days": 0})
     assert bad.value.field == "policies.government.objection_reply_days"
+
+
+def test_the_candidate_is_told_and_invited_to_state_their_case(domain: Domain,
+                                                                tmp_path: Path) -> None:
+    publish(domain)
+    o = domain.service.objections
+    ref = file(domain)["objection"]
+    t = T0 + timedelta(hours=2)
+    o.acknowledge(HR, ref, t)
+    o.invite_statement(HR, ref, {}, t, WORKDAY)
+    channel = FileChannel(tmp_path / "outbox.jsonl")
+    counts = dispatch(domain.service, {"email": channel, "sms": channel},
+                      t + timedelta(minutes=1))
+    assert counts["sent"] >= 1
+    sent = [json.loads(line) for line in
+            (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    told = [m for m in sent if "异议" in m["subject"]]
+    assert len(told) == 1
+    assert "陈述、申辩" in told[0]["text"]
+    assert domain.rows[0]["registration"] in told[0]["text"]
+    assert NAME not in told[0]["text"]  # the objector stays unnamed
