@@ -8,6 +8,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from ledger.app.web.objections import FILINGS_PER_HOUR
+from ledger.entry import parse_utc
 from tests.functional._absence import Env, problem
 from tests.functional.test_notices import decided_campaign, js
 
@@ -124,6 +126,27 @@ def test_the_public_api_files_and_looks_up_and_refuses_after_the_period(env: Env
     problem(env.post(f"/api/v1/objections/{filed['objection']}/state", None,
                      {"secret": "x"}), 404)
     record = js(env.client.get(f"/api/v1/notices/{notice}"))
-    from ledger.entry import parse_utc
     env.clock(parse_utc(record["period_end"]))
     problem(env.post(f"/api/v1/notices/{notice}/objections", None, data), 409, "notice")
+
+
+def test_filings_are_rate_limited_per_address(env: Env) -> None:
+    notice, rows = published(env)
+    data = {"name": NAME, "contact": CONTACT, "ground": "other", "statement": "x",
+            "registration": rows[0]["registration"]}
+    for _ in range(FILINGS_PER_HOUR):
+        assert env.post(f"/api/v1/notices/{notice}/objections", None, data).status_code == 201
+    resp = env.post(f"/api/v1/notices/{notice}/objections", None, data)
+    problem(resp, 429)
+    assert resp.headers.get("Retry-After")
+    # The form says so in the page's language, keeping what was typed.
+    page = env.client.get(f"/notices/{notice}/objections/new")
+    form = {"form_token": form_token(page.get_data(as_text=True)), "name": NAME,
+            "contact": CONTACT, "ground": "other", "statement": "仍要提交",
+            "registration": rows[0]["registration"]}
+    refused = env.client.post(f"/notices/{notice}/objections/new", data=form)
+    assert refused.status_code == 429
+    assert "提交过于频繁" in refused.get_data(as_text=True)
+    assert "仍要提交" in refused.get_data(as_text=True)
+    filed = [e for e in env.ledger_entries() if e["type"] == "objection.filed"]
+    assert len(filed) == FILINGS_PER_HOUR
