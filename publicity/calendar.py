@@ -21,6 +21,7 @@ from typing import Any
 
 import chinese_calendar
 
+from ledger.workdays import add_working_days
 from publicity.errors import CalendarUnknown, PublicityError
 
 #: The notice period's default length in working days (commonly 5 or 7).
@@ -108,13 +109,7 @@ class WorkingCalendar:
         if days < 1:
             raise PublicityError("a notice period lasts at least one working day",
                                  field="days")
-        day, counted = start, 0
-        while counted < days:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                counted += 1
-        return day
-
+        return add_working_days(start, days, self.is_working_day)
 
 def _package_knows() -> str:
     """Which chinesecalendar is installed and the years it knows, for error messages."""

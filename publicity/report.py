@@ -182,7 +182,8 @@ def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: 
         WitnessQuorumUnavailable: fewer witnesses than required cosigned in time.
     """
     info = service.campaign(campaign)
-    stats = service.statistics(campaign)
+    stats = service.statistics(campaign) | {
+        "objections": service.objections.campaign_counts(campaign)}
     # Sign first so that every decision made so far is covered; prove against this size
     # (not "the latest", which a concurrent signer may move on).
     cosigned = require_cosigned(service.store, service.log, witnesses, now)
@@ -306,6 +307,10 @@ def charts_and_kpis(stats: dict[str, Any]) -> tuple[list[dict[str, str]], list[t
             ("改判率 Overturn rate", _pct(ap["overturn_rate"])),
             ("误判率 Misjudgment rate", _pct(ap["misjudgment_rate"])),
             ("待复查 Pending review", f"{stats['pending_review']:,}"), *backfill_kpis(stats)]
+    if ob := stats.get("objections"):  # 公示异议 and how they were answered
+        kpis += [("公示异议 Objections received", f"{ob['received']:,}"),
+                 ("维持/取消/暂缓 Upheld/cancelled/deferred",
+                  f"{ob['upheld']:,} / {ob['cancelled']:,} / {ob['deferred']:,}")]
     charts = [
         {"title": "出勤与缺席 Attendance and absence",
          "svg": bar_chart([("已参加 attended", stats["attended"], f"{stats['attended']:,}"),

@@ -23,6 +23,7 @@ from ledger.absence.tables import (
     appeals,
     decisions,
     notifications,
+    objections,
     subjects,
     windows,
 )
@@ -38,12 +39,17 @@ WHY: dict[str, str] = {
     "platform.quarantined": "reason", "platform.event": "kind", "subject.erased": "reason",
     "notice.published": "reason", "alert.resolved": "action", "alert.raised": "kind",
     "notification.failed": "error", "notification.delivered": "status",
-    "notification.queued": "template", "pii.viewed": "purpose"}
+    "notification.queued": "template", "pii.viewed": "purpose",
+    "objection.filed": "ground"}
 
 #: Kinds whose body names the campaign.
 _BY_CAMPAIGN = ("campaign.created", "campaign.post_added", "subject.registered",
                 "window.scheduled", "decision.made", "alert.raised", "notice.published",
-                "report.generated", "slot.reserved", "slot.withdrawn")
+                "report.generated", "slot.reserved", "slot.withdrawn", "objection.filed")
+#: Kinds placed through their objection's campaign (``body["objection"]``).
+_BY_OBJECTION = ("objection.acknowledged", "objection.statement_invited",
+                 "objection.statement_received", "objection.ruled",
+                 "objection.objector_erased")
 #: Kinds placed through their window's campaign.
 _BY_WINDOW = ("accommodation.granted", "platform.event", "platform.quarantined")
 #: Kinds placed through their decision (``body["decision"]``).
@@ -87,6 +93,8 @@ def targets(conn: Connection, run: Sequence[Appended]) -> list[list[str]]:
     note_subject = find(notifications.c.notification, notifications.c.subject, note_ids)
     note_campaign = find(subjects.c.subject, subjects.c.campaign,
                          {s for s in note_subject.values() if s is not None})
+    objection_campaign = find(objections.c.objection, objections.c.campaign,
+                              _keys(run, (*_BY_OBJECTION, "pii.viewed"), "objection"))
     alert_campaign = find(alerts.c.alert, alerts.c.campaign,
                           _keys(run, ("alert.resolved",), "alert"))
     out: list[list[str]] = []
@@ -105,6 +113,8 @@ def targets(conn: Connection, run: Sequence[Appended]) -> list[list[str]]:
         elif a.type == "appeal.ruled":
             decision = appeal_decision.get(b["appeal"])
             campaign, touched = by_decision.get(decision or ""), [decision]
+        elif a.type in _BY_OBJECTION or (a.type == "pii.viewed" and "objection" in b):
+            campaign = objection_campaign.get(b["objection"])
         elif a.type in _BY_SUBJECT:
             campaign, touched = by_subject.get(b["subject"]), [b.get("decision")]
         elif a.type in _BY_NOTIFICATION:

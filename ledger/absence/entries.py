@@ -76,7 +76,10 @@ POLICY_ADOPTED = EventType(
     {"backfill": count, "backfill_cutoff": iso_date, "backfill_cutoff_days": count,
      "backfill_day_of_no_show": count, "backfill_withdrawal_days": count,
      "backfill_rounds": count,
-     "backfill_ties": one_of("file_order", "written_score", "registration")},
+     "backfill_ties": one_of("file_order", "written_score", "registration"),
+     # Objection deadlines (working days), optional and left out when unset likewise.
+     "objection_ack_days": count, "objection_reply_days": count,
+     "objection_statement_days": count},
 )
 CAMPAIGN_CREATED = EventType(
     "campaign.created", "HR opened a recruitment campaign (招聘批次).",
@@ -171,9 +174,11 @@ APPEAL_RULED = EventType(
 NOTIFICATION_QUEUED = EventType(
     "notification.queued", "A message to a candidate entered the outbox.",
     {"notification": identifier, "subject": pseudonym, "channel": one_of("email", "sms"),
-     "template": one_of("invitation", "decision", "makeup", "appeal_ruling"),
+     "template": one_of("invitation", "decision", "makeup", "appeal_ruling",
+                        "objection_statement"),
      "due_by": timestamp},
-    {"window": identifier, "decision": identifier, "appeal": identifier},
+    {"window": identifier, "decision": identifier, "appeal": identifier,
+     "objection": identifier},
 )
 NOTIFICATION_SENT = EventType(
     "notification.sent", "A channel accepted a message.",
@@ -191,18 +196,23 @@ NOTIFICATION_DELIVERED = EventType(
 ALERT_RAISED = EventType(
     "alert.raised", "An anomaly (异常预警): outage, notification failures, absence rate.",
     {"alert": identifier, "campaign": identifier,
-     "kind": one_of("platform_outage", "notification_failures", "absence_rate"),
+     "kind": one_of("platform_outage", "notification_failures", "absence_rate",
+                    "objection_overdue"),
      "count": count, "total": count, "threshold": count, "windows": id_list},
-    {"slot_start": timestamp},
+    {"slot_start": timestamp, "objection": identifier,
+     "stage": one_of("acknowledge", "reply")},
 )
 ALERT_RESOLVED = EventType(
     "alert.resolved", "HR acted on an alert: a mass make-up, or dismissed it.",
     {"alert": identifier, "action": one_of("mass_makeup", "dismissed"), "makeups": count},
 )
 PERSONAL_DATA_VIEWED = EventType(
-    "pii.viewed", "Someone read a candidate's personal data: who (the actor), whose, why.",
-    {"subject": pseudonym, "purpose": one_of("review", "appeal", "contact", "audit"),
+    "pii.viewed", "Someone read a candidate's personal data (``subject``) or an "
+    "objector's (``objection``): who (the actor), whose, why.",
+    {"purpose": one_of("review", "appeal", "contact", "audit", "objection"),
      "fields": codes},
+    {"subject": pseudonym, "objection": identifier},
+    exactly_one=(("subject", "objection"),),
 )
 REBOOK_LAPSED = EventType(
     "rebook.lapsed", "An enterprise rebooking offer ended unused: the candidate booked no new "
@@ -304,6 +314,55 @@ REPORT_GENERATED = EventType(
      "checkpoint_size": count},
 )
 
+# -- objections (异议) during a notice period ---------------------------------------
+
+OBJECTION_CHANNELS = ("web", "phone", "letter", "email")
+OBJECTION_GROUNDS = ("eligibility", "qualification", "score", "conduct", "procedure", "other")
+OBJECTION_RULINGS = ("upheld", "cancelled", "deferred")
+OBJECTION_FILED = EventType(
+    "objection.filed",
+    "Someone objected to a notice during its period (异议).  The objector's real name, "
+    "contact and statement are sealed outside the ledger under the objection's own key; "
+    "the entry holds the digest of that sealed record (``objector_sha256``), the "
+    "statement's HMAC under a key derived from the master key, the SHA-256 of the "
+    "objector's lookup secret, what it concerns (a candidate or a notice line) and the "
+    "deadlines counted in working days of the official calendar.",
+    {"objection": identifier, "notice": identifier, "campaign": identifier,
+     "channel": one_of(*OBJECTION_CHANNELS), "ground": one_of(*OBJECTION_GROUNDS),
+     "statement_hmac": hex64, "objector_sha256": hex64, "lookup_sha256": hex64,
+     "ack_by": timestamp, "reply_by": timestamp},
+    {"subject": pseudonym, "line": count},
+)
+OBJECTION_ACKNOWLEDGED = EventType(
+    "objection.acknowledged", "HR acknowledged an objection and started checking it.",
+    {"objection": identifier},
+)
+OBJECTION_STATEMENT_INVITED = EventType(
+    "objection.statement_invited",
+    "The candidate concerned was told of the objection and invited to state their case "
+    "(陈述、申辩) by ``respond_by``.",
+    {"objection": identifier, "subject": pseudonym, "respond_by": timestamp},
+)
+OBJECTION_STATEMENT_RECEIVED = EventType(
+    "objection.statement_received",
+    "The candidate's statement (陈述、申辩): sealed in the vault under the candidate, "
+    "its HMAC here.",
+    {"objection": identifier, "channel": one_of(*OBJECTION_CHANNELS),
+     "statement_hmac": hex64},
+)
+OBJECTION_RULED = EventType(
+    "objection.ruled",
+    "The answer to an objection: 维持 (``upheld``: the result stands), 取消 (``cancelled``: "
+    "the candidate's result is cancelled) or 暂缓 (``deferred`` until verified; a final "
+    "ruling follows).",
+    {"objection": identifier, "ruling": one_of(*OBJECTION_RULINGS), "reason": public_text},
+)
+OBJECTOR_ERASED = EventType(
+    "objection.objector_erased",
+    "The objector's sealed record was destroyed (retention or request); the digest stays.",
+    {"objection": identifier, "reason": one_of("retention_expired", "request")},
+)
+
 #: Every entry type of this domain, for the registry the composition root builds.
 TYPES: tuple[EventType, ...] = (
     POLICY_ADOPTED, CAMPAIGN_CREATED, POST_ADDED, SUBJECT_REGISTERED, SUBJECT_ERASED,
@@ -313,5 +372,7 @@ TYPES: tuple[EventType, ...] = (
     PERSONAL_DATA_VIEWED, REBOOK_LAPSED, AUDIT_PERFORMED, TOKEN_CREATED, TOKEN_REVOKED,
     NOTICE_PUBLISHED, REPORT_GENERATED, SLOT_RESERVED, SLOT_WITHDRAWN, RANKING_IMPORTED,
     RANKING_RANKED, VACANCY_RECORDED, BACKFILL_PROPOSED, BACKFILL_APPROVED, BACKFILL_DECLINED,
-    BACKFILL_UNFILLED, BACKFILL_LIST_PUBLISHED,
+    BACKFILL_UNFILLED, BACKFILL_LIST_PUBLISHED, OBJECTION_FILED, OBJECTION_ACKNOWLEDGED,
+    OBJECTION_STATEMENT_INVITED, OBJECTION_STATEMENT_RECEIVED, OBJECTION_RULED,
+    OBJECTOR_ERASED,
 )

@@ -30,6 +30,7 @@ _SUBJECTS = {
     "makeup": "补考安排 / Make-up interview",
     "decision": "AI面试结果通知 / Your AI interview result",
     "appeal_ruling": "申诉处理结果 / Your appeal",
+    "objection_statement": "公示异议告知 / An objection to your result",
 }
 
 
@@ -55,6 +56,13 @@ def render(template: str, name: str, context: dict[str, Any]) -> tuple[str, str]
     elif template == "decision":
         text = (f"{name}，您好：关于报名号 {reg} 的AI面试，{context['explanation_zh']}\n\n"
                 f"Registration {reg}: {context['explanation_en']}")
+    elif template == "objection_statement":
+        text = (f"{name}，您好：有人对公示中您（报名号 {reg}）的结果提出了异议。"
+                "在作出对您不利的处理前，您有权陈述、申辩：请在告知的期限内与招聘单位"
+                "人事部门联系。\n\n"
+                f"An objection was raised to the published result of registration {reg}. "
+                "Before any ruling against you, you may state your case: contact the "
+                "HR office within the time given.")
     else:
         ruling = context.get("ruling", "")
         zh = "申诉成立，原决定已撤销" if ruling == "overturned" else "维持原决定"

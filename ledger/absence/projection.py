@@ -44,6 +44,7 @@ from ledger.absence.tables import (
     notice_documents,
     notices,
     notifications,
+    objections,
     platform_events,
     policies,
     posts,
@@ -56,6 +57,7 @@ from ledger.absence.tables import (
     tokens,
     vacancies,
     vault_documents,
+    vault_objectors,
     vault_people,
     webhook_deliveries,
     windows,
@@ -377,10 +379,12 @@ def _alert_resolved(conn: Connection, run: Sequence[Appended]) -> None:
 
 @_on("pii.viewed")
 def _viewed(conn: Connection, run: Sequence[Appended]) -> None:
+    # An objector's details are read by objection (an objector is not a subject):
+    # the entry itself is the record; the access log lists candidates' reads.
     insert_rows(conn, access_log, [
         {"idx": a.index, "subject": a.body["subject"], "actor": a.actor,
          "purpose": a.body["purpose"], "fields": a.body["fields"], "at": a.time}
-        for a in run])
+        for a in run if "subject" in a.body])
 
 
 @_on("token.created")
@@ -504,6 +508,63 @@ def _notice(conn: Connection, run: Sequence[Appended]) -> None:
     _supersede(conn, notices.c.notice, run)
 
 
+@_on("objection.filed")
+def _objection(conn: Connection, run: Sequence[Appended]) -> None:
+    insert_rows(conn, objections, [
+        {"objection": a.body["objection"], "notice": a.body["notice"],
+         "campaign": a.body["campaign"], "subject": a.body.get("subject"),
+         "line": a.body.get("line"), "channel": a.body["channel"],
+         "ground": a.body["ground"], "statement_hmac": a.body["statement_hmac"],
+         "objector_sha256": a.body["objector_sha256"],
+         "lookup_sha256": a.body["lookup_sha256"], "filed_at": a.time,
+         "filed_by": a.actor, "ack_by": a.body["ack_by"], "reply_by": a.body["reply_by"],
+         "state": "filed", "acknowledged_at": None, "invited_at": None,
+         "respond_by": None, "statement_at": None, "statement_hmac_candidate": None,
+         "ruling": None, "ruled_at": None, "ruled_by": None, "ruling_reason": None,
+         "objector_erased": 0, "idx": a.index} for a in run])
+
+
+@_on("objection.acknowledged")
+def _objection_ack(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(objections).where(objections.c.objection == _b("o"))
+                 .values(state="acknowledged", acknowledged_at=_b("at")),
+                 [{"b_o": a.body["objection"], "b_at": a.time} for a in run])
+
+
+@_on("objection.statement_invited")
+def _objection_invited(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(objections).where(objections.c.objection == _b("o"))
+                 .values(invited_at=_b("at"), respond_by=_b("by"), subject=_b("subject")),
+                 [{"b_o": a.body["objection"], "b_at": a.time,
+                   "b_by": a.body["respond_by"], "b_subject": a.body["subject"]}
+                  for a in run])
+
+
+@_on("objection.statement_received")
+def _objection_statement(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(objections).where(objections.c.objection == _b("o"))
+                 .values(statement_at=_b("at"), statement_hmac_candidate=_b("mac")),
+                 [{"b_o": a.body["objection"], "b_at": a.time,
+                   "b_mac": a.body["statement_hmac"]} for a in run])
+
+
+@_on("objection.ruled")
+def _objection_ruled(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(objections).where(objections.c.objection == _b("o"))
+                 .values(state=_b("state"), ruling=_b("ruling"), ruled_at=_b("at"),
+                         ruled_by=_b("by"), ruling_reason=_b("reason")),
+                 [{"b_o": a.body["objection"], "b_at": a.time, "b_by": a.actor,
+                   "b_state": "deferred" if a.body["ruling"] == "deferred" else "ruled",
+                   "b_ruling": a.body["ruling"], "b_reason": a.body["reason"]}
+                  for a in run])
+
+
+@_on("objection.objector_erased")
+def _objector_erased(conn: Connection, run: Sequence[Appended]) -> None:
+    conn.execute(update(objections).where(objections.c.objection == _b("o"))
+                 .values(objector_erased=1), [{"b_o": a.body["objection"]} for a in run])
+
+
 @_on("report.generated")
 def _report(conn: Connection, run: Sequence[Appended]) -> None:
     insert_rows(conn, reports, [
@@ -532,6 +593,7 @@ __all__ = [
     "notice_documents",
     "notices",
     "notifications",
+    "objections",
     "platform_events",
     "policies",
     "posts",
@@ -548,6 +610,7 @@ __all__ = [
     "tokens",
     "vacancies",
     "vault_documents",
+    "vault_objectors",
     "vault_people",
     "webhook_deliveries",
     "windows",

@@ -71,7 +71,12 @@ BACKFILL_FLAGS = ("backfill", "backfill_day_of_no_show")
 BACKFILL_COUNTS = ("backfill_cutoff_days", "backfill_withdrawal_days", "backfill_rounds")
 BACKFILL_TIES = ("file_order", "written_score", "registration")
 _BACKFILL_KEYS = (*BACKFILL_FLAGS, "backfill_cutoff", *BACKFILL_COUNTS, "backfill_ties")
-_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes", *_BACKFILL_KEYS)
+#: Optional working-day deadlines of objections (异议) during a notice period: acknowledge
+#: (start checking) within, answer within, and how long a candidate is given to state
+#: their case (陈述、申辩).  Unset (None) fields are left out of the body and the digest,
+#: so a policy that sets none keeps the digest it had before they existed.
+OBJECTION_FIELDS = ("objection_ack_days", "objection_reply_days", "objection_statement_days")
+_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes", *_BACKFILL_KEYS, *OBJECTION_FIELDS)
 _CAUSE_ORDER = {cause: i for i, cause in enumerate(Cause)}
 _CAUSE_VALUES = frozenset(cause.value for cause in Cause)
 
@@ -100,6 +105,9 @@ class Policy:
     backfill_withdrawal_days: int | None = None
     backfill_rounds: int | None = None
     backfill_ties: str | None = None
+    objection_ack_days: int | None = None  # working days
+    objection_reply_days: int | None = None  # working days
+    objection_statement_days: int | None = None  # working days
 
     def __post_init__(self) -> None:
         """Check the values.
@@ -128,6 +136,14 @@ class Policy:
                 raise BadData(
                     f"policy {self.name}: {key} must be at most {MAX_POLICY_INT}",
                     field=self._field(key))
+        for key in OBJECTION_FIELDS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 366:
+                raise BadData(
+                    f"policy {self.name}: {key} must be a whole number of working days "
+                    "from 1 to 366", field=self._field(key))
         if self.lock_after < 1:
             raise BadData(
                 f"policy {self.name}: lock_after must be at least 1",
@@ -261,6 +277,9 @@ class Policy:
                     f"{prefix}: {key} must be an integer, not {type(value).__name__}",
                     field=f"{prefix}.{key}")
             kwargs[key] = value
+        for key in OBJECTION_FIELDS:
+            if key in table:
+                kwargs[key] = table[key]
         if "makeup_causes" in table:
             kwargs["makeup_causes"] = _parse_causes(table["makeup_causes"], prefix)
         for key in _BACKFILL_KEYS:

@@ -39,6 +39,7 @@ from ledger.absence.fields import (
 from ledger.absence.ingest import Ingest
 from ledger.absence.lookup import Lookup
 from ledger.absence.notifications import Notifications
+from ledger.absence.objections import Objections
 from ledger.absence.queries import Source
 from ledger.absence.reviews import Reviews
 from ledger.absence.rules import Policy
@@ -84,7 +85,9 @@ class AbsenceService:
         self._alerts = Alerts(ctx, self._campaigns)
         self._backfill = Backfill(ctx, self._campaigns, master_key,
                                   calendar or OfficialWorkingDays())
-        self._sweep = Sweep(ctx, self._alerts, self._backfill)
+        #: Objections (异议) to notices: used directly (``service.objections.file_...``).
+        self.objections = Objections(ctx, master_key)
+        self._sweep = Sweep(ctx, self._alerts, self._backfill, self.objections)
         self._lookup = Lookup(ctx, self._windows, self._decisions)
         self._appeals = Appeals(ctx, master_key, self._campaigns, self._windows,
                                 self._decisions, self._lookup)

@@ -15,6 +15,7 @@ from ledger.absence.backfill import Backfill
 from ledger.absence.context import Context, UseCase
 from ledger.absence.decisions import decision_entry
 from ledger.absence.notifications import notify_entry
+from ledger.absence.objections import Objections
 from ledger.absence.rules import (
     NotificationFact,
     Outcome,
@@ -33,11 +34,14 @@ log = logging.getLogger(__name__)
 class Sweep(UseCase):
     """Decide closed windows."""
 
-    def __init__(self, ctx: Context, alerts: Alerts, backfill: Backfill) -> None:
-        """Sweeps raising ``alerts`` and answering vacancies by ``backfill`` (递补)."""
+    def __init__(self, ctx: Context, alerts: Alerts, backfill: Backfill,
+                 objections: Objections | None = None) -> None:
+        """Sweeps raising ``alerts``, answering vacancies by ``backfill`` (递补) and
+        raising overdue alerts of ``objections``."""
         super().__init__(ctx)
         self._alerts = alerts
         self._backfill = backfill
+        self._objections = objections
 
     def sweep(self, now: datetime, *, batch: int = 1000) -> int:
         """Decide every window past its close + grace; raise alerts; lapse unused
@@ -74,6 +78,8 @@ class Sweep(UseCase):
             self._alerts.raise_alerts(campaign, now)
         self.lapse_offers(now, batch=batch)
         self._backfill.propose_due(now)
+        if self._objections is not None:
+            self._objections.raise_overdue(now)
         return decided
 
     def lapse_offers(self, now: datetime, *, batch: int = 1000) -> int:

@@ -338,6 +338,40 @@ backfill_lists = Table(
     Column("idx", Integer, nullable=False),
 )
 
+objections = Table(
+    # Objections (异议) to a notice during its period: what ``objection.*`` entries say.
+    # ``state``: filed, acknowledged, deferred (暂缓, a final ruling follows) or ruled.
+    "p_objections", PROJECTIONS,
+    Column("objection", String(128), primary_key=True),
+    Column("notice", String(128), nullable=False),
+    Column("campaign", String(128), nullable=False),
+    Column("subject", String(32)),  # the candidate concerned, when named
+    Column("line", Integer),  # or the notice line (1-based)
+    Column("channel", String(8), nullable=False),
+    Column("ground", String(32), nullable=False),
+    Column("statement_hmac", String(64), nullable=False),
+    Column("objector_sha256", String(64), nullable=False),
+    Column("lookup_sha256", String(64), nullable=False),
+    Column("filed_at", String(32), nullable=False),
+    Column("filed_by", String(128), nullable=False),
+    Column("ack_by", String(32), nullable=False),
+    Column("reply_by", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("acknowledged_at", String(32)),
+    Column("invited_at", String(32)),
+    Column("respond_by", String(32)),
+    Column("statement_at", String(32)),
+    Column("statement_hmac_candidate", String(64)),
+    Column("ruling", String(16)),
+    Column("ruled_at", String(32)),
+    Column("ruled_by", String(128)),
+    Column("ruling_reason", Text),
+    Column("objector_erased", Integer, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Index("ix_objections_campaign", "campaign", "idx"),
+    Index("ix_objections_notice", "notice"),
+)
+
 # -- operational state (not derived from the ledger) --------------------------------
 
 notice_documents = Table(
@@ -378,6 +412,15 @@ appeal_attachments = Table(
     Column("ciphertext", LargeBinary),  # NULL once the subject is erased
     Index("ix_appeal_attachments_appeal", "appeal"),
     Index("ix_appeal_attachments_subject", "subject"),
+)
+vault_objectors = Table(
+    # An objector's real name, contact and statement: sealed under a data key of its
+    # own (wrapped by the master key), the objection id as associated data.  Objectors
+    # are not subjects; erasing one drops the key and the ciphertext (NULL).
+    "vault_objectors", OPERATIONAL,
+    Column("objection", String(128), primary_key=True),
+    Column("wrapped_key", LargeBinary),  # NULL once erased
+    Column("ciphertext", LargeBinary),  # NULL once erased
 )
 webhook_deliveries = Table(
     # Idempotency by webhook-id: the receipt of each delivery as first answered,

@@ -291,6 +291,36 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
         notice = call("POST", "/api/v1/campaigns/n2026/notices", "hr", expect=201, json={})
         call("GET", f"/api/v1/notices/{notice['notice']}", expect=200)
         call("GET", "/api/v1/notices/nt_nope", expect=404)
+        nt = notice["notice"]
+        objection = {"name": "王某", "contact": "13800000000", "ground": "score",
+                     "statement": "成绩有误", "line": 1}
+        filed = call("POST", f"/api/v1/notices/{nt}/objections", expect=201, json=objection)
+        call("POST", f"/api/v1/notices/{nt}/objections", expect=400,
+             json={**objection, "ground": "nope"})
+        call("POST", f"/api/v1/objections/{filed['objection']}/state", expect=200,
+             json={"secret": filed["token"]})
+        call("POST", f"/api/v1/objections/{filed['objection']}/state", expect=404,
+             json={"secret": "x"})
+        ref = call("POST", f"/api/v1/notices/{nt}/objections/received", "hr", expect=201,
+                   json={**objection, "channel": "letter"})["objection"]
+        call("GET", f"/api/v1/notices/{nt}/objections", expect=200)
+        call("GET", "/api/v1/campaigns/n2026/objections", "auditor", expect=200)
+        call("GET", f"/api/v1/objections/{ref}", "auditor", expect=200)
+        call("GET", f"/api/v1/objections/{ref}/objector", "reviewer", expect=200)
+        call("POST", f"/api/v1/objections/{ref}/acknowledgement", "hr", expect=200)
+        call("POST", f"/api/v1/objections/{ref}/acknowledgement", "hr", expect=409)
+        call("POST", f"/api/v1/objections/{ref}/statement-invitation", "hr", expect=200,
+             json={"registration": candidates_csv(1, seed=3)[1][0]["registration"]})
+        call("POST", f"/api/v1/objections/{ref}/statement", "hr", expect=200,
+             json={"statement": "情况属实", "channel": "phone"})
+        call("POST", f"/api/v1/objections/{ref}/ruling", "reviewer", expect=400,
+             json={"ruling": "cancelled", "reason": "x"})
+        call("POST", f"/api/v1/objections/{ref}/ruling", "reviewer", expect=200,
+             json={"ruling": "upheld", "reason": "经核实无误"})
+        call("POST", f"/api/v1/objections/{ref}/objector-erasure", "hr", expect=409,
+             json={"reason": "retention_expired"})
+        call("POST", f"/api/v1/objections/{ref}/objector-erasure", "hr", expect=200,
+             json={"reason": "request"})
         call("POST", f"/api/v1/candidates/{subject[regs[6]]}/erasure", "hr", expect=409,
              json={"reason": "retention_expired"})
         call("POST", f"/api/v1/candidates/{subject[regs[6]]}/erasure", "hr", expect=200,

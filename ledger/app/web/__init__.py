@@ -20,9 +20,11 @@ from ledger.app.web import (
     console_hr_backfill,  # noqa: F401 (adds the 递补 page to console_hr.bp)
     console_hr_lists,  # noqa: F401 (importing it adds the lists to console_hr.bp)
     console_hr_setup,  # noqa: F401 (adds its routes to console_hr.bp)
+    console_objections,
     console_slots,  # noqa: F401 (adds the backup-slot form to console_hr.bp)
     limits,
     logs,
+    objections,
     openapi,
     ops,
     problems,
@@ -61,7 +63,8 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
         store, SIGN_IN_PER_ADDRESS, 300.0, bucket="sign-in"))
     app.extensions.setdefault("absentia.registration_limiters", registration_limiters(store))
     for blueprint in (api.bp, public.bp, selfservice.bp, console.bp, console_hr.bp,
-                      console_audit.bp, openapi.bp, backfill_notices.bp):
+                      console_audit.bp, openapi.bp, backfill_notices.bp, objections.bp,
+                      console_objections.bp):
         app.register_blueprint(blueprint)
 
 

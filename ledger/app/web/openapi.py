@@ -18,6 +18,7 @@ from ledger.absence.backfill import BACKFILL_STATUSES
 from ledger.absence.entries import ACCOMMODATION_REASONS
 from ledger.absence.service import MAX_POSTS
 from ledger.absence.slots import MAX_CAPACITY
+from ledger.app.web import openapi_objections
 from ledger.events import PLATFORM_KINDS, WEBHOOK_ID_MAX, WEBHOOK_ID_RE
 
 bp = Blueprint("openapi", __name__)
@@ -748,6 +749,12 @@ def _paths() -> dict[str, dict[str, Schema]]:
             description="Public unless the operator sets ``[metrics] token_file``; then "
                         "send ``Authorization: Bearer <that file's content>``.")},
     }
+    for (route, method), d in openapi_objections.OPERATIONS.items():
+        ok = J(array(ref(d.ok[5:])) if d.ok.startswith("list:") else d.ok, d.status)
+        p.setdefault(route, {})[method] = op(
+            d.summary, roles=d.roles, ok=ok, errors=d.errors, tag="objections",
+            params=[path(n, text) for n, text in d.params],
+            body=ref(d.body) if d.body else None, constraints=dict(d.constraints) or None)
     for route, ops in p.items():
         for method, o in ops.items():
             o["operationId"] = _operation_id(route, method)
@@ -822,7 +829,7 @@ def factor_schema(chars: int) -> Schema:
 
 @cache
 def _document(max_batch_events: int, factor_chars: int = DEFAULT_FACTOR_CHARS) -> Schema:
-    schemas = copy.deepcopy(SCHEMAS)
+    schemas = copy.deepcopy(SCHEMAS | openapi_objections.SCHEMAS)
     # The platform is told the limit this deployment enforces (a 422 above it).
     schemas["WebhookBatch"]["properties"]["events"]["maxItems"] = max_batch_events
     # Candidates are told the factor this deployment asks for.

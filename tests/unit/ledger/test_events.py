@@ -137,6 +137,18 @@ VALID: dict[str, dict[str, Any]] = {
     "backfill.list_published": {"notice": "bn_1", "campaign": "c2026", "sha256": H,
                                 "lines": 2, "period_start": "2026-11-25T00:00:00.000Z",
                                 "period_end": "2026-12-02T16:00:00.000Z"},
+    "objection.filed": {"objection": "obj_1", "notice": "nt_1", "campaign": "c2026",
+                        "channel": "web", "ground": "qualification", "statement_hmac": H,
+                        "objector_sha256": H, "lookup_sha256": H,
+                        "ack_by": "2026-11-30T16:00:00.000Z",
+                        "reply_by": "2026-12-09T16:00:00.000Z", "subject": SUB, "line": 3},
+    "objection.acknowledged": {"objection": "obj_1"},
+    "objection.statement_invited": {"objection": "obj_1", "subject": SUB,
+                                    "respond_by": "2026-12-03T16:00:00.000Z"},
+    "objection.statement_received": {"objection": "obj_1", "channel": "letter",
+                                     "statement_hmac": H},
+    "objection.ruled": {"objection": "obj_1", "ruling": "cancelled", "reason": "学历不符"},
+    "objection.objector_erased": {"objection": "obj_1", "reason": "request"},
     "user.created": {"user": "u_abcdefghijklmnop", "role": "reviewer"},
     "user.totp_enrolled": {"user": "u_abcdefghijklmnop"},
     "user.signed_in": {"user": "u_abcdefghijklmnop", "session": "s_abcdefghijklmnop",
@@ -161,6 +173,7 @@ ALSO_VALID: dict[tuple[str, str], set[str]] = {
     ("notice.published", "reason"): {"has space"},
     ("backfill.approved", "reason"): {"has space"},
     ("backfill.declined", "reason"): {"has space"},
+    ("objection.ruled", "reason"): {"has space"},
 }
 
 TYPES = REGISTRY.names()

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.absence.rules import (
+    OBJECTION_FIELDS,
     AbsenceDecision,
     Cause,
     Outcome,
@@ -339,9 +340,10 @@ def test_to_body_has_every_field_flat() -> None:
         "makeup_causes": "technical,compatibility,notification_failed",
         "appeal_period_s": 604800,
     }
-    # The 递补 settings are left out when unset (the digest stays as it was).
+    # The optional 递补 settings and objection deadlines are left out while unset (the
+    # digest stays as it was).
     assert set(GOV.to_body()) == {f.name for f in dataclasses.fields(Policy)
-                                  if not f.name.startswith("backfill")}
+                                  if not f.name.startswith("backfill")} - set(OBJECTION_FIELDS)
 
 
 def _independent_digest(body: dict[str, Any]) -> str:
@@ -373,6 +375,9 @@ CHANGES: list[tuple[str, Any]] = [
     ("backfill_withdrawal_days", 3),
     ("backfill_rounds", 2),
     ("backfill_ties", "written_score"),
+    ("objection_ack_days", 3),
+    ("objection_reply_days", 10),
+    ("objection_statement_days", 5),
 ]
 
 

@@ -1,0 +1,594 @@
+"""Objections (异议) to a public notice during its notice period.
+
+Anyone may object, by real name: the objector's name, contact and statement are sealed
+outside the ledger under a data key of the objection's own (objectors are not
+subjects), wrapped under a key derived from the master key; the ledger holds the
+digest of the sealed record, the statement's HMAC and the SHA-256 of a lookup secret
+the objector is given.  Each objection is acknowledged and answered within working-day
+deadlines (the policy's ``objection_*_days``, counted on the caller's calendar), the
+candidate concerned may state their case (陈述、申辩) before a ruling against them, and
+the ruling is 维持 (upheld), 取消 (cancelled) or 暂缓 (deferred until verified).  The
+sweep raises an ``objection_overdue`` alert once per missed deadline.
+
+Time is the ``now`` parameter and which days are worked the ``working_day`` parameter
+(``ledger.workdays.WorkingDay``); nothing here reads the clock or a calendar.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
+from ledger.absence.entries import OBJECTION_CHANNELS, OBJECTION_GROUNDS, OBJECTION_RULINGS
+from ledger.absence.fields import choice, only, parse_registration, req, stated_reason
+from ledger.absence.notifications import notify_entry
+from ledger.absence.rules import Policy
+from ledger.entry import format_time, parse_utc
+from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
+from ledger.jcs import canonical
+from ledger.storage.store import NewEntry, Planned
+from ledger.workdays import WorkingDay, end_of_working_days
+
+#: Deadlines (working days) when the policy sets none: start checking within 3,
+#: answer within 10 (as some provinces rule), 5 for the candidate's statement.
+DEFAULT_ACK_DAYS = 3
+DEFAULT_REPLY_DAYS = 10
+DEFAULT_STATEMENT_DAYS = 5
+
+MAX_NAME_CHARS = 50
+MAX_CONTACT_CHARS = 100
+MAX_STATEMENT_CHARS = 2000
+MAX_LINE = 100_000
+
+OBJECTOR_PREFIX = b"absentia-objector/v1\n"
+WRAP_INFO = b"absentia objector wrap v1"
+STATEMENT_MAC_INFO = b"absentia objection statement mac v1"
+DOCUMENTS_INFO = b"absentia documents v1"  # the key appeal statements are sealed under
+_NONCE = 12
+_SALT = 16
+
+#: States as the projection writes them; "deferred" (暂缓) waits for a final ruling.
+OPEN_STATES = ("filed", "acknowledged", "deferred")
+
+
+def _text(data: Mapping[str, Any], key: str, limit: int) -> str:
+    value = req(data, key)
+    if not isinstance(value, str):
+        raise BadData(f"{key}: must be text", field=key)
+    value = value.strip()
+    if not 0 < len(value) <= limit:
+        raise BadData(f"{key}: 1..{limit} characters", field=key)
+    if key != "statement" and not value.isprintable():
+        raise BadData(f"{key}: printable characters only", field=key)
+    if key == "statement" and any(not (c.isprintable() or c in "\n\r\t") for c in value):
+        raise BadData(f"{key}: printable characters and line breaks only", field=key)
+    return value
+
+
+def _deadline_days(policy: Policy, key: str, default: int) -> int:
+    value = getattr(policy, key)
+    return default if value is None else int(value)
+
+
+class Objections(UseCase):
+    """File, look up, handle and rule objections; raise overdue alerts."""
+
+    def __init__(self, ctx: Context, master_key: bytes) -> None:
+        """Objections sealed and MACed under keys derived from ``master_key`` (HKDF)."""
+        super().__init__(ctx)
+
+        def derive(info: bytes) -> bytes:
+            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                        info=info).derive(master_key)
+
+        self._wrap = AESGCM(derive(WRAP_INFO))
+        self._mac_key = derive(STATEMENT_MAC_INFO)
+        self._doc_key = AESGCM(derive(DOCUMENTS_INFO))
+
+    # -- sealing ----------------------------------------------------------------------
+
+    def statement_hmac(self, statement: str) -> str:
+        """Lowercase hex HMAC-SHA-256 of a statement (UTF-8) under the derived key."""
+        return hmac.new(self._mac_key, statement.encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def objector_digest(name: str, contact: str, salt: bytes) -> str:
+        """``SHA-256("absentia-objector/v1\\n" || salt || JCS({"name", "contact"}))``:
+        what the ledger holds of the objector (the salt lives only in the sealed record).
+        """
+        digest = hashlib.sha256(OBJECTOR_PREFIX)
+        digest.update(salt)
+        digest.update(canonical({"contact": contact, "name": name}))
+        return digest.hexdigest()
+
+    def _seal(self, objection: str, name: str, contact: str, statement: str
+              ) -> tuple[bytes, bytes, str]:
+        salt = secrets.token_bytes(_SALT)
+        aad = objection.encode()
+        data_key = AESGCM.generate_key(bit_length=256)
+        n1, n2 = secrets.token_bytes(_NONCE), secrets.token_bytes(_NONCE)
+        plain = canonical({"name": name, "contact": contact, "statement": statement,
+                           "salt": base64.b64encode(salt).decode("ascii")})
+        return (n1 + self._wrap.encrypt(n1, data_key, aad),
+                n2 + AESGCM(data_key).encrypt(n2, plain, aad),
+                self.objector_digest(name, contact, salt))
+
+    def _open(self, objection: str, wrapped: bytes, ciphertext: bytes, digest: str
+              ) -> dict[str, str]:
+        failed = f"cannot open the sealed objector record of {objection}"
+        aad = objection.encode()
+        try:
+            key = self._wrap.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], aad)
+            fields = json.loads(AESGCM(key).decrypt(ciphertext[:_NONCE],
+                                                    ciphertext[_NONCE:], aad))
+            salt = base64.b64decode(fields.pop("salt"), validate=True)
+        except (InvalidTag, ValueError, KeyError, TypeError, binascii.Error):
+            raise CouldNotCheck(failed) from None
+        if self.objector_digest(fields["name"], fields["contact"], salt) != digest:
+            raise CouldNotCheck(f"{failed}: it does not match the ledger's digest")
+        return {k: str(v) for k, v in fields.items()}
+
+    # -- filing -----------------------------------------------------------------------
+
+    def file_objection(self, notice: str, data: Mapping[str, Any], now: datetime,
+                       working_day: WorkingDay, *, caller: Caller | None = None,
+                       channel: str = "web") -> dict[str, Any]:
+        """Object to ``notice`` during its period.
+
+        ``{"name", "contact", "ground", "statement", "registration"?, "line"?}``: the
+        candidate concerned is named by registration number or notice line (or both).
+        ``caller`` is HR entering an objection received by ``channel`` (phone, letter,
+        e-mail); without it the objection comes from the public form (``web``).
+        Returns the reference (``objection``), the lookup ``token`` (given once) and
+        the deadlines.
+
+        Raises:
+            BadData: invalid fields, an unknown registration number or line (named).
+            NotFound: no such notice.
+            Conflict: the notice was superseded, or it is outside its notice period.
+            CalendarUnknown: the deadline reaches a year the calendar does not know.
+        """
+        only(data, {"name", "contact", "ground", "statement", "registration", "line"}, "")
+        if channel not in OBJECTION_CHANNELS or (caller is None) != (channel == "web"):
+            raise BadData("channel: web for the public form; phone, letter or email "
+                          "when HR enters it", field="channel")
+        name = _text(data, "name", MAX_NAME_CHARS)
+        contact = _text(data, "contact", MAX_CONTACT_CHARS)
+        ground = choice(data, "ground", OBJECTION_GROUNDS)
+        statement = _text(data, "statement", MAX_STATEMENT_CHARS)
+        registration = data.get("registration")
+        registration = (parse_registration(registration)
+                        if registration not in (None, "") else None)
+        line = data.get("line")
+        if line in (None, ""):
+            line = None
+        else:
+            try:
+                line = int(str(line).strip())
+            except ValueError:
+                raise BadData("line: a line number of the notice", field="line") from None
+            if not 1 <= line <= MAX_LINE:
+                raise BadData("line: a line number of the notice", field="line")
+        if registration is None and line is None:
+            raise BadData("registration: name the candidate (registration number) or the "
+                          "notice line the objection concerns", field="registration")
+        objection = new_id("obj")
+        token = secrets.token_urlsafe(18)
+
+        def plan(conn: Connection) -> Planned[dict[str, Any]]:
+            n = row_by_key(conn, P.notices.c.notice, notice)
+            if n.superseded_by is not None:
+                raise Conflict(f"notice {notice} was superseded by {n.superseded_by}; "
+                               "object to the current notice", field="notice")
+            if now < parse_utc(n.period_start):
+                raise Conflict(f"the notice period starts at {n.period_start}",
+                               field="notice")
+            if now >= parse_utc(n.period_end):
+                raise Conflict(f"the notice period ended at {n.period_end}; objections "
+                               "are taken only during it", field="notice")
+            if line is not None and line > n.lines:
+                raise BadData(f"line: the notice has {n.lines} lines", field="line")
+            camp = conn.execute(select(P.campaigns).where(
+                P.campaigns.c.campaign == n.campaign)).one()
+            body: dict[str, Any] = {}
+            if registration is not None:
+                subject = conn.execute(select(P.subjects.c.subject).where(
+                    P.subjects.c.campaign == n.campaign,
+                    P.subjects.c.registration_key == registration)).scalar()
+                if subject is None:
+                    raise BadData("registration: no candidate of this notice has that "
+                                  "registration number", field="registration")
+                body["subject"] = subject
+            if line is not None:
+                body["line"] = line
+            policy = self.policy_by_digest(camp.policy_digest)
+            tz = ZoneInfo(camp.timezone)
+            ack_by = end_of_working_days(now, _deadline_days(
+                policy, "objection_ack_days", DEFAULT_ACK_DAYS), tz, working_day)
+            reply_by = end_of_working_days(now, _deadline_days(
+                policy, "objection_reply_days", DEFAULT_REPLY_DAYS), tz, working_day)
+            wrapped, ciphertext, digest = self._seal(objection, name, contact, statement)
+            conn.execute(insert(P.vault_objectors).values(
+                objection=objection, wrapped_key=wrapped, ciphertext=ciphertext))
+            body = {"objection": objection, "notice": notice, "campaign": n.campaign,
+                    "channel": channel, "ground": ground,
+                    "statement_hmac": self.statement_hmac(statement),
+                    "objector_sha256": digest,
+                    "lookup_sha256": hashlib.sha256(token.encode()).hexdigest(),
+                    "ack_by": format_time(ack_by), "reply_by": format_time(reply_by),
+                    **body}
+            actor = caller.actor if caller is not None else "public"
+            return Planned([NewEntry("objection.filed", actor, body)],
+                           {"objection": objection, "token": token, "notice": notice,
+                            "campaign": n.campaign, "ack_by": body["ack_by"],
+                            "reply_by": body["reply_by"], "state": "filed"})
+
+        return self._run_planned(now, plan).value
+
+    # -- reading ----------------------------------------------------------------------
+
+    def public_state(self, objection: str, token: str) -> dict[str, Any]:
+        """What the objector may see with their reference and secret: the state, the
+        deadlines and the ruling (no personal data).
+
+        Raises:
+            NotFound: no such objection, or the secret does not match (one answer for
+                both, so a stranger learns nothing).
+        """
+        with self.read() as conn:
+            row = conn.execute(select(P.objections).where(
+                P.objections.c.objection == objection)).first()
+        given = hashlib.sha256(str(token).encode()).hexdigest()
+        if row is None or not hmac.compare_digest(given, row.lookup_sha256):
+            raise NotFound("no objection with this reference and secret",
+                           field="objection")
+        return _public(row)
+
+    def objections(self, campaign: str) -> list[dict[str, Any]]:
+        """The campaign's objections (no personal data), oldest first."""
+        with self.read() as conn:
+            rows = conn.execute(select(P.objections).where(
+                P.objections.c.campaign == campaign)
+                .order_by(P.objections.c.idx)).all()
+        return [_record(r) for r in rows]
+
+    def objection_record(self, objection: str) -> dict[str, Any]:
+        """One objection without personal data.
+
+        Raises:
+            NotFound: no such objection.
+        """
+        with self.read() as conn:
+            return _record(row_by_key(conn, P.objections.c.objection, objection))
+
+    def objector(self, caller: Caller, objection: str, now: datetime) -> dict[str, Any]:
+        """The objector's name, contact and statement (personal data: the read is
+        recorded as ``pii.viewed``); ``erased`` once the record was destroyed.
+
+        Raises:
+            NotFound: no such objection.  CouldNotCheck: the sealed record does not
+                open or does not match the ledger's digest.
+        """
+        with self.read() as conn:
+            row = row_by_key(conn, P.objections.c.objection, objection)
+            sealed = conn.execute(select(P.vault_objectors).where(
+                P.vault_objectors.c.objection == objection)).first()
+            doc = conn.execute(select(P.vault_documents.c.ciphertext).where(
+                P.vault_documents.c.document == f"{objection}.statement")).scalar()
+        if sealed is None or sealed.wrapped_key is None:
+            return {"erased": True}
+        out: dict[str, Any] = self._open(objection, bytes(sealed.wrapped_key),
+                                         bytes(sealed.ciphertext), row.objector_sha256)
+        fields = "name,contact,statement"
+        if doc is not None:
+            raw = bytes(doc)
+            out["candidate_statement"] = self._doc_key.decrypt(
+                raw[:_NONCE], raw[_NONCE:], f"{objection}.statement".encode()).decode()
+            fields += ",candidate_statement"
+        self._run(now, lambda conn: [NewEntry("pii.viewed", caller.actor, {
+            "objection": objection, "purpose": "objection", "fields": fields})])
+        out["erased"] = False
+        return out
+
+    def open_notices(self, campaign: str, now: datetime) -> list[dict[str, Any]]:
+        """The campaign's notices objections may be filed against at ``now`` (current,
+        within their period), newest first: ``notice``, ``period_end``, ``lines``."""
+        t = format_time(now)
+        n = P.notices.c
+        with self.read() as conn:
+            rows = conn.execute(select(n.notice, n.period_end, n.lines).where(
+                n.campaign == campaign, n.superseded_by.is_(None), n.period_start <= t,
+                n.period_end > t).order_by(n.idx.desc())).all()
+        return [{"notice": r.notice, "period_end": r.period_end, "lines": r.lines}
+                for r in rows]
+
+    def counts(self, notice: str) -> dict[str, int]:
+        """How many objections a notice received and how they stand (no personal data):
+        ``received``, ``open`` (not yet answered), ``upheld``, ``cancelled``, ``deferred``.
+        What a notice's page shows."""
+        with self.read() as conn:
+            return objection_counts(conn, notice)
+
+    def campaign_counts(self, campaign: str) -> dict[str, int]:
+        """``counts`` over every notice of ``campaign`` (what the archive report shows)."""
+        with self.read() as conn:
+            return objection_counts(conn, campaign=campaign)
+
+    # -- handling ---------------------------------------------------------------------
+
+    def acknowledge(self, caller: Caller, objection: str, now: datetime) -> dict[str, Any]:
+        """Acknowledge an objection and start checking it.
+
+        Raises:
+            NotFound: no such objection.  Conflict: acknowledged or ruled already.
+        """
+        def plan(conn: Connection) -> list[NewEntry]:
+            o = row_by_key(conn, P.objections.c.objection, objection)
+            if o.state != "filed":
+                raise Conflict(f"objection {objection} was acknowledged already",
+                               field="objection")
+            return [NewEntry("objection.acknowledged", caller.actor,
+                             {"objection": objection})]
+
+        self._run(now, plan)
+        return self.objection_record(objection)
+
+    def invite_statement(self, caller: Caller, objection: str, data: Mapping[str, Any],
+                         now: datetime, working_day: WorkingDay) -> dict[str, Any]:
+        """Tell the candidate concerned and invite them to state their case (陈述、申辩)
+        within the policy's ``objection_statement_days`` working days.  An objection
+        that named only a notice line needs the candidate's ``registration``.
+
+        Raises:
+            BadData: invalid or missing ``registration``.  NotFound: no such objection.
+            Conflict: not acknowledged yet, ruled, or invited already.
+            CalendarUnknown: the deadline reaches a year the calendar does not know.
+        """
+        only(data, {"registration"}, "")
+        registration = data.get("registration")
+        registration = (parse_registration(registration)
+                        if registration not in (None, "") else None)
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            o = _open_row(conn, objection)
+            if o.state == "filed":
+                raise Conflict("acknowledge the objection first", field="objection")
+            if o.invited_at is not None:
+                raise Conflict("the candidate was invited already", field="objection")
+            subject = o.subject
+            if registration is not None:
+                subject = conn.execute(select(P.subjects.c.subject).where(
+                    P.subjects.c.campaign == o.campaign,
+                    P.subjects.c.registration_key == registration)).scalar()
+                if subject is None:
+                    raise BadData("registration: no candidate of this campaign has that "
+                                  "registration number", field="registration")
+                if o.subject is not None and subject != o.subject:
+                    raise BadData("registration: the objection concerns another "
+                                  "candidate", field="registration")
+            if subject is None:
+                raise BadData("registration: the objection names only a notice line; "
+                              "give the candidate's registration number",
+                              field="registration")
+            camp = conn.execute(select(P.campaigns).where(
+                P.campaigns.c.campaign == o.campaign)).one()
+            policy = self.policy_by_digest(camp.policy_digest)
+            by = end_of_working_days(now, _deadline_days(
+                policy, "objection_statement_days", DEFAULT_STATEMENT_DAYS),
+                ZoneInfo(camp.timezone), working_day)
+            contact = conn.execute(select(P.subjects.c.contact).where(
+                P.subjects.c.subject == subject)).scalar_one()
+            return [NewEntry("objection.statement_invited", caller.actor, {
+                "objection": objection, "subject": subject,
+                "respond_by": format_time(by)}),
+                notify_entry(subject, contact, "objection_statement", now,
+                             objection=objection)]
+
+        self._run(now, plan)
+        return self.objection_record(objection)
+
+    def record_statement(self, caller: Caller, objection: str, data: Mapping[str, Any],
+                         now: datetime) -> dict[str, Any]:
+        """Record the candidate's statement (``{"statement", "channel"}``), sealed in
+        the vault under the candidate (erasing them erases it).
+
+        Raises:
+            BadData: invalid fields.  NotFound: no such objection.
+            Conflict: not invited, ruled, or a statement was recorded already.
+        """
+        only(data, {"statement", "channel"}, "")
+        statement = _text(data, "statement", MAX_STATEMENT_CHARS)
+        channel = choice(data, "channel", OBJECTION_CHANNELS)
+        document = f"{objection}.statement"
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            o = _open_row(conn, objection)
+            if o.invited_at is None:
+                raise Conflict("the candidate was not invited to state their case",
+                               field="objection")
+            if o.statement_at is not None:
+                raise Conflict("the candidate's statement was recorded already",
+                               field="objection")
+            subject = conn.execute(select(P.objections.c.subject).where(
+                P.objections.c.objection == objection)).scalar_one()
+            nonce = secrets.token_bytes(_NONCE)
+            conn.execute(insert(P.vault_documents).values(
+                document=document, subject=subject,
+                ciphertext=nonce + self._doc_key.encrypt(nonce, statement.encode(),
+                                                         document.encode())))
+            return [NewEntry("objection.statement_received", caller.actor, {
+                "objection": objection, "channel": channel,
+                "statement_hmac": self.statement_hmac(statement)})]
+
+        self._run(now, plan)
+        return self.objection_record(objection)
+
+    def rule(self, caller: Caller, objection: str, data: Mapping[str, Any], now: datetime
+             ) -> dict[str, Any]:
+        """Answer an objection: ``{"ruling": upheld|cancelled|deferred, "reason",
+        "confirm"?}``.  ``cancelled`` (取消, against the candidate) needs ``confirm``
+        true, and the candidate must have been invited to state their case and either
+        answered or let the time given pass.
+
+        Raises:
+            BadData: invalid fields; a cancel without ``confirm`` (named).
+            NotFound: no such objection.
+            Conflict: not acknowledged, ruled finally already, or a cancel before the
+                candidate could state their case.
+        """
+        only(data, {"ruling", "reason", "confirm"}, "")
+        ruling = choice(data, "ruling", OBJECTION_RULINGS)
+        reason = stated_reason(data)
+        if reason is None:
+            raise BadData("reason: give the reason for the ruling", field="reason")
+        if ruling == "cancelled" and data.get("confirm") not in (True, "1", "on", "true"):
+            raise BadData("confirm: cancelling the candidate's result must be confirmed",
+                          field="confirm")
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            o = _open_row(conn, objection)
+            if o.state == "filed":
+                raise Conflict("acknowledge the objection first", field="objection")
+            if ruling == "cancelled":
+                if o.invited_at is None:
+                    raise Conflict("invite the candidate to state their case (陈述、申辩) "
+                                   "before cancelling their result", field="ruling")
+                if o.statement_at is None and now < parse_utc(o.respond_by):
+                    raise Conflict(f"the candidate may state their case until "
+                                   f"{o.respond_by}", field="ruling")
+            return [NewEntry("objection.ruled", caller.actor, {
+                "objection": objection, "ruling": ruling, "reason": reason})]
+
+        self._run(now, plan)
+        return self.objection_record(objection)
+
+    # -- deadlines and retention ------------------------------------------------------
+
+    def raise_overdue(self, now: datetime) -> list[str]:
+        """Raise one ``objection_overdue`` alert per missed deadline (acknowledge, or
+        reply: a 暂缓 counts as a reply) not raised before; return their ids."""
+        cutoff = format_time(now)
+
+        def plan(conn: Connection) -> Planned[list[str]]:
+            o = P.objections.c
+            late_ack = conn.execute(select(P.objections).where(
+                o.state == "filed", o.ack_by <= cutoff)).all()
+            late_reply = conn.execute(select(P.objections).where(
+                o.state.in_(("filed", "acknowledged")), o.reply_by <= cutoff)).all()
+            items: list[NewEntry] = []
+            raised: list[str] = []
+            for stage, rows in (("acknowledge", late_ack), ("reply", late_reply)):
+                for r in rows:
+                    alert = f"objection_overdue:{r.objection}:{stage}"
+                    if conn.execute(select(P.alerts.c.alert).where(
+                            P.alerts.c.alert == alert)).first():
+                        continue
+                    camp = conn.execute(select(P.campaigns.c.policy_digest).where(
+                        P.campaigns.c.campaign == r.campaign)).scalar_one()
+                    try:
+                        policy = self.policy_by_digest(camp)
+                        days = (_deadline_days(policy, "objection_ack_days",
+                                               DEFAULT_ACK_DAYS) if stage == "acknowledge"
+                                else _deadline_days(policy, "objection_reply_days",
+                                                    DEFAULT_REPLY_DAYS))
+                    except NotFound:
+                        days = 0
+                    items.append(NewEntry("alert.raised", "scheduler", {
+                        "alert": alert, "campaign": r.campaign, "kind": "objection_overdue",
+                        "count": 1, "total": 1, "threshold": days, "windows": "",
+                        "objection": r.objection, "stage": stage},
+                        idempotency_key=f"alert:{alert}"))
+                    raised.append(alert)
+            return Planned(items, raised)
+
+        return self._run_planned(now, plan).value
+
+    def erase_objector(self, caller: Caller, objection: str, reason: str, now: datetime
+                       ) -> dict[str, Any]:
+        """Destroy the objector's sealed record (key and ciphertext); the ledger keeps
+        the digest, which nothing links to anyone any more.  ``retention_expired`` only
+        after ``retention_days`` from the filing.
+
+        Raises:
+            BadData: unknown reason.  NotFound: no such objection.
+            Conflict: erased already, or the retention period has not ended.
+        """
+        if reason not in ("retention_expired", "request"):
+            raise BadData("reason: one of retention_expired, request", field="reason")
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            o = row_by_key(conn, P.objections.c.objection, objection)
+            if o.objector_erased:
+                raise Conflict("the objector's record was erased already",
+                               field="objection")
+            ends = parse_utc(o.filed_at) + timedelta(days=self.cfg.retention_days)
+            if reason == "retention_expired" and now < ends:
+                raise Conflict(f"retention runs until {format_time(ends)}",
+                               field="reason")
+            conn.execute(update(P.vault_objectors)
+                         .where(P.vault_objectors.c.objection == objection)
+                         .values(wrapped_key=None, ciphertext=None))
+            return [NewEntry("objection.objector_erased", caller.actor,
+                             {"objection": objection, "reason": reason})]
+
+        self._run(now, plan)
+        return self.objection_record(objection)
+
+
+def objection_counts(conn: Connection, notice: str | None = None, *,
+                     campaign: str | None = None) -> dict[str, int]:
+    """A notice's (or a campaign's) objections by how they stand: ``received``, ``open``,
+    ``upheld``, ``cancelled``, ``deferred`` (counts only: no personal data)."""
+    o = P.objections.c
+    where = o.notice == notice if campaign is None else o.campaign == campaign
+    rows = conn.execute(select(o.state, o.ruling, func.count()).where(where)
+                        .group_by(o.state, o.ruling)).all()
+    out = {"received": 0, "open": 0, "upheld": 0, "cancelled": 0, "deferred": 0}
+    for state, ruling, n in rows:
+        out["received"] += n
+        if ruling in ("upheld", "cancelled", "deferred"):
+            out[ruling] += n
+        if state in ("filed", "acknowledged"):
+            out["open"] += n
+    return out
+
+
+def _open_row(conn: Connection, objection: str) -> Row[Any]:
+    o = row_by_key(conn, P.objections.c.objection, objection)
+    if o.state not in OPEN_STATES:
+        raise Conflict(f"objection {objection} was ruled already ({o.ruling})",
+                       field="objection")
+    return o
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {"objection": row.objection, "notice": row.notice, "state": row.state,
+            "ground": row.ground, "channel": row.channel, "filed_at": row.filed_at,
+            "ack_by": row.ack_by, "reply_by": row.reply_by,
+            "acknowledged_at": row.acknowledged_at, "ruling": row.ruling,
+            "ruled_at": row.ruled_at, "ruling_reason": row.ruling_reason}
+
+
+def _record(row: Any) -> dict[str, Any]:
+    return {**_public(row), "campaign": row.campaign, "subject": row.subject,
+            "line": row.line, "statement_hmac": row.statement_hmac,
+            "objector_sha256": row.objector_sha256, "filed_by": row.filed_by,
+            "invited_at": row.invited_at, "respond_by": row.respond_by,
+            "statement_at": row.statement_at, "ruled_by": row.ruled_by,
+            "objector_erased": bool(row.objector_erased), "ledger_index": row.idx}
