@@ -17,6 +17,7 @@ from ledger.app.web import (
     console_activity,  # noqa: F401 (adds its pages to console_hr.bp)
     console_audit,
     console_hr,
+    console_hr_attachments,  # noqa: F401 (adds the attachment view to console_hr.bp)
     console_hr_backfill,  # noqa: F401 (adds the 递补 page to console_hr.bp)
     console_hr_lists,  # noqa: F401 (importing it adds the lists to console_hr.bp)
     console_hr_setup,  # noqa: F401 (adds its routes to console_hr.bp)

@@ -509,28 +509,6 @@ def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None)
                  **_makeup_defaults(c["timezone"]))
 
 
-#: An attachment shown in the browser: nothing it holds may run, load or be framed.
-ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'"
-
-
-@_get("/appeals/<appeal>/attachments/<int:position>", "reviewer",
-      endpoint="appeal_attachment")
-def _appeal_attachment(appeal: str, position: int) -> Response:
-    """One attachment's bytes: the read is recorded (``pii.viewed``) before they are
-    sent; images inline, PDFs as a download; never cached, never sniffed."""
-    with _or_error_page():
-        f = service().appeal_attachment(actor(), appeal, position, now())
-    resp = Response(f.content, mimetype=f.media_type)
-    disposition = "inline" if f.kind in ("jpeg", "png") else "attachment"
-    ext = "jpg" if f.kind == "jpeg" else f.kind
-    resp.headers["Content-Disposition"] = (
-        f'{disposition}; filename="appeal-{position}.{ext}"')
-    resp.headers["Content-Security-Policy"] = ATTACHMENT_CSP
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Cache-Control"] = "no-store, private"
-    return resp
-
-
 @_form_post("/appeals/<appeal>/ruling", _appeal_page, "reviewer")
 def rule_appeal(appeal: str) -> Response:
     svc = service()
