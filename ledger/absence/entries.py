@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.absence.notice_settings import (
+    ROSTERS,
+    field_list,
+    office_email,
+    office_phone,
+    office_text,
+)
 from ledger.errors import BadData
 from ledger.events import (
     PII_PATTERNS,
@@ -65,6 +72,10 @@ POLICY_ADOPTED = EventType(
     {"policy": identifier, "digest": hex64, "mode": one_of("government", "enterprise"),
      "grace_s": count, "notify_within_s": count, "rebook_within_s": count,
      "lock_after": count, "makeup_causes": code_list, "appeal_period_s": count},
+    # What its notices say (ledger.absence.notice_settings): only the ones set.
+    {"notice_issuing_office": office_text, "notice_supervision_phone": office_phone,
+     "notice_objection_address": office_text, "notice_objection_email": office_email,
+     "notice_roster": one_of(*ROSTERS), "notice_fields": field_list},
 )
 CAMPAIGN_CREATED = EventType(
     "campaign.created", "HR opened a recruitment campaign (招聘批次).",
@@ -199,11 +210,13 @@ TOKEN_REVOKED = EventType(
 
 NOTICE_PUBLISHED = EventType(
     "notice.published",
-    "A public result notice (公示): the SHA-256 of its exact HTML bytes, the checkpoint "
-    "its lines were proven under, and its notice period (working days).",
+    "A public result notice (公示): the SHA-256 of its exact HTML bytes (the Chinese "
+    "page; sha256_en: its English page, absent on notices published as one bilingual "
+    "page), the checkpoint its lines were proven under, and its notice period (working "
+    "days).",
     {"notice": identifier, "campaign": identifier, "sha256": hex64, "lines": count,
      "checkpoint_size": count, "period_start": timestamp, "period_end": timestamp},
-    {"supersedes": identifier, "reason": public_text},
+    {"supersedes": identifier, "reason": public_text, "sha256_en": hex64},
 )
 REPORT_GENERATED = EventType(
     "report.generated",

@@ -24,6 +24,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from ledger.absence.notice_settings import KEYS as NOTICE_KEYS
+from ledger.absence.notice_settings import NO_NOTICE_SETTINGS, NoticeSettings
 from ledger.entry import check_aware
 from ledger.errors import BadData
 from ledger.events import PLATFORM_KINDS
@@ -59,7 +61,7 @@ MAX_POLICY_INT = 2**31 - 1
 
 _INT_FIELDS = (
     "grace_s", "notify_within_s", "rebook_within_s", "lock_after", "appeal_period_s")
-_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes")
+_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes", *NOTICE_KEYS)
 _CAUSE_ORDER = {cause: i for i, cause in enumerate(Cause)}
 _CAUSE_VALUES = frozenset(cause.value for cause in Cause)
 
@@ -81,6 +83,9 @@ class Policy:
     makeup_causes: tuple[Cause, ...] = (
         Cause.TECHNICAL, Cause.COMPATIBILITY, Cause.NOTIFICATION_FAILED)
     appeal_period_s: int = 604800
+    #: What its public notices say besides their lines (``notice_...`` config keys);
+    #: left out of :meth:`to_body` (and so of the digest) where not set.
+    notice: NoticeSettings = NO_NOTICE_SETTINGS
 
     def __post_init__(self) -> None:
         """Check the values.
@@ -126,11 +131,14 @@ class Policy:
         return f"policies.{self.name}.{key}"
 
     def to_body(self) -> dict[str, str | int]:
-        """Every field as a flat JSON object; ``makeup_causes`` joined with ``,``."""
+        """Every field as a flat JSON object; ``makeup_causes`` joined with ``,``; the
+        notice settings that are set as ``notice_...`` fields."""
         body: dict[str, str | int] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "makeup_causes":
+            if f.name == "notice":
+                body.update(self.notice.to_body())
+            elif f.name == "makeup_causes":
                 body[f.name] = ",".join(str(cause) for cause in value)
             else:
                 body[f.name] = value
@@ -188,6 +196,7 @@ class Policy:
             kwargs[key] = value
         if "makeup_causes" in table:
             kwargs["makeup_causes"] = _parse_causes(table["makeup_causes"], prefix)
+        kwargs["notice"] = NoticeSettings.from_config(prefix, table)
         return cls(name=name, mode=mode, **kwargs)
 
 
