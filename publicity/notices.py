@@ -238,6 +238,23 @@ def shown_cosignatures(note: str, witnesses: Sequence[WitnessEndpoint], tz: Zone
     return out
 
 
+def recorded_settings(service: AbsenceService, campaign: str) -> NoticeSettings:
+    """The notice settings ``campaign``'s policy was adopted with (some may be unset).
+
+    Raises:
+        NotFound: no such campaign.
+    """
+    info = service.campaign(campaign)
+    return NoticeSettings.from_body(
+        Q.policy_body(service.engine, str(info["policy_digest"])) or {})
+
+
+def listed(lines: Sequence[NoticeLine], chosen: NoticeSettings) -> list[NoticeLine]:
+    """The lines the notice lists under ``chosen``'s roster."""
+    keep = ROSTER_FILTERS[chosen.listed]
+    return [line for line in lines if keep(line.outcome)]
+
+
 def settings_of(service: AbsenceService, campaign: str) -> NoticeSettings:
     """The notice settings of ``campaign``'s policy, as ``policy.adopted`` recorded them.
 
@@ -248,8 +265,7 @@ def settings_of(service: AbsenceService, campaign: str) -> NoticeSettings:
             where to set it.  Nothing is written.
     """
     info = service.campaign(campaign)
-    body = Q.policy_body(service.engine, str(info["policy_digest"])) or {}
-    found = NoticeSettings.from_body(body)
+    found = recorded_settings(service, campaign)
     missing = found.missing()
     if missing:
         key, zh = missing[0]
@@ -331,13 +347,13 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
                             "cover every decision; sign one (absentia checkpoint) and retry",
                             field="checkpoint")
     period = notice_period(now, days, tz, calendar)
-    listed = [line for line in lines if ROSTER_FILTERS[chosen.listed](line.outcome)]
+    shown = listed(lines, chosen)
     notice = new_id("nt")
     log = service.store.log(service.log)
     endpoints = witnesses.witnesses if witnesses is not None else ()
     local = now.astimezone(tz)
     context: dict[str, Any] = dict(
-        notice=notice, campaign=info, lines=listed, days=days, log=log,
+        notice=notice, campaign=info, lines=shown, days=days, log=log,
         checkpoint=cosigned.note, checkpoint_size=checkpoint.size,
         period_zh=period_text(period, days, tz, "zh"),
         period_en=period_text(period, days, tz, "en"),
@@ -360,7 +376,7 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
                 "numbers", field="notice")
     data, data_en = pages["zh"].encode("utf-8"), pages["en"].encode("utf-8")
     return RenderedNotice(notice, campaign, data, sha256_hex(data),
-                          len(listed), checkpoint.size, period, data_en,
+                          len(shown), checkpoint.size, period, data_en,
                           sha256_hex(data_en))
 
 

@@ -13,6 +13,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.absence.notice_settings import NoticeSettings
 from ledger.absence.rules import (
     AbsenceDecision,
     Cause,
@@ -339,7 +340,8 @@ def test_to_body_has_every_field_flat() -> None:
         "makeup_causes": "technical,compatibility,notification_failed",
         "appeal_period_s": 604800,
     }
-    assert set(GOV.to_body()) == {f.name for f in dataclasses.fields(Policy)}
+    # The notice settings flatten to notice_... fields, and only those set.
+    assert set(GOV.to_body()) == {f.name for f in dataclasses.fields(Policy)} - {"notice"}
 
 
 def _independent_digest(body: dict[str, Any]) -> str:
@@ -364,6 +366,7 @@ CHANGES: list[tuple[str, Any]] = [
     ("lock_after", 3),
     ("makeup_causes", (Cause.TECHNICAL,)),
     ("appeal_period_s", 604801),
+    ("notice", NoticeSettings(issuing_office="示例市人社局")),
 ]
 
 
