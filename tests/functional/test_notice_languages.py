@@ -19,6 +19,7 @@ from ledger.absence.tables import notice_documents
 from ledger.ids import sha256_hex
 from ledger.storage.store import NewEntry
 from tests.functional._absence import Env, make_env
+from tests.functional.test_console_hr import error_of, hr_client, submit
 from tests.functional.test_notices import decided_campaign, js
 
 BARE = '[policies.bare]\nmode = "government"\n'
@@ -147,3 +148,21 @@ def test_a_notice_published_as_one_bilingual_page_is_still_served(env: Env) -> N
         assert page.data == html
         assert page.headers["ETag"] == f'"{digest}"'
         assert env.client.get("/notices/nt_old/original" + lang).data == html
+
+
+def test_the_console_says_which_setting_is_missing_in_its_language(benv: Env) -> None:
+    env = benv
+    resp = env.post("/api/v1/campaigns", "hr", {
+        "campaign": "b2026", "title": "2026年无设置批次", "policy": "bare",
+        "posts": [{"post": "p01", "title": "综合管理岗"}]})
+    assert resp.status_code == 201, js(resp)
+    hr, _ = hr_client(env)
+    page = "/console/campaigns/b2026/notice"
+    before = len(env.ledger_entries())
+    refused = submit(hr, page, page, {"days": "5"})
+    assert refused.status_code == 422
+    assert "公示缺少发布单位" in error_of(refused)
+    assert "[policies.bare]" in error_of(refused)
+    assert len(env.ledger_entries()) == before
+    english = submit(hr, page + "?lang=en", page + "?lang=en", {"days": "5"})
+    assert "The notice has no issuing office" in error_of(english)
