@@ -1,9 +1,20 @@
 """Public result notices (公示): rendered once, checked for personal data, stored
 byte for byte, recorded in the ledger with their SHA-256, superseded but never edited.
 
-A notice lists, for every candidate of a campaign whose decisions are final, only the
-whitelisted fields: registration number, masked name, post, result and cause category,
-and the ledger index of the decision with a link to its C2SP tlog-proof.  The page
+Each notice is two documents, one language a page: the Chinese page (the official
+text, ``sha256`` in ``notice.published``) and the English page (``sha256_en``), each
+linking the other.  A notice published before that is one bilingual page (no
+``sha256_en``) and is served as it was.
+
+A notice lists, for the candidates of a campaign whose decisions are final (everyone,
+or only those deemed withdrawn: the policy's ``notice_roster``), only whitelisted
+fields (the policy's ``notice_fields``: registration number, masked name, gender if
+recorded, post, result, cause category), and the ledger index of each decision with a
+link to its C2SP tlog-proof.  Its facts name the issuing office (发布单位), the notice
+period to its last working day as a date, the supervision telephone (监督电话) and the
+objection channel (异议受理: address and e-mail); its foot the office and the sign-off
+date (落款).  These come from the campaign's policy (``ledger.absence.notice_settings``);
+without them publishing is refused before anything is written.  The page
 carries the checkpoint the lines were proven under and the log's verifier keys, so a
 small script (``static/verify.js``) can check every line in the reader's browser.
 With witnesses configured, the page also lists them (name and verifier key), the policy's

@@ -226,10 +226,12 @@ def publish(campaign: str) -> Response:
 @bp.get("/api/v1/campaigns/<campaign>/notices/preview")
 @roles("hr")
 def preview(campaign: str) -> Response:
-    """Exactly what the public would see if HR published now (nothing is recorded)."""
+    """Exactly what the public would see if HR published now (nothing is recorded): the
+    Chinese page, or with ``?lang=en`` the English one."""
     rendered = N.render(service(), campaign, now(), days=settings().notice_days,
                         calendar=calendar(), base_url=settings().base_url or "")
-    resp = Response(rendered.html, mimetype="text/html")
+    resp = Response(rendered.html_en if _lang() == "en" else rendered.html,
+                    mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
