@@ -163,7 +163,8 @@ def summary_done(driver: WebDriver) -> str | None:
     """The summary text once verification finished (button enabled again), else None."""
     button = driver.find_element(By.ID, "verify-all")
     summary = driver.find_element(By.ID, "verify-summary").text
-    if button.get_attribute("aria-busy") or "/" not in summary or "Verifying" in summary:
+    if button.get_attribute("aria-busy") or "/" not in summary or "Verifying" in summary \
+            or "验证中" in summary:  # the Chinese page says "verifying" in Chinese only
         return None
     return summary
 
