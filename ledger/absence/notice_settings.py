@@ -46,8 +46,6 @@ KEYS = tuple(f"notice_{k}" for k in (
 _PHONE = re.compile(r"[0-9+(][0-9 ()+-]{2,31}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*"
                     r"\.[A-Za-z]{2,24}")
-_NO_EMAIL_OR_ID = tuple((w, p) for w, p in PII_PATTERNS
-                        if "ID" in w or "e-mail" in w)
 _NO_CONTACT = tuple((w, p) for w, p in PII_PATTERNS if not w.startswith("Han"))
 
 
@@ -62,17 +60,20 @@ def _text(value: Any, path: str) -> None:
 
 
 def _phone(value: Any, path: str) -> None:
-    # The office's public line (it may be a mobile: it is published on purpose).
+    # An office's line or hotline (010-12345678, 12333); a mobile number could be a
+    # person's, which the ledger never takes, so it is refused.
     if not isinstance(value, str) or not _PHONE.fullmatch(value) or \
             sum(c.isdigit() for c in value) < 3:
         raise BadData(f"{path}: a telephone number (digits, spaces, + ( ) -)", field=path)
-    for what, regex in _NO_EMAIL_OR_ID:
+    for what, regex in _NO_CONTACT:
         if regex.search(value):
-            raise BadData(f"{path}: looks like {what}", field=path)
+            raise BadData(f"{path}: looks like {what}; give the office's landline or "
+                          "hotline", field=path)
 
 
 def _email(value: Any, path: str) -> None:
-    # The office's public mailbox for objections, published on purpose.
+    # The office's public mailbox for objections, published on purpose: the one field
+    # of the ledger that holds an e-mail address (an office's, never a candidate's).
     if not isinstance(value, str) or not _EMAIL.fullmatch(value):
         raise BadData(f"{path}: an e-mail address (name@example.gov.cn)", field=path)
 

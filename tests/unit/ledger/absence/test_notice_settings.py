@@ -50,6 +50,7 @@ def test_personal_fields_are_refused_by_name(field: str) -> None:
 @pytest.mark.parametrize(("key", "value"), [
     ("notice_roster", "backfill"), ("notice_objection_email", "not an address"),
     ("notice_supervision_phone", "call us"),
+    ("notice_supervision_phone", "138 1234 5678"),  # a mobile: perhaps a person's
     ("notice_issuing_office", "联系13812345678"),
 ])
 def test_bad_values_name_the_key(key: str, value: str) -> None:
