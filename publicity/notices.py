@@ -45,7 +45,7 @@ from ledger.events import PII_PATTERNS
 from ledger.ids import new_id, sha256_hex
 from ledger.note import SignedNote
 from ledger.storage.store import NewEntry
-from ledger.timetext import zone_label
+from ledger.timetext import written, zone_label
 from ledger.witness.client import WitnessEndpoint, WitnessSettings, require_cosigned
 from ledger.witness.cosig import MAX_TIMESTAMP, TIMESTAMP_SIZE
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar, notice_period
@@ -368,7 +368,8 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
         checkpoint=cosigned.note, checkpoint_size=checkpoint.size,
         period_zh=period_text(period, days, tz, "zh"),
         period_en=period_text(period, days, tz, "en"),
-        published=local.strftime("%Y-%m-%d %H:%M") + f" ({info['timezone']})",
+        published_zh=written(now, tz, "zh", zone=True),
+        published_en=written(now, tz, "en", zone=True),
         tz=info["timezone"], signed_iso=local.date().isoformat(),
         signed_zh=written_day(local.date(), "zh"), signed_en=written_day(local.date(), "en"),
         settings=chosen, columns=chosen.columns, roster=chosen.listed,
