@@ -418,7 +418,7 @@ def test_demo_ledger_holds_none_of_the_candidates_details(demo: Demo) -> None:
         leaked += [(idx, e) for e in re.findall(r"[^\s\"@]+@[^\s\"@]+", text) if e in emails]
         if re.search(r"[\u3400-\u9fff\U00020000-\U0003134f]", text):
             entry = json.loads(raw)
-            assert entry["type"] in TITLED, idx
+            assert entry["type"] in TITLED or entry["type"] == "policy.adopted", idx
             leaked += [(idx, n) for n in names if n in text]
     assert leaked == []
 
