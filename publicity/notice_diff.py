@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from ledger.absence.service import AbsenceService
-from publicity.notices import NoticeLine, document, final_lines
+from publicity.notices import NoticeLine, document, final_lines, listed, recorded_settings
 
 #: The columns a notice row shows (Chinese text), in the order of ``notice.html``; the
 #: last column (the ledger index and its proof link) is not compared: a superseding
@@ -63,6 +63,8 @@ class _Rows(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.rows: list[list[str]] = []
+        #: Per row, the cells' columns (``data-col``; None on older pages: by position).
+        self.cols: list[list[str | None]] = []
         self._in_row = False
         self._cell: list[str] | None = None
         self._skip = 0
@@ -72,8 +74,10 @@ class _Rows(HTMLParser):
         if tag == "tr" and "data-index" in names:
             self._in_row = True
             self.rows.append([])
+            self.cols.append([])
         elif tag == "td" and self._in_row:
             self._cell = []
+            self.cols[-1].append(names.get("data-col"))
         elif tag == "span" and self._cell is not None and (
                 self._skip or "en" in (names.get("class") or "").split()):
             self._skip += 1
@@ -101,8 +105,14 @@ def published_rows(html: bytes) -> list[ShownRow]:
     parser = _Rows()
     parser.feed(html.decode("utf-8"))
     parser.close()
-    return [ShownRow(*cells[:len(COLUMNS)]) for cells in parser.rows
-            if len(cells) >= len(COLUMNS)]
+    out = []
+    for cells, cols in zip(parser.rows, parser.cols, strict=True):
+        if any(cols):  # a page that names its columns (it may show fewer, or gender)
+            named = {c: text for c, text in zip(cols, cells, strict=True) if c}
+            out.append(ShownRow(*(named.get(c, "") for c in COLUMNS)))
+        elif len(cells) >= len(COLUMNS):
+            out.append(ShownRow(*cells[:len(COLUMNS)]))
+    return out
 
 
 def shown(line: NoticeLine) -> ShownRow:
@@ -132,4 +142,8 @@ def correction(service: AbsenceService, campaign: str, published: str) -> Notice
         NotFound: no such notice.  Conflict: the campaign's decisions are not final.
     """
     lines, _ = final_lines(service, campaign)
-    return diff(published_rows(document(service, published)), [shown(n) for n in lines])
+    chosen = recorded_settings(service, campaign)
+    columns = set(chosen.columns)
+    rows = [ShownRow(*(getattr(shown(n), c) if c in columns else "" for c in COLUMNS))
+            for n in listed(lines, chosen)]
+    return diff(published_rows(document(service, published)), rows)

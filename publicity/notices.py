@@ -1,9 +1,20 @@
 """Public result notices (公示): rendered once, checked for personal data, stored
 byte for byte, recorded in the ledger with their SHA-256, superseded but never edited.
 
-A notice lists, for every candidate of a campaign whose decisions are final, only the
-whitelisted fields: registration number, masked name, post, result and cause category,
-and the ledger index of the decision with a link to its C2SP tlog-proof.  The page
+Each notice is two documents, one language a page: the Chinese page (the official
+text, ``sha256`` in ``notice.published``) and the English page (``sha256_en``), each
+linking the other.  A notice published before that is one bilingual page (no
+``sha256_en``) and is served as it was.
+
+A notice lists, for the candidates of a campaign whose decisions are final (everyone,
+or only those deemed withdrawn: the policy's ``notice_roster``), only whitelisted
+fields (the policy's ``notice_fields``: registration number, masked name, gender if
+recorded, post, result, cause category), and the ledger index of each decision with a
+link to its C2SP tlog-proof.  Its facts name the issuing office (发布单位), the notice
+period to its last working day as a date, the supervision telephone (监督电话) and the
+objection channel (异议受理: address and e-mail); its foot the office and the sign-off
+date (落款).  These come from the campaign's policy (``ledger.absence.notice_settings``);
+without them publishing is refused before anything is written.  The page
 carries the checkpoint the lines were proven under and the log's verifier keys, so a
 small script (``static/verify.js``) can check every line in the reader's browser.
 With witnesses configured, the page also lists them (name and verifier key), the policy's
@@ -13,9 +24,9 @@ k, and the cosignatures its checkpoint carries, which the script verifies too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +35,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection
 
 from ledger.absence.entries import public_text
-from ledger.absence.notice_documents import store_document
+from ledger.absence.notice_documents import document_key, store_document
+from ledger.absence.notice_settings import NoticeSettings
 from ledger.absence.queries import notices as Q  # noqa: N812 (the queries, read as Q.finality)
 from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time
@@ -33,6 +45,7 @@ from ledger.events import PII_PATTERNS
 from ledger.ids import new_id, sha256_hex
 from ledger.note import SignedNote
 from ledger.storage.store import NewEntry
+from ledger.timetext import written, zone_label
 from ledger.witness.client import WitnessEndpoint, WitnessSettings, require_cosigned
 from ledger.witness.cosig import MAX_TIMESTAMP, TIMESTAMP_SIZE
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar, notice_period
@@ -43,8 +56,36 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 #: Where a superseded notice's banner goes (the stored bytes keep the marker).
 BANNER_MARK = "<!--absentia:banner-->"
 
-#: The only fields a notice line may show (PIPL minimum necessity).
-WHITELIST = ("registration", "name", "post", "result", "cause", "index")
+#: The only fields a notice line may show (PIPL minimum necessity); which of them a
+#: campaign's notice shows is its policy's ``notice_fields``.
+WHITELIST = ("registration", "name", "gender", "post", "result", "cause", "index")
+#: Column headings (Chinese, English).
+HEADINGS = {
+    "registration": ("报名号", "Registration"), "name": ("姓名", "Name"),
+    "gender": ("性别", "Gender"), "post": ("岗位", "Post"), "result": ("结果", "Result"),
+    "cause": ("原因类别", "Cause"),
+}
+#: The same, as the sentence "this page shows only the ..." names them.
+NAMED = {
+    "registration": ("报名号", "registration number"), "name": ("脱敏姓名", "masked name"),
+    "gender": ("性别", "gender"), "post": ("岗位", "post"), "result": ("结果", "result"),
+    "cause": ("原因类别", "cause category"),
+}
+GENDERS = {None: ("—", "—"), "male": ("男", "male"), "female": ("女", "female")}
+#: Who each roster lists, by a line's outcome (``ledger.absence.notice_settings.ROSTERS``;
+#: a ``backfill`` roster adds its filter here).
+def _everyone(outcome: str) -> bool:
+    return True
+
+
+def _withdrawn(outcome: str) -> bool:
+    return outcome in ("forfeited", "confirmed", "locked")
+
+
+ROSTER_FILTERS: dict[str, Callable[[str], bool]] = {
+    "roster": _everyone, "withdrawn": _withdrawn}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+           "Dec")
 
 RESULTS = {
     "attended": ("已参加面试", "attended"),
@@ -72,6 +113,14 @@ class NoticeLine:
     result: tuple[str, str]  # zh, en
     cause: tuple[str, str]
     index: int  # ledger index of the decision
+    outcome: str = ""  # the result's code (which roster lists the line)
+    gender: tuple[str, str] = ("—", "—")  # zh, en; "—" when not recorded
+
+    def __getitem__(self, column: str) -> object:
+        """The value of column ``column`` (``WHITELIST``), for the template."""
+        if column not in WHITELIST:
+            raise KeyError(column)
+        return getattr(self, column)
 
 
 @dataclass(frozen=True)
@@ -97,11 +146,13 @@ class ShownCosignature:
 class RenderedNotice:
     notice: str
     campaign: str
-    html: bytes
+    html: bytes  # the Chinese page (the official text)
     sha256: str
     lines: int
     checkpoint_size: int
     period: tuple[datetime, datetime]
+    html_en: bytes = b""  # the English page
+    sha256_en: str = ""
 
 
 def _env() -> Environment:
@@ -131,13 +182,15 @@ def final_lines(service: AbsenceService, campaign: str
         if full:
             names.append(full)
         outcome = "confirmed" if r.review == "confirmed" else r.outcome
+        gender = getattr(person, "gender", None) if person is not None else None
         lines.append(NoticeLine(
             registration=r.registration,
             name=mask_name(full) if full else "（已删除）",
             post=r.post,
             result=RESULTS.get(outcome, (outcome, outcome)),
             cause=CAUSES.get(r.cause if outcome != "attended" else None, CAUSES[None]),
-            index=r.index))
+            index=r.index, outcome=outcome,
+            gender=GENDERS.get(gender, GENDERS[None])))
     return lines, names
 
 
@@ -146,10 +199,16 @@ _MOBILE = next(p for w, p in PII_PATTERNS if "mobile" in w)
 _EMAIL = next(p for w, p in PII_PATTERNS if "e-mail" in w)
 
 
-def scan(html: str, names: Sequence[str]) -> list[str]:
-    """What in a rendered notice looks like personal data (empty if nothing)."""
+def scan(html: str, names: Sequence[str], published: Sequence[str] = ()) -> list[str]:
+    """What in a rendered notice looks like personal data (empty if nothing).
+
+    ``published``: texts shown on purpose (the office's supervision telephone and
+    objection e-mail), left out of the scan.
+    """
     found = []
     text = re.sub(r"<[^>]*>", " ", html)  # markup (URLs, hashes) is not shown text
+    for shown in published:
+        text = text.replace(shown, " ")
     if _ID.search(text):
         found.append("something like an 18-digit ID number")
     if _MOBILE.search(text):
@@ -190,22 +249,106 @@ def shown_cosignatures(note: str, witnesses: Sequence[WitnessEndpoint], tz: Zone
     return out
 
 
+def recorded_settings(service: AbsenceService, campaign: str) -> NoticeSettings:
+    """The notice settings ``campaign``'s policy was adopted with (some may be unset).
+
+    Raises:
+        NotFound: no such campaign.
+    """
+    info = service.campaign(campaign)
+    return NoticeSettings.from_body(
+        Q.policy_body(service.engine, str(info["policy_digest"])) or {})
+
+
+def listed(lines: Sequence[NoticeLine], chosen: NoticeSettings) -> list[NoticeLine]:
+    """The lines the notice lists under ``chosen``'s roster."""
+    keep = ROSTER_FILTERS[chosen.listed]
+    return [line for line in lines if keep(line.outcome)]
+
+
+def settings_of(service: AbsenceService, campaign: str) -> NoticeSettings:
+    """The notice settings of ``campaign``'s policy, as ``policy.adopted`` recorded them.
+
+    Raises:
+        NotFound: no such campaign.
+        PublishingRefused: a required setting (issuing office, supervision telephone,
+            objection address or e-mail) is not set; names the first missing one and
+            where to set it.  Nothing is written.
+    """
+    info = service.campaign(campaign)
+    found = recorded_settings(service, campaign)
+    missing = found.missing()
+    if missing:
+        key, zh = missing[0]
+        raise PublishingRefused(
+            f"{key}: the notice has no {zh} ({key.removeprefix('notice_').replace('_', ' ')}"
+            f"); set {key} in [policies.{info['policy']}] of the config: a campaign opened "
+            "after that carries it (the settings are recorded with its policy). Nothing "
+            "was published", field=key)
+    return found
+
+
+def written_day(day: date, lang: str) -> str:
+    """A date as a notice writes it: ``2026年11月27日`` or ``27 Nov 2026``."""
+    if lang == "zh":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def period_text(period: tuple[datetime, datetime], days: int, tz: ZoneInfo, lang: str
+                ) -> str:
+    """公示期 as people write it: from the day of publication to the notice period's
+    last working day (its end is 24:00 of that day, so the day before the end)."""
+    first = period[0].astimezone(tz).date()
+    last = (period[1].astimezone(tz) - timedelta(seconds=1)).date()
+    if lang == "zh":
+        return f"{written_day(first, 'zh')}至{written_day(last, 'zh')}（{days}个工作日）"
+    return (f"{written_day(first, 'en')} to {written_day(last, 'en')} ({days} working "
+            f"day{'s' if days != 1 else ''})")
+
+
+def _page(lang: str, **context: Any) -> str:
+    """One language's page of the notice (``notice.html``)."""
+    zh = lang != "en"
+
+    def t(chinese: str, english: str) -> str:
+        return chinese if zh else english
+
+    notice = context["notice"]
+    columns = context["columns"]
+    named = [t(*NAMED[c]) for c in columns]
+    shown_columns = ("、".join(named) if zh else
+                     ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1])
+    return _env().get_template("notice.html").render(
+        lg={"code": "zh" if zh else "en"}, t=t, q="" if zh else "?lang=en",
+        amp="" if zh else "&lang=en",
+        switch={"zh": f"/notices/{notice}", "en": f"/notices/{notice}?lang=en"},
+        headings=HEADINGS, shown_columns=shown_columns,
+        zone=zone_label(context["tz"], "zh" if zh else "en"), **context)
+
+
 def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
            calendar: WorkingCalendar, base_url: str = "",
            supersedes: str | None = None, reason: str | None = None,
            witnesses: WitnessSettings | None = None) -> RenderedNotice:
-    """Render the notice as it would be published now (checks included, nothing stored).
+    """Render the notice as it would be published now (checks included, nothing
+    stored): its Chinese page (the official text) and its English page.
 
-    The page embeds a checkpoint of everything appended so far; under a k-of-n witness
+    The pages embed a checkpoint of everything appended so far; under a k-of-n witness
     policy (``witnesses``), one that k witnesses cosigned, with their cosignatures.
+    Which candidates and columns they show, and the issuing office, supervision
+    telephone and objection channel at their foot, are the campaign policy's notice
+    settings (``ledger.absence.notice_settings``).
 
     Raises:
         NotFound: no such campaign.  Conflict: decisions not final.
-        PublishingRefused: the page would show personal data.
+        PublishingRefused: a required notice setting is missing (checked first, before
+            any witness is asked), or a page would show personal data.
         CalendarUnknown: the notice period reaches a year the calendar does not know.
         WitnessQuorumUnavailable: fewer witnesses than required cosigned in time.
     """
     info = service.campaign(campaign)
+    chosen = settings_of(service, campaign)
     tz = ZoneInfo(info["timezone"])
     cosigned = require_cosigned(service.store, service.log, witnesses, now)
     checkpoint = cosigned.checkpoint
@@ -215,27 +358,38 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
                             "cover every decision; sign one (absentia checkpoint) and retry",
                             field="checkpoint")
     period = notice_period(now, days, tz, calendar)
+    shown = listed(lines, chosen)
     notice = new_id("nt")
     log = service.store.log(service.log)
     endpoints = witnesses.witnesses if witnesses is not None else ()
-    html = _env().get_template("notice.html").render(
-        notice=notice, campaign=info, lines=lines, days=days, log=log,
+    local = now.astimezone(tz)
+    context: dict[str, Any] = dict(
+        notice=notice, campaign=info, lines=shown, days=days, log=log,
         checkpoint=cosigned.note, checkpoint_size=checkpoint.size,
-        period=[p.astimezone(tz).strftime("%Y-%m-%d %H:%M") for p in period],
-        published=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"), tz=info["timezone"],
+        period_zh=period_text(period, days, tz, "zh"),
+        period_en=period_text(period, days, tz, "en"),
+        published_zh=written(now, tz, "zh", zone=True),
+        published_en=written(now, tz, "en", zone=True),
+        tz=info["timezone"], signed_iso=local.date().isoformat(),
+        signed_zh=written_day(local.date(), "zh"), signed_en=written_day(local.date(), "en"),
+        settings=chosen, columns=chosen.columns, roster=chosen.listed,
         supersedes=supersedes, reason=reason, base_url=base_url, banner=BANNER_MARK,
         witnesses=[ShownWitness(w.name, w.verifier.vkey) for w in endpoints],
         witnesses_required=witnesses.policy.required if witnesses is not None else 0,
         cosignatures=shown_cosignatures(cosigned.note, endpoints, tz))
-    problems = scan(html, names)
-    if problems:
-        raise PublishingRefused(
-            "the notice would show " + "; ".join(problems) + ": nothing was published. "
-            "Check the campaign and post titles and the registration numbers",
-            field="notice")
-    data = html.encode("utf-8")
+    pages = {lang: _page(lang, **context) for lang in ("zh", "en")}
+    contact = [v for v in (chosen.supervision_phone, chosen.objection_email) if v]
+    for lang, html in pages.items():
+        problems = scan(html, names, contact)
+        if problems:
+            raise PublishingRefused(
+                f"the notice ({lang}) would show " + "; ".join(problems) + ": nothing was "
+                "published. Check the campaign and post titles and the registration "
+                "numbers", field="notice")
+    data, data_en = pages["zh"].encode("utf-8"), pages["en"].encode("utf-8")
     return RenderedNotice(notice, campaign, data, sha256_hex(data),
-                          len(lines), checkpoint.size, period)
+                          len(shown), checkpoint.size, period, data_en,
+                          sha256_hex(data_en))
 
 
 def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetime, *,
@@ -253,7 +407,8 @@ def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetim
         NotFound: no such campaign or superseded notice.
         Conflict: decisions not final, or ``supersedes`` is not this campaign's current
             notice.
-        PublishingRefused: the page would show personal data.
+        PublishingRefused: a required notice setting is missing (named), or a page
+            would show personal data.
         BadData: ``reason`` is not a public text (1..200 printable characters, no ID
             number, mobile or e-mail), or is given without ``supersedes``.
     """
@@ -278,8 +433,10 @@ def publish(service: AbsenceService, caller: Caller, campaign: str, now: datetim
                 raise Conflict(f"notice {supersedes} was superseded meanwhile",
                                field="supersedes")
         store_document(conn, rendered.notice, rendered.html)
+        store_document(conn, document_key(rendered.notice, "en"), rendered.html_en)
         body: dict[str, Any] = {
             "notice": rendered.notice, "campaign": campaign, "sha256": rendered.sha256,
+            "sha256_en": rendered.sha256_en,
             "lines": rendered.lines, "checkpoint_size": rendered.checkpoint_size,
             "period_start": format_time(rendered.period[0]),
             "period_end": format_time(rendered.period[1])}
@@ -312,13 +469,17 @@ def notices(service: AbsenceService, *, page: int = 1, per_page: int = 20
     return [_json(n.record) | {"title": n.title} for n in listed], total
 
 
-def document(service: AbsenceService, notice_id: str) -> bytes:
-    """The published bytes of a notice.
+def document(service: AbsenceService, notice_id: str, lang: str = "zh") -> bytes:
+    """The published bytes of a notice in ``lang``: ``zh`` its Chinese page, ``en`` its
+    English page.  A notice published as one bilingual page (before both languages)
+    has that page in either language.
 
     Raises:
         NotFound: no such notice.
     """
-    html = Q.notice_html(service.engine, notice_id)
+    html = Q.notice_html(service.engine, notice_id, lang)
+    if html is None and lang != "zh":
+        html = Q.notice_html(service.engine, notice_id)
     if html is None:
         raise NotFound(f"no notice {notice_id!r}", field="notice")
     return html
@@ -326,6 +487,7 @@ def document(service: AbsenceService, notice_id: str) -> bytes:
 
 def _json(record: Q.NoticeRecord) -> dict[str, Any]:
     return {"notice": record.notice, "campaign": record.campaign, "sha256": record.sha256,
+            "sha256_en": record.sha256_en,
             "lines": record.lines, "checkpoint_size": record.checkpoint_size,
             "period_start": record.period_start, "period_end": record.period_end,
             "supersedes": record.supersedes, "superseded_by": record.superseded_by,

@@ -25,11 +25,20 @@ def absence_tables(log: str, *, grace_s: int = 600, retention_days: int | None =
     return (f'[absence]\nlog = "{log}"\nmaster_key = "{{data}}/keys/vault-master.key"\n'
             f'default_policy = "government"\n{retention}\n'
             f'[policies.government]\nmode = "government"\ngrace_s = {grace_s}\n'
-            f"{_lines(government)}appeal_period_s = 604800\n\n"
+            f"{_lines(government)}appeal_period_s = 604800\n{NOTICE_SETTINGS}\n"
             '[notifications]\nemail = "file"\nsms = "file"\n'
             'file_path = "{data}/outbox.jsonl"\n\n'
             '[platform]\nwebhook_secrets_file = "{data}/keys/platform-webhook-secrets"\n'
             f"{_lines(platform)}")
+
+
+#: The notice settings every test policy sets (``ledger.absence.notice_settings``):
+#: without them publishing a notice is refused.
+NOTICE_SETTINGS = (
+    'notice_issuing_office = "示例市人力资源和社会保障局"\n'
+    'notice_supervision_phone = "010-12345678"\n'
+    'notice_objection_address = "示例市示例路1号人事考试中心"\n'
+    'notice_objection_email = "objection@hr.example.gov.cn"\n')
 
 
 def _lines(text: str) -> str:

@@ -12,6 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.absence.attachments import LEDGER_FIELD as ATTACHMENTS_FIELD
+from ledger.absence.notice_settings import (
+    ROSTERS,
+    field_list,
+    office_email,
+    office_phone,
+    office_text,
+)
 from ledger.errors import BadData
 from ledger.events import (
     PII_PATTERNS,
@@ -79,7 +86,11 @@ POLICY_ADOPTED = EventType(
      "backfill_ties": one_of("file_order", "written_score", "registration"),
      # Objection deadlines (working days), optional and left out when unset likewise.
      "objection_ack_days": count, "objection_reply_days": count,
-     "objection_statement_days": count},
+     "objection_statement_days": count,
+     # What its notices say (ledger.absence.notice_settings): only the ones set.
+     "notice_issuing_office": office_text, "notice_supervision_phone": office_phone,
+     "notice_objection_address": office_text, "notice_objection_email": office_email,
+     "notice_roster": one_of(*ROSTERS), "notice_fields": field_list},
 )
 CAMPAIGN_CREATED = EventType(
     "campaign.created", "HR opened a recruitment campaign (招聘批次).",
@@ -300,11 +311,13 @@ BACKFILL_LIST_PUBLISHED = EventType(
 
 NOTICE_PUBLISHED = EventType(
     "notice.published",
-    "A public result notice (公示): the SHA-256 of its exact HTML bytes, the checkpoint "
-    "its lines were proven under, and its notice period (working days).",
+    "A public result notice (公示): the SHA-256 of its exact HTML bytes (the Chinese "
+    "page; sha256_en: its English page, absent on notices published as one bilingual "
+    "page), the checkpoint its lines were proven under, and its notice period (working "
+    "days).",
     {"notice": identifier, "campaign": identifier, "sha256": hex64, "lines": count,
      "checkpoint_size": count, "period_start": timestamp, "period_end": timestamp},
-    {"supersedes": identifier, "reason": public_text},
+    {"supersedes": identifier, "reason": public_text, "sha256_en": hex64},
 )
 REPORT_GENERATED = EventType(
     "report.generated",

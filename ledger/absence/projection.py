@@ -504,7 +504,8 @@ def _notice(conn: Connection, run: Sequence[Appended]) -> None:
          "checkpoint_size": a.body["checkpoint_size"],
          "period_start": a.body["period_start"], "period_end": a.body["period_end"],
          "supersedes": a.body.get("supersedes"), "superseded_by": None,
-         "published_at": a.time, "idx": a.index} for a in run])
+         "published_at": a.time, "idx": a.index,
+         "sha256_en": a.body.get("sha256_en")} for a in run])
     _supersede(conn, notices.c.notice, run)
 
 

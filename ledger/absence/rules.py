@@ -24,6 +24,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from ledger.absence.notice_settings import KEYS as NOTICE_KEYS
+from ledger.absence.notice_settings import NO_NOTICE_SETTINGS, NoticeSettings
 from ledger.entry import check_aware
 from ledger.errors import BadData
 from ledger.events import PLATFORM_KINDS
@@ -76,7 +78,8 @@ _BACKFILL_KEYS = (*BACKFILL_FLAGS, "backfill_cutoff", *BACKFILL_COUNTS, "backfil
 #: their case (陈述、申辩).  Unset (None) fields are left out of the body and the digest,
 #: so a policy that sets none keeps the digest it had before they existed.
 OBJECTION_FIELDS = ("objection_ack_days", "objection_reply_days", "objection_statement_days")
-_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes", *_BACKFILL_KEYS, *OBJECTION_FIELDS)
+_CONFIG_KEYS = ("mode", *_INT_FIELDS, "makeup_causes", *_BACKFILL_KEYS, *OBJECTION_FIELDS,
+                *NOTICE_KEYS)
 _CAUSE_ORDER = {cause: i for i, cause in enumerate(Cause)}
 _CAUSE_VALUES = frozenset(cause.value for cause in Cause)
 
@@ -108,6 +111,9 @@ class Policy:
     objection_ack_days: int | None = None  # working days
     objection_reply_days: int | None = None  # working days
     objection_statement_days: int | None = None  # working days
+    #: What its public notices say besides their lines (``notice_...`` config keys);
+    #: left out of :meth:`to_body` (and so of the digest) where not set.
+    notice: NoticeSettings = NO_NOTICE_SETTINGS
 
     def __post_init__(self) -> None:
         """Check the values.
@@ -213,13 +219,16 @@ class Policy:
 
     def to_body(self) -> dict[str, str | int]:
         """Every field as a flat JSON object; ``makeup_causes`` joined with ``,``; the
-        递补 settings only when set (flags as 0/1)."""
+        递补 settings only when set (flags as 0/1); the notice settings that are set as
+        ``notice_...`` fields."""
         body: dict[str, str | int] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None:
+            if f.name == "notice":
+                body.update(self.notice.to_body())
+            elif value is None:
                 continue
-            if isinstance(value, bool):
+            elif isinstance(value, bool):
                 body[f.name] = int(value)
             elif f.name == "makeup_causes":
                 body[f.name] = ",".join(str(cause) for cause in value)
@@ -288,6 +297,7 @@ class Policy:
                 if isinstance(value, date) and not isinstance(value, datetime):
                     value = value.isoformat()  # TOML's bare date: backfill_cutoff = 2026-10-01
                 kwargs[key] = value  # checked by __post_init__
+        kwargs["notice"] = NoticeSettings.from_config(prefix, table)
         return cls(name=name, mode=mode, **kwargs)
 
 

@@ -240,6 +240,8 @@ notices = Table(
     Column("superseded_by", String(128)),
     Column("published_at", String(32), nullable=False),
     Column("idx", Integer, nullable=False),
+    # The English page's SHA-256 (NULL: published as one bilingual page, before 0009).
+    Column("sha256_en", String(64)),
     Index("ix_notices_idx", "idx"),
 )
 activity = Table(

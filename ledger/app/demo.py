@@ -22,7 +22,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from typing import Any
@@ -30,8 +30,10 @@ from zoneinfo import ZoneInfo
 
 from ledger.absence.anomaly import AnomalyThresholds
 from ledger.absence.imports import id_check_character
+from ledger.absence.notice_settings import NoticeSettings
 from ledger.absence.notify import Channel
 from ledger.absence.outbox import dispatch
+from ledger.absence.rules import Policy
 from ledger.absence.service import AbsenceService, Caller
 from ledger.entry import format_time, parse_utc
 
@@ -389,6 +391,22 @@ def _parse(text: str) -> datetime:
     return parse_utc(text)
 
 
+#: The made-up office the demo's notice names when the config names none.
+DEMO_NOTICE = NoticeSettings(
+    issuing_office="示例市人力资源和社会保障局（演示）", supervision_phone="010-00000000",
+    objection_address="示例市示例路1号（演示地址）",
+    objection_email="gongshi@demo.example.gov.cn")
+
+
+def with_demo_notice_settings(policy: Policy) -> Policy:
+    """``policy`` with the notice settings it leaves unset taken from ``DEMO_NOTICE``."""
+    mine = policy.notice
+    filled = replace(mine, **{k: getattr(DEMO_NOTICE, k) for k in (
+        "issuing_office", "supervision_phone", "objection_address", "objection_email")
+        if getattr(mine, k) is None})
+    return replace(policy, notice=filled)
+
+
 def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: datetime, *,
                  candidates: int = 2000, seed: int = DEFAULT_SEED,
                  progress: Callable[[int, int], None] | None = None,
@@ -414,6 +432,13 @@ def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: d
     run = _Run(service, channels, start, say)
     policy = service.cfg.policies.get("government") \
         or service.cfg.policies[service.cfg.default_policy]
+    if policy.notice.missing():
+        # The demo publishes a notice, which needs an issuing office and an objection
+        # channel: a config without them gets the demo's stand-ins, said loudly.
+        policy = service.cfg.policies[policy.name] = with_demo_notice_settings(policy)
+        run.tell("policy " + policy.name + " sets no notice_issuing_office etc.: the demo's "
+            "notice names a made-up office (示例, demo); set them in [policies."
+            + policy.name + "] for a real one")
     grace = timedelta(seconds=policy.grace_s)
     day0 = start.astimezone(TZ).date()
     interview_day = day0 + timedelta(days=3)

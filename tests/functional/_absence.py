@@ -53,6 +53,10 @@ mode = "enterprise"
 grace_s = 600
 rebook_within_s = 172800
 lock_after = 2
+notice_issuing_office = "示例公司人力资源部"
+notice_supervision_phone = "010-87654321"
+notice_objection_address = "示例市示例路2号"
+notice_objection_email = "objection@hr.example.com"
 
 [alerts]
 slot_minutes = 30

@@ -214,14 +214,16 @@ def test_the_page_shows_what_a_correction_changes(built: Built) -> None:
     # A stored notice whose first row read differently, one row the new one lacks
     # (the bytes are edited here only to give the page something to compare).
     stored = built.env.service.engine
+    mine = notice_documents.c.notice == published["body"]["notice"]  # the Chinese page
     with stored.begin() as conn:
-        html = conn.execute(select(notice_documents.c.html)).scalar_one()
+        html = conn.execute(select(notice_documents.c.html).where(mine)).scalar_one()
     assert isinstance(html, bytes)
     reg = built.reg(0)
-    edited = html.replace(f"<td>{reg}</td>".encode(), b"<td>R-GONE-1</td>", 1)
+    edited = html.replace(f'<td data-col="registration">{reg}</td>'.encode(),
+                          b'<td data-col="registration">R-GONE-1</td>', 1)
     assert edited != html
     with stored.begin() as conn:
-        conn.execute(update(notice_documents).values(html=edited))
+        conn.execute(update(notice_documents).where(mine).values(html=edited))
     page = text(hr.get(PAGE))
     assert 'id="changes"' in page
     assert 'class="added"' in page

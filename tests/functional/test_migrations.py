@@ -345,8 +345,13 @@ def test_previous_release_database_upgrades_keeping_everything(
     csv_a, csv_b = tmp_path / "a.csv", tmp_path / "b.csv"
     csv_a.write_bytes(candidates_csv(12, seed=7)[0])
     csv_b.write_bytes(candidates_csv(3, seed=8, prefix="E")[0])
+    # The previous release knows no notice_... policy key (the notice settings came later).
+    old_config = tmp_path / "old-config.toml"
+    old_config.write_text("".join(
+        line for line in config.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not line.startswith("notice_")), encoding="utf-8")
     run = subprocess.run([sys.executable, "-c", OLD_RELEASE_SCRIPT % LOG, str(data),
-                          str(config), str(csv_a), str(csv_b)],
+                          str(old_config), str(csv_a), str(csv_b)],
                          capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
                          cwd=old_src, env={**cli_env(), "PYTHONPATH": str(old_src)})
     assert run.returncode == 0, run.stderr

@@ -163,7 +163,8 @@ def summary_done(driver: WebDriver) -> str | None:
     """The summary text once verification finished (button enabled again), else None."""
     button = driver.find_element(By.ID, "verify-all")
     summary = driver.find_element(By.ID, "verify-summary").text
-    if button.get_attribute("aria-busy") or "/" not in summary or "Verifying" in summary:
+    if button.get_attribute("aria-busy") or "/" not in summary or "Verifying" in summary \
+            or "验证中" in summary:  # the Chinese page says "verifying" in Chinese only
         return None
     return summary
 
@@ -223,10 +224,10 @@ def test_notice_verifies_every_line_in_the_browser(site: Site) -> None:
     rows = site.driver.find_elements(By.CSS_SELECTOR, "#lines tr[data-index]")
     assert len(rows) == LINES
     summary = verify_with_keyboard(site)
-    assert summary == f"{LINES}/{LINES} 已验证 verified", summary
+    assert summary == f"{LINES}/{LINES} 已验证", summary  # the Chinese page's words only
     checks = site.driver.find_elements(By.CSS_SELECTOR, "#lines span.check")
     assert [c.get_attribute("class") for c in checks] == ["check ok"] * LINES
-    assert all("已验证 verified" in c.text for c in checks)
+    assert all(c.text == "\u2713 已验证" for c in checks)
     # The proofs came with a checkpoint newer than the notice's (consistency was checked).
     proof = site.campaign.env.client.get(
         f"/logs/{LOG}/entries/{rows[0].get_attribute('data-index')}/tlog-proof")
@@ -238,6 +239,25 @@ def test_notice_verifies_every_line_in_the_browser(site: Site) -> None:
         image = site.shot(f"notice-verified-{checks.index(check)}")
         assert pixels_near(image, box, OK_RGB) >= 10, (box, "no ok-green pixels")
         assert pixels_near(image, box, BAD_RGB) == 0
+
+
+def test_the_english_page_verifies_every_line_in_english(site: Site) -> None:
+    """The switch on the Chinese page leads to the English one (its own bytes, its own
+    digest in the ledger), whose lines verify with the script's English words."""
+    site.open(site.notice_url)
+    site.driver.find_element(By.CSS_SELECTOR, "nav.lang-switch a[hreflang='en']").click()
+    wait_for(site.driver, "the English notice",
+             lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+    assert site.driver.current_url.endswith(site.notice_url + "?lang=en")
+    main = site.driver.find_element(By.TAG_NAME, "main").text
+    assert "Notice period" in main
+    assert "公示期" not in main
+    summary = verify_with_keyboard(site)
+    assert summary == f"{LINES}/{LINES} verified", summary
+    checks = site.driver.find_elements(By.CSS_SELECTOR, "#lines span.check")
+    assert [c.get_attribute("class") for c in checks] == ["check ok"] * LINES
+    assert all(c.text == "\u2713 verified" for c in checks)
+    site.shot("notice-en-verified")
 
 
 CHECKPOINT_CASES = """
@@ -276,9 +296,9 @@ def test_checkpoint_signatures_are_checked_by_the_script(site: Site) -> None:
     size = site.driver.find_element(By.ID, "checkpoint").text.split("\n")[1]
     assert out == {
         "keys": 1, "genuine": f"ok {size}",
-        "altered": "fail 检查点签名无效 checkpoint signature does not verify",
+        "altered": "fail 检查点签名无效",
         "unknown_key_added": f"ok {size}",
-        "only_unknown_key": "fail 检查点未由所列公钥签名 checkpoint not signed by a listed key",
+        "only_unknown_key": "fail 检查点未由所列公钥签名",
         "vkey_with_plus": f"{plus.name}+{plus.key_id:08x}",
     }, out
 
@@ -301,7 +321,7 @@ def test_phone_width_has_no_horizontal_overflow(site: Site) -> None:
         image = site.shot("notice-phone")
         assert image.width <= 400
         summary = verify_with_keyboard(site)
-        assert summary == f"{LINES}/{LINES} 已验证 verified"
+        assert summary == f"{LINES}/{LINES} 已验证"
         site.shot("notice-phone-verified")
         site.open(f"/status?campaign={CAMPAIGN}")
         width = driver.execute_script(
@@ -380,8 +400,8 @@ def test_a_rewritten_decision_is_marked_bad(site: Site) -> None:
         assert old == genuine
         site.open(site.notice_url)
         summary = verify_with_keyboard(site)
-        assert summary.startswith(f"{LINES - 1}/{LINES} 已验证 verified"), summary
-        assert "1 项验证失败 failed" in summary
+        assert summary.startswith(f"{LINES - 1}/{LINES} 已验证"), summary
+        assert "1 项验证失败" in summary
         row = site.driver.find_element(By.CSS_SELECTOR, f"#lines tr[data-index='{index}']")
         check = row.find_element(By.CSS_SELECTOR, "span.check")
         assert check.get_attribute("class") == "check bad"
@@ -424,7 +444,8 @@ def test_public_pages_pass_axe_wcag21_aa(site: Site) -> None:
     driver.set_script_timeout(WAIT_S)
     driver.set_window_size(1280, 900)
     found: dict[str, list[str]] = {}
-    for path in ("/", "/notices", site.notice_url, f"/status?campaign={CAMPAIGN}",
+    for path in ("/", "/notices", site.notice_url, site.notice_url + "?lang=en",
+                 f"/status?campaign={CAMPAIGN}",
                  f"/status?campaign={CAMPAIGN}&lang=en"):
         site.open(path)
         found[path] = axe_violations(driver)

@@ -48,6 +48,7 @@ from ledger.app.web import notices as public_web
 from ledger.app.web.ratelimit import RateLimiter
 from ledger.note import SignedNote
 from ledger.storage.tables import cosignatures
+from ledger.timetext import zone_label
 from ledger.witness.client import load_witness_settings, push_checkpoint
 from ledger.witness.cosig import CosignatureV1Signer, CosignatureV1Verifier, signed_message
 from tests.functional._absence import LOG, Env, make_env
@@ -67,12 +68,17 @@ from tests.functional.test_notice_browser import (
 from tests.functional.test_selfservice import CAMPAIGN, build_campaign
 
 LINES = 8
-LINES_OK = f"{LINES}/{LINES} 已验证 verified"
+# The Chinese page (the notice's default) speaks Chinese only; the English page English.
+LINES_OK = f"{LINES}/{LINES} 已验证"
+LINES_OK_EN = f"{LINES}/{LINES} verified"
 
 
 def cosigned_text(n: int, m: int) -> str:
-    return (f"已由 {n}/{m} 个见证方联署（已在本浏览器中验证） cosigned by {n} of {m} "
-            "witnesses (verified in your browser)")
+    return f"已由 {n}/{m} 个见证方联署（已在本浏览器中验证）"
+
+
+def cosigned_text_en(n: int, m: int) -> str:
+    return f"cosigned by {n} of {m} witnesses (verified in your browser)"
 
 
 @dataclass
@@ -82,8 +88,9 @@ class WitnessSite:
     witnesses: list[WitnessProcess]
     notice: str
 
-    def page_html(self) -> str:
-        return self.env.client.get(self.site.notice_url).get_data(as_text=True)
+    def page_html(self, lang: str = "") -> str:
+        """The notice's Chinese page, or with ``lang="?lang=en"`` its English one."""
+        return self.env.client.get(self.site.notice_url + lang).get_data(as_text=True)
 
     def stored(self) -> bytes:
         with self.env.store.engine.connect() as conn:
@@ -170,7 +177,8 @@ def test_page_lists_witnesses_and_cosignatures_without_javascript(wsite: Witness
     assert listed == [(w.name, w.name, w.vkey) for w in wsite.witnesses], listed
     assert '<ul id="witnesses" data-required="2"' in html
     assert "发布本公示需 2 个见证方联署（共 2 个）" in html
-    assert "required 2 of these 2 witnesses to cosign" in html
+    assert "required 2 of these 2 witnesses to cosign" not in html
+    assert "required 2 of these 2 witnesses to cosign" in wsite.page_html("?lang=en")
     # One row per cosignature the embedded checkpoint carries, its time from the
     # cosignature's own timestamp, shown in the campaign's time zone.
     note = checkpoint_note(html)
@@ -190,7 +198,7 @@ def test_page_lists_witnesses_and_cosignatures_without_javascript(wsite: Witness
         assert shown_name == name
         assert utc == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert local == moment.astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%d %H:%M:%S")
-        assert tz == tz_name
+        assert tz == zone_label(tz_name, "zh")  # 北京时间, as people name it
     # The offline command on the page names the witnesses and the policy.
     offline = "".join(f" --witness '{w.vkey}'" for w in wsite.witnesses)
     assert offline + " --witnesses-required 2</code>" in html
@@ -220,11 +228,23 @@ def test_browser_verifies_both_cosignatures(wsite: WitnessSite) -> None:
         sorted(w.name for w in wsite.witnesses)
     checks = [r.find_element(By.CSS_SELECTOR, "span.check") for r in rows]
     assert [c.get_attribute("class") for c in checks] == ["check ok", "check ok"]
-    assert all("已验证 verified" in c.text for c in checks)
+    assert all(c.text == "\u2713 已验证" for c in checks)
     box = viewport_rect(driver, checks[-1])
     image = site.shot("notice-witnesses-verified")
     assert pixels_near(image, box, OK_RGB) >= 10, (box, "no ok-green pixels")
     assert pixels_near(image, box, BAD_RGB) == 0
+
+
+def test_the_english_page_verifies_both_cosignatures_in_english(wsite: WitnessSite) -> None:
+    site = wsite.site
+    site.open(site.notice_url + "?lang=en")
+    summary = verify_with_keyboard(site)
+    assert summary == f"{LINES_OK_EN}; {cosigned_text_en(2, 2)}", summary
+    driver = site.driver
+    assert driver.find_element(By.ID, "verify-summary").get_attribute("class") == "check ok"
+    checks = driver.find_elements(By.CSS_SELECTOR, "#cosignatures tr[data-witness] span.check")
+    assert [c.text for c in checks] == ["\u2713 verified"] * 2
+    site.shot("notice-witnesses-en-verified")
 
 
 def flip_signature_bit(html: str, name: str) -> str:
@@ -253,9 +273,9 @@ def shift_time(html: str, name: str) -> str:
 
 
 TAMPERS: dict[str, tuple[Callable[[str, str], str], str]] = {
-    "signature": (flip_signature_bit, "联署签名无效 cosignature does not verify"),
-    "vkey": (swap_vkey, "未由所列见证方公钥签名 not signed by a listed witness key"),
-    "time": (shift_time, "联署时间与页面不符 cosignature time differs from the page"),
+    "signature": (flip_signature_bit, "联署签名无效"),
+    "vkey": (swap_vkey, "未由所列见证方公钥签名"),
+    "time": (shift_time, "联署时间与页面不符"),
 }
 
 
@@ -273,8 +293,8 @@ def test_tampered_cosignature_is_not_verified(wsite: WitnessSite, how: str) -> N
         assert driver.page_source.count(target) >= 2  # the page really is the forged one
         summary = verify_with_keyboard(site)
         # The lines still verify (the log's signature is intact); the witnesses do not.
-        fewer = "少于公示要求的 2 个 fewer than the 2 required"
-        failed = "1 项联署验证失败 1 cosignature check(s) failed"
+        fewer = "少于公示要求的 2 个"
+        failed = "1 项联署验证失败"
         if how == "time":  # the signature is genuine, only the page misstates its time
             assert summary == f"{LINES_OK}; {cosigned_text(2, 2)}; {failed}", summary
         else:
@@ -403,9 +423,9 @@ def test_script_checks_cosignature_bytes(wsite: WitnessSite) -> None:
 def test_witnessed_pages_pass_axe_wcag21_aa(wsite: WitnessSite) -> None:
     site = wsite.site
     found: dict[str, list[str]] = {}
-    for path in ("/", site.notice_url):
+    for path in ("/", site.notice_url, site.notice_url + "?lang=en"):
         site.open(path)
-        if path == site.notice_url:
+        if path.startswith(site.notice_url):
             verify_with_keyboard(site)  # with the marks drawn too
         found[path] = axe_violations(site.driver)
     assert found == {page: [] for page in found}

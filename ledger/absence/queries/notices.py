@@ -7,17 +7,20 @@ the plan that records ``notice.published``, and ``p_notices`` by the projection.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, func, select
 
+from ledger.absence.notice_documents import document_key
 from ledger.absence.queries import Source, connected
 from ledger.absence.tables import (
     campaigns,
     decisions,
     notice_documents,
     notices,
+    policies,
     posts,
     subjects,
     windows,
@@ -66,6 +69,7 @@ class NoticeRecord:
     superseded_by: str | None
     published_at: str
     index: int  # the ledger index of its ``notice.published`` entry
+    sha256_en: str | None = None  # its English page's; None: one bilingual page
 
 
 @dataclass(frozen=True)
@@ -129,12 +133,24 @@ def notice_page(source: Source, *, page: int = 1, per_page: int = 20
     return [ListedNotice(_record(r), r.title) for r in rows], int(total)
 
 
-def notice_html(source: Source, notice: str) -> bytes | None:
-    """The published bytes of ``notice``, or None if there is no such notice."""
+def notice_html(source: Source, notice: str, lang: str = "zh") -> bytes | None:
+    """The published bytes of ``notice`` in ``lang`` (``zh``: the Chinese page, or the
+    one bilingual page of an older notice), or None if there is no such page."""
     with connected(source) as conn:
         html = conn.execute(select(notice_documents.c.html).where(
-            notice_documents.c.notice == notice)).scalar()
+            notice_documents.c.notice == document_key(notice, lang))).scalar()
     return None if html is None else bytes(html)
+
+
+def policy_body(source: Source, digest: str) -> dict[str, Any] | None:
+    """The recorded body of the policy ``digest`` (``policy.adopted``), or None."""
+    with connected(source) as conn:
+        body = conn.execute(select(policies.c.body).where(
+            policies.c.digest == digest)).scalar()
+    if body is None:
+        return None
+    found: dict[str, Any] = json.loads(body)
+    return found
 
 
 def _record(row: Row[Any]) -> NoticeRecord:
@@ -142,4 +158,5 @@ def _record(row: Row[Any]) -> NoticeRecord:
         notice=row.notice, campaign=row.campaign, sha256=row.sha256, lines=int(row.lines),
         checkpoint_size=int(row.checkpoint_size), period_start=row.period_start,
         period_end=row.period_end, supersedes=row.supersedes,
-        superseded_by=row.superseded_by, published_at=row.published_at, index=int(row.idx))
+        superseded_by=row.superseded_by, published_at=row.published_at, index=int(row.idx),
+        sha256_en=row.sha256_en)

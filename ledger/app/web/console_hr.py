@@ -32,6 +32,7 @@ from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.queries import activity as A  # noqa: N812 (the queries, read as A.latest)
 from ledger.absence.queries.console import Report, campaign_reports
 from ledger.absence.queries.lists import ListFilter, candidate_list, decision_list, window_list
+from ledger.absence.service import AbsenceService
 from ledger.app.web import console
 from ledger.app.web.activity_text import REVIEW_STATES, REVIEWS, review_of, why_of_code
 from ledger.app.web.console import actor, session
@@ -579,18 +580,37 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
     c = _campaign(campaign)
     days, base_url, cal = _notice_settings()
     problem = ""
+    missing = _missing_notice_setting(svc, campaign, str(c["policy"]))
     try:
         N.render(svc, campaign, now(), days=days, calendar=cal, base_url=base_url)
     except LedgerError as e:
-        problem = str(e)
+        problem = missing or str(e)
+    error = missing if exc is not None and (exc.field or "").startswith("notice_") else ""
     items, _ = N.notices(svc, per_page=1000)
     published = [n | {"published_local": _local(n["published_at"], c["timezone"])}
                  for n in items if n["campaign"] == campaign]
     current = next((n["notice"] for n in published if n["superseded_by"] is None), "")
     changes = correction(svc, campaign, current) if current and not problem else None
-    return _page("console_hr_notice.html", status, exc=exc, c=c, days=days, problem=problem,
+    return _page("console_hr_notice.html", status, exc=exc, error=error, c=c, days=days,
+                 problem=problem,
                  published=published, current=current, changes=changes,
                  reason=_f("reason", 200) if request.method == "POST" else "")
+
+
+#: The notice settings' names (``ledger.absence.notice_settings.REQUIRED``), by config key.
+NOTICE_SETTINGS: dict[str, tuple[str, str]] = words("console_hr.notice_settings")
+
+
+def _missing_notice_setting(svc: AbsenceService, campaign: str, policy: str) -> str:
+    """In the page's language, the first required notice setting the campaign's policy
+    lacks and where to set it; empty when none is missing."""
+    missing = N.recorded_settings(svc, campaign).missing()
+    if not missing:
+        return ""
+    key = missing[0][0]
+    lg = lang()
+    what = NOTICE_SETTINGS[key][0 if lg.code == "zh" else 1]
+    return lg.t("notice_setting_missing", what=what, setting=key, policy=policy)
 
 
 @_get("/campaigns/<campaign>/notice/preview", "hr")

@@ -1,7 +1,10 @@
 """Public pages: the notice list, each notice as published, and the HR publishing API.
 
 A published notice is served from its stored bytes with a strong ETag (its SHA-256,
-the one the ledger holds) and a long cache.  A superseded notice stays readable: its
+the one the ledger holds) and a long cache: ``/notices/<id>`` its Chinese page (the
+official text), ``/notices/<id>?lang=en`` its English page (each is a document of its
+own, with its own digest in ``notice.published``; a notice published as one bilingual
+page serves that page for both).  A superseded notice stays readable: its
 page carries a banner pointing to the correction (inserted at the marker the stored
 bytes keep), and ``/notices/<id>/original`` serves the exact bytes still.
 """
@@ -126,18 +129,31 @@ class _NoticeCache:
         self._items: dict[str, tuple[dict[str, Any], bytes, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, svc: AbsenceService, notice_id: str) -> tuple[dict[str, Any], bytes]:
+    def get(self, svc: AbsenceService, notice_id: str, lang: str = "zh"
+            ) -> tuple[dict[str, Any], bytes]:
         t = time.monotonic()
-        hit = self._items.get(notice_id)
+        key = f"{notice_id}@{lang}"
+        hit = self._items.get(key)
         if hit is not None and t - hit[2] < self.ttl_s:
             return hit[0], hit[1]
         record = N.notice(svc, notice_id)
-        data = hit[1] if hit is not None else N.document(svc, notice_id)
+        data = hit[1] if hit is not None else N.document(svc, notice_id, lang)
         with self._lock:
             if len(self._items) >= self.max_items:
                 self._items.clear()
-            self._items[notice_id] = (record, data, t)
+            self._items[key] = (record, data, t)
         return record, data
+
+
+def _lang() -> str:
+    """The page language the request asks for: ``en`` with ``?lang=en``, else ``zh``."""
+    return "en" if request.args.get("lang") == "en" else "zh"
+
+
+def _digest(record: dict[str, Any], lang: str) -> str:
+    """The ledger's SHA-256 of the page served in ``lang``."""
+    return str(record["sha256_en"] if lang == "en" and record["sha256_en"]
+               else record["sha256"])
 
 
 _CACHE = _NoticeCache()
@@ -147,15 +163,26 @@ _CACHE = _NoticeCache()
 def notice_page(notice_id: str) -> Response:
     svc = service()
     cache: _NoticeCache = current_app.extensions.get("absentia.notice_cache", _CACHE)
-    record, data = cache.get(svc, notice_id)
+    lang = _lang()
+    record, data = cache.get(svc, notice_id, lang)
     if record["superseded_by"] is None:
-        return _serve(data, record["sha256"], IMMUTABLE)
+        return _serve(data, _digest(record, lang), IMMUTABLE)
     newer = escape(record["superseded_by"])
-    banner = (f'<div class="banner" role="alert"><strong>本公示已被更正。</strong>'
-              f'This notice was superseded by a correction: <a href="/notices/{newer}">'
-              f'{newer}</a>. 下列内容保持发布时原样 The text below is unchanged as '
-              f'published (<a href="/notices/{escape(notice_id)}/original">original bytes'
-              '</a>).</div>')
+    me = escape(notice_id)
+    if not record["sha256_en"]:  # one bilingual page: a bilingual banner
+        banner = (f'<div class="banner" role="alert"><strong>本公示已被更正。</strong>'
+                  f'This notice was superseded by a correction: <a href="/notices/{newer}">'
+                  f'{newer}</a>. 下列内容保持发布时原样 The text below is unchanged as '
+                  f'published (<a href="/notices/{me}/original">original bytes</a>).</div>')
+    elif lang == "en":
+        banner = (f'<div class="banner" role="alert"><strong>This notice was superseded '
+                  f'by a correction:</strong> <a href="/notices/{newer}?lang=en">{newer}'
+                  f'</a>. The text below is unchanged as published (<a href="/notices/'
+                  f'{me}/original?lang=en">original bytes</a>).</div>')
+    else:
+        banner = (f'<div class="banner" role="alert"><strong>本公示已被更正：</strong>'
+                  f'<a href="/notices/{newer}">{newer}</a>。下列内容保持发布时原样（<a '
+                  f'href="/notices/{me}/original">发布时的原始文件</a>）。</div>')
     shown = data.replace(N.BANNER_MARK.encode(), banner.encode(), 1)
     return _serve(shown, hashlib.sha256(shown).hexdigest(), "public, max-age=300")
 
@@ -163,8 +190,9 @@ def notice_page(notice_id: str) -> Response:
 @bp.get("/notices/<notice_id>/original")
 def notice_original(notice_id: str) -> Response:
     svc = service()
+    lang = _lang()
     record = N.notice(svc, notice_id)
-    return _serve(N.document(svc, notice_id), record["sha256"], IMMUTABLE)
+    return _serve(N.document(svc, notice_id, lang), _digest(record, lang), IMMUTABLE)
 
 
 @bp.get("/api/v1/notices/<notice_id>")
@@ -198,10 +226,12 @@ def publish(campaign: str) -> Response:
 @bp.get("/api/v1/campaigns/<campaign>/notices/preview")
 @roles("hr")
 def preview(campaign: str) -> Response:
-    """Exactly what the public would see if HR published now (nothing is recorded)."""
+    """Exactly what the public would see if HR published now (nothing is recorded): the
+    Chinese page, or with ``?lang=en`` the English one."""
     rendered = N.render(service(), campaign, now(), days=settings().notice_days,
                         calendar=calendar(), base_url=settings().base_url or "")
-    resp = Response(rendered.html, mimetype="text/html")
+    resp = Response(rendered.html_en if _lang() == "en" else rendered.html,
+                    mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

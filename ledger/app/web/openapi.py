@@ -287,7 +287,9 @@ SCHEMAS: dict[str, Schema] = {
     "Notice": obj({
         "notice": STR, "campaign": STR, "sha256": SHA256, "published_at": TIME,
         "period_start": TIME, "period_end": TIME, "lines": INT, "ledger_index": INT,
-        "checkpoint_size": INT, "supersedes": NSTR, "superseded_by": NSTR}),
+        "checkpoint_size": INT, "supersedes": NSTR, "superseded_by": NSTR,
+        # the English page's SHA-256; null: a notice published as one bilingual page
+        "sha256_en": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}}),
     "NoticePublished": {"allOf": [ref("Notice"), obj({"url": STR})]},
     "PublishRequest": obj({}, {"days": {"type": "integer", "minimum": 1, "maximum": 30},
                                "supersedes": NSTR}, closed=True),

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.absence.entries import public_text
+from ledger.absence.notice_settings import office_email, office_text
 from ledger.app.registry import entry_types
 from ledger.errors import BadData
 from ledger.events import PII_PATTERNS, EntryTypes, EventType, scan_for_personal_data
@@ -174,6 +175,9 @@ ALSO_VALID: dict[tuple[str, str], set[str]] = {
     ("backfill.approved", "reason"): {"has space"},
     ("backfill.declined", "reason"): {"has space"},
     ("objection.ruled", "reason"): {"has space"},
+    # A policy's notice settings: the office's name and address are public texts.
+    ("policy.adopted", "notice_issuing_office"): {"has space"},
+    ("policy.adopted", "notice_objection_address"): {"has space"},
 }
 
 TYPES = REGISTRY.names()
@@ -436,15 +440,18 @@ def test_pii_rejected_by_check_body_and_prepare(
 def test_pii_in_any_field_rejected(value: str) -> None:
     """Whatever field it lands in, a PII value never gets through check_body or prepare.
 
-    The one designed exception: public titles (a campaign's or post's name) may be
-    Chinese, so Han characters alone pass there; ID, mobile and e-mail never do.
+    The designed exceptions: public titles (a campaign's or post's name, an office's
+    name and address) may be Chinese, so Han characters alone pass there; ID, mobile
+    and e-mail never do; and a policy's notice_objection_email is an office's mailbox.
     """
     for name in TYPES:
         et = lookup(name)
         for field_name in [*et.required, *et.optional]:
             validator = et.required.get(field_name) or et.optional[field_name]
-            if value in HAN and validator is public_text:
+            if value in HAN and validator in (public_text, office_text):
                 continue
+            if "@" in value and validator is office_email:
+                continue  # the office's mailbox for objections: an address by design
             body = _body(name)
             body[field_name] = value
             with pytest.raises(BadData):

@@ -26,6 +26,9 @@
  * fails when N is below the page's policy (data-required) or a cosignature by a listed
  * witness does not verify.
  *
+ * Its words follow the page: Chinese or English on a notice published one language a
+ * page, both on an older bilingual notice.
+ *
  * No external resources, no inline script (CSP default-src 'self').  Uses WebCrypto
  * (SHA-256 and Ed25519), so it needs a current browser and a secure context or
  * localhost.
@@ -33,7 +36,18 @@
 (function () {
   "use strict";
 
-  var OK_TEXT = "\u2713 已验证 verified";
+  // The page's language: a notice published in one language a page links its other
+  // language (link[rel=alternate]) and is told in that one; an older bilingual notice
+  // is told in both.
+  var LANG = document.querySelector("link[rel=alternate][hreflang]")
+    ? (document.documentElement.lang === "en" ? "en" : "zh") : "both";
+
+  /** The words of this page's language (both, Chinese first, on a bilingual page). */
+  function say(zh, en) {
+    return LANG === "en" ? en : LANG === "zh" ? zh : zh + " " + en;
+  }
+
+  var OK_TEXT = "\u2713 " + say("已验证", "verified");
   var CONCURRENCY = 8; // fetches in flight at most
 
   // -- bytes --------------------------------------------------------------------------
@@ -85,7 +99,7 @@
   // -- failures carry the text shown to the reader ---------------------------------------
 
   function Fail(zh, en) {
-    this.message = zh + " " + en;
+    this.message = say(zh, en);
   }
 
   // -- signed notes, checkpoints, verifier keys -------------------------------------------
@@ -245,13 +259,13 @@
           var mine = found.filter(function (r) { return r.name === name && hex8(r.id) === id; });
           var ok = false, why;
           if (!mine.length) {
-            why = "未由所列见证方公钥签名 not signed by a listed witness key";
+            why = say("未由所列见证方公钥签名", "not signed by a listed witness key");
           } else if (mine.some(function (r) { return r.ok && r.timestamp === shown; })) {
             ok = true;
           } else if (mine.some(function (r) { return r.ok; })) {
-            why = "联署时间与页面不符 cosignature time differs from the page";
+            why = say("联署时间与页面不符", "cosignature time differs from the page");
           } else {
-            why = "联署签名无效 cosignature does not verify";
+            why = say("联署签名无效", "cosignature does not verify");
           }
           if (!ok) bad++;
           if (cells[i]) mark(cells[i], ok, why);
@@ -259,15 +273,16 @@
         // A bad cosignature by a listed witness that the page has no row for counts too.
         found.forEach(function (r) { if (!r.ok && !shownKeys[r.name + "+" + hex8(r.id)]) bad++; });
         var n = Object.keys(good).length;
-        var text = "已由 " + n + "/" + total + " 个见证方联署（已在本浏览器中验证） cosigned by " +
-          n + " of " + total + " witnesses (verified in your browser)";
+        var text = say("已由 " + n + "/" + total + " 个见证方联署（已在本浏览器中验证）",
+          "cosigned by " + n + " of " + total + " witnesses (verified in your browser)");
         var ok = true;
         if (bad) {
-          text += "; " + bad + " 项联署验证失败 " + bad + " cosignature check(s) failed";
+          text += "; " + say(bad + " 项联署验证失败", bad + " cosignature check(s) failed");
           ok = false;
         }
         if (n < required) {
-          text += "; 少于公示要求的 " + required + " 个 fewer than the " + required + " required";
+          text += "; " + say("少于公示要求的 " + required + " 个",
+            "fewer than the " + required + " required");
           ok = false;
         }
         return { text: text, ok: ok };
@@ -275,7 +290,8 @@
     }).then(null, function (e) {
       cells.forEach(function (c) { if (c) mark(c, false, failText(e)); });
       return {
-        text: "见证联署无法验证 witness cosignatures could not be verified: " + failText(e),
+        text: say("见证联署无法验证", "witness cosignatures could not be verified:") + " " +
+          failText(e),
         ok: false
       };
     });
@@ -487,7 +503,8 @@
   };
 
   function failText(e) {
-    return e instanceof Fail ? e.message : "验证出错 verification error (" + (e && e.message || e) + ")";
+    return e instanceof Fail ? e.message
+      : say("验证出错", "verification error") + " (" + (e && e.message || e) + ")";
   }
 
   function run(button, summary) {
@@ -499,14 +516,14 @@
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     summary.className = "";
-    summary.textContent = "验证中 Verifying\u2026 0/" + total;
+    summary.textContent = say("验证中", "Verifying") + "\u2026 0/" + total;
     cells.forEach(function (c) { if (c) { c.textContent = ""; c.className = "check"; } });
     var v = new Verifier(table, summary);
 
     function progress() {
       var done = good + bad;
       if (done % 50 === 0 || done === total) {
-        summary.textContent = "验证中 Verifying\u2026 " + done + "/" + total;
+        summary.textContent = say("验证中", "Verifying") + "\u2026 " + done + "/" + total;
       }
     }
 
@@ -540,15 +557,16 @@
       for (var w = 0; w < Math.min(CONCURRENCY * 2, total); w++) workers.push(worker());
       return Promise.all(workers).then(function () {
         if (bad === 0) {
-          return finish(good + "/" + total + " 已验证 verified", true);
+          return finish(good + "/" + total + " " + say("已验证", "verified"), true);
         }
-        return finish(good + "/" + total + " 已验证 verified; " + bad +
-          " 项验证失败 failed", false);
+        return finish(good + "/" + total + " " + say("已验证", "verified") + "; " + bad +
+          " " + say("项验证失败", "failed"), false);
       });
     }, function (e) {
-      var text = "公示检查点无效 the notice's checkpoint does not verify: " + failText(e);
+      var text = say("公示检查点无效", "the notice's checkpoint does not verify:") + " " +
+        failText(e);
       cells.forEach(function (c) { if (c) mark(c, false, failText(e)); });
-      return finish("0/" + total + " 已验证 verified; " + text, false);
+      return finish("0/" + total + " " + say("已验证", "verified") + "; " + text, false);
     }).then(function () {
       button.disabled = false;
       button.removeAttribute("aria-busy");
@@ -560,7 +578,7 @@
     var summary = document.getElementById("verify-summary");
     if (!button || !summary) return;
     if (!window.crypto || !crypto.subtle || !window.fetch) {
-      summary.textContent = "此浏览器不支持验证 This browser cannot verify (no WebCrypto)";
+      summary.textContent = say("此浏览器不支持验证", "This browser cannot verify (no WebCrypto)");
       return;
     }
     // A <button> is focusable and fires "click" on Enter and Space.

@@ -13,6 +13,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.absence.notice_settings import NoticeSettings
 from ledger.absence.rules import (
     OBJECTION_FIELDS,
     AbsenceDecision,
@@ -340,10 +341,11 @@ def test_to_body_has_every_field_flat() -> None:
         "makeup_causes": "technical,compatibility,notification_failed",
         "appeal_period_s": 604800,
     }
-    # The optional 递补 settings and objection deadlines are left out while unset (the
-    # digest stays as it was).
+    # The optional 递补 settings and objection deadlines are left out while unset, the
+    # notice settings flatten to notice_... fields, and only those set (the digest stays).
     assert set(GOV.to_body()) == {f.name for f in dataclasses.fields(Policy)
-                                  if not f.name.startswith("backfill")} - set(OBJECTION_FIELDS)
+                                  if not f.name.startswith("backfill")} - set(
+        OBJECTION_FIELDS) - {"notice"}
 
 
 def _independent_digest(body: dict[str, Any]) -> str:
@@ -378,6 +380,7 @@ CHANGES: list[tuple[str, Any]] = [
     ("objection_ack_days", 3),
     ("objection_reply_days", 10),
     ("objection_statement_days", 5),
+    ("notice", NoticeSettings(issuing_office="示例市人社局")),
 ]
 
 
