@@ -32,11 +32,11 @@ from ledger.absence.imports import MAX_IMPORT_BYTES
 from ledger.absence.queries import activity as A  # noqa: N812 (the queries, read as A.latest)
 from ledger.absence.queries.console import Report, campaign_reports
 from ledger.absence.queries.lists import ListFilter, candidate_list, decision_list, window_list
-from ledger.absence.service import AbsenceService
 from ledger.app.web import console
 from ledger.app.web.activity_text import REVIEW_STATES, REVIEWS, review_of, why_of_code
 from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_import import file_message, header_table, shown, template_csv
+from ledger.app.web.console_hr_notice import missing_notice_setting
 from ledger.app.web.console_hr_reviews import review_cards
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
 from ledger.app.web.console_slots_text import backup_choices, slot_problem
@@ -286,11 +286,6 @@ def _seat_or_times(tz: str) -> dict[str, Any]:
     return _makeup_times(tz)
 
 
-def _slot_error(exc: LedgerError | None) -> str:
-    """A backup-slot refusal in the page's language (empty for other errors)."""
-    return slot_problem(exc, lang())
-
-
 def _tz_of(campaign: str) -> str:
     tz: str = service().campaign(campaign)["timezone"]
     return tz
@@ -391,7 +386,7 @@ def _window_page(window: str, status: int = 200, exc: LedgerError | None = None
     with _or_error_page():
         w = service().window(window)
     tz = _tz_of(w["campaign"])
-    return _page("console_hr_window.html", status, exc=exc, error=_slot_error(exc), w=w,
+    return _page("console_hr_window.html", status, exc=exc, error=slot_problem(exc, lang()), w=w,
                  tz=tz, backup_choices=backup_choices(service(), w["campaign"], tz, lang(),
                                                       now()),
                  opens_local=_local(w["opens_at"], tz), closes_local=_local(w["closes_at"], tz),
@@ -430,7 +425,7 @@ def _reviews_page(campaign: str, status: int = 200, exc: LedgerError | None = No
                            c["timezone"], lang())
     outages = [a for a in svc.alerts(campaign)
                if a["status"] == "open" and a["kind"] == "platform_outage"]
-    return _page("console_hr_reviews.html", status, exc=exc, error=_slot_error(exc), c=c,
+    return _page("console_hr_reviews.html", status, exc=exc, error=slot_problem(exc, lang()), c=c,
                  pending=pending, outages=outages,
                  backup_choices=backup_choices(svc, campaign, c["timezone"], lang(), now()),
                  **_makeup_defaults(c["timezone"]))
@@ -504,7 +499,7 @@ def _appeal_page(appeal: str, status: int = 200, exc: LedgerError | None = None)
     with _or_error_page():
         a = svc.appeal(actor(), appeal, now())  # records pii.viewed
         c = svc.campaign(a["campaign"])
-    return _page("console_hr_appeal.html", status, exc=exc, error=_slot_error(exc), a=a,
+    return _page("console_hr_appeal.html", status, exc=exc, error=slot_problem(exc, lang()), a=a,
                  c=c, backup_choices=backup_choices(svc, a["campaign"], c["timezone"], lang(),
                                                     now()),
                  **_makeup_defaults(c["timezone"]))
@@ -580,7 +575,7 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
     c = _campaign(campaign)
     days, base_url, cal = _notice_settings()
     problem = ""
-    missing = _missing_notice_setting(svc, campaign, str(c["policy"]))
+    missing = missing_notice_setting(svc, campaign, str(c["policy"]), lang())
     try:
         N.render(svc, campaign, now(), days=days, calendar=cal, base_url=base_url)
     except LedgerError as e:
@@ -595,22 +590,6 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
                  problem=problem,
                  published=published, current=current, changes=changes,
                  reason=_f("reason", 200) if request.method == "POST" else "")
-
-
-#: The notice settings' names (``ledger.absence.notice_settings.REQUIRED``), by config key.
-NOTICE_SETTINGS: dict[str, tuple[str, str]] = words("console_hr.notice_settings")
-
-
-def _missing_notice_setting(svc: AbsenceService, campaign: str, policy: str) -> str:
-    """In the page's language, the first required notice setting the campaign's policy
-    lacks and where to set it; empty when none is missing."""
-    missing = N.recorded_settings(svc, campaign).missing()
-    if not missing:
-        return ""
-    key = missing[0][0]
-    lg = lang()
-    what = NOTICE_SETTINGS[key][0 if lg.code == "zh" else 1]
-    return lg.t("notice_setting_missing", what=what, setting=key, policy=policy)
 
 
 @_get("/campaigns/<campaign>/notice/preview", "hr")
