@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Response, request
+from flask import Response, render_template, request
 
 #: The hidden form field that carries a CSRF token.
 CSRF_FIELD = "csrf_token"
@@ -143,3 +143,22 @@ def form_token(base: str) -> str:
 def same(expected: str, sent: str) -> bool:
     """Constant-time equality of a non-empty expected token and what was sent."""
     return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def public_page(template: str, lg: Lang, cookie: str, field: str, status: int = 200,
+                **context: Any) -> Response:
+    """A public form page: rendered with this browser's form token (set as the ``cookie``
+    cookie, sent back in the form's ``field``), in ``lg``'s language, never cached."""
+    token = form_token(cookie)
+    html = render_template(template, lg=lg, token=token, csrf_field=field, **context)
+    resp = Response(html, status=status, mimetype="text/html")
+    set_cookie(resp, cookie, token)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Language"] = lg.html
+    return resp
+
+
+def csrf_matches(cookie: str, field: str) -> bool:
+    """Whether the posted form's ``field`` carries the token of the ``cookie`` cookie."""
+    sent = request.cookies.get(cookie_name(cookie), "")
+    return well_formed(sent) and same(sent, request.form.get(field, ""))

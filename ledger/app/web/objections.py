@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import TooManyRequests
 
 from ledger.app.web import forms
@@ -105,19 +105,12 @@ def lang() -> Lang:
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    token = forms.form_token(CSRF_COOKIE)
     lg = context.pop("lg", None) or lang()
-    html = render_template(template, lg=lg, token=token, csrf_field=CSRF_FIELD, **context)
-    resp = Response(html, status=status, mimetype="text/html")
-    forms.set_cookie(resp, CSRF_COOKIE, token)
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Content-Language"] = lg.html
-    return resp
+    return forms.public_page(template, lg, CSRF_COOKIE, CSRF_FIELD, status, **context)
 
 
 def csrf_ok() -> bool:
-    cookie = request.cookies.get(forms.cookie_name(CSRF_COOKIE), "")
-    return forms.well_formed(cookie) and forms.same(cookie, request.form.get(CSRF_FIELD, ""))
+    return forms.csrf_matches(CSRF_COOKIE, CSRF_FIELD)
 
 
 def notice_context(notice_id: str, lg: Lang) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from ledger.absence.attachments import (
@@ -97,20 +97,13 @@ def form_token() -> str:
 
 def csrf_ok() -> bool:
     """The hidden field equals the cookie (which a cross-site form cannot send)."""
-    cookie = request.cookies.get(forms.cookie_name(CSRF_COOKIE), "")
-    return forms.well_formed(cookie) and forms.same(cookie, request.form.get(CSRF_FIELD, ""))
+    return forms.csrf_matches(CSRF_COOKIE, CSRF_FIELD)
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a page with the form token (set as cookie), no caching."""
-    token = form_token()
     lg = context.pop("lg", None) or lang()
-    html = render_template(template, lg=lg, token=token, csrf_field=CSRF_FIELD, **context)
-    resp = Response(html, status=status, mimetype="text/html")
-    forms.set_cookie(resp, CSRF_COOKIE, token)
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Content-Language"] = lg.html
-    return resp
+    return forms.public_page(template, lg, CSRF_COOKIE, CSRF_FIELD, status, **context)
 
 
 # -- views ---------------------------------------------------------------------------------
