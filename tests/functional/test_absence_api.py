@@ -719,8 +719,9 @@ def test_no_personal_data_in_any_entry(env: Env) -> None:
             "appeal.ruled", "pii.viewed", "subject.erased", "platform.quarantined",
             "platform.event", "window.scheduled"} <= types
     titles = {"campaign.created", "campaign.post_added"}
-    offices = [{}] + [{k: v for k, v in p.notice.to_body().items() if k in OFFICE}
-                      for p in env.service.cfg.policies.values()]
+    offices: list[dict[str, str | int]] = [{}] + [
+        {k: v for k, v in p.notice.to_body().items() if k in OFFICE}
+        for p in env.service.cfg.policies.values()]
     for data in raw:
         entry = json.loads(data)
         # SHA-256 digests (hex) are random digits and letters: about one in 300 holds an

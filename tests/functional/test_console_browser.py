@@ -28,11 +28,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from ledger.app.web.console_hr import BAR_FILL
 from tests.functional._absence import candidates_csv, make_env
+from tests.functional._console_browser import ConsolePages
 from tests.functional.test_console_hr import CAMPAIGN, Built, accounts, build
 from tests.functional.test_console_signin import PASSWORD, enrol
 from tests.functional.test_notice_browser import (
     WAIT_S,
-    BrowserPages,
     axe_violations,
     chromium,
     pixels_near,
@@ -46,7 +46,7 @@ BAR_RGB = (int(BAR_FILL[1:3], 16), int(BAR_FILL[3:5], 16), int(BAR_FILL[5:7], 16
 
 
 @dataclass
-class Office(BrowserPages):
+class Office(ConsolePages):
     SHOT_PREFIX: ClassVar[str] = "console-"
     built: Built
     base: str
@@ -54,24 +54,8 @@ class Office(BrowserPages):
     shots: Path
     totp: str
 
-    def sign_in(self, login: str, code: str | None = None) -> None:
-        d = self.driver
-        self.open("/console/sign-in")
-        d.find_element(By.ID, "login").send_keys(login)
-        d.find_element(By.ID, "password").send_keys(PASSWORD)
-        d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        if code is not None:
-            wait_for(d, "the TOTP page", lambda x: x.find_elements(By.ID, "code"))
-            d.find_element(By.ID, "code").send_keys(code)
-            d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        wait_for(d, "the console home", lambda x: x.find_elements(By.ID, "role"))
-
     def sign_out(self) -> None:
-        self.open("/console/")
-        self.driver.find_element(By.CSS_SELECTOR,
-                                 "form[action='/console/sign-out'] button").click()
-        wait_for(self.driver, "the signed-out page",
-                 lambda x: x.find_elements(By.CSS_SELECTOR, "p[role=status]"))
+        super().sign_out()
         assert "您已退出登录" in self.driver.find_element(
             By.CSS_SELECTOR, "p[role=status]").text
 

@@ -118,7 +118,7 @@ def test_sign_in_is_recorded_without_the_login(env: Env) -> None:
     assert re.fullmatch(r"s_[a-z2-7]{16}", body["session"])
     raw = ledger_bytes(env).lower()
     assert b"zhang" not in raw
-    assert login.lower().encode() not in raw and b"zhang.wei" not in raw
+    assert login.lower().encode() not in raw
     assert ledger_of(env, "user.created")[0]["body"] == {"user": user, "role": "hr"}
 
 

@@ -19,11 +19,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import Env, make_env
+from tests.functional._console_browser import ConsolePages
 from tests.functional.test_console_hr import accounts
 from tests.functional.test_console_signin import PASSWORD, enrol
 from tests.functional.test_notice_browser import (
     WAIT_S,
-    BrowserPages,
     axe_violations,
     chromium,
     serving,
@@ -36,7 +36,7 @@ REASON = "经学信网核实，该考生学历真实，维持原结果"
 
 
 @dataclass
-class Site(BrowserPages):
+class Site(ConsolePages):
     SHOT_PREFIX: ClassVar[str] = "objection-"
     env: Env
     notice: str
@@ -45,25 +45,6 @@ class Site(BrowserPages):
     driver: WebDriver
     shots: Path
     totp: str
-
-    def sign_in(self, login: str, code: str | None = None) -> None:
-        d = self.driver
-        self.open("/console/sign-in")
-        d.find_element(By.ID, "login").send_keys(login)
-        d.find_element(By.ID, "password").send_keys(PASSWORD)
-        d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        if code is not None:
-            wait_for(d, "the TOTP page", lambda x: x.find_elements(By.ID, "code"))
-            d.find_element(By.ID, "code").send_keys(code)
-            d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        wait_for(d, "the console home", lambda x: x.find_elements(By.ID, "role"))
-
-    def sign_out(self) -> None:
-        self.open("/console/")
-        self.driver.find_element(By.CSS_SELECTOR,
-                                 "form[action='/console/sign-out'] button").click()
-        wait_for(self.driver, "the signed-out page",
-                 lambda x: x.find_elements(By.CSS_SELECTOR, "p[role=status]"))
 
     def look_up(self, ref: str, secret: str) -> str:
         self.open(f"/objections/{ref}")
