@@ -55,6 +55,7 @@ from ledger.app.web.openapi_schema import (
     param,
     path,
     ref,
+    seat_or_times,
 )
 from ledger.app.web.openapi_schema import CAMPAIGN_ROUTE as _C
 from ledger.events import PLATFORM_KINDS
@@ -133,12 +134,12 @@ SCHEMAS: dict[str, Schema] = {
         "quarantined": array(obj({"index": INT, "event_id": NSTR, "kind": NSTR, "at": NTIME,
                                   "reason": STR})),
         "decisions": array(STR)}),
-    "AccommodationRequest": obj(
+    "AccommodationRequest": seat_or_times(obj(
         {"kind": {"enum": ["extended", "alternate_slot"]},
          "reason": {"enum": list(ACCOMMODATION_REASONS)}},
-        {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT}, closed=True),
-    "TimesRequest": obj({}, {"opens_at": IN_TIME, "closes_at": IN_TIME,
-                             "backup_slot": BACKUP_SLOT}, closed=True),
+        {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT}, closed=True)),
+    "TimesRequest": seat_or_times(obj({}, {"opens_at": IN_TIME, "closes_at": IN_TIME,
+                             "backup_slot": BACKUP_SLOT}, closed=True)),
     "BackupSlotRequest": obj(
         {"opens_at": IN_TIME, "closes_at": IN_TIME,
          "capacity": {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY}},
@@ -164,12 +165,12 @@ SCHEMAS: dict[str, Schema] = {
     "DecisionDetail": {"allOf": [ref("Decision"), obj({
         "explanation": obj({"en": STR, "zh": STR}),
         "explanation_matches_ledger": BOOL})]},
-    "ReviewRequest": obj(
+    "ReviewRequest": seat_or_times(obj(
         {"ruling": {"enum": ["confirmed", "makeup_granted"]}},
         {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT,
          "reason": {"type": "string", "maxLength": 200,
                     "description": "the reviewer's reason (no personal data): recorded "
-                                   "in the ledger entry, shown to the candidate"}}, closed=True),
+                                   "in the ledger entry, shown to the candidate"}}, closed=True)),
     "WebhookEvent": obj(
         {"id": IDENT, "window": IDENT,
          "kind": {"enum": list(PLATFORM_KINDS)},
@@ -235,22 +236,22 @@ SCHEMAS: dict[str, Schema] = {
     "AppealFiled": obj({"appeal": STR, "status": STR, "ledger_index": INT,
                         "attachments": {"type": "integer", "minimum": 0, "maximum": 3,
                                         "description": "how many files were attached"}}),
-    "RulingRequest": obj(
+    "RulingRequest": seat_or_times(obj(
         {"ruling": {"enum": ["upheld", "overturned"]}},
         {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT,
          "reason": {"type": "string", "maxLength": 200,
                     "description": "the reviewer's reason (no personal data): recorded "
-                                   "in the ledger entry, shown to the candidate"}}, closed=True),
+                                   "in the ledger entry, shown to the candidate"}}, closed=True)),
     "Alert": obj({
         "alert": STR, "campaign": STR, "kind": STR, "slot_start": NTIME, "count": INT,
         "total": INT, "threshold": {"type": ["number", "null"]}, "windows": array(STR),
         "status": {"enum": ["open", "resolved"]}, "action": NSTR,
         "makeups": nullable("integer"), "raised_at": TIME, "ledger_index": INT}),
-    "AlertResolution": obj(
+    "AlertResolution": seat_or_times(obj(
         {"action": {"enum": ["mass_makeup", "dismissed"]}},
         {"opens_at": IN_TIME, "closes_at": IN_TIME, "backup_slot": BACKUP_SLOT,
          "use_backup_slots": {"const": True, "description": "fill the campaign's backup "
-                              "slots, earliest first, instead of times"}}, closed=True),
+                              "slots, earliest first, instead of times"}}, closed=True)),
     "Statistics": obj({
         "campaign": STR, "decided": INT, "attended": INT, "absent": INT,
         "absence_rate": RATE, "outcomes": COUNTS, "causes": COUNTS,
@@ -315,6 +316,8 @@ SCHEMAS: dict[str, Schema] = {
 
 #: The rules of ledger.absence.service._check_window_times, for every operation that
 #: takes a window's times.
+#: A reviewer's reason: printable text (str.isprintable, which no JSON Schema says).
+REASON_RULE = {"reason": "1..200 printable characters, no personal data"}
 WINDOW_TIMES = {
     "closes_at": "is after opens_at, in the future and at most 366 days ahead",
     "opens_at": "is at most 31 days before closes_at",
@@ -541,8 +544,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "Rule on a decision pending review (confirm, or grant a make-up).",
             roles=("reviewer",), params=[path("decision", "Decision id.")],
             body=ref("ReviewRequest"), ok=J("DecisionDetail"), errors=(400, 404, 409),
-            constraints={**WINDOW_TIMES, "opens_at": "and closes_at (or backup_slot) are "
-                         "required to grant a make-up; a window lasts at most 31 days"})},
+            constraints={**WINDOW_TIMES, **REASON_RULE, "opens_at": "and closes_at (or "
+                         "backup_slot) are required to grant a make-up; a window lasts at "
+                         "most 31 days"})},
         "/api/v1/decisions/{decision}/rebooking": {"post": op(
             "Enterprise policy: a new window for a candidate offered a rebooking.",
             roles=("hr",), params=[path("decision", "Decision id.")],
@@ -562,7 +566,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
                       ok=J(array(ref("Appeal"))), errors=(400, 404)),
             "post": op("A candidate appeals their own decision (rate-limited).", roles=None,
                        tag="candidates", params=[CAMPAIGN], body=ref("AppealFile"),
-                       ok=J("AppealFiled", 201), errors=(400, 403, 404, 409, 413, 429))},
+                       ok=J("AppealFiled", 201), errors=(400, 403, 404, 409, 413, 429),
+                       constraints={"attachments": "each item is standard base64 (RFC 4648 "
+                                    "§4) of a JPEG, PNG or PDF of 1 byte to 5 MiB"})},
         "/api/v1/appeals/{appeal}": {"get": op(
             "An appeal with its statement (the access is recorded).", roles=("reviewer",),
             params=[path("appeal", "Appeal id.")], ok=J("AppealDetail"), errors=(404,))},
@@ -570,8 +576,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "Rule on an appeal (uphold, or overturn with a make-up window).",
             roles=("reviewer",), params=[path("appeal", "Appeal id.")],
             body=ref("RulingRequest"), ok=J("Appeal"), errors=(400, 404, 409),
-            constraints={**WINDOW_TIMES, "opens_at": "and closes_at, or backup_slot, give "
-                         "an overturn its make-up window; a window lasts at most 31 days"})},
+            constraints={**WINDOW_TIMES, **REASON_RULE, "opens_at": "and closes_at, or "
+                         "backup_slot, give an overturn its make-up window; a window lasts "
+                         "at most 31 days"})},
         "/api/v1/campaigns/{campaign}/alerts": {"get": op(
             "The campaign's anomaly alerts.", roles=READ, params=[CAMPAIGN],
             ok=J(array(ref("Alert"))), errors=(404,))},
@@ -591,7 +598,10 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 ("post", "Post id."), ("pass_line", "Pass line (a score)."),
                 ("places", "Interview places."), ("interview_day", "YYYY-MM-DD."))]],
             body={"text/csv": STR, XLSX: {"type": "string", "format": "binary"}},
-            ok=J("Ranking", 201), errors=(400, 404, 409, 413, 422)),
+            ok=J("Ranking", 201), errors=(400, 404, 409, 413, 422),
+            constraints={"post": "is a post of the campaign", "pass_line": "is a score from "
+                         "0 to 1000", "places": "is a whole number from 1", "interview_day":
+                         "is a date YYYY-MM-DD the calendar knows"}),
             "get": op("递补: the campaign's rankings (no scores).", roles=READ,
                       params=[CAMPAIGN], ok=J(array(ref("Ranking"))), errors=(404,))},
         f"{_C}/backfills": {"get": op(

@@ -109,6 +109,19 @@ PROPOSAL = path("proposal", "A 递补 proposal id.")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def seat_or_times(schema: Schema) -> Schema:
+    """``schema`` (an ``obj``) refusing a backup slot together with times, as the handlers
+    do (``ledger.absence.slots``: a 400 naming ``backup_slot``): ``backup_slot`` or
+    ``use_backup_slots`` beside ``opens_at``/``closes_at``, or both of them."""
+    props = schema["properties"]
+    seats = [k for k in ("backup_slot", "use_backup_slots") if k in props]
+    clash = [{"required": [k, t]} for k in seats for t in ("opens_at", "closes_at")
+             if t in props]
+    if len(seats) == 2:
+        clash.append({"required": seats})
+    return {**schema, "not": {"anyOf": clash}}
+
+
 #: The campaign routes' prefix.
 CAMPAIGN_ROUTE = _C = "/api/v1/campaigns/{campaign}"
 #: OpenAPI links (§4.8.20): where an answer's ids lead, for clients and for stateful
