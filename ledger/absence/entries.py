@@ -272,9 +272,12 @@ RANKING_RANKED = EventType(
 )
 VACANCY_RECORDED = EventType(
     "vacancy.recorded", "HR recorded that a candidate left the process other than by a "
-    "missed window: a written withdrawal (at ``at``) or a disqualification.",
+    "missed window: a written withdrawal (at ``at``) or a disqualification; a "
+    "disqualification by an objection ruled 取消 (``cancelled``) names the objection and "
+    "is recorded with its ruling.",
     {"vacancy": identifier, "campaign": identifier, "subject": pseudonym,
      "kind": one_of("withdrawn_in_writing", "disqualified"), "at": timestamp},
+    {"objection": identifier},
 )
 BACKFILL_PROPOSED = EventType(
     "backfill.proposed", "The system proposes the next eligible candidate of the post "

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.backfill import VACATING_OUTCOMES
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.entries import OBJECTION_CHANNELS, OBJECTION_GROUNDS, OBJECTION_RULINGS
 from ledger.absence.fields import choice, only, parse_registration, req, stated_reason
@@ -444,7 +445,10 @@ class Objections(UseCase):
         """Answer an objection: ``{"ruling": upheld|cancelled|deferred, "reason",
         "confirm"?}``.  ``cancelled`` (取消, against the candidate) needs ``confirm``
         true, and the candidate must have been invited to state their case and either
-        answered or let the time given pass.
+        answered or let the time given pass.  A ``cancelled`` ruling records the
+        vacancy the candidate leaves (``vacancy.recorded``, ``disqualified``, naming the
+        objection) in the same transaction, unless the candidate left already; the
+        sweep answers it (``Backfill.propose_due``).
 
         Raises:
             BadData: invalid fields; a cancel without ``confirm`` (named).
@@ -472,8 +476,17 @@ class Objections(UseCase):
                 if o.statement_at is None and now < parse_utc(o.respond_by):
                     raise Conflict(f"the candidate may state their case until "
                                    f"{o.respond_by}", field="ruling")
-            return [NewEntry("objection.ruled", caller.actor, {
+            items = [NewEntry("objection.ruled", caller.actor, {
                 "objection": objection, "ruling": ruling, "reason": reason})]
+            if ruling == "cancelled" and o.subject is not None and not _has_left(
+                    conn, o.subject):
+                # 取消 leaves a vacancy: recorded with the ruling, answered by the
+                # sweep (Backfill.propose_due) like any other.
+                items.append(NewEntry("vacancy.recorded", caller.actor, {
+                    "vacancy": new_id("v"), "campaign": o.campaign, "subject": o.subject,
+                    "kind": "disqualified", "at": format_time(now),
+                    "objection": objection}))
+            return items
 
         self._run(now, plan)
         return self.objection_record(objection)
@@ -567,6 +580,24 @@ def objection_counts(conn: Connection, notice: str | None = None, *,
         if state in ("filed", "acknowledged"):
             out["open"] += n
     return out
+
+
+def _has_left(conn: Connection, subject: str) -> bool:
+    """Whether ``subject`` left the process already (a recorded vacancy, a vacancy
+    answered, or a final absence decision that vacates): a cancellation then leaves no
+    second vacancy."""
+    if conn.execute(select(P.vacancies.c.vacancy).where(
+            P.vacancies.c.subject == subject)).first():
+        return True
+    if conn.execute(select(P.backfills.c.item).where(
+            P.backfills.c.vacated == subject)).first():
+        return True
+    d = P.decisions.c
+    return conn.execute(select(d.decision).where(
+        d.subject == subject, d.superseded_by.is_(None),
+        d.outcome.in_(VACATING_OUTCOMES)
+        | ((d.outcome == "makeup_pending_review") & (d.review == "confirmed")))
+        ).first() is not None
 
 
 def _open_row(conn: Connection, objection: str) -> Row[Any]:

@@ -407,6 +407,23 @@ def with_demo_notice_settings(policy: Policy) -> Policy:
     return replace(policy, notice=filled)
 
 
+#: The demo's 递补 rules when the config sets none (``[policies.*]`` ``backfill_...``): a
+#: no-show on the day is 视为自动放弃，不再递补; no 递补 after the 3rd working day
+#: before a post's interview day.
+DEMO_BACKFILL_CUTOFF_DAYS = 3
+
+
+def with_demo_backfill_settings(policy: Policy) -> Policy:
+    """``policy`` with 递补 on, under the demo's rules where it sets none."""
+    return replace(
+        policy, backfill=True,
+        backfill_day_of_no_show=(False if policy.backfill_day_of_no_show is None
+                                 else policy.backfill_day_of_no_show),
+        backfill_cutoff_days=(DEMO_BACKFILL_CUTOFF_DAYS if policy.backfill_cutoff_days
+                              is None and policy.backfill_cutoff is None
+                              else policy.backfill_cutoff_days))
+
+
 def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: datetime, *,
                  candidates: int = 2000, seed: int = DEFAULT_SEED,
                  progress: Callable[[int, int], None] | None = None,
@@ -439,6 +456,13 @@ def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: d
         run.tell("policy " + policy.name + " sets no notice_issuing_office etc.: the demo's "
             "notice names a made-up office (示例, demo); set them in [policies."
             + policy.name + "] for a real one")
+    if not policy.backfill_on:
+        # The demo fills vacancies (递补) after the notice: a config that leaves 递补 off
+        # gets the demo's rules, said as loudly as the notice's stand-ins.
+        policy = service.cfg.policies[policy.name] = with_demo_backfill_settings(policy)
+        run.tell("policy " + policy.name + " sets no backfill: the demo turns 递补 on "
+                 "(backfill_day_of_no_show = false, backfill_cutoff_days = 3); set them in "
+                 "[policies." + policy.name + "] for your own rules")
     grace = timedelta(seconds=policy.grace_s)
     day0 = start.astimezone(TZ).date()
     interview_day = day0 + timedelta(days=3)

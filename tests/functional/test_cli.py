@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.app.demo import DEFAULT_SEED, DEMO_NOTICE, demo_people
+from ledger.app.demo import DEFAULT_SEED, DEMO_NOTICE, POSTS, demo_people
+from ledger.app.demo_backfill import RESERVES_PER_POST, demo_reserves
 from ledger.entry import Entry
 from ledger.events import PII_PATTERNS
 from ledger.note import Ed25519Signer, Ed25519Verifier
@@ -152,18 +153,27 @@ def test_demo_builds_exports_and_verifies(demo: Demo) -> None:
                      r"campaigns/hrb-2026-autumn/statistics", demo.stdout)
 
 
+def interview_windows(demo: Demo) -> list[dict[str, Any]]:
+    """The AI interview day's windows (not the make-ups, not the 递补 interviews after the
+    notice)."""
+    return [b for b in demo.bodies("window.scheduled")
+            if b["kind"] == "regular" and b["slot"] != "backfill"]
+
+
 def sweep_decisions(demo: Demo) -> dict[str, dict[str, Any]]:
     """The first ruling on each regular window (what the absence rate counts), by window."""
-    regular = {b["window"] for b in demo.bodies("window.scheduled") if b["kind"] == "regular"}
+    regular = {b["window"] for b in interview_windows(demo)}
     return {b["window"]: b for b in demo.bodies("decision.made")
             if b["window"] in regular and "supersedes" not in b}
 
 
 def test_demo_campaign_has_the_articles_figures(demo: Demo) -> None:
     """Recomputed from the ledger: 12 % absent, 57 / 28 / 15 by cause, every window decided."""
-    regular = [b for b in demo.bodies("window.scheduled") if b["kind"] == "regular"]
+    regular = interview_windows(demo)
     assert len(regular) == demo.candidates
-    assert len(demo.bodies("subject.registered")) == demo.candidates
+    # The candidates, and the reserves imported for 递补 after the notice.
+    assert len(demo.bodies("subject.registered")) == (
+        demo.candidates + len(POSTS) * RESERVES_PER_POST)
     decided = sweep_decisions(demo)
     assert len(decided) == demo.candidates
     assert {b["basis"] for b in decided.values()} == {"sweep"}
@@ -241,6 +251,60 @@ def test_demo_outage_alert_reviews_makeups_and_appeals(demo: Demo) -> None:
     assert {b["outcome"] for b in superseding} == {"makeup_granted"}
     # Reviewers' reads of personal data are on the record.
     assert demo.bodies("pii.viewed")
+def test_demo_fills_vacancies_and_answers_objections(demo: Demo) -> None:
+    """After the notice: rankings, 递补 after written withdrawals (one proposal declined,
+    one vacancy past the cut-off refused), a 递补 notice, two objections (one upheld,
+    one cancelled, whose vacancy is filled in turn), one overdue alert; as printed."""
+    rankings = demo.bodies("ranking.imported")
+    assert sorted(b["post"] for b in rankings) == [p for p, _ in POSTS]
+    assert sum(b["ranked"] for b in rankings) == (
+        demo.candidates + len(POSTS) * RESERVES_PER_POST)
+    proposed = demo.bodies("backfill.proposed")
+    approved = demo.bodies("backfill.approved")
+    declined = demo.bodies("backfill.declined")
+    unfilled = Counter(b["reason"] for b in demo.bodies("backfill.unfilled"))
+    assert (len(proposed), len(approved), len(declined)) == (4, 3, 1)
+    assert all(d["reason"] for d in declined)
+    assert unfilled["cutoff_passed"] == 1
+    assert unfilled["day_of_no_show_excluded"] >= 100  # 视为自动放弃，不再递补
+    # The promoted are reserves (registered after the notice), each interviewed.
+    reserves = {b["subject"] for b in demo.bodies("subject.registered")
+                if b["registration"].startswith("HR26R-")}
+    assert {b["subject"] for b in proposed} <= reserves
+    made = {b["window"]: b for b in demo.bodies("decision.made")}
+    assert [made[a["window"]]["outcome"] for a in approved] == ["attended"] * 3
+    [listed] = demo.bodies("backfill.list_published")
+    assert listed["lines"] == 3
+    # The objections: two filed (public form, letter), both acknowledged, one upheld, one
+    # cancelled after the candidate stated their case; its vacancy names it and is filled.
+    filed = demo.bodies("objection.filed")
+    assert sorted(b["channel"] for b in filed) == ["letter", "web"]
+    assert len(demo.bodies("objection.acknowledged")) == 2
+    assert len(demo.bodies("objection.statement_received")) == 1
+    ruled = {b["objection"]: b["ruling"] for b in demo.bodies("objection.ruled")}
+    assert sorted(ruled.values()) == ["cancelled", "upheld"]
+    cancelled = next(o for o, r in ruled.items() if r == "cancelled")
+    [vacancy] = [b for b in demo.bodies("vacancy.recorded") if "objection" in b]
+    assert (vacancy["objection"], vacancy["kind"]) == (cancelled, "disqualified")
+    assert vacancy["subject"] == next(b["subject"] for b in filed
+                                      if b["objection"] == cancelled)
+    assert [b for b in proposed if b["vacancy"] == vacancy["vacancy"]]
+    overdue = [b for b in demo.bodies("alert.raised") if b["kind"] == "objection_overdue"]
+    assert [(b["objection"], b["stage"]) for b in overdue] == [
+        (next(o for o, r in ruled.items() if r == "upheld"), "acknowledge")]
+    # What the demo printed, with the console paths.
+    notice = demo.bodies("notice.published")[0]["notice"]
+    for line in (
+        rf"  书面放弃 /console/campaigns/{CAMPAIGN}/backfill: 3 名考生书面放弃：2 个空缺已提出"
+        r"递补人选，1 个因已过递补截止日不再递补",
+        rf"  异议裁决（取消） /console/campaigns/{CAMPAIGN}/objections: 1 件取消考生 "
+        r"HR26-\d{5} 的结果（已陈述、申辩），空缺递补 1 人（HR26R-\d{4}）",
+        rf"  异议 /notices/{notice}/objections: 收到 2 件：维持 1 件，取消 1 件，待答复 0 件",
+        rf"  递补名单公示 /notices/{listed['notice']}: 3 名递补考生（姓名已遮盖）",
+    ):
+        assert re.search(line, demo.stdout), line
+
+
 def test_keys_lists_the_log_and_its_key(demo: Demo) -> None:
     res = absentia("keys", "--data", demo.data)
     assert res.returncode == 0, res.stderr
@@ -350,7 +414,8 @@ def test_patterns_catch_personal_data() -> None:
 
 TITLED = {"campaign.created", "campaign.post_added"}  # public titles may be Chinese
 #: Reviewers' and HR's reasons are public text too (Chinese, no personal data).
-REASONED = {"decision.reviewed", "appeal.ruled", "notice.published"}
+REASONED = {"decision.reviewed", "appeal.ruled", "notice.published", "backfill.declined",
+            "objection.ruled"}
 #: A policy's notice settings name the issuing office, its address and its mailbox for
 #: objections (public, Chinese, an e-mail address by design): the demo's made-up ones.
 OFFICE = ("notice_issuing_office", "notice_objection_address", "notice_objection_email")
@@ -396,7 +461,8 @@ def test_demo_ledger_holds_no_personal_data(demo: Demo) -> None:
     # Two campaigns' titles and posts, every case reviewed one by one (the outage's mass
     # make-up is the alert's, without a reason), every ruling, the notice correction.
     reasons = (len([b for b in demo.bodies("decision.reviewed") if "alert" not in b])
-               + len(demo.bodies("appeal.ruled")) + 1)
+               + len(demo.bodies("appeal.ruled")) + 1 + len(demo.bodies("backfill.declined"))
+               + len(demo.bodies("objection.ruled")))
     assert len(titles) == 10 + reasons
     assert [t for t in titles if any(p.search(t) for _, p in NON_HAN)] == []
 
@@ -409,18 +475,23 @@ def test_demo_ledger_holds_none_of_the_candidates_details(demo: Demo) -> None:
     """
     people = demo_people(demo.candidates, DEFAULT_SEED)
     second = demo_people(12, DEFAULT_SEED + 1)  # imported by the console walk
+    reserves = demo_reserves(DEFAULT_SEED)  # imported for 递补 after the notice
     sent = [json.loads(line) for line in
             (demo.data / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
     addresses = {p.email or p.phone for p in people if not p.unreachable}
-    names = {p.name for p in people}
-    assert {m["to"] for m in sent} == addresses  # every reachable candidate got mail
+    names = {p.name for p in people + reserves}
+    # Every reachable candidate got mail; of the reserves, the three promoted.
+    to = {m["to"] for m in sent}
+    assert to - addresses <= {p.email or p.phone for p in reserves}
+    assert len(to - addresses) == 3
+    assert addresses <= to
     assert {m["text"].split("，", 1)[0] for m in sent} <= names
     assert any(len(p.name) >= 3 and p.name[:2] in ("欧阳", "司马", "诸葛", "上官")
                for p in people)
     assert any("𠮷" in p.name or "䶮" in p.name for p in people)
-    ids = {p.id_number for p in people + second}
-    phones = {p.phone for p in people + second if p.phone}
-    emails = {p.email for p in people + second if p.email}
+    ids = {p.id_number for p in people + second + reserves}
+    phones = {p.phone for p in people + second + reserves if p.phone}
+    emails = {p.email for p in people + second + reserves if p.email}
     names |= {p.name for p in second}
     leaked: list[tuple[int, str]] = []
     for idx, raw in demo.entries:
@@ -533,7 +604,8 @@ WALKED = (
     ("申诉列表", rf"/console/campaigns/{CAMPAIGN}/appeals",
      r"1 件待裁决（HR26-\d{5}），\d+ 件已裁决（附理由）"),
     ("申诉裁决", r"/console/appeals/a_\w+", r"撤销原认定，理由已记入账本"),
-    ("公示更正（与已发布公示的差异）", rf"/console/campaigns/{CAMPAIGN}/notice", r"1 行变更"),
+    # The overturned appeal's line changes; the three 递补 candidates' lines are added.
+    ("公示更正（与已发布公示的差异）", rf"/console/campaigns/{CAMPAIGN}/notice", r"4 行变更"),
     ("公示", rf"/console/campaigns/{CAMPAIGN}/notice", r"2 份已发布（原公示已被更正取代）"),
     ("决定列表", rf"/console/campaigns/{CAMPAIGN}/decisions\?outcome=forfeited",
      r"共 [\d,]+ 条，第 1/\d+ 页"),

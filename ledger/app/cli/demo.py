@@ -26,6 +26,7 @@ from ledger.app.cli.common import (
     load_cli_settings,
 )
 from ledger.app.demo import TZ, demo_start, min_candidates, run_campaign
+from ledger.app.demo_backfill import run_backfill_and_objections
 from ledger.app.demo_console import WalkFailed, walk_console
 from ledger.app.export import export_log
 from ledger.app.registry import entry_types
@@ -54,8 +55,9 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     """Run a recruitment campaign on a simulated clock, sign, export, verify, then serve.
 
     About 2,000 candidates, 12 % absent in the article's mix, a platform outage that
-    raises an alert, accommodations, reviews, make-ups and appeals; notifications go to
-    a file (outbox.jsonl in the data directory), never to anyone.
+    raises an alert, accommodations, reviews, make-ups and appeals; after the notice,
+    递补 from ranked lists and two public objections (one leading to a cancellation);
+    notifications go to a file (outbox.jsonl in the data directory), never to anyone.
     """
 
     s = load_cli_settings(data_dir, config_file)
@@ -132,18 +134,21 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                f"in the ledger at #{notice['ledger_index']})")
 
     with ledger_errors():
-        archived = generate_report(service, s, summary.campaign,
-                                   summary.finished + timedelta(hours=2))
+        # 递补 and objections during the notice period: days of the simulated clock.
+        after = run_backfill_and_objections(
+            service, channels, summary, notice["notice"],
+            summary.finished + timedelta(hours=1, minutes=30), click.echo,
+            calendar=WorkingCalendar.from_config(s.publicity.calendar))
+        archived = generate_report(service, s, summary.campaign, after + timedelta(hours=1))
     click.echo(f"signed archive report {archived.report_id}: {archived.decisions:,} decisions, "
                f"PDF/A-3b signed with PAdES")
     click.echo(f"  written to {archived.path} (sha256 {archived.sha256[:16]}…, ledger "
                f"#{archived.ledger_index}); check it: absentia report verify {archived.path}")
     with ledger_errors():
-        console_accounts = _demo_accounts(service, summary.finished + timedelta(hours=3))
+        console_accounts = _demo_accounts(service, after + timedelta(hours=2))
     try:
         with ledger_errors():
-            walk_console(service, s, summary, summary.finished + timedelta(hours=4),
-                         click.echo)
+            walk_console(service, s, summary, after + timedelta(hours=3), click.echo)
     except WalkFailed as exc:
         raise click.ClickException(str(exc)) from None
     with ledger_errors():
