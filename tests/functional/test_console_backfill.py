@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from publicity.masking import mask_name
+from tests.configs import NOTICE_SETTINGS
 from tests.functional._absence import T0, Env, candidates_csv, make_env
 from tests.functional.test_console_hr import hr_client, reviewer_client, submit, text
 
 CAMPAIGN = "c2026"
 PAGE = f"/console/campaigns/{CAMPAIGN}/backfill"
-POLICY = '\n[policies.bf_on]\nmode = "government"\nbackfill = true\n'
+#: With the notice settings the 递补名单 names, like any notice (test_backfill_notice).
+POLICY = '\n[policies.bf_on]\nmode = "government"\nbackfill = true\n' + NOTICE_SETTINGS
 
 
 @pytest.fixture

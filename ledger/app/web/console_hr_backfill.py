@@ -32,6 +32,7 @@ from ledger.app.web.console_hr import (
     _tz_of,
     lang,
 )
+from ledger.app.web.console_hr_notice import missing_notice_setting
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from ledger.app.web.services import now, service
@@ -95,7 +96,11 @@ def _backfill_page(campaign: str, status: int = 200, exc: LedgerError | None = N
     lg = lang()
     rows = (_shown(exc.errors, lg) if isinstance(exc, Unprocessable)
             and exc.field in ("rows", "header") else [])
+    # The 递补名单 refused for a missing notice setting: which one, in the page's language.
+    error = (missing_notice_setting(service(), campaign, str(c["policy"]), lg)
+             if exc is not None and (exc.field or "").startswith("notice_") else "")
     return _page("console_hr_backfill.html", status, exc=None if rows else exc, c=c,
+                 error=error,
                  rows=rows, rankings=service().rankings(campaign),
                  answers=_answers(campaign, c["timezone"], lg),
                  stats=service().backfill_statistics(campaign), reasons_table=REASONS,
