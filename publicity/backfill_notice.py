@@ -2,16 +2,22 @@
 
 Lists the approved proposals of a campaign: post, the promoted candidate's masked name
 and registration number, their rank and round, with a notice period in working days on
-the official calendar.  The exact HTML bytes are stored (``notice_documents``) and the
-ledger records their SHA-256 (``backfill.list_published``), so a served page is checked
-against the record (``AbsenceService.backfill_list_document``).  The result notice
-(``publicity.notices``) is untouched.
+the official calendar.  Like the result notice it names the issuing office (发布单位),
+the notice period to its last working day as a date, the supervision telephone
+(监督电话) and the objection channel (address and e-mail), and ends with the office and
+the sign-off date (落款): the campaign's recorded notice settings
+(``publicity.notices.settings_of``, which refuses naming a missing one), rendered by
+the same template macros (``templates/_notice_rules.html``).  The exact HTML bytes
+are stored (``notice_documents``) and the ledger records their SHA-256
+(``backfill.list_published``), so a served page is checked against the record
+(``AbsenceService.backfill_list_document``).  The result notice (``publicity.notices``)
+is untouched.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +33,7 @@ from ledger.timetext import written
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar, notice_period
 from publicity.errors import PublishingRefused
 from publicity.masking import mask_name
-from publicity.notices import _env, scan
+from publicity.notices import _env, period_text, published_contact, scan, settings_of, signed
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,11 @@ class BackfillNoticeLine:
     round: int
 
 
+def _chinese(chinese: str, english: str) -> str:
+    """The 递补名单 is published in Chinese only (one page, one digest)."""
+    return chinese
+
+
 def render_backfill_list(service: AbsenceService, campaign: str, now: datetime, *,
                          days: int, calendar: WorkingCalendar, notice: str
                          ) -> tuple[bytes, int, tuple[datetime, datetime]]:
@@ -48,10 +59,12 @@ def render_backfill_list(service: AbsenceService, campaign: str, now: datetime, 
 
     Raises:
         NotFound: no such campaign.  Conflict: no approved proposal to publish.
-        PublishingRefused: the page would show personal data.
+        PublishingRefused: a required notice setting is missing (named, checked first),
+            or the page would show personal data.
         CalendarUnknown: the period reaches a year the calendar does not know.
     """
     info = service.campaign(campaign)
+    chosen = settings_of(service, campaign)
     tz = ZoneInfo(info["timezone"])
     approved = [a for a in service.backfills(campaign) if a["status"] == "approved"]
     if not approved:
@@ -68,11 +81,10 @@ def render_backfill_list(service: AbsenceService, campaign: str, now: datetime, 
             a["registration"] or "—", a["rank"], a["round"]))
     period = notice_period(now, days, tz, calendar)
     html = _env().get_template("backfill_notice.html").render(
-        notice=notice, campaign=info, lines=lines, days=days,
-        published=written(format_time(now), tz, "zh"),
-        # The period ends at 24:00 of its last working day: written as that day.
-        last_day=(period[1].astimezone(tz) - timedelta(seconds=1)).strftime("%Y年%m月%d日"))
-    problems = scan(html, names)
+        notice=notice, campaign=info, lines=lines, days=days, settings=chosen,
+        t=_chinese, published=written(format_time(now), tz, "zh"),
+        period=period_text(period, days, tz, "zh"), **signed(now, tz))
+    problems = scan(html, names, published_contact(chosen))
     if problems:
         raise PublishingRefused("the 递补 notice would show " + "; ".join(problems)
                                 + ": nothing was published", field="notice")
@@ -85,7 +97,7 @@ def publish_backfill_list(service: AbsenceService, caller: Caller, campaign: str
     """Render, check, store and record the 递补名单 (``backfill.list_published``).
 
     Raises:
-        As ``render_backfill_list``.
+        As ``render_backfill_list`` (nothing is written when it refuses).
     """
     notice = new_id("bn")
     data, count, period = render_backfill_list(service, campaign, now, days=days,

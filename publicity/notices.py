@@ -307,6 +307,20 @@ def period_text(period: tuple[datetime, datetime], days: int, tz: ZoneInfo, lang
             f"day{'s' if days != 1 else ''})")
 
 
+def signed(now: datetime, tz: ZoneInfo) -> dict[str, str]:
+    """The sign-off date (落款) of a notice published at ``now``, for the templates'
+    ``rules.signoff``: ``signed_iso``, ``signed_zh`` and ``signed_en``."""
+    day = now.astimezone(tz).date()
+    return {"signed_iso": day.isoformat(), "signed_zh": written_day(day, "zh"),
+            "signed_en": written_day(day, "en")}
+
+
+def published_contact(chosen: NoticeSettings) -> list[str]:
+    """The office's telephone and e-mail a notice shows on purpose (left out of
+    ``scan``)."""
+    return [v for v in (chosen.supervision_phone, chosen.objection_email) if v]
+
+
 def _page(lang: str, **context: Any) -> str:
     """One language's page of the notice (``notice.html``)."""
     zh = lang != "en"
@@ -362,7 +376,6 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
     notice = new_id("nt")
     log = service.store.log(service.log)
     endpoints = witnesses.witnesses if witnesses is not None else ()
-    local = now.astimezone(tz)
     context: dict[str, Any] = dict(
         notice=notice, campaign=info, lines=shown, days=days, log=log,
         checkpoint=cosigned.note, checkpoint_size=checkpoint.size,
@@ -370,15 +383,14 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
         period_en=period_text(period, days, tz, "en"),
         published_zh=written(now, tz, "zh", zone=True),
         published_en=written(now, tz, "en", zone=True),
-        tz=info["timezone"], signed_iso=local.date().isoformat(),
-        signed_zh=written_day(local.date(), "zh"), signed_en=written_day(local.date(), "en"),
+        tz=info["timezone"], **signed(now, tz),
         settings=chosen, columns=chosen.columns, roster=chosen.listed,
         supersedes=supersedes, reason=reason, base_url=base_url, banner=BANNER_MARK,
         witnesses=[ShownWitness(w.name, w.verifier.vkey) for w in endpoints],
         witnesses_required=witnesses.policy.required if witnesses is not None else 0,
         cosignatures=shown_cosignatures(cosigned.note, endpoints, tz))
     pages = {lang: _page(lang, **context) for lang in ("zh", "en")}
-    contact = [v for v in (chosen.supervision_phone, chosen.objection_email) if v]
+    contact = published_contact(chosen)
     for lang, html in pages.items():
         problems = scan(html, names, contact)
         if problems:

@@ -9,11 +9,13 @@ the ``absentia report generate`` process, never inside a web worker
 Embedded files (PDF/A-3 associated files, ``/AF`` on the catalog):
 
 ``absentia-report-bundle.jsonl`` (AFRelationship ``Source``), JSON Lines, UTF-8:
-  line 1, the header: ``{"format": "absentia-report-bundle/v1", "report", "campaign",
-  "log", "origin", "checkpoint_size", "decisions"}``;
+  line 1, the header: ``{"format": "absentia-report-bundle/v2", "report", "campaign",
+  "log", "origin", "checkpoint_size", "decisions", "backfills", "objections"}``;
   then one line per decision in ledger order: ``{"index": n, "entry_b64": base64 of the
   exact entry bytes (RFC 8785 JSON), "proof": the C2SP tlog-proof text of entry n
-  against the checkpoint}``.
+  against the checkpoint}``; then the 递补 and objection entries the report summarises
+  (``publicity.report_proofs``), the same with ``"kind": "backfill"|"objection"``.
+  A v1 bundle (decisions only) still verifies.
 ``checkpoint.txt`` (``Data``): the signed checkpoint note (C2SP tlog-checkpoint).
 ``verifier-keys.txt`` (``Data``): the log's verifier keys, one a line (C2SP signed-note).
 
@@ -26,7 +28,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import re
 import secrets
@@ -61,6 +62,22 @@ from ledger.witness.client import WitnessSettings, load_witness_settings, requir
 from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
 from publicity import jobs
 from publicity.backfill_report import BackfillLine, backfill_kpis, backfill_lines
+from publicity.report_proofs import BUNDLE_DOC, BUNDLE_FORMATS, Summarised, check_kind, summarised
+from publicity.report_proofs import (  # the bundle's files, re-exported for callers
+    BUNDLE_FORMAT as BUNDLE_FORMAT,
+)
+from publicity.report_proofs import (
+    BUNDLE_NAME as BUNDLE_NAME,
+)
+from publicity.report_proofs import (
+    CHECKPOINT_NAME as CHECKPOINT_NAME,
+)
+from publicity.report_proofs import (
+    KEYS_NAME as KEYS_NAME,
+)
+from publicity.report_proofs import (
+    bundle_files as bundle_files,
+)
 from publicity.signing import (
     SigningIdentity,
     check_signature,
@@ -71,10 +88,6 @@ from publicity.textwidth import fit as _fit
 from publicity.textwidth import width as _width
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-BUNDLE_NAME = "absentia-report-bundle.jsonl"
-CHECKPOINT_NAME = "checkpoint.txt"
-KEYS_NAME = "verifier-keys.txt"
-BUNDLE_FORMAT = "absentia-report-bundle/v1"
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 #: Lines per <pre> block of the decision list: one A4 page at 6.3 pt.
 CHUNK_ROWS = 86
@@ -135,6 +148,7 @@ class ReportData:
     base_url: str
     missing: list[MissingGlyph] = field(default_factory=list)
     backfills: list[BackfillLine] = field(default_factory=list)  # 递补: every answer
+    summarised: list[Summarised] = field(default_factory=list)  # 递补, objection entries
 
     @property
     def verify_url(self) -> str:
@@ -201,11 +215,15 @@ def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: 
         raise CouldNotCheck("the stored leaf hashes do not add up to the checkpoint's root: "
                             "the database was altered; run `absentia verify` on an export")
     progress(f"tree of {cp.size:,} leaves read ({time.monotonic() - t0:.1f} s)")
-    for n, d in enumerate(raw, 1):
-        idx = d.index
+
+    def prove(idx: int) -> str:
         path = (prover.inclusion(idx) if prover is not None
                 else service.store.inclusion_proof(service.log, idx, cp.size))
-        proofs[idx] = TlogProof(idx, tuple(path), cp.note).to_text()
+        return TlogProof(idx, tuple(path), cp.note).to_text()
+
+    for n, d in enumerate(raw, 1):
+        idx = d.index
+        proofs[idx] = prove(idx)
         rows.append(Row(n, idx, d.registration, d.post, d.outcome, d.cause or "-",
                         leaf_hash(entries[idx]).hex(), d.superseded_by is not None))
         if n % 2000 == 0 or n == len(raw):
@@ -215,7 +233,8 @@ def collect(service: AbsenceService, campaign: str, now: datetime, *, base_url: 
         report_id=report_id or new_report_id(campaign, now), log=log.name, origin=log.origin,
         campaign=info, stats=stats, period=_period(service, campaign), rows=rows,
         entries=entries, proofs=proofs, checkpoint=cp, verifier_keys=log.verifier_keys,
-        generated_at=now, base_url=base_url, backfills=backfill_lines(service, campaign))
+        generated_at=now, base_url=base_url, backfills=backfill_lines(service, campaign),
+        summarised=summarised(service, campaign, cp.size, prove))
 
 
 # -- glyph coverage ----------------------------------------------------------------------
@@ -331,37 +350,6 @@ def charts_and_kpis(stats: dict[str, Any]) -> tuple[list[dict[str, str]], list[t
                            ("未决 open", ap["open"], f"{ap['open']:,}")], colour="#7a3c6d")},
     ]
     return charts, kpis
-
-
-# -- the files embedded in the PDF -------------------------------------------------------
-
-def bundle_files(data: ReportData) -> dict[str, tuple[bytes, str, str]]:
-    """name -> (bytes, AFRelationship, description) of the embedded files."""
-    head = {"format": BUNDLE_FORMAT, "report": data.report_id,
-            "campaign": data.campaign["campaign"], "log": data.log, "origin": data.origin,
-            "checkpoint_size": data.checkpoint.size, "decisions": len(data.rows)}
-    lines = [json.dumps(head, ensure_ascii=False, sort_keys=True)]
-    for r in data.rows:
-        lines.append(json.dumps({"index": r.index,
-                                 "entry_b64": base64.b64encode(data.entries[r.index]).decode(),
-                                 "proof": data.proofs[r.index]}, sort_keys=True))
-    return {
-        BUNDLE_NAME: (("\n".join(lines) + "\n").encode(), "Source",
-                      "Entries and C2SP tlog-proofs of every decision (JSON Lines)"),
-        CHECKPOINT_NAME: (data.checkpoint.note.encode(), "Data",
-                          "Signed checkpoint (C2SP tlog-checkpoint)"),
-        KEYS_NAME: (("\n".join(data.verifier_keys) + "\n").encode(), "Data",
-                    "Verifier keys of the log (C2SP signed-note)"),
-    }
-
-
-BUNDLE_DOC = f"""{BUNDLE_NAME} (AFRelationship /Source), JSON Lines:
-  line 1: {{"format": "{BUNDLE_FORMAT}", "report", "campaign", "log",
-           "origin", "checkpoint_size", "decisions"}}
-  then per decision: {{"index", "entry_b64" (exact entry bytes),
-           "proof" (C2SP tlog-proof text against the checkpoint)}}
-{CHECKPOINT_NAME} (/Data): the signed checkpoint note.
-{KEYS_NAME} (/Data): the log's verifier keys, one a line."""
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -732,7 +720,7 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
         records = [jsonread.read(ln, field="bundle", max_bytes=len(ln))
                    for ln in text.splitlines() if ln]
         head = records[0]
-        if head.get("format") != BUNDLE_FORMAT:
+        if head.get("format") not in BUNDLE_FORMATS:
             return EXIT_NOT_OURS, [f"not our report: bundle format {head.get('format')!r}"]
         note = files[CHECKPOINT_NAME].decode()
         vkeys = list(keys) or [k for k in files[KEYS_NAME].decode().splitlines() if k.strip()]
@@ -760,7 +748,8 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
     table = table_hashes(path)
     failures: list[str] = []
     seen: set[int] = set()
-    for rec in records[1:]:
+    kinds = [str(r.get("kind", "decision")) for r in records[1:]]
+    for rec, kind in zip(records[1:], kinds, strict=True):
         try:
             idx = int(rec["index"])
             entry = base64.b64decode(rec["entry_b64"], validate=True)
@@ -769,10 +758,14 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
                 raise VerificationError(f"proof is for index {proof.index}")
             if proof.checkpoint != note:
                 raise VerificationError("proof's checkpoint is not the embedded checkpoint")
-            if jsonread.read(entry, field="entry", max_bytes=len(entry)).get("index") != idx:
+            parsed = jsonread.read(entry, field="entry", max_bytes=len(entry))
+            if parsed.get("index") != idx:
                 raise VerificationError("entry bytes carry another index")
             leaf = leaf_hash(entry)
             proof.verify(leaf, verifiers, cp.origin)
+            if kind != "decision":  # 递补 or objection: proven, listed by index only
+                check_kind(kind, parsed)
+                continue
             if table.get(idx) != leaf.hex():
                 raise VerificationError(
                     f"table shows leaf hash {table.get(idx)!r}, entry hashes to {leaf.hex()}")
@@ -782,9 +775,11 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
     missing = sorted(set(table) - seen)
     if missing:
         failures.append(f"table rows without a verified proof: {missing[:10]}")
-    if head.get("decisions") != len(records) - 1:
-        failures.append(f"header says {head.get('decisions')} decisions, bundle holds "
-                        f"{len(records) - 1}")
+    for key, kind in (("decisions", "decision"), ("backfills", "backfill"),
+                      ("objections", "objection")):
+        if head.get(key, 0) != kinds.count(kind):
+            failures.append(f"header says {head.get(key, 0)} {key}, bundle holds "
+                            f"{kinds.count(kind)}")
     for f in failures[:20]:
         lines.append(f"FAILED {f}")
     if failures:
@@ -792,4 +787,7 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
         return EXIT_PROOF, lines
     lines.append(f"proofs: all {len(seen):,} decisions included in checkpoint {cp.size}; "
                  "entry hashes match the table")
+    if len(kinds) > len(seen):
+        lines.append(f"proofs: {kinds.count('backfill'):,} 递补 and "
+                     f"{kinds.count('objection'):,} objection entries included too")
     return EXIT_OK, lines

@@ -53,3 +53,19 @@ def leaf_hashes(store: LedgerStore, log: str, size: int) -> list[bytes]:
     if len(got) != size:
         raise CouldNotCheck(f"storage holds {len(got)} of the {size} entries")
     return got
+
+
+def entries_of_types(store: LedgerStore, log: str, types: Sequence[str], size: int
+                     ) -> dict[int, bytes]:
+    """The exact bytes of the entries of ``log`` below index ``size`` whose type is one
+    of ``types``, by index (a report's 递补 answers and objections, to prove them).
+
+    Raises:
+        NotFound: no such log.
+    """
+    log_id = store.log(log).id
+    with store.engine.connect() as conn:
+        return {int(idx): bytes(data) for idx, data in conn.execute(
+            select(entries.c.idx, entries.c.data).where(
+                entries.c.log_id == log_id, entries.c.entry_type.in_(list(types)),
+                entries.c.idx < size).order_by(entries.c.idx))}

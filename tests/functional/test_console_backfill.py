@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from publicity.masking import mask_name
+from tests.configs import NOTICE_SETTINGS
 from tests.functional._absence import T0, Env, candidates_csv, make_env
 from tests.functional.test_console_hr import hr_client, reviewer_client, submit, text
 
 CAMPAIGN = "c2026"
 PAGE = f"/console/campaigns/{CAMPAIGN}/backfill"
-POLICY = '\n[policies.bf_on]\nmode = "government"\nbackfill = true\n'
+#: With the notice settings the 递补名单 names, like any notice (test_backfill_notice).
+POLICY = '\n[policies.bf_on]\nmode = "government"\nbackfill = true\n' + NOTICE_SETTINGS
 
 
 @pytest.fixture
@@ -78,10 +80,19 @@ def test_a_ranking_a_withdrawal_a_decline_and_an_approval(env: Env) -> None:
     assert second is not None
     opens = T0.replace(day=26).astimezone().strftime("%Y-%m-%dT%H:%M")
     closes = T0.replace(day=26, hour=3).astimezone().strftime("%Y-%m-%dT%H:%M")
-    resp = submit(rev, PAGE, PAGE + "/ruling", {
-        "proposal": second.group(1), "ruling": "approved", "opens_at": opens,
-        "closes_at": closes})
+    approval = {"proposal": second.group(1), "ruling": "approved", "opens_at": opens,
+                "closes_at": closes}
+    refused = submit(rev, PAGE, PAGE + "/ruling", approval)
+    assert refused.status_code == 400  # approving invites at once: the box must be ticked
+    assert 'id="no-invited"' in text(rev.get(PAGE))
+    resp = submit(rev, PAGE, PAGE + "/ruling", {**approval, "confirm": "yes"})
     assert resp.status_code == 303, text(resp)[-800:]
+    # The promoted candidate's new window and its invitation, on the page.
+    invited = _rows(text(rev.get(PAGE)), "bf-invited")
+    assert len(invited) == 1
+    assert invited[0][0] == regs[2]
+    assert "至" in invited[0][1]
+    assert invited[0][2].startswith("电子邮件：待发送")
     answers = _rows(text(rev.get(PAGE + "?lang=en")), "bf-answers")
     assert [a[4] for a in answers] == ["Declined", "Approved"]
     assert answers[0][5] == "本人放弃"

@@ -142,7 +142,7 @@ def test_bundle_is_attached_as_associated_files(report: Report) -> None:
     assert set(files) == {BUNDLE_NAME, CHECKPOINT_NAME, KEYS_NAME}
     lines = files[BUNDLE_NAME].decode().splitlines()
     head = json.loads(lines[0])
-    assert head["format"] == "absentia-report-bundle/v1"
+    assert head["format"] == "absentia-report-bundle/v2"
     assert head["report"] == report.report_id
     assert head["decisions"] == len(lines) - 1 > 100
     first = json.loads(lines[1])

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Response, request
 
 from ledger.absence.imports import MAX_IMPORT_BYTES
+from ledger.absence.queries.backfill_invitations import invited_windows
 from ledger.absence.rankings import XLSX
 from ledger.app.web.console import actor
 from ledger.app.web.console_hr import (
@@ -32,6 +33,8 @@ from ledger.app.web.console_hr import (
     _tz_of,
     lang,
 )
+from ledger.app.web.console_hr_notice import missing_notice_setting
+from ledger.app.web.console_hr_reviews import CHANNELS, STATUS
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.limits import FORM_OVERHEAD_BYTES, body_limit
 from ledger.app.web.services import now, service
@@ -77,6 +80,26 @@ def _shown(errors: list[dict[str, object]], lg: Lang) -> list[dict[str, Any]]:
     return out
 
 
+def _invited(answers: list[dict[str, Any]], tz: str, lg: Lang) -> list[dict[str, Any]]:
+    """The approved answers' windows, with when they open and close and how each
+    invitation stands, in ``lg``'s words."""
+    approved = [a for a in answers if a["status"] == "approved" and a["window"]]
+    found = invited_windows(service().engine, {a["window"] for a in approved})
+    out = []
+    for a in approved:
+        w = found.get(a["window"])
+        if w is None:
+            continue
+        out.append({"registration": a["registration"], "window": w.window,
+                    "times": lg.t("pub14_window_times", opens=written(w.opens_at, tz, lg.code),
+                                  closes=written(w.closes_at, tz, lg.code, zone=True)),
+                    "invitations": [f"{lg.of(CHANNELS, i.channel)}：{lg.of(STATUS, i.status)}"
+                                    if lg.code == "zh" else
+                                    f"{lg.of(CHANNELS, i.channel)}: {lg.of(STATUS, i.status)}"
+                                    for i in w.invitations]})
+    return out
+
+
 def _answers(campaign: str, tz: str, lg: Lang) -> list[dict[str, Any]]:
     out = []
     for a in service().backfills(campaign):
@@ -95,9 +118,14 @@ def _backfill_page(campaign: str, status: int = 200, exc: LedgerError | None = N
     lg = lang()
     rows = (_shown(exc.errors, lg) if isinstance(exc, Unprocessable)
             and exc.field in ("rows", "header") else [])
+    # The 递补名单 refused for a missing notice setting: which one, in the page's language.
+    error = (missing_notice_setting(service(), campaign, str(c["policy"]), lg)
+             if exc is not None and (exc.field or "").startswith("notice_") else "")
+    answers = _answers(campaign, c["timezone"], lg)
     return _page("console_hr_backfill.html", status, exc=None if rows else exc, c=c,
-                 rows=rows, rankings=service().rankings(campaign),
-                 answers=_answers(campaign, c["timezone"], lg),
+                 error=error,
+                 rows=rows, rankings=service().rankings(campaign), answers=answers,
+                 invited=_invited(answers, c["timezone"], lg),
                  stats=service().backfill_statistics(campaign), reasons_table=REASONS,
                  **_makeup_defaults(c["timezone"]))
 
@@ -147,7 +175,8 @@ def backfill_ruling(campaign: str) -> Response:
     if _f("ruling") == "declined":  # irreversible: the next candidate is proposed
         _confirmed()
         svc.decline_backfill(actor(), proposal, {"reason": _reason()}, now())
-    else:
+    else:  # irreversible too: the candidate is invited at once
+        _confirmed()
         data = {name: _local_time(_f(name), tz, name) for name in ("opens_at", "closes_at")}
         if _f("reason"):
             data["reason"] = _f("reason", 200)
