@@ -9,6 +9,8 @@ submission is refused; a wrong factor gets the status form's refusal."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,11 +18,14 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from ledger.absence.outbox import dispatch
 from ledger.app.web.ratelimit import RateLimiter
 from ledger.entry import parse_utc
 from tests.functional._absence import Env
+from tests.functional._mail import MailServer, serve_mail
 from tests.functional.test_notices import js
 from tests.functional.test_objections import form_token, published
+from tests.functional.test_outbox import GatewayHandler, GatewayServer, channels
 
 CAMPAIGN = "c2026"
 OBJECTOR, CONTACT = "李建国", "lijianguo@example.net"
@@ -47,6 +52,27 @@ def invited(env: Env) -> Invited:
     resp = env.post(f"/api/v1/objections/{ref}/statement-invitation", "hr", {})
     assert resp.status_code == 200, js(resp)
     return env, rows, ref, js(resp)["respond_by"]
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    with serve_mail() as server:
+        yield server
+
+
+@pytest.fixture
+def sms() -> Iterator[GatewayServer]:
+    server = GatewayServer(("127.0.0.1", 0), GatewayHandler)
+    server.status, server.requests, server.issued = 200, [], []
+    server.lock = threading.Lock()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def status_page(client: FlaskClient, row: dict[str, str], factor: str | None = None,
@@ -171,3 +197,24 @@ def test_a_wrong_factor_or_another_candidate_is_refused(
                 if e["type"] == "objection.statement_received"]
 
 
+
+
+def test_the_notice_of_the_invitation_points_to_the_status_page(
+        invited: Invited, mail: MailServer, sms: GatewayServer) -> None:
+    env, rows, _, respond_by = invited
+    sent = dispatch(env.service, channels(mail, sms), env.now[0],
+                    base_url="https://rsj.example.gov.cn/")
+    assert sent["sent"] >= 1
+    texts = [msg.get_content() for _, msg in mail.received()
+             if "公示异议告知" in str(msg["Subject"])]
+    texts += [json.dumps(r["json"], ensure_ascii=False) for r in sms.requests
+              if "有人对您" in json.dumps(r["json"], ensure_ascii=False)]
+    assert len(texts) == 1
+    last_day = parse_utc(respond_by).astimezone(ZONE) - timedelta(microseconds=1)
+    text = texts[0]
+    assert "https://rsj.example.gov.cn/status?campaign=c2026" in text
+    assert f"请于{last_day.year}年{last_day.month}月{last_day.day}日24时前（北京时间）提交" in text
+    assert "在线提交陈述、申辩" in text
+    assert rows[1]["registration"] in text
+    for secret in (OBJECTOR, CONTACT, ACCUSATION):
+        assert secret not in text
