@@ -340,7 +340,9 @@ class AbsenceService:
         subject = self._lookup.find_subject(campaign, data.get("registration"),
                                             data.get("factor"))
         objection = data.get("objection")
-        if not isinstance(objection, str) or not objection.strip():
+        # Printable and short before any query (PostgreSQL cannot compare a NUL).
+        if (not isinstance(objection, str) or not objection.strip()
+                or len(objection) > 128 or not objection.isprintable()):
             raise BadData("objection: name the objection", field="objection")
         return self.objections.record_statement(
             Caller("candidate", "candidate"), objection.strip(),

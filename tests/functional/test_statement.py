@@ -191,6 +191,9 @@ def test_a_wrong_factor_or_another_candidate_is_refused(
     other = next(r for r in rows if r["registration"] != row["registration"])
     other_page = status_page(client, other).get_data(as_text=True)
     assert 'action="/statement"' not in other_page
+    nul = state(client, page, row, "obj_\x00", DEFENCE)
+    assert nul.status_code == 400
+    assert "没有找到需要您陈述、申辩的异议" in nul.get_data(as_text=True)
     stranger = state(client, page, other, ref, DEFENCE)  # the same browser's token
     assert stranger.status_code == 404
     assert not [e for e in env.ledger_entries()

@@ -410,13 +410,15 @@ def statement() -> Response:
             found = service().status(campaign, registration, field("factor"))
         except (NotAllowed, BadData) as other:
             return refusal(other, campaign, registration)
-        key, status = (("statement_error_text", 400) if isinstance(exc, BadData)
+        at_form = isinstance(exc, BadData) and exc.field == "statement"
+        key, status = (("statement_error_text", 400) if at_form
+                       else ("statement_error_unknown", 400) if isinstance(exc, BadData)
                        else ("statement_error_unknown", 404) if isinstance(exc, NotFound)
                        else ("statement_error_closed", 409))
         # Bad text: at the form, the text kept.  Otherwise the form is gone from the
         # page (or never was): the page says why at its top.
         resp = result_page(campaign, found, lg, statement_error={
-            "objection": objection if isinstance(exc, BadData) else "",
+            "objection": objection if at_form else "",
             "error": sw.t(key), "statement": text})
         resp.status_code = status
         return resp
