@@ -405,13 +405,18 @@ class Objections(UseCase):
         return self.objection_record(objection)
 
     def record_statement(self, caller: Caller, objection: str, data: Mapping[str, Any],
-                         now: datetime) -> dict[str, Any]:
+                         now: datetime, *, candidate: str | None = None) -> dict[str, Any]:
         """Record the candidate's statement (``{"statement", "channel"}``), sealed in
-        the vault under the candidate (erasing them erases it).
+        the vault under the candidate (erasing them erases it).  ``candidate`` is the
+        subject stating their own case (the status page, channel ``web``): the
+        objection must concern them and the time given (``respond_by``) must not have
+        passed.  The record returned adds ``statement_index``, the entry's index.
 
         Raises:
-            BadData: invalid fields.  NotFound: no such objection.
-            Conflict: not invited, ruled, or a statement was recorded already.
+            BadData: invalid fields.  NotFound: no such objection, or (``candidate``)
+                one that concerns someone else (the same answer).
+            Conflict: not invited, ruled, a statement was recorded already, or
+                (``candidate``) the time given has passed.
         """
         only(data, {"statement", "channel"}, "")
         statement = _text(data, "statement", MAX_STATEMENT_CHARS)
@@ -423,8 +428,13 @@ class Objections(UseCase):
             if o.invited_at is None:
                 raise Conflict("the candidate was not invited to state their case",
                                field="objection")
+            if candidate is not None and o.subject != candidate:
+                raise NotFound(f"no such objection: {objection}", field="objection")
             if o.statement_at is not None:
                 raise Conflict("the candidate's statement was recorded already",
+                               field="objection")
+            if candidate is not None and now >= parse_utc(o.respond_by):
+                raise Conflict(f"the time to state one's case ended at {o.respond_by}",
                                field="objection")
             subject = conn.execute(select(P.objections.c.subject).where(
                 P.objections.c.objection == objection)).scalar_one()
@@ -437,8 +447,8 @@ class Objections(UseCase):
                 "objection": objection, "channel": channel,
                 "statement_hmac": self.statement_hmac(statement)})]
 
-        self._run(now, plan)
-        return self.objection_record(objection)
+        receipt = self._run(now, plan)[0]
+        return {**self.objection_record(objection), "statement_index": receipt.index}
 
     def rule(self, caller: Caller, objection: str, data: Mapping[str, Any], now: datetime
              ) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from ledger.absence.notify import MAX_ATTEMPTS, Channel, DeliveryFailed, Outgoin
 from ledger.absence.service import AbsenceService
 from ledger.entry import parse_utc
 from ledger.errors import LedgerError
+from ledger.timetext import written_date
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,25 @@ def render(template: str, name: str, context: dict[str, Any]) -> tuple[str, str]
         text = (f"{name}，您好：关于报名号 {reg} 的AI面试，{context['explanation_zh']}\n\n"
                 f"Registration {reg}: {context['explanation_en']}")
     elif template == "objection_statement":
-        text = (f"{name}，您好：有人对公示中您（报名号 {reg}）的结果提出了异议。"
-                "在作出对您不利的处理前，您有权陈述、申辩：请在告知的期限内与招聘单位"
-                "人事部门联系。\n\n"
+        until_zh = context.get("respond_by_zh", "")
+        until_en = context.get("respond_by_en", "")
+        url = context.get("status_url", "")
+        where_zh = (f"您可以在考生查询页面 {url} 输入报名号和身份证号后4位，在线提交"
+                    "陈述、申辩" if url else
+                    "您可以在考生查询页面输入报名号和身份证号后4位，在线提交陈述、申辩")
+        where_en = (f"You can state it on the candidate status page, {url}, with your "
+                    "registration number and the last 4 characters of your ID number"
+                    if url else "You can state it on the candidate status page with your "
+                    "registration number and the last 4 characters of your ID number")
+        text = (f"{name}，您好：公示期间，有人对您（报名号 {reg}）的公示结果提出了异议。"
+                "在作出对您不利的处理前，您有权陈述、申辩。"
+                + (f"请于{until_zh}24时前（北京时间）提交。" if until_zh else
+                   "请在告知的期限内提交。")
+                + f"{where_zh}，也可与招聘单位人事部门联系。\n\n"
                 f"An objection was raised to the published result of registration {reg}. "
-                "Before any ruling against you, you may state your case: contact the "
-                "HR office within the time given.")
+                "Before any ruling against you, you may state your case"
+                + (f" by the end of {until_en} (Beijing time)" if until_en else "")
+                + f". {where_en}, or contact the HR office.")
     else:
         ruling = context.get("ruling", "")
         zh = "申诉成立，原决定已撤销" if ruling == "overturned" else "维持原决定"
@@ -76,8 +91,9 @@ EXPIRED = "window_closed"
 
 
 def dispatch(service: AbsenceService, channels: dict[str, Channel], now: datetime, *,
-             limit: int = 500) -> Counter[str]:
-    """Try every due notification once; return counts by outcome.
+             limit: int = 500, base_url: str = "") -> Counter[str]:
+    """Try every due notification once; return counts by outcome.  ``base_url`` (the
+    configured ``[publicity] base_url``) gives messages the status page's address.
 
     An invitation whose window has closed is not sent any more (it would invite to
     the past): it is recorded as failed with ``window_closed``.  Campaigns that saw a
@@ -94,7 +110,7 @@ def dispatch(service: AbsenceService, channels: dict[str, Channel], now: datetim
             if recipient is None:
                 raise DeliveryFailed("no_address", permanent=True)
             name, to = recipient
-            subject, text = render(row.template, name, _context(service, row))
+            subject, text = render(row.template, name, _context(service, row, base_url))
             provider_id = channels[row.channel].send(OutgoingMessage(
                 reference=row.notification, channel=row.channel, to=to, subject=subject,
                 text=text))
@@ -150,10 +166,10 @@ def _window_closed(service: AbsenceService, row: Any, now: datetime) -> bool:
                               <= now)
 
 
-def _context(service: AbsenceService, row: Any) -> dict[str, Any]:
+def _context(service: AbsenceService, row: Any, base_url: str = "") -> dict[str, Any]:
     with service.engine.connect() as conn:
         subj = conn.execute(select(P.subjects.c.registration, P.campaigns.c.title,
-                                   P.campaigns.c.timezone)
+                                   P.campaigns.c.timezone, P.campaigns.c.campaign)
                             .join(P.campaigns, P.campaigns.c.campaign == P.subjects.c.campaign)
                             .where(P.subjects.c.subject == row.subject)).one()
         tz = ZoneInfo(subj.timezone)
@@ -164,6 +180,20 @@ def _context(service: AbsenceService, row: Any) -> dict[str, Any]:
                              .where(P.windows.c.window == row.window)).first()
             if w is not None:
                 ctx["opens"], ctx["closes"] = _local(w.opens_at, tz), _local(w.closes_at, tz)
+        if row.template == "objection_statement":
+            # Queued with the invitation (objection.statement_invited), whose last day
+            # is the subject's latest invitation's.
+            by = conn.execute(select(P.objections.c.respond_by).where(
+                P.objections.c.subject == row.subject,
+                P.objections.c.respond_by.is_not(None))
+                .order_by(P.objections.c.idx.desc()).limit(1)).scalar()
+            if by:
+                day = (parse_utc(by).astimezone(tz) - timedelta(microseconds=1)).date()
+                ctx["respond_by_zh"] = written_date(day, "zh")
+                ctx["respond_by_en"] = written_date(day, "en")
+            if base_url:
+                ctx["status_url"] = (f"{base_url.rstrip('/')}/status?campaign="
+                                     f"{quote(subj.campaign, safe='')}")
         if row.appeal:
             ctx["ruling"] = conn.execute(select(P.appeals.c.ruling).where(
                 P.appeals.c.appeal == row.appeal)).scalar()

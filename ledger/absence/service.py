@@ -32,6 +32,7 @@ from ledger.absence.fields import (
     MAX_WINDOW_AHEAD,
     MAX_WINDOW_LENGTH,
     MIN_YEAR,
+    only,
     parse_factor,
     parse_registration,
     parse_time,
@@ -50,6 +51,7 @@ from ledger.absence.sweep import Sweep
 from ledger.absence.tokens import Tokens
 from ledger.absence.vault import PersonalDetails, Vault
 from ledger.absence.windows import Windows
+from ledger.errors import BadData
 from ledger.storage.store import LedgerStore, Plan, Receipt
 from ledger.workdays import OfficialWorkingDays, WorkingDays
 
@@ -318,6 +320,34 @@ class AbsenceService:
                     now: datetime) -> dict[str, Any]:
         """``Appeals.rule_appeal`` (its docstring says what is raised)."""
         return self._appeals.rule_appeal(caller, appeal, data, now)
+
+    # -- objections: the candidate's own statement ---------------------------
+
+    def state_case(self, campaign: str, data: Mapping[str, Any], now: datetime
+                   ) -> dict[str, Any]:
+        """The candidate states their case (陈述、申辩) on an objection themselves:
+        ``{"registration", "factor", "objection", "statement"}``, checked like an
+        appeal (``Lookup.find_subject``), then recorded by the use case HR uses
+        (``Objections.record_statement``, channel ``web``, actor ``candidate``).
+
+        Raises:
+            BadData: a malformed registration, factor or statement (named).
+            NotAllowed: registration and factor do not match.
+            NotFound: no such objection concerning this candidate.
+            Conflict: not invited, answered already, ruled, or the time given passed.
+        """
+        only(data, {"registration", "factor", "objection", "statement"}, "")
+        subject = self._lookup.find_subject(campaign, data.get("registration"),
+                                            data.get("factor"))
+        objection = data.get("objection")
+        # Printable and short before any query (PostgreSQL cannot compare a NUL).
+        if (not isinstance(objection, str) or not objection.strip()
+                or len(objection) > 128 or not objection.isprintable()):
+            raise BadData("objection: name the objection", field="objection")
+        return self.objections.record_statement(
+            Caller("candidate", "candidate"), objection.strip(),
+            {"statement": data.get("statement"), "channel": "web"}, now,
+            candidate=subject)
 
     # -- alerts --------------------------------------------------------------
 

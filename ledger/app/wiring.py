@@ -113,7 +113,9 @@ def absence_jobs(service: AbsenceService, settings: Settings,
         "sweep": (service.cfg.sweep_interval_s,
                   guard.wrap("sweep", lambda now: service.sweep(now))),
         "outbox": (service.cfg.outbox_interval_s,
-                   guard.wrap("outbox", lambda now: dispatch(service, channels, now))),
+                   guard.wrap("outbox", lambda now: dispatch(
+                       service, channels, now,
+                       base_url=settings.publicity.base_url or ""))),
         "reports": (float(every), guard.wrap(
             "reports", lambda now: generate_due_reports(service, settings, now, reports))),
     }

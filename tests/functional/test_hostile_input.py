@@ -556,12 +556,14 @@ def forms_of(h: Hostile) -> list[Form]:
         Form(None, "/status", "/status", ("campaign", "registration", "factor")),
         Form(None, "/status", "/appeal",
              ("campaign", "registration", "factor", "ground", "statement")),
+        Form(None, "/status", "/statement",
+             ("campaign", "registration", "factor", "objection", "statement")),
     ]
 
 
 FORM_IDS = ["sign-in", "accommodation", "import", "notice", "contact", "review",
             "mass-makeup", "appeal-ruling", "backup-slot", "backup-slot-withdrawal", "status",
-            "appeal"]
+            "appeal", "statement"]
 
 
 def real_values(h: Hostile) -> dict[str, list[str]]:

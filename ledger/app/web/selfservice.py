@@ -43,7 +43,7 @@ from ledger.absence.attachments import (
     AttachmentTooLarge,
     check_attachments,
 )
-from ledger.absence.queries.selfservice import open_appeal_of
+from ledger.absence.queries.selfservice import open_appeal_of, statement_invitations_of
 from ledger.app.web import forms
 from ledger.app.web.api import lookup_limited, public_limited
 from ledger.app.web.candidate_words import read
@@ -69,12 +69,19 @@ MAX_FIELD = 64  # registration numbers, factors, campaign ids are short
 #: ``appeal_period_s`` is the time to file one), so this one rule serves every campaign.
 APPEAL_ANSWER_DAYS = 10
 
+#: The statement form's body limit: 2000 characters of up to 4 UTF-8 bytes each,
+#: percent-encoded (3 characters a byte), and the short fields.
+STATEMENT_FORM_BYTES = 2000 * 4 * 3 + PUBLIC_FORM_BYTES
+
 #: Interface text: key -> (Chinese, English).
 TEXT: dict[str, tuple[str, str]] = words("selfservice.text")
 GROUNDS: dict[str, tuple[str, str]] = words("selfservice.grounds")
 CAUSES: dict[str, tuple[str, str]] = words("selfservice.causes")
 KINDS: dict[str, tuple[str, str]] = words("selfservice.kinds")
 ACCOMMODATIONS: dict[str, tuple[str, str]] = words("selfservice.accommodations")
+#: The candidate's own statement on an objection (陈述、申辩): words_statement.toml.
+STATEMENT_TEXT: dict[str, tuple[str, str]] = words("statement.text")
+OBJECTION_GROUNDS: dict[str, tuple[str, str]] = words("objection.grounds")
 
 
 def lang() -> Lang:
@@ -202,7 +209,8 @@ def appeal_period(policy_digest: str) -> int | None:
 
 
 def result_page(campaign: str, found: dict[str, Any], lg: Lang, *, error: str = "",
-                typed: dict[str, str] | None = None) -> Response:
+                typed: dict[str, str] | None = None,
+                statement_error: dict[str, str] | None = None) -> Response:
     svc = service()
     info = svc.campaign(campaign)
     tz = ZoneInfo(info["timezone"])
@@ -232,7 +240,36 @@ def result_page(campaign: str, found: dict[str, Any], lg: Lang, *, error: str = 
     return page("status_result.html", lg=lg, campaign=info, registration=found["registration"],
                 windows=windows, appeal=appeal, log=svc.log, grounds=GROUNDS, tz=info["timezone"],
                 factor_chars=svc.cfg.factor_chars, error=error, typed=typed or {},
-                max_files=MAX_ATTACHMENTS)
+                max_files=MAX_ATTACHMENTS,
+                invitations=invitations(campaign, found["registration"], tz, lg,
+                                        statement_error),
+                statement_alert=(statement_error or {}).get("error", "")
+                if statement_error and not statement_error.get("objection") else "",
+                sw=Lang(lg.code, STATEMENT_TEXT))
+
+
+def invitations(campaign: str, registration: str, tz: ZoneInfo, lg: Lang,
+                error: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The candidate's unanswered invitations to state their case, as the page shows
+    them: the grounds category in words, the last day (a date at the campaign's wall
+    clock: ``respond_by`` is 24:00 of it), whether it is still open, and the error and
+    text of a refused submission of that objection (``error``: objection, error,
+    statement)."""
+    sw = Lang(lg.code, STATEMENT_TEXT)
+    zone = zone_label(tz, lg.code)
+    out = []
+    for inv in statement_invitations_of(service().engine, campaign, registration):
+        ends = parse_utc(inv.respond_by)
+        day = written_date((ends.astimezone(tz) - timedelta(microseconds=1)).date(), lg.code)
+        is_open = now() < ends
+        mine = error if error and error.get("objection") == inv.objection else {}
+        out.append({
+            "objection": inv.objection, "open": is_open,
+            "intro": sw.t("statement_intro", ground=lg.of(OBJECTION_GROUNDS, inv.ground)),
+            "until": sw.t("statement_until" if is_open else "statement_passed",
+                          until=day, zone=zone),
+            "error": mine.get("error", ""), "typed": mine.get("statement", "")})
+    return out
 
 
 def appeal_again(exc: AttachmentRefused, campaign: str, data: dict[str, str], error: str
@@ -344,3 +381,48 @@ def appeal() -> Response:
                 attached=len(files),
                 registration=registration, windows=None, appeal=None, log=service().log,
                 grounds=GROUNDS, tz="")
+
+
+@bp.post("/statement")
+@body_limit(STATEMENT_FORM_BYTES)
+@guarded
+def statement() -> Response:
+    """The candidate states their case on an objection (``Objections.record_statement``
+    through ``AbsenceService.state_case``, channel ``web``): a confirmation saying what
+    happens next; a refused statement re-renders the result page with the error at the
+    form (400 bad text, 404 no such invitation, 409 closed) and the text kept; a factor
+    that does not match is the status form's 403."""
+    lg = lang()
+    sw = Lang(lg.code, STATEMENT_TEXT)
+    campaign, registration = field("campaign"), field("registration")
+    objection = field("objection")
+    text = request.form.get("statement", "").strip()
+    data = {"registration": registration, "factor": field("factor"),
+            "objection": objection, "statement": text}
+    try:
+        done = service().state_case(campaign, data, now())
+    except NotAllowed as exc:
+        return refusal(exc, campaign, registration)
+    except (BadData, NotFound, Conflict) as exc:
+        if isinstance(exc, BadData) and exc.field in ("registration", "factor"):
+            return refusal(exc, campaign, registration)
+        try:
+            found = service().status(campaign, registration, field("factor"))
+        except (NotAllowed, BadData) as other:
+            return refusal(other, campaign, registration)
+        at_form = isinstance(exc, BadData) and exc.field == "statement"
+        key, status = (("statement_error_text", 400) if at_form
+                       else ("statement_error_unknown", 400) if isinstance(exc, BadData)
+                       else ("statement_error_unknown", 404) if isinstance(exc, NotFound)
+                       else ("statement_error_closed", 409))
+        # Bad text: at the form, the text kept.  Otherwise the form is gone from the
+        # page (or never was): the page says why at its top.
+        resp = result_page(campaign, found, lg, statement_error={
+            "objection": objection if at_form else "",
+            "error": sw.t(key), "statement": text})
+        resp.status_code = status
+        return resp
+    info = service().campaign(campaign)
+    return page("status_result.html", lg=lg, stated=done, campaign=info,
+                registration=registration, windows=None, appeal=None, log=service().log,
+                grounds=GROUNDS, tz="", sw=sw, invitations=[])

@@ -14,9 +14,11 @@ from sqlalchemy import select
 from ledger.absence import tables as P  # noqa: N812
 from ledger.absence.notify import FileChannel
 from ledger.absence.outbox import dispatch
+from ledger.absence.queries.selfservice import StatementInvitation, statement_invitations_of
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.rules import Policy
-from ledger.errors import BadData, Conflict, NotFound
+from ledger.entry import parse_utc
+from ledger.errors import BadData, Conflict, NotAllowed, NotFound
 from ledger.storage.store import NewEntry
 from publicity.calendar import WorkingCalendar
 from tests.unit.ledger.absence._domain import CAMPAIGN, HR, REVIEWER, T0, Domain
@@ -211,3 +213,44 @@ def test_the_candidate_is_told_and_invited_to_state_their_case(domain: Domain,
     assert "陈述、申辩" in told[0]["text"]
     assert domain.rows[0]["registration"] in told[0]["text"]
     assert NAME not in told[0]["text"]  # the objector stays unnamed
+
+
+def test_the_candidate_states_their_own_case_until_the_time_given(domain: Domain) -> None:
+    publish(domain)
+    o, svc = domain.service.objections, domain.service
+    ref = file(domain)["objection"]
+    t = T0 + timedelta(days=1)
+    me, other = domain.rows[0], domain.rows[1]
+    mine = {"registration": me["registration"], "factor": me["id_number"][-4:],
+            "objection": ref, "statement": "本人学历已认证。"}
+    with pytest.raises(Conflict):  # not invited yet
+        svc.state_case(CAMPAIGN, mine, t)
+    o.acknowledge(HR, ref, t)
+    assert statement_invitations_of(svc.engine, CAMPAIGN, me["registration"]) == []
+    invited = o.invite_statement(HR, ref, {}, t, WORKDAY)
+    assert statement_invitations_of(svc.engine, CAMPAIGN, me["registration"]) == [
+        StatementInvitation(ref, "qualification", invited["respond_by"])]
+    assert statement_invitations_of(svc.engine, CAMPAIGN, other["registration"]) == []
+    with pytest.raises(NotAllowed):
+        svc.state_case(CAMPAIGN, mine | {"factor": "0000" if me["id_number"][-4:] != "0000"
+                                         else "1111"}, t)
+    with pytest.raises(NotFound):  # another candidate's objection: as if none
+        svc.state_case(CAMPAIGN, mine | {"registration": other["registration"],
+                                         "factor": other["id_number"][-4:]}, t)
+    with pytest.raises(BadData) as bad:
+        svc.state_case(CAMPAIGN, mine | {"statement": " "}, t)
+    assert bad.value.field == "statement"
+    ends = parse_utc(invited["respond_by"])
+    with pytest.raises(Conflict):
+        svc.state_case(CAMPAIGN, mine, ends)
+    assert domain.entries("objection.statement_received") == []
+    done = svc.state_case(CAMPAIGN, mine, ends - timedelta(seconds=1))
+    entry = domain.entries("objection.statement_received")[0]
+    assert done["statement_index"] == entry["index"]
+    assert (entry["actor"], entry["body"]["channel"]) == ("candidate", "web")
+    assert "学历" not in json.dumps(entry, ensure_ascii=False)
+    assert statement_invitations_of(svc.engine, CAMPAIGN, me["registration"]) == []
+    with pytest.raises(Conflict):
+        svc.state_case(CAMPAIGN, mine, ends - timedelta(seconds=1))
+    assert o.objector(REVIEWER, ref, ends)["candidate_statement"] == "本人学历已认证。"
+    check_rebuild(svc.store, svc.log)
