@@ -35,6 +35,7 @@ from ledger.absence.notify import Channel
 from ledger.absence.outbox import dispatch
 from ledger.absence.rules import Policy
 from ledger.absence.service import AbsenceService, Caller
+from ledger.app.demo_clock import SimClock
 from ledger.entry import format_time, parse_utc
 
 # -- the campaign ---------------------------------------------------------------------------
@@ -682,7 +683,7 @@ def run_campaign(service: AbsenceService, channels: dict[str, Channel], start: d
         open_appeal=(held, held_seat.person.registration), story=run.story)
 
 
-class _Run:
+class _Run(SimClock):
     """The simulated clock and the recurring chores: deliveries, sweeps, the outbox."""
 
     def __init__(self, service: AbsenceService, channels: dict[str, Channel],
@@ -697,14 +698,6 @@ class _Run:
         self.webhooks = 0
         self.events = 0
         self.seen_alerts: set[str] = set()
-
-    def at(self, moment: datetime) -> datetime:
-        self.now = max(self.now, moment)
-        return self.now
-
-    def tick(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
     def tell(self, text: str) -> None:
         line = f"{self.now.astimezone(TZ):%Y-%m-%d %H:%M}  {text}"

@@ -34,7 +34,15 @@ from typing import Any
 from ledger.absence.notify import Channel
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import AbsenceService, Caller
-from ledger.app.demo import POSTS, TZ, DemoPerson, DemoSummary, candidates_csv, demo_people
+from ledger.app.demo import (
+    POSTS,
+    TZ,
+    DemoPerson,
+    DemoSummary,
+    candidates_csv,
+    demo_people,
+)
+from ledger.app.demo_clock import SimClock
 from ledger.entry import format_time, parse_utc
 from publicity.backfill_notice import publish_backfill_list
 from publicity.calendar import WorkingCalendar
@@ -64,16 +72,8 @@ def demo_reserves(seed: int) -> list[DemoPerson]:
 
 
 @dataclass
-class _Clock:
+class _Clock(SimClock):
     now: datetime
-
-    def at(self, moment: datetime) -> datetime:
-        self.now = max(self.now, moment)
-        return self.now
-
-    def tick(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def _local(moment: datetime, days: int, hhmm: str) -> datetime:
