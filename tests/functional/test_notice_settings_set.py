@@ -123,6 +123,9 @@ def test_set_on_the_console_s_notice_page(benv: Env) -> None:
     assert 'id="publish"' in after
     assert f'value="{SETTINGS["issuing_office"]}"' in after
     assert 'value="cause" checked' not in after
+    # The campaign's activity lists it, by who and in words.
+    activity = text(hr.get(f"/console/campaigns/{CAMPAIGN}/activity"))
+    assert "设置公示内容" in activity
     published = submit(hr, PAGE, PAGE, {"days": "5"})
     assert published.status_code == 303, why(published)
     notice = env.ledger_entries()[-1]
