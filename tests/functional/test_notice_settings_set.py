@@ -93,6 +93,7 @@ def test_set_on_the_console_s_notice_page(benv: Env) -> None:
     hr, user = hr_client(env)
     shown = text(hr.get(PAGE))
     assert 'id="no-preview"' in shown  # refused: the form is under the message
+    assert "请在下方“公示设置”中为本招聘批次填写" in shown
     assert shown.index('id="no-preview"') < shown.index('id="notice-settings"')
     assert 'name="ns_issuing_office"' in shown
     assert 'value="registration" checked' in shown  # the default columns are ticked
