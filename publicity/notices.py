@@ -250,14 +250,16 @@ def shown_cosignatures(note: str, witnesses: Sequence[WitnessEndpoint], tz: Zone
 
 
 def recorded_settings(service: AbsenceService, campaign: str) -> NoticeSettings:
-    """The notice settings ``campaign``'s policy was adopted with (some may be unset).
+    """``campaign``'s effective notice settings (some may be unset): those its policy was
+    adopted with, overridden field by field by the latest ``campaign.notice_settings``.
 
     Raises:
         NotFound: no such campaign.
     """
     info = service.campaign(campaign)
     return NoticeSettings.from_body(
-        Q.policy_body(service.engine, str(info["policy_digest"])) or {})
+        Q.policy_body(service.engine, str(info["policy_digest"])) or {}
+    ).overridden_by(service.notice_settings_set(campaign))
 
 
 def listed(lines: Sequence[NoticeLine], chosen: NoticeSettings) -> list[NoticeLine]:
@@ -267,7 +269,7 @@ def listed(lines: Sequence[NoticeLine], chosen: NoticeSettings) -> list[NoticeLi
 
 
 def settings_of(service: AbsenceService, campaign: str) -> NoticeSettings:
-    """The notice settings of ``campaign``'s policy, as ``policy.adopted`` recorded them.
+    """The effective notice settings of ``campaign`` (``recorded_settings``).
 
     Raises:
         NotFound: no such campaign.
@@ -282,9 +284,10 @@ def settings_of(service: AbsenceService, campaign: str) -> NoticeSettings:
         key, zh = missing[0]
         raise PublishingRefused(
             f"{key}: the notice has no {zh} ({key.removeprefix('notice_').replace('_', ' ')}"
-            f"); set {key} in [policies.{info['policy']}] of the config: a campaign opened "
-            "after that carries it (the settings are recorded with its policy). Nothing "
-            "was published", field=key)
+            f"); set it for this campaign (PUT /api/v1/campaigns/{campaign}/notice-settings "
+            f"or the console's notice page), or set {key} in [policies.{info['policy']}] "
+            "of the config for campaigns opened after that. Nothing was published",
+            field=key)
     return found
 
 

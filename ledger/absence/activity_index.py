@@ -43,7 +43,8 @@ WHY: dict[str, str] = {
     "objection.filed": "ground"}
 
 #: Kinds whose body names the campaign.
-_BY_CAMPAIGN = ("campaign.created", "campaign.post_added", "subject.registered",
+_BY_CAMPAIGN = ("campaign.created", "campaign.notice_settings", "campaign.post_added",
+                "subject.registered",
                 "window.scheduled", "decision.made", "alert.raised", "notice.published",
                 "report.generated", "slot.reserved", "slot.withdrawn", "objection.filed")
 #: Kinds placed through their objection's campaign (``body["objection"]``).

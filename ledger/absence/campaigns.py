@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -14,6 +15,7 @@ from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.wind
 from ledger.absence.context import Caller, Context, UseCase, row_by_key
 from ledger.absence.entries import public_text
 from ledger.absence.fields import MAX_POSTS, check_id, only, req
+from ledger.absence.notice_settings import NoticeSettings
 from ledger.absence.rules import Policy
 from ledger.errors import BadData, Conflict
 from ledger.storage.store import NewEntry
@@ -111,6 +113,42 @@ class Campaigns(UseCase):
                 "created_at": row.created_at, "ledger_index": row.created_index,
                 "posts": [{"post": p.post, "title": p.title} for p in post_rows],
                 "candidates": candidates}
+
+    def set_notice_settings(self, caller: Caller, campaign: str, data: Mapping[str, Any],
+                            now: datetime) -> dict[str, Any]:
+        """Record the campaign's notice settings (``campaign.notice_settings``) from
+        ``{"issuing_office"?, "supervision_phone"?, "objection_address"?,
+        "objection_email"?, "roster"?, "fields"?}``: the fields given override its
+        policy's; this entry replaces any earlier one.  Returns what was set.
+
+        Raises:
+            NotFound: no such campaign.
+            BadData: an unknown or invalid field, or none (named).
+        """
+        chosen = NoticeSettings.from_request(data)
+        self.campaign(campaign)
+        body: dict[str, Any] = {"campaign": campaign, **chosen.to_body()}
+
+        def plan(conn: Connection) -> list[NewEntry]:
+            row_by_key(conn, P.campaigns.c.campaign, campaign)
+            return [NewEntry("campaign.notice_settings", caller.actor, body)]
+
+        receipts = self._run(now, plan)
+        return {"campaign": campaign, "ledger_index": receipts[-1].index,
+                **{k.removeprefix("notice_"): v for k, v in chosen.to_body().items()}}
+
+    def notice_settings_set(self, campaign: str) -> NoticeSettings:
+        """The notice settings set for ``campaign`` after it opened (the latest
+        ``campaign.notice_settings``; none set: every field None).
+
+        Raises:
+            NotFound: no such campaign.
+        """
+        self.campaign(campaign)
+        with self.read() as conn:
+            found = conn.execute(select(P.campaign_notice_settings.c.settings).where(
+                P.campaign_notice_settings.c.campaign == campaign)).scalar()
+        return NoticeSettings.from_body(json.loads(found)) if found else NoticeSettings()
 
     def newest_first(self, table: Table, campaign: str | None, limit: int | None = None
                      ) -> Sequence[Row[Any]]:

@@ -25,6 +25,7 @@ from ledger.events import (
     PLATFORM_KINDS,
     EventType,
     SelfScanned,
+    Validator,
     count,
     identifier,
     one_of,
@@ -73,6 +74,12 @@ CAUSES = ("technical", "compatibility", "notification_failed", "withdrawn", "no_
 OUTCOMES = ("attended", "forfeited", "rebook_offered", "makeup_pending_review", "locked",
             "makeup_granted")
 
+#: The notice settings' ledger validators (``policy.adopted`` and
+#: ``campaign.notice_settings`` take the same fields).
+NOTICE_SETTING_FIELDS: dict[str, Validator] = {
+    "notice_issuing_office": office_text, "notice_supervision_phone": office_phone,
+    "notice_objection_address": office_text, "notice_objection_email": office_email,
+    "notice_roster": one_of(*ROSTERS), "notice_fields": field_list}
 POLICY_ADOPTED = EventType(
     "policy.adopted", "A decision policy came into force; decisions name it by digest.",
     {"policy": identifier, "digest": hex64, "mode": one_of("government", "enterprise"),
@@ -88,14 +95,19 @@ POLICY_ADOPTED = EventType(
      "objection_ack_days": count, "objection_reply_days": count,
      "objection_statement_days": count,
      # What its notices say (ledger.absence.notice_settings): only the ones set.
-     "notice_issuing_office": office_text, "notice_supervision_phone": office_phone,
-     "notice_objection_address": office_text, "notice_objection_email": office_email,
-     "notice_roster": one_of(*ROSTERS), "notice_fields": field_list},
+     **NOTICE_SETTING_FIELDS},
 )
 CAMPAIGN_CREATED = EventType(
     "campaign.created", "HR opened a recruitment campaign (招聘批次).",
     {"campaign": identifier, "title": public_text, "timezone": tz_name,
      "policy": identifier, "policy_digest": hex64},
+)
+CAMPAIGN_NOTICE_SETTINGS = EventType(
+    "campaign.notice_settings",
+    "HR set a campaign's notice settings after it opened: the fields given override its "
+    "policy's, and the latest such entry replaces the earlier ones "
+    "(ledger.absence.notice_settings).",
+    {"campaign": identifier}, NOTICE_SETTING_FIELDS,
 )
 POST_ADDED = EventType(
     "campaign.post_added", "A post (岗位) candidates apply for in a campaign.",
@@ -381,9 +393,10 @@ OBJECTOR_ERASED = EventType(
 
 #: Every entry type of this domain, for the registry the composition root builds.
 TYPES: tuple[EventType, ...] = (
-    POLICY_ADOPTED, CAMPAIGN_CREATED, POST_ADDED, SUBJECT_REGISTERED, SUBJECT_ERASED,
-    WINDOW_SCHEDULED, ACCOMMODATION_GRANTED, PLATFORM_QUARANTINED, DECISION_MADE,
-    DECISION_REVIEWED, APPEAL_FILED, APPEAL_RULED, NOTIFICATION_QUEUED, NOTIFICATION_SENT,
+    POLICY_ADOPTED, CAMPAIGN_CREATED, CAMPAIGN_NOTICE_SETTINGS, POST_ADDED,
+    SUBJECT_REGISTERED, SUBJECT_ERASED, WINDOW_SCHEDULED, ACCOMMODATION_GRANTED,
+    PLATFORM_QUARANTINED, DECISION_MADE, DECISION_REVIEWED, APPEAL_FILED, APPEAL_RULED,
+    NOTIFICATION_QUEUED, NOTIFICATION_SENT,
     NOTIFICATION_FAILED, NOTIFICATION_DELIVERED, ALERT_RAISED, ALERT_RESOLVED,
     PERSONAL_DATA_VIEWED, REBOOK_LAPSED, AUDIT_PERFORMED, TOKEN_CREATED, TOKEN_REVOKED,
     NOTICE_PUBLISHED, REPORT_GENERATED, SLOT_RESERVED, SLOT_WITHDRAWN, RANKING_IMPORTED,

@@ -10,16 +10,20 @@ Why the policy and not an entry of its own: a notice's issuing office, supervisi
 telephone and objection channel are the office's standing rules for a kind of campaign,
 set once by whoever configures the policies, and the ledger then proves which rules each
 campaign was published under; a campaign created before a setting was configured keeps
-its policy, so its notice is refused until a campaign with the setting is opened.
+its policy.  HR may set them for one campaign after it opened: a
+``campaign.notice_settings`` entry (``from_request``) whose fields override the policy's
+field by field (``overridden_by``); the latest such entry replaces the earlier ones.
 
-Pure: no I/O.  Everything here raises ``BadData`` naming the config key.
+Pure: no I/O.  Everything here raises ``BadData`` naming the config key (or, for a
+request, the request's field).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from ledger.errors import BadData
@@ -42,6 +46,8 @@ REQUIRED = (("issuing_office", "发布单位"), ("supervision_phone", "监督电
 KEYS = tuple(f"notice_{k}" for k in (
     "issuing_office", "supervision_phone", "objection_address", "objection_email",
     "roster", "fields"))
+#: A request's names of the settings (``from_request``).
+REQUEST_FIELDS = tuple(k.removeprefix("notice_") for k in KEYS)
 
 _PHONE = re.compile(r"[0-9+(][0-9 ()+-]{2,31}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*"
@@ -132,6 +138,34 @@ class NoticeSettings:
         """
         return cls.from_config("policy", {k: v for k, v in body.items() if k in KEYS})
 
+    def overridden_by(self, other: NoticeSettings) -> NoticeSettings:
+        """These settings with every field ``other`` sets replaced by ``other``'s."""
+        return replace(self, **{f.name: getattr(other, f.name) for f in dataclass_fields(other)
+                                if getattr(other, f.name) is not None})
+
+    @classmethod
+    def from_request(cls, data: Mapping[str, Any]) -> NoticeSettings:
+        """A request's settings: ``REQUEST_FIELDS`` (``KEYS`` without ``notice_``), each
+        optional, at least one; ``fields`` a list of ``FIELDS``.
+
+        Raises:
+            BadData: an unknown or invalid field, or none given; ``field`` is the
+                request's field name.
+        """
+        if not isinstance(data, Mapping):
+            raise BadData("body: must be a JSON object", field="body")
+        for key in data:
+            if key not in REQUEST_FIELDS:
+                raise BadData(f"{key}: unknown field (known: {', '.join(REQUEST_FIELDS)})",
+                              field=str(key)[:64])
+        if not data:
+            raise BadData(f"{REQUEST_FIELDS[0]}: give at least one of "
+                          f"{', '.join(REQUEST_FIELDS)}", field=REQUEST_FIELDS[0])
+        if "fields" in data and not isinstance(data["fields"], list | tuple):
+            raise BadData(f"fields: a list of fields ({', '.join(FIELDS)})", field="fields")
+        return cls._parse({f"notice_{k}": v for k, v in data.items()},
+                          lambda key: key.removeprefix("notice_"))
+
     @classmethod
     def from_config(cls, prefix: str, table: Mapping[str, Any]) -> NoticeSettings:
         """The ``notice_...`` keys of config table ``prefix`` (other keys are ignored).
@@ -143,22 +177,28 @@ class NoticeSettings:
                 whitelist (ID number, phone, e-mail, birth date are refused by name),
                 a field listed twice; ``field`` is ``<prefix>.<key>``.
         """
+        return cls._parse(table, lambda key: f"{prefix}.{key}")
+
+    @classmethod
+    def _parse(cls, table: Mapping[str, Any], name: Callable[[str], str]
+               ) -> NoticeSettings:
         values: dict[str, Any] = {}
         for key, check in (("notice_issuing_office", _text),
                            ("notice_supervision_phone", _phone),
                            ("notice_objection_address", _text),
                            ("notice_objection_email", _email)):
             if key in table:
-                check(table[key], f"{prefix}.{key}")
+                check(table[key], name(key))
                 values[key.removeprefix("notice_")] = table[key]
         if "notice_roster" in table:
             roster = table["notice_roster"]
             if roster not in ROSTERS:
-                raise BadData(f"{prefix}.notice_roster: one of {', '.join(ROSTERS)}, not "
-                              f"{roster!r}", field=f"{prefix}.notice_roster")
+                where = name("notice_roster")
+                raise BadData(f"{where}: one of {', '.join(ROSTERS)}, not {roster!r}",
+                              field=where)
             values["roster"] = roster
         if "notice_fields" in table:
-            values["fields"] = _fields(table["notice_fields"], f"{prefix}.notice_fields")
+            values["fields"] = _fields(table["notice_fields"], name("notice_fields"))
         return cls(**values)
 
 

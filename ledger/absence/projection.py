@@ -39,6 +39,7 @@ from ledger.absence.tables import (
     backfill_lists,
     backfills,
     backup_slots,
+    campaign_notice_settings,
     campaigns,
     decisions,
     notice_documents,
@@ -155,6 +156,17 @@ def _campaign(conn: Connection, run: Sequence[Appended]) -> None:
          "timezone": a.body["timezone"], "policy": a.body["policy"],
          "policy_digest": a.body["policy_digest"], "created_index": a.index,
          "created_at": a.time} for a in run])
+
+
+@_on("campaign.notice_settings")
+def _campaign_notice_settings(conn: Connection, run: Sequence[Appended]) -> None:
+    for a in run:  # the latest entry of a campaign replaces its row
+        campaign = a.body["campaign"]
+        conn.execute(campaign_notice_settings.delete()
+                     .where(campaign_notice_settings.c.campaign == campaign))
+        conn.execute(insert(campaign_notice_settings).values(
+            campaign=campaign, idx=a.index, settings=json.dumps(
+                {k: v for k, v in a.body.items() if k != "campaign"}, sort_keys=True)))
 
 
 @_on("campaign.post_added")
@@ -587,6 +599,7 @@ __all__ = [
     "backfill_lists",
     "backfills",
     "backup_slots",
+    "campaign_notice_settings",
     "campaigns",
     "clear",
     "decisions",

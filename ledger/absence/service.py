@@ -39,6 +39,7 @@ from ledger.absence.fields import (
 )
 from ledger.absence.ingest import Ingest
 from ledger.absence.lookup import Lookup
+from ledger.absence.notice_settings import NoticeSettings
 from ledger.absence.notifications import Notifications
 from ledger.absence.objections import Objections
 from ledger.absence.queries import Source
@@ -150,6 +151,15 @@ class AbsenceService:
     def campaigns(self) -> list[dict[str, Any]]:
         """``Campaigns.campaigns`` (its docstring says what is raised)."""
         return self._campaigns.campaigns()
+
+    def set_notice_settings(self, caller: Caller, campaign: str, data: Mapping[str, Any],
+                            now: datetime) -> dict[str, Any]:
+        """``Campaigns.set_notice_settings`` (its docstring says what is raised)."""
+        return self._campaigns.set_notice_settings(caller, campaign, data, now)
+
+    def notice_settings_set(self, campaign: str) -> NoticeSettings:
+        """``Campaigns.notice_settings_set`` (its docstring says what is raised)."""
+        return self._campaigns.notice_settings_set(campaign)
 
     # -- candidates ----------------------------------------------------------
 

@@ -43,6 +43,15 @@ campaigns = Table(
     Column("created_index", Integer, nullable=False),
     Column("created_at", String(32), nullable=False),
 )
+campaign_notice_settings = Table(
+    # A campaign's notice settings set after it opened: the latest
+    # ``campaign.notice_settings`` entry's ``notice_...`` fields (JSON, sorted keys);
+    # they override its policy's field by field (``ledger.absence.notice_settings``).
+    "p_campaign_notice_settings", PROJECTIONS,
+    Column("campaign", String(128), primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("idx", Integer, nullable=False),
+)
 posts = Table(
     "p_posts", PROJECTIONS,
     Column("campaign", String(128), primary_key=True),

@@ -31,19 +31,22 @@ def local(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def decided_campaign(env: Env, n: int = N, *, post_title: str | None = None
+def decided_campaign(env: Env, n: int = N, *, post_title: str | None = None,
+                     campaign: str = "c2026", policy: str | None = None
                      ) -> list[dict[str, str]]:
-    """A campaign of ``n`` candidates whose windows closed and were decided; the clock
-    runs from the real time (the log was created then) so checkpoints move forward."""
+    """A campaign of ``n`` candidates whose windows closed and were decided (under
+    ``policy``, else the default one); the clock runs from the real time (the log was
+    created then) so checkpoints move forward."""
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
     env.clock(start)
     resp = env.post("/api/v1/campaigns", "hr", {
-        "campaign": "c2026", "title": "2026年市人社局公开招聘",
+        "campaign": campaign, "title": "2026年市人社局公开招聘",
+        **({"policy": policy} if policy else {}),
         "posts": [{"post": "p01", "title": post_title or "综合管理岗"}]})
     assert resp.status_code == 201, js(resp)
     data, rows = candidates_csv(n, seed=21)
-    assert env.import_csv("c2026", data).status_code == 201
-    resp = env.post("/api/v1/campaigns/c2026/windows", "hr", {
+    assert env.import_csv(campaign, data).status_code == 201
+    resp = env.post(f"/api/v1/campaigns/{campaign}/windows", "hr", {
         "opens_at": local(start + timedelta(minutes=10)),
         "closes_at": local(start + timedelta(hours=1))})
     assert resp.status_code == 201, js(resp)

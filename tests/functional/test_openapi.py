@@ -288,6 +288,12 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
              expect=201, json={"opens_at": local(400), "closes_at": local(460)})
         call("GET", "/api/v1/campaigns/c2026/notices/preview", "hr", expect=409)
         call("GET", "/api/v1/campaigns/n2026/notices/preview", "hr", expect=200)
+        settings_of = "/api/v1/campaigns/n2026/notice-settings"
+        call("GET", settings_of, "auditor", expect=200)
+        call("PUT", settings_of, "hr", expect=400, json={"objection_email": "x@"})
+        call("PUT", settings_of, "hr", expect=200, json={"roster": "roster"})
+        call("POST", settings_of, "hr", expect=200,
+             json={"fields": ["registration", "name", "post", "result", "cause"]})
         notice = call("POST", "/api/v1/campaigns/n2026/notices", "hr", expect=201, json={})
         call("GET", f"/api/v1/notices/{notice['notice']}", expect=200)
         call("GET", "/api/v1/notices/nt_nope", expect=404)

@@ -21,6 +21,7 @@ from ledger.app.web import (
     console_hr_backfill,  # noqa: F401 (adds the 递补 page to console_hr.bp)
     console_hr_lists,  # noqa: F401 (importing it adds the lists to console_hr.bp)
     console_hr_setup,  # noqa: F401 (adds its routes to console_hr.bp)
+    console_noticeset,  # noqa: F401 (adds the notice settings form to console_hr.bp)
     console_objections,
     console_slots,  # noqa: F401 (adds the backup-slot form to console_hr.bp)
     limits,

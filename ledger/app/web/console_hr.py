@@ -36,7 +36,7 @@ from ledger.app.web import console
 from ledger.app.web.activity_text import REVIEW_STATES, REVIEWS, review_of, why_of_code
 from ledger.app.web.console import actor, session
 from ledger.app.web.console_hr_import import file_message, header_table, shown, template_csv
-from ledger.app.web.console_hr_notice import missing_notice_setting
+from ledger.app.web.console_hr_notice import missing_notice_setting, setting_problem, settings_form
 from ledger.app.web.console_hr_reviews import review_cards
 from ledger.app.web.console_hr_text import ALL_TEXT, CAUSES, OUTCOMES, REASONS
 from ledger.app.web.console_slots_text import backup_choices, slot_problem
@@ -70,7 +70,7 @@ BAR_FILL = "#1a5fb4"
 PREVIEW_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'none'; sandbox"
 
 DONE = {"reviewed", "makeup", "mass", "accommodation", "ruled", "imported", "published",
-        "started", "created", "scheduled", "slot", "slot_withdrawn"}
+        "started", "created", "scheduled", "slot", "slot_withdrawn", "notice_settings"}
 
 
 def lang() -> Lang:
@@ -581,13 +581,14 @@ def _notice_page(campaign: str, status: int = 200, exc: LedgerError | None = Non
     except LedgerError as e:
         problem = missing or str(e)
     error = missing if exc is not None and (exc.field or "").startswith("notice_") else ""
+    error = error or setting_problem(exc, lang())
     items, _ = N.notices(svc, per_page=1000)
     published = [n | {"published_local": _local(n["published_at"], c["timezone"])}
                  for n in items if n["campaign"] == campaign]
     current = next((n["notice"] for n in published if n["superseded_by"] is None), "")
     changes = correction(svc, campaign, current) if current and not problem else None
     return _page("console_hr_notice.html", status, exc=exc, error=error, c=c, days=days,
-                 problem=problem,
+                 problem=problem, ns=settings_form(svc, campaign, lang()),
                  published=published, current=current, changes=changes,
                  reason=_f("reason", 200) if request.method == "POST" else "")
 

@@ -223,6 +223,26 @@ def publish(campaign: str) -> Response:
     return ok(record | {"url": f"/notices/{record['notice']}"}, 201)
 
 
+@bp.route("/api/v1/campaigns/<campaign>/notice-settings", methods=["PUT", "POST"])
+@roles("hr")
+def set_notice_settings(campaign: str) -> Response:
+    """Set the campaign's notice settings after it opened (``campaign.notice_settings``):
+    ``{"issuing_office"?, "supervision_phone"?, "objection_address"?,
+    "objection_email"?, "roster"?, "fields"?}``, overriding its policy's field by field."""
+    return ok(service().set_notice_settings(caller(), campaign, body(), now()))
+
+
+@bp.get("/api/v1/campaigns/<campaign>/notice-settings")
+@roles("hr", "reviewer", "auditor")
+def notice_settings(campaign: str) -> Response:
+    """The campaign's effective notice settings (its policy's, overridden by what HR set)
+    and the required ones still missing."""
+    found = N.recorded_settings(service(), campaign)
+    return ok({"campaign": campaign,
+               **{k.removeprefix("notice_"): v for k, v in found.to_body().items()},
+               "missing": [k.removeprefix("notice_") for k, _ in found.missing()]})
+
+
 @bp.get("/api/v1/campaigns/<campaign>/notices/preview")
 @roles("hr")
 def preview(campaign: str) -> Response:

@@ -18,7 +18,7 @@ from ledger.absence.backfill import BACKFILL_STATUSES
 from ledger.absence.entries import ACCOMMODATION_REASONS
 from ledger.absence.service import MAX_POSTS
 from ledger.absence.slots import MAX_CAPACITY
-from ledger.app.web import openapi_objections
+from ledger.app.web import openapi_noticeset, openapi_objections
 from ledger.app.web.openapi_schema import (
     AFTER,
     B64,
@@ -703,10 +703,11 @@ def _paths() -> dict[str, dict[str, Schema]]:
             description="Public unless the operator sets ``[metrics] token_file``; then "
                         "send ``Authorization: Bearer <that file's content>``.")},
     }
-    for (route, method), d in openapi_objections.OPERATIONS.items():
+    for (route, method), d in (openapi_objections.OPERATIONS
+                               | openapi_noticeset.OPERATIONS).items():
         ok = J(array(ref(d.ok[5:])) if d.ok.startswith("list:") else d.ok, d.status)
         p.setdefault(route, {})[method] = op(
-            d.summary, roles=d.roles, ok=ok, errors=d.errors, tag="objections",
+            d.summary, roles=d.roles, ok=ok, errors=d.errors, tag=d.tag,
             params=[path(n, text) for n, text in d.params],
             body=ref(d.body) if d.body else None, constraints=dict(d.constraints) or None)
     for route, ops in p.items():
@@ -745,7 +746,7 @@ def factor_schema(chars: int) -> Schema:
 
 @cache
 def _document(max_batch_events: int, factor_chars: int = DEFAULT_FACTOR_CHARS) -> Schema:
-    schemas = copy.deepcopy(SCHEMAS | openapi_objections.SCHEMAS)
+    schemas = copy.deepcopy(SCHEMAS | openapi_objections.SCHEMAS | openapi_noticeset.SCHEMAS)
     # The platform is told the limit this deployment enforces (a 422 above it).
     schemas["WebhookBatch"]["properties"]["events"]["maxItems"] = max_batch_events
     # Candidates are told the factor this deployment asks for.

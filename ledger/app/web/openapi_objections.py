@@ -98,6 +98,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     params: tuple[tuple[str, str], ...] = ()
     constraints: tuple[tuple[str, str], ...] = ()
+    tag: str = "objections"
 
 
 _TEXTS = (("name", "is 1..50 printable characters once trimmed"),
