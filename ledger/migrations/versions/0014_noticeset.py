@@ -1,6 +1,6 @@
 """A campaign's notice settings set after it opened: p_campaign_notice_settings.
 
-Revision ID: 0014_noticeset
+Revision ID: 0014
 Revises: 0013
 
 A frozen copy of the table as ``ledger/absence/tables.py`` defines it in this revision.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
-revision = "0014_noticeset"
+revision = "0014"
 down_revision: str | None = "0013"
 branch_labels: tuple[str, ...] | None = None
 depends_on: tuple[str, ...] | None = None
