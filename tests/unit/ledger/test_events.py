@@ -62,6 +62,12 @@ VALID: dict[str, dict[str, Any]] = {
                        "backfill_cutoff": "2026-12-01", "backfill_cutoff_days": 3,
                        "backfill_day_of_no_show": 0, "backfill_withdrawal_days": 3,
                        "backfill_rounds": 2, "backfill_ties": "written_score"},
+    "campaign.notice_settings": {"campaign": "c2026", "notice_issuing_office": "示例市人社局",
+                                 "notice_supervision_phone": "010-12345678",
+                                 "notice_objection_address": "示例市示例路1号",
+                                 "notice_objection_email": "objection@hr.example.gov.cn",
+                                 "notice_roster": "withdrawn",
+                                 "notice_fields": "registration,name,post,result"},
     "campaign.created": {"campaign": "c2026", "title": "2026年市人社局公开招聘",
                          "timezone": "Asia/Shanghai", "policy": "government",
                          "policy_digest": H},
@@ -178,6 +184,8 @@ ALSO_VALID: dict[tuple[str, str], set[str]] = {
     # A policy's notice settings: the office's name and address are public texts.
     ("policy.adopted", "notice_issuing_office"): {"has space"},
     ("policy.adopted", "notice_objection_address"): {"has space"},
+    ("campaign.notice_settings", "notice_issuing_office"): {"has space"},
+    ("campaign.notice_settings", "notice_objection_address"): {"has space"},
 }
 
 TYPES = REGISTRY.names()
