@@ -16,6 +16,7 @@ from ledger.absence.attachments import (
     MAX_ATTACHMENT_BYTES,
     AttachmentRefused,
     AttachmentTooLarge,
+    matches_listed,
 )
 from ledger.absence.rebuild import check_rebuild
 from ledger.errors import CouldNotCheck, NotFound
@@ -115,3 +116,14 @@ def test_without_attachments_the_entry_has_no_field(domain: Domain) -> None:
                "statement": "见附件", "line": 1}, T0 + timedelta(hours=1), WORKDAY)["objection"]
     assert "attachments" not in domain.entries("objection.filed")[0]["body"]
     assert domain.service.objections.attachments(ref) == []
+
+
+def test_matches_listed_compares_kind_digest_and_position() -> None:
+    listed = [("png", "a" * 64), ("pdf", "b" * 64)]
+    assert matches_listed(listed, 1, "png", "a" * 64)
+    assert matches_listed(listed, 2, "pdf", "b" * 64)
+    assert not matches_listed(listed, 2, "png", "b" * 64)  # served as another type
+    assert not matches_listed(listed, 1, "png", "b" * 64)  # other bytes
+    assert not matches_listed(listed, 3, "png", "a" * 64)  # not listed
+    assert not matches_listed(listed, 0, "png", "a" * 64)
+    assert not matches_listed(listed, 1, "png", None)  # bytes gone
