@@ -32,6 +32,7 @@ from ledger.absence.attachments import (
     Attachment,
     check_attachments,
     ledger_field,
+    matches_listed,
     parse_ledger_field,
 )
 from ledger.absence.campaigns import Campaigns
@@ -201,10 +202,8 @@ class Appeals(UseCase):
                 opened = True
             except CouldNotCheck:  # altered: listed, marked as failing the check
                 content, opened = None, False
-            expected = listed[r.position - 1] if r.position <= len(listed) else None
-            verified = (content is not None and expected is not None
-                        and expected[0] == r.kind
-                        and hmac.compare_digest(self.attachment_hmac(content), expected[1]))
+            verified = matches_listed(listed, r.position, r.kind, None if content is None
+                                      else self.attachment_hmac(content))
             out.append({"position": r.position, "kind": r.kind,
                         "media_type": MEDIA_TYPES[r.kind], "size": r.size,
                         "erased": opened and content is None, "verified": verified})
@@ -232,10 +231,8 @@ class Appeals(UseCase):
         self._run(now, lambda conn: [NewEntry("pii.viewed", caller.actor, {
             "subject": a.subject, "purpose": "appeal", "fields": "attachment"})])
         content = self._open_attachment(row)
-        listed = self._listed(a.idx)
-        if (content is None or position > len(listed) or listed[position - 1][0] != row.kind
-                or not hmac.compare_digest(self.attachment_hmac(content),
-                                           listed[position - 1][1])):
+        if content is None or not matches_listed(self._listed(a.idx), position, row.kind,
+                                                 self.attachment_hmac(content)):
             raise CouldNotCheck(f"attachment {position} of appeal {appeal} does not match "
                                 "the digest its appeal.filed entry lists")
         return Attachment(row.kind, content)

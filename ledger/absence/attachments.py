@@ -15,6 +15,7 @@ Pure: no clock, no database, no key; errors name the attachment by its position
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,6 +119,17 @@ def ledger_field(items: Sequence[tuple[str, str]]) -> str:
     return ",".join(f"{kind}:{digest}" for kind, digest in items)
 
 
+def matches_listed(listed: Sequence[tuple[str, str]], position: int, kind: str,
+                   digest: str | None) -> bool:
+    """Whether the attachment at ``position`` (1-based), of ``kind`` and keyed digest
+    ``digest`` (None: its bytes are gone), is the one ``listed`` (what the entry's
+    ``attachments`` field names) holds there; the digests compared in constant time."""
+    if digest is None or not 1 <= position <= len(listed):
+        return False
+    want_kind, want = listed[position - 1]
+    return want_kind == kind and hmac.compare_digest(digest, want)
+
+
 def parse_ledger_field(value: str | None) -> list[tuple[str, str]]:
     """``(kind, hmac hex)`` pairs of an ``attachments`` field ([] for None or "").
 
@@ -141,6 +153,7 @@ __all__ = [
     "AttachmentTooLarge",
     "check_attachments",
     "ledger_field",
+    "matches_listed",
     "parse_ledger_field",
     "sniff",
 ]

@@ -353,13 +353,15 @@ OBJECTION_FILED = EventType(
     "contact and statement are sealed outside the ledger under the objection's own key; "
     "the entry holds the digest of that sealed record (``objector_sha256``), the "
     "statement's HMAC under a key derived from the master key, the SHA-256 of the "
-    "objector's lookup secret, what it concerns (a candidate or a notice line) and the "
-    "deadlines counted in working days of the official calendar.",
+    "objector's lookup secret, what it concerns (a candidate or a notice line), the "
+    "deadlines counted in working days of the official calendar and, if files were "
+    "attached, each one's kind and HMAC-SHA-256 (``attachments``, ``png:<hex>,...``; "
+    "the bytes are sealed under the objection's own key).",
     {"objection": identifier, "notice": identifier, "campaign": identifier,
      "channel": one_of(*OBJECTION_CHANNELS), "ground": one_of(*OBJECTION_GROUNDS),
      "statement_hmac": hex64, "objector_sha256": hex64, "lookup_sha256": hex64,
      "ack_by": timestamp, "reply_by": timestamp},
-    {"subject": pseudonym, "line": count},
+    {"subject": pseudonym, "line": count, "attachments": attachment_list},
 )
 OBJECTION_ACKNOWLEDGED = EventType(
     "objection.acknowledged", "HR acknowledged an objection and started checking it.",

@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +34,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
+from ledger.absence.attachments import (
+    MEDIA_TYPES,
+    Attachment,
+    check_attachments,
+    ledger_field,
+    matches_listed,
+    parse_ledger_field,
+)
 from ledger.absence.backfill import VACATING_OUTCOMES
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.entries import OBJECTION_CHANNELS, OBJECTION_GROUNDS, OBJECTION_RULINGS
@@ -60,6 +68,7 @@ MAX_LINE = 100_000
 OBJECTOR_PREFIX = b"absentia-objector/v1\n"
 WRAP_INFO = b"absentia objector wrap v1"
 STATEMENT_MAC_INFO = b"absentia objection statement mac v1"
+ATTACHMENT_MAC_INFO = b"absentia objection attachment mac v1"
 DOCUMENTS_INFO = b"absentia documents v1"  # the key appeal statements are sealed under
 _NONCE = 12
 _SALT = 16
@@ -100,6 +109,7 @@ class Objections(UseCase):
 
         self._wrap = AESGCM(derive(WRAP_INFO))
         self._mac_key = derive(STATEMENT_MAC_INFO)
+        self._attach_mac_key = derive(ATTACHMENT_MAC_INFO)
         self._doc_key = AESGCM(derive(DOCUMENTS_INFO))
 
     # -- sealing ----------------------------------------------------------------------
@@ -118,11 +128,130 @@ class Objections(UseCase):
         digest.update(canonical({"contact": contact, "name": name}))
         return digest.hexdigest()
 
-    def _seal(self, objection: str, name: str, contact: str, statement: str
-              ) -> tuple[bytes, bytes, str]:
+    def attachment_hmac(self, content: bytes) -> str:
+        """Lowercase hex HMAC-SHA-256 of an attachment's bytes under the key derived from
+        the master key (HKDF, ``ATTACHMENT_MAC_INFO``): what ``objection.filed`` lists."""
+        return hmac.new(self._attach_mac_key, content, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _attachment_aad(objection: str, position: int, kind: str) -> bytes:
+        # Binds the ciphertext to its objection, place and kind: a sealed file cannot be
+        # moved to another objection or served as another type.
+        return f"{objection}.{position}\n{kind}".encode()
+
+    def _data_key(self, objection: str) -> bytes | None:
+        """The objection's own data key (unwrapped); None once the objector was erased.
+
+        Raises:
+            CouldNotCheck: the wrapped key does not open (altered, or another key).
+        """
+        with self.read() as conn:
+            wrapped = conn.execute(select(P.vault_objectors.c.wrapped_key).where(
+                P.vault_objectors.c.objection == objection)).scalar()
+        if wrapped is None:
+            return None
+        raw = bytes(wrapped)
+        try:
+            return self._wrap.decrypt(raw[:_NONCE], raw[_NONCE:], objection.encode())
+        except InvalidTag:
+            raise CouldNotCheck(f"cannot open the sealed objector record of {objection}"
+                                ) from None
+
+    def _open_attachment(self, key: bytes | None, row: Any) -> bytes | None:
+        """The plaintext of an ``objection_attachments`` row; None once erased.
+
+        Raises:
+            CouldNotCheck: the ciphertext does not open (altered, or another key).
+        """
+        if key is None or row.ciphertext is None:
+            return None
+        raw = bytes(row.ciphertext)
+        try:
+            return AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], self._attachment_aad(
+                row.objection, row.position, row.kind))
+        except InvalidTag:
+            raise CouldNotCheck(f"attachment {row.attachment} does not open: it was "
+                                "altered or sealed under another key") from None
+
+    def _listed(self, index: int) -> list[tuple[str, str]]:
+        """What the ``objection.filed`` entry at ``index`` lists of its attachments."""
+        entry = json.loads(self.store.entry(self.ctx.log, index))
+        return parse_ledger_field(entry["body"].get("attachments"))
+
+    def attachments(self, objection: str) -> list[dict[str, Any]]:
+        """The objection's attachments (no content): position, kind, media type, size,
+        whether erased and whether the sealed bytes match what the ledger lists
+        (``verified``, their HMAC).  Opening them to check is not a read by a person:
+        nothing is recorded.
+
+        Raises:
+            NotFound: no such objection.
+        """
+        with self.read() as conn:
+            o = row_by_key(conn, P.objections.c.objection, objection)
+            rows = conn.execute(select(P.objection_attachments).where(
+                P.objection_attachments.c.objection == objection)
+                .order_by(P.objection_attachments.c.position)).all()
+        if not rows:
+            return []
+        listed = self._listed(o.idx)
+        try:
+            key = self._data_key(objection)
+        except CouldNotCheck:
+            key = None
+        out = []
+        for r in rows:
+            try:
+                content = self._open_attachment(key, r)
+                opened = True
+            except CouldNotCheck:  # altered: listed, marked as failing the check
+                content, opened = None, False
+            verified = matches_listed(listed, r.position, r.kind, None if content is None
+                                      else self.attachment_hmac(content))
+            out.append({"position": r.position, "kind": r.kind,
+                        "media_type": MEDIA_TYPES[r.kind], "size": r.size,
+                        "erased": bool(o.objector_erased) or (opened and content is None),
+                        "verified": verified})
+        return out
+
+    def attachment(self, caller: Caller, objection: str, position: int, now: datetime
+                   ) -> Attachment:
+        """An objection's attachment (personal data: ``pii.viewed``, purpose
+        ``objection``, is recorded first, then the bytes are opened and checked against
+        the ledger's digest).
+
+        Raises:
+            NotFound: no such objection or attachment, or the objector was erased.
+            CouldNotCheck: the sealed bytes do not open or do not match the ledger.
+        """
+        with self.read() as conn:
+            o = row_by_key(conn, P.objections.c.objection, objection)
+            row = conn.execute(select(P.objection_attachments).where(
+                P.objection_attachments.c.objection == objection,
+                P.objection_attachments.c.position == position)).first()
+        if row is None:
+            raise NotFound(f"objection {objection} has no attachment {position}",
+                           field="position")
+        if o.objector_erased or row.ciphertext is None:
+            raise NotFound(f"attachment {position} of objection {objection} was erased",
+                           field="position")
+        self._run(now, lambda conn: [NewEntry("pii.viewed", caller.actor, {
+            "objection": objection, "purpose": "objection", "fields": "attachment"})])
+        key = self._data_key(objection)
+        if key is None:
+            raise NotFound(f"attachment {position} of objection {objection} was erased",
+                           field="position")
+        content = self._open_attachment(key, row)
+        if content is None or not matches_listed(self._listed(o.idx), position, row.kind,
+                                                 self.attachment_hmac(content)):
+            raise CouldNotCheck(f"attachment {position} of objection {objection} does not "
+                                "match the digest its objection.filed entry lists")
+        return Attachment(row.kind, content)
+
+    def _seal(self, objection: str, name: str, contact: str, statement: str,
+              data_key: bytes) -> tuple[bytes, bytes, str]:
         salt = secrets.token_bytes(_SALT)
         aad = objection.encode()
-        data_key = AESGCM.generate_key(bit_length=256)
         n1, n2 = secrets.token_bytes(_NONCE), secrets.token_bytes(_NONCE)
         plain = canonical({"name": name, "contact": contact, "statement": statement,
                            "salt": base64.b64encode(salt).decode("ascii")})
@@ -149,18 +278,25 @@ class Objections(UseCase):
 
     def file_objection(self, notice: str, data: Mapping[str, Any], now: datetime,
                        working_day: WorkingDay, *, caller: Caller | None = None,
-                       channel: str = "web") -> dict[str, Any]:
+                       channel: str = "web", attachments: Sequence[bytes] = ()
+                       ) -> dict[str, Any]:
         """Object to ``notice`` during its period.
 
         ``{"name", "contact", "ground", "statement", "registration"?, "line"?}``: the
         candidate concerned is named by registration number or notice line (or both).
         ``caller`` is HR entering an objection received by ``channel`` (phone, letter,
         e-mail); without it the objection comes from the public form (``web``).
-        Returns the reference (``objection``), the lookup ``token`` (given once) and
-        the deadlines.
+        ``attachments``: up to 3 files checked as an appeal's are
+        (``ledger.absence.attachments``), sealed under the objection's own data key in
+        the same transaction; ``objection.filed`` lists their kinds and HMACs.
+        Returns the reference (``objection``), the lookup ``token`` (given once), the
+        deadlines and how many files were attached.
 
         Raises:
             BadData: invalid fields, an unknown registration number or line (named).
+            AttachmentRefused: too many files, an empty one, or one that is not a JPEG,
+                PNG or PDF by its content (field ``attachments``, named by position).
+            AttachmentTooLarge: a file over 5 MiB (HTTP 413).
             NotFound: no such notice.
             Conflict: the notice was superseded, or it is outside its notice period.
             CalendarUnknown: the deadline reaches a year the calendar does not know.
@@ -189,6 +325,7 @@ class Objections(UseCase):
         if registration is None and line is None:
             raise BadData("registration: name the candidate (registration number) or the "
                           "notice line the objection concerns", field="registration")
+        files = check_attachments(attachments)
         objection = new_id("obj")
         token = secrets.token_urlsafe(18)
 
@@ -224,9 +361,23 @@ class Objections(UseCase):
                 policy, "objection_ack_days", DEFAULT_ACK_DAYS), tz, working_day)
             reply_by = end_of_working_days(now, _deadline_days(
                 policy, "objection_reply_days", DEFAULT_REPLY_DAYS), tz, working_day)
-            wrapped, ciphertext, digest = self._seal(objection, name, contact, statement)
+            data_key = AESGCM.generate_key(bit_length=256)
+            wrapped, ciphertext, digest = self._seal(objection, name, contact, statement,
+                                                     data_key)
             conn.execute(insert(P.vault_objectors).values(
                 objection=objection, wrapped_key=wrapped, ciphertext=ciphertext))
+            listed: list[tuple[str, str]] = []
+            for position, f in enumerate(files, start=1):
+                nonce = secrets.token_bytes(_NONCE)
+                listed.append((f.kind, self.attachment_hmac(f.content)))
+                conn.execute(insert(P.objection_attachments).values(
+                    attachment=f"{objection}.{position}", objection=objection,
+                    position=position, kind=f.kind, size=len(f.content),
+                    hmac=listed[-1][1], ciphertext=nonce + AESGCM(data_key).encrypt(
+                        nonce, f.content, self._attachment_aad(objection, position,
+                                                               f.kind))))
+            if listed:
+                body["attachments"] = ledger_field(listed)
             body = {"objection": objection, "notice": notice, "campaign": n.campaign,
                     "channel": channel, "ground": ground,
                     "statement_hmac": self.statement_hmac(statement),
@@ -238,7 +389,8 @@ class Objections(UseCase):
             return Planned([NewEntry("objection.filed", actor, body)],
                            {"objection": objection, "token": token, "notice": notice,
                             "campaign": n.campaign, "ack_by": body["ack_by"],
-                            "reply_by": body["reply_by"], "state": "filed"})
+                            "reply_by": body["reply_by"], "state": "filed",
+                            "attachments": len(files)})
 
         return self._run_planned(now, plan).value
 
@@ -544,7 +696,8 @@ class Objections(UseCase):
 
     def erase_objector(self, caller: Caller, objection: str, reason: str, now: datetime
                        ) -> dict[str, Any]:
-        """Destroy the objector's sealed record (key and ciphertext); the ledger keeps
+        """Destroy the objector's sealed record (key and ciphertext) and the sealed
+        attachments (their key was the record's); the ledger keeps
         the digest, which nothing links to anyone any more.  ``retention_expired`` only
         after ``retention_days`` from the filing.
 
@@ -567,6 +720,9 @@ class Objections(UseCase):
             conn.execute(update(P.vault_objectors)
                          .where(P.vault_objectors.c.objection == objection)
                          .values(wrapped_key=None, ciphertext=None))
+            conn.execute(update(P.objection_attachments)
+                         .where(P.objection_attachments.c.objection == objection)
+                         .values(ciphertext=None))
             return [NewEntry("objection.objector_erased", caller.actor,
                              {"objection": objection, "reason": reason})]
 

@@ -433,6 +433,19 @@ vault_objectors = Table(
     Column("wrapped_key", LargeBinary),  # NULL once erased
     Column("ciphertext", LargeBinary),  # NULL once erased
 )
+objection_attachments = Table(
+    # An objection's attachments: each sealed under the objection's own data key (the
+    # one vault_objectors wraps), so erasing the objector destroys them; NULL once erased.
+    "objection_attachments", OPERATIONAL,
+    Column("attachment", String(160), primary_key=True),  # <objection>.<position>
+    Column("objection", String(128), nullable=False),
+    Column("position", Integer, nullable=False),  # 1-based, as listed in the entry
+    Column("kind", String(8), nullable=False),  # jpeg / png / pdf
+    Column("size", Integer, nullable=False),  # bytes of the plaintext
+    Column("hmac", String(64), nullable=False),
+    Column("ciphertext", LargeBinary),  # NULL once the objector is erased
+    Index("ix_objection_attachments_objection", "objection"),
+)
 webhook_deliveries = Table(
     # Idempotency by webhook-id: the receipt of each delivery as first answered,
     # including events it repeated from earlier deliveries (which add no entry).

@@ -20,6 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from ledger.app.web.ratelimit import RateLimiter
 from tests.functional._absence import Env, make_env
 from tests.functional._console_browser import ConsolePages
+from tests.functional.test_appeal_attachments_browser import png_1x1
 from tests.functional.test_console_hr import accounts
 from tests.functional.test_console_signin import PASSWORD, enrol
 from tests.functional.test_notice_browser import (
@@ -83,9 +84,14 @@ def test_an_objection_from_the_public_form_to_the_ruling(site: Site) -> None:
     d.find_element(By.ID, "registration").send_keys(site.rows[1]["registration"])
     d.find_element(By.CSS_SELECTOR, "#ground option[value=qualification]").click()
     d.find_element(By.ID, "statement").send_keys("该考生所报学历与实际不符。")
+    photo = site.shots / "孙监督-学历证明.png"
+    photo.write_bytes(png_1x1())
+    assert "最多 3 个文件" in d.find_element(By.ID, "attachments-hint").text
+    d.find_element(By.ID, "attachments").send_keys(str(photo))
     site.shot("form-phone")
     d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     wait_for(d, "the confirmation", lambda x: x.find_elements(By.ID, "reference"))
+    assert d.find_element(By.ID, "filed-attachments").text == "已随异议提交 1 个附件。"
     ref = d.find_element(By.ID, "reference").text
     secret = d.find_element(By.ID, "secret").text
     assert ref.startswith("obj_")
@@ -100,6 +106,8 @@ def test_an_objection_from_the_public_form_to_the_ruling(site: Site) -> None:
     # 3. HR acknowledges it and tells the candidate.
     site.sign_in("hr.one")
     site.open(f"/console/objections/{ref}")
+    assert d.find_element(By.CSS_SELECTOR, "#attachments td.check").text == "通过校验"
+    assert "孙监督" not in d.find_element(By.TAG_NAME, "main").text
     d.find_element(By.ID, "acknowledge").click()
     wait_for(d, "the invitation form", lambda x: x.find_elements(By.ID, "invite"))
     d.find_element(By.ID, "invite").click()
@@ -125,6 +133,10 @@ def test_an_objection_from_the_public_form_to_the_ruling(site: Site) -> None:
     assert "维持" in d.find_element(By.ID, "ruling").text
     site.shot("ruled-console")
     site.sign_out()
+    (filed,) = [e for e in env.ledger_entries() if e["type"] == "objection.filed"]
+    assert filed["body"]["attachments"] == (
+        f"png:{env.service.objections.attachment_hmac(png_1x1())}")
+    assert "学历证明" not in str(filed)
     ruled = [e for e in env.ledger_entries() if e["type"] == "objection.ruled"]
     assert [e["body"]["ruling"] for e in ruled] == ["upheld"]
     # 5. The objector sees the outcome and its reason; the notice's counts show it.

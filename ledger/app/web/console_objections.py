@@ -18,6 +18,7 @@ from flask import Blueprint, Response, request
 
 from ledger.app.web import console
 from ledger.app.web.console import actor, session
+from ledger.app.web.console_hr_attachments import attachment_response
 from ledger.app.web.console_hr_text import ALL_TEXT
 from ledger.app.web.forms import Lang
 from ledger.app.web.objections import CHANNELS, GROUNDS, RULINGS, STATES, TEXT, calendar
@@ -133,7 +134,8 @@ def _objection_page(ref: str, status: int = 200, exc: LedgerError | None = None
     except LedgerError as e:
         return _page("console_hr_error.html", _status(e), exc=e)
     return _page("console_objection.html", status, exc=exc, c=c,
-                 o=_shown(o, c["timezone"], lg), role=session().role)
+                 o=_shown(o, c["timezone"], lg), role=session().role,
+                 attachments=svc.objections.attachments(ref))
 
 
 @bp.get("/objections/<ref>")
@@ -153,6 +155,18 @@ def objector_page(ref: str) -> Response:
     except LedgerError as e:
         return _page("console_hr_error.html", _status(e), exc=e)
     return _page("console_objector.html", c=c, o=o, who=who)
+
+
+@bp.get("/objections/<ref>/attachments/<int:position>")
+@console.signed_in("hr", "reviewer")
+def objection_attachment(ref: str, position: int) -> Response:
+    """One attachment's bytes: the read is recorded (``pii.viewed``, purpose
+    ``objection``) before they are sent, under the appeal attachment view's headers."""
+    try:
+        f = service().objections.attachment(actor(), ref, position, now())
+    except LedgerError as e:
+        return _page("console_hr_error.html", _status(e), exc=e)
+    return attachment_response(f, f"objection-{position}")
 
 
 def _step(ref: str, do: Any) -> Response:

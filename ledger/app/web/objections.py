@@ -19,13 +19,22 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
+from ledger.absence.attachments import (
+    MAX_ATTACHMENTS,
+    AttachmentRefused,
+    AttachmentTooLarge,
+    check_attachments,
+)
 from ledger.app.web import forms
-from ledger.app.web.api import body, caller, ok, public_limited, roles
+from ledger.app.web.api import body, caller, decoded_attachments, ok, public_limited, roles
 from ledger.app.web.forms import Lang, words
-from ledger.app.web.limits import body_limit
+from ledger.app.web.limits import APPEAL_FORM_BYTES, APPEAL_JSON_BYTES, body_limit
+from ledger.app.web.problems import problem
 from ledger.app.web.ratelimit import RateLimiter, SharedRateLimiter, client_key
+from ledger.app.web.selfservice import TEXT as ATTACH_TEXT
+from ledger.app.web.selfservice import attachment_error, uploaded
 from ledger.app.web.services import now, service
 from ledger.entry import parse_utc
 from ledger.errors import BadData, Conflict, LedgerError, NotFound
@@ -47,6 +56,10 @@ CSRF_FIELD = "form_token"
 #: A filing: a 2000-character statement in Chinese is 6 kB of UTF-8, about 18 kB
 #: percent-encoded; with the other fields, 32 kB is ample.
 FORM_BYTES = 32 * 1024
+#: A filing with its attachments, as a multipart form or as JSON (base64): an appeal's
+#: limits (up to 3 files of 5 MiB and the fields).
+FILING_FORM_BYTES = APPEAL_FORM_BYTES
+FILING_JSON_BYTES = APPEAL_JSON_BYTES
 #: Objections filed per client address per hour (on top of the public per-minute limit):
 #: real-name objections are rare; a flood is not a public's voice.
 FILINGS_PER_HOUR = 5
@@ -142,7 +155,7 @@ def _form(notice_id: str, status: int = 200, *, error: str = "", error_field: st
           values: dict[str, str] | None = None) -> Response:
     lg = lang()
     return page("objection_new.html", status, lg=lg, grounds=GROUNDS, error=error,
-                error_field=error_field, values=values or {},
+                error_field=error_field, values=values or {}, max_files=MAX_ATTACHMENTS,
                 **notice_context(notice_id, lg))
 
 
@@ -154,8 +167,26 @@ def new(notice_id: str) -> Response:
 FORM_FIELDS = ("name", "contact", "registration", "line", "ground", "statement")
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc: RequestEntityTooLarge) -> Response:
+    """A body over the view's limit: on the public form, the form again (empty: nothing
+    of the body is read, so neither is its language field; ``?lang=en`` English) saying
+    what the limit is, 413; on the API, the problem document.  Nothing is recorded."""
+    if request.path.startswith("/api/"):
+        return problem("too-large", f"body: larger than the {request.max_content_length} "
+                       "bytes this endpoint takes", status=413, field="body")
+    lg = Lang("en" if request.args.get("lang") == "en" else "zh", TEXT)
+    notice_id = str((request.view_args or {}).get("notice_id", ""))
+    try:
+        return page("objection_new.html", 413, lg=lg, grounds=GROUNDS,
+                    error=lg.t("objattach_body_too_large"), error_field="attachments",
+                    values={}, max_files=MAX_ATTACHMENTS, **notice_context(notice_id, lg))
+    except NotFound:
+        return problem("too-large", "body: too large", status=413, field="body")
+
+
 @bp.post("/notices/<notice_id>/objections/new")
-@body_limit(FORM_BYTES)
+@body_limit(FILING_FORM_BYTES)
 def file_form(notice_id: str) -> Response:
     lg = lang()
     values = {k: request.form.get(k, "") for k in FORM_FIELDS}
@@ -170,15 +201,23 @@ def file_form(notice_id: str) -> Response:
         return _form(notice_id, 400, error=lg.t("csrf"), values=values)
     data = {k: v.strip() for k, v in values.items() if v.strip() or k in (
         "name", "contact", "statement", "ground")}
+    files = uploaded()
     try:
-        filed = service().objections.file_objection(notice_id, data, now(), calendar())
+        check_attachments([content for _, content in files])
+        filed = service().objections.file_objection(
+            notice_id, data, now(), calendar(), attachments=[c for _, c in files])
+    except AttachmentRefused as exc:
+        why = attachment_error(Lang(lg.code, ATTACH_TEXT), exc, [n for n, _ in files])
+        status = 413 if isinstance(exc, AttachmentTooLarge) else 400
+        return _form(notice_id, status, error=f"{why} {lg.t('objattach_again')}",
+                     values=values, error_field="attachments")
     except (BadData, Conflict) as exc:
         status = 409 if isinstance(exc, Conflict) else 400
         return _form(notice_id, status, error=field_error(lg, exc), values=values,
                      error_field=exc.field or "")
     ctx = notice_context(notice_id, lg)
     tz = ctx["tz"]
-    return page("objection_filed.html", 201, lg=lg, filed=filed,
+    return page("objection_filed.html", 201, lg=lg, filed=filed, attached=len(files),
                 ack_by=deadline_day(filed["ack_by"], tz, lg.code),
                 reply_by=deadline_day(filed["reply_by"], tz, lg.code), **ctx)
 
@@ -236,27 +275,34 @@ def lookup(ref: str) -> Response:
 
 
 @bp.post("/api/v1/notices/<notice_id>/objections")
-@body_limit(FORM_BYTES)
+@body_limit(FILING_JSON_BYTES)
 def api_file(notice_id: str) -> Response:
     """File an objection (public, rate-limited): ``{"name", "contact", "ground",
-    "statement", "registration"?, "line"?}``; 201 with the reference and secret."""
+    "statement", "registration"?, "line"?, "attachments"?}``; ``attachments`` is a list
+    of up to 3 files, each a string of standard base64 (RFC 4648 §4, padded), checked
+    as an appeal's.  201 with the reference and secret."""
     filing_limited()
-    filed = service().objections.file_objection(notice_id, body(), now(), calendar())
+    data = dict(body())
+    files = decoded_attachments(data.pop("attachments", []))
+    filed = service().objections.file_objection(notice_id, data, now(), calendar(),
+                                                attachments=files)
     return ok(filed | {"url": f"/objections/{filed['objection']}"}, 201)
 
 
 @bp.post("/api/v1/notices/<notice_id>/objections/received")
 @roles("hr")
-@body_limit(FORM_BYTES)
+@body_limit(FILING_JSON_BYTES)
 def api_enter(notice_id: str) -> Response:
     """HR enters an objection received by phone, letter or e-mail: the filing's fields
-    and ``"channel"``."""
+    (with its ``attachments``, as on the public route) and ``"channel"``."""
     data = dict(body())
     channel = data.pop("channel", None)
     if channel not in ("phone", "letter", "email"):
         raise BadData("channel: one of phone, letter, email", field="channel")
+    files = decoded_attachments(data.pop("attachments", []))
     return ok(service().objections.file_objection(notice_id, data, now(), calendar(),
-                                                  caller=caller(), channel=channel), 201)
+                                                  caller=caller(), channel=channel,
+                                                  attachments=files), 201)
 
 
 @bp.get("/api/v1/notices/<notice_id>/objections")

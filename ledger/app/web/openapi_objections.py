@@ -32,7 +32,18 @@ _FILE_FIELDS: dict[str, Schema] = {
 _WHO: dict[str, Schema] = {
     "registration": {"type": "string", "description": "the candidate concerned"},
     "line": {"type": ["integer", "string"], "description": "or the notice line (1-based)"},
+    "attachments": {
+        "type": "array", "maxItems": 3,
+        "items": {"type": "string", "contentEncoding": "base64",
+                  "contentMediaType": "image/jpeg, image/png or application/pdf"},
+        "description": "Up to 3 files checked as an appeal's (JPEG, PNG or PDF by their "
+                       "first bytes, 1 byte to 5 MiB each, standard padded base64), sealed "
+                       "under the objection's own key and destroyed with the objector's "
+                       "details; objection.filed lists each one's kind and keyed digest. "
+                       "A refused file is a 400 (413 if too large) naming attachments[n]."},
 }
+_ATTACHED = (("attachments", "each item is standard base64 (RFC 4648 §4) of a JPEG, PNG "
+              "or PDF of 1 byte to 5 MiB"),)
 
 
 def _closed(required: dict[str, Schema], optional: dict[str, Schema] | None = None
@@ -55,7 +66,9 @@ SCHEMAS: dict[str, Schema] = {
                        "properties": {"objection": _STR, "token": {
                            "type": "string", "description": "the lookup secret (shown once)"},
                            "notice": _STR, "campaign": _STR, "ack_by": _TIME,
-                           "reply_by": _TIME, "state": _STATE, "url": _STR}},
+                           "reply_by": _TIME, "state": _STATE, "url": _STR,
+                           "attachments": {"type": "integer", "minimum": 0, "maximum": 3,
+                                           "description": "how many files were attached"}}},
     "ObjectionLookup": _closed({"secret": _STR}),
     "ObjectionState": {"type": "object", "required": list(_PUBLIC), "properties": _PUBLIC},
     "Objection": {"type": "object", "required": [*_PUBLIC, "campaign", "ledger_index"],
@@ -115,15 +128,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/api/v1/notices/{notice_id}/objections", "post"): Operation(
         "Object to a notice during its period (异议, rate-limited); the answer holds the "
         "reference and the lookup secret.", None, "ObjectionFiled", 201, "ObjectionFile",
-        (400, 404, 409, 429), _N,
-        (("notice", "is within its notice period and not superseded (409)"), *_TEXTS)),
+        (400, 404, 409, 413, 429), _N,
+        (("notice", "is within its notice period and not superseded (409)"), *_TEXTS,
+         *_ATTACHED)),
     ("/api/v1/notices/{notice_id}/objections", "get"): Operation(
         "How many objections a notice received and their outcomes (no personal data).",
         None, "ObjectionCounts", errors=(404,), params=_N),
     ("/api/v1/notices/{notice_id}/objections/received", "post"): Operation(
         "Enter an objection received by phone, letter or e-mail.", ("hr",),
-        "ObjectionFiled", 201, "ObjectionEnter", (400, 404, 409), _N,
-        (("notice", "is within its notice period and not superseded (409)"), *_TEXTS)),
+        "ObjectionFiled", 201, "ObjectionEnter", (400, 404, 409, 413), _N,
+        (("notice", "is within its notice period and not superseded (409)"), *_TEXTS,
+         *_ATTACHED)),
     ("/api/v1/objections/{ref}/state", "post"): Operation(
         "An objection's state for its objector (the secret in the body; rate-limited).",
         None, "ObjectionState", body="ObjectionLookup", errors=(400, 404, 429), params=_R),
