@@ -3,9 +3,10 @@
 The report's 递补 section lists every answer to a vacancy and its KPIs count the
 objections to the campaign's notices and their rulings.  The bundle embeds each entry
 those lines and counts rest on, with its C2SP tlog-proof against the report's
-checkpoint, as it does for decisions: ``backfill`` records (``backfill.proposed``,
-``unfilled``, ``approved``, ``declined``) and ``objection`` records (``objection.filed``
-and ``objection.ruled``), each ``{"kind", "index", "entry_b64", "proof"}``.
+checkpoint, as it does for decisions: ``backfill`` records (``vacancy.recorded``,
+``backfill.proposed``, ``unfilled``, ``approved``, ``declined``) and ``objection`` records
+(every step from ``objection.filed`` to ``objection.ruled``), each ``{"kind", "index",
+"entry_b64", "proof"}``.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ BUNDLE_FORMATS = ("absentia-report-bundle/v1", BUNDLE_FORMAT)  # what verify rea
 
 #: The entry types of each kind of summarised record.
 KINDS: Mapping[str, tuple[str, ...]] = {
-    "backfill": ("backfill.proposed", "backfill.unfilled", "backfill.approved",
-                 "backfill.declined"),
-    "objection": ("objection.filed", "objection.ruled")}
+    "backfill": ("vacancy.recorded", "backfill.proposed", "backfill.unfilled",
+                 "backfill.approved", "backfill.declined"),
+    "objection": ("objection.filed", "objection.acknowledged", "objection.statement_invited",
+                  "objection.statement_received", "objection.ruled")}
 
 
 @dataclass(frozen=True)

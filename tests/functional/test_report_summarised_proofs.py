@@ -124,9 +124,10 @@ def test_backfill_and_objection_entries_are_proven_against_the_checkpoint(env: E
         proof.verify(leaf_hash(entry_bytes), verifiers, cp.origin)  # raises if not included
         kinds.setdefault(rec.get("kind", "decision"), []).append(entry["type"])
     assert kinds["backfill"] == ["backfill.proposed", "backfill.approved"]
-    assert kinds["objection"] == ["objection.filed", "objection.ruled"]
+    assert kinds["objection"] == ["objection.filed", "objection.acknowledged",
+                                  "objection.ruled"]
     assert head["backfills"] == 2
-    assert head["objections"] == 2
+    assert head["objections"] == 3
     assert head["decisions"] == len(kinds["decision"])
     # The proposal the report's 递补 section lists is one of the proven entries.
     listed = {b.ledger_index for b in data.backfills}
@@ -141,7 +142,7 @@ def test_backfill_and_objection_entries_are_proven_against_the_checkpoint(env: E
     result = generate(svc, env.settings, "c2026", env.clock(minutes=5))
     checked = verify_report(result.path)
     assert checked.code == 0, checked.lines
-    assert "proofs: 2 递补 and 2 objection entries included too" in checked.lines
+    assert "proofs: 2 递补 and 3 objection entries included too" in checked.lines
 
 
 def test_a_record_of_the_wrong_type_is_refused() -> None:
