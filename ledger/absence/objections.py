@@ -451,8 +451,13 @@ class Objections(UseCase):
         fields = "name,contact,statement"
         if doc is not None:
             raw = bytes(doc)
-            out["candidate_statement"] = self._doc_key.decrypt(
-                raw[:_NONCE], raw[_NONCE:], f"{objection}.statement".encode()).decode()
+            try:
+                out["candidate_statement"] = self._doc_key.decrypt(
+                    raw[:_NONCE], raw[_NONCE:], f"{objection}.statement".encode()).decode()
+            except InvalidTag:
+                raise CouldNotCheck(f"the candidate's statement on {objection} does not "
+                                    "open: it was altered, or sealed under another key",
+                                    field="objection") from None
             fields += ",candidate_statement"
         self._run(now, lambda conn: [NewEntry("pii.viewed", caller.actor, {
             "objection": objection, "purpose": "objection", "fields": fields})])

@@ -116,12 +116,18 @@ def _xlsx_table(data: bytes) -> list[tuple[int, list[Any]]]:
     from openpyxl import load_workbook  # only Excel files need it (slow to import)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError):
         raise BadData("body: not an Excel workbook (.xlsx)", field="body") from None
     try:
+        # Read-only mode parses the sheet while it is iterated: a damaged sheet fails
+        # here, with whatever its XML or zip layer raises.
         sheet = book.worksheets[0]
         return [(n, ["" if v is None else v for v in values])
                 for n, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError, TypeError,
+            SyntaxError):  # SyntaxError: xml.etree's ParseError is one
+        raise BadData("body: not an Excel workbook (.xlsx): its sheet cannot be read",
+                      field="body") from None
     finally:
         book.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -406,3 +407,35 @@ def test_a_year_the_calendar_does_not_know_leaves_the_vacancy_waiting_not_the_sw
     assert service.sweep(AFTER) == 1  # decided; the 递补 deadline cannot be counted yet
     assert c.answers() == []
     assert service.propose_backfills(AFTER) == 0  # still waiting, nothing guessed
+
+
+def test_a_workbook_with_a_broken_sheet_is_refused_naming_the_body(
+        service: AbsenceService) -> None:
+    # A zip that opens as a workbook but whose sheet XML is missing or not XML: openpyxl
+    # only reads the sheet while iterating it (read-only mode), which raised out as a 500.
+    service.create_campaign(HR, {"campaign": "cx", "title": "2026年招聘", "policy": "bf_on",
+                                 "posts": [{"post": "p01", "title": "岗位p01"}]}, T0)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["准考证号", "综合成绩"])
+    good = io.BytesIO()
+    book.save(good)
+    for damage in (b"<worksheet", None):
+        broken = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(good.getvalue())) as src, \
+                zipfile.ZipFile(broken, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                if item.filename == "xl/worksheets/sheet1.xml":
+                    if damage is None:
+                        continue
+                    data = damage
+                dst.writestr(item, data)
+        before = len(list(service.store.iter_entries(LOG)))
+        with pytest.raises(BadData) as info:
+            service.import_ranking(HR, "cx", broken.getvalue(), XLSX, {
+                "post": "p01", "pass_line": "72", "places": "1",
+                "interview_day": "2026-11-25"}, T0)
+        assert info.value.field == "body"
+        assert len(list(service.store.iter_entries(LOG))) == before

@@ -18,7 +18,7 @@ from ledger.absence.queries.selfservice import StatementInvitation, statement_in
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.rules import Policy
 from ledger.entry import parse_utc
-from ledger.errors import BadData, Conflict, NotAllowed, NotFound
+from ledger.errors import BadData, Conflict, CouldNotCheck, NotAllowed, NotFound
 from ledger.storage.store import NewEntry
 from publicity.calendar import WorkingCalendar
 from tests.unit.ledger.absence._domain import CAMPAIGN, HR, REVIEWER, T0, Domain
@@ -254,3 +254,28 @@ def test_the_candidate_states_their_own_case_until_the_time_given(domain: Domain
         svc.state_case(CAMPAIGN, mine, ends - timedelta(seconds=1))
     assert o.objector(REVIEWER, ref, ends)["candidate_statement"] == "本人学历已认证。"
     check_rebuild(svc.store, svc.log)
+
+
+def test_an_altered_candidate_statement_is_a_could_not_check_not_a_crash(
+        domain: Domain) -> None:
+    # Whoever alters the sealed statement in the database gets the record refused as
+    # unreadable (409 over the API), as an altered objector record is; before, the
+    # cipher's InvalidTag escaped as a 500.
+    publish(domain)
+    o = domain.service.objections
+    ref = file(domain)["objection"]
+    t = T0 + timedelta(days=1)
+    o.acknowledge(HR, ref, t)
+    o.invite_statement(HR, ref, {}, t, WORKDAY)
+    o.record_statement(HR, ref, {"statement": "本人学历已认证。", "channel": "letter"},
+                       t + timedelta(hours=1))
+    document = f"{ref}.statement"
+    with domain.service.store.engine.begin() as conn:
+        raw = bytes(conn.execute(select(P.vault_documents.c.ciphertext).where(
+            P.vault_documents.c.document == document)).scalar_one())
+        conn.execute(P.vault_documents.update().where(
+            P.vault_documents.c.document == document).values(
+            ciphertext=raw[:-1] + bytes([raw[-1] ^ 1])))
+    with pytest.raises(CouldNotCheck) as info:
+        o.objector(REVIEWER, ref, t + timedelta(hours=2))
+    assert info.value.field == "objection"
