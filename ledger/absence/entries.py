@@ -356,12 +356,15 @@ OBJECTION_FILED = EventType(
     "objector's lookup secret, what it concerns (a candidate or a notice line), the "
     "deadlines counted in working days of the official calendar and, if files were "
     "attached, each one's kind and HMAC-SHA-256 (``attachments``, ``png:<hex>,...``; "
-    "the bytes are sealed under the objection's own key).",
+    "the bytes are sealed under the objection's own key).  ``received_at``: when an "
+    "objection HR enters (phone, letter, e-mail) reached the office, if before the entry; "
+    "its period check and deadlines count from then.",
     {"objection": identifier, "notice": identifier, "campaign": identifier,
      "channel": one_of(*OBJECTION_CHANNELS), "ground": one_of(*OBJECTION_GROUNDS),
      "statement_hmac": hex64, "objector_sha256": hex64, "lookup_sha256": hex64,
      "ack_by": timestamp, "reply_by": timestamp},
-    {"subject": pseudonym, "line": count, "attachments": attachment_list},
+    {"subject": pseudonym, "line": count, "attachments": attachment_list,
+     "received_at": timestamp},
 )
 OBJECTION_ACKNOWLEDGED = EventType(
     "objection.acknowledged", "HR acknowledged an objection and started checking it.",

@@ -45,7 +45,14 @@ from ledger.absence.attachments import (
 from ledger.absence.backfill import VACATING_OUTCOMES
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.entries import OBJECTION_CHANNELS, OBJECTION_GROUNDS, OBJECTION_RULINGS
-from ledger.absence.fields import choice, only, parse_registration, req, stated_reason
+from ledger.absence.fields import (
+    choice,
+    only,
+    parse_registration,
+    parse_time,
+    req,
+    stated_reason,
+)
 from ledger.absence.notifications import notify_entry
 from ledger.absence.rules import Policy
 from ledger.entry import format_time, parse_utc
@@ -282,10 +289,13 @@ class Objections(UseCase):
                        ) -> dict[str, Any]:
         """Object to ``notice`` during its period.
 
-        ``{"name", "contact", "ground", "statement", "registration"?, "line"?}``: the
-        candidate concerned is named by registration number or notice line (or both).
-        ``caller`` is HR entering an objection received by ``channel`` (phone, letter,
-        e-mail); without it the objection comes from the public form (``web``).
+        ``{"name", "contact", "ground", "statement", "registration"?, "line"?,
+        "received_at"?}``: the candidate concerned is named by registration number or
+        notice line (or both).  ``caller`` is HR entering an objection received by
+        ``channel`` (phone, letter, e-mail), with ``received_at`` when it reached the
+        office (not in the future; the period check and the deadlines count from then,
+        so a letter that came on the last day is taken the next morning); without a
+        caller the objection comes from the public form (``web``, received now).
         ``attachments``: up to 3 files checked as an appeal's are
         (``ledger.absence.attachments``), sealed under the objection's own data key in
         the same transaction; ``objection.filed`` lists their kinds and HMACs.
@@ -301,10 +311,20 @@ class Objections(UseCase):
             Conflict: the notice was superseded, or it is outside its notice period.
             CalendarUnknown: the deadline reaches a year the calendar does not know.
         """
-        only(data, {"name", "contact", "ground", "statement", "registration", "line"}, "")
+        only(data, {"name", "contact", "ground", "statement", "registration", "line",
+                    "received_at"}, "")
         if channel not in OBJECTION_CHANNELS or (caller is None) != (channel == "web"):
             raise BadData("channel: web for the public form; phone, letter or email "
                           "when HR enters it", field="channel")
+        received = now
+        if data.get("received_at") not in (None, ""):
+            if caller is None:
+                raise BadData("received_at: only an objection HR enters has one",
+                              field="received_at")
+            received = parse_time(data["received_at"], "received_at")
+            if received > now:
+                raise BadData("received_at: when the objection reached the office; not "
+                              "in the future", field="received_at")
         name = _text(data, "name", MAX_NAME_CHARS)
         contact = _text(data, "contact", MAX_CONTACT_CHARS)
         ground = choice(data, "ground", OBJECTION_GROUNDS)
@@ -334,10 +354,10 @@ class Objections(UseCase):
             if n.superseded_by is not None:
                 raise Conflict(f"notice {notice} was superseded by {n.superseded_by}; "
                                "object to the current notice", field="notice")
-            if now < parse_utc(n.period_start):
+            if received < parse_utc(n.period_start):
                 raise Conflict(f"the notice period starts at {n.period_start}",
                                field="notice")
-            if now >= parse_utc(n.period_end):
+            if received >= parse_utc(n.period_end):
                 raise Conflict(f"the notice period ended at {n.period_end}; objections "
                                "are taken only during it", field="notice")
             if line is not None and line > n.lines:
@@ -357,9 +377,9 @@ class Objections(UseCase):
                 body["line"] = line
             policy = self.policy_by_digest(camp.policy_digest)
             tz = ZoneInfo(camp.timezone)
-            ack_by = end_of_working_days(now, _deadline_days(
+            ack_by = end_of_working_days(received, _deadline_days(
                 policy, "objection_ack_days", DEFAULT_ACK_DAYS), tz, working_day)
-            reply_by = end_of_working_days(now, _deadline_days(
+            reply_by = end_of_working_days(received, _deadline_days(
                 policy, "objection_reply_days", DEFAULT_REPLY_DAYS), tz, working_day)
             data_key = AESGCM.generate_key(bit_length=256)
             wrapped, ciphertext, digest = self._seal(objection, name, contact, statement,
@@ -378,6 +398,8 @@ class Objections(UseCase):
                                                                f.kind))))
             if listed:
                 body["attachments"] = ledger_field(listed)
+            if received != now:
+                body["received_at"] = format_time(received)
             body = {"objection": objection, "notice": notice, "campaign": n.campaign,
                     "channel": channel, "ground": ground,
                     "statement_hmac": self.statement_hmac(statement),

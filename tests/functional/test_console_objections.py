@@ -5,6 +5,8 @@ only with the tick and after the candidate's statement."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.functional._absence import Env
 from tests.functional.test_console_hr import hr_client, reviewer_client, submit, text
@@ -57,3 +59,26 @@ def test_hr_enters_a_letter_objection_and_the_reviewer_rules_it(env: Env) -> Non
     assert {"objection": ref, "purpose": "objection",
             "fields": "name,contact,statement,candidate_statement"} in viewed
     assert "取消" in text(rev.get(listing))
+
+
+def test_hr_dates_a_letter_by_when_it_arrived(env: Env) -> None:
+    notice, rows = published(env)
+    listing = "/console/campaigns/c2026/objections"
+    form = {"notice": notice, "channel": "letter", "name": NAME, "contact": "北京市某路1号",
+            "registration": rows[0]["registration"], "line": "", "ground": "eligibility",
+            "statement": "来信反映该考生不符合报考条件。"}
+    env.clock(hours=3)  # entered three hours into the period, received one hour in
+    hr, _ = hr_client(env)
+    arrived = env.now[0] - timedelta(hours=2)
+    typed = arrived.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+    later = submit(hr, listing, listing, form | {
+        "received_at": (env.now[0] + timedelta(hours=1)).astimezone(
+            ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")})
+    assert later.status_code == 400
+    assert "received_at" in text(later)
+    resp = submit(hr, listing, listing, form | {"received_at": typed})
+    assert resp.status_code == 303, text(resp)[-800:]
+    filed = [e for e in env.ledger_entries() if e["type"] == "objection.filed"]
+    assert len(filed) == 1
+    assert filed[0]["body"]["received_at"] == arrived.replace(second=0).astimezone(
+        UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")

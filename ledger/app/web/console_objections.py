@@ -18,6 +18,7 @@ from flask import Blueprint, Response, request
 
 from ledger.app.web import console
 from ledger.app.web.console import actor, session
+from ledger.app.web.console_hr import _local_time
 from ledger.app.web.console_hr_attachments import attachment_response
 from ledger.app.web.console_hr_text import ALL_TEXT
 from ledger.app.web.forms import Lang
@@ -30,8 +31,8 @@ from ledger.timetext import written
 bp = Blueprint("console_objections", __name__, url_prefix="/console")
 
 _TEXT = {**ALL_TEXT, **TEXT}
-ENTER_FIELDS = ("notice", "channel", "name", "contact", "registration", "line", "ground",
-                "statement")
+ENTER_FIELDS = ("notice", "channel", "received_at", "name", "contact", "registration",
+                "line", "ground", "statement")
 
 
 def lang() -> Lang:
@@ -114,6 +115,10 @@ def enter(campaign: str) -> Response:
         channel = values["channel"]
         if channel not in ("phone", "letter", "email"):
             raise BadData("channel: choose phone, letter or e-mail", field="channel")
+        if values["received_at"]:  # the campaign's wall clock, as typed
+            data["received_at"] = _local_time(values["received_at"],
+                                              service().campaign(campaign)["timezone"],
+                                              "received_at")
         filed = service().objections.file_objection(
             values["notice"], data, now(), calendar(), caller=actor(), channel=channel)
     except LedgerError as exc:

@@ -60,7 +60,10 @@ _PUBLIC: dict[str, Schema] = {
 SCHEMAS: dict[str, Schema] = {
     "ObjectionFile": _closed(_FILE_FIELDS, _WHO),
     "ObjectionEnter": _closed({**_FILE_FIELDS, "channel": {
-        "enum": [c for c in OBJECTION_CHANNELS if c != "web"]}}, _WHO),
+        "enum": [c for c in OBJECTION_CHANNELS if c != "web"]}}, {**_WHO, "received_at": {
+            "type": "string", "format": "date-time", "description": "when it reached the "
+            "office (RFC 3339 with an offset), if before now: the period check and the "
+            "deadlines count from then"}}),
     "ObjectionFiled": {"type": "object", "required": ["objection", "token", "ack_by",
                                                       "reply_by", "state"],
                        "properties": {"objection": _STR, "token": {
@@ -137,8 +140,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/api/v1/notices/{notice_id}/objections/received", "post"): Operation(
         "Enter an objection received by phone, letter or e-mail.", ("hr",),
         "ObjectionFiled", 201, "ObjectionEnter", (400, 404, 409, 413), _N,
-        (("notice", "is within its notice period and not superseded (409)"), *_TEXTS,
-         *_ATTACHED)),
+        (("notice", "is within its notice period and not superseded (409)"),
+         ("received_at", "is not in the future"), *_TEXTS, *_ATTACHED)),
     ("/api/v1/objections/{ref}/state", "post"): Operation(
         "An objection's state for its objector (the secret in the body; rate-limited).",
         None, "ObjectionState", body="ObjectionLookup", errors=(400, 404, 429), params=_R),

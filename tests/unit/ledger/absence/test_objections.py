@@ -279,3 +279,33 @@ def test_an_altered_candidate_statement_is_a_could_not_check_not_a_crash(
     with pytest.raises(CouldNotCheck) as info:
         o.objector(REVIEWER, ref, t + timedelta(hours=2))
     assert info.value.field == "objection"
+
+
+def test_a_letter_received_in_the_period_and_entered_after_it_counts_from_its_arrival(
+        domain: Domain) -> None:
+    publish(domain)
+    o = domain.service.objections
+    data = {"name": NAME, "contact": CONTACT, "ground": "qualification",
+            "statement": "来信反映：学历不符。", "registration": domain.rows[0]["registration"]}
+    last_day = PERIOD_END - timedelta(hours=3)  # the letter came in on the last day
+    next_morning = PERIOD_END + timedelta(hours=9)
+    with pytest.raises(Conflict) as late:  # dated when typed in, it is outside the period
+        o.file_objection("n1", data, next_morning, WORKDAY, caller=HR, channel="letter")
+    assert late.value.field == "notice"
+    filed = o.file_objection("n1", {**data, "received_at": last_day.isoformat()},
+                             next_morning, WORKDAY, caller=HR, channel="letter")
+    body = domain.entries("objection.filed")[-1]["body"]
+    assert body["received_at"] == last_day.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # The deadlines count from the arrival, not from the entry.
+    from_arrival = o.file_objection("n1", {**data, "received_at": last_day.isoformat()},
+                                    last_day, WORKDAY, caller=HR, channel="letter")
+    assert (filed["ack_by"], filed["reply_by"]) == (from_arrival["ack_by"],
+                                                    from_arrival["reply_by"])
+    with pytest.raises(BadData) as future:
+        o.file_objection("n1", {**data, "received_at": (next_morning + timedelta(
+            minutes=1)).isoformat()}, next_morning, WORKDAY, caller=HR, channel="letter")
+    assert future.value.field == "received_at"
+    with pytest.raises(BadData) as public:  # the public form is received when it is sent
+        file(domain, received_at=T0.isoformat())
+    assert public.value.field == "received_at"
+    check_rebuild(domain.service.store, domain.service.log)
