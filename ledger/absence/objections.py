@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from ledger.absence import tables as P  # noqa: N812 (the tables, read as P.windows)
 from ledger.absence.attachments import (
@@ -42,7 +42,6 @@ from ledger.absence.attachments import (
     matches_listed,
     parse_ledger_field,
 )
-from ledger.absence.backfill import VACATING_OUTCOMES
 from ledger.absence.context import Caller, Context, UseCase, new_id, row_by_key
 from ledger.absence.entries import OBJECTION_CHANNELS, OBJECTION_GROUNDS, OBJECTION_RULINGS
 from ledger.absence.fields import (
@@ -54,6 +53,13 @@ from ledger.absence.fields import (
     stated_reason,
 )
 from ledger.absence.notifications import notify_entry
+from ledger.absence.objection_rows import (
+    has_left,
+    objection_counts,
+    open_row,
+    public,
+    record,
+)
 from ledger.absence.rules import Policy
 from ledger.entry import format_time, parse_utc
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
@@ -81,7 +87,6 @@ _NONCE = 12
 _SALT = 16
 
 #: States as the projection writes them; "deferred" (暂缓) waits for a final ruling.
-OPEN_STATES = ("filed", "acknowledged", "deferred")
 
 
 def _text(data: Mapping[str, Any], key: str, limit: int) -> str:
@@ -433,7 +438,7 @@ class Objections(UseCase):
         if row is None or not hmac.compare_digest(given, row.lookup_sha256):
             raise NotFound("no objection with this reference and secret",
                            field="objection")
-        return _public(row)
+        return public(row)
 
     def objections(self, campaign: str) -> list[dict[str, Any]]:
         """The campaign's objections (no personal data), oldest first."""
@@ -441,7 +446,7 @@ class Objections(UseCase):
             rows = conn.execute(select(P.objections).where(
                 P.objections.c.campaign == campaign)
                 .order_by(P.objections.c.idx)).all()
-        return [_record(r) for r in rows]
+        return [record(r) for r in rows]
 
     def objection_record(self, objection: str) -> dict[str, Any]:
         """One objection without personal data.
@@ -450,7 +455,7 @@ class Objections(UseCase):
             NotFound: no such objection.
         """
         with self.read() as conn:
-            return _record(row_by_key(conn, P.objections.c.objection, objection))
+            return record(row_by_key(conn, P.objections.c.objection, objection))
 
     def objector(self, caller: Caller, objection: str, now: datetime) -> dict[str, Any]:
         """The objector's name, contact and statement (personal data: the read is
@@ -546,7 +551,7 @@ class Objections(UseCase):
                         if registration not in (None, "") else None)
 
         def plan(conn: Connection) -> list[NewEntry]:
-            o = _open_row(conn, objection)
+            o = open_row(conn, objection)
             if o.state == "filed":
                 raise Conflict("acknowledge the objection first", field="objection")
             if o.invited_at is not None:
@@ -603,7 +608,7 @@ class Objections(UseCase):
         document = f"{objection}.statement"
 
         def plan(conn: Connection) -> list[NewEntry]:
-            o = _open_row(conn, objection)
+            o = open_row(conn, objection)
             if o.invited_at is None:
                 raise Conflict("the candidate was not invited to state their case",
                                field="objection")
@@ -655,7 +660,7 @@ class Objections(UseCase):
                           field="confirm")
 
         def plan(conn: Connection) -> list[NewEntry]:
-            o = _open_row(conn, objection)
+            o = open_row(conn, objection)
             if o.state == "filed":
                 raise Conflict("acknowledge the objection first", field="objection")
             if ruling == "cancelled":
@@ -667,7 +672,7 @@ class Objections(UseCase):
                                    f"{o.respond_by}", field="ruling")
             items = [NewEntry("objection.ruled", caller.actor, {
                 "objection": objection, "ruling": ruling, "reason": reason})]
-            if ruling == "cancelled" and o.subject is not None and not _has_left(
+            if ruling == "cancelled" and o.subject is not None and not has_left(
                     conn, o.subject):
                 # 取消 leaves a vacancy: recorded with the ruling, answered by the
                 # sweep (Backfill.propose_due) like any other.
@@ -755,64 +760,3 @@ class Objections(UseCase):
 
         self._run(now, plan)
         return self.objection_record(objection)
-
-
-def objection_counts(conn: Connection, notice: str | None = None, *,
-                     campaign: str | None = None) -> dict[str, int]:
-    """A notice's (or a campaign's) objections by how they stand: ``received``, ``open``,
-    ``upheld``, ``cancelled``, ``deferred`` (counts only: no personal data)."""
-    o = P.objections.c
-    where = o.notice == notice if campaign is None else o.campaign == campaign
-    rows = conn.execute(select(o.state, o.ruling, func.count()).where(where)
-                        .group_by(o.state, o.ruling)).all()
-    out = {"received": 0, "open": 0, "upheld": 0, "cancelled": 0, "deferred": 0}
-    for state, ruling, n in rows:
-        out["received"] += n
-        if ruling in ("upheld", "cancelled", "deferred"):
-            out[ruling] += n
-        if state in ("filed", "acknowledged"):
-            out["open"] += n
-    return out
-
-
-def _has_left(conn: Connection, subject: str) -> bool:
-    """Whether ``subject`` left the process already (a recorded vacancy, a vacancy
-    answered, or a final absence decision that vacates): a cancellation then leaves no
-    second vacancy."""
-    if conn.execute(select(P.vacancies.c.vacancy).where(
-            P.vacancies.c.subject == subject)).first():
-        return True
-    if conn.execute(select(P.backfills.c.item).where(
-            P.backfills.c.vacated == subject)).first():
-        return True
-    d = P.decisions.c
-    return conn.execute(select(d.decision).where(
-        d.subject == subject, d.superseded_by.is_(None),
-        d.outcome.in_(VACATING_OUTCOMES)
-        | ((d.outcome == "makeup_pending_review") & (d.review == "confirmed")))
-        ).first() is not None
-
-
-def _open_row(conn: Connection, objection: str) -> Row[Any]:
-    o = row_by_key(conn, P.objections.c.objection, objection)
-    if o.state not in OPEN_STATES:
-        raise Conflict(f"objection {objection} was ruled already ({o.ruling})",
-                       field="objection")
-    return o
-
-
-def _public(row: Any) -> dict[str, Any]:
-    return {"objection": row.objection, "notice": row.notice, "state": row.state,
-            "ground": row.ground, "channel": row.channel, "filed_at": row.filed_at,
-            "ack_by": row.ack_by, "reply_by": row.reply_by,
-            "acknowledged_at": row.acknowledged_at, "ruling": row.ruling,
-            "ruled_at": row.ruled_at, "ruling_reason": row.ruling_reason}
-
-
-def _record(row: Any) -> dict[str, Any]:
-    return {**_public(row), "campaign": row.campaign, "subject": row.subject,
-            "line": row.line, "statement_hmac": row.statement_hmac,
-            "objector_sha256": row.objector_sha256, "filed_by": row.filed_by,
-            "invited_at": row.invited_at, "respond_by": row.respond_by,
-            "statement_at": row.statement_at, "ruled_by": row.ruled_by,
-            "objector_erased": bool(row.objector_erased), "ledger_index": row.idx}
