@@ -152,8 +152,13 @@ def claim_turn(store: LedgerStore, job: str, now: datetime, limits: JobLimits) -
                                .where(t.c.state == RUNNING)).scalar_one()
         if running >= limits.max_running:
             return False
+        # ``now`` was read before this transaction waited for the lock, perhaps while
+        # the job whose turn this is finished: a turn starts no earlier than the last
+        # one ended.
+        last_end = conn.execute(select(func.max(t.c.ended_at))).scalar()
+        started = _ms(now) if last_end is None else max(_ms(now), int(last_end))
         conn.execute(update(t).where(t.c.job == job).values(state=RUNNING,
-                                                            started_at=_ms(now)))
+                                                            started_at=started))
     return True
 
 

@@ -230,3 +230,27 @@ def test_real_report_processes_take_turns(tmp_path: Path, db_url: str) -> None:
     assert all(r.report for r in rows)
     for before, after in itertools.pairwise(rows):
         assert before.ended_at <= after.started_at, (before, after)
+
+
+def test_a_turn_starts_no_earlier_than_the_one_before_it_ended(tmp_path: Path,
+                                                              db_url: str) -> None:
+    # A process reads its clock, then waits for the write lock the finishing job holds:
+    # the turn it claims must not be recorded as starting before that job ended (three
+    # real report processes showed a 2 ms overlap in the table under load).
+    limits = JobLimits(max_running=1, max_jobs=3, timeout_s=600)
+    with make_env(tmp_path, db_url) as env:
+        for c in ("a", "b"):
+            env.campaign(c)
+        first = jobs.request(env.store, "a", "hr:one", T0, limits)
+        second = jobs.request(env.store, "b", "hr:one", T0, limits)
+        assert jobs.claim_turn(env.store, first.job, T0, limits)
+        ended = T0 + timedelta(seconds=30)
+        jobs.finish(env.store, first.job, ended, report="rpt-a")
+        read_before_the_lock = ended - timedelta(milliseconds=2)
+        assert jobs.claim_turn(env.store, second.job, read_before_the_lock, limits)
+        from sqlalchemy import select
+
+        from ledger.absence import tables as P  # noqa: N812
+        with env.store.engine.connect() as conn:
+            rows = {r.job: r for r in conn.execute(select(P.report_jobs)).all()}
+    assert rows[first.job].ended_at <= rows[second.job].started_at
