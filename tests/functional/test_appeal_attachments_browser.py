@@ -9,26 +9,20 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pyotp
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 
-from ledger.app.web.ratelimit import RateLimiter
-from tests.functional._absence import make_env
 from tests.functional.test_console_hr import accounts
 from tests.functional.test_console_signin import PASSWORD, enrol
 from tests.functional.test_notice_browser import (
-    BrowserPages,
     axe_violations,
-    chromium,
-    serving,
     wait_for,
 )
-from tests.functional.test_selfservice import CAMPAIGN, Campaign, build_campaign
+from tests.functional.test_selfservice import CAMPAIGN
+from tests.functional.test_selfservice_browser import Journey as CandidateJourney
+from tests.functional.test_selfservice_browser import candidate_journey
 
 
 def png_1x1() -> bytes:
@@ -43,23 +37,13 @@ def png_1x1() -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b""))
 
 
-@dataclass
-class Journey(BrowserPages):
+class Journey(CandidateJourney):
     SHOT_PREFIX = "attach-"
-    campaign: Campaign
-    base: str
-    driver: WebDriver
-    shots: Path
 
 
 @pytest.fixture(scope="module")
-def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
-    tmp = tmp_path_factory.mktemp("attach-browser")
-    with make_env(tmp, f"sqlite:///{tmp / 'ledger.db'}") as env:
-        campaign = build_campaign(env)
-        env.app.extensions["absentia.rate_limiter"] = RateLimiter(1000, 60)
-        with serving(env.app) as base, chromium(tmp) as driver:
-            yield Journey(campaign, base, driver, tmp)
+def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CandidateJourney]:
+    yield from candidate_journey(tmp_path_factory, Journey)
 
 
 def test_a_candidate_uploads_a_png_with_the_appeal(journey: Journey) -> None:

@@ -34,14 +34,21 @@ class Journey(BrowserPages):
     shots: Path
 
 
-@pytest.fixture(scope="module")
-def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
-    tmp = tmp_path_factory.mktemp("selfservice-browser")
+def candidate_journey(tmp_path_factory: pytest.TempPathFactory,
+                      kind: type[Journey] = Journey) -> Iterator[Journey]:
+    """A served campaign and a browser on it, for a candidate's walk (screenshots named
+    by ``kind.SHOT_PREFIX``)."""
+    tmp = tmp_path_factory.mktemp(kind.SHOT_PREFIX + "browser")
     with make_env(tmp, f"sqlite:///{tmp / 'ledger.db'}") as env:
         campaign = build_campaign(env)
         env.app.extensions["absentia.rate_limiter"] = RateLimiter(1000, 60)
         with serving(env.app) as base, chromium(tmp) as driver:
-            yield Journey(campaign, base, driver, tmp)
+            yield kind(campaign, base, driver, tmp)
+
+
+@pytest.fixture(scope="module")
+def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
+    yield from candidate_journey(tmp_path_factory)
 
 
 def no_horizontal_scroll(driver: WebDriver) -> None:
