@@ -410,6 +410,24 @@ def parse(text: str) -> Policy:
     return Policy(tuple(logs), witnesses, groups, quorum[0])
 
 
+def parse_bytes(data: bytes) -> Policy:
+    """Parse a policy file's octets: UTF-8, and any octet of a name, URL or comment that
+    is not UTF-8 kept opaque (§Character set: octets with the high bit set are opaque),
+    so ``to_bytes`` writes the same octets back.
+
+    Raises:
+        PolicyError: see ``parse``.
+    """
+    if len(data) > MAX_POLICY_CHARS:
+        raise PolicyError(1, f"the policy is longer than {MAX_POLICY_CHARS} bytes")
+    return parse(data.decode("utf-8", "surrogateescape"))
+
+
+def to_bytes(policy: Policy) -> bytes:
+    """``policy.to_text()`` as octets (the inverse of ``parse_bytes``)."""
+    return policy.to_text().encode("utf-8", "surrogateescape")
+
+
 def _arity(n: int, keyword: str, items: list[str], least: int, most: int, form: str) -> None:
     if least <= len(items) <= most:
         return

@@ -10,7 +10,10 @@ prefix) and checks, trusting nothing but the verifier keys it is given:
 * with ``--old``, that an older trusted checkpoint is a prefix of this one (no rollback,
   no fork);
 * with ``--witness VKEY``... ``--witnesses-required K``, that the checkpoint carries K
-  valid C2SP tlog-cosignature v1 cosignatures by those witnesses.
+  valid C2SP tlog-cosignature v1 cosignatures by those witnesses;
+* with ``--policy FILE`` (a C2SP tlog-policy), that the checkpoint's valid cosignatures
+  satisfy the policy's quorum, and, when the policy lists logs, that one of them signed
+  it under its own origin (``--witness``/``--witnesses-required`` are the k-of-n policy).
 
 It exits 0 only if all holds, and otherwise names the first bad index.  Dependencies:
 the standard library, ``cryptography`` and ``rfc8785`` (through ``ledger.jcs``) only —
@@ -47,7 +50,8 @@ from ledger.tiles import (
     split_tile,
     tiles_for_size,
 )
-from ledger.witness.cosig import Cosignature, CosignatureV1Verifier, require_cosignatures
+from ledger.tlog_policy import Policy, Witness, from_k_of_n, parse_bytes
+from ledger.witness.cosig import Cosignature, CosignatureV1Verifier, verify_policy_cosignatures
 
 
 class Source(Protocol):
@@ -485,15 +489,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--witnesses-required", type=int, default=0, metavar="K",
                         help="fail unless the checkpoint carries K valid cosignatures by "
                              "the --witness keys")
+    parser.add_argument("--policy", type=Path, metavar="FILE",
+                        help="a C2SP tlog-policy file: fail unless the checkpoint's "
+                             "cosignatures satisfy its quorum (and, if it lists logs, one of "
+                             "them signed it); instead of --witness/--witnesses-required")
     args = parser.parse_args(argv)
     if not 0 <= args.witnesses_required <= len(args.witness):
         print(f"could not verify: --witnesses-required {args.witnesses_required} needs at "
               f"least that many --witness keys (got {len(args.witness)})", file=sys.stderr)
         return 2
-    cosigned: list[Cosignature] = []
+    if args.policy is not None and (args.witness or args.witnesses_required):
+        print("could not verify: give --policy FILE or --witness/--witnesses-required, not "
+              "both", file=sys.stderr)
+        return 2
+    cosigned: list[tuple[str, Cosignature]] = []
+    try:
+        policy = load_policy(args.policy) if args.policy is not None else \
+            k_of_n_policy(args.witness, args.witnesses_required) if args.witness else None
+    except BadData as exc:
+        print(f"could not verify: {exc}", file=sys.stderr)
+        return 2
     try:
         key_files = list(args.keys)
-        if not args.key and not key_files:
+        if policy is not None and policy.logs and not args.key and not key_files:
+            args.key = policy.log_vkeys()  # the policy's logs are the trusted log keys
+        elif not args.key and not key_files:
             local = Path(args.prefix) / "keys"
             if not args.prefix.startswith(("http://", "https://")) and local.is_file():
                 sys.stderr.write(
@@ -504,14 +524,13 @@ def main(argv: list[str] | None = None) -> int:
         old_text = args.old.read_bytes() if args.old else None
         progress = None if args.quiet or not sys.stderr.isatty() else _TerminalProgress()
         source: Source = open_source(args.prefix)
-        if args.witness:
+        if policy is not None:
             # Read the checkpoint once: the cosignatures checked are those of the
             # checkpoint whose tree is verified.
             source = _PinnedCheckpoint(source)
-            cosigned = require_cosignatures(
-                SignedNote.parse(source.get("checkpoint")),
-                [CosignatureV1Verifier.from_vkey(w) for w in args.witness],
-                args.witnesses_required)
+            note = SignedNote.parse(source.get("checkpoint"))
+            check_policy_logs(note, policy)
+            cosigned = verify_policy_cosignatures(note, policy)
         report = verify_log(source, verifiers, old_checkpoint=old_text,
                             origin=args.origin, progress=progress, jobs=max(1, args.jobs))
     except VerificationError as exc:
@@ -533,10 +552,60 @@ def main(argv: list[str] | None = None) -> int:
           f"{base64.b64encode(report.root).decode()}, signed by {', '.join(report.signed_by)}{old} "
           f"({report.seconds:.2f} s)")
     if args.witness:
-        names = ", ".join(f"{c.name}+{c.key_id:08x}" for c in cosigned) or "none"
+        names = ", ".join(f"{c.name}+{c.key_id:08x}" for _, c in cosigned) or "none"
         print(f"OK: {len(cosigned)} witness cosignature(s) ({args.witnesses_required} "
               f"required): {names}")
+    elif policy is not None:
+        names = ", ".join(f"{name} ({c.name}+{c.key_id:08x})" for name, c in cosigned)
+        print(f"OK: the witness policy's quorum {policy.quorum!r} is satisfied "
+              f"({len(cosigned)} cosignature(s)): {names or 'none needed'}")
     return 0
+
+
+def load_policy(path: Path) -> Policy:
+    """The C2SP tlog-policy in the file ``path``.
+
+    Raises:
+        BadData: the file cannot be read, or does not parse (the message names the line).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadData(f"cannot read the policy file {path}: {exc}", field="policy") from exc
+    try:
+        return parse_bytes(data)
+    except BadData as exc:
+        raise BadData(f"{path}: {exc}", field="policy") from exc
+
+
+def k_of_n_policy(vkeys: list[str], k: int) -> Policy:
+    """The policy of ``--witness VKEY``... ``--witnesses-required K``: each witness named
+    by its key name.
+
+    Raises:
+        BadData: a key is malformed, two keys share a name, or k is out of range.
+    """
+    return from_k_of_n([Witness(CosignatureV1Verifier.from_vkey(v).name, v) for v in vkeys], k)
+
+
+def check_policy_logs(note: SignedNote, policy: Policy) -> None:
+    """When ``policy`` lists logs, check that one of them signed ``note`` and that the
+    checkpoint's origin is that log's key name (tlog-policy §Defining a log).
+
+    Raises:
+        VerificationError: no listed log signed it under its own origin, or a listed
+            log's signature does not verify.
+    """
+    if not policy.logs:
+        return
+    origin = Checkpoint.from_body(note.text).origin
+    try:
+        signed = note.verify([Ed25519Verifier.from_vkey(v) for v in policy.log_vkeys()])
+    except VerificationError as exc:
+        raise VerificationError(f"the policy's logs: {exc}") from exc
+    if not any(v.name == origin for v in signed):
+        raise VerificationError(f"the checkpoint's origin {origin!r} is not the key name of "
+                                "a policy log that signed it")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from ledger.note import SignedNote
 from ledger.storage.store import NewEntry
 from ledger.timetext import written, zone_label
 from ledger.witness.client import WitnessEndpoint, WitnessSettings, require_cosigned
-from ledger.witness.cosig import MAX_TIMESTAMP, TIMESTAMP_SIZE
+from ledger.witness.cosig import MAX_TIMESTAMP, TIMESTAMP_SIZE, CosignatureV1Verifier
 from publicity.calendar import DEFAULT_NOTICE_DAYS, WorkingCalendar, notice_period
 from publicity.errors import PublishingRefused
 from publicity.masking import mask_name
@@ -221,6 +221,22 @@ def scan(html: str, names: Sequence[str], published: Sequence[str] = ()) -> list
     return found
 
 
+def policy_shown(witnesses: WitnessSettings | None) -> dict[str, Any] | None:
+    """What the page says of a tlog-policy file's quorum (None under k-of-n, which the
+    page words as "k of n"): the quorum's name, each group's threshold and members (by
+    the policy's names: a witness's is mapped to its listed key name), the fewest
+    cosignatures that can satisfy it and the policy's text."""
+    if witnesses is None or witnesses.quorum is None:
+        return None
+    p = witnesses.quorum
+    shown = {name: CosignatureV1Verifier.from_vkey(w.vkey).name
+             for name, w in p.witnesses.items()}
+    return {"quorum": p.quorum, "min": p.min_witnesses(), "witnesses": shown,
+            "groups": {g.name: {"k": g.threshold, "n": len(g.members),
+                                "members": list(g.members)} for g in p.groups.values()},
+            "text": p.to_text()}
+
+
 def shown_cosignatures(note: str, witnesses: Sequence[WitnessEndpoint], tz: ZoneInfo
                        ) -> list[ShownCosignature]:
     """The cosignatures in the signed ``note`` by the keys of ``witnesses`` (configured
@@ -391,6 +407,7 @@ def render(service: AbsenceService, campaign: str, now: datetime, *, days: int,
         supersedes=supersedes, reason=reason, base_url=base_url, banner=BANNER_MARK,
         witnesses=[ShownWitness(w.name, w.verifier.vkey) for w in endpoints],
         witnesses_required=witnesses.policy.required if witnesses is not None else 0,
+        witness_policy=policy_shown(witnesses),
         cosignatures=shown_cosignatures(cosigned.note, endpoints, tz))
     pages = {lang: _page(lang, **context) for lang in ("zh", "en")}
     contact = published_contact(chosen)

@@ -49,17 +49,16 @@ from ledger.checkpoint import Checkpoint
 from ledger.config import PublicitySettings, Settings
 from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotFound, VerificationError
 from ledger.ids import sha256_hex
-from ledger.merkle import (
-    MemoryTree,
-    leaf_hash,
-)
+from ledger.merkle import MemoryTree, leaf_hash
 from ledger.note import Ed25519Verifier, SignedNote
 from ledger.proof import TlogProof
 from ledger.storage.reads import entries_by_index, leaf_hashes
 from ledger.storage.store import NewEntry, StoredCheckpoint
 from ledger.timetext import written, zone_label
+from ledger.tlog_policy import Policy
+from ledger.verify import check_policy_logs, k_of_n_policy
 from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
-from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
+from ledger.witness.cosig import verify_policy_cosignatures
 from publicity import jobs
 from publicity.backfill_report import BackfillLine, backfill_kpis, backfill_lines
 from publicity.report_proofs import BUNDLE_DOC, BUNDLE_FORMATS, Summarised, check_kind, summarised
@@ -653,9 +652,10 @@ def _trust_roots(pdf: bytes, ca_files: Sequence[Path]) -> tuple[list[Any], str]:
 
 def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
                   keys: Sequence[str] = (), witnesses: Sequence[str] = (),
-                  witnesses_required: int = 0) -> VerifyResult:
+                  witnesses_required: int = 0, policy: Policy | None = None) -> VerifyResult:
     """Check a report offline: signature, embedded proofs, entries against the table,
-    and with ``witnesses_required`` that many cosignatures by the ``witnesses`` keys."""
+    and with ``witnesses_required`` that many cosignatures by the ``witnesses`` keys, or
+    with ``policy`` (a C2SP tlog-policy) its quorum and its logs."""
     lines: list[str] = []
     try:
         pdf = path.read_bytes()
@@ -704,7 +704,12 @@ def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
         lines.append(f"not our report: no embedded {BUNDLE_NAME}")
         return VerifyResult(EXIT_NOT_OURS, lines)
     try:
-        code, more = _verify_bundle(files, keys, path, witnesses, witnesses_required)
+        if policy is None and (witnesses or witnesses_required):
+            policy = k_of_n_policy(list(witnesses), witnesses_required)
+        code, more = _verify_bundle(files, keys, path, policy)
+    except BadData as exc:
+        lines.append(f"witnesses: could not check: {exc}")
+        return VerifyResult(EXIT_COULD_NOT_CHECK, lines)
     except CouldNotCheck as exc:
         lines.append(f"table: could not check: {exc}")
         return VerifyResult(EXIT_COULD_NOT_CHECK, lines)
@@ -712,8 +717,7 @@ def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
 
 
 def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
-                   witnesses: Sequence[str] = (), witnesses_required: int = 0
-                   ) -> tuple[int, list[str]]:
+                   policy: Policy | None = None) -> tuple[int, list[str]]:
     lines: list[str] = []
     try:
         text = files[BUNDLE_NAME].decode()
@@ -736,15 +740,15 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
     if cp.size != head.get("checkpoint_size"):
         return EXIT_PROOF, [*lines, "checkpoint: size differs from the bundle header"]
     lines.append(f"checkpoint: {cp.origin} size {cp.size} signed by a trusted key")
-    if witnesses or witnesses_required:
+    if policy is not None:
         try:
-            got = require_cosignatures(SignedNote.parse(note),
-                                       [CosignatureV1Verifier.from_vkey(w) for w in witnesses],
-                                       witnesses_required)
+            check_policy_logs(SignedNote.parse(note), policy)
+            got = verify_policy_cosignatures(SignedNote.parse(note), policy)
         except LedgerError as exc:
             return EXIT_PROOF, [*lines, f"witnesses: FAILED ({exc})"]
-        lines.append(f"witnesses: {len(got)} valid cosignature(s), {witnesses_required} "
-                     "required: " + (", ".join(c.name for c in got) or "none"))
+        lines.append(f"witnesses: {len(got)} valid cosignature(s), {policy.min_witnesses()} "
+                     f"required, quorum {policy.quorum!r} satisfied: "
+                     + (", ".join(name for name, _ in got) or "none"))
     table = table_hashes(path)
     failures: list[str] = []
     seen: set[int] = set()

@@ -3,6 +3,10 @@
 ``[[witnesses]]`` in config.toml names each witness (its cosigner name, submission URL
 prefix and ``vkey``); ``[witness_policy]`` says how many cosignatures publishing needs
 (``required``, default 0: publish without waiting) and how long to wait (``timeout_s``).
+Instead of both, ``[witness_policy] file`` names a C2SP tlog-policy file (its witnesses,
+each with its submission URL, and its quorum of groups): publishing then waits until the
+cosignatures satisfy that quorum.  Either way the settings carry one ``Policy``
+(``WitnessSettings.tlog_policy``: k-of-n is ``from_k_of_n``).
 
 For a checkpoint, ``push_checkpoint`` asks every witness in parallel (C2SP tlog-witness
 ``add-checkpoint``) with ``old`` = the size that witness last cosigned for this log (from
@@ -18,10 +22,11 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -33,6 +38,7 @@ from ledger.errors import BadData, CouldNotCheck, LedgerError
 from ledger.note import SignedNote
 from ledger.storage.store import LedgerStore, StoredCheckpoint
 from ledger.storage.tables import cosignatures, witness_pushes
+from ledger.tlog_policy import Policy, Witness, from_k_of_n, parse_bytes
 from ledger.witness.cosig import CosignatureV1Verifier, parse_signature_lines
 from ledger.witness.protocol import SIZE_MEDIA_TYPE, AddCheckpoint, parse_size_body
 
@@ -63,20 +69,95 @@ class WitnessPolicy:
 
 @dataclass(frozen=True)
 class WitnessSettings:
+    """The witnesses the log asks (``name`` is each one's cosigner key name) and the
+    policy publishing waits for: ``quorum``, a tlog-policy file's, or when None the
+    k-of-n of ``policy.required`` (then ``policy.required`` is k; with a file it is the
+    fewest cosignatures that can satisfy the quorum)."""
+
     witnesses: tuple[WitnessEndpoint, ...] = ()
     policy: WitnessPolicy = field(default_factory=WitnessPolicy)
+    quorum: Policy | None = None
+    #: The policy file's text as read (served at /logs/<name>/policy), when there is one.
+    policy_text: bytes | None = None
+
+    def tlog_policy(self) -> Policy:
+        """The witness policy as a C2SP tlog-policy (k-of-n: one group of them all).
+
+        Raises:
+            BadData: the configured witnesses do not make a policy (duplicate keys).
+        """
+        if self.quorum is not None:
+            return self.quorum
+        return from_k_of_n([Witness(w.name, w.verifier.vkey, w.url) for w in self.witnesses],
+                           self.policy.required)
+
+    def satisfied(self, cosigned: Collection[str]) -> bool:
+        """Whether cosignatures by the witnesses of these key names meet the policy."""
+        policy = self.tlog_policy()
+        by_key = {CosignatureV1Verifier.from_vkey(w.vkey).name: name
+                  for name, w in policy.witnesses.items()}
+        return policy.satisfied({by_key[n] for n in cosigned if n in by_key})
 
 
-def parse_witness_settings(witnesses: Any, policy: Any) -> WitnessSettings:
-    """Typed witness settings from the raw ``[[witnesses]]`` and ``[witness_policy]``.
+def _policy_file(raw: dict[str, Any], base_dir: Path | None, timeout: float,
+                 retry: float) -> WitnessSettings:
+    value = raw["file"]
+    where = "witness_policy.file"
+    if not isinstance(value, str) or not value:
+        raise BadData(f"config {where}: the path of a C2SP tlog-policy file", field=where)
+    path = Path(value)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise BadData(f"config {where}: cannot read {path}: {exc}", field=where) from exc
+    try:
+        quorum = parse_bytes(text)
+    except BadData as exc:
+        raise BadData(f"config {where} ({path}): {exc}", field=where) from exc
+    out: list[WitnessEndpoint] = []
+    for name, w in quorum.witnesses.items():
+        if w.url is None or not w.url.startswith(("http://", "https://")):
+            raise BadData(f"config {where} ({path}): witness {name!r} needs its tlog-witness "
+                          f"submission URL (http or https) after its key; the log pushes "
+                          f"checkpoints to <url>/add-checkpoint", field=where)
+        verifier = CosignatureV1Verifier.from_vkey(w.vkey)
+        if any(e.name == verifier.name for e in out):
+            raise BadData(f"config {where} ({path}): two witnesses have the key name "
+                          f"{verifier.name!r}", field=where)
+        out.append(WitnessEndpoint(verifier.name, w.url.rstrip("/"), verifier))
+    return WitnessSettings(tuple(out), WitnessPolicy(quorum.min_witnesses(), timeout, retry),
+                           quorum, text)
+
+
+def parse_witness_settings(witnesses: Any, policy: Any, *,
+                           base_dir: Path | None = None) -> WitnessSettings:
+    """Typed witness settings from the raw ``[[witnesses]]`` and ``[witness_policy]``
+    (whose ``file``, a C2SP tlog-policy, relative to ``base_dir``, replaces both
+    ``[[witnesses]]`` and ``required``).
 
     Raises:
         BadData: a missing or malformed value, a vkey whose name is not the witness's
-            name, or more cosignatures required than witnesses configured.
+            name, more cosignatures required than witnesses configured, or a policy
+            file beside ``[[witnesses]]`` or ``required`` (named), unreadable, not a
+            tlog-policy (its line named) or with a witness lacking an http(s) URL.
     """
     items = witnesses or []
     if not isinstance(items, list):
         raise BadData("config witnesses: use [[witnesses]] tables", field="witnesses")
+    if isinstance(policy, dict) and "file" in policy:
+        if items or "required" in policy:
+            clash = "[[witnesses]]" if items else "witness_policy.required"
+            raise BadData(f"config witness_policy.file and {clash}: give the witnesses and "
+                          "the quorum either in the tlog-policy file or as [[witnesses]] "
+                          "and witness_policy.required, not both", field="witness_policy.file")
+        unknown = set(policy) - {"file", "timeout_s", "retry_s"}
+        if unknown:
+            raise BadData(f"config witness_policy: unknown key(s) {sorted(unknown)}",
+                          field="witness_policy")
+        times = parse_witness_settings([], {k: v for k, v in policy.items() if k != "file"})
+        return _policy_file(policy, base_dir, times.policy.timeout_s, times.policy.retry_s)
     out = []
     for i, item in enumerate(items):
         where = f"witnesses[{i}]"
@@ -120,8 +201,9 @@ def load_witness_settings(settings: Settings) -> WitnessSettings:
     Raises:
         BadData: see ``parse_witness_settings``.
     """
-    return parse_witness_settings(settings.tables.get("witnesses"),
-                                  settings.tables.get("witness_policy"))
+    return parse_witness_settings(
+        settings.tables.get("witnesses"), settings.tables.get("witness_policy"),
+        base_dir=settings.config_path.parent if settings.config_path is not None else None)
 
 
 # -- what is stored ---------------------------------------------------------------------------
@@ -448,17 +530,24 @@ class CosignStatus:
 
     checkpoint: StoredCheckpoint
     note: str  # the signed checkpoint with its cosignatures
-    required: int
+    required: int  # k, or the fewest cosignatures that can satisfy a policy's quorum
     cosigned: tuple[str, ...]
     failed: dict[str, str]  # witness -> why it did not cosign
+    satisfied: bool | None = None  # the policy's quorum met (None: count against k)
+    quorum: str | None = None  # a policy file's quorum name, for messages
 
     @property
     def ok(self) -> bool:
+        if self.satisfied is not None:
+            return self.satisfied
         return len(self.cosigned) >= self.required
 
     def describe(self) -> str:
         parts = [f"checkpoint {self.checkpoint.size}: {len(self.cosigned)} of "
                  f"{self.required} required witness cosignatures"]
+        if self.quorum is not None:
+            parts[0] += (f" (the policy's quorum {self.quorum!r} is "
+                         f"{'' if self.ok else 'not '}satisfied)")
         if self.cosigned:
             parts.append("cosigned by " + ", ".join(self.cosigned))
         if self.failed:
@@ -468,6 +557,7 @@ class CosignStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {"checkpoint_size": self.checkpoint.size, "required": self.required,
+                "quorum": self.quorum, "satisfied": self.ok,
                 "cosigned": list(self.cosigned),
                 "failed": [{"witness": k, "error": v} for k, v in sorted(self.failed.items())]}
 
@@ -486,19 +576,21 @@ class WitnessQuorumUnavailable(CouldNotCheck):
 def require_cosigned(store: LedgerStore, log_name: str, ws: WitnessSettings | None,
                      now: datetime) -> CosignStatus:
     """Sign a checkpoint of everything appended so far and, under a k-of-n policy, get
-    it cosigned by at least k witnesses (asking them in parallel, up to ``timeout_s``).
+    it cosigned by at least k witnesses (asking them in parallel, up to ``timeout_s``);
+    under a tlog-policy file, by witnesses that satisfy its quorum.
 
-    With no policy (``required`` 0) nothing is asked: the checkpoint is returned with
-    whatever cosignatures it already has.
+    With no policy (``required`` 0, or ``quorum none``) nothing is asked: the checkpoint
+    is returned with whatever cosignatures it already has.
 
     Raises:
-        WitnessQuorumUnavailable: fewer than k witnesses cosigned in time.
+        WitnessQuorumUnavailable: fewer than k witnesses cosigned in time, or those
+            that did do not satisfy the policy's quorum.
         NotFound: no such log.  CouldNotCheck: the log's key cannot be used.
     """
     cp = store.sign_checkpoint(log_name, now)
     ws = ws or WitnessSettings()
     failed: dict[str, str] = {}
-    if ws.policy.required > 0:
+    if ws.tlog_policy().needs_witnesses():
         for r in push_checkpoint(store, log_name, ws.witnesses, cp, now,
                                  timeout_s=ws.policy.timeout_s):
             if not r.ok:
@@ -522,7 +614,9 @@ def require_cosigned(store: LedgerStore, log_name: str, ws: WitnessSettings | No
     cosigned = tuple(sorted(n for n in names
                             if any(line.startswith(f"— {n} ") for line in lines)))
     status = CosignStatus(cp, cp.note + "".join(lines), ws.policy.required, cosigned,
-                          {k: v for k, v in failed.items() if k not in cosigned})
+                          {k: v for k, v in failed.items() if k not in cosigned},
+                          ws.satisfied(cosigned) if ws.quorum is not None else None,
+                          ws.quorum.quorum if ws.quorum is not None else None)
     if not status.ok:
         raise WitnessQuorumUnavailable(status, max(1, int(ws.policy.timeout_s)))
     return status

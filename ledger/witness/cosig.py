@@ -224,8 +224,9 @@ def verify_policy_cosignatures(note: SignedNote, policy: Policy) -> list[tuple[s
     names = {name for name, _ in got}
     if not policy.satisfied(names):
         have = ", ".join(sorted(names)) or "none"
+        missing = ", ".join(n for n in policy.quorum_members() if n not in names) or "none"
         raise VerificationError(
-            f"the checkpoint's witness cosignatures do not satisfy the policy's quorum "
-            f"{policy.quorum!r} (at least {policy.min_witnesses()} of "
-            f"{len(policy.quorum_members())} witnesses; cosigned by: {have})")
+            f"the checkpoint has {len(names)} valid witness cosignature(s), at least "
+            f"{policy.min_witnesses()} required: the witness policy's quorum "
+            f"{policy.quorum!r} is not satisfied (cosigned by: {have}; missing: {missing})")
     return got

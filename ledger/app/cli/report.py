@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from ledger.app.cli.common import CONFIG_OPTION, DATA_OPTION, ledger_errors, open_service
+from ledger.errors import BadData
+from ledger.verify import load_policy
 from publicity.report import generate, generate_job, verify_report
 
 
@@ -65,8 +67,13 @@ def report_generate(data_dir: Path, config_file: Path | None, campaign: str,
               help="a trusted witness's cosigner key (type 0x04 vkey); repeatable")
 @click.option("--witnesses-required", type=click.IntRange(min=0), default=0,
               help="fail (exit 4) unless the checkpoint has this many witness cosignatures")
+@click.option("--policy", "policy_file", default=None,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="a C2SP tlog-policy file: fail (exit 4) unless the checkpoint's "
+                   "cosignatures satisfy its quorum (instead of --witness/--witnesses-required)")
 def report_verify(file: Path, ca_files: tuple[Path, ...], keys_file: Path | None,
-                  witness_keys: tuple[str, ...], witnesses_required: int) -> None:
+                  witness_keys: tuple[str, ...], witnesses_required: int,
+                  policy_file: Path | None) -> None:
     """Check a report offline: exit 0 ok, 2 could not check, 3 signature invalid,
     4 a proof or entry fails, 5 not an Absentia report."""
     keys = [] if keys_file is None else [
@@ -74,8 +81,15 @@ def report_verify(file: Path, ca_files: tuple[Path, ...], keys_file: Path | None
     if witnesses_required > len(witness_keys):
         raise click.BadParameter(f"needs at least {witnesses_required} --witness keys",
                                  param_hint="--witnesses-required")
+    if policy_file is not None and (witness_keys or witnesses_required):
+        raise click.BadParameter("give --policy or --witness/--witnesses-required, not both",
+                                 param_hint="--policy")
+    try:
+        policy = None if policy_file is None else load_policy(policy_file)
+    except BadData as exc:
+        raise click.BadParameter(str(exc), param_hint="--policy") from exc
     result = verify_report(file, ca_files=ca_files, keys=keys, witnesses=witness_keys,
-                           witnesses_required=witnesses_required)
+                           witnesses_required=witnesses_required, policy=policy)
     for line in result.lines:
         click.echo(line)
     click.echo({0: "OK", 2: "COULD NOT CHECK", 3: "SIGNATURE INVALID", 4: "PROOF FAILED",

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from ledger.app.web.services import store
 from ledger.errors import BadData
 from ledger.tiles import TileRef
-from ledger.witness.client import cosigned_note
+from ledger.tlog_policy import Log, Policy, to_bytes
+from ledger.witness.client import WitnessSettings, cosigned_note
 
 bp = Blueprint("logs", __name__)
 
@@ -66,6 +68,29 @@ def checkpoint(name: str) -> Response:
     resp = Response(cosigned_note(store(), name), mimetype="text/plain")
     resp.headers["Content-Type"] = "text/plain; charset=utf-8"
     resp.headers["Cache-Control"] = CHECKPOINT_CACHE
+    return resp
+
+
+@bp.get("/logs/<name>/policy")
+def witness_policy(name: str) -> Response:
+    """The witness policy publishing waits for, as a C2SP tlog-policy (text/plain): the
+    ``[witness_policy] file`` as written, or for ``[[witnesses]]`` and ``required`` the
+    same k-of-n rendered, with this log's own keys as its ``log`` lines; what
+    ``absentia verify --policy`` and ``report verify --policy`` read."""
+    info = store().log(name)  # 404 for an unknown log
+    ws: WitnessSettings = current_app.extensions.get("absentia.witnesses") or WitnessSettings()
+    if ws.policy_text is not None:
+        body = ws.policy_text
+    else:
+        k_of_n = ws.tlog_policy()
+        logs = tuple(Log(v) for v in dict.fromkeys(info.verifier_keys)
+                     if v.split("+", 1)[0] == info.origin)
+        body = to_bytes(Policy(logs, k_of_n.witnesses, k_of_n.groups, k_of_n.quorum))
+    resp = Response(body, mimetype="text/plain")
+    resp.headers["Content-Type"] = "text/plain; charset=utf-8"
+    resp.headers["Cache-Control"] = CHECKPOINT_CACHE
+    resp.set_etag(hashlib.sha256(body).hexdigest())
+    resp.make_conditional(request)
     return resp
 
 

@@ -667,6 +667,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/logs/{name}/checkpoint": {"get": log_op(
             "The latest signed checkpoint (C2SP tlog-checkpoint note).", text,
             errors=(404,))},
+        "/logs/{name}/policy": {"get": log_op(
+            "The witness policy publishing waits for (C2SP tlog-policy text).", text,
+            errors=(404,))},
         "/logs/{name}/tile/{rest}": {"get": log_op(
             "A tile or entry bundle (C2SP tlog-tiles), e.g. 0/000, 0/000.p/5, entries/000.",
             (200, None, "application/octet-stream"),
