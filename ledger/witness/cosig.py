@@ -226,7 +226,7 @@ def verify_policy_cosignatures(note: SignedNote, policy: Policy) -> list[tuple[s
         have = ", ".join(sorted(names)) or "none"
         missing = ", ".join(n for n in policy.quorum_members() if n not in names) or "none"
         raise VerificationError(
-            f"the checkpoint has {len(names)} valid witness cosignature(s), at least "
+            f"the checkpoint has {len(names)} valid witness cosignature(s), "
             f"{policy.min_witnesses()} required: the witness policy's quorum "
             f"{policy.quorum!r} is not satisfied (cosigned by: {have}; missing: {missing})")
     return got

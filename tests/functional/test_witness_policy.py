@@ -94,6 +94,12 @@ def test_publishing_waits_for_the_policy_quorum_and_verifiers_check_it(
     assert env.client.get(f"/logs/{LOG}/policy",
                           headers={"If-None-Match": got.headers["ETag"]}).status_code == 304
     assert env.client.get("/logs/nope/policy").status_code == 404
+    # The home page links each log's policy and offers the --policy command.
+    home = env.client.get("/?lang=en").get_data(as_text=True)
+    assert f'href="/logs/{LOG}/policy">Witness policy</a>' in home
+    assert "meeting the witness policy (C2SP tlog-policy, at least 2 witnesses)" in home
+    assert "--policy policy.txt" in home
+    assert "--witnesses-required" not in home
     # A report signs a checkpoint too, cosigned by A1 and B1 (A2 is down).
     from publicity.report import generate
 

@@ -123,15 +123,19 @@ def status(data_dir: Path, config_file: Path | None, push: bool) -> None:
     try:
         ws = load_witness_settings(settings)
         if not ws.witnesses:
-            raise click.ClickException("no [[witnesses]] in the config: nothing to show")
+            raise click.ClickException("no [[witnesses]] (or witness_policy.file) in the config: "
+                                     "nothing to show")
         for info in store.list_logs():
             if push:
                 cp = store.sign_checkpoint(info.name, now)
                 push_checkpoint(store, info.name, ws.witnesses, cp, now,
                                 timeout_s=ws.policy.timeout_s)
             size = store.latest_checkpoint(info.name).size
-            click.echo(f"{info.name}\tcheckpoint {size}\t{ws.policy.required} of "
-                       f"{len(ws.witnesses)} cosignatures required to publish")
+            need = (f"the policy file's quorum {ws.quorum.quorum!r} (at least "
+                    f"{ws.policy.required} of {len(ws.witnesses)} cosignatures)"
+                    if ws.quorum is not None else
+                    f"{ws.policy.required} of {len(ws.witnesses)} cosignatures")
+            click.echo(f"{info.name}\tcheckpoint {size}\t{need} required to publish")
             for st in witness_status(store, info.name, now, ws.witnesses):
                 when = st.cosigned_at.isoformat() if st.cosigned_at else "never"
                 click.echo(f"  {st.name}\tcosigned {st.cosigned_size} "
