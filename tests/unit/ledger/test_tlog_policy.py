@@ -26,6 +26,8 @@ from ledger.tlog_policy import (
     Witness,
     from_k_of_n,
     parse,
+    parse_bytes,
+    to_bytes,
 )
 from ledger.witness.cosig import CosignatureV1Signer, verify_policy_cosignatures
 
@@ -138,6 +140,22 @@ def test_names_are_opaque_exact_strings() -> None:
     p = parse(text)
     assert not p.satisfied({"K", "k", "a#b"})
     assert p.satisfied({"K", "\u212a", "a#b"})
+
+
+def test_octets_that_are_not_utf8_stay_opaque_and_are_written_back() -> None:
+    # §Character set: octets with the high bit set are opaque in names and comments.
+    data = (b"# comment \xff\xfe\n" + b"witness w\xe9 " + X["X1"].encode() + b"\n"
+            + b"witness w\xc3\xa9 " + X["X2"].encode() + b"\ngroup g all w\xe9 w\xc3\xa9\n"
+            + b"quorum g\n")
+    p = parse_bytes(data)
+    assert len(p.witnesses) == 2  # Latin-1 and UTF-8 spellings are two names
+    assert p.satisfied({"w\u00e9", "w\udce9"})
+    assert not p.satisfied({"w\u00e9"})
+    assert b"witness w\xe9 " in to_bytes(p)
+    assert parse_bytes(to_bytes(p)) == p
+    with pytest.raises(PolicyError) as got:
+        parse_bytes(b"quorum none\n\x00\n")
+    assert got.value.line == 2
 
 
 def test_logs_and_witnesses_come_in_any_order() -> None:
