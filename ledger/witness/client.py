@@ -192,7 +192,12 @@ def parse_witness_settings(witnesses: Any, policy: Any, *,
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise BadData(f"config witness_policy.{key}: a positive number of seconds",
                           field=f"witness_policy.{key}")
-    return WitnessSettings(tuple(out), WitnessPolicy(required, float(timeout), float(retry)))
+    ws = WitnessSettings(tuple(out), WitnessPolicy(required, float(timeout), float(retry)))
+    try:
+        ws.tlog_policy()  # the same checks as a policy file's: two witnesses, one key
+    except BadData as exc:
+        raise BadData(f"config witnesses: {exc}", field="witnesses") from exc
+    return ws
 
 
 def load_witness_settings(settings: Settings) -> WitnessSettings:

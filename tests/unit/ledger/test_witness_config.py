@@ -125,3 +125,12 @@ def test_a_bad_policy_file_setting_names_the_key_or_the_line(
         parse_witness_settings(witnesses, policy, base_dir=tmp_path)
     assert fragment in str(info.value)
     assert str(info.value.field).startswith("witness_policy")
+
+
+def test_two_configured_witnesses_with_one_public_key_are_refused() -> None:
+    key = Ed25519PrivateKey.generate()
+    one, other = (CosignatureV1Signer(n, key).verifier.vkey for n in ("w1.example", "w9.example"))
+    with pytest.raises(BadData, match="two witnesses have the public key") as info:
+        parse_witness_settings([good(vkey=one),
+                                good(name="w9.example", vkey=other)], {"required": 1})
+    assert info.value.field == "witnesses"
