@@ -422,7 +422,8 @@ def export_readme(name: str, origin: str, size: int, site: str) -> str:
      - 已发布的结果公示（{site}notices）上登载的验证密钥，以及纸质或正式公告中的密钥。
   3. 运行（可在不联网的电脑上）：
        absentia verify {name} --key '验证密钥'
-     若配置了见证方，另加 --witness '见证方密钥' --witnesses-required N（见证方密钥见公开首页）。
+     若配置了见证方，另加 --witness '见证方密钥' --witnesses-required N（见证方密钥见公开首页），
+     或按见证策略文件核验：--policy policy.txt（见证策略见 {site}logs/{name}/policy）。
   4. 命令以退出码 0 结束并列出条目数即为通过；任何被改动、删除或重排的条目都会报出第一个出错的序号。
   也可以用 keys 文件核验（absentia verify {name} --keys {name}/keys），但只有当其中的密钥与
   独立取得的密钥逐字相同时，结论才可靠。
@@ -448,7 +449,8 @@ Absentia ledger export: {name} (origin {origin}, {size:,} entries)
   3. Run (on a computer with no network, if you like):
        absentia verify {name} --key 'VERIFIER-KEY'
      With witnesses, add --witness 'WITNESS-KEY' --witnesses-required N (the witnesses'
-     keys are on the public home page).
+     keys are on the public home page), or check against the witness policy file:
+     --policy policy.txt (the policy is at {site}logs/{name}/policy).
   4. Exit status 0 with the entry count means it passed; an entry changed, removed or
      reordered is reported with the first bad index (exit status not 0).
   The keys file works too (absentia verify {name} --keys {name}/keys), but the result means
