@@ -91,3 +91,43 @@ def test_the_columns_and_roster_follow_the_settings() -> None:
     assert 'data-col="result"' in html
     assert 'data-col="name"' not in html
     assert "张*" not in html
+
+
+def test_a_policy_files_quorum_is_said_in_words_in_each_language_only() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.tlog_policy import parse
+    from ledger.witness.client import WitnessSettings
+    from ledger.witness.cosig import CosignatureV1Signer
+    from publicity.notices import ShownWitness, policy_shown
+
+    keys = {n: CosignatureV1Signer(f"{n}.example", Ed25519PrivateKey.generate()).verifier.vkey
+            for n in ("a1", "a2", "a3", "b1")}
+    text = "".join(f"witness {n.upper()} {v} https://{n}.example\n" for n, v in keys.items())
+    text += "group A 2 A1 A2 A3\ngroup B all B1\ngroup both all A B\nquorum both\n"
+    shown = policy_shown(WitnessSettings(quorum=parse(text)))
+    assert shown is not None
+    assert shown["min"] == 3
+    page = {lg: _page(lg, notice="nt_x", campaign={"title": "2026年招聘", "campaign": "c1"},
+                      lines=[], days=5, log=_Log(), checkpoint="cp\n", checkpoint_size=9,
+                      period_zh="", period_en="", published_zh="", published_en="",
+                      tz="Asia/Shanghai", signed_iso="2026-11-20", signed_zh="", signed_en="",
+                      settings=SETTINGS, columns=SETTINGS.columns, roster=SETTINGS.listed,
+                      supersedes=None, reason=None, base_url="https://x.example", banner="",
+                      witnesses=[ShownWitness(f"{n}.example", v) for n, v in keys.items()],
+                      witnesses_required=3, witness_policy=shown, cosignatures=[])
+            for lg in ("zh", "en")}
+    words = {lg: re.search(r'<p id="witness-policy-words">(.*?)</p>', html, re.S)
+             for lg, html in page.items()}
+    assert words["zh"] is not None
+    assert words["en"] is not None
+    assert words["zh"].group(1).endswith(
+        "以下全部：（以下 3 项中至少 2 项：a1.example、a2.example、a3.example）、b1.example"
+        "（至少 3 个，共 4 个见证方）。")
+    assert words["en"].group(1).endswith(
+        "all of: (at least 2 of these 3: a1.example, a2.example, a3.example), b1.example "
+        "(at least 3 of these 4 witnesses).")
+    assert re.findall(r"[\u4e00-\u9fff]", words["en"].group(1)) == []
+    assert '<pre id="witness-policy" data-quorum="both">' in page["en"]
+    assert "--policy policy.txt</code>" in page["zh"]
+    assert 'href="https://x.example/logs/hr/policy"' in page["zh"]
