@@ -70,7 +70,7 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
         name = cfg.log
         store = LedgerStore(make_engine(s.database_url,
                                         sqlite_synchronous=s.sqlite_synchronous),
-                            s.key_dir, entry_types())
+                            s.key_dir, entry_types(), pkcs11=s.pkcs11)
         upgrade(store.engine)
         last = None
         if name in {info.name for info in store.list_logs()} and store.head(name).size:

@@ -125,7 +125,8 @@ def readiness(store: LedgerStore, settings: Settings | None) -> list[Check]:
             continue
         try:
             # From the file, not this process's cache: what a restart would find.
-            KeyDirectory(store.keys.root).load(uri, rows[name].origin)
+            KeyDirectory(store.keys.root, store.keys.tokens).load(uri, rows[name].origin,
+                                                                  fresh=True)
         except Exception as exc:  # whatever stops signing stops readiness
             out.append(Check(f"log {name}", False, f"signing key does not load: {exc}"))
         else:
