@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,19 @@ def _raw_ed25519_point(point: bytes) -> bytes:
     if len(point) == ED25519_PUBLIC_KEY_SIZE:
         return point
     raise CouldNotCheck("the token's public key is not an Ed25519 point")
+
+
+def _unwrap_octet_string(point: bytes) -> bytes:
+    """The X9.62 uncompressed P-256 point from CKA_EC_POINT (a DER OCTET STRING, or raw).
+
+    Raises:
+        CouldNotCheck: not an uncompressed P-256 point.
+    """
+    if len(point) == 67 and point[:3] == b"\x04\x41\x04":
+        return point[2:]
+    if len(point) == 65 and point[0] == 0x04:
+        return point
+    raise CouldNotCheck("the token's public key is not a P-256 point")
 
 
 @dataclass(frozen=True)
@@ -263,6 +277,49 @@ class Token:
             except p11e.PKCS11Error as exc:
                 raise CouldNotCheck(f"the token {self.label!r} did not sign: "
                                     f"{type(exc).__name__}") from exc
+
+    # -- ECDSA P-256 (the document-signing key) ------------------------------------
+
+    def create_ec_p256(self, uri: Pkcs11Uri) -> bytes:
+        """Generate an ECDSA P-256 key pair labelled ``uri.object``; return the public
+        point (X9.62 uncompressed).  The private half is sensitive, not extractable.
+
+        Raises:
+            BadData: no label, or it is in use.
+            CouldNotCheck: the token cannot generate it.
+        """
+        label = self._new_label(uri)
+        ident = os.urandom(8) if uri.id is None else uri.id
+        with self._lock:
+            try:
+                pub, _ = self._session.generate_keypair(
+                    KeyType.EC, mechanism=Mechanism.EC_KEY_PAIR_GEN,
+                    public_template={Attribute.EC_PARAMS: encode_named_curve_parameters(
+                        P256_OID), Attribute.LABEL: label, Attribute.ID: ident,
+                        Attribute.TOKEN: True, Attribute.VERIFY: True},
+                    private_template=self._private(label, ident, sign=True), store=True)
+                point = bytes(pub[Attribute.EC_POINT])
+            except p11e.PKCS11Error as exc:
+                raise CouldNotCheck(f"the token cannot make a P-256 key: "
+                                    f"{type(exc).__name__}") from exc
+        return _unwrap_octet_string(point)
+
+    def ec_public_point(self, uri: Pkcs11Uri) -> bytes:
+        """The public point of the EC key ``uri`` names (to check its certificate).
+
+        Raises:
+            CouldNotCheck: no such public key.
+        """
+        with self._lock:
+            public = self._find(Pkcs11Uri(uri.token, uri.object, uri.id),
+                                ObjectClass.PUBLIC_KEY, "public key")
+            return _unwrap_octet_string(bytes(public[Attribute.EC_POINT]))
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """The raw logged-in session, held under the lock (pyHanko's PKCS11Signer)."""
+        with self._lock:
+            yield self._session
 
     # -- AES (the vault) ------------------------------------------------------------
 
