@@ -16,7 +16,6 @@ from ledger.absence.notify import Channel, FileChannel
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.settings import load_absence_settings
-from ledger.absence.vault import Vault
 from ledger.accounts.store import Accounts
 from ledger.app.cli.common import (
     CONFIG_OPTION,
@@ -217,7 +216,7 @@ def _demo_accounts(service: AbsenceService, at: datetime) -> list[tuple[str, str
     (a demo run again on the same data) and its password is not shown again."""
 
     accounts = Accounts(service.store, service.log,
-                        Vault.load_or_create_master_key(service.cfg.master_key_path))
+                        service.master_key)
     taken = {a.login for a in accounts.users()}
     out = []
     for role in ("admin", "hr", "reviewer", "auditor"):

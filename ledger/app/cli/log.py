@@ -11,6 +11,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.absence.settings import load_absence_settings
+from ledger.absence.vault_token import create_token_master_key
 from ledger.app import backup as bk
 from ledger.app.backup_export import backup
 from ledger.app.backup_format import open_backup
@@ -100,17 +101,27 @@ def _make_in_token(settings: Settings, uri: str, log_name: str) -> None:
 @keys.command("create")
 @DATA_OPTION
 @CONFIG_OPTION
-@click.option("--log", "log_name", required=True, help="the log whose key this is")
+@click.option("--log", "log_name", default=None, help="the log whose key this is")
+@click.option("--vault", is_flag=True,
+              help="the vault's master key instead ([absence] master_key = \"pkcs11:...\")")
 @click.option("--uri", "token_uri", default=None, metavar="PKCS11-URI",
-              help="where to make it (default: the log's key in the config)")
-def keys_create(data_dir: Path, config_file: Path | None, log_name: str,
+              help="where to make it (default: the key named in the config)")
+def keys_create(data_dir: Path, config_file: Path | None, log_name: str | None, vault: bool,
                 token_uri: str | None) -> None:
-    """Make LOG's checkpoint-signing key inside a PKCS#11 token.
+    """Make LOG's checkpoint-signing key (--log) or the vault's master key (--vault)
+    inside a PKCS#11 token.
 
     A log not yet in the database is created with it; an existing log rotates to it
-    (recorded in the log; old checkpoints still verify).
+    (recorded in the log; old checkpoints still verify).  The vault's key is an AES
+    wrapping key and an HMAC key (LABEL-derive); make it before the first start.
     """
+    if (log_name is None) == (not vault):
+        raise click.UsageError("give --log NAME or --vault")
     settings = load_cli_settings(data_dir, config_file)
+    if vault:
+        _make_vault_key(settings, token_uri)
+        return
+    assert log_name is not None
     configured = next((lc.key_uri for lc in settings.logs if lc.name == log_name), None)
     uri = token_uri or configured
     if uri is None or not is_pkcs11(uri):
@@ -132,6 +143,21 @@ def keys_create(data_dir: Path, config_file: Path | None, log_name: str,
             store.ensure_log(log_name, _origin(settings, log_name), datetime.now(UTC),
                              key_uri=uri)
             click.echo(f"log {log_name} signs with it")
+
+
+def _make_vault_key(settings: Settings, token_uri: str | None) -> None:
+    """Make the vault's token master key (exit 1 with the reason when refused)."""
+    with ledger_errors():
+        uri = token_uri or load_absence_settings(settings).master_key_uri
+        if uri is None:
+            raise click.UsageError("[absence] master_key is not a pkcs11: URI: pass --uri")
+        hsm = hsm_of(settings.pkcs11)
+        if hsm is None:
+            raise click.ClickException("the config has no [pkcs11] table: set module and "
+                                       "pin_file or pin_env")
+        made = create_token_master_key(uri, hsm)
+    click.echo(f"created the vault master key {made} in the token (AES-256 key wrap and "
+               "HMAC-SHA256, not extractable)")
 
 
 @keys.command("token")
