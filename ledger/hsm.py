@@ -13,8 +13,8 @@ wraps and unwraps, and no call here can read a key's value out of it.
 
 The PIN comes from ``[pkcs11] pin_file`` or ``pin_env`` and is never logged.  Errors name
 the module, token and object, and say what to do.  One session per token per process,
-used under a lock (a PKCS#11 session is not for concurrent threads); after a fork the
-child initialises the module again.
+kept open and used under a lock (a PKCS#11 session is not for concurrent threads); after
+a fork the child initialises the module again.
 """
 
 from __future__ import annotations
@@ -185,7 +185,11 @@ class Token:
             attrs[Attribute.LABEL] = uri.object
         if uri.id is not None:
             attrs[Attribute.ID] = uri.id
-        found = list(self._session.get_objects(attrs))
+        try:
+            found = list(self._session.get_objects(attrs))
+        except p11e.PKCS11Error as exc:  # a removed token, a closed session
+            raise CouldNotCheck(f"token {self.label!r} does not answer: "
+                                f"{type(exc).__name__}") from exc
         if not found:
             raise CouldNotCheck(f"no {what} {uri} in the token: create it with "
                                 "`absentia keys create` or fix the key URI")
@@ -463,27 +467,29 @@ class Pkcs11Ed25519Signer:
         return self._token.sign_eddsa(self._private, message)
 
 
+#: The open sessions of this process, by (pid, module, token label): every ``Hsm`` of one
+#: module shares them, so a report or a CLI step does not open (and leak) another.
+_sessions: dict[tuple[int, str, str], Token] = {}
+_sessions_lock = threading.Lock()
+
+
 class Hsm:
     """The tokens of one ``[pkcs11]`` module, opened on first use and kept open."""
 
     def __init__(self, cfg: Pkcs11Settings) -> None:
         self.cfg = cfg
-        self._tokens: dict[tuple[int, str], Token] = {}
-        self._lock = threading.Lock()
 
-    def token(self, label: str, *, fresh: bool = False) -> Token:
-        """The open session on token ``label`` (``fresh``: a new one, as a restart would).
+    def token(self, label: str) -> Token:
+        """The open session on token ``label`` (opened and logged in on first use).
 
         Raises:
             CouldNotCheck, NotAllowed: as ``Token``.
         """
-        if fresh:
-            return Token(self.cfg, label)
-        with self._lock:
-            key = (os.getpid(), label)
-            tok = self._tokens.get(key)
+        with _sessions_lock:
+            key = (os.getpid(), self.cfg.module, label)
+            tok = _sessions.get(key)
             if tok is None:
-                tok = self._tokens[key] = Token(self.cfg, label)
+                tok = _sessions[key] = Token(self.cfg, label)
             return tok
 
     # ``ledger.keys.TokenKeys``: the log keys of ``KeyDirectory``.
@@ -501,14 +507,17 @@ class Hsm:
         return token.ed25519_signer(parsed, key_name)
 
     def ed25519(self, uri: str, key_name: str, *, fresh: bool) -> Pkcs11Ed25519Signer:
-        """The note signer ``key_name`` of the Ed25519 key at ``uri``.
+        """The note signer ``key_name`` of the Ed25519 key at ``uri``, looked up in the
+        token now.  ``fresh`` changes nothing here: the session is kept (a new session
+        per check would leak, and closing one logs the whole process out), and the key
+        is found anew at each call.
 
         Raises:
             BadData: a malformed URI.
             NotAllowed, CouldNotCheck: as ``Token``; no such key.
         """
         parsed = Pkcs11Uri.parse(uri)
-        return self.token(parsed.token, fresh=fresh).ed25519_signer(parsed, key_name)
+        return self.token(parsed.token).ed25519_signer(parsed, key_name)
 
 
 def hsm_of(cfg: Pkcs11Settings | None) -> Hsm | None:

@@ -81,7 +81,7 @@ class TokenKeys(Protocol):
         ...
 
     def ed25519(self, uri: str, key_name: str, *, fresh: bool) -> LogSigner:
-        """The signer of the Ed25519 key at ``uri`` (``fresh``: a new session)."""
+        """The signer of the Ed25519 key at ``uri`` (``fresh``: looked up anew)."""
         ...
 
 
@@ -131,8 +131,8 @@ class KeyDirectory:
 
     def load(self, uri: str, key_name: str, *, fresh: bool = False) -> LogSigner:
         """Load the signer a key URI names: ``file:`` + a PKCS#8 PEM Ed25519 key, or
-        ``pkcs11:`` + an Ed25519 key in a token (``fresh``: a new session, as a restart
-        would open).
+        ``pkcs11:`` + an Ed25519 key in a token (``fresh``: read or looked up anew, not
+        from this directory's cache, as a restart would).
 
         Raises:
             BadData: a malformed ``pkcs11:`` URI.

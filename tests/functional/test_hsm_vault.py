@@ -21,8 +21,11 @@ from pkcs11 import exceptions as p11e
 
 from ledger.absence.vault import TOKEN_WRAP_TAG, PersonalDetails, SealedPerson, Vault
 from ledger.absence.vault_token import create_token_master_key, token_master_key
+from ledger.app.web.ops import readiness
+from ledger.config import load_settings
 from ledger.errors import CouldNotCheck
 from ledger.hsm import Hsm
+from ledger.storage import LedgerStore
 from tests.hsm import SoftHsm, softhsm  # noqa: F401  (the fixture)
 
 ABSENTIA = Path(sys.executable).parent / "absentia"
@@ -35,6 +38,7 @@ from ledger.absence.vault import PersonalDetails, Vault
 from ledger.absence.vault_token import token_master_key
 from ledger.config import Pkcs11Settings
 from ledger.hsm import Hsm
+from ledger.storage import LedgerStore
 from pathlib import Path
 hsm = Hsm(Pkcs11Settings(sys.argv[1], pin_file=Path(sys.argv[2])))
 secret, wrap = token_master_key(sys.argv[3], hsm)
@@ -119,3 +123,20 @@ def test_token_sealed_records_are_versioned_and_refused_elsewhere(
             assert key[Attribute.EXTRACTABLE] is False
             with pytest.raises(p11e.AttributeSensitive):
                 key[Attribute.VALUE]
+
+
+def test_readiness_names_a_vault_key_missing_from_the_token(
+    tmp_path: Path, store: LedgerStore, softhsm: SoftHsm  # noqa: F811
+) -> None:
+    label = f"vault-{os.urandom(4).hex()}"
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'{softhsm.table()}\n[[logs]]\nname = "l"\norigin = "example.org/l"\n\n'
+                   f'[absence]\nlog = "l"\nmaster_key = "pkcs11:token=absentia;object={label}"\n',
+                   encoding="utf-8")
+    settings = load_settings(tmp_path, cfg)
+    (vault,) = [c for c in readiness(store, settings) if c.name == "vault"]
+    assert not vault.ok
+    assert f"no HMAC key pkcs11:token=absentia;object={label}-derive in the token" in vault.detail
+    create_token_master_key(f"pkcs11:token=absentia;object={label}", Hsm(softhsm.settings))
+    (vault,) = [c for c in readiness(store, settings) if c.name == "vault"]
+    assert vault.ok, vault.detail
