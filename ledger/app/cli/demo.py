@@ -17,6 +17,7 @@ from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.settings import load_absence_settings
 from ledger.accounts.store import Accounts
+from ledger.app import demo_hsm
 from ledger.app.cli.common import (
     CONFIG_OPTION,
     DATA_OPTION,
@@ -49,8 +50,10 @@ from publicity.report import generate as generate_report
 @click.option("--seed", type=int, default=2026, show_default=True,
               help="the same seed runs the same campaign")
 @click.option("--no-serve", is_flag=True, help="stop after verifying instead of serving")
+@click.option("--hsm", is_flag=True,
+              help="every key inside a SoftHSM2 token initialised under DATA/hsm")
 def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
-         no_serve: bool) -> None:
+         no_serve: bool, hsm: bool) -> None:
     """Run a recruitment campaign on a simulated clock, sign, export, verify, then serve.
 
     About 2,000 candidates, 12 % absent in the article's mix, a platform outage that
@@ -58,7 +61,12 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     递补 from ranked lists and two public objections (one leading to a cancellation);
     notifications go to a file (outbox.jsonl in the data directory), never to anyone.
     """
-
+    if hsm:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with ledger_errors():
+            config_file = demo_hsm.prepare(data_dir, config_file)
+        click.echo(f"keys in the SoftHSM2 token {demo_hsm.TOKEN!r} ({data_dir / 'hsm'}); "
+                   f"config {config_file}")
     s = load_cli_settings(data_dir, config_file)
     with ledger_errors():
         cfg = load_absence_settings(s)
