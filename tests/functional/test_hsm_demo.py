@@ -56,7 +56,7 @@ def test_demo_with_every_key_in_a_softhsm2_token(tmp_path: Path) -> None:
     out = subprocess.run(["pdfsig", str(reports[0])], capture_output=True, text=True,
                          timeout=60, check=False)
     assert "Signature is Valid" in out.stdout
-    assert f"Signer Certificate Common Name: {cn.value}" in out.stdout
+    assert f"Signer Certificate Common Name: {cn.value!s}" in out.stdout
 
     # Later commands (new processes) sign with the same token key.
     keys = run("keys", "--data", data, "--config", config)
