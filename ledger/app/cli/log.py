@@ -279,7 +279,8 @@ def restore(data_dir: Path, config_file: Path | None, backup_dir: Path,
         try:
             absence = load_absence_settings(s)
             projection_log: str | None = absence.log
-            master_key: Path | None = absence.master_key_path
+            master_key: Path | None = (absence.master_key_path if absence.master_key_uri
+                                       is None else None)  # a token key: nothing to copy
         except LedgerError:
             projection_log, master_key = None, None
         store = LedgerStore(make_engine(s.database_url,
