@@ -100,6 +100,39 @@ class PublicitySettings:
 
 
 @dataclass(frozen=True)
+class Pkcs11Settings:
+    """``[pkcs11]``: the PKCS#11 module that holds ``pkcs11:`` keys, and where its PIN is.
+
+    The PIN is read when a token is opened, from ``pin_file`` (mode 0600, one line) or
+    the environment variable ``pin_env``; it is never logged nor kept in the settings.
+    """
+
+    module: str  # path of the module's shared library (libsofthsm2.so, a vendor's .so)
+    pin_file: Path | None = None
+    pin_env: str | None = None
+
+    @classmethod
+    def from_table(cls, table: Any, sub: Any) -> Pkcs11Settings | None:
+        """Parse ``[pkcs11]`` (None when the table is absent).
+
+        Raises:
+            BadData: ``module`` is missing, or neither or both of ``pin_file`` and
+                ``pin_env`` are given; the field names the key.
+        """
+        if table is None:
+            return None
+        if not isinstance(table, dict):
+            raise BadData("config pkcs11: expected a table", field="pkcs11")
+        module = config_value(table, "module", str, None, "pkcs11", required=True)
+        pin_file = config_value(table, "pin_file", str, "", "pkcs11")
+        pin_env = config_value(table, "pin_env", str, "", "pkcs11")
+        if bool(pin_file) == bool(pin_env):
+            raise BadData("config pkcs11: give pin_file or pin_env (one of them)",
+                          field="pkcs11.pin_file")
+        return cls(sub(module), Path(sub(pin_file)) if pin_file else None, pin_env or None)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -123,6 +156,7 @@ class Settings:
     metrics_token_file: Path | None = None  # None: /metrics is public
     config_path: Path | None = None  # the file read (child processes are given it)
     publicity: PublicitySettings = field(default_factory=PublicitySettings)
+    pkcs11: Pkcs11Settings | None = None  # ``[pkcs11]``: where ``pkcs11:`` keys live
 
 
 def config_table(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -188,9 +222,10 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
     logs = []
     for i, item in enumerate(raw.get("logs", [])):
         key = item.get("key")
-        if key is not None and (not isinstance(key, str) or not key.startswith("file:")):
-            raise BadData(f"config logs[{i}].key: expected 'file:/path/to/key.pem', got {key!r}",
-                          field=f"logs[{i}].key")
+        if key is not None and (not isinstance(key, str)
+                                or not key.startswith(("file:", "pkcs11:"))):
+            raise BadData(f"config logs[{i}].key: expected 'file:/path/to/key.pem' or "
+                          f"'pkcs11:token=...;object=...', got {key!r}", field=f"logs[{i}].key")
         logs.append(LogConfig(
             config_value(item, "name", str, None, f"logs[{i}]", required=True),
             config_value(item, "origin", str, None, f"logs[{i}]", required=True),
@@ -218,6 +253,7 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         tables={k: _substitute(raw.get(k, {}), sub) for k in DOMAIN_TABLES},
         config_path=path.resolve(),
         publicity=PublicitySettings.from_table(_substitute(raw.get("publicity", {}), sub)),
+        pkcs11=Pkcs11Settings.from_table(raw.get("pkcs11"), sub),
     )
 
 

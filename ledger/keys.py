@@ -1,20 +1,23 @@
-"""Checkpoint-signing keys kept in files (mode 0600), addressed by key URI.
+"""Checkpoint-signing keys, addressed by key URI: in files (mode 0600) or in a token.
 
 A key URI says where a private key lives: ``file:<path relative to the key
-directory>``.  Other backends (an HSM through ``pkcs11:``) would slot in here without
-touching callers; only ``file:`` exists today.  Private keys are never logged.
+directory>``, or ``pkcs11:token=...;object=...`` (RFC 7512) for a key inside a PKCS#11
+token (``ledger.hsm``, configured by ``[pkcs11]``).  Callers get a note signer either
+way.  Private keys are never logged.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.errors import CouldNotCheck, NotAllowed
-from ledger.note import Ed25519Signer
+from ledger.note import Ed25519Signer, Ed25519Verifier, NoteSigner
+from ledger.pkcs11uri import is_pkcs11
 
 FILE_SCHEME = "file:"
 
@@ -61,12 +64,53 @@ def read_private_key(path: Path, what: str, remedy: str) -> Ed25519PrivateKey:
     return private
 
 
-class KeyDirectory:
-    """Creates and loads Ed25519 note signers under one directory."""
+class LogSigner(NoteSigner, Protocol):
+    """A log's checkpoint signer: a note signer that names its Ed25519 verifier (an
+    ``Ed25519Signer`` from a file, or ``ledger.hsm.Pkcs11Ed25519Signer`` in a token)."""
 
-    def __init__(self, root: Path) -> None:
+    @property
+    def verifier(self) -> Ed25519Verifier: ...
+
+
+class TokenKeys(Protocol):
+    """Where ``pkcs11:`` keys are made and found (``ledger.hsm.Hsm``, given by the
+    storage layer from ``[pkcs11]``): the core names the interface, not the binding."""
+
+    def create_ed25519(self, uri: str, key_name: str) -> LogSigner:
+        """Generate an Ed25519 key at ``uri`` in its token; return its signer."""
+        ...
+
+    def ed25519(self, uri: str, key_name: str, *, fresh: bool) -> LogSigner:
+        """The signer of the Ed25519 key at ``uri`` (``fresh``: looked up anew)."""
+        ...
+
+
+class KeyDirectory:
+    """Creates and loads Ed25519 note signers under one directory or in a token."""
+
+    def __init__(self, root: Path, tokens: TokenKeys | None = None) -> None:
         self.root = root
-        self._cache: dict[tuple[str, str], Ed25519Signer] = {}
+        self.tokens = tokens
+        self._cache: dict[tuple[str, str], LogSigner] = {}
+
+    def _tokens(self, uri: str) -> TokenKeys:
+        if self.tokens is None:
+            raise NotAllowed(f"key {uri} is in a PKCS#11 token but the config has no "
+                             "[pkcs11] table: set module and pin_file or pin_env")
+        return self.tokens
+
+    def create_in_token(self, uri: str, key_name: str) -> LogSigner:
+        """Generate an Ed25519 key in the token ``uri`` names (label ``object``); return
+        its signer (the private key never leaves the token).
+
+        Raises:
+            BadData: the URI is malformed, has no object label, or the label is taken.
+            NotAllowed: no ``[pkcs11]``, or the PIN is refused.
+            CouldNotCheck: the module or token is missing, or the token cannot make it.
+        """
+        signer = self._tokens(uri).create_ed25519(uri, key_name)
+        self._cache[(uri, key_name)] = signer
+        return signer
 
     def create(self, log_name: str, key_name: str) -> tuple[str, Ed25519Signer]:
         """Generate a key, write it with mode 0600, return its URI and signer.
@@ -85,19 +129,29 @@ class KeyDirectory:
         self._cache[(uri, key_name)] = signer
         return uri, signer
 
-    def load(self, uri: str, key_name: str) -> Ed25519Signer:
-        """Load the signer a key URI names (``file:`` + a PKCS#8 PEM Ed25519 key).
+    def load(self, uri: str, key_name: str, *, fresh: bool = False) -> LogSigner:
+        """Load the signer a key URI names: ``file:`` + a PKCS#8 PEM Ed25519 key, or
+        ``pkcs11:`` + an Ed25519 key in a token (``fresh``: read or looked up anew, not
+        from this directory's cache, as a restart would).
 
         Raises:
-            NotAllowed: the URI scheme is not supported, or the file is readable by
-                group or others.
-            CouldNotCheck: the key file is missing, unreadable or not an Ed25519 key.
+            BadData: a malformed ``pkcs11:`` URI.
+            NotAllowed: the URI scheme is not supported, the file is readable by group
+                or others, no ``[pkcs11]`` is configured, or the token refused the PIN.
+            CouldNotCheck: the key file or token object is missing, unreadable or not an
+                Ed25519 key, or the module or token is missing.
         """
         cached = self._cache.get((uri, key_name))
         if cached is not None:
             return cached
+        if is_pkcs11(uri):
+            in_token = self._tokens(uri).ed25519(uri, key_name, fresh=fresh)
+            if not fresh:
+                self._cache[(uri, key_name)] = in_token
+            return in_token
         if not uri.startswith(FILE_SCHEME):
-            raise NotAllowed(f"unsupported key URI {uri!r}: only file: keys are configured")
+            raise NotAllowed(f"unsupported key URI {uri!r}: use file:PATH or "
+                             "pkcs11:token=...;object=...")
         # Relative paths are below the key directory; an operator's key may be anywhere.
         path = self.root / uri[len(FILE_SCHEME) :]
         private = read_private_key(

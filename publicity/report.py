@@ -48,6 +48,7 @@ from ledger.absence.service import AbsenceService
 from ledger.checkpoint import Checkpoint
 from ledger.config import PublicitySettings, Settings
 from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotFound, VerificationError
+from ledger.hsm import hsm_of
 from ledger.ids import sha256_hex
 from ledger.merkle import MemoryTree, leaf_hash
 from ledger.note import Ed25519Verifier, SignedNote
@@ -502,7 +503,8 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
     pdf = render_pdf(data, files)
     seconds["render"] = time.monotonic() - t
     t = time.monotonic()
-    identity = load_or_create_identity(settings.key_dir, cfg, data.origin, now)
+    identity = load_or_create_identity(settings.key_dir, cfg, data.origin, now,
+                                       hsm_of(settings.pkcs11))
     signed = sign_report(pdf, data, identity)
     seconds["sign"] = time.monotonic() - t
     path = out or settings.data_dir / "reports" / f"{data.report_id}.pdf"

@@ -4,6 +4,11 @@ On first use a local CA and a signing certificate (key usage digitalSignature +
 nonRepudiation) are created under ``<key dir>/publicity`` (directory 0700, files 0600),
 unless configured files are given: ``[publicity] signing_cert`` + ``signing_key`` (PEM)
 or ``signing_p12`` (+ ``signing_p12_password_file``).  Private keys are never logged.
+
+``signing_key = "pkcs11:token=...;object=..."`` keeps the key inside a PKCS#11 token
+(``[pkcs11]``): on first use a P-256 key pair is generated there, and its certificate is
+issued by the local CA (or read from ``signing_cert``); pyHanko's ``PKCS11Signer`` signs
+in the token, so the key never leaves it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import html
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +33,8 @@ from cryptography.x509.oid import NameOID
 
 from ledger.config import PublicitySettings
 from ledger.errors import CouldNotCheck, NotAllowed
+from ledger.hsm import Hsm, Token
+from ledger.pkcs11uri import Pkcs11Uri, is_pkcs11
 
 SUBDIR = "publicity"
 CA_CERT = "ca.pem"
@@ -40,11 +48,16 @@ SIGNATURE_FIELD = "ArchiveSignature"
 
 @dataclass(frozen=True)
 class SigningIdentity:
-    """A signing key, its certificate and the chain up to (and including) its root."""
+    """A signing key, its certificate and the chain up to (and including) its root.
 
-    key: ec.EllipticCurvePrivateKey
+    ``key`` is None when the key is in a token: ``token`` and ``key_uri`` name it.
+    """
+
+    key: ec.EllipticCurvePrivateKey | None
     cert: x509.Certificate
     chain: tuple[x509.Certificate, ...]  # issuers, root last
+    token: Token | None = None
+    key_uri: Pkcs11Uri | None = None
 
     @property
     def root(self) -> x509.Certificate:
@@ -88,19 +101,19 @@ def _usage(*allowed: str) -> x509.KeyUsage:
     return x509.KeyUsage(**{flag: flag in allowed for flag in _KEY_USAGES})
 
 
-def _certificate(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+def _certificate(subject: x509.Name, key: ec.EllipticCurvePublicKey, issuer: x509.Name,
                  issuer_key: ec.EllipticCurvePrivateKey, start: datetime, end: datetime,
                  usage: x509.KeyUsage, *, ca: bool) -> x509.Certificate:
     """``subject``'s certificate for ``key``, signed by ``issuer_key`` (the subject's own
     key for a self-signed CA): a CA of path length 0, or an end entity that names the
     issuer's key (authority key identifier)."""
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .public_key(key).serial_number(x509.random_serial_number())
                .not_valid_before(start).not_valid_after(end)
                .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None),
                               critical=True)
                .add_extension(usage, critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key),
                               critical=False))
     if not ca:
         builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
@@ -118,11 +131,9 @@ def create_identity(folder: Path, organisation: str, now: datetime) -> SigningId
     key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"{organisation} archive CA", organisation)
     start = now - timedelta(minutes=5)
-    ca = _certificate(ca_name, ca_key, ca_name, ca_key, start, now + timedelta(days=3650),
-                      _usage("key_cert_sign", "crl_sign"), ca=True)
-    cert = _certificate(_name(f"{organisation} document signing", organisation), key,
-                        ca_name, ca_key, start, now + timedelta(days=1825),
-                        _usage("digital_signature", "content_commitment"), ca=False)
+    ca = _certificate(ca_name, ca_key.public_key(), ca_name, ca_key, start,
+                      now + timedelta(days=3650), _usage("key_cert_sign", "crl_sign"), ca=True)
+    cert = _document_cert(organisation, key.public_key(), ca, ca_key, now)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(folder, 0o700)
@@ -134,6 +145,89 @@ def create_identity(folder: Path, organisation: str, now: datetime) -> SigningId
         raise CouldNotCheck(f"cannot write the document-signing files in {folder}: {exc}"
                             ) from exc
     return SigningIdentity(key, cert, (ca,))
+
+
+def _document_cert(organisation: str, public: ec.EllipticCurvePublicKey, ca: x509.Certificate,
+                   ca_key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.Certificate:
+    """The document-signing certificate of ``public``, issued by the local CA (5 years)."""
+    return _certificate(_name(f"{organisation} document signing", organisation), public,
+                        ca.subject, ca_key, now - timedelta(minutes=5),
+                        now + timedelta(days=1825),
+                        _usage("digital_signature", "content_commitment"), ca=False)
+
+
+def _local_ca(folder: Path, organisation: str, now: datetime
+              ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The local CA under ``folder`` (created, 0700/0600, if absent).
+
+    Raises:
+        NotAllowed: its key file is readable by others.
+        CouldNotCheck: the files cannot be read or written.
+    """
+    try:
+        if (folder / CA_CERT).exists():
+            _check_private(folder / CA_KEY)
+            key = _as_ec(serialization.load_pem_private_key(
+                (folder / CA_KEY).read_bytes(), None), folder / CA_KEY)
+            return x509.load_pem_x509_certificate((folder / CA_CERT).read_bytes()), key
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = _name(f"{organisation} archive CA", organisation)
+        ca = _certificate(ca_name, ca_key.public_key(), ca_name, ca_key,
+                          now - timedelta(minutes=5), now + timedelta(days=3650),
+                          _usage("key_cert_sign", "crl_sign"), ca=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
+        _write_private(folder / CA_KEY, _pem_key(ca_key))
+        _write_private(folder / CA_CERT, ca.public_bytes(serialization.Encoding.PEM))
+        return ca, ca_key
+    except (OSError, ValueError) as exc:
+        raise CouldNotCheck(f"cannot read or write the local CA in {folder}: {exc}") from exc
+
+
+def _token_identity(key_dir: Path, cfg: PublicitySettings, organisation: str, now: datetime,
+                    tokens: Hsm | None) -> SigningIdentity:
+    """The identity whose key is the token object ``cfg.signing_key`` names (made there,
+    with a certificate from the local CA, on first use).
+
+    Raises:
+        BadData: a malformed URI.
+        NotAllowed: no ``[pkcs11]``, the PIN is refused, a CA key file is readable.
+        CouldNotCheck: the token, object or files cannot be used; the certificate is not
+            of the token's key.
+    """
+    uri = Pkcs11Uri.parse(cfg.signing_key or "", field="publicity.signing_key")
+    if tokens is None:
+        raise NotAllowed(f"publicity.signing_key {uri} is in a PKCS#11 token but the "
+                         "config has no [pkcs11] table: set module and pin_file or pin_env")
+    token = tokens.token(uri.token)
+    folder = key_dir / SUBDIR
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", uri.object or (uri.id or b"").hex())
+    cert_path = (Path(cfg.signing_cert) if cfg.signing_cert
+                 else folder / f"token-{stem}.pem")
+    if cert_path.exists():
+        try:
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            chain = [c for f in (cfg.signing_chain or (str(folder / CA_CERT),))
+                     for c in x509.load_pem_x509_certificates(Path(f).read_bytes())]
+        except (OSError, ValueError) as exc:
+            raise CouldNotCheck(f"cannot load the document-signing certificate: {exc}"
+                                ) from exc
+        point = token.ec_public_point(uri)
+        if cert.public_key().public_bytes(serialization.Encoding.X962,
+                                          serialization.PublicFormat.UncompressedPoint
+                                          ) != point:
+            raise CouldNotCheck(f"{cert_path} is not the certificate of the token key {uri}")
+        return SigningIdentity(None, cert, tuple(chain), token, uri)
+    ca, ca_key = _local_ca(folder, organisation, now)
+    point = token.create_ec_p256(uri)
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    cert = _document_cert(organisation, public, ca, ca_key, now)
+    try:
+        cert_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    except OSError as exc:
+        raise CouldNotCheck(f"cannot write {cert_path}: {exc}") from exc
+    return SigningIdentity(None, cert, (ca,), token, uri)
 
 
 def _as_ec(key: Any, where: Path) -> ec.EllipticCurvePrivateKey:
@@ -155,16 +249,20 @@ def _load_pem(cert_file: Path, key_file: Path, chain_files: list[Path]) -> Signi
 
 
 def load_or_create_identity(key_dir: Path, cfg: PublicitySettings, organisation: str,
-                            now: datetime) -> SigningIdentity:
+                            now: datetime, tokens: Hsm | None = None) -> SigningIdentity:
     """The configured identity, or the one under ``key_dir/publicity`` (created if absent).
 
     ``cfg`` is ``[publicity]``: ``signing_cert`` + ``signing_key`` (PEM, with optional
-    ``signing_chain``), or ``signing_p12`` + ``signing_p12_password_file``.
+    ``signing_chain``), ``signing_p12`` + ``signing_p12_password_file``, or
+    ``signing_key = "pkcs11:..."`` (a key in one of ``tokens``).
 
     Raises:
-        NotAllowed: a private key file is readable by others.
-        CouldNotCheck: the files cannot be read or written.
+        BadData: a malformed ``pkcs11:`` URI.
+        NotAllowed: a private key file is readable by others; the PIN is refused.
+        CouldNotCheck: the files or the token cannot be read or written.
     """
+    if cfg.signing_key and is_pkcs11(cfg.signing_key):
+        return _token_identity(key_dir, cfg, organisation, now, tokens)
     p12 = cfg.signing_p12
     if p12:
         p12_path = Path(p12)
@@ -198,12 +296,26 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 
 def sign_pdf(pdf: bytes, identity: SigningIdentity, *, reason: str, location: str,
              name: str) -> bytes:
-    """PAdES-sign ``pdf`` (an incremental update) with a visible block on page 1."""
-    from pyhanko import stamp
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
+    """PAdES-sign ``pdf`` (an incremental update) with a visible block on page 1; a token
+    key signs inside its token (the session held for the whole signature).
+
+    Raises:
+        CouldNotCheck: the token refused to sign (pyHanko's error is kept as the cause).
+    """
+    from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+    if identity.token is not None and identity.key_uri is not None:
+        with identity.token.session() as session:
+            try:
+                return _sign(pdf, identity, _token_signer(session, identity), reason=reason,
+                             location=location, name=name)
+            except Exception as exc:  # pyHanko wraps the token's errors in several types
+                if isinstance(exc, CouldNotCheck):
+                    raise
+                raise CouldNotCheck(f"the token key {identity.key_uri} did not sign the "
+                                    f"report: {type(exc).__name__}") from exc
+    assert identity.key is not None
     key_der = identity.key.private_bytes(serialization.Encoding.DER,
                                          serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption())
@@ -212,6 +324,27 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, *, reason: str, location: st
         signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
         cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
             [_asn1_cert(c) for c in identity.chain]))
+    return _sign(pdf, identity, signer, reason=reason, location=location, name=name)
+
+
+def _token_signer(session: Any, identity: SigningIdentity) -> Any:
+    """pyHanko's PKCS#11 signer on the token key (CKM_ECDSA over the SHA-256 digest)."""
+    from pyhanko.sign.pkcs11 import PKCS11Signer
+
+    uri = identity.key_uri
+    assert uri is not None
+    return PKCS11Signer(session, key_label=uri.object, key_id=uri.id,
+                        signing_cert=_asn1_cert(identity.cert),
+                        ca_chain=[_asn1_cert(c) for c in identity.chain],
+                        other_certs_to_pull=None, use_raw_mechanism=True)
+
+
+def _sign(pdf: bytes, identity: SigningIdentity, signer: Any, *, reason: str, location: str,
+          name: str) -> bytes:
+    from pyhanko import stamp
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     fields.append_signature_field(writer, fields.SigFieldSpec(
         SIGNATURE_FIELD, on_page=0, box=SIGNATURE_BOX))

@@ -50,7 +50,7 @@ from ledger.absence.slots import BackupSlots
 from ledger.absence.statistics import Statistics
 from ledger.absence.sweep import Sweep
 from ledger.absence.tokens import Tokens
-from ledger.absence.vault import PersonalDetails, Vault
+from ledger.absence.vault import KeyWrap, PersonalDetails, Vault
 from ledger.absence.windows import Windows
 from ledger.errors import BadData
 from ledger.storage.store import LedgerStore, Plan, Receipt
@@ -68,13 +68,16 @@ class AbsenceService:
     """The absence domain over one ledger log, a vault and configured policies."""
 
     def __init__(self, store: LedgerStore, settings: AbsenceSettings, master_key: bytes,
-                 calendar: WorkingDays | None = None) -> None:
+                 calendar: WorkingDays | None = None, *, wrapper: KeyWrap | None = None
+                 ) -> None:
         """The service; 递补 deadlines are counted on ``calendar`` (None: the official
-        calendar without config overrides).  Raises ``BadData`` if the master key is not
-        32 bytes."""
+        calendar without config overrides); ``wrapper``: data keys are wrapped in a token
+        (``master_key`` is then the token's derivation secret).  Raises ``BadData`` if the
+        master key is not 32 bytes."""
         self.store = store
         self.cfg = settings
-        self.vault = Vault(master_key)
+        self.master_key = master_key  # what the derived keys (accounts too) come from
+        self.vault = Vault(master_key, wrapper=wrapper)
         self.log = settings.log
         self.ctx = ctx = Context(store, settings, self.vault)
         self._campaigns = Campaigns(ctx)

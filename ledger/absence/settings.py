@@ -16,7 +16,7 @@ from ledger.errors import BadData
 @dataclass(frozen=True)
 class AbsenceSettings:
     log: str
-    master_key_path: Path
+    master_key_path: Path  # a master key file; unused when master_key_uri is set
     policies: dict[str, Policy]
     default_policy: str
     thresholds: AnomalyThresholds
@@ -34,6 +34,8 @@ class AbsenceSettings:
     #: A platform event's ``at`` may be at most this much later than its delivery's
     #: ``webhook-timestamp`` (the two clocks differ a little; an event cannot be later).
     max_event_skew_s: int = 300  # seconds
+    #: ``[absence] master_key = "pkcs11:..."``: the master key is in a token (None: a file).
+    master_key_uri: str | None = None
 
 
 def _int(table: dict[str, Any], key: str, default: int, where: str, minimum: int = 0) -> int:
@@ -85,10 +87,13 @@ def load_absence_settings(settings: Settings) -> AbsenceSettings:
     if default_policy not in policies:
         raise BadData(f"config absence.default_policy: no [policies.{default_policy}] table",
                       field="absence.default_policy")
+    master_key = _str(absence, "master_key", str(settings.key_dir / "vault-master.key"),
+                      "absence")
     return AbsenceSettings(
         log=log_name,
-        master_key_path=Path(_str(absence, "master_key",
-                                  str(settings.key_dir / "vault-master.key"), "absence")),
+        master_key_path=Path(master_key) if not master_key.startswith("pkcs11:")
+        else settings.key_dir / "vault-master.key",
+        master_key_uri=master_key if master_key.startswith("pkcs11:") else None,
         policies=policies,
         default_policy=default_policy,
         thresholds=AnomalyThresholds.from_config(t.get("alerts", {})),

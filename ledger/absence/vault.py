@@ -25,6 +25,13 @@ even by someone who knows the person's details and holds the master key.
 0600 in a directory created with mode 0700.  Losing it makes every sealed record
 unreadable: back it up like the checkpoint signing keys.
 
+**Master key in a PKCS#11 token** (``[absence] master_key = "pkcs11:..."``, see
+``ledger.absence.vault_token``): the data key is wrapped *inside the token* with
+CKM_AES_KEY_WRAP_PAD (RFC 5649) by an AES key that cannot leave it, and the blind-index
+and other derived keys come from an HMAC the token computes.  The stored ``wrapped_key``
+is versioned by its form: 60 bytes (nonce || AES-GCM) under a master key file, or
+``b"p11w1"`` || the 40-byte RFC 5649 wrapping under a token key.
+
 Nothing here reads the clock; error messages name subjects and files, never personal data.
 """
 
@@ -41,6 +48,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
@@ -56,6 +64,9 @@ SALT_BYTES = 16
 COMMITMENT_PREFIX = b"absentia-commitment/v1\n"
 BLIND_INDEX_INFO = b"absentia blind index v1"
 SUBJECT_RE = re.compile(r"sub_[a-z2-7]{26}")
+#: The version tag of a data key wrapped in a PKCS#11 token (``KeyWrap``); a data key
+#: wrapped under a master key file has no tag (nonce || AES-GCM, 60 bytes).
+TOKEN_WRAP_TAG = b"p11w1"
 _DETAIL_FIELDS = ("name", "id_number", "phone", "email")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -119,17 +130,32 @@ def normalise_id_number(id_number: str) -> str:
     return _WHITESPACE.sub("", unicodedata.normalize("NFKC", id_number)).upper()
 
 
+class KeyWrap(Protocol):
+    """Wraps data keys with a master key that stays elsewhere (a PKCS#11 token)."""
+
+    def wrap(self, data_key: bytes) -> bytes:
+        """The wrapped form of ``data_key`` (raises ``CouldNotCheck`` on failure)."""
+        ...
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        """The data key ``wrapped`` holds (raises ``CouldNotCheck`` if it does not unwrap)."""
+        ...
+
+
 class Vault:
     """Seals and opens personal details with one master key."""
 
-    def __init__(self, master_key: bytes) -> None:
-        """Use ``master_key`` (32 bytes) to wrap data keys and derive the blind-index key.
+    def __init__(self, master_key: bytes, *, wrapper: KeyWrap | None = None) -> None:
+        """Use ``master_key`` (32 bytes) to wrap data keys and derive the blind-index key;
+        with ``wrapper`` (a token), data keys are wrapped by it and ``master_key`` is only
+        the secret the derived keys come from.
 
         Raises:
             BadData: the key is not 32 bytes.
         """
         if not isinstance(master_key, bytes) or len(master_key) != KEY_BYTES:
             raise BadData(f"master key: must be {KEY_BYTES} bytes", field="master_key")
+        self._wrapper = wrapper
         self._master = AESGCM(master_key)
         self._index_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=BLIND_INDEX_INFO,
@@ -197,8 +223,10 @@ class Vault:
         data_key = AESGCM.generate_key(bit_length=256)
         key_nonce = secrets.token_bytes(NONCE_BYTES)
         data_nonce = secrets.token_bytes(NONCE_BYTES)
+        wrapped_key = (TOKEN_WRAP_TAG + self._wrapper.wrap(data_key) if self._wrapper
+                       else key_nonce + self._master.encrypt(key_nonce, data_key, aad))
         return SealedPerson(
-            wrapped_key=key_nonce + self._master.encrypt(key_nonce, data_key, aad),
+            wrapped_key=wrapped_key,
             ciphertext=data_nonce + AESGCM(data_key).encrypt(data_nonce, plaintext, aad),
             commitment=commitment,
             blind_index=self.blind_index(details.id_number),
@@ -251,8 +279,18 @@ class Vault:
         wrapped, ciphertext = sealed.wrapped_key, sealed.ciphertext
         if len(wrapped) <= NONCE_BYTES or len(ciphertext) <= NONCE_BYTES:
             raise CouldNotCheck(failed)
+        in_token = wrapped.startswith(TOKEN_WRAP_TAG) and len(wrapped) == len(TOKEN_WRAP_TAG) + 40
+        if in_token and self._wrapper is None:
+            raise CouldNotCheck(f"the sealed personal data of {subject} was sealed under a "
+                                "master key in a PKCS#11 token: configure [absence] "
+                                "master_key = \"pkcs11:...\" and [pkcs11]")
         try:
-            data_key = self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+            if in_token:
+                assert self._wrapper is not None
+                data_key = self._wrapper.unwrap(wrapped[len(TOKEN_WRAP_TAG) :])
+            else:
+                data_key = self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
+                                                aad)
             if len(data_key) != KEY_BYTES:
                 raise CouldNotCheck(failed)
             plaintext = AESGCM(data_key).decrypt(

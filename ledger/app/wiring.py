@@ -11,7 +11,7 @@ from ledger.absence.notify import channels_from_config
 from ledger.absence.outbox import dispatch
 from ledger.absence.service import AbsenceService
 from ledger.absence.settings import load_absence_settings
-from ledger.absence.vault import Vault
+from ledger.absence.vault_token import master_key_of
 from ledger.absence.webhooks import WebhookSecret
 from ledger.config import Settings
 from ledger.errors import BadData, NotAllowed
@@ -34,8 +34,8 @@ def open_absence(settings: Settings, store: LedgerStore, now: datetime) -> Absen
     cfg = load_absence_settings(settings)
     # 递补 deadlines count working days on the same calendar as notice periods.
     calendar = WorkingCalendar.from_config(settings.publicity.calendar)
-    service = AbsenceService(store, cfg, Vault.load_or_create_master_key(cfg.master_key_path),
-                             calendar)
+    secret, wrapper = master_key_of(cfg, settings.pkcs11)
+    service = AbsenceService(store, cfg, secret, calendar, wrapper=wrapper)
     service.ensure_schema(now)
     return service
 

@@ -27,7 +27,7 @@ def open_store(settings: Settings, types: EntryTypes) -> LedgerStore:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
     """
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    store = LedgerStore(engine, settings.key_dir, types)
+    store = LedgerStore(engine, settings.key_dir, types, pkcs11=settings.pkcs11)
     if settings.auto_migrate:
         upgrade(engine)
     else:

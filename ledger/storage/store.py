@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ledger import merkle
 from ledger.checkpoint import Checkpoint
+from ledger.config import Pkcs11Settings
 from ledger.entry import ZERO_HASH, format_time
 from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
 from ledger.events import (
@@ -31,8 +32,9 @@ from ledger.events import (
     LOG_KEY_ADDED,
     EntryTypes,
 )
-from ledger.keys import KeyDirectory
-from ledger.note import Ed25519Signer, Ed25519Verifier, check_key_name
+from ledger.hsm import hsm_of
+from ledger.keys import KeyDirectory, LogSigner
+from ledger.note import Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
 from ledger.storage.db import write_transaction
 from ledger.storage.records import (
@@ -89,11 +91,12 @@ class LedgerStore:
     """Logs in one database, with their keys in one key directory."""
 
     def __init__(self, engine: Engine, key_dir: Path, types: EntryTypes, *,
-                 tile_cache: int = 4096) -> None:
-        """``types``: the entry types appends may have (``ledger.app.registry``)."""
+                 tile_cache: int = 4096, pkcs11: Pkcs11Settings | None = None) -> None:
+        """``types``: the entry types appends may have (``ledger.app.registry``);
+        ``pkcs11``: the module of ``pkcs11:`` key URIs."""
         self.engine = engine
         self.types = types
-        self.keys = KeyDirectory(key_dir)
+        self.keys = KeyDirectory(key_dir, hsm_of(pkcs11))
         self._log_cache: dict[str, LogInfo] = {}
         self._tiles = TileCache(tile_cache)
         self._sqlite = engine.dialect.name == "sqlite"
@@ -213,7 +216,7 @@ class LedgerStore:
         return self.log(name)
 
     def _new_signer(self, name: str, origin: str, key_uri: str | None
-                    ) -> tuple[str, Ed25519Signer]:
+                    ) -> tuple[str, LogSigner]:
         if key_uri is None:
             return self.keys.create(name, origin)
         return key_uri, self.keys.load(key_uri, origin)
@@ -266,7 +269,7 @@ class LedgerStore:
             names = conn.execute(select(logs.c.name).order_by(logs.c.name)).scalars().all()
         return [self.log(n) for n in names]
 
-    def _active_signer(self, conn: Connection, log: LogInfo) -> Ed25519Signer:
+    def _active_signer(self, conn: Connection, log: LogInfo) -> LogSigner:
         row = conn.execute(
             select(keys.c.key_uri).where(keys.c.log_id == log.id).order_by(keys.c.id.desc())
             .limit(1)
@@ -570,7 +573,7 @@ class LedgerStore:
         now_ms = int(now.timestamp() * 1000)
 
         def current(conn: Connection, *, lock: bool) -> tuple[StoredCheckpoint | None, Any,
-                                                                Ed25519Signer]:
+                                                                LogSigner]:
             q = select(heads.c.size, heads.c.frontier).where(heads.c.log_id == log.id)
             if lock and not self._sqlite:
                 q = q.with_for_update()

@@ -25,8 +25,8 @@ PACKAGES = ("ledger", "publicity")
 CORE = frozenset({
     "ledger", "ledger.jcs", "ledger.merkle", "ledger.note", "ledger.checkpoint", "ledger.tiles",
     "ledger.proof", "ledger.verify", "ledger.errors", "ledger.entry", "ledger.events",
-    "ledger.keys", "ledger.config", "ledger.jsonread", "ledger.timetext", "ledger.ids",
-    "ledger.witness.cosig", "ledger.witness.protocol", "ledger.tlog_policy",
+    "ledger.keys", "ledger.pkcs11uri", "ledger.config", "ledger.jsonread", "ledger.timetext",
+    "ledger.ids", "ledger.witness.cosig", "ledger.witness.protocol", "ledger.tlog_policy",
 })
 CORE_THIRD_PARTY = frozenset({"cryptography", "rfc8785"})
 STORAGE = ("ledger.storage", "ledger.migrations")

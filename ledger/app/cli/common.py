@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from ledger.absence.service import AbsenceService
-from ledger.absence.vault import Vault
 from ledger.accounts.store import Accounts
 from ledger.app import logging_setup
 from ledger.app.registry import entry_types
@@ -108,5 +107,5 @@ def open_accounts(data_dir: Path, config_file: Path | None) -> Accounts:
     _, service = open_service(data_dir, config_file)
     with ledger_errors():
         accounts = Accounts(service.store, service.log,
-                            Vault.load_or_create_master_key(service.cfg.master_key_path))
+                            service.master_key)
     return accounts

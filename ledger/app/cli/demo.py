@@ -16,8 +16,8 @@ from ledger.absence.notify import Channel, FileChannel
 from ledger.absence.rebuild import check_rebuild
 from ledger.absence.service import AbsenceService, Caller
 from ledger.absence.settings import load_absence_settings
-from ledger.absence.vault import Vault
 from ledger.accounts.store import Accounts
+from ledger.app import demo_hsm
 from ledger.app.cli.common import (
     CONFIG_OPTION,
     DATA_OPTION,
@@ -50,8 +50,10 @@ from publicity.report import generate as generate_report
 @click.option("--seed", type=int, default=2026, show_default=True,
               help="the same seed runs the same campaign")
 @click.option("--no-serve", is_flag=True, help="stop after verifying instead of serving")
+@click.option("--hsm", is_flag=True,
+              help="every key inside a SoftHSM2 token initialised under DATA/hsm")
 def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
-         no_serve: bool) -> None:
+         no_serve: bool, hsm: bool) -> None:
     """Run a recruitment campaign on a simulated clock, sign, export, verify, then serve.
 
     About 2,000 candidates, 12 % absent in the article's mix, a platform outage that
@@ -59,7 +61,12 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     递补 from ranked lists and two public objections (one leading to a cancellation);
     notifications go to a file (outbox.jsonl in the data directory), never to anyone.
     """
-
+    if hsm:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with ledger_errors():
+            config_file = demo_hsm.prepare(data_dir, config_file)
+        click.echo(f"keys in the SoftHSM2 token {demo_hsm.TOKEN!r} ({data_dir / 'hsm'}); "
+                   f"config {config_file}")
     s = load_cli_settings(data_dir, config_file)
     with ledger_errors():
         cfg = load_absence_settings(s)
@@ -70,7 +77,7 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
         name = cfg.log
         store = LedgerStore(make_engine(s.database_url,
                                         sqlite_synchronous=s.sqlite_synchronous),
-                            s.key_dir, entry_types())
+                            s.key_dir, entry_types(), pkcs11=s.pkcs11)
         upgrade(store.engine)
         last = None
         if name in {info.name for info in store.list_logs()} and store.head(name).size:
@@ -217,7 +224,7 @@ def _demo_accounts(service: AbsenceService, at: datetime) -> list[tuple[str, str
     (a demo run again on the same data) and its password is not shown again."""
 
     accounts = Accounts(service.store, service.log,
-                        Vault.load_or_create_master_key(service.cfg.master_key_path))
+                        service.master_key)
     taken = {a.login for a in accounts.users()}
     out = []
     for role in ("admin", "hr", "reviewer", "auditor"):

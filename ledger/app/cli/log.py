@@ -11,6 +11,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.absence.settings import load_absence_settings
+from ledger.absence.vault_token import create_token_master_key
 from ledger.app import backup as bk
 from ledger.app.backup_export import backup
 from ledger.app.backup_format import open_backup
@@ -24,13 +25,17 @@ from ledger.app.cli.common import (
 )
 from ledger.app.export import export_log
 from ledger.app.registry import entry_types
+from ledger.config import Settings
 from ledger.errors import LedgerError
-from ledger.storage import LedgerStore, make_engine
+from ledger.hsm import hsm_of
+from ledger.keys import KeyDirectory
+from ledger.pkcs11uri import Pkcs11Uri, is_pkcs11
+from ledger.storage import LedgerStore, make_engine, status
 from ledger.verify import main as verify_main
 from ledger.witness.client import load_witness_settings
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @DATA_OPTION
 @CONFIG_OPTION
 @click.option("--rotate", "rotate_log", default=None, metavar="LOG",
@@ -38,22 +43,146 @@ from ledger.witness.client import load_witness_settings
 @click.option("--key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="with --rotate: your Ed25519 PKCS#8 PEM key (mode 0600) "
                                  "instead of a generated one")
-def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None,
-         key_file: Path | None) -> None:
-    """List each log's name, origin and verifier keys (oldest first); rotate with --rotate."""
-    if key_file is not None and rotate_log is None:
-        raise click.BadParameter("goes with --rotate LOG", param_hint="--key-file")
+@click.option("--uri", "token_uri", default=None, metavar="PKCS11-URI",
+              help="with --rotate: make the new key inside this PKCS#11 token object "
+                   "(pkcs11:token=...;object=NEW-LABEL)")
+@click.pass_context
+def keys(ctx: click.Context, data_dir: Path, config_file: Path | None,
+         rotate_log: str | None, key_file: Path | None, token_uri: str | None) -> None:
+    """List each log's name, origin and verifier keys (oldest first); rotate with --rotate.
+
+    `absentia keys create` makes a log's key inside a PKCS#11 token, `absentia keys token`
+    lists a token's keys.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if (key_file is not None or token_uri is not None) and rotate_log is None:
+        raise click.BadParameter("goes with --rotate LOG",
+                                 param_hint="--key-file" if key_file else "--uri")
+    if key_file is not None and token_uri is not None:
+        raise click.BadParameter("give --key-file or --uri, not both", param_hint="--uri")
+    if token_uri is not None and rotate_log is not None:
+        settings = load_cli_settings(data_dir, config_file)
+        _make_in_token(settings, token_uri, rotate_log)
     _, store = open_ledger(data_dir, config_file)
     with ledger_errors():
         if rotate_log:
-            store.rotate_key(rotate_log, datetime.now(UTC), key_uri=None if key_file is None
-                             else f"file:{key_file.resolve()}")
+            uri = token_uri if token_uri is not None else (
+                None if key_file is None else f"file:{key_file.resolve()}")
+            store.rotate_key(rotate_log, datetime.now(UTC), key_uri=uri)
             click.echo(f"rotated the signing key of {rotate_log}; old checkpoints still verify")
         for info in store.list_logs():
             click.echo(f"{info.name}\t{info.origin}")
             for i, k in enumerate(info.verifier_keys):
                 current = "  (current)" if i == len(info.verifier_keys) - 1 else ""
                 click.echo(f"  {k}{current}")
+
+
+def _origin(settings: Settings, log_name: str) -> str:
+    for lc in settings.logs:
+        if lc.name == log_name:
+            return lc.origin
+    raise click.ClickException(f"log {log_name!r} is not in the config's [[logs]]; add it "
+                               "there first (its origin names the key)")
+
+
+def _make_in_token(settings: Settings, uri: str, log_name: str) -> None:
+    """Generate the log's Ed25519 key in the token; print its URI and verifier key.
+
+    Raises click.ClickException (exit 1) when the token, PIN or label is refused.
+    """
+    directory = KeyDirectory(settings.key_dir, hsm_of(settings.pkcs11))
+    with ledger_errors():
+        signer = directory.create_in_token(uri, _origin(settings, log_name))
+    click.echo(f"created {Pkcs11Uri.parse(uri)} in the token (Ed25519, not extractable)")
+    click.echo(f"  verifier key {signer.verifier.vkey}")
+
+
+@keys.command("create")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--log", "log_name", default=None, help="the log whose key this is")
+@click.option("--vault", is_flag=True,
+              help="the vault's master key instead ([absence] master_key = \"pkcs11:...\")")
+@click.option("--uri", "token_uri", default=None, metavar="PKCS11-URI",
+              help="where to make it (default: the key named in the config)")
+def keys_create(data_dir: Path, config_file: Path | None, log_name: str | None, vault: bool,
+                token_uri: str | None) -> None:
+    """Make LOG's checkpoint-signing key (--log) or the vault's master key (--vault)
+    inside a PKCS#11 token.
+
+    A log not yet in the database is created with it; an existing log rotates to it
+    (recorded in the log; old checkpoints still verify).  The vault's key is an AES
+    wrapping key and an HMAC key (LABEL-derive); make it before the first start.
+    """
+    if (log_name is None) == (not vault):
+        raise click.UsageError("give --log NAME or --vault")
+    settings = load_cli_settings(data_dir, config_file)
+    if vault:
+        _make_vault_key(settings, token_uri)
+        return
+    assert log_name is not None
+    configured = next((lc.key_uri for lc in settings.logs if lc.name == log_name), None)
+    uri = token_uri or configured
+    if uri is None or not is_pkcs11(uri):
+        raise click.UsageError(f"log {log_name!r} has no pkcs11: key in the config: pass "
+                               "--uri 'pkcs11:token=...;object=...' or set [[logs]] key")
+    _make_in_token(settings, uri, log_name)
+    try:
+        engine = make_engine(settings.database_url,
+                             sqlite_synchronous=settings.sqlite_synchronous)
+        exists = log_name in status.log_names(engine)
+    except SQLAlchemyError:
+        exists = False  # a new database: open_ledger makes it
+    _, store = open_ledger(data_dir, config_file)
+    with ledger_errors():
+        if exists:
+            store.rotate_key(log_name, datetime.now(UTC), key_uri=uri)
+            click.echo(f"rotated the signing key of {log_name}; old checkpoints still verify")
+        else:
+            store.ensure_log(log_name, _origin(settings, log_name), datetime.now(UTC),
+                             key_uri=uri)
+            click.echo(f"log {log_name} signs with it")
+
+
+def _make_vault_key(settings: Settings, token_uri: str | None) -> None:
+    """Make the vault's token master key (exit 1 with the reason when refused)."""
+    with ledger_errors():
+        uri = token_uri or load_absence_settings(settings).master_key_uri
+        if uri is None:
+            raise click.UsageError("[absence] master_key is not a pkcs11: URI: pass --uri")
+        hsm = hsm_of(settings.pkcs11)
+        if hsm is None:
+            raise click.ClickException("the config has no [pkcs11] table: set module and "
+                                       "pin_file or pin_env")
+        made = create_token_master_key(uri, hsm)
+    click.echo(f"created the vault master key {made} in the token (AES-256 key wrap and "
+               "HMAC-SHA256, not extractable)")
+
+
+@keys.command("token")
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option("--token", "label", default="absentia", show_default=True,
+              help="the token's label")
+def keys_token(data_dir: Path, config_file: Path | None, label: str) -> None:
+    """List the keys inside a PKCS#11 token: label, type, ID (and an Ed25519 key's
+    verifier key for the log that signs with it).  Values never leave the token."""
+    settings = load_cli_settings(data_dir, config_file)
+    directory = KeyDirectory(settings.key_dir, hsm_of(settings.pkcs11))
+    names = {lc.key_uri: lc.origin for lc in settings.logs if lc.key_uri}
+    hsm = hsm_of(settings.pkcs11)
+    if hsm is None:
+        raise click.ClickException("the config has no [pkcs11] table: set module and "
+                                   "pin_file or pin_env")
+    with ledger_errors():
+        token = hsm.token(label)
+        for obj in token.objects():
+            line = f"{obj.label}\t{obj.kind}\t{obj.object_class}\tid={obj.id.hex()}"
+            here = Pkcs11Uri(label, obj.label).to_text()
+            if obj.kind == "ed25519" and obj.object_class == "public" and here in names:
+                line += "\t" + directory.load(here, names[here]).verifier.vkey
+            click.echo(line)
 
 
 @click.command()
@@ -150,12 +279,13 @@ def restore(data_dir: Path, config_file: Path | None, backup_dir: Path,
         try:
             absence = load_absence_settings(s)
             projection_log: str | None = absence.log
-            master_key: Path | None = absence.master_key_path
+            master_key: Path | None = (absence.master_key_path if absence.master_key_uri
+                                       is None else None)  # a token key: nothing to copy
         except LedgerError:
             projection_log, master_key = None, None
         store = LedgerStore(make_engine(s.database_url,
                                         sqlite_synchronous=s.sqlite_synchronous),
-                            s.key_dir, entry_types())
+                            s.key_dir, entry_types(), pkcs11=s.pkcs11)
         try:
             result = bk.restore(store, b, projection_log=projection_log, progress=Progress)
         except SQLAlchemyError as exc:

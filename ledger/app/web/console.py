@@ -33,7 +33,6 @@ from markupsafe import Markup
 from werkzeug.exceptions import TooManyRequests
 
 from ledger.absence.service import AbsenceService, Caller
-from ledger.absence.vault import Vault
 from ledger.accounts.store import Accounts, Session
 from ledger.app.web.forms import (
     CSRF_FIELD,
@@ -75,7 +74,7 @@ def _setup(state: BlueprintSetupState) -> None:
     if "absentia.accounts" in app.extensions:
         return
     absence: AbsenceService = app.extensions["absentia.absence"]
-    key = Vault.load_or_create_master_key(absence.cfg.master_key_path)
+    key = absence.master_key
     accounts = Accounts(absence.store, absence.log, key)
     app.extensions["absentia.accounts"] = accounts
 

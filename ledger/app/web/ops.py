@@ -35,10 +35,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ledger.absence.queries import ops as absence_ops
+from ledger.absence.settings import load_absence_settings
+from ledger.absence.vault_token import token_master_key
 from ledger.app.web.credentials import bearer_token
 from ledger.app.web.problems import logged_route, problem
 from ledger.config import Settings
-from ledger.errors import NotFound
+from ledger.errors import LedgerError, NotFound
+from ledger.hsm import Hsm
 from ledger.keys import KeyDirectory
 from ledger.storage import LedgerStore, status
 from ledger.witness.client import witness_status
@@ -125,12 +128,32 @@ def readiness(store: LedgerStore, settings: Settings | None) -> list[Check]:
             continue
         try:
             # From the file, not this process's cache: what a restart would find.
-            KeyDirectory(store.keys.root).load(uri, rows[name].origin)
+            KeyDirectory(store.keys.root, store.keys.tokens).load(uri, rows[name].origin,
+                                                                  fresh=True)
         except Exception as exc:  # whatever stops signing stops readiness
             out.append(Check(f"log {name}", False, f"signing key does not load: {exc}"))
         else:
             out.append(Check(f"log {name}", True, "exists; signing key loads"))
+    out.extend(_vault_check(settings))
     return out
+
+
+def _vault_check(settings: Settings | None) -> list[Check]:
+    """The vault's master key, when it is in a PKCS#11 token (a key file is checked
+    where it is opened, at start-up)."""
+    if settings is None or settings.pkcs11 is None:
+        return []
+    try:
+        uri = load_absence_settings(settings).master_key_uri
+    except LedgerError:
+        return []  # no absence domain configured
+    if uri is None:
+        return []
+    try:
+        token_master_key(uri, Hsm(settings.pkcs11))
+    except Exception as exc:  # whatever stops sealing stops readiness
+        return [Check("vault", False, f"master key does not load: {exc}")]
+    return [Check("vault", True, "master key in the token answers")]
 
 
 def _short(exc: BaseException) -> str:

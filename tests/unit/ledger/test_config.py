@@ -72,3 +72,21 @@ def test_config_table_refuses_a_value_that_is_not_a_table() -> None:
 def test_a_log_needs_a_name_and_an_origin(tmp_path: Path) -> None:
     with pytest.raises(BadData, match=r"config logs\[0\]\.origin is required"):
         _load(tmp_path, '[[logs]]\nname = "main"\n')
+
+
+def test_pkcs11_table_names_the_module_and_one_pin_source(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[pkcs11]\nmodule = "/usr/lib/softhsm/libsofthsm2.so"\n'
+                      'pin_file = "{data}/pin"\n\n[[logs]]\nname = "l"\norigin = "o"\n'
+                      'key = "pkcs11:token=absentia;object=l-2026"\n', encoding="utf-8")
+    settings = load_settings(tmp_path, config)
+    assert settings.pkcs11 is not None
+    assert settings.pkcs11.pin_file == tmp_path.resolve() / "pin"
+    assert settings.pkcs11.pin_env is None
+    assert settings.logs[0].key_uri == "pkcs11:token=absentia;object=l-2026"
+    for bad in ('module = "/m.so"\n',
+                'module = "/m.so"\npin_file = "/p"\npin_env = "PIN"\n',
+                'pin_env = "PIN"\n'):
+        config.write_text(f"[pkcs11]\n{bad}", encoding="utf-8")
+        with pytest.raises(BadData, match="pkcs11"):
+            load_settings(tmp_path, config)

@@ -32,6 +32,7 @@ def test_created_ca_and_cert_are_p256_and_the_cert_has_non_repudiation(tmp_path:
         key = c.public_key()
         assert isinstance(key, ec.EllipticCurvePublicKey)
         assert isinstance(key.curve, ec.SECP256R1)
+    assert ident.key is not None
     assert isinstance(ident.key.curve, ec.SECP256R1)
     ku = ident.cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert ku.content_commitment
@@ -54,6 +55,8 @@ def test_files_are_private_and_reused(tmp_path: Path) -> None:
     second = load_or_create_identity(keys, PublicitySettings(), ORG, NOW)
     assert second.cert == first.cert
     assert second.root == first.root
+    assert second.key is not None
+    assert first.key is not None
     assert second.key.private_numbers() == first.key.private_numbers()
 
 
