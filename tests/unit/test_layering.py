@@ -27,6 +27,7 @@ CORE = frozenset({
     "ledger.proof", "ledger.verify", "ledger.errors", "ledger.entry", "ledger.events",
     "ledger.keys", "ledger.config", "ledger.jsonread", "ledger.timetext", "ledger.ids",
     "ledger.witness.cosig", "ledger.witness.protocol",
+    "ledger.monitor", "ledger.monitor_run", "ledger.webhook_signing",
 })
 CORE_THIRD_PARTY = frozenset({"cryptography", "rfc8785"})
 STORAGE = ("ledger.storage", "ledger.migrations")
