@@ -300,7 +300,10 @@ class Monitor:
                   f"({out.new_entries:,} new); trusted size {out.state.size:,}", flush=True)
         elif out.ok:
             print(f"{log.name}: unchanged at {out.state.size:,} entries", flush=True)
-        fresh = [a for a in out.alerts if record.active.get(a.kind) != a.message]
+        # Sent once while active: a stale or unreachable log is one alert however long it
+        # lasts (its message counts the seconds); the others again when the message changes.
+        fresh = [a for a in out.alerts if a.kind not in record.active or (
+            a.kind not in (STALE, UNREACHABLE) and record.active[a.kind] != a.message)]
         for a in out.alerts:
             where = f" (first bad index {a.index})" if a.index is not None else ""
             print(f"ALERT {a.kind} {log.name}{where}: {a.message}", file=sys.stderr, flush=True)

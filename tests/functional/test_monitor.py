@@ -390,3 +390,32 @@ def _wait_for_gauge(port: int, line: str) -> str:
             pass
         time.sleep(0.1)
     raise AssertionError(f"the monitor never served {line!r}")
+
+
+def test_config_file_follows_two_logs_and_one_fork_does_not_stop_the_other(
+    logs: Logs, http_root: tuple[str, Path],
+) -> None:
+    url, www = http_root
+    served, state = logs.tmp / "served", logs.tmp / "state"
+    vkey = logs.a.log(LOG).verifier_keys[0]
+    cfg = logs.tmp / "monitor.toml"
+    cfg.write_text(f'[[log]]\nname = "local"\nprefix = "{served}"\nkeys = ["{vkey}"]\n'
+                   f'origin = "example.org/monitor"\n\n'
+                   f'[[log]]\nname = "mirror"\nprefix = "{url}"\nkeys = ["{vkey}"]\n')
+    logs.grow(logs.a, 300, 2)
+    logs.grow(logs.b, 300, 9)
+    swap(logs.export(logs.a, logs.tmp / "a300"), served)
+    swap(logs.tmp / "a300", www / "logs")
+    res = monitor("--config", cfg, state=state)
+    assert res.returncode == 0, res.stderr
+    assert sorted(res.stdout.splitlines()) == [
+        "local: checked entries 0..299 (300 new); trusted size 300",
+        "mirror: checked entries 0..299 (300 new); trusted size 300"]
+    logs.grow(logs.a, 500, 3)
+    swap(logs.export(logs.a, logs.tmp / "a500"), served)
+    swap(logs.export(logs.b, logs.tmp / "b300"), www / "logs")  # the mirror shows a fork
+    res = monitor("--config", cfg, state=state)
+    assert res.returncode == 9, res.stderr
+    assert "local: checked entries 300..499 (200 new); trusted size 500" in res.stdout
+    assert "ALERT fork mirror" in res.stderr
+    assert "ALERT fork local" not in res.stderr
