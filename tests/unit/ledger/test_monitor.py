@@ -143,3 +143,88 @@ stale_after = 60
                    "witnesses_required = 1\n")
     with pytest.raises(BadData, match="witnesses_required"):
         load_config(cfg, None)
+
+
+class MemoryLog:
+    """A tlog-tiles log in memory (every tile at every level), signed by ``signer``."""
+
+    def __init__(self, signer: Ed25519Signer) -> None:
+        self.signer = signer
+        self.raws: list[bytes] = []
+        self.leaves: list[bytes] = []
+        self.files: dict[str, bytes] = {}
+
+    def grow(self, size: int) -> None:
+        from ledger.entry import Entry, format_time
+        while len(self.raws) < size:
+            i = len(self.raws)
+            prev = self.leaves[-1] if self.leaves else bytes(32)
+            raw = Entry(i, prev, format_time(NOW), "test.event", "system",
+                        {"n": i}).encode()
+            self.raws.append(raw)
+            self.leaves.append(leaf_hash(raw))
+        self._publish()
+
+    def _publish(self) -> None:
+        from ledger.merkle import root_of_perfect
+        from ledger.tiles import bundles_for_size, encode_bundle, tiles_for_size
+        size = len(self.raws)
+        files: dict[str, bytes] = {}
+        for ref in bundles_for_size(size):
+            lo = ref.index * 256
+            files[ref.path()] = encode_bundle(self.raws[lo:lo + ref.width])
+        level_hashes = [self.leaves]
+        for ref in tiles_for_size(size):
+            assert ref.level is not None
+            while len(level_hashes) <= ref.level:
+                below = level_hashes[-1]
+                level_hashes.append([root_of_perfect(below[k:k + 256])
+                                     for k in range(0, len(below) - 255, 256)])
+            lo = ref.index * 256
+            files[ref.path()] = b"".join(level_hashes[ref.level][lo:lo + ref.width])
+        acc = CompactRange()
+        for lh in self.leaves:
+            acc.append(lh)
+        files["checkpoint"] = Checkpoint("example.org/mem", size, acc.root()).sign(
+            [self.signer]).encode()
+        self.files = files
+
+    def get(self, path: str) -> bytes:
+        from ledger.errors import NotFound
+        try:
+            return self.files[path]
+        except KeyError:
+            raise NotFound(path) from None
+
+
+def test_following_across_a_level_1_tile_and_a_tampered_hash_tile() -> None:
+    """65,536 entries complete the first level-1 tile; the monitor checks it and the
+    level-2 partial tile from its saved edges, without re-reading old bundles."""
+    from ledger.monitor import ENTRY, advance
+    signer = Ed25519Signer("example.org/mem", Ed25519PrivateKey.generate())
+    log = MemoryLog(signer)
+    trust = Trust([signer.verifier])
+    state = LogState.empty(0.0)
+    kept: dict[int, LogState] = {}
+    for size in (300, 65_500, 65_536, 65_800):
+        log.grow(size)
+        out = advance(LogState.from_json(state.to_json()), log, trust, now=float(size))
+        assert out.alerts == []
+        assert out.new_entries == size - state.size
+        state = kept[size] = out.state
+    # The full level-1 tile that entry 65,535 completes is compared when it completes.
+    full = log.files["tile/1/000"]
+    log.files["tile/1/000"] = full[:40] + bytes([full[40] ^ 1]) + full[41:]
+    out = advance(kept[65_500], log, trust, now=1.0)
+    assert "hash tile tile/1/000 does not match" in out.alerts[0].message
+    log.files["tile/1/000"] = full
+    assert state.size == 65_800
+    assert state.root == Checkpoint.from_body(
+        SignedNote.parse(log.files["checkpoint"]).text).root
+    log.grow(66_100)  # 258 level-8 subtrees: the level-1 partial tile grows to 2 hashes
+    tile = "tile/1/001.p/2"
+    log.files[tile] = bytes([log.files[tile][0] ^ 1]) + log.files[tile][1:]
+    out = advance(state, log, trust, now=1.0)
+    assert [a.kind for a in out.alerts] == [ENTRY]
+    assert f"hash tile {tile} does not match" in out.alerts[0].message
+    assert out.state == state
