@@ -41,7 +41,9 @@ from ledger.tiles import TileRef, decode_bundle, encode_bundle
 from ledger.verify import DirectorySource
 from ledger.webhook_signing import WebhookSecret
 from ledger.witness.cosig import CosignatureV1Signer
+from tests.functional._absence import LOG as APP_LOG
 from tests.functional._mail import free_port, serve_mail
+from tests.functional._serve import serving
 
 ABSENTIA = Path(sys.executable).parent / "absentia"
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
@@ -419,3 +421,24 @@ def test_config_file_follows_two_logs_and_one_fork_does_not_stop_the_other(
     assert "local: checked entries 300..499 (200 new); trusted size 500" in res.stdout
     assert "ALERT fork mirror" in res.stderr
     assert "ALERT fork local" not in res.stderr
+
+
+def test_monitor_follows_a_log_served_by_the_app(tmp_path: Path) -> None:
+    """``absentia serve`` (gunicorn, its scheduler signing checkpoints) on a real SQLite
+    database that a second process's store appends to; the monitor reads the app's URL."""
+    url = f"sqlite:///{tmp_path}/app.db"
+    state = tmp_path / "state"
+    with serving(tmp_path, url) as served:
+        store = LedgerStore(make_engine(url), tmp_path / "data" / "keys", entry_types())
+        prefix = f"http://127.0.0.1:{served.port}/logs/{APP_LOG}"
+        vkey = store.log(APP_LOG).verifier_keys[-1]
+        sizes = []
+        for size in (300, 700):
+            append_sample_events(store, APP_LOG, size - store.head(APP_LOG).size, T0,
+                                 seed=size)
+            sizes.append(store.sign_checkpoint(APP_LOG, datetime.now(UTC)).size)
+            res = monitor(prefix, "--key", vkey, state=state)
+            assert res.returncode == 0, res.stderr
+            assert f"; trusted size {sizes[-1]:,}" in res.stdout
+        assert state_of(state)["state"]["checked"] == sizes[-1]
+        store.engine.dispose()
