@@ -63,6 +63,8 @@ class Trust:
     witnesses: Sequence[CosignatureV1Verifier] = ()
     witnesses_required: int = 0
     stale_after: float | None = None  # seconds; None: never stale
+    old: str | None = None  # a signed checkpoint obtained independently: the first pass
+    # must extend it (else the first checkpoint seen is trusted on first use)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,26 @@ def advance(state: LogState, source: Source, trust: Trust, *, now: float,
             out.alerts.append(Alert(SIGNATURE, f"the checkpoint is of log {cp.origin!r}, "
                                                f"but {trusted.origin!r} was trusted"))
             return out
+    anchor: Checkpoint | None = None
+    if not state.checkpoint and trust.old is not None:
+        try:
+            anchor = Checkpoint.open(trust.old, list(trust.verifiers))
+        except (BadData, VerificationError) as exc:
+            raise CouldNotCheck(f"the --old checkpoint does not verify: {exc}") from exc
+        if anchor.origin != cp.origin:
+            out.alerts.append(Alert(SIGNATURE, f"the checkpoint is of log {cp.origin!r}, "
+                                               f"the --old one of {anchor.origin!r}"))
+            return out
+        if cp.size < anchor.size:
+            out.alerts.append(Alert(ROLLBACK, f"rollback: the log now shows {cp.size} "
+                                              f"entries, the --old checkpoint {anchor.size}",
+                                    index=cp.size))
+            return out
+        if cp.size == anchor.size and cp.root != anchor.root:
+            out.alerts.append(Alert(FORK, f"fork: a checkpoint of the --old checkpoint's size "
+                                          f"{cp.size} with another root",
+                                    index=max(cp.size - 1, 0)))
+            return out
     if cp.size < state.size:
         out.alerts.append(Alert(ROLLBACK, f"rollback: the log now shows {cp.size} entries, "
                                           f"but a checkpoint of {state.size} was trusted",
@@ -262,7 +284,7 @@ def advance(state: LogState, source: Source, trust: Trust, *, now: float,
         return out
     out.checked_from = state.size
     try:
-        grown = _extend(state, source, cp, progress)
+        grown = _extend(state, source, cp, progress, anchor)
     except _Fork as exc:
         out.alerts.append(Alert(FORK, f"fork: {exc}", exc.index))
         return out
@@ -286,8 +308,9 @@ def advance(state: LogState, source: Source, trust: Trust, *, now: float,
 
 
 def _extend(state: LogState, source: Source, cp: Checkpoint,
-            progress: Progress | None) -> LogState:
-    """The state for ``cp``, reading the entries ``state.size .. cp.size - 1``.
+            progress: Progress | None, anchor: Checkpoint | None = None) -> LogState:
+    """The state for ``cp``, reading the entries ``state.size .. cp.size - 1``; with an
+    ``anchor`` (an older trusted checkpoint), the tree at its size must have its root.
 
     Raises:
         _Fork: the new tree does not extend the trusted one.
@@ -334,6 +357,9 @@ def _extend(state: LogState, source: Source, cp: Checkpoint,
         for j, lh in enumerate(leaves[max(known, 0):], start=max(old, start)):
             acc.append(lh)
             push(0, lh, j + 1)
+            if anchor is not None and acc.size == anchor.size and acc.root() != anchor.root:
+                raise _Fork(f"the first {anchor.size} entries do not have the root of the "
+                            "--old checkpoint", index=anchor.size - 1)
         if res.error is not None:
             raise VerificationError(res.error[1], index=res.error[0])
         if leaves:

@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from ledger.checkpoint import Checkpoint
 from ledger.errors import BadData, CouldNotCheck, LedgerError
 from ledger.monitor import (
     ENTRY,
@@ -365,8 +366,10 @@ def load_config(path: Path, stale_after: float | None) -> list[WatchedLog]:
             raise BadData(f"{path}: witnesses_required {required} needs that many witnesses",
                           field="witnesses_required")
         stale = t.get("stale_after", stale_after)
+        old = _read_old(Path(t["old"])) if "old" in t else None
         trust = Trust(load_verifiers(list(t["keys"]), []), t.get("origin"), witnesses,
-                      required, None if stale is None else float(stale))
+                      required, None if stale is None else float(stale), old)
+        _check_old(trust)
         logs.append(WatchedLog(t["prefix"], trust, str(t.get("name", t["prefix"]))))
     if not logs:
         raise BadData(f"{path} lists no [[log]]", field="log")
@@ -389,6 +392,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", action="append", default=[], type=Path, metavar="FILE",
                    help="file of trusted verifier keys, one a line; repeatable")
     p.add_argument("--origin", help="expected origin line (one PREFIX)")
+    p.add_argument("--old", type=Path, metavar="CHECKPOINT",
+                   help="a checkpoint obtained independently that the first pass must find "
+                        "extended (else the first one seen is trusted on first use)")
     p.add_argument("--witness", action="append", default=[], metavar="VKEY",
                    help="trusted witness cosigner key (type 0x04 vkey); repeatable")
     p.add_argument("--witnesses-required", type=int, default=0, metavar="K",
@@ -415,6 +421,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _read_old(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CouldNotCheck(f"cannot read the --old checkpoint {path}: {exc}") from exc
+
+
+def _check_old(trust: Trust) -> None:
+    """Raises BadData or VerificationError: the --old checkpoint is not one of the keys'."""
+    if trust.old is not None:
+        Checkpoint.open(trust.old, list(trust.verifiers), trust.origin)
+
+
 def _logs_from_args(args: argparse.Namespace) -> list[WatchedLog]:
     if args.config is not None:
         if args.prefix:
@@ -433,7 +452,9 @@ def _logs_from_args(args: argparse.Namespace) -> list[WatchedLog]:
         raise BadData("no verifier keys: pass --key or --keys (keys you obtained "
                       "independently of the log)", field="--key")
     witnesses = [CosignatureV1Verifier.from_vkey(w) for w in args.witness]
-    trust = Trust(verifiers, args.origin, witnesses, args.witnesses_required, args.stale_after)
+    trust = Trust(verifiers, args.origin, witnesses, args.witnesses_required, args.stale_after,
+                  _read_old(args.old) if args.old is not None else None)
+    _check_old(trust)
     return [WatchedLog(p, trust, p) for p in args.prefix]
 
 

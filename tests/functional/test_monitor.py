@@ -442,3 +442,28 @@ def test_monitor_follows_a_log_served_by_the_app(tmp_path: Path) -> None:
             assert f"; trusted size {sizes[-1]:,}" in res.stdout
         assert state_of(state)["state"]["checked"] == sizes[-1]
         store.engine.dispose()
+
+
+def test_first_pass_must_extend_an_old_checkpoint_obtained_independently(logs: Logs) -> None:
+    served = logs.tmp / "served"
+    logs.grow(logs.a, 300, 2)
+    old = logs.tmp / "a300.checkpoint"
+    old.write_bytes(logs.export(logs.a, logs.tmp / "a300").joinpath("checkpoint").read_bytes())
+    logs.grow(logs.a, 700, 3)
+    logs.grow(logs.b, 700, 9)
+    swap(logs.export(logs.b, logs.tmp / "b700"), served)
+    res = monitor(served, "--keys", logs.keys, "--old", old, state=logs.tmp / "s1")
+    assert res.returncode == 9, res.stderr
+    assert "do not have the root of the --old checkpoint" in res.stderr
+    assert state_of(logs.tmp / "s1")["state"]["size"] == 0
+    swap(logs.tmp / "a300", served)
+    a700 = logs.tmp / "a700.checkpoint"
+    a700.write_bytes(logs.export(logs.a, logs.tmp / "a700").joinpath("checkpoint").read_bytes())
+    res = monitor(served, "--keys", logs.keys, "--old", a700, state=logs.tmp / "s2")
+    assert res.returncode == 8, res.stderr
+    swap(logs.tmp / "a700", served)
+    res = monitor(served, "--keys", logs.keys, "--old", old, state=logs.tmp / "s3")
+    assert res.returncode == 0, res.stderr
+    res = monitor(served, "--keys", logs.keys, "--old", logs.keys, state=logs.tmp / "s4")
+    assert res.returncode == 2
+    assert "absentia monitor:" in res.stderr
