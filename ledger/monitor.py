@@ -65,6 +65,15 @@ class Trust:
     stale_after: float | None = None  # seconds; None: never stale
     old: str | None = None  # a signed checkpoint obtained independently: the first pass
     # must extend it (else the first checkpoint seen is trusted on first use)
+    # Decides from the set of witness vkeys that cosigned (e.g. a C2SP tlog-policy's
+    # groups); None: ``quorum_met(cosigners, witnesses_required)``.
+    quorum: Callable[[frozenset[str]], bool] | None = None
+
+    def quorum_holds(self, cosigners: frozenset[str]) -> bool:
+        """Whether the witnesses that cosigned satisfy this log's witness policy."""
+        if self.quorum is not None:
+            return self.quorum(cosigners)
+        return quorum_met(cosigners, self.witnesses_required)
 
 
 @dataclass(frozen=True)
@@ -265,7 +274,7 @@ def advance(state: LogState, source: Source, trust: Trust, *, now: float,
     text = note.to_text()
     cosigners = witness_cosigners(text, trust.witnesses) if trust.witnesses else frozenset()
     out.cosigners = cosigners
-    if not quorum_met(cosigners, trust.witnesses_required):
+    if not trust.quorum_holds(cosigners):
         out.alerts.append(Alert(WITNESS, f"the checkpoint of size {cp.size} has "
                                          f"{len(cosigners)} valid witness cosignature(s), "
                                          f"{trust.witnesses_required} required"))

@@ -81,6 +81,10 @@ def test_witness_set_and_quorum_are_separate_steps() -> None:
     assert quorum_met(got, 2)
     assert not quorum_met(got, 3)
     assert witness_cosigners(note, [w3.verifier]) == frozenset()
+    # A policy (e.g. from a C2SP tlog-policy file) replaces the k-of-n count.
+    needs_w3 = Trust([], quorum=lambda c: w3.verifier.vkey in c)
+    assert not needs_w3.quorum_holds(got)
+    assert Trust([], witnesses_required=2).quorum_holds(got)
 
 
 def test_a_bad_cosignature_counts_as_absent() -> None:
