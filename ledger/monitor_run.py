@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import secrets
+import signal
 import smtplib
 import sys
 import threading
@@ -475,11 +476,16 @@ def main(argv: list[str] | None = None) -> int:
         monitor = Monitor(logs, StateDir(args.state), channels, args.metrics,
                           MetricsServer(args.metrics_port) if args.metrics_port else None,
                           progress=not args.quiet and sys.stderr.isatty())
+        stop = threading.Event()
+        if not args.once:
+            # SIGTERM (systemd, docker stop) ends the loop between passes, never mid-write.
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
         while True:
             alerts = monitor.run_pass(time.time())
             if args.once:
                 return exit_status(alerts)
-            time.sleep(max(0.05, args.interval))
+            if stop.wait(max(0.05, args.interval)):
+                return EXIT_OK
     except (LedgerError, OSError) as exc:
         print(f"absentia monitor: {exc}", file=sys.stderr)
         return EXIT_USAGE

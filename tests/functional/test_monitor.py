@@ -467,3 +467,24 @@ def test_first_pass_must_extend_an_old_checkpoint_obtained_independently(logs: L
     res = monitor(served, "--keys", logs.keys, "--old", logs.keys, state=logs.tmp / "s4")
     assert res.returncode == 2
     assert "absentia monitor:" in res.stderr
+
+
+def test_sigterm_ends_the_loop_between_passes(logs: Logs) -> None:
+    served, state = logs.tmp / "served", logs.tmp / "state"
+    logs.grow(logs.a, 300, 2)
+    swap(logs.export(logs.a, logs.tmp / "a"), served)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ABSENTIA_")}
+    proc = subprocess.Popen(
+        [str(ABSENTIA), "monitor", str(served), "--keys", str(logs.keys), "--state",
+         str(state), "--interval", "30", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        assert "checked entries 0..299" in proc.stdout.readline()  # the first pass is done
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=TIMEOUT_S)
+    assert state_of(state)["state"]["size"] == 300
