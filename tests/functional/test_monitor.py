@@ -488,3 +488,30 @@ def test_sigterm_ends_the_loop_between_passes(logs: Logs) -> None:
             proc.kill()
         proc.communicate(timeout=TIMEOUT_S)
     assert state_of(state)["state"]["size"] == 300
+
+
+def test_a_first_pass_shows_progress_on_a_terminal(logs: Logs) -> None:
+    served, state = logs.tmp / "served", logs.tmp / "state"
+    logs.grow(logs.a, 600, 2)
+    swap(logs.export(logs.a, logs.tmp / "a"), served)
+    main, tty = os.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ABSENTIA_")}
+    try:
+        res = subprocess.run(
+            [str(ABSENTIA), "monitor", str(served), "--keys", str(logs.keys), "--state",
+             str(state), "--once"], stdout=subprocess.PIPE, stderr=tty, text=True, env=env,
+            timeout=TIMEOUT_S, check=False)
+        os.close(tty)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main)
+    assert res.returncode == 0
+    assert "verifying entries: 600/600 (100.0%)" in shown.decode()
