@@ -91,7 +91,9 @@ class WebhookSecret:
         return SECRET_PREFIX + base64.b64encode(self.key).decode("ascii")
 
 
-def _check_id(msg_id: object) -> None:
+def check_id(msg_id: object) -> None:
+    """Raises BadData (``field="webhook-id"``): not 1..128 printable ASCII without space or
+    comma."""
     if not isinstance(msg_id, str) or _ID_RE.fullmatch(msg_id) is None:
         raise BadData(
             f"{HEADER_ID} must be 1 to {WEBHOOK_ID_MAX} printable ASCII characters "
@@ -100,7 +102,8 @@ def _check_id(msg_id: object) -> None:
         )
 
 
-def _digest(key: bytes, msg_id: str, timestamp_text: str, body: bytes) -> bytes:
+def signature_mac(key: bytes, msg_id: str, timestamp_text: str, body: bytes) -> bytes:
+    """HMAC-SHA256 over ``{id}.{timestamp}.`` + body (spec "Signature scheme")."""
     signed = f"{msg_id}.{timestamp_text}.".encode("ascii") + body
     return hmac.new(key, signed, hashlib.sha256).digest()
 
@@ -112,9 +115,9 @@ def sign(secret: WebhookSecret, msg_id: str, timestamp: int, body: bytes) -> str
         BadData: ``msg_id`` is not a valid webhook id (``field="webhook-id"``) or
             ``timestamp`` is not a non-negative integer (``field="webhook-timestamp"``).
     """
-    _check_id(msg_id)
+    check_id(msg_id)
     if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
         raise BadData(f"{HEADER_TIMESTAMP} must be a non-negative integer",
                       field=HEADER_TIMESTAMP)
-    mac = _digest(secret.key, msg_id, str(timestamp), body)
+    mac = signature_mac(secret.key, msg_id, str(timestamp), body)
     return f"{SIGNATURE_VERSION},{base64.b64encode(mac).decode('ascii')}"

@@ -36,9 +36,9 @@ from ledger.webhook_signing import (
     SECRET_PREFIX,
     SIGNATURE_VERSION,
     WebhookSecret,
-    _check_id,
-    _digest,
+    check_id,
     sign,
+    signature_mac,
 )
 
 __all__ = [
@@ -74,7 +74,7 @@ class WebhookMessage:
     timestamp: int  # unix seconds, from the webhook-timestamp header
 
     def __post_init__(self) -> None:
-        _check_id(self.id)
+        check_id(self.id)
 
     @property
     def sent_at(self) -> datetime:
@@ -129,7 +129,7 @@ def verify(
             raise BadData(f"missing header {name} (Standard Webhooks)", field=name)
     msg_id = found[HEADER_ID]
     timestamp_text = found[HEADER_TIMESTAMP]
-    _check_id(msg_id)
+    check_id(msg_id)
     if _TIMESTAMP_RE.fullmatch(timestamp_text) is None:
         raise BadData(f"{HEADER_TIMESTAMP} must be a decimal integer (unix seconds)",
                       field=HEADER_TIMESTAMP)
@@ -152,7 +152,7 @@ def verify(
 
     if not secrets:
         raise CouldNotCheck("no webhook secret is configured", field=HEADER_SIGNATURE)
-    expected = [_digest(s.key, msg_id, timestamp_text, body) for s in secrets]
+    expected = [signature_mac(s.key, msg_id, timestamp_text, body) for s in secrets]
 
     candidates: list[bytes] = []
     for entry in found[HEADER_SIGNATURE].split(" "):
