@@ -6,8 +6,9 @@ of the large log), the write guards' cost (``bench_guards``), verify
 (``bench_verify``), proofs (``bench_proofs``), platform events over HTTP
 (``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
 (``bench_notice``), a report (``bench_report``), the registration-number search
-(``bench_search``) and minutes of sustained load on two app
-processes and the scheduler against one PostgreSQL (``bench_load``).  A benchmark that
+(``bench_search``), minutes of sustained load on two app
+processes and the scheduler against one PostgreSQL (``bench_load``) and the log monitor
+following a log growing at 1,000 entries/s (``bench_monitor``).  A benchmark that
 fails is reported and the others still run; the exit status is then 1.  The figures are
 also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
 """
@@ -30,6 +31,7 @@ from bench import (
     bench_guards,
     bench_ingest,
     bench_load,
+    bench_monitor,
     bench_notice,
     bench_proofs,
     bench_report,
@@ -42,7 +44,7 @@ from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
 STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "report", "search",
-         "load")
+         "load", "monitor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_notice.add_arguments(parser)
     bench_search.add_arguments(parser)
     bench_load.add_arguments(parser)
+    bench_monitor.add_arguments(parser)
     parser.add_argument("--report-decisions", type=int, default=10_000,
                         help="decisions in the benchmarked report (default 10,000)")
     parser.add_argument("--only", action="append", choices=STEPS,
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="small sizes, for a smoke test (20,000-entry log, 2,000 appends, "
                              "200 proof requests, 500 candidates and 5 s per ingest phase, "
                              "a sweep of 2,000 windows and 1,000 on PostgreSQL, 5 s per "
-                             "load phase)")
+                             "load phase, 10 s of monitor following)")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.append_entries, args.requests = 20_000, 2_000, 200
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         args.search_candidates, args.searches = 10_000, 50
         args.load_seconds, args.load_warmup = 5.0, 1.0
         args.load_candidates, args.load_notice_candidates = 500, 50
+        args.monitor_seconds = 10.0
 
     pg_url = os.environ.get(bench_append.PG_ENV) or None
     pg_server: PgServer | None = None
@@ -113,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         # Its own PostgreSQL server, tuned for the load (bench_load.PG_SETTINGS).
         "load": lambda: bench_load.run(args.load_candidates, args.load_notice_candidates,
                                        bench_load.options(args)),
+        "monitor": lambda: bench_monitor.run(args.monitor_seconds, args.monitor_rate,
+                                             args.checkpoint_every),
     }
     figures: list[Figure] = []
     notes: list[str] = []

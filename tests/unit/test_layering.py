@@ -27,6 +27,7 @@ CORE = frozenset({
     "ledger.proof", "ledger.verify", "ledger.errors", "ledger.entry", "ledger.events",
     "ledger.keys", "ledger.pkcs11uri", "ledger.config", "ledger.jsonread", "ledger.timetext",
     "ledger.ids", "ledger.witness.cosig", "ledger.witness.protocol", "ledger.tlog_policy",
+    "ledger.monitor", "ledger.monitor_run", "ledger.webhook_signing",
 })
 CORE_THIRD_PARTY = frozenset({"cryptography", "rfc8785"})
 STORAGE = ("ledger.storage", "ledger.migrations")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ledger.app import logging_setup
-from ledger.app.cli import absence, db, demo, log, report, serve, witness
+from ledger.app.cli import absence, db, demo, log, monitor, report, serve, witness
 
 
 @click.group()
@@ -23,8 +23,9 @@ def cli(verbose: bool, log_format: str | None) -> None:
 
 
 for command in (serve.serve, serve.scheduler, log.keys, log.checkpoint, log.export,
-                log.restore, log.verify, demo.demo, absence.tokens, absence.platform_secret,
-                absence.rebuild, absence.users, report.report, witness.witness, db.db):
+                log.restore, log.verify, monitor.monitor, demo.demo, absence.tokens,
+                absence.platform_secret, absence.rebuild, absence.users, report.report,
+                witness.witness, db.db):
     cli.add_command(command)
 
 
