@@ -25,7 +25,7 @@ import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from ledger.monitor import (
     Trust,
     advance,
 )
+from ledger.tlog_policy import Policy, load_policy
 from ledger.verify import Source, _TerminalProgress, load_verifiers, open_source
 from ledger.webhook_signing import (
     HEADER_ID,
@@ -370,11 +371,33 @@ def load_config(path: Path, stale_after: float | None) -> list[WatchedLog]:
         old = _read_old(Path(t["old"])) if "old" in t else None
         trust = Trust(load_verifiers(list(t["keys"]), []), t.get("origin"), witnesses,
                       required, None if stale is None else float(stale), old)
+        if "policy" in t:
+            if witnesses or required:
+                raise BadData(f"{path}: [[log]] number {i + 1} gives policy and witnesses; "
+                              "give one", field="policy")
+            trust = with_policy(trust, load_policy(path.parent / str(t["policy"])))
         _check_old(trust)
         logs.append(WatchedLog(t["prefix"], trust, str(t.get("name", t["prefix"]))))
     if not logs:
         raise BadData(f"{path} lists no [[log]]", field="log")
     return logs
+
+
+def with_policy(trust: Trust, policy: Policy) -> Trust:
+    """``trust`` with the witnesses and the quorum of a C2SP tlog-policy: a new checkpoint
+    must carry cosignatures that satisfy the policy's quorum (groups, any/all).
+
+    Raises:
+        BadData: a witness key of the policy is malformed.
+    """
+    names = {vkey: name for name, vkey in policy.witness_vkeys().items()}
+    witnesses = [CosignatureV1Verifier.from_vkey(v) for v in names]
+
+    def quorum(cosigners: frozenset[str]) -> bool:
+        return policy.satisfied({names[v] for v in cosigners if v in names})
+
+    return replace(trust, witnesses=witnesses, witnesses_required=policy.min_witnesses(),
+                   quorum=quorum)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -400,6 +423,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="trusted witness cosigner key (type 0x04 vkey); repeatable")
     p.add_argument("--witnesses-required", type=int, default=0, metavar="K",
                    help="alert unless a new checkpoint has K valid --witness cosignatures")
+    p.add_argument("--policy", type=Path, metavar="FILE",
+                   help="a C2SP tlog-policy file: alert unless a new checkpoint's witness "
+                        "cosignatures satisfy its quorum (instead of --witness/"
+                        "--witnesses-required)")
     p.add_argument("--state", type=Path, required=True, metavar="DIR",
                    help="directory for the trusted state (one JSON file a log)")
     p.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
@@ -444,6 +471,9 @@ def _logs_from_args(args: argparse.Namespace) -> list[WatchedLog]:
         raise BadData("give at least one PREFIX or --config", field="PREFIX")
     if args.origin is not None and len(args.prefix) > 1:
         raise BadData("--origin goes with one PREFIX", field="--origin")
+    if args.policy is not None and (args.witness or args.witnesses_required):
+        raise BadData("give --policy FILE or --witness/--witnesses-required, not both",
+                      field="--policy")
     if not 0 <= args.witnesses_required <= len(args.witness):
         raise BadData(f"--witnesses-required {args.witnesses_required} needs at least that "
                       f"many --witness keys (got {len(args.witness)})",
@@ -455,6 +485,8 @@ def _logs_from_args(args: argparse.Namespace) -> list[WatchedLog]:
     witnesses = [CosignatureV1Verifier.from_vkey(w) for w in args.witness]
     trust = Trust(verifiers, args.origin, witnesses, args.witnesses_required, args.stale_after,
                   _read_old(args.old) if args.old is not None else None)
+    if args.policy is not None:
+        trust = with_policy(trust, load_policy(args.policy))
     _check_old(trust)
     return [WatchedLog(p, trust, p) for p in args.prefix]
 

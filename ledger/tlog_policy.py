@@ -33,10 +33,12 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations, islice
+from pathlib import Path
 from types import MappingProxyType
 
-from ledger.errors import BadData
-from ledger.note import SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, parse_vkey
+from ledger.errors import BadData, VerificationError
+from ledger.note import SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, SignedNote, parse_vkey
+from ledger.witness.cosig import Cosignature, CosignatureV1Verifier, verify_cosignatures
 
 #: tlog-policy §Defining the quorum: the predefined name of the quorum that needs no
 #: cosignature.
@@ -465,3 +467,55 @@ def _threshold(n: int, k: str, members: int) -> int:
         raise PolicyError(n, f"threshold {value} is not between 1 and the group's "
                              f"{members} member(s)")
     return value
+
+
+def load_policy(path: Path) -> Policy:
+    """The C2SP tlog-policy in the file ``path``.
+
+    Raises:
+        BadData: the file cannot be read, or does not parse (the message names the line).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadData(f"cannot read the policy file {path}: {exc}", field="policy") from exc
+    try:
+        return parse_bytes(data)
+    except BadData as exc:
+        raise BadData(f"{path}: {exc}", field="policy") from exc
+
+
+def k_of_n_policy(vkeys: list[str], k: int) -> Policy:
+    """The policy of ``--witness VKEY``... ``--witnesses-required K``: each witness named
+    by its key name.
+
+    Raises:
+        BadData: a key is malformed, two keys share a name, or k is out of range.
+    """
+    return from_k_of_n([Witness(CosignatureV1Verifier.from_vkey(v).name, v) for v in vkeys], k)
+
+
+def verify_policy_cosignatures(note: SignedNote, policy: Policy) -> list[tuple[str, Cosignature]]:
+    """Check that the valid cosignatures of ``note`` meet ``policy``'s quorum (C2SP
+    tlog-policy); return (policy name, cosignature) of each witness that cosigned.
+
+    Raises:
+        BadData: a witness key of the policy is malformed.
+        VerificationError: a policy witness's cosignature does not verify, or the valid
+            ones do not satisfy the quorum.
+    """
+    by_key = {}
+    for name, vkey in policy.witness_vkeys().items():
+        v = CosignatureV1Verifier.from_vkey(vkey)
+        by_key[(v.name, v.key_id)] = (name, v)
+    got = [(by_key[(c.name, c.key_id)][0], c)
+           for c in verify_cosignatures(note, [v for _, v in by_key.values()])]
+    names = {name for name, _ in got}
+    if not policy.satisfied(names):
+        have = ", ".join(sorted(names)) or "none"
+        missing = ", ".join(n for n in policy.quorum_members() if n not in names) or "none"
+        raise VerificationError(
+            f"the checkpoint has {len(names)} valid witness cosignature(s), "
+            f"{policy.min_witnesses()} required: the witness policy's quorum "
+            f"{policy.quorum!r} is not satisfied (cosigned by: {have}; missing: {missing})")
+    return got

@@ -50,8 +50,13 @@ from ledger.tiles import (
     split_tile,
     tiles_for_size,
 )
-from ledger.tlog_policy import Policy, Witness, from_k_of_n, parse_bytes
-from ledger.witness.cosig import Cosignature, CosignatureV1Verifier, verify_policy_cosignatures
+from ledger.tlog_policy import (
+    Policy,
+    k_of_n_policy,
+    load_policy,
+    verify_policy_cosignatures,
+)
+from ledger.witness.cosig import Cosignature
 
 
 class Source(Protocol):
@@ -560,32 +565,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"OK: the witness policy's quorum {policy.quorum!r} is satisfied "
               f"({len(cosigned)} cosignature(s)): {names or 'none needed'}")
     return 0
-
-
-def load_policy(path: Path) -> Policy:
-    """The C2SP tlog-policy in the file ``path``.
-
-    Raises:
-        BadData: the file cannot be read, or does not parse (the message names the line).
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadData(f"cannot read the policy file {path}: {exc}", field="policy") from exc
-    try:
-        return parse_bytes(data)
-    except BadData as exc:
-        raise BadData(f"{path}: {exc}", field="policy") from exc
-
-
-def k_of_n_policy(vkeys: list[str], k: int) -> Policy:
-    """The policy of ``--witness VKEY``... ``--witnesses-required K``: each witness named
-    by its key name.
-
-    Raises:
-        BadData: a key is malformed, two keys share a name, or k is out of range.
-    """
-    return from_k_of_n([Witness(CosignatureV1Verifier.from_vkey(v).name, v) for v in vkeys], k)
 
 
 def check_policy_logs(note: SignedNote, policy: Policy) -> None:

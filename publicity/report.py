@@ -56,10 +56,9 @@ from ledger.proof import TlogProof
 from ledger.storage.reads import entries_by_index, leaf_hashes
 from ledger.storage.store import NewEntry, StoredCheckpoint
 from ledger.timetext import written, zone_label
-from ledger.tlog_policy import Policy
-from ledger.verify import check_policy_logs, k_of_n_policy
+from ledger.tlog_policy import Policy, k_of_n_policy, verify_policy_cosignatures
+from ledger.verify import check_policy_logs
 from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
-from ledger.witness.cosig import verify_policy_cosignatures
 from publicity import jobs
 from publicity.backfill_report import BackfillLine, backfill_kpis, backfill_lines
 from publicity.report_proofs import BUNDLE_DOC, BUNDLE_FORMATS, Summarised, check_kind, summarised

@@ -31,7 +31,6 @@ from ledger.note import (
     key_id,
     parse_vkey,
 )
-from ledger.tlog_policy import Policy
 
 #: tlog-cosignature §Ed25519 signed message: the header line (domain separation).
 HEADER = "cosignature/v1"
@@ -203,30 +202,4 @@ def require_cosignatures(note: SignedNote, witnesses: Sequence[CosignatureV1Veri
         raise VerificationError(
             f"the checkpoint has {len(got)} valid witness cosignature(s), {required} required "
             f"(cosigned by: {have}; missing: {missing or 'none'})")
-    return got
-
-
-def verify_policy_cosignatures(note: SignedNote, policy: Policy) -> list[tuple[str, Cosignature]]:
-    """Check that the valid cosignatures of ``note`` meet ``policy``'s quorum (C2SP
-    tlog-policy); return (policy name, cosignature) of each witness that cosigned.
-
-    Raises:
-        BadData: a witness key of the policy is malformed.
-        VerificationError: a policy witness's cosignature does not verify, or the valid
-            ones do not satisfy the quorum.
-    """
-    by_key = {}
-    for name, vkey in policy.witness_vkeys().items():
-        v = CosignatureV1Verifier.from_vkey(vkey)
-        by_key[(v.name, v.key_id)] = (name, v)
-    got = [(by_key[(c.name, c.key_id)][0], c)
-           for c in verify_cosignatures(note, [v for _, v in by_key.values()])]
-    names = {name for name, _ in got}
-    if not policy.satisfied(names):
-        have = ", ".join(sorted(names)) or "none"
-        missing = ", ".join(n for n in policy.quorum_members() if n not in names) or "none"
-        raise VerificationError(
-            f"the checkpoint has {len(names)} valid witness cosignature(s), "
-            f"{policy.min_witnesses()} required: the witness policy's quorum "
-            f"{policy.quorum!r} is not satisfied (cosigned by: {have}; missing: {missing})")
     return got

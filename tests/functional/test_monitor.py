@@ -273,6 +273,35 @@ def test_monitor_checks_the_witness_quorum(logs: Logs) -> None:
     assert state_of(state)["state"]["size"] == 300
 
 
+def test_monitor_checks_a_tlog_policy_quorum(logs: Logs) -> None:
+    """--policy FILE: a C2SP tlog-policy's group quorum, not a count: one of two witnesses
+    of an 'all' group is not enough, whoever else cosigns."""
+    served, state = logs.tmp / "served", logs.tmp / "state"
+    w1, w2, other = (CosignatureV1Signer(f"w{i}.example", Ed25519PrivateKey.generate())
+                     for i in (1, 2, 3))
+    policy = logs.tmp / "policy.txt"
+    policy.write_text(f"witness w1 {w1.verifier.vkey}\nwitness w2 {w2.verifier.vkey}\n"
+                      f"witness w3 {other.verifier.vkey}\n"
+                      "group both all w1 w2\nquorum both\n")
+    logs.grow(logs.a, 300, 2)
+    swap(logs.export(logs.a, logs.tmp / "a"), served)
+    note = SignedNote.parse((served / "checkpoint").read_bytes())
+    now = datetime.now(UTC)
+    (served / "checkpoint").write_text(
+        note.to_text() + w1.cosign(note.text, now).line() + other.cosign(note.text, now).line())
+    args = ("--keys", logs.keys, "--policy", policy)
+    res = monitor(served, *args, state=state)
+    assert res.returncode == EXIT_CODES["witness"] == 5, res.stderr
+    assert not list(state.glob("*.json")) or state_of(state)["state"].get("size") != 300
+    (served / "checkpoint").write_text(
+        note.to_text() + w1.cosign(note.text, now).line() + w2.cosign(note.text, now).line())
+    res = monitor(served, *args, state=state)
+    assert res.returncode == 0, res.stderr
+    assert state_of(state)["state"]["size"] == 300
+    both = monitor(served, *args, "--witness", w1.verifier.vkey, state=state)
+    assert both.returncode == 2 and "--policy" in both.stderr
+
+
 def test_stale_checkpoint(logs: Logs) -> None:
     """Our checkpoints carry no time: stale means the tree has not changed for that long
     since the monitor first saw it (or since a trusted witness last cosigned it)."""

@@ -11,7 +11,7 @@ import click
 
 from ledger.app.cli.common import CONFIG_OPTION, DATA_OPTION, ledger_errors, open_service
 from ledger.errors import BadData
-from ledger.verify import load_policy
+from ledger.tlog_policy import load_policy
 from publicity.report import generate, generate_job, verify_report
 
 

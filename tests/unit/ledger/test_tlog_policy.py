@@ -28,8 +28,9 @@ from ledger.tlog_policy import (
     parse,
     parse_bytes,
     to_bytes,
+    verify_policy_cosignatures,
 )
-from ledger.witness.cosig import CosignatureV1Signer, verify_policy_cosignatures
+from ledger.witness.cosig import CosignatureV1Signer
 
 
 def _private(i: int) -> Ed25519PrivateKey:
