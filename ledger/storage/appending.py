@@ -57,6 +57,10 @@ from ledger.storage.tail import RETRY_SQLSTATES, HeadState, Tail
 #: After a stale head hint, read the head for this many transactions of that log
 #: (another process is appending too: the hint would be stale again).
 HINT_PAUSE = 64
+#: After a conflict, run this many transactions of that log on the locked path: another
+#: process appends to it too, and racing it from the same head costs both (their
+#: projection rows carry the same indexes) more than waiting for the lock does.
+LOCKED_AFTER_CONFLICT = 32
 #: The function migration 0016_append creates.
 APPEND_SIGNATURE = ("absentia_append(integer, bigint, bigint, bytea, bytea, bigint[], "
                     "bytea[], text[], bytea[], text[], integer[], bigint[], bytea[])")
@@ -113,13 +117,18 @@ class Appender:
         self.conflicts = 0  # optimistic attempts run again (observability)
         self._hints: dict[int, HeadState] = {}
         self._hint_pause: dict[int, int] = {}
+        self._locked_for: dict[int, int] = {}  # log id -> transactions left on the locked path
 
     # -- transactions and heads -----------------------------------------------------
 
-    def _tries(self) -> int:
+    def _tries(self, log_id: int | None = None) -> int:
         """Optimistic tries: none on SQLite, nor before migration 0016_append (a database
-        made by an old release is used before it is upgraded)."""
+        made by an old release is used before it is upgraded), nor for a while after a
+        conflict on the log (``LOCKED_AFTER_CONFLICT``)."""
         if self.sqlite or self.locked:
+            return 0
+        if log_id is not None and self._locked_for.get(log_id, 0):
+            self._locked_for[log_id] -= 1
             return 0
         if not self._function:
             with self.engine.connect() as conn:
@@ -169,6 +178,7 @@ class Appender:
 
     def _stale(self, log_id: int, from_hint: bool) -> None:
         self.conflicts += 1
+        self._locked_for[log_id] = LOCKED_AFTER_CONFLICT
         self._hints.pop(log_id, None)
         if from_hint:
             self._hint_pause[log_id] = HINT_PAUSE
@@ -192,7 +202,7 @@ class Appender:
                time_text: str) -> list[Receipt]:
         """Append ``prepared`` in one transaction (see ``LedgerStore.append_prepared``)."""
         found: HeadState | None = None
-        tries = self._tries()
+        tries = self._tries(log_id)
         for attempt in range(tries + 1):
             optimistic = attempt < tries
             from_hint = False
@@ -211,6 +221,12 @@ class Appender:
                         raise _Stale
             except _Stale:
                 found = tail.found
+                self._stale(log_id, from_hint)
+                continue
+            except Exception as exc:
+                if not (optimistic and retryable(exc)):
+                    raise
+                found = None
                 self._stale(log_id, from_hint)
                 continue
             if tail.entry_rows:
@@ -240,7 +256,7 @@ class Appender:
         Every command ends with its receipts or its error set.
         """
         found: HeadState | None = None
-        tries = self._tries()
+        tries = self._tries(log_id)
         for attempt in range(tries + 1):
             optimistic = attempt < tries
             for cmd in batch:

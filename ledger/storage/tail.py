@@ -27,9 +27,10 @@ from ledger.storage.statements import HotSQL
 from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT
 
 #: SQLSTATEs after which a transaction is retried: serialization_failure (a row this
-#: REPEATABLE READ transaction read or locks was changed since its snapshot) and
-#: deadlock_detected.
-RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+#: REPEATABLE READ transaction read or locks was changed since its snapshot),
+#: deadlock_detected, and lock_not_available (``absentia_append`` waited 100 ms for
+#: the head's lock: see migration 0016_append).
+RETRY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
 
 @dataclass(frozen=True)

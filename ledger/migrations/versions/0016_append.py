@@ -9,8 +9,11 @@ inserts the entries and tile-level nodes and moves the head, all in the one roun
 of the call.  The client computes every hash (leaf hashes, nodes, the new frontier), as
 before: the function does no hashing, so pgcrypto is not needed.  On a size mismatch it
 writes nothing and answers ``ok = false`` with the head it found, so the caller can
-retry from there.  The statements run in the order the triggers of 0004 want (entries
-first, then the head), so every guarantee of the tables is kept.
+retry from there.  It waits at most 100 ms for the lock (``lock_timeout``, for the rest
+of the transaction, which only commits after the call): a transaction holding the lock
+may be waiting for a row this one wrote, and the caller retries.  The statements run in
+the order the triggers of 0004 want (entries first, then the head), so every guarantee
+of the tables is kept.
 
 SQLite: nothing (its appends already hold the database's single write lock).
 """
@@ -34,6 +37,11 @@ LANGUAGE plpgsql AS $$
 DECLARE
   h record;
 BEGIN
+  -- An optimistic transaction may hold projection rows keyed by the indexes it
+  -- computed, which a transaction on the locked path (holding this lock) waits for:
+  -- waiting here without a limit would close a deadlock.  Give up soon instead
+  -- (lock_not_available, 55P03); the client runs the transaction again.
+  PERFORM set_config('lock_timeout', '100ms', true);
   SELECT hd.size, hd.last_leaf, hd.frontier INTO h
     FROM ledger_heads AS hd WHERE hd.log_id = p_log FOR UPDATE;
   IF NOT FOUND THEN
