@@ -23,7 +23,11 @@ did).
 
 With ``ABSENTIA_BENCH_PG_URL`` set (``postgresql+psycopg://user@host/db``, a scratch
 database: the ledger's tables are append-only, so the benchmark's logs stay there) the
-same is measured on PostgreSQL; otherwise that part is skipped, and says so.
+same is measured on PostgreSQL; otherwise that part is skipped, and says so.  On
+PostgreSQL (i) is measured twice: on the append path (``absentia_append``, the head's
+lock for one round trip) and on the locked path it replaced (the head's lock first,
+then one statement per table), each as a ratio to raw rounds alternating with it.
+Goal: >= 0.85.  ``--pg`` starts a throwaway server when the variable is not set.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from bench._common import (
     say,
     scratch_dir,
     show,
+    throwaway_postgres,
     timed_report,
 )
 from ledger.app.registry import entry_types
@@ -79,6 +84,7 @@ from ledger.storage.tables import entries
 PG_ENV = "ABSENTIA_BENCH_PG_URL"
 GOAL_SINGLE = 5_000.0
 GOAL_BATCH_RATIO = 0.40
+GOAL_PG_SINGLE_RATIO = 0.85  # issue 15: sequential single appends vs raw, PostgreSQL
 START = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 
 
@@ -164,8 +170,9 @@ class Target:
 class LedgerSide:
     """A fresh log; reads back the bytes it stored, for the raw side to insert."""
 
-    def __init__(self, target: Target, what: str) -> None:
+    def __init__(self, target: Target, what: str, *, locked: bool = False) -> None:
         self.store = CountingStore(target.engine(what), target.key_dir, entry_types())
+        self.store.appender.locked = locked
         upgrade(self.store.engine)
         self.name = f"bench-{what}" if target.pg_url is None else f"bench-{what}-{target.tag}"
         self.store.create_log(self.name, f"bench.absentia.invalid/{self.name}", START)
@@ -298,11 +305,13 @@ def compare(what: str, items: Sequence[NewEntry], rounds: int, max_s: float,
 # -- the measurements ----------------------------------------------------------------
 
 
-def sequential_singles(target: Target, items: Sequence[NewEntry], rounds: int, max_s: float
-                       ) -> tuple[Side, Side]:
-    """(i) ``store.append`` one at a time against one raw insert+commit at a time."""
-    ledger = LedgerSide(target, "single")
-    raw = RawSide(target, "raw_single")
+def sequential_singles(target: Target, items: Sequence[NewEntry], rounds: int, max_s: float,
+                       *, locked: bool = False) -> tuple[Side, Side]:
+    """(i) ``store.append`` one at a time against one raw insert+commit at a time;
+    ``locked``: on the path before 0016_append (PostgreSQL: head lock, then statements)."""
+    what = "single_locked" if locked else "single"
+    ledger = LedgerSide(target, what, locked=locked)
+    raw = RawSide(target, "raw_" + what)
 
     def ledger_round(chunk: Sequence[NewEntry], expired: Expired) -> RoundResult:
         done = 0
@@ -455,6 +464,21 @@ def measure(target: Target, items: Sequence[NewEntry], n_threads: int, batch: in
                   rate(raw.per_s))],
         f">= {GOAL_SINGLE:,.0f}/s", led.per_s >= GOAL_SINGLE,
         {"ledger": led.detail(), "raw": raw.detail()})))
+    if target.pg_url is not None:
+        say(f"[append/{target.label}] (i') the same on the locked path (before 0016_append: "
+            "the head's lock first, then one statement per table)")
+        old, old_raw = sequential_singles(target, items, rounds, max_s, locked=True)
+        ratio = led.per_s / raw.per_s if raw.per_s else 0.0
+        old_ratio = old.per_s / old_raw.per_s if old_raw.per_s else 0.0
+        figures.append(show(Figure(
+            bench, "single appends, sequential: ratio to raw insert+commit", ratio, "ratio",
+            f"{ratio:.2f} ({rate(led.per_s)} vs {rate(raw.per_s)})",
+            [Baseline("the locked path (before 0016_append), ratio to its own raw rounds",
+                      old_ratio, f"{old_ratio:.2f} ({rate(old.per_s)} vs "
+                                 f"{rate(old_raw.per_s)})")],
+            f">= {GOAL_PG_SINGLE_RATIO:.2f}", ratio >= GOAL_PG_SINGLE_RATIO,
+            {"ledger": led.detail(), "raw": raw.detail(), "locked": old.detail(),
+             "locked_raw": old_raw.detail()})))
 
     say(f"[append/{target.label}] (ii) Sequencer group commit from {n_threads} threads vs raw "
         f"insert+commit from {n_threads} threads")
@@ -620,11 +644,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "bench_verify, if cached (default 1,000,000; 0: no)")
     parser.add_argument("--build-large", action="store_true",
                         help="build that log first if it is not cached")
+    parser.add_argument("--pg", action="store_true",
+                        help=f"measure on a throwaway PostgreSQL server if {PG_ENV} is unset")
 
 
 def run_from_args(args: argparse.Namespace) -> tuple[list[Figure], list[str]]:
-    return run(args.append_entries, args.threads, args.batch, args.rounds, args.max_seconds,
-               os.environ.get(PG_ENV) or None, args.large_log, args.build_large)
+    url = os.environ.get(PG_ENV) or None
+    with throwaway_postgres(args.pg and url is None) as create:
+        return run(args.append_entries, args.threads, args.batch, args.rounds,
+                   args.max_seconds, url or (create() if create else None), args.large_log,
+                   args.build_large)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -604,9 +604,10 @@ def figure(label: str, what: str, cluster: Outcome, single: Outcome, opt: Option
          "warmup_s": opt.warmup}))
 
 
-def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = False
-        ) -> tuple[list[Figure], list[str]]:
-    """Set up, run the phases on both setups, and return the figures.
+def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = False,
+        ingest_only: bool = False) -> tuple[list[Figure], list[str]]:
+    """Set up, run the phases on both setups, and return the figures (``ingest_only``:
+    phases a and b only, ingest alone: single server vs cluster).
 
     Raises:
         SystemExit: ``wrk`` is not installed.
@@ -638,7 +639,7 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
             (f"b. ingest, {opt.batch} events/delivery", opt.batch, False),
             ("c. public pages", None, True),
             ("d. mixed: ingest 1 event/delivery + pages", 1, True),
-        ]
+        ][:2 if ingest_only else None]
         rows: list[tuple[str, Outcome, str]] = []
         for label, batch, pages in phases:
             got: dict[str, Outcome] = {}
@@ -656,6 +657,9 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
             for o in got.values():
                 if o.loss:
                     notes.append(o.loss)
+        if ingest_only:
+            print(phase_table(rows))
+            return figures, notes
         # (d) again on the cluster, each kind of traffic to an app process of its own (as
         # a proxy routing /api/v1/platform/ elsewhere would): does the ingest still starve
         # behind the pages?  Its baseline is the cluster's own (d).
@@ -745,6 +749,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="15 s per phase (unless --seconds), 2 s warm-up, 500 "
                              "candidates, 50 notice lines")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--ingest-only", action="store_true",
+                        help="phases a and b only (ingest alone, single vs cluster)")
     args = parser.parse_args(argv)
     if args.quick:
         args.load_seconds = args.load_seconds or 15.0
@@ -752,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         args.load_candidates, args.load_notice_candidates = 500, 50
     started = time.perf_counter()
     figures, notes = run(args.load_candidates, args.load_notice_candidates, options(args),
-                         keep=args.keep)
+                         keep=args.keep, ingest_only=args.ingest_only)
     report("load", figures, {"load": time.perf_counter() - started}, notes)
     return 0 if all(f.goal_met for f in figures) else 1
 

@@ -19,6 +19,10 @@ class HotSQL:
     insert_entry: str
     insert_node: str
     update_head: str
+    #: The head without its lock (PostgreSQL's optimistic appends read it so).
+    head_read: str = ""
+    #: PostgreSQL: the call of ``absentia_append`` (migration 0016_append); SQLite: None.
+    append: str | None = None
 
     @classmethod
     def for_dialect(cls, dialect: str) -> HotSQL:
@@ -35,10 +39,14 @@ class HotSQL:
             "UPDATE ledger_heads SET size = ?, last_leaf = ?, frontier = ? WHERE log_id = ?",
         )
         if dialect == "sqlite":
-            return cls("?", *stmts)
+            return cls("?", *stmts, head_read=stmts[0])
         head, idem, ins_e, ins_n, upd = (q.replace("?", "%s") for q in stmts)
         # PostgreSQL: the row lock on the head serialises appends to this log only.
-        return cls("%s", head + " FOR UPDATE", idem, ins_e, ins_n, upd)
+        return cls("%s", head + " FOR UPDATE", idem, ins_e, ins_n, upd, head_read=head,
+                   append="SELECT ok, head_size, head_last, head_frontier FROM absentia_append("
+                          "%s, %s, %s, %s, %s, %s::bigint[], %s::bytea[], %s::text[], "
+                          "%s::bytea[], %s::text[], %s::integer[], %s::bigint[], "
+                          "%s::bytea[])")
 
 
 __all__ = ["HotSQL"]

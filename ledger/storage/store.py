@@ -1,15 +1,15 @@
 """The ledger's storage service: logs, appends, checkpoints, tiles and proofs.
 
 Appends to one log are serialised by the database (SQLite: ``BEGIN IMMEDIATE``;
-PostgreSQL: ``SELECT ... FOR UPDATE`` on the log's head row), so indexes are gap-free
-and the hash chain never forks, whichever process writes.  Appends to different logs
+PostgreSQL: the log's head row lock, taken by ``absentia_append`` for one round trip
+and the commit, see ``ledger.storage.appending``), so indexes are gap-free and the hash
+chain never forks, whichever process writes.  Appends to different logs
 take different head rows and do not wait on each other on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +36,7 @@ from ledger.hsm import hsm_of
 from ledger.keys import KeyDirectory, LogSigner
 from ledger.note import Ed25519Verifier, check_key_name
 from ledger.proof import TlogProof
+from ledger.storage.appending import Appender, Command
 from ledger.storage.db import write_transaction
 from ledger.storage.records import (
     Appended,
@@ -52,10 +53,9 @@ from ledger.storage.records import (
     TreeHead,
     prepare,
 )
-from ledger.storage.statements import HotSQL
 from ledger.storage.tables import checkpoints, entries, heads, keys, logs
 from ledger.storage.tree import TileCache, base_hashes, stored_tile
-from ledger.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, TileRef
+from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -67,23 +67,11 @@ def _valid_log_name(name: str) -> bool:
 
 
 @dataclass
-class _Command:
-    now: datetime
-    plan: Callable[[Connection], Sequence[NewEntry] | Planned[Any]]
-    project: Project
-    finish: Finish[Any] | None
-    finished: bool = False  # guarded by the group's condition
-    receipts: list[Receipt] = field(default_factory=list)
-    value: Any = None
-    error: BaseException | None = None
-
-
-@dataclass
 class _Group:
     """Commands waiting for one log's next group commit, and whether one is running."""
 
     cond: threading.Condition = field(default_factory=threading.Condition)
-    pending: list[_Command] = field(default_factory=list)
+    pending: list[Command] = field(default_factory=list)
     leading: bool = False
 
 
@@ -100,7 +88,6 @@ class LedgerStore:
         self._log_cache: dict[str, LogInfo] = {}
         self._tiles = TileCache(tile_cache)
         self._sqlite = engine.dialect.name == "sqlite"
-        self._sql = HotSQL.for_dialect(engine.dialect.name)
         self._groups: dict[int, _Group] = {}
         database = engine.url.database if self._sqlite else None
         self._write_lock_file = (f"{database}.writer-lock"
@@ -110,6 +97,7 @@ class LedgerStore:
         self._write_depth = 0
         self._thread_lock = threading.RLock()
         self.max_group = 64  # commands per group commit
+        self.appender = Appender(engine, types, self.write)
         self.largest_group = 0  # the most commands one commit has carried (observability)
 
     # -- transactions -------------------------------------------------------------
@@ -205,7 +193,7 @@ class LedgerStore:
                 conn.execute(insert(keys).values(
                     log_id=log_id, key_id=f"{signer.key_id:08x}", vkey=signer.verifier.vkey,
                     key_uri=uri, created_at=created))
-                self._append_in(conn, log_id, name, [prepare(NewEntry(
+                self.appender.append_in(conn, log_id, name, [prepare(NewEntry(
                     LOG_CREATED.name, "system",
                     {"origin": origin, "verifier_key": signer.verifier.vkey}), self.types)],
                     created)
@@ -300,7 +288,7 @@ class LedgerStore:
             conn.execute(insert(keys).values(
                 log_id=log.id, key_id=f"{signer.key_id:08x}", vkey=signer.verifier.vkey,
                 key_uri=uri, created_at=created))
-            self._append_in(conn, log.id, name, [prepare(NewEntry(
+            self.appender.append_in(conn, log.id, name, [prepare(NewEntry(
                 LOG_KEY_ADDED.name, "system",
                 {"verifier_key": signer.verifier.vkey,
                  "reason": "rotated" if key_uri is None else "imported",
@@ -333,8 +321,7 @@ class LedgerStore:
         """``append_batch`` for entries already checked by ``prepare``."""
         log = self.log(name)
         time_text = format_time(now)
-        with self.write() as conn:
-            return self._append_in(conn, log.id, name, prepared, time_text)
+        return self.appender.append(log.id, name, prepared, time_text)
 
     @overload
     def execute(self, name: str, now: datetime, plan: Callable[[Connection], Planned[T]],
@@ -370,7 +357,7 @@ class LedgerStore:
             LedgerError: whatever ``plan`` or ``project`` raise; nothing is written.
         """
         log = self.log(name)
-        cmd = _Command(now, plan, project, finish)
+        cmd = Command(now, plan, project, finish)
         group = self._groups.setdefault(log.id, _Group())
         with group.cond:
             group.pending.append(cmd)
@@ -394,115 +381,10 @@ class LedgerStore:
             raise cmd.error
         return Executed(cmd.receipts, cmd.value)
 
-    def _commit_group(self, batch: list[_Command], log: LogInfo, name: str) -> None:
+    def _commit_group(self, batch: list[Command], log: LogInfo, name: str) -> None:
         """Run ``batch`` in one transaction, each command in a savepoint; commit once."""
         self.largest_group = max(self.largest_group, len(batch))
-        try:
-            with self.write() as conn:
-                cur = conn.connection.cursor()
-                cur.execute(self._sql.head, (log.id,))  # the log's lock, up front
-                cur.fetchall()
-                cur.close()
-                if len(batch) == 1:  # no savepoint needed: its error is the group's
-                    batch[0].receipts = self._run_command(conn, log, name, batch[0])
-                    return
-                for cmd in batch:
-                    savepoint = conn.begin_nested()
-                    try:
-                        cmd.receipts = self._run_command(conn, log, name, cmd)
-                    except Exception as exc:
-                        savepoint.rollback()
-                        cmd.error = exc
-                    else:
-                        savepoint.commit()
-        except BaseException as exc:
-            for cmd in batch:  # the commit failed: nothing of the group was written
-                if cmd.error is None:
-                    cmd.error = exc
-                    cmd.receipts = []
-
-    def _run_command(self, conn: Connection, log: LogInfo, name: str, cmd: _Command
-                     ) -> list[Receipt]:
-        planned = cmd.plan(conn)
-        if isinstance(planned, Planned):
-            items, cmd.value = planned.entries, planned.value
-        else:
-            items = planned
-        if not items:
-            return []
-        prepared = [prepare(i, self.types) for i in items]
-        out: list[tuple[Receipt, bytes]] = []
-        receipts = self._append_in(conn, log.id, name, prepared, format_time(cmd.now),
-                                   out=out)
-        appended = []
-        for r, data in out:
-            e = json.loads(data)
-            appended.append(Appended(r.index, e["type"], e["actor"], e["body"], r.time))
-        cmd.project(conn, appended)
-        if cmd.finish is not None:
-            cmd.value = cmd.finish(conn, cmd.value, receipts)
-        return receipts
-
-    def _append_in(
-        self, conn: Connection, log_id: int, name: str, prepared: Sequence[PreparedEntry],
-        time_text: str, *, out: list[tuple[Receipt, bytes]] | None = None,
-    ) -> list[Receipt]:
-        # The append path is hot: plain SQL on the driver's own cursor, inside the
-        # transaction SQLAlchemy opened, skips statement compilation and execution
-        # events (about two thirds of a single append's CPU time otherwise).
-        sql = self._sql
-        cur = conn.connection.cursor()
-        cur.execute(sql.head, (log_id,))
-        row = cur.fetchone()
-        if row is None:
-            raise CouldNotCheck(f"log {name!r} has no head row: the database was altered")
-        size, last_leaf, frontier = row
-        known: dict[str, Receipt] = {}
-        idem = [p.idem_key for p in prepared if p.idem_key is not None]
-        if idem:
-            values = ",".join([f"({sql.mark})"] * len(idem))
-            query = "WITH k(key) AS (VALUES " + values + sql.idem
-            cur.execute(query, (*idem, log_id))
-            for key, idx, lh, data in cur.fetchall():
-                known[key] = Receipt(name, idx, bytes(lh), json.loads(data)["time"],
-                                     duplicate=True)
-        acc = merkle.CompactRange.from_bytes(size, bytes(frontier))
-        prev = bytes(last_leaf)
-        time_json = b'"' + time_text.encode() + b'"'
-        entry_rows: list[tuple[Any, ...]] = []
-        node_rows: list[tuple[Any, ...]] = []
-        receipts: list[Receipt] = []
-        for p in prepared:
-            if p.idem_key is not None and p.idem_key in known:
-                r = known[p.idem_key]
-                receipts.append(Receipt(r.log, r.index, r.leaf_hash, r.time, duplicate=True))
-                continue
-            index = acc.size
-            data = p.encode(index, prev, time_json)
-            if len(data) > MAX_ENTRY_SIZE:
-                raise BadData(f"entry of {len(data)} bytes exceeds {MAX_ENTRY_SIZE}", field="body")
-            lh = merkle.leaf_hash(data)
-            for level, nidx, h in acc.append(lh):
-                if level % TILE_HEIGHT == 0:
-                    node_rows.append((log_id, level, nidx, h))
-            entry_rows.append((log_id, index, lh, p.type, data, p.idem_key))
-            receipt = Receipt(name, index, lh, time_text)
-            if p.idem_key is not None:
-                known[p.idem_key] = receipt
-            receipts.append(receipt)
-            if out is not None:
-                out.append((receipt, data))
-            prev = lh
-        if entry_rows:
-            if len(entry_rows) == 1:
-                cur.execute(sql.insert_entry, entry_rows[0])
-            else:
-                cur.executemany(sql.insert_entry, entry_rows)
-            if node_rows:
-                cur.executemany(sql.insert_node, node_rows)
-            cur.execute(sql.update_head, (acc.size, prev, acc.to_bytes(), log_id))
-        cur.close()
-        return receipts
+        self.appender.commit_group(batch, log.id, name)
 
     # -- reads --------------------------------------------------------------------
 

@@ -10,6 +10,12 @@ from the project root (``spawn_writer`` does that).  Modes:
     Append entries with idempotency keys ``idem-0 .. idem-<count-1>`` (in
     ``--order``), in batches of ``--batch`` (1: single appends); one JSON line per
     receipt, then ``{"done": true}``.
+``command``
+    Run ``--count`` commands through ``LedgerStore.execute`` from ``--threads`` threads
+    (group commits), each claiming one event id: the writer's own ``<tag>-<n>`` and,
+    every ``--batch``-th, a ``shared-<k>`` every writer claims too.  The plan appends
+    a claim only if the test's projection table ``t_claims`` has none for the id; the
+    projection inserts it there.  One JSON line per receipt, then ``{"done": true}``.
 ``crash``
     Append batches of ``--batch`` in a loop (at most ``--max-batches``), printing
     ``<index> <leaf hash base64>`` for every receipt and flushing once the batch has
@@ -28,6 +34,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -124,6 +131,46 @@ def _run_idem(store: LedgerStore, log: str, count: int, batch: int, order: str) 
             _emit(_receipt_json(r, eid))
 
 
+CLAIMS_DDL = ("CREATE TABLE t_claims (event_id VARCHAR(64) PRIMARY KEY, "
+               "idx BIGINT NOT NULL)")
+
+
+def _run_command(store: LedgerStore, log: str, tag: str, count: int, every: int,
+                 threads: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import Connection, text
+
+    from ledger.storage.store import Appended
+
+    out_lock = threading.Lock()
+
+    def claim(eid: str) -> None:
+        def plan(conn: Connection) -> list[NewEntry]:
+            taken = conn.execute(text("SELECT 1 FROM t_claims WHERE event_id = :e"),
+                                 {"e": eid}).first()
+            return [] if taken else [make_entry(eid)]
+
+        def project(conn: Connection, appended: Sequence[Appended]) -> None:
+            for a in appended:
+                conn.execute(text("INSERT INTO t_claims (event_id, idx) VALUES (:e, :i)"),
+                             {"e": a.body["event_id"], "i": a.index})
+
+        for r in store.execute(log, datetime.now(UTC), plan, project).receipts:
+            with out_lock:
+                _emit(_receipt_json(r, eid))
+
+    ids = []
+    for n in range(count):
+        ids.append(f"{tag}-{n}")
+        if n % every == 0:
+            ids.append(f"shared-{n // every}")
+    with ThreadPoolExecutor(threads) as pool:
+        for f in [pool.submit(claim, e) for e in ids]:
+            f.result()
+    print(f"optimistic conflicts: {store.appender.conflicts}", file=sys.stderr)
+
+
 def _run_crash(store: LedgerStore, log: str, tag: str, batch: int, max_batches: int) -> None:
     for b in range(max_batches):
         eids = [f"{tag}-{b}-{k}" for k in range(batch)]
@@ -135,7 +182,7 @@ def _run_crash(store: LedgerStore, log: str, tag: str, batch: int, max_batches: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("mode", choices=["append", "idem", "crash"])
+    p.add_argument("mode", choices=["append", "idem", "command", "crash"])
     p.add_argument("--url", required=True)
     p.add_argument("--keys", required=True, type=Path)
     p.add_argument("--log", required=True)
@@ -144,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=10)
     p.add_argument("--order", choices=["forward", "reverse"], default="forward")
     p.add_argument("--max-batches", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=4)
     p.add_argument("--barrier", type=Path, default=None)
     a = p.parse_args(argv)
     engine = make_engine(a.url)
@@ -155,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_append(store, a.log, a.tag, a.count, a.batch)
         elif a.mode == "idem":
             _run_idem(store, a.log, a.count, a.batch, a.order)
+        elif a.mode == "command":
+            _run_command(store, a.log, a.tag, a.count, a.batch, a.threads)
         else:
             _run_crash(store, a.log, a.tag, a.batch, a.max_batches)
         _emit({"done": True})

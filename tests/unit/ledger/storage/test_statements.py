@@ -16,7 +16,7 @@ from ledger.storage import LedgerStore
 from ledger.storage.statements import HotSQL
 from tests.unit.ledger.storage._store import LOG, T0, closed
 
-#: How many parameters the store passes each statement (``LedgerStore._append_in``).
+#: How many parameters the store passes each statement (``ledger.storage.tail``).
 ARITY = {"head": 1, "insert_entry": 6, "insert_node": 4, "update_head": 4}
 
 
@@ -39,6 +39,17 @@ def test_only_postgresql_locks_the_head_row() -> None:
     assert "FOR UPDATE" not in lite.head  # SQLite: BEGIN IMMEDIATE holds the lock
     assert not any("FOR UPDATE" in s for s in (pg.idem, pg.insert_entry, pg.insert_node,
                                                pg.update_head))
+
+
+def test_only_postgresql_appends_through_the_function() -> None:
+    pg, lite = HotSQL.for_dialect("postgresql"), HotSQL.for_dialect("sqlite")
+    assert lite.append is None  # SQLite: the three statements under BEGIN IMMEDIATE
+    assert pg.append is not None
+    assert "absentia_append(" in pg.append
+    # log, expected size, new size, last leaf, frontier, 5 entry arrays, 3 node arrays
+    assert pg.append.count("%s") == 13
+    assert "FOR UPDATE" not in pg.head_read
+    assert pg.head_read in pg.head
 
 
 def test_the_sqlite_reads_see_what_the_store_wrote(store: LedgerStore) -> None:
