@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger import merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ZERO_HASH, format_time
-from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
+from ledger.errors import BadData, Conflict, CouldNotCheck, NotAllowed, NotFound
 from ledger.events import (
     LOG_CREATED,
     LOG_KEY_ADDED,
@@ -89,9 +89,12 @@ class LedgerStore:
     """Logs in one database, with their keys in one key directory."""
 
     def __init__(self, engine: Engine, key_dir: Path, types: EntryTypes, *,
-                 tile_cache: int = 4096) -> None:
-        """``types``: the entry types appends may have (``ledger.app.registry``)."""
+                 tile_cache: int = 4096, read_only: bool = False) -> None:
+        """``types``: the entry types appends may have (``ledger.app.registry``);
+        ``read_only``: a reader (``absentia serve --read-only``) that never takes the
+        write lock: every write is refused before it starts."""
         self.engine = engine
+        self.read_only = read_only
         self.types = types
         self.keys = KeyDirectory(key_dir)
         self._log_cache: dict[str, LogInfo] = {}
@@ -99,7 +102,7 @@ class LedgerStore:
         self._sqlite = engine.dialect.name == "sqlite"
         self._sql = HotSQL.for_dialect(engine.dialect.name)
         self._groups: dict[int, _Group] = {}
-        database = engine.url.database if self._sqlite else None
+        database = engine.url.database if self._sqlite and not read_only else None
         self._write_lock_file = (f"{database}.writer-lock"
                                  if database and database != ":memory:" else None)
         self._write_fd: int | None = None
@@ -130,7 +133,10 @@ class LedgerStore:
         Raises:
             sqlalchemy.exc.OperationalError: another process held the database's lock
                 for the busy timeout (answered as a 503 by the web layer).
+            NotAllowed: a read-only store (nothing is locked or written).
         """
+        if self.read_only:
+            raise NotAllowed("this process serves reads only: writes go to the writer")
         with self._writer_turn(), write_transaction(self.engine) as conn:
             yield conn
 
