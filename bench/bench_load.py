@@ -62,6 +62,7 @@ from sqlalchemy import text
 
 from bench import _common
 from bench._common import Baseline, Figure, Latency, Progress, rate, report, say, scratch_dir, show
+from bench._paced import LATE_S, PacedLoad, PacedResult, paced_process
 from bench.bench_ingest import (
     HR,
     LOG,
@@ -121,6 +122,11 @@ end
 """
 GOAL_INGEST = "0 errors, every acked event in the ledger once (both setups)"
 GOAL_PAGES = "0 errors (both setups)"
+#: Issue 15: ingest under page load, as a share of ingest alone (same setup, same run).
+GOAL_UNDER_PACED = 0.70  # pages read at a steady rate (--load-page-rate, 1,000/s)
+GOAL_UNDER_WRK = 0.50  # pages read by wrk as fast as it can (64 connections)
+#: The paced page load's default rate (requests/s, over both of its processes).
+PAGE_RATE = 1000.0
 
 
 # -- the two setups ----------------------------------------------------------------------
@@ -403,6 +409,7 @@ class Options:
     wrk_connections: int
     workers: int
     threads: int
+    page_rate: float = PAGE_RATE
 
 
 @dataclass
@@ -465,9 +472,12 @@ class Outcome:
 
 
 def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int, *,
-              batch: int | None, pages: bool, routed: bool = False) -> Outcome:
-    """``s`` under ingest deliveries of ``batch`` events (None: none) and/or page load;
-    ``routed``: the ingest to the first app process only, the pages to the second."""
+              batch: int | None, pages: bool, routed: bool = False,
+              paced: bool = False) -> Outcome:
+    """``s`` under ingest deliveries of ``batch`` events (None: none) and/or page load
+    (``pages``: wrk, as fast as it can; with ``paced``: ``opt.page_rate`` requests/s
+    from ``bench._paced`` instead); ``routed``: the ingest to the first app process
+    only, the pages to the second."""
     out = Outcome(s.name + (" (routed)" if routed else ""))
     ports = s.ports[:1] if routed else s.ports
     page_ports = [s.ports[-1]] * 2 if routed else [ports[i % len(ports)] for i in range(2)]
@@ -481,23 +491,31 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
         for p in range(opt.clients)]
     for c in clients:
         c.start()
+    # The paced page load: two processes (one per cluster port), half the rate each,
+    # measured over the same interval as the ingest (after the warm-up).
+    pacers = [ctx.Process(target=paced_process, args=(
+        PacedLoad(p, s.paths, opt.page_rate / 2, start + opt.warmup, opt.seconds),
+        results)) for p in page_ports] if pages and paced else []
+    for pc in pacers:
+        pc.start()
     wrks: list[subprocess.Popen[str]] = []
     warm: list[WrkResult] = []
     meter = CpuMeter({
         "servers": s.pids,
         "load_generator": lambda: [p for c in clients if c.pid is not None
-                                   for p in process_tree(c.pid)] + [w.pid for w in wrks],
+                                   for p in process_tree(c.pid)] + [w.pid for w in wrks]
+                                  + [pc.pid for pc in pacers if pc.pid is not None],
         "postgres": lambda: process_tree(postgres_pid),
         "bench": lambda: [os.getpid()],
     })
     time.sleep(max(0.0, start - time.time()))
-    if pages and opt.warmup >= 1:
+    if pages and not paced and opt.warmup >= 1:
         ws = [wrk_start(p, s.paths, round(opt.warmup), opt.wrk_connections,
                         work / f"wrk-{i}.lua") for i, p in enumerate(page_ports)]
         warm = [wrk_result(w, opt.warmup) for w in ws]
     time.sleep(max(0.0, start + opt.warmup - time.time()))
     head0 = s.store.head(LOG).size
-    if pages:
+    if pages and not paced:
         wrks = [wrk_start(p, s.paths, round(opt.seconds), opt.wrk_connections,
                           work / f"wrk-{i}.lua") for i, p in enumerate(page_ports)]
     meter.start()
@@ -522,7 +540,24 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
     if sessions:
         out.pg_lock_waits = sum(w for w, _ in sessions) / len(sessions)
         out.pg_idle_in_tx = sum(i for _, i in sessions) / len(sessions)
-    if pages:
+    # Both kinds of load generator put their results on one queue: sort them out.
+    queued: list[Any] = [results.get(timeout=300) for _ in range(len(clients) + len(pacers))]
+    paced_got = [r for r in queued if isinstance(r, PacedResult)]
+    for pc in pacers:
+        pc.join(60)
+    if paced_got:
+        lat = sorted(x for r in paced_got for x in r.latencies)
+        out.pages_rps = sum(r.requests for r in paced_got) / opt.seconds
+        out.pages_p50 = _common.percentile(lat, 50)
+        out.pages_p99 = _common.percentile(lat, 99)
+        out.pages_errors = {"status >= 400": 0, "timeout": 0, "connect/read": 0}
+        for pr in paced_got:
+            for k, v in pr.errors.items():
+                out.pages_errors[k] = out.pages_errors.get(k, 0) + v
+        late = sum(pr.late for pr in paced_got)
+        say(f"  {s.name} {label}: pages {out.pages_text()} (paced at "
+            f"{opt.page_rate:,.0f}/s; {late:,} sent over {LATE_S * 1000:.0f} ms late)")
+    if pages and not paced:
         got = [wrk_result(w, opt.seconds) for w in wrks]
         out.pages_rps = sum(r.requests / r.seconds for r in got)
         out.pages_p50 = merged_percentile(got, 50)
@@ -534,7 +569,7 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
         out.pages_errors = errors
         say(f"  {s.name} {label}: pages {out.pages_text()}")
     if batch is not None:
-        loads: list[LoadResult] = [results.get(timeout=300) for _ in clients]
+        loads: list[LoadResult] = [r for r in queued if isinstance(r, LoadResult)]
         for c in clients:
             c.join(60)
         lat = [x for r in loads for x in r.latencies]
@@ -604,6 +639,54 @@ def figure(label: str, what: str, cluster: Outcome, single: Outcome, opt: Option
          "warmup_s": opt.warmup}))
 
 
+SOLO = "a. ingest, 1 event/delivery"
+UNDER_WRK = "d. mixed: ingest 1 event/delivery + pages"
+UNDER_PACED = "f. mixed: ingest 1 event/delivery + pages at a steady {rate:,.0f}/s"
+
+
+def starvation_figures(by_phase: dict[str, dict[str, Outcome]], opt: Options
+                       ) -> list[Figure]:
+    """Ingest under page load beside ingest alone (phase a), per setup: under wrk
+    (phase d, goal ``GOAL_UNDER_WRK``) and under the paced pages (phase f, goal
+    ``GOAL_UNDER_PACED``)."""
+    out = []
+    paced = UNDER_PACED.format(rate=opt.page_rate)
+    for label, goal, what in ((UNDER_WRK, GOAL_UNDER_WRK, "pages read by wrk as fast as "
+                               f"it can (2 x {opt.wrk_connections} connections)"),
+                              (paced, GOAL_UNDER_PACED, f"pages read at a steady "
+                               f"{opt.page_rate:,.0f} requests/s")):
+        for setup in ("single", "cluster"):
+            solo, mixed = by_phase[SOLO][setup], by_phase[label][setup]
+            ratio = (mixed.ingest_events_s / solo.ingest_events_s
+                     if solo.ingest_events_s else float("nan"))
+            out.append(show(Figure(
+                "load", f"ingest while {what}, {setup}", mixed.ingest_events_s, "events/s",
+                f"{mixed.ingest_text()}; pages {mixed.pages_text()}",
+                [Baseline(f"ingest alone, {setup}, same run (phase a)", solo.ingest_events_s,
+                          solo.ingest_text())],
+                f">= {goal:.0%} of ingest alone", ratio >= goal,
+                {"ratio": round(ratio, 3), "goal": goal})))
+    return out
+
+
+def starvation_table(by_phase: dict[str, dict[str, Outcome]], opt: Options) -> str:
+    """Ingest under page load as a share of ingest alone, beside the goals."""
+    paced = UNDER_PACED.format(rate=opt.page_rate)
+    lines = ["== load: does ingest starve behind the pages? (events/s, share of phase a) ==",
+             "setup   | ingest alone | under wrk (goal >= 50 %)       | under "
+             f"{opt.page_rate:,.0f} pages/s (goal >= 70 %)"]
+    for setup in ("single", "cluster"):
+        a = by_phase[SOLO][setup].ingest_events_s
+        cells = []
+        for label in (UNDER_WRK, paced):
+            o = by_phase[label][setup]
+            share = o.ingest_events_s / a if a else float("nan")
+            cells.append(f"{o.ingest_events_s:7,.0f} ({share:4.0%}), pages "
+                         f"{o.pages_rps:6,.0f}/s")
+        lines.append(f"{setup:7} | {a:12,.0f} | {cells[0]:30} | {cells[1]}")
+    return "\n".join(lines)
+
+
 def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = False
         ) -> tuple[list[Figure], list[str]]:
     """Set up, run the phases on both setups, and return the figures.
@@ -633,20 +716,23 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
         start_cluster(cluster, work, opt.workers)
         for s in setups:
             check_pages(s)
-        phases: list[tuple[str, int | None, bool]] = [
-            ("a. ingest, 1 event/delivery", 1, False),
-            (f"b. ingest, {opt.batch} events/delivery", opt.batch, False),
-            ("c. public pages", None, True),
-            ("d. mixed: ingest 1 event/delivery + pages", 1, True),
+        phases: list[tuple[str, int | None, bool, bool]] = [
+            (SOLO, 1, False, False),
+            (f"b. ingest, {opt.batch} events/delivery", opt.batch, False, False),
+            ("c. public pages", None, True, False),
+            (UNDER_WRK, 1, True, False),
+            (UNDER_PACED.format(rate=opt.page_rate), 1, True, True),
         ]
         rows: list[tuple[str, Outcome, str]] = []
-        for label, batch, pages in phases:
+        by_phase: dict[str, dict[str, Outcome]] = {}
+        for label, batch, pages, paced in phases:
             got: dict[str, Outcome] = {}
             for s in (single, cluster):
                 say(f"\n[load] {label}: {s.name} ({s.describe()}), {opt.seconds:.0f} s after "
                     f"{opt.warmup:.0f} s warm-up")
                 got[s.name] = run_phase(s, label, opt, work, postgres_pid, batch=batch,
-                                        pages=pages)
+                                        pages=pages, paced=paced)
+            by_phase[label] = got
             kinds = (["ingest"] if batch is not None else []) + (["pages"] if pages else [])
             for what in kinds:
                 name = label if len(kinds) == 1 else f"{label} ({what})"
@@ -669,10 +755,13 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
                                   "the same cluster under (d): both app processes serving "
                                   "both kinds"))
         notes.append(routed.loss)
+        figures += starvation_figures(by_phase, opt)
         print()
         print("== load: cluster (2 app processes + scheduler) beside a single server, "
               "same PostgreSQL, same run ==")
         print(phase_table(rows))
+        print()
+        print(starvation_table(by_phase, opt))
         cpus = os.cpu_count() or 1
         notes += [
             f"load: this machine has {cpus} CPU cores: the two app processes (each gunicorn "
@@ -728,12 +817,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lines on the published notice (default 200)")
     parser.add_argument("--load-wrk-connections", type=int, default=32,
                         help="connections of each of the 2 wrk processes (default 32)")
+    parser.add_argument("--load-page-rate", type=float, default=PAGE_RATE,
+                        help="requests/s of the paced page load of phase f (default "
+                             f"{PAGE_RATE:,.0f})")
 
 
 def options(args: argparse.Namespace) -> Options:
     return Options(args.load_seconds or SECONDS, args.load_warmup, args.load_batch,
                    args.load_clients, args.load_connections, args.load_wrk_connections,
-                   args.load_workers, THREADS)
+                   args.load_workers, THREADS, args.load_page_rate)
 
 
 def main(argv: list[str] | None = None) -> int:

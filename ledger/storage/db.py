@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
@@ -65,14 +66,12 @@ def read_only_url(url: str) -> str:
     database = made.database or ""
     if database in ("", ":memory:"):
         raise ValueError("an in-memory SQLite database cannot be opened read-only")
-    if database.startswith("file:"):
-        path, _, query = database[len("file:"):].partition("?")
-        kept = "&".join(q for q in query.split("&") if q and not q.startswith("mode="))
-        database = "file:" + path + "?" + ("mode=ro&" + kept if kept else "mode=ro")
-    else:
-        database = f"file:{Path(database).resolve()}?mode=ro"
-    return made.set(database=database, query={"uri": "true"}).render_as_string(
-        hide_password=False)
+    if not database.startswith("file:"):
+        database = f"file:{Path(database).resolve()}"
+    # SQLAlchemy's pysqlite form: the other query parameters go into SQLite's URI.
+    query = {k: v for k, v in made.query.items() if k not in ("mode", "uri")}
+    query.update(mode="ro", uri="true")
+    return f"{made.drivername}:///{database}?{urlencode(query, doseq=True)}"
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5,

@@ -28,7 +28,13 @@ from ledger.app.web import public_lang
 from ledger.app.web.api import body, caller, ok, roles
 from ledger.app.web.problems import problem
 from ledger.app.web.services import now, service
-from ledger.app.web.validators import IMMUTABLE, ImmutableBytes, not_modified, validated
+from ledger.app.web.validators import (
+    IMMUTABLE,
+    SHORT,
+    ImmutableBytes,
+    not_modified,
+    validated,
+)
 from ledger.config import PublicitySettings
 from ledger.errors import BadData, NotFound
 from ledger.timetext import written_short, zone_label
@@ -214,8 +220,12 @@ def notice_original(notice_id: str) -> Response:
 
 @bp.get("/api/v1/notices/<notice_id>")
 def notice_record(notice_id: str) -> Response:
-    """The notice's ledger record: SHA-256 of its bytes, period, what superseded it."""
-    return ok(N.notice(service(), notice_id))
+    """The notice's ledger record: SHA-256 of its bytes, period, what superseded it
+    (public, and cached briefly: a correction changes ``superseded_by``; its ETag is
+    added by ``validators.public_validators``)."""
+    resp = ok(N.notice(service(), notice_id))
+    resp.headers["Cache-Control"] = SHORT
+    return resp
 
 
 @bp.post("/api/v1/campaigns/<campaign>/notices")
