@@ -72,3 +72,19 @@ def test_config_table_refuses_a_value_that_is_not_a_table() -> None:
 def test_a_log_needs_a_name_and_an_origin(tmp_path: Path) -> None:
     with pytest.raises(BadData, match=r"config logs\[0\]\.origin is required"):
         _load(tmp_path, '[[logs]]\nname = "main"\n')
+
+
+def test_the_public_role_and_the_read_replica(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ABSENTIA_READ_DATABASE_URL", raising=False)
+    plain = _load(tmp_path, "")
+    assert (plain.role, plain.read_url) == ("all", None)
+    s = _load(tmp_path, '[server]\nrole = "public"\n'
+                        '[storage]\nread_url = "sqlite:///{data}/replica.db"\n')
+    assert s.role == "public"
+    assert s.read_url == f"sqlite:///{(tmp_path / 'data').resolve()}/replica.db"
+    monkeypatch.setenv("ABSENTIA_READ_DATABASE_URL", "postgresql+psycopg://r@replica/db")
+    assert _load(tmp_path, "").read_url == "postgresql+psycopg://r@replica/db"
+    with pytest.raises(BadData) as exc:
+        _load(tmp_path, '[server]\nrole = "reader"\n')
+    assert exc.value.field == "server.role"
