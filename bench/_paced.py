@@ -40,14 +40,18 @@ class PacedResult:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     late: int = 0  # requests sent more than LATE_S after they were due
+    unsent: int = 0  # requests still due when the interval ended (the server fell behind)
 
 
 def run(load: PacedLoad) -> PacedResult:
-    """Drive ``load`` to its end; what was answered inside it."""
+    """Drive ``load`` to its end; what was answered inside it (requests still due at
+    the end are not sent, and answers after the end are not counted, so the achieved
+    rate is what the server kept up with)."""
     out = PacedResult(seconds=load.seconds)
     lock = threading.Lock()
     slot = [0]
     total = int(load.rate * load.seconds)
+    end = load.start + load.seconds
 
     def worker() -> None:
         conn: http.client.HTTPConnection | None = None
@@ -61,6 +65,11 @@ def run(load: PacedLoad) -> PacedResult:
             if k >= total:
                 break
             due = load.start + k / load.rate
+            if time.time() >= end:  # behind schedule at the end: the rest is not sent
+                with lock:
+                    out.unsent += total - k
+                    slot[0] = total
+                break
             wait = due - time.time()
             if wait > 0:
                 time.sleep(wait)
@@ -85,7 +94,8 @@ def run(load: PacedLoad) -> PacedResult:
             except (OSError, http.client.HTTPException):
                 errors["connect/read"] = errors.get("connect/read", 0) + 1
                 conn = None
-            lat.append(time.time() - due)
+            if time.time() <= end:  # answered inside the interval: counted
+                lat.append(time.time() - due)
         if conn is not None:
             conn.close()
         with lock:

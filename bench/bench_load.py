@@ -555,8 +555,11 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
             for k, v in pr.errors.items():
                 out.pages_errors[k] = out.pages_errors.get(k, 0) + v
         late = sum(pr.late for pr in paced_got)
+        unsent = sum(pr.unsent for pr in paced_got)
+        out.pages_errors["not sent (behind at the end)"] = unsent
         say(f"  {s.name} {label}: pages {out.pages_text()} (paced at "
-            f"{opt.page_rate:,.0f}/s; {late:,} sent over {LATE_S * 1000:.0f} ms late)")
+            f"{opt.page_rate:,.0f}/s; {late:,} sent over {LATE_S * 1000:.0f} ms late, "
+            f"{unsent:,} still due at the end)")
     if pages and not paced:
         got = [wrk_result(w, opt.seconds) for w in wrks]
         out.pages_rps = sum(r.requests / r.seconds for r in got)
