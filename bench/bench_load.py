@@ -26,7 +26,15 @@ c. public pages: two ``wrk`` processes (``--load-wrk-connections`` each, one per
 d. mixed: (a) and (c) at the same time;
 e. (cluster only) (d) routed: the ingest to the first app process, the pages to the
    second (as a proxy sending ``/api/v1/platform/`` elsewhere would); its baseline is the
-   cluster's (d).
+   cluster's (d);
+f. (a) with the pages read at a steady ``--load-page-rate`` (1,000/s) by an open-loop
+   generator (``bench._paced``) instead of wrk;
+g. (single only) (d) with the pages served by ``absentia serve --read-only`` beside the
+   server, on the same database (read-only sessions): the layout of docs/deployment.md
+   §10; its baseline is the single server's (d).
+
+Ingest under page load is then shown as a share of ingest alone (a), beside the goals
+of issue 15 (>= 50 % under wrk, >= 70 % under the steady rate).
 
 For each: throughput, p50/p99, errors (non-2xx, connection errors, timeouts; warm-up
 included), and for ingest the loss check (every acknowledged event id in the ledger
@@ -144,6 +152,7 @@ class Setup:
     secret: WebhookSecret
     paths: list[str]
     servers: list[Server] = field(default_factory=list)
+    reader: Server | None = None  # ``serve --read-only`` beside them (single: phase g)
     scheduler: subprocess.Popen[bytes] | None = None
     scheduler_log: Path | None = None
     scanned: int = 0  # ledger entries the loss checks have read
@@ -154,6 +163,8 @@ class Setup:
 
     def pids(self) -> list[int]:
         out = [p for s in self.servers for p in s.pids()]
+        if self.reader is not None:
+            out += self.reader.pids()
         if self.scheduler is not None:
             out += process_tree(self.scheduler.pid)
         return out
@@ -226,35 +237,38 @@ def start_cluster(s: Setup, work: Path, workers: int) -> None:
 
 
 def check_pages(s: Setup) -> None:
-    """Each page answers 200 on each port (wrk counts only statuses >= 400 as errors).
+    """Each page answers 200 on each port (wrk counts only statuses >= 400 as errors),
+    the read-only process's pages (all but the status form) on its port.
 
     Raises:
         RuntimeError: a page answered something else.
     """
-    for port in s.ports:
-        for path in s.paths:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            try:
-                conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
-                resp = conn.getresponse()
-                resp.read()
-            finally:
-                conn.close()
-            if resp.status != 200:
-                raise RuntimeError(f"{s.name}: GET {path} on port {port} answered "
-                                   f"{resp.status}, not 200")
+    reader = [] if s.reader is None else [(s.reader.port, p) for p in s.paths
+                                          if p != "/status"]
+    for port, path in [(port, path) for port in s.ports for path in s.paths] + reader:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+            resp = conn.getresponse()
+            resp.read()
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise RuntimeError(f"{s.name}: GET {path} on port {port} answered "
+                               f"{resp.status}, not 200")
 
 
 def log_problems(s: Setup) -> int:
     """Lines logged at ERROR, and tracebacks, in the setup's server logs so far."""
     files = [srv.log_file for srv in s.servers] + (
+        [s.reader.log_file] if s.reader is not None else []) + (
         [s.scheduler_log] if s.scheduler_log is not None else [])
     return sum(1 for f in files for line in f.read_text(errors="replace").splitlines()
                if " ERROR " in line or line.startswith("Traceback"))
 
 
 def stop(s: Setup) -> None:
-    for srv in s.servers:
+    for srv in s.servers + ([s.reader] if s.reader is not None else []):
         srv.stop()
     if s.scheduler is not None and s.scheduler.poll() is None:
         s.scheduler.terminate()
@@ -473,14 +487,19 @@ class Outcome:
 
 def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int, *,
               batch: int | None, pages: bool, routed: bool = False,
-              paced: bool = False) -> Outcome:
+              paced: bool = False, reader: bool = False) -> Outcome:
     """``s`` under ingest deliveries of ``batch`` events (None: none) and/or page load
     (``pages``: wrk, as fast as it can; with ``paced``: ``opt.page_rate`` requests/s
     from ``bench._paced`` instead); ``routed``: the ingest to the first app process
-    only, the pages to the second."""
-    out = Outcome(s.name + (" (routed)" if routed else ""))
+    only, the pages to the second; ``reader``: the pages to the setup's read-only
+    process."""
+    out = Outcome(s.name + (" (routed)" if routed else " (+ read-only)" if reader else ""))
     ports = s.ports[:1] if routed else s.ports
     page_ports = [s.ports[-1]] * 2 if routed else [ports[i % len(ports)] for i in range(2)]
+    paths = s.paths
+    if reader and s.reader is not None:
+        # The status form is the writer's (each lookup counts in the rate-limit table).
+        page_ports, paths = [s.reader.port] * 2, [p for p in s.paths if p != "/status"]
     tag = f"{s.name[0]}{label[0]}x{int(time.time())}-"
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
@@ -494,7 +513,7 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
     # The paced page load: two processes (one per cluster port), half the rate each,
     # measured over the same interval as the ingest (after the warm-up).
     pacers = [ctx.Process(target=paced_process, args=(
-        PacedLoad(p, s.paths, opt.page_rate / 2, start + opt.warmup, opt.seconds),
+        PacedLoad(p, paths, opt.page_rate / 2, start + opt.warmup, opt.seconds),
         results)) for p in page_ports] if pages and paced else []
     for pc in pacers:
         pc.start()
@@ -510,13 +529,13 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
     })
     time.sleep(max(0.0, start - time.time()))
     if pages and not paced and opt.warmup >= 1:
-        ws = [wrk_start(p, s.paths, round(opt.warmup), opt.wrk_connections,
+        ws = [wrk_start(p, paths, round(opt.warmup), opt.wrk_connections,
                         work / f"wrk-{i}.lua") for i, p in enumerate(page_ports)]
         warm = [wrk_result(w, opt.warmup) for w in ws]
     time.sleep(max(0.0, start + opt.warmup - time.time()))
     head0 = s.store.head(LOG).size
     if pages and not paced:
-        wrks = [wrk_start(p, s.paths, round(opt.seconds), opt.wrk_connections,
+        wrks = [wrk_start(p, paths, round(opt.seconds), opt.wrk_connections,
                           work / f"wrk-{i}.lua") for i, p in enumerate(page_ports)]
     meter.start()
     t0 = time.time()
@@ -642,6 +661,24 @@ def figure(label: str, what: str, cluster: Outcome, single: Outcome, opt: Option
          "warmup_s": opt.warmup}))
 
 
+def single_figure(label: str, what: str, value: Outcome, base: Outcome, opt: Options
+                  ) -> Figure:
+    """Phase g: the single server with a read-only process beside it, beside (d)."""
+    ok = (value.ingest_errors == 0 and value.loss_ok) if what == "ingest" else (
+        sum(value.pages_errors.values()) == 0)
+    ingest = what == "ingest"
+    return show(Figure(
+        "load", f"{label}: serve --workers {opt.workers} + serve --read-only --workers "
+        f"{opt.workers}, PostgreSQL", value.ingest_events_s if ingest else value.pages_rps,
+        "events/s" if ingest else "requests/s",
+        value.ingest_text() if ingest else value.pages_text(),
+        [Baseline("the single server alone under (d): it serves both kinds",
+                  base.ingest_events_s if ingest else base.pages_rps,
+                  base.ingest_text() if ingest else base.pages_text())],
+        GOAL_INGEST if ingest else GOAL_PAGES, ok,
+        {"with_reader": value.detail(), "single_d": base.detail()}))
+
+
 SOLO = "a. ingest, 1 event/delivery"
 UNDER_WRK = "d. mixed: ingest 1 event/delivery + pages"
 UNDER_PACED = "f. mixed: ingest 1 event/delivery + pages at a steady {rate:,.0f}/s"
@@ -758,6 +795,17 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
                                   "the same cluster under (d): both app processes serving "
                                   "both kinds"))
         notes.append(routed.loss)
+        # (d) again on the single server, the pages read from `serve --read-only` beside
+        # it (docs/deployment.md §10): does moving the reads off the writer help ingest?
+        label = "g. mixed, pages from serve --read-only: ingest -> writer, pages -> reader"
+        say(f"\n[load] {label}: single, {opt.seconds:.0f} s after {opt.warmup:.0f} s warm-up")
+        beside = run_phase(single, label, opt, work, postgres_pid, batch=1, pages=True,
+                           reader=True)
+        for what in ("ingest", "pages"):
+            rows.append((f"{label} ({what})", beside, what))
+            figures.append(single_figure(f"{label} ({what})", what, beside,
+                                         by_phase[UNDER_WRK]["single"], opt))
+        notes.append(beside.loss)
         figures += starvation_figures(by_phase, opt)
         print()
         print("== load: cluster (2 app processes + scheduler) beside a single server, "
