@@ -14,7 +14,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 #: Per-request timeout (seconds), as wrk's in bench_load; a timeout counts as an error.
@@ -116,3 +116,19 @@ def run(load: PacedLoad) -> PacedResult:
 def paced_process(load: PacedLoad, results: Any) -> None:
     """A load-generator process: ``run(load)``, its result put on ``results``."""
     results.put(run(load))
+
+
+def gated(target: Any, load: Any, offset: float, results: Any, ready: Any,
+          start_at: Any) -> None:
+    """A load-generator process that starts on time however slowly it was spawned: it
+    says it is ready (its imports done), waits for the parent's start time
+    (``start_at``, a shared double, 0 until set), then runs ``target`` on ``load`` with
+    its ``start`` set to that time plus ``offset``.
+
+    Under a heavy machine a spawned interpreter can take longer to import than any
+    fixed lead time; the parent sets the start only once every child is ready.
+    """
+    ready.put(1)
+    while start_at.value == 0:
+        time.sleep(0.005)
+    target(replace(load, start=start_at.value + offset), results)

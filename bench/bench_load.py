@@ -70,7 +70,7 @@ from sqlalchemy import text
 
 from bench import _common
 from bench._common import Baseline, Figure, Latency, Progress, rate, report, say, scratch_dir, show
-from bench._paced import LATE_S, PacedLoad, PacedResult, paced_process
+from bench._paced import LATE_S, PacedLoad, PacedResult, gated, paced_process
 from bench.bench_ingest import (
     HR,
     LOG,
@@ -503,20 +503,24 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
     tag = f"{s.name[0]}{label[0]}x{int(time.time())}-"
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
-    start = time.time() + 1.5  # spawned interpreters import first
-    clients = [] if batch is None else [ctx.Process(target=client_process, args=(
-        Load(ports[p % len(ports)], s.secret.to_text(), s.targets, batch, opt.connections,
-             start, opt.warmup, opt.seconds, f"{tag}{p}"), results))
-        for p in range(opt.clients)]
-    for c in clients:
-        c.start()
+    # Every load-generator process starts at one time, set once all have imported
+    # (``bench._paced.gated``): a fixed lead time is too short on a loaded machine.
+    ready = ctx.Queue()
+    start_at = ctx.Value("d", 0.0)
+    clients = [] if batch is None else [ctx.Process(target=gated, args=(
+        client_process, Load(ports[p % len(ports)], s.secret.to_text(), s.targets, batch,
+                             opt.connections, 0.0, opt.warmup, opt.seconds, f"{tag}{p}"),
+        0.0, results, ready, start_at)) for p in range(opt.clients)]
     # The paced page load: two processes (one per cluster port), half the rate each,
     # measured over the same interval as the ingest (after the warm-up).
-    pacers = [ctx.Process(target=paced_process, args=(
-        PacedLoad(p, paths, opt.page_rate / 2, start + opt.warmup, opt.seconds),
-        results)) for p in page_ports] if pages and paced else []
-    for pc in pacers:
-        pc.start()
+    pacers = [ctx.Process(target=gated, args=(
+        paced_process, PacedLoad(p, paths, opt.page_rate / 2, 0.0, opt.seconds),
+        opt.warmup, results, ready, start_at)) for p in page_ports] if pages and paced else []
+    for c in clients + pacers:
+        c.start()
+    for _ in clients + pacers:
+        ready.get(timeout=300)
+    start = start_at.value = time.time() + 0.2
     wrks: list[subprocess.Popen[str]] = []
     warm: list[WrkResult] = []
     meter = CpuMeter({
