@@ -270,6 +270,8 @@ def test_a_read_only_store_is_refused_writes_by_the_database_too(env: Env) -> No
         assert hashlib.sha256(page.data).hexdigest() == record["sha256"]
         assert client.get(f"/logs/{LOG}/checkpoint").status_code == 200
         assert client.get("/readyz").status_code == 200
+        assert client.get("/metrics").status_code == 200
+        assert client.head(f"/logs/{LOG}/checkpoint").status_code == 200
         refused = client.post("/api/v1/campaigns/c2026/notices", json={},
                               headers=env.auth("hr"))
         assert refused.status_code == 405
