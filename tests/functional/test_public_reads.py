@@ -242,10 +242,12 @@ def test_a_read_only_server_serves_while_the_writer_appends_and_refuses_writes(
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert resp.status == 405
         resp, answer = ro.request("GET", "/console/sign-in")
-        assert resp.status == 404
-        assert resp.getheader("Content-Type") == PROBLEM
+        assert resp.status == 404  # a person's page: the bilingual error page
+        assert "text/html" in str(resp.getheader("Content-Type"))
+        assert "页面不存在" in answer.decode(), answer[:500]
         resp, answer = ro.request("GET", "/api/v1/campaigns", headers=env.auth("hr"))
         assert resp.status == 404
+        assert resp.getheader("Content-Type") == PROBLEM
     assert env.store.head(LOG).size == grown  # nothing came from the reader
     assert "Traceback" not in ro.log()
 

@@ -6,8 +6,9 @@ its store refuses writes (``LedgerStore(read_only=True)``, and the database refu
 again: SQLite ``mode=ro``, PostgreSQL ``default_transaction_read_only``); its absence
 service has a throwaway vault key (it opens no sealed data) and records no policy.
 Every request to a route outside ``PUBLIC_ENDPOINTS`` is answered, before its view
-runs, with a problem+json: 405 (``Allow: GET, HEAD``) for a write method, 404 for a
-page only the writer serves.  The candidate's status lookup is not served: each
+runs: a write method with a 405 problem+json (``Allow: GET, HEAD``), a page only the
+writer serves with a 404 (the plain bilingual error page for the pages meant for
+people, problem+json for the API).  The candidate's status lookup is not served: each
 attempt is counted in the rate-limit table (a write), so it goes to the writer.
 """
 
@@ -19,7 +20,7 @@ from flask import Flask, Response, request
 
 from ledger.absence.service import AbsenceService
 from ledger.absence.settings import load_absence_settings
-from ledger.app.web.problems import problem
+from ledger.app.web.problems import error_page, problem, wants_page
 from ledger.config import Settings
 from ledger.storage.store import LedgerStore
 from publicity.calendar import WorkingCalendar
@@ -63,6 +64,8 @@ def refuse_writes(app: Flask) -> None:
             resp.headers["Allow"] = ", ".join(READ_METHODS)
             return resp
         if request.endpoint is not None and request.endpoint not in PUBLIC_ENDPOINTS:
+            if wants_page():  # a person's page (the console, the status form): in words
+                return error_page(404)
             return problem("not-found", "this read-only server serves the public pages and "
                            "the read API only; this page is served by the writer")
         return None
