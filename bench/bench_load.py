@@ -26,7 +26,15 @@ c. public pages: two ``wrk`` processes (``--load-wrk-connections`` each, one per
 d. mixed: (a) and (c) at the same time;
 e. (cluster only) (d) routed: the ingest to the first app process, the pages to the
    second (as a proxy sending ``/api/v1/platform/`` elsewhere would); its baseline is the
-   cluster's (d).
+   cluster's (d);
+f. (a) with the pages read at a steady ``--load-page-rate`` (1,000/s) by an open-loop
+   generator (``bench._paced``) instead of wrk;
+g. (single only) (d) with the pages served by ``absentia serve --read-only`` beside the
+   server, on the same database (read-only sessions): the layout of docs/deployment.md
+   §10; its baseline is the single server's (d).
+
+Ingest under page load is then shown as a share of ingest alone (a), beside the goals
+of issue 15 (>= 50 % under wrk, >= 70 % under the steady rate).
 
 For each: throughput, p50/p99, errors (non-2xx, connection errors, timeouts; warm-up
 included), and for ingest the loss check (every acknowledged event id in the ledger
@@ -62,6 +70,7 @@ from sqlalchemy import text
 
 from bench import _common
 from bench._common import Baseline, Figure, Latency, Progress, rate, report, say, scratch_dir, show
+from bench._paced import LATE_S, PacedLoad, PacedResult, gated, paced_process
 from bench.bench_ingest import (
     HR,
     LOG,
@@ -121,6 +130,11 @@ end
 """
 GOAL_INGEST = "0 errors, every acked event in the ledger once (both setups)"
 GOAL_PAGES = "0 errors (both setups)"
+#: Issue 15: ingest under page load, as a share of ingest alone (same setup, same run).
+GOAL_UNDER_PACED = 0.70  # pages read at a steady rate (--load-page-rate, 1,000/s)
+GOAL_UNDER_WRK = 0.50  # pages read by wrk as fast as it can (64 connections)
+#: The paced page load's default rate (requests/s, over both of its processes).
+PAGE_RATE = 1000.0
 
 
 # -- the two setups ----------------------------------------------------------------------
@@ -138,6 +152,7 @@ class Setup:
     secret: WebhookSecret
     paths: list[str]
     servers: list[Server] = field(default_factory=list)
+    reader: Server | None = None  # ``serve --read-only`` beside them (single: phase g)
     scheduler: subprocess.Popen[bytes] | None = None
     scheduler_log: Path | None = None
     scanned: int = 0  # ledger entries the loss checks have read
@@ -148,6 +163,8 @@ class Setup:
 
     def pids(self) -> list[int]:
         out = [p for s in self.servers for p in s.pids()]
+        if self.reader is not None:
+            out += self.reader.pids()
         if self.scheduler is not None:
             out += process_tree(self.scheduler.pid)
         return out
@@ -220,35 +237,38 @@ def start_cluster(s: Setup, work: Path, workers: int) -> None:
 
 
 def check_pages(s: Setup) -> None:
-    """Each page answers 200 on each port (wrk counts only statuses >= 400 as errors).
+    """Each page answers 200 on each port (wrk counts only statuses >= 400 as errors),
+    the read-only process's pages (all but the status form) on its port.
 
     Raises:
         RuntimeError: a page answered something else.
     """
-    for port in s.ports:
-        for path in s.paths:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            try:
-                conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
-                resp = conn.getresponse()
-                resp.read()
-            finally:
-                conn.close()
-            if resp.status != 200:
-                raise RuntimeError(f"{s.name}: GET {path} on port {port} answered "
-                                   f"{resp.status}, not 200")
+    reader = [] if s.reader is None else [(s.reader.port, p) for p in s.paths
+                                          if p != "/status"]
+    for port, path in [(port, path) for port in s.ports for path in s.paths] + reader:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+            resp = conn.getresponse()
+            resp.read()
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise RuntimeError(f"{s.name}: GET {path} on port {port} answered "
+                               f"{resp.status}, not 200")
 
 
 def log_problems(s: Setup) -> int:
     """Lines logged at ERROR, and tracebacks, in the setup's server logs so far."""
     files = [srv.log_file for srv in s.servers] + (
+        [s.reader.log_file] if s.reader is not None else []) + (
         [s.scheduler_log] if s.scheduler_log is not None else [])
     return sum(1 for f in files for line in f.read_text(errors="replace").splitlines()
                if " ERROR " in line or line.startswith("Traceback"))
 
 
 def stop(s: Setup) -> None:
-    for srv in s.servers:
+    for srv in s.servers + ([s.reader] if s.reader is not None else []):
         srv.stop()
     if s.scheduler is not None and s.scheduler.poll() is None:
         s.scheduler.terminate()
@@ -403,6 +423,7 @@ class Options:
     wrk_connections: int
     workers: int
     threads: int
+    page_rate: float = PAGE_RATE
 
 
 @dataclass
@@ -465,40 +486,60 @@ class Outcome:
 
 
 def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int, *,
-              batch: int | None, pages: bool, routed: bool = False) -> Outcome:
-    """``s`` under ingest deliveries of ``batch`` events (None: none) and/or page load;
-    ``routed``: the ingest to the first app process only, the pages to the second."""
-    out = Outcome(s.name + (" (routed)" if routed else ""))
+              batch: int | None, pages: bool, routed: bool = False,
+              paced: bool = False, reader: bool = False) -> Outcome:
+    """``s`` under ingest deliveries of ``batch`` events (None: none) and/or page load
+    (``pages``: wrk, as fast as it can; with ``paced``: ``opt.page_rate`` requests/s
+    from ``bench._paced`` instead); ``routed``: the ingest to the first app process
+    only, the pages to the second; ``reader``: the pages to the setup's read-only
+    process."""
+    out = Outcome(s.name + (" (routed)" if routed else " (+ read-only)" if reader else ""))
     ports = s.ports[:1] if routed else s.ports
     page_ports = [s.ports[-1]] * 2 if routed else [ports[i % len(ports)] for i in range(2)]
+    paths = s.paths
+    if reader and s.reader is not None:
+        # The status form is the writer's (each lookup counts in the rate-limit table).
+        page_ports, paths = [s.reader.port] * 2, [p for p in s.paths if p != "/status"]
     tag = f"{s.name[0]}{label[0]}x{int(time.time())}-"
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
-    start = time.time() + 1.5  # spawned interpreters import first
-    clients = [] if batch is None else [ctx.Process(target=client_process, args=(
-        Load(ports[p % len(ports)], s.secret.to_text(), s.targets, batch, opt.connections,
-             start, opt.warmup, opt.seconds, f"{tag}{p}"), results))
-        for p in range(opt.clients)]
-    for c in clients:
+    # Every load-generator process starts at one time, set once all have imported
+    # (``bench._paced.gated``): a fixed lead time is too short on a loaded machine.
+    ready = ctx.Queue()
+    start_at = ctx.Value("d", 0.0)
+    clients = [] if batch is None else [ctx.Process(target=gated, args=(
+        client_process, Load(ports[p % len(ports)], s.secret.to_text(), s.targets, batch,
+                             opt.connections, 0.0, opt.warmup, opt.seconds, f"{tag}{p}"),
+        0.0, results, ready, start_at)) for p in range(opt.clients)]
+    # The paced page load: two processes (one per cluster port), half the rate each,
+    # measured over the same interval as the ingest (after the warm-up).
+    pacers = [ctx.Process(target=gated, args=(
+        paced_process, PacedLoad(p, paths, opt.page_rate / 2, 0.0, opt.seconds),
+        opt.warmup, results, ready, start_at)) for p in page_ports] if pages and paced else []
+    for c in clients + pacers:
         c.start()
+    for _ in clients + pacers:
+        ready.get(timeout=300)
+    start = start_at.value = time.time() + 0.2
     wrks: list[subprocess.Popen[str]] = []
     warm: list[WrkResult] = []
     meter = CpuMeter({
         "servers": s.pids,
         "load_generator": lambda: [p for c in clients if c.pid is not None
-                                   for p in process_tree(c.pid)] + [w.pid for w in wrks],
+                                   for p in process_tree(c.pid)] + [w.pid for w in wrks]
+                                  + [pc.pid for pc in pacers if pc.pid is not None],
         "postgres": lambda: process_tree(postgres_pid),
         "bench": lambda: [os.getpid()],
     })
     time.sleep(max(0.0, start - time.time()))
-    if pages and opt.warmup >= 1:
-        ws = [wrk_start(p, s.paths, round(opt.warmup), opt.wrk_connections,
+    if pages and not paced and opt.warmup >= 1:
+        ws = [wrk_start(p, paths, round(opt.warmup), opt.wrk_connections,
                         work / f"wrk-{i}.lua") for i, p in enumerate(page_ports)]
         warm = [wrk_result(w, opt.warmup) for w in ws]
     time.sleep(max(0.0, start + opt.warmup - time.time()))
     head0 = s.store.head(LOG).size
-    if pages:
-        wrks = [wrk_start(p, s.paths, round(opt.seconds), opt.wrk_connections,
+    if pages and not paced:
+        wrks = [wrk_start(p, paths, round(opt.seconds), opt.wrk_connections,
                           work / f"wrk-{i}.lua") for i, p in enumerate(page_ports)]
     meter.start()
     t0 = time.time()
@@ -522,7 +563,27 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
     if sessions:
         out.pg_lock_waits = sum(w for w, _ in sessions) / len(sessions)
         out.pg_idle_in_tx = sum(i for _, i in sessions) / len(sessions)
-    if pages:
+    # Both kinds of load generator put their results on one queue: sort them out.
+    queued: list[Any] = [results.get(timeout=300) for _ in range(len(clients) + len(pacers))]
+    paced_got = [r for r in queued if isinstance(r, PacedResult)]
+    for pc in pacers:
+        pc.join(60)
+    if paced_got:
+        lat = sorted(x for r in paced_got for x in r.latencies)
+        out.pages_rps = sum(r.requests for r in paced_got) / opt.seconds
+        out.pages_p50 = _common.percentile(lat, 50)
+        out.pages_p99 = _common.percentile(lat, 99)
+        out.pages_errors = {"status >= 400": 0, "timeout": 0, "connect/read": 0}
+        for pr in paced_got:
+            for k, v in pr.errors.items():
+                out.pages_errors[k] = out.pages_errors.get(k, 0) + v
+        late = sum(pr.late for pr in paced_got)
+        unsent = sum(pr.unsent for pr in paced_got)
+        out.pages_errors["not sent (behind at the end)"] = unsent
+        say(f"  {s.name} {label}: pages {out.pages_text()} (paced at "
+            f"{opt.page_rate:,.0f}/s; {late:,} sent over {LATE_S * 1000:.0f} ms late, "
+            f"{unsent:,} still due at the end)")
+    if pages and not paced:
         got = [wrk_result(w, opt.seconds) for w in wrks]
         out.pages_rps = sum(r.requests / r.seconds for r in got)
         out.pages_p50 = merged_percentile(got, 50)
@@ -534,7 +595,7 @@ def run_phase(s: Setup, label: str, opt: Options, work: Path, postgres_pid: int,
         out.pages_errors = errors
         say(f"  {s.name} {label}: pages {out.pages_text()}")
     if batch is not None:
-        loads: list[LoadResult] = [results.get(timeout=300) for _ in clients]
+        loads: list[LoadResult] = [r for r in queued if isinstance(r, LoadResult)]
         for c in clients:
             c.join(60)
         lat = [x for r in loads for x in r.latencies]
@@ -604,6 +665,72 @@ def figure(label: str, what: str, cluster: Outcome, single: Outcome, opt: Option
          "warmup_s": opt.warmup}))
 
 
+def single_figure(label: str, what: str, value: Outcome, base: Outcome, opt: Options
+                  ) -> Figure:
+    """Phase g: the single server with a read-only process beside it, beside (d)."""
+    ok = (value.ingest_errors == 0 and value.loss_ok) if what == "ingest" else (
+        sum(value.pages_errors.values()) == 0)
+    ingest = what == "ingest"
+    return show(Figure(
+        "load", f"{label}: serve --workers {opt.workers} + serve --read-only --workers "
+        f"{opt.workers}, PostgreSQL", value.ingest_events_s if ingest else value.pages_rps,
+        "events/s" if ingest else "requests/s",
+        value.ingest_text() if ingest else value.pages_text(),
+        [Baseline("the single server alone under (d): it serves both kinds",
+                  base.ingest_events_s if ingest else base.pages_rps,
+                  base.ingest_text() if ingest else base.pages_text())],
+        GOAL_INGEST if ingest else GOAL_PAGES, ok,
+        {"with_reader": value.detail(), "single_d": base.detail()}))
+
+
+SOLO = "a. ingest, 1 event/delivery"
+UNDER_WRK = "d. mixed: ingest 1 event/delivery + pages"
+UNDER_PACED = "f. mixed: ingest 1 event/delivery + pages at a steady {rate:,.0f}/s"
+
+
+def starvation_figures(by_phase: dict[str, dict[str, Outcome]], opt: Options
+                       ) -> list[Figure]:
+    """Ingest under page load beside ingest alone (phase a), per setup: under wrk
+    (phase d, goal ``GOAL_UNDER_WRK``) and under the paced pages (phase f, goal
+    ``GOAL_UNDER_PACED``)."""
+    out = []
+    paced = UNDER_PACED.format(rate=opt.page_rate)
+    for label, goal, what in ((UNDER_WRK, GOAL_UNDER_WRK, "pages read by wrk as fast as "
+                               f"it can (2 x {opt.wrk_connections} connections)"),
+                              (paced, GOAL_UNDER_PACED, f"pages read at a steady "
+                               f"{opt.page_rate:,.0f} requests/s")):
+        for setup in ("single", "cluster"):
+            solo, mixed = by_phase[SOLO][setup], by_phase[label][setup]
+            ratio = (mixed.ingest_events_s / solo.ingest_events_s
+                     if solo.ingest_events_s else float("nan"))
+            out.append(show(Figure(
+                "load", f"ingest while {what}, {setup}", mixed.ingest_events_s, "events/s",
+                f"{mixed.ingest_text()}; pages {mixed.pages_text()}",
+                [Baseline(f"ingest alone, {setup}, same run (phase a)", solo.ingest_events_s,
+                          solo.ingest_text())],
+                f">= {goal:.0%} of ingest alone", ratio >= goal,
+                {"ratio": round(ratio, 3), "goal": goal})))
+    return out
+
+
+def starvation_table(by_phase: dict[str, dict[str, Outcome]], opt: Options) -> str:
+    """Ingest under page load as a share of ingest alone, beside the goals."""
+    paced = UNDER_PACED.format(rate=opt.page_rate)
+    lines = ["== load: does ingest starve behind the pages? (events/s, share of phase a) ==",
+             "setup   | ingest alone | under wrk (goal >= 50 %)       | under "
+             f"{opt.page_rate:,.0f} pages/s (goal >= 70 %)"]
+    for setup in ("single", "cluster"):
+        a = by_phase[SOLO][setup].ingest_events_s
+        cells = []
+        for label in (UNDER_WRK, paced):
+            o = by_phase[label][setup]
+            share = o.ingest_events_s / a if a else float("nan")
+            cells.append(f"{o.ingest_events_s:7,.0f} ({share:4.0%}), pages "
+                         f"{o.pages_rps:6,.0f}/s")
+        lines.append(f"{setup:7} | {a:12,.0f} | {cells[0]:30} | {cells[1]}")
+    return "\n".join(lines)
+
+
 def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = False,
         ingest_only: bool = False) -> tuple[list[Figure], list[str]]:
     """Set up, run the phases on both setups, and return the figures (``ingest_only``:
@@ -634,20 +761,23 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
         start_cluster(cluster, work, opt.workers)
         for s in setups:
             check_pages(s)
-        phases: list[tuple[str, int | None, bool]] = [
-            ("a. ingest, 1 event/delivery", 1, False),
-            (f"b. ingest, {opt.batch} events/delivery", opt.batch, False),
-            ("c. public pages", None, True),
-            ("d. mixed: ingest 1 event/delivery + pages", 1, True),
+        phases: list[tuple[str, int | None, bool, bool]] = [
+            (SOLO, 1, False, False),
+            (f"b. ingest, {opt.batch} events/delivery", opt.batch, False, False),
+            ("c. public pages", None, True, False),
+            (UNDER_WRK, 1, True, False),
+            (UNDER_PACED.format(rate=opt.page_rate), 1, True, True),
         ][:2 if ingest_only else None]
         rows: list[tuple[str, Outcome, str]] = []
-        for label, batch, pages in phases:
+        by_phase: dict[str, dict[str, Outcome]] = {}
+        for label, batch, pages, paced in phases:
             got: dict[str, Outcome] = {}
             for s in (single, cluster):
                 say(f"\n[load] {label}: {s.name} ({s.describe()}), {opt.seconds:.0f} s after "
                     f"{opt.warmup:.0f} s warm-up")
                 got[s.name] = run_phase(s, label, opt, work, postgres_pid, batch=batch,
-                                        pages=pages)
+                                        pages=pages, paced=paced)
+            by_phase[label] = got
             kinds = (["ingest"] if batch is not None else []) + (["pages"] if pages else [])
             for what in kinds:
                 name = label if len(kinds) == 1 else f"{label} ({what})"
@@ -673,10 +803,24 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
                                   "the same cluster under (d): both app processes serving "
                                   "both kinds"))
         notes.append(routed.loss)
+        # (d) again on the single server, the pages read from `serve --read-only` beside
+        # it (docs/deployment.md §10): does moving the reads off the writer help ingest?
+        label = "g. mixed, pages from serve --read-only: ingest -> writer, pages -> reader"
+        say(f"\n[load] {label}: single, {opt.seconds:.0f} s after {opt.warmup:.0f} s warm-up")
+        beside = run_phase(single, label, opt, work, postgres_pid, batch=1, pages=True,
+                           reader=True)
+        for what in ("ingest", "pages"):
+            rows.append((f"{label} ({what})", beside, what))
+            figures.append(single_figure(f"{label} ({what})", what, beside,
+                                         by_phase[UNDER_WRK]["single"], opt))
+        notes.append(beside.loss)
+        figures += starvation_figures(by_phase, opt)
         print()
         print("== load: cluster (2 app processes + scheduler) beside a single server, "
               "same PostgreSQL, same run ==")
         print(phase_table(rows))
+        print()
+        print(starvation_table(by_phase, opt))
         cpus = os.cpu_count() or 1
         notes += [
             f"load: this machine has {cpus} CPU cores: the two app processes (each gunicorn "
@@ -732,12 +876,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lines on the published notice (default 200)")
     parser.add_argument("--load-wrk-connections", type=int, default=32,
                         help="connections of each of the 2 wrk processes (default 32)")
+    parser.add_argument("--load-page-rate", type=float, default=PAGE_RATE,
+                        help="requests/s of the paced page load of phase f (default "
+                             f"{PAGE_RATE:,.0f})")
 
 
 def options(args: argparse.Namespace) -> Options:
     return Options(args.load_seconds or SECONDS, args.load_warmup, args.load_batch,
                    args.load_clients, args.load_connections, args.load_wrk_connections,
-                   args.load_workers, THREADS)
+                   args.load_workers, THREADS, args.load_page_rate)
 
 
 def main(argv: list[str] | None = None) -> int:

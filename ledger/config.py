@@ -157,6 +157,12 @@ class Settings:
     config_path: Path | None = None  # the file read (child processes are given it)
     publicity: PublicitySettings = field(default_factory=PublicitySettings)
     pkcs11: Pkcs11Settings | None = None  # ``[pkcs11]``: where ``pkcs11:`` keys live
+    #: ``[storage] read_url``: a read replica the read-only processes read (None: the
+    #: database itself, opened read-only).
+    read_url: str | None = None
+    #: ``[server] role``: "all" (every page and API, the writer) or "public" (the
+    #: public pages and read API only, on a read-only database: ``serve --read-only``).
+    role: str = "all"
 
 
 def config_table(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -243,6 +249,9 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         trusted_proxies=config_value(server, "trusted_proxies", int, 0, "server"),
         body_timeout_s=config_value(server, "body_timeout_s", float, 10.0, "server"),
         auto_migrate=config_value(storage, "auto_migrate", bool, True, "storage"),
+        read_url=os.environ.get("ABSENTIA_READ_DATABASE_URL") or sub(
+            config_value(storage, "read_url", str, "", "storage")) or None,
+        role=_choice(server, "role", ("all", "public"), "all", "server"),
         log_format=_choice(raw.get("logging", {}), "format", ("text", "json"), "text",
                            "logging"),
         log_level=_choice(raw.get("logging", {}), "level",

@@ -64,13 +64,21 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None, *,
-          scheduler: bool = True) -> None:
+          scheduler: bool = True, read_only: bool = False) -> None:
     """Serve the app until interrupted.
 
     With ``scheduler``, the master process also runs the scheduled jobs (checkpoints,
     and under the database lease the sweep, outbox and reports); without, another
-    process (``absentia scheduler``) must.
+    process (``absentia scheduler``) must.  ``read_only`` (or ``[server] role =
+    "public"``): the public pages and read API only, on a read-only database; no
+    scheduler, no migration, nothing written (``ledger.app.web.readonly``).
     """
+    if read_only or settings.role == "public":
+        # The master opens nothing: each worker opens the database read-only itself.
+        GunicornApp(lambda: create_app(settings, read_only=True), f"{host}:{port}",
+                    workers or settings.workers, settings.threads,
+                    loglevel=settings.log_level.lower()).run()
+        return
     store = open_store(settings, entry_types())
     service = open_absence(settings, store, datetime.now(UTC))
     jobs = None

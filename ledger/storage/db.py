@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -50,8 +52,35 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> Engine:
+def read_only_url(url: str) -> str:
+    """``url`` opened read-only where the URL says so: a SQLite file as the URI
+    ``file:<path>?mode=ro`` (SQLite refuses every write on it); others unchanged
+    (PostgreSQL: ``make_engine(..., read_only=True)`` sets the session read-only).
+
+    Raises:
+        ValueError: an in-memory SQLite database (nothing to share read-only).
+    """
+    made = make_url(url)
+    if made.get_backend_name() != "sqlite":
+        return url
+    database = made.database or ""
+    if database in ("", ":memory:"):
+        raise ValueError("an in-memory SQLite database cannot be opened read-only")
+    if not database.startswith("file:"):
+        database = f"file:{Path(database).resolve()}"
+    # SQLAlchemy's pysqlite form: the other query parameters go into SQLite's URI.
+    query = {k: v for k, v in made.query.items() if k not in ("mode", "uri")}
+    query.update(mode="ro", uri="true")
+    return f"{made.drivername}:///{database}?{urlencode(query, doseq=True)}"
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5,
+                read_only: bool = False) -> Engine:
     """Create an engine for ``url`` with the ledger's connection settings.
+
+    ``read_only``: every connection refuses writes, enforced by the database: SQLite
+    opens the file with ``mode=ro`` (``read_only_url``), PostgreSQL sessions start with
+    ``default_transaction_read_only=on`` (a read replica refuses writes anyway).
 
     SQLite: WAL journal, ``synchronous`` FULL by default (an acknowledged commit survives
     power loss), a 60 s busy timeout so that writers in several processes queue instead
@@ -60,6 +89,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
     whatever they hold, an error report never repeats it.
     """
     if url.startswith("sqlite"):
+        if read_only:
+            url = read_only_url(url)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
                                hide_parameters=True)
         sync = sqlite_synchronous.upper()
@@ -70,7 +101,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
         def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:  # a read-only connection cannot set it (the writer did)
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA busy_timeout=60000")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -82,5 +114,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+    connect_args = ({"options": "-c default_transaction_read_only=on"} if read_only
+                    else {})
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
-                         hide_parameters=True)
+                         hide_parameters=True, connect_args=connect_args)

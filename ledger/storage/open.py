@@ -38,4 +38,18 @@ def open_store(settings: Settings, types: EntryTypes) -> LedgerStore:
     return store
 
 
-__all__ = ["open_store"]
+def open_read_only_store(settings: Settings, types: EntryTypes) -> LedgerStore:
+    """A store that only reads: on ``[storage] read_url`` (a replica) if set, else on the
+    database itself, opened read-only by the database (``make_engine(read_only=True)``);
+    the schema is checked, never migrated, and no log is created.
+
+    Raises:
+        SchemaOutOfDate: the schema is older than this release's.
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
+    """
+    engine = make_engine(settings.read_url or settings.database_url, read_only=True)
+    check_at_head(engine)
+    return LedgerStore(engine, settings.key_dir, types, read_only=True)
+
+
+__all__ = ["open_read_only_store", "open_store"]

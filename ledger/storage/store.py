@@ -26,7 +26,7 @@ from ledger import merkle
 from ledger.checkpoint import Checkpoint
 from ledger.config import Pkcs11Settings
 from ledger.entry import ZERO_HASH, format_time
-from ledger.errors import BadData, Conflict, CouldNotCheck, NotFound
+from ledger.errors import BadData, Conflict, CouldNotCheck, NotAllowed, NotFound
 from ledger.events import (
     LOG_CREATED,
     LOG_KEY_ADDED,
@@ -79,17 +79,21 @@ class LedgerStore:
     """Logs in one database, with their keys in one key directory."""
 
     def __init__(self, engine: Engine, key_dir: Path, types: EntryTypes, *,
-                 tile_cache: int = 4096, pkcs11: Pkcs11Settings | None = None) -> None:
+                 tile_cache: int = 4096, pkcs11: Pkcs11Settings | None = None,
+                 read_only: bool = False) -> None:
         """``types``: the entry types appends may have (``ledger.app.registry``);
-        ``pkcs11``: the module of ``pkcs11:`` key URIs."""
+        ``pkcs11``: the module of ``pkcs11:`` key URIs; ``read_only``: a reader
+        (``absentia serve --read-only``) that never takes the write lock: every write is
+        refused before it starts."""
         self.engine = engine
+        self.read_only = read_only
         self.types = types
         self.keys = KeyDirectory(key_dir, hsm_of(pkcs11))
         self._log_cache: dict[str, LogInfo] = {}
         self._tiles = TileCache(tile_cache)
         self._sqlite = engine.dialect.name == "sqlite"
         self._groups: dict[int, _Group] = {}
-        database = engine.url.database if self._sqlite else None
+        database = engine.url.database if self._sqlite and not read_only else None
         self._write_lock_file = (f"{database}.writer-lock"
                                  if database and database != ":memory:" else None)
         self._write_fd: int | None = None
@@ -121,7 +125,10 @@ class LedgerStore:
         Raises:
             sqlalchemy.exc.OperationalError: another process held the database's lock
                 for the busy timeout (answered as a 503 by the web layer).
+            NotAllowed: a read-only store (nothing is locked or written).
         """
+        if self.read_only:
+            raise NotAllowed("this process serves reads only: writes go to the writer")
         with self._writer_turn(), write_transaction(self.engine) as conn:
             yield conn
 

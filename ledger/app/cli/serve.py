@@ -34,19 +34,28 @@ from publicity.scheduled import ReportChildren
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes")
 @click.option("--no-scheduler", is_flag=True,
               help="serve only; the jobs run in `absentia scheduler` (several app hosts)")
+@click.option("--read-only", is_flag=True,
+              help="the public pages and read API only, on a read-only database or the "
+                   "replica of [storage] read_url; never writes (also [server] role = "
+                   "\"public\")")
 def serve(data_dir: Path, config_file: Path | None, host: str | None, port: int | None,
-          workers: int | None, no_scheduler: bool) -> None:
+          workers: int | None, no_scheduler: bool, read_only: bool) -> None:
     """Serve the web pages, the API and the tlog-tiles read API (gunicorn).
 
     By default the scheduled jobs run in the server's master process too; with several
     app hosts, they may all run them (a lease lets one work at a time) or leave them to
-    `absentia scheduler` with --no-scheduler.
+    `absentia scheduler` with --no-scheduler.  With --read-only, only the public pages
+    and the read API, from a database opened read-only (no scheduler, no write lock).
     """
     s = load_cli_settings(data_dir, config_file)
-    warn_if_no_base_url(s)
-    click.echo(f"serving on http://{host or s.host}:{port or s.port}/ (Ctrl-C stops)")
+    read_only = read_only or s.role == "public"
+    if not read_only:
+        warn_if_no_base_url(s)
+    click.echo(f"serving on http://{host or s.host}:{port or s.port}/"
+               + (" read-only" if read_only else "") + " (Ctrl-C stops)")
     with ledger_errors():
-        run_server(s, host or s.host, port or s.port, workers, scheduler=not no_scheduler)
+        run_server(s, host or s.host, port or s.port, workers, scheduler=not no_scheduler,
+                   read_only=read_only)
 
 
 NO_BASE_URL = ("warning: [publicity] base_url is not set in the configuration: notices "

@@ -31,14 +31,16 @@ from ledger.app.web import (
     ops,
     problems,
     public_lang,
+    readonly,
     selfservice,
+    validators,
 )
 from ledger.app.web import notices as public
 from ledger.app.web.ratelimit import SIGN_IN_PER_ADDRESS, SharedRateLimiter, registration_limiters
 from ledger.app.wiring import cached_webhook_secrets, open_absence
 from ledger.config import PublicitySettings, Settings
 from ledger.storage import LedgerStore
-from ledger.storage.open import open_store
+from ledger.storage.open import open_read_only_store, open_store
 from ledger.witness.client import load_witness_settings
 from publicity.calendar import WorkingCalendar
 
@@ -71,17 +73,25 @@ def _mount_domain(app: Flask, settings: Settings | None, absence: AbsenceService
 
 
 def create_app(settings: Settings | None = None, store: LedgerStore | None = None, *,
-               absence: AbsenceService | None = None) -> Flask:
+               absence: AbsenceService | None = None, read_only: bool | None = None
+               ) -> Flask:
     """The WSGI application.  Pass a ``store`` (tests) or ``settings`` (serving).
 
     The absence API is mounted when ``absence`` is given or ``settings`` allow opening it.
+    ``read_only`` (default: ``[server] role = "public"``, or a read-only ``store``): the
+    public pages and read API only, on a read-only database (``ledger.app.web.readonly``).
     """
     app = Flask(__name__, template_folder=str(TEMPLATES))
+    if read_only is None:
+        read_only = ((settings is not None and settings.role == "public")
+                     or (store is not None and store.read_only))
     if store is None:
         if settings is None:
             raise ValueError("create_app needs settings or a store")
-        store = open_store(settings, entry_types())
+        store = (open_read_only_store(settings, entry_types()) if read_only
+                 else open_store(settings, entry_types()))
     app.extensions["absentia.store"] = store
+    app.extensions["absentia.read_only"] = read_only
     if settings is not None:
         app.extensions["absentia.settings"] = settings
     if settings is not None and settings.trusted_proxies > 0:
@@ -93,8 +103,11 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     limits.init_app(app)
     app.wsgi_app = limits.BodyDeadline(  # type: ignore[method-assign]
         app.wsgi_app, settings.body_timeout_s if settings is not None else limits.BODY_TIMEOUT_S)
+    if read_only:
+        readonly.refuse_writes(app)
     if absence is None and settings is not None:
-        absence = open_absence(settings, store, datetime.now(UTC))
+        absence = (readonly.public_absence(settings, store) if read_only
+                   else open_absence(settings, store, datetime.now(UTC)))
     if absence is not None:
         _mount_domain(app, settings, absence)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -102,6 +115,7 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     app.jinja_env.globals["lang_switch"] = public_lang.switch_urls
     problems.init_app(app)
     ops.init_app(app)
+    validators.public_validators(app)
     app.register_blueprint(logs.bp)
     app.register_blueprint(ops.bp)  # /readyz, /metrics
 

@@ -13,6 +13,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ledger.app.web.services import store
+from ledger.app.web.validators import (
+    IMMUTABLE,
+    SHORT,
+    ImmutableBytes,
+    not_modified,
+    strong_etag,
+    validated,
+)
 from ledger.errors import BadData
 from ledger.tiles import TileRef
 from ledger.tlog_policy import Log, Policy, to_bytes
@@ -20,9 +28,15 @@ from ledger.witness.client import WitnessSettings, cosigned_note
 
 bp = Blueprint("logs", __name__)
 
-IMMUTABLE = "public, max-age=31536000, immutable"
 # tlog-tiles §Checkpoints: mutable, so no caching beyond a few seconds.
-CHECKPOINT_CACHE = "public, max-age=2"
+CHECKPOINT_CACHE = SHORT
+
+
+def immutable_cache() -> ImmutableBytes:
+    """This process's LRU of tiles and entries (``absentia.immutable``), made on first use."""
+    found: ImmutableBytes = current_app.extensions.setdefault("absentia.immutable",
+                                                              ImmutableBytes())
+    return found
 
 
 def int_param(name: str, default: int | None = None) -> int:
@@ -64,11 +78,11 @@ def log_info(name: str) -> Response:
 
 @bp.get("/logs/<name>/checkpoint")
 def checkpoint(name: str) -> Response:
-    # The latest checkpoint with the witnesses' cosignatures of exactly its body.
-    resp = Response(cosigned_note(store(), name), mimetype="text/plain")
-    resp.headers["Content-Type"] = "text/plain; charset=utf-8"
-    resp.headers["Cache-Control"] = CHECKPOINT_CACHE
-    return resp
+    # The latest checkpoint with the witnesses' cosignatures of exactly its body; its
+    # ETag is the digest of those bytes, so a new checkpoint or cosignature changes it.
+    data = cosigned_note(store(), name).encode()
+    resp = Response(data, content_type="text/plain; charset=utf-8")
+    return validated(resp, strong_etag(data), CHECKPOINT_CACHE)
 
 
 @bp.get("/logs/<name>/policy")
@@ -96,18 +110,30 @@ def witness_policy(name: str) -> Response:
 
 @bp.get("/logs/<name>/tile/<path:rest>")
 def tile(name: str, rest: str) -> Response:
+    """A hash tile or entry bundle: immutable once it exists (a partial tile of width W
+    too), so kept in this process's LRU and answered 304 on a matching If-None-Match."""
     ref = TileRef.parse("tile/" + rest)
-    data = store().tile(name, ref)
-    resp = Response(mimetype="application/octet-stream")
-    if ref.level is None:
-        # tlog-tiles §Log entries: entry bundles SHOULD be compressed at the HTTP layer.
-        resp.headers["Vary"] = "Accept-Encoding"
-        if request.accept_encodings.quality("gzip") > 0:
-            data = gzip.compress(data, compresslevel=6, mtime=0)
-            resp.headers["Content-Encoding"] = "gzip"
-    resp.set_data(data)
-    resp.headers["Cache-Control"] = IMMUTABLE
-    return resp
+    # tlog-tiles §Log entries: entry bundles SHOULD be compressed at the HTTP layer.
+    gzipped = ref.level is None and request.accept_encodings.quality("gzip") > 0
+    vary = "Accept-Encoding" if ref.level is None else None
+    lru = immutable_cache()
+    key = ("tile", name, ref.path(), gzipped)
+    hit = lru.get(key)
+    if hit is None:
+        data = store().tile(name, ref)
+        etag = strong_etag(data)
+        if gzipped:
+            data, etag = gzip.compress(data, compresslevel=6, mtime=0), etag + "-gzip"
+        lru.put(key, data, etag)
+    else:
+        data, etag = hit
+    early = not_modified(etag, IMMUTABLE, vary)
+    if early is not None:
+        return early
+    resp = Response(data, mimetype="application/octet-stream")
+    if gzipped:
+        resp.headers["Content-Encoding"] = "gzip"
+    return validated(resp, etag, IMMUTABLE, vary)
 
 
 def _proof(name: str, first: str, second: str,
@@ -148,10 +174,20 @@ def _index(raw: str) -> int:
 
 @bp.get("/logs/<name>/entries/<raw_index>")
 def entry(name: str, raw_index: str) -> Response:
-    data = store().entry(name, _index(raw_index))
-    resp = Response(data, mimetype="application/json")
-    resp.headers["Cache-Control"] = IMMUTABLE
-    return resp
+    index = _index(raw_index)
+    lru = immutable_cache()
+    key = ("entry", name, index)
+    hit = lru.get(key)
+    if hit is None:
+        data = store().entry(name, index)
+        etag = strong_etag(data)
+        lru.put(key, data, etag)
+    else:
+        data, etag = hit
+    early = not_modified(etag, IMMUTABLE)
+    if early is not None:
+        return early
+    return validated(Response(data, mimetype="application/json"), etag, IMMUTABLE)
 
 
 @bp.get("/logs/<name>/entries/<raw_index>/tlog-proof")

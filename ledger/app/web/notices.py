@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ from ledger.app.web import public_lang
 from ledger.app.web.api import body, caller, ok, roles
 from ledger.app.web.problems import problem
 from ledger.app.web.services import now, service
+from ledger.app.web.validators import (
+    IMMUTABLE,
+    SHORT,
+    ImmutableBytes,
+    not_modified,
+    validated,
+)
 from ledger.config import PublicitySettings
 from ledger.errors import BadData, NotFound
 from ledger.timetext import written_short, zone_label
@@ -35,7 +43,8 @@ from publicity import notices as N  # noqa: N812 (the notices module, read as N.
 from publicity.calendar import WorkingCalendar
 
 STATIC = Path(__file__).resolve().parent / "static"
-IMMUTABLE = "public, max-age=31536000, immutable"
+#: A superseded notice's page (its banner may still change wording): revalidated often.
+SUPERSEDED = "public, max-age=300"
 
 bp = Blueprint("publicity", __name__, static_folder=str(STATIC),
                static_url_path="/static/publicity")
@@ -94,54 +103,59 @@ def notice_list() -> str:
                            mixed=mixed)
 
 
-_GZIPPED: dict[str, bytes] = {}
+#: Gzip-encoded notice pages, compressed once (per process), by their ETag.
+_GZIPPED = ImmutableBytes(32 * 1024 * 1024)
 
 
 def _serve(data: bytes, etag: str, cache: str) -> Response:
     """The bytes with a strong ETag; gzip-encoded (compressed once, kept) for clients
-    that accept it, under an ETag of its own (RFC 9110 §8.8.3: another representation)."""
+    that accept it, under an ETag of its own (RFC 9110 §8.8.3: another representation).
+    A matching If-None-Match gets its 304 before anything is compressed."""
     gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    tag = etag + "-gzip" if gzipped else etag
+    early = not_modified(tag, cache, "Accept-Encoding")
+    if early is not None:
+        return early
     if gzipped:
-        packed = _GZIPPED.get(etag)
-        if packed is None:
-            if len(_GZIPPED) > 256:
-                _GZIPPED.clear()
-            packed = _GZIPPED[etag] = gzip.compress(data, compresslevel=9, mtime=0)
+        hit = _GZIPPED.get(etag)
+        packed = hit[0] if hit is not None else gzip.compress(data, compresslevel=9, mtime=0)
+        if hit is None:
+            _GZIPPED.put(etag, packed, tag)
         resp = Response(packed, mimetype="text/html")
         resp.headers["Content-Encoding"] = "gzip"
-        resp.set_etag(etag + "-gzip")
     else:
         resp = Response(data, mimetype="text/html")
-        resp.set_etag(etag)
-    resp.headers["Vary"] = "Accept-Encoding"
-    resp.headers["Cache-Control"] = cache
-    resp.make_conditional(request)
-    return resp
+    return validated(resp, tag, cache, "Accept-Encoding")
 
 
 class _NoticeCache:
-    """Published bytes never change, so they are kept; whether a notice has been
-    superseded can change, so that is re-read after ``ttl_s`` seconds."""
+    """Published bytes never change, so they are kept (a bounded LRU by notice and
+    language); whether a notice has been superseded can change, so its record is
+    re-read after ``ttl_s`` seconds."""
 
     def __init__(self, ttl_s: float = 5.0, max_items: int = 256) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
-        self._items: dict[str, tuple[dict[str, Any], bytes, float]] = {}
+        self._items: OrderedDict[str, tuple[dict[str, Any], bytes, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, svc: AbsenceService, notice_id: str, lang: str = "zh"
             ) -> tuple[dict[str, Any], bytes]:
         t = time.monotonic()
         key = f"{notice_id}@{lang}"
-        hit = self._items.get(key)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
         if hit is not None and t - hit[2] < self.ttl_s:
             return hit[0], hit[1]
         record = N.notice(svc, notice_id)
         data = hit[1] if hit is not None else N.document(svc, notice_id, lang)
         with self._lock:
-            if len(self._items) >= self.max_items:
-                self._items.clear()
             self._items[key] = (record, data, t)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
         return record, data
 
 
@@ -167,6 +181,15 @@ def notice_page(notice_id: str) -> Response:
     record, data = cache.get(svc, notice_id, lang)
     if record["superseded_by"] is None:
         return _serve(data, _digest(record, lang), IMMUTABLE)
+    # The page is the stored bytes plus a banner naming the correction: its ETag is
+    # derived from the stored digest, the language and the correction, so a 304 needs
+    # neither the banner nor a digest of the page.
+    etag = hashlib.sha256(f"{_digest(record, lang)}\n{lang}\n{record['superseded_by']}"
+                          .encode()).hexdigest()
+    early = not_modified(etag + ("-gzip" if "gzip" in request.headers.get(
+        "Accept-Encoding", "") else ""), SUPERSEDED, "Accept-Encoding")
+    if early is not None:
+        return early
     newer = escape(record["superseded_by"])
     me = escape(notice_id)
     if not record["sha256_en"]:  # one bilingual page: a bilingual banner
@@ -184,7 +207,7 @@ def notice_page(notice_id: str) -> Response:
                   f'<a href="/notices/{newer}">{newer}</a>。下列内容保持发布时原样（<a '
                   f'href="/notices/{me}/original">发布时的原始文件</a>）。</div>')
     shown = data.replace(N.BANNER_MARK.encode(), banner.encode(), 1)
-    return _serve(shown, hashlib.sha256(shown).hexdigest(), "public, max-age=300")
+    return _serve(shown, etag, SUPERSEDED)
 
 
 @bp.get("/notices/<notice_id>/original")
@@ -197,8 +220,12 @@ def notice_original(notice_id: str) -> Response:
 
 @bp.get("/api/v1/notices/<notice_id>")
 def notice_record(notice_id: str) -> Response:
-    """The notice's ledger record: SHA-256 of its bytes, period, what superseded it."""
-    return ok(N.notice(service(), notice_id))
+    """The notice's ledger record: SHA-256 of its bytes, period, what superseded it
+    (public, and cached briefly: a correction changes ``superseded_by``; its ETag is
+    added by ``validators.public_validators``)."""
+    resp = ok(N.notice(service(), notice_id))
+    resp.headers["Cache-Control"] = SHORT
+    return resp
 
 
 @bp.post("/api/v1/campaigns/<campaign>/notices")

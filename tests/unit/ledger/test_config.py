@@ -90,3 +90,19 @@ def test_pkcs11_table_names_the_module_and_one_pin_source(tmp_path: Path) -> Non
         config.write_text(f"[pkcs11]\n{bad}", encoding="utf-8")
         with pytest.raises(BadData, match="pkcs11"):
             load_settings(tmp_path, config)
+
+
+def test_the_public_role_and_the_read_replica(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ABSENTIA_READ_DATABASE_URL", raising=False)
+    plain = _load(tmp_path, "")
+    assert (plain.role, plain.read_url) == ("all", None)
+    s = _load(tmp_path, '[server]\nrole = "public"\n'
+                        '[storage]\nread_url = "sqlite:///{data}/replica.db"\n')
+    assert s.role == "public"
+    assert s.read_url == f"sqlite:///{(tmp_path / 'data').resolve()}/replica.db"
+    monkeypatch.setenv("ABSENTIA_READ_DATABASE_URL", "postgresql+psycopg://r@replica/db")
+    assert _load(tmp_path, "").read_url == "postgresql+psycopg://r@replica/db"
+    with pytest.raises(BadData) as exc:
+        _load(tmp_path, '[server]\nrole = "reader"\n')
+    assert exc.value.field == "server.role"
