@@ -163,6 +163,14 @@ class Settings:
     #: ``[server] role``: "all" (every page and API, the writer) or "public" (the
     #: public pages and read API only, on a read-only database: ``serve --read-only``).
     role: str = "all"
+    #: ``[server] page_threads``: threads of a worker that may serve public reads at a
+    #: time, so the platform's events always find a free thread (0: no limit;
+    #: ``ledger.app.web.gate``).
+    page_threads: int = 4
+    #: ``[server] switch_interval_ms``: the interpreter's thread switch interval in the
+    #: served workers: a request whose database answer came back waits at most this long
+    #: for the interpreter lock behind a page being rendered (Python's default is 5 ms).
+    switch_interval_ms: float = 1.0
 
 
 def config_table(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -246,6 +254,8 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         port=config_value(server, "port", int, 5000, "server"),
         workers=config_value(server, "workers", int, 2, "server"),
         threads=config_value(server, "threads", int, 16, "server"),
+        page_threads=config_value(server, "page_threads", int, 4, "server"),
+        switch_interval_ms=config_value(server, "switch_interval_ms", float, 1.0, "server"),
         trusted_proxies=config_value(server, "trusted_proxies", int, 0, "server"),
         body_timeout_s=config_value(server, "body_timeout_s", float, 10.0, "server"),
         auto_migrate=config_value(storage, "auto_migrate", bool, True, "storage"),

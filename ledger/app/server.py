@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,16 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
         return self.factory()
 
 
+def served(settings: Settings, factory: Callable[[], Flask]) -> Callable[[], Flask]:
+    """``factory`` run in a served worker: first the worker's thread switch interval
+    (``[server] switch_interval_ms``; only served processes change it, never a test's)."""
+    def build() -> Flask:
+        if settings.switch_interval_ms > 0:
+            sys.setswitchinterval(settings.switch_interval_ms / 1000)
+        return factory()
+    return build
+
+
 def serve(settings: Settings, host: str, port: int, workers: int | None = None, *,
           scheduler: bool = True, read_only: bool = False) -> None:
     """Serve the app until interrupted.
@@ -75,7 +86,8 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None, 
     """
     if read_only or settings.role == "public":
         # The master opens nothing: each worker opens the database read-only itself.
-        GunicornApp(lambda: create_app(settings, read_only=True), f"{host}:{port}",
+        GunicornApp(served(settings, lambda: create_app(settings, read_only=True)),
+                    f"{host}:{port}",
                     workers or settings.workers, settings.threads,
                     loglevel=settings.log_level.lower()).run()
         return
@@ -91,7 +103,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None, 
     try:
         # Each worker opens its own engine (create_app); the master's connections, copied
         # by the fork, are dropped there without closing them (they are the master's).
-        GunicornApp(lambda: create_app(settings), f"{host}:{port}",
+        GunicornApp(served(settings, lambda: create_app(settings)), f"{host}:{port}",
                     workers or settings.workers, settings.threads,
                     loglevel=settings.log_level.lower(),
                     post_fork=lambda: store.engine.dispose(close=False)).run()

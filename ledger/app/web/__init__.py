@@ -24,6 +24,7 @@ from ledger.app.web import (
     console_noticeset,  # noqa: F401 (adds the notice settings form to console_hr.bp)
     console_objections,
     console_slots,  # noqa: F401 (adds the backup-slot form to console_hr.bp)
+    gate,
     limits,
     logs,
     objections,
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None, store: LedgerStore | None = Non
     app.jinja_env.globals["lang_switch"] = public_lang.switch_urls
     problems.init_app(app)
     ops.init_app(app)
+    if settings is not None:
+        gate.init_app(app, settings.page_threads)
     validators.public_validators(app)
     app.register_blueprint(logs.bp)
     app.register_blueprint(ops.bp)  # /readyz, /metrics
