@@ -1,18 +1,31 @@
 /*
  * Absentia: verify a public notice in the reader's browser.
  *
- * For every line (tr[data-index]) of table#lines the script fetches, from this site,
- * the line's C2SP tlog-proof and the exact bytes of the ledger entry, then checks:
- *   1. the entry is the decision the line cites (JSON "index" equals the row's index,
- *      "type" is "decision.made");
- *   2. the checkpoint in the proof is signed (C2SP signed-note, Ed25519) by a key listed
- *      in ul#keys (signatures by unknown keys are ignored), names the same origin as the
- *      notice's own checkpoint (pre#checkpoint) and is at least as large;
- *   3. the RFC 9162 §2.1.3.2 inclusion proof leads from SHA-256(0x00 || entry) to the
- *      checkpoint's root hash;
- *   4. the proof's checkpoint is consistent (RFC 9162 §2.1.4.2) with the notice's
- *      checkpoint: the log only grew since the notice was published.
- * The notice's own checkpoint signature is checked once, first.
+ * By tiles (the default): for the lines (tr[data-index]) of table#lines the script
+ * fetches, from this site, the log's latest cosigned checkpoint (/logs/<log>/checkpoint)
+ * and its C2SP tlog-tiles (hash tiles tile/<L>/<N>[.p/<W>] and entry bundles
+ * tile/entries/<N>[.p/<W>], immutable, so fetched through the browser's cache), then
+ * checks:
+ *   1. the checkpoint is signed (C2SP signed-note, Ed25519) by a key listed in ul#keys
+ *      (signatures by unknown keys are ignored), names the origin of the notice's own
+ *      checkpoint (pre#checkpoint) and is at least as large;
+ *   2. the RFC 9162 root recomputed from the tiles is the checkpoint's root: the partial
+ *      right-edge tiles make the root, each full tile hashes up to its parent's hash;
+ *   3. each line's entry, from its bundle, is the decision the line cites (JSON "index"
+ *      equals the row's index, "type" is "decision.made") and SHA-256(0x00 || entry)
+ *      is the level-0 hash at that index;
+ *   4. the notice's own checkpoint, and the last checkpoint this browser verified for
+ *      this origin (localStorage), are prefixes of the tree (their roots recomputed from
+ *      its tiles): the log only grew.  A fork or rollback fails loudly (div#verify-alert,
+ *      role="alert") and the remembered checkpoint is kept; otherwise it is replaced.
+ * One candidate's line is found by registration number (form#find-form) and verified
+ * alone.  <main> carries data-verification (pending, verifying, verified, failed) and
+ * data-verified-lines; div#verify-summary (a polite live region) says what was checked,
+ * in the words of words_tiles.toml (/static/publicity/verify-words.json).
+ *
+ * Per line (?verify=per-line, the older method, kept for comparison): each line's
+ * tlog-proof and entry bytes; the proof's checkpoint signed, its inclusion proof
+ * (RFC 9162 §2.1.3.2) leading to its root, and consistent (§2.1.4.2) with the notice's.
  *
  * Witnesses: if the page lists witnesses (ul#witnesses, each li's code.vkey a C2SP vkey
  * of type 0x04), every signature line of the notice's checkpoint by a listed witness key
@@ -24,7 +37,10 @@
  * is marked verified only if such a cosignature verifies with that listed key and was
  * made at the time shown.  The summary then says "cosigned by N of M witnesses", and
  * fails when N is below the page's policy (data-required) or a cosignature by a listed
- * witness does not verify.
+ * witness does not verify.  By tiles, the latest checkpoint's cosignatures by listed
+ * witnesses are verified and counted too: a bad one fails; fewer than k does not (the
+ * witnesses may not have seen it yet, and the notice's cosigned checkpoint is proven a
+ * prefix of it, so its lines are in the witnessed tree).
  *
  * Its words follow the page: Chinese or English on a notice published one language a
  * page, both on an older bilingual notice.
