@@ -21,11 +21,14 @@ result's words, the marks, the alert) and ``<main data-verification>``:
   node fails the tree;
 - the forked log, after the browser saw the first one, fails loudly (``role="alert"``)
   and the checkpoint the browser remembers is not replaced;
-- the result and the mark column fit a 360 px wide phone.
+- the result and the mark column fit a 360 px wide phone;
+- the script's roots of earlier sizes, recomputed from full and partial tiles of a larger
+  log, are the RFC 9162 roots Python computes.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import sqlite3
@@ -44,6 +47,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import Engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ledger import merkle
+from ledger.app.samples import append_sample_events
 from ledger.app.web.ratelimit import RateLimiter
 from ledger.note import Ed25519Verifier
 from tests.functional._absence import LOG, Env, make_env
@@ -473,3 +478,56 @@ def test_result_and_marks_fit_a_phone(tiles: Tiles) -> None:
         assert re.fullmatch(r"✓ 已验证", check.text)
     finally:
         d.set_window_size(1280, 900)
+
+
+TREE_CASES = """
+const done = arguments[arguments.length - 1];
+const [log, size, root, cases] = arguments;
+const b64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
+const T = window.absentiaVerify.TileTree;
+(async () => {
+  const tree = new T(log, size, b64(root));
+  const out = {root: await tree.checkRoot().then(() => "ok", e => "fail " + e.message)};
+  out.extends = {};
+  for (const [m, good, bad] of cases) {
+    out.extends[m] = [await tree.extends(m, b64(good)), await tree.extends(m, b64(bad))];
+  }
+  const full = await tree.tile(0, 1);
+  out.tile1 = btoa(String.fromCharCode(...full[255]));
+  const wrong = new T(log, size, b64(cases[0][2]));
+  out.wrong_root = await wrong.checkRoot().then(() => "ok", e => "fail " + e.message);
+  out.encode = [0, 7, 999, 1000, 1234067].map(n => window.absentiaVerify.encodeIndex(n));
+  done(out);
+})().catch(e => done({error: String(e)}));
+"""
+
+
+def test_roots_of_earlier_sizes_are_recomputed_from_full_and_partial_tiles(
+        tiles: Tiles) -> None:
+    """A log of more than two full level-0 tiles (and a level-1 tile): the script's root
+    of each earlier size, from the tiles of the latest tree, is the RFC 9162 root Python
+    computes from the entries; a wrong root is refused, also for the tree itself."""
+    t, d = tiles, tiles.driver
+    env = t.fork.env
+    append_sample_events(env.store, LOG, 700, env.clock(minutes=1))
+    cp = env.store.sign_checkpoint(LOG, env.clock(seconds=5))
+    assert cp.size > 2 * 256 + 1
+    leaves = [merkle.leaf_hash(env.store.entry(LOG, i)) for i in range(cp.size)]
+    assert merkle.root_from_leaf_hashes(leaves) == cp.root
+
+    def b64(h: bytes) -> str:
+        return base64.b64encode(h).decode()
+
+    sizes = [1, 2, 3, 255, 256, 257, 300, 511, 512, 513, cp.size - 1, cp.size]
+    cases = [[m, b64(merkle.root_from_leaf_hashes(leaves[:m])),
+              b64(merkle.root_from_leaf_hashes([*leaves[:m - 1], bytes(32)]))] for m in sizes]
+    t.use(t.fork)
+    t.open(t.fork.notice_url)
+    out = d.execute_async_script(TREE_CASES, LOG, cp.size, b64(cp.root), cases)
+    assert out == {
+        "root": "ok",
+        "extends": {str(m): [True, False] for m in sizes},
+        "tile1": b64(leaves[511]),
+        "wrong_root": "fail 账本哈希与签名的检查点不符",
+        "encode": ["000", "007", "999", "x001/000", "x001/x234/067"],
+    }, out
