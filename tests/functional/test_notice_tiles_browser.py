@@ -429,6 +429,10 @@ def test_a_forked_log_after_the_first_was_seen_fails_loudly(tiles: Tiles) -> Non
     # The checkpoint signature itself is genuine (same key): only the history differs.
     assert lines[1].startswith("✓ 检查点（"), lines
     assert remembered(d) == seen  # not replaced by the fork's
+    # Lines found in that other tree prove nothing: none is shown as verified.
+    marks = {m.text for m in d.find_elements(By.CSS_SELECTOR, "#lines span.check")}
+    assert marks == {"✗ 账本历史与此前所见不一致"}, marks
+    assert verified_lines(d) == 0
     box = viewport_rect(d, alert)
     image = t.shot("fork")
     assert pixels_near(image, box, BAD_RGB) >= 50

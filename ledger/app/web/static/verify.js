@@ -921,6 +921,13 @@
 
     function check(good_, text) { checks.push({ ok: good_, text: text }); if (!good_) ok = false; }
 
+    // Another history than the one this browser (or the notice) saw: a line found in
+    // this tree proves nothing, so no line is shown as verified.
+    function distrust() {
+      cells.forEach(function (c) { if (c) mark(c, false, w("tiles_fork_mark")); });
+      good = 0;
+    }
+
     return pageKeys().then(function (k) {
       keys = k;
       return Promise.all([openCheckpoint(pageNote(), keys),
@@ -983,7 +990,7 @@
         check(true, w("tiles_check_notice", { size: page.size }));
       } else {
         check(false, w("tiles_check_notice_bad", { size: page.size }));
-        if (got[0] === false) alarm(w("tiles_notice_alert"));
+        if (got[0] === false) { alarm(w("tiles_notice_alert")); distrust(); }
       }
       var seen = got[1];
       var vars = { size: latest.size, old: seen.old ? seen.old.size : 0, why: seen.why };
@@ -991,6 +998,7 @@
         check(false, w("tiles_check_seen_fork", vars));
         alarm(w("tiles_fork_alert", { old: seen.old.size, oldroot: hex(seen.old.root),
           size: latest.size, root: hex(latest.root) }));
+        distrust();
       } else if (seen.kind === "unchecked") {
         check(false, w("tiles_check_seen_unchecked", vars));
       } else {
