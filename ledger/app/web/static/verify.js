@@ -943,19 +943,25 @@
       check(true, w("tiles_check_signature", { size: latest.size, office: office,
         key: signer.name, id: hex8(signer.id) }));
       tree = new TileTree(log, latest.size, latest.root);
-      var lines = Promise.all(rows.map(function (row, i) {
+      // The marks are drawn once all lines are checked: a mark drawn as each line is
+      // done makes the browser lay the whole table out again after every response (a
+      // 20,000-line table: a second each time).
+      var lines = Promise.all(rows.map(function (row) {
         return tree.line(Number(row.getAttribute("data-index"))).then(function () {
           good++;
-          if (cells[i]) mark(cells[i], true);
+          return null;
         }, function (e) {
           bad++;
-          if (cells[i]) mark(cells[i], false, failText(e));
-        }).then(function () {
+          return failText(e);
+        }).then(function (why) {
           if ((good + bad) % step === 0 && good + bad < total) {
             showProgress(w("tiles_verifying") + "\u2026 " + (good + bad) + "/" + total);
           }
+          return why;
         });
-      }));
+      })).then(function (whys) {
+        whys.forEach(function (why, i) { if (cells[i]) mark(cells[i], why === null, why); });
+      });
       var cosigned = latest.text === page.text ? Promise.resolve(null)
         : latestCosignatures(latest.text);
       return Promise.all([witnessed, cosigned, tree.checkRoot().then(function () { return true; },
