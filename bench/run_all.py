@@ -5,10 +5,11 @@ First the large log that the first three use is built, or reused from its cache
 of the large log), the write guards' cost (``bench_guards``), verify
 (``bench_verify``), proofs (``bench_proofs``), platform events over HTTP
 (``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
-(``bench_notice``), a report (``bench_report``), the registration-number search
-(``bench_search``), minutes of sustained load on two app
-processes and the scheduler against one PostgreSQL (``bench_load``) and the log monitor
-following a log growing at 1,000 entries/s (``bench_monitor``).  A benchmark that
+(``bench_notice``), verifying a notice in headless chromium (``bench_browser_verify``),
+a report (``bench_report``), the registration-number search (``bench_search``),
+minutes of sustained load on two app processes and the scheduler against one PostgreSQL
+(``bench_load``) and the log monitor following a log growing at 1,000 entries/s
+(``bench_monitor``).  A benchmark that
 fails is reported and the others still run; the exit status is then 1.  The figures are
 also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
 """
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import (
     _dataset,
     bench_append,
+    bench_browser_verify,
     bench_guards,
     bench_ingest,
     bench_load,
@@ -43,8 +45,8 @@ from bench._common import Figure, report, say
 from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
-STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "report", "search",
-         "load", "monitor")
+STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "browser",
+         "report", "search", "load", "monitor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_ingest.add_arguments(parser)
     bench_sweep.add_arguments(parser)
     bench_notice.add_arguments(parser)
+    bench_browser_verify.add_arguments(parser)
     bench_search.add_arguments(parser)
     bench_load.add_arguments(parser)
     bench_monitor.add_arguments(parser)
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         args.ingest_candidates, args.ingest_seconds, args.ingest_warmup = 500, 5.0, 1.0
         args.sweep_windows, args.sweep_pg_windows = 2_000, 1_000
         args.notice_candidates, args.notice_seconds = 50, 5.0
+        args.browser_lines, args.browser_sample = "200,2000", 50
         args.report_decisions = 1_000
         args.search_candidates, args.searches = 10_000, 50
         args.load_seconds, args.load_warmup = 5.0, 1.0
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             pg_server.create_database() if pg_server is not None else None,
             args.sweep_pg_windows, args.sweep_rebuild),
         "notice": lambda: bench_notice.run(args.notice_candidates, args.notice_seconds),
+        "browser": lambda: bench_browser_verify.run(
+            [int(x) for x in args.browser_lines.split(",")], args.browser_sample),
         "report": lambda: bench_report.run(args.report_decisions),
         "search": lambda: bench_search.run(args.search_candidates, args.searches),
         # Its own PostgreSQL server, tuned for the load (bench_load.PG_SETTINGS).

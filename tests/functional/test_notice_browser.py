@@ -4,11 +4,11 @@ The app runs on a real local HTTP server (werkzeug, a thread, 127.0.0.1) over a 
 ledger; a campaign of 8 candidates is decided and its notice published through the HR
 API.  Chromium then does what a reader does: follows the links from the home page,
 presses the verify button with the keyboard, and ``static/verify.js`` checks every line
-(tlog-proof, entry bytes, Ed25519 checkpoint signatures, RFC 9162 inclusion) with
-WebCrypto.  The screenshots are checked pixel by pixel, not only the DOM: a verified
-line's mark is drawn in the ok green (#0b6b0b), a line whose entry was rewritten in the
-database is drawn in the error red (#b00020).  A phone-sized window must not overflow
-horizontally.  A candidate checks their own result on /status.
+(from the log's tiles: checkpoint, hash tiles, entry bundles; Ed25519 checkpoint
+signatures, RFC 9162 hashes) with WebCrypto.  The screenshots are checked pixel by
+pixel, not only the DOM: a verified line's mark is drawn in the ok green (#0b6b0b), a
+line whose entry was rewritten in the database is drawn in the error red (#b00020).  A
+phone-sized window must not overflow horizontally.  A candidate checks their own result on /status.
 
 Screenshots go to ``tmp_path`` and are copied to ``test-artifacts/`` at the repository
 root (gitignored).
@@ -160,12 +160,12 @@ def wait_for(driver: WebDriver, what: str, check: Any) -> Any:
 
 
 def summary_done(driver: WebDriver) -> str | None:
-    """The summary text once verification finished (button enabled again), else None."""
-    button = driver.find_element(By.ID, "verify-all")
-    summary = driver.find_element(By.ID, "verify-summary").text
-    if button.get_attribute("aria-busy") or "/" not in summary or "Verifying" in summary \
-            or "验证中" in summary:  # the Chinese page says "verifying" in Chinese only
+    """The summary text (its headline, then one line per check) once verification
+    finished (``<main data-verification>`` verified or failed), else None."""
+    state = driver.find_element(By.TAG_NAME, "main").get_attribute("data-verification")
+    if state not in ("verified", "failed"):
         return None
+    summary: str = driver.find_element(By.ID, "verify-summary").text
     return summary
 
 
@@ -224,7 +224,13 @@ def test_notice_verifies_every_line_in_the_browser(site: Site) -> None:
     rows = site.driver.find_elements(By.CSS_SELECTOR, "#lines tr[data-index]")
     assert len(rows) == LINES
     summary = verify_with_keyboard(site)
-    assert summary == f"{LINES}/{LINES} 已验证", summary  # the Chinese page's words only
+    # The Chinese page's words only; what was checked, line by line, is
+    # test_notice_tiles_browser's.
+    assert summary.split("\n")[0] == f"✓ 验证通过：{LINES}/{LINES} 行", summary
+    assert "verified" not in summary
+    main = site.driver.find_element(By.TAG_NAME, "main")
+    assert main.get_attribute("data-verification") == "verified"
+    assert main.get_attribute("data-verified-lines") == str(LINES)
     checks = site.driver.find_elements(By.CSS_SELECTOR, "#lines span.check")
     assert [c.get_attribute("class") for c in checks] == ["check ok"] * LINES
     assert all(c.text == "\u2713 已验证" for c in checks)
@@ -253,7 +259,8 @@ def test_the_english_page_verifies_every_line_in_english(site: Site) -> None:
     assert "Notice period" in main
     assert "公示期" not in main
     summary = verify_with_keyboard(site)
-    assert summary == f"{LINES}/{LINES} verified", summary
+    assert summary.split("\n")[0] == f"✓ Verified: {LINES} of {LINES} lines", summary
+    assert "已验证" not in summary
     checks = site.driver.find_elements(By.CSS_SELECTOR, "#lines span.check")
     assert [c.get_attribute("class") for c in checks] == ["check ok"] * LINES
     assert all(c.text == "\u2713 verified" for c in checks)
@@ -321,7 +328,7 @@ def test_phone_width_has_no_horizontal_overflow(site: Site) -> None:
         image = site.shot("notice-phone")
         assert image.width <= 400
         summary = verify_with_keyboard(site)
-        assert summary == f"{LINES}/{LINES} 已验证"
+        assert summary.split("\n")[0] == f"✓ 验证通过：{LINES}/{LINES} 行", summary
         site.shot("notice-phone-verified")
         site.open(f"/status?campaign={CAMPAIGN}")
         width = driver.execute_script(
@@ -398,10 +405,13 @@ def test_a_rewritten_decision_is_marked_bad(site: Site) -> None:
     old = tamper(store.engine, index, genuine.replace(b'"forfeited"', b'"attended"'))
     try:
         assert old == genuine
+        # A reader who has not seen this log before: the entry bundles are immutable and
+        # this browser cached the genuine one in an earlier test.
+        site.driver.execute_cdp_cmd("Network.clearBrowserCache", {})
         site.open(site.notice_url)
         summary = verify_with_keyboard(site)
-        assert summary.startswith(f"{LINES - 1}/{LINES} 已验证"), summary
-        assert "1 项验证失败" in summary
+        assert summary.startswith(f"✗ 验证未通过：{LINES - 1}/{LINES} 行已验证，1 行失败"), summary
+        assert "1 行记录未通过验证（见各行标记）" in summary
         row = site.driver.find_element(By.CSS_SELECTOR, f"#lines tr[data-index='{index}']")
         check = row.find_element(By.CSS_SELECTOR, "span.check")
         assert check.get_attribute("class") == "check bad"

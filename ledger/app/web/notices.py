@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from ledger.absence.queries.console import report_record
 from ledger.absence.service import AbsenceService
 from ledger.app.web import public_lang
 from ledger.app.web.api import body, caller, ok, roles
+from ledger.app.web.forms import words
 from ledger.app.web.problems import problem
 from ledger.app.web.services import now, service
 from ledger.app.web.validators import (
@@ -171,6 +173,18 @@ def _digest(record: dict[str, Any], lang: str) -> str:
 
 
 _CACHE = _NoticeCache()
+
+
+@bp.get("/static/publicity/verify-words.json")
+def verify_words() -> Response:
+    """The words ``static/verify.js`` shows (``words_tiles.toml``, key -> [zh, en]): the
+    script picks the page's language; a notice's stored bytes need not carry them."""
+    data = json.dumps(words("public.verify"), ensure_ascii=False, sort_keys=True).encode()
+    resp = Response(data, mimetype="application/json")
+    resp.set_etag(hashlib.sha256(data).hexdigest())
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    resp.make_conditional(request)
+    return resp
 
 
 @bp.get("/notices/<notice_id>")

@@ -1,18 +1,31 @@
 /*
  * Absentia: verify a public notice in the reader's browser.
  *
- * For every line (tr[data-index]) of table#lines the script fetches, from this site,
- * the line's C2SP tlog-proof and the exact bytes of the ledger entry, then checks:
- *   1. the entry is the decision the line cites (JSON "index" equals the row's index,
- *      "type" is "decision.made");
- *   2. the checkpoint in the proof is signed (C2SP signed-note, Ed25519) by a key listed
- *      in ul#keys (signatures by unknown keys are ignored), names the same origin as the
- *      notice's own checkpoint (pre#checkpoint) and is at least as large;
- *   3. the RFC 9162 §2.1.3.2 inclusion proof leads from SHA-256(0x00 || entry) to the
- *      checkpoint's root hash;
- *   4. the proof's checkpoint is consistent (RFC 9162 §2.1.4.2) with the notice's
- *      checkpoint: the log only grew since the notice was published.
- * The notice's own checkpoint signature is checked once, first.
+ * By tiles (the default): for the lines (tr[data-index]) of table#lines the script
+ * fetches, from this site, the log's latest cosigned checkpoint (/logs/<log>/checkpoint)
+ * and its C2SP tlog-tiles (hash tiles tile/<L>/<N>[.p/<W>] and entry bundles
+ * tile/entries/<N>[.p/<W>], immutable, so fetched through the browser's cache), then
+ * checks:
+ *   1. the checkpoint is signed (C2SP signed-note, Ed25519) by a key listed in ul#keys
+ *      (signatures by unknown keys are ignored), names the origin of the notice's own
+ *      checkpoint (pre#checkpoint) and is at least as large;
+ *   2. the RFC 9162 root recomputed from the tiles is the checkpoint's root: the partial
+ *      right-edge tiles make the root, each full tile hashes up to its parent's hash;
+ *   3. each line's entry, from its bundle, is the decision the line cites (JSON "index"
+ *      equals the row's index, "type" is "decision.made") and SHA-256(0x00 || entry)
+ *      is the level-0 hash at that index;
+ *   4. the notice's own checkpoint, and the last checkpoint this browser verified for
+ *      this origin (localStorage), are prefixes of the tree (their roots recomputed from
+ *      its tiles): the log only grew.  A fork or rollback fails loudly (div#verify-alert,
+ *      role="alert") and the remembered checkpoint is kept; otherwise it is replaced.
+ * One candidate's line is found by registration number (form#find-form) and verified
+ * alone.  <main> carries data-verification (pending, verifying, verified, failed) and
+ * data-verified-lines; div#verify-summary (a polite live region) says what was checked,
+ * in the words of words_tiles.toml (/static/publicity/verify-words.json).
+ *
+ * Per line (?verify=per-line, the older method, kept for comparison): each line's
+ * tlog-proof and entry bytes; the proof's checkpoint signed, its inclusion proof
+ * (RFC 9162 §2.1.3.2) leading to its root, and consistent (§2.1.4.2) with the notice's.
  *
  * Witnesses: if the page lists witnesses (ul#witnesses, each li's code.vkey a C2SP vkey
  * of type 0x04), every signature line of the notice's checkpoint by a listed witness key
@@ -24,7 +37,10 @@
  * is marked verified only if such a cosignature verifies with that listed key and was
  * made at the time shown.  The summary then says "cosigned by N of M witnesses", and
  * fails when N is below the page's policy (data-required) or a cosignature by a listed
- * witness does not verify.
+ * witness does not verify.  By tiles, the latest checkpoint's cosignatures by listed
+ * witnesses are verified and counted too: a bad one fails; fewer than k does not (the
+ * witnesses may not have seen it yet, and the notice's cosigned checkpoint is proven a
+ * prefix of it, so its lines are in the witnessed tree).
  *
  * Its words follow the page: Chinese or English on a notice published one language a
  * page, both on an older bilingual notice.
@@ -179,7 +195,12 @@
       if (results.indexOf(true) < 0) {
         throw new Fail("检查点未由所列公钥签名", "checkpoint not signed by a listed key");
       }
-      return parseCheckpointBody(note.body);
+      var cp = parseCheckpointBody(note.body);
+      // Which listed keys signed it (shown to the reader: name and key ID).
+      cp.signers = note.sigs.filter(function (s, i) { return results[i] === true; })
+        .map(function (s) { return { name: s.name, id: s.id }; });
+      cp.text = text;
+      return cp;
     });
   }
 
@@ -382,12 +403,15 @@
   var active = 0;
   var waiting = [];
 
-  function limited(url, as) {
+  /** GET url as "text" or "bytes", at most CONCURRENCY at a time.  cache "no-store" (the
+   *  default) checks what the server holds now; tiles and entry bundles are immutable, so
+   *  they are fetched with the browser's cache ("default"). */
+  function limited(url, as, cache) {
     return new Promise(function (resolve) {
       if (active < CONCURRENCY) { active++; resolve(); } else { waiting.push(resolve); }
     }).then(function () {
       // no-store: check what the server holds now, not what the browser saw earlier.
-      return fetch(url, { cache: "no-store", credentials: "omit" }).then(function (resp) {
+      return fetch(url, { cache: cache || "no-store", credentials: "omit" }).then(function (resp) {
         if (!resp.ok) throw new Fail("无法获取", "could not fetch " + url + " (HTTP " + resp.status + ")");
         return as === "text" ? resp.text() : resp.arrayBuffer();
       });
@@ -403,33 +427,287 @@
     if (next) { next(); } else { active--; }
   }
 
-  // -- one notice ----------------------------------------------------------------------
+  // -- the words of the result (words_tiles.toml, served as JSON) -------------------------
+
+  var WORDS = {};
+
+  /** The page's words for key (both languages on a bilingual page), placeholders filled. */
+  function w(key, vars) {
+    var pair = WORDS[key] || [key, key];
+    var text = say(pair[0], pair[1]);
+    return text.replace(/\{([a-z]+)\}/g, function (all, name) {
+      return vars && name in vars ? String(vars[name]) : all;
+    });
+  }
+
+  /** A failure whose words come from words_tiles.toml. */
+  function failW(key, vars) {
+    var f = new Fail("", "");
+    f.message = w(key, vars);
+    return f;
+  }
+
+  function loadWords() {
+    return limited("/static/publicity/verify-words.json", "text", "default")
+      .then(function (text) { WORDS = JSON.parse(text); });
+  }
+
+  function b64encode(bytes) {
+    var bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin);
+  }
+
+  // -- C2SP tlog-tiles ----------------------------------------------------------------------
+  //
+  // A tile at level L holds the Merkle hashes of level 8L (subtrees of 256^L leaves), 256
+  // a full tile; the right edge of each level is a partial tile ".p/W".  The tiles a tree
+  // of size N is served as are fixed by N, so they are immutable and cacheable.
+  //
+  // Trust flows from the signed root: the partial (right-edge) tiles are exactly the
+  // hashes the root of size N is made of, so recomputing the root from them authenticates
+  // them; a full tile's 256 hashes hash up (8 levels) to one hash of its parent tile, which
+  // authenticates it once its parent is.  An entry is in the tree when SHA-256(0x00 ||
+  // entry bytes), from its entry bundle, equals the authenticated level-0 hash at its index.
+
+  var TILE = 256;
+
+  /** A tile index as tlog-tiles path elements: 1234067 -> "x001/x234/067". */
+  function encodeIndex(n) {
+    var groups = [];
+    do {
+      groups.unshift(("00" + (n % 1000)).slice(-3));
+      n = Math.floor(n / 1000);
+    } while (n > 0);
+    return groups.map(function (g, i) { return i < groups.length - 1 ? "x" + g : g; }).join("/");
+  }
+
+  /** The root of 2^k hashes (a perfect subtree), hashed a level at a time in parallel. */
+  function perfectRoot(hashes) {
+    if (hashes.length === 1) return Promise.resolve(hashes[0]);
+    var next = [];
+    for (var i = 0; i + 1 < hashes.length; i += 2) next.push(nodeHash(hashes[i], hashes[i + 1]));
+    return Promise.all(next).then(perfectRoot);
+  }
+
+  function TileTree(log, size, root) {
+    this.base = "/logs/" + encodeURIComponent(log) + "/";
+    this.size = size;
+    this.root = root;
+    this.raw = {};     // "L/t" -> promise of the tile's hashes as fetched
+    this.trusted = {}; // "L/t" -> promise of the tile's hashes, authenticated
+    this.bundles = {}; // t -> promise of the bundle's entries
+    this.rootChecked = null;
+  }
+
+  /** How many hashes level 8L of the tree has. */
+  TileTree.prototype.count = function (level) {
+    return Math.floor(this.size / Math.pow(TILE, level));
+  };
+
+  TileTree.prototype.width = function (level, t) {
+    return Math.min(TILE, this.count(level) - TILE * t);
+  };
+
+  TileTree.prototype.fetchTile = function (level, t) {
+    var key = level + "/" + t;
+    if (!this.raw[key]) {
+      var width = this.width(level, t);
+      if (width <= 0) return Promise.reject(failW("tiles_tile_bad"));
+      var url = this.base + "tile/" + level + "/" + encodeIndex(t) +
+        (width < TILE ? ".p/" + width : "");
+      this.raw[key] = limited(url, "bytes", "default").then(function (buf) {
+        var b = new Uint8Array(buf);
+        if (b.length !== width * 32) throw failW("tiles_tile_bad");
+        var out = [];
+        for (var i = 0; i < width; i++) out.push(b.subarray(i * 32, i * 32 + 32));
+        return out;
+      });
+    }
+    return this.raw[key];
+  };
+
+  /** A tile's hashes once they are proven to belong to the signed tree. */
+  TileTree.prototype.tile = function (level, t) {
+    var self = this, key = level + "/" + t;
+    if (!this.trusted[key]) {
+      if (this.width(level, t) < TILE) {
+        this.trusted[key] = this.checkRoot().then(function () { return self.fetchTile(level, t); });
+      } else {
+        this.trusted[key] = Promise.all([this.fetchTile(level, t),
+          this.tile(level + 1, Math.floor(t / TILE))]).then(function (got) {
+          return perfectRoot(got[0]).then(function (top) {
+            if (!equal(top, got[1][t % TILE])) throw failW("tiles_tree_bad");
+            return got[0];
+          });
+        });
+      }
+    }
+    return this.trusted[key];
+  };
+
+  /** The hash of node (k, i): the subtree of 2^k leaves starting at leaf i * 2^k. */
+  TileTree.prototype.node = function (k, i, get) {
+    var level = Math.floor(k / 8), span = Math.pow(2, k % 8);
+    var start = i * span, t = Math.floor(start / TILE), at = start % TILE;
+    return get(level, t).then(function (hashes) {
+      if (hashes.length < at + span) throw failW("tiles_tile_bad");
+      return perfectRoot(hashes.slice(at, at + span));
+    });
+  };
+
+  /** RFC 9162 §2.1.1: the root of the first m leaves, from tiles got by get(L, t). */
+  TileTree.prototype.rootAt = function (m, get) {
+    if (m === 0) return sha256(new Uint8Array(0));
+    var nodes = [];
+    for (var k = Math.floor(Math.log2(m)) + 1; k >= 0; k--) {
+      var n = Math.floor(m / Math.pow(2, k));
+      if (odd(n)) nodes.push(this.node(k, n - 1, get));
+    }
+    return Promise.all(nodes).then(function (hs) {
+      var h = Promise.resolve(hs[hs.length - 1]);
+      for (var j = hs.length - 2; j >= 0; j--) h = h.then(fromLeft(hs[j]));
+      return h;
+    });
+  };
+
+  /** Resolve once the right-edge tiles hash to the signed root; reject otherwise. */
+  TileTree.prototype.checkRoot = function () {
+    var self = this;
+    if (!this.rootChecked) {
+      this.rootChecked = this.rootAt(this.size, function (l, t) { return self.fetchTile(l, t); })
+        .then(function (r) { if (!equal(r, self.root)) throw failW("tiles_tree_bad"); });
+    }
+    return this.rootChecked;
+  };
+
+  /** RFC 9162 §2.1.4 from tiles: true if the tree (m, oldRoot) is a prefix of this one. */
+  TileTree.prototype.extends = function (m, oldRoot) {
+    var self = this;
+    if (m > this.size) return Promise.resolve(false);
+    return this.checkRoot().then(function () {
+      if (m === self.size) return equal(oldRoot, self.root);
+      return self.rootAt(m, function (l, t) { return self.tile(l, t); })
+        .then(function (r) { return equal(r, oldRoot); });
+    });
+  };
+
+  TileTree.prototype.bundle = function (t) {
+    if (!this.bundles[t]) {
+      var width = Math.min(TILE, this.size - TILE * t);
+      var url = this.base + "tile/entries/" + encodeIndex(t) + (width < TILE ? ".p/" + width : "");
+      this.bundles[t] = limited(url, "bytes", "default").then(function (buf) {
+        var b = new Uint8Array(buf), out = [], pos = 0;
+        while (pos < b.length) {  // big-endian uint16 length, then the entry's bytes
+          if (pos + 2 > b.length) throw failW("tiles_bundle_bad");
+          var n = (b[pos] << 8) | b[pos + 1];
+          pos += 2;
+          if (pos + n > b.length) throw failW("tiles_bundle_bad");
+          out.push(b.subarray(pos, pos + n));
+          pos += n;
+        }
+        if (out.length !== width) throw failW("tiles_bundle_bad");
+        return out;
+      });
+    }
+    return this.bundles[t];
+  };
+
+  /** Resolve if entry `index` is in the tree and is the decision the line cites. */
+  TileTree.prototype.line = function (index) {
+    if (!(index < this.size)) return Promise.reject(failW("tiles_beyond"));
+    var t = Math.floor(index / TILE);
+    var tile = this.tile(0, t);
+    return this.bundle(t).then(function (entries) {
+      var entry = entries[index % TILE];
+      checkDecision(entry, index);
+      return Promise.all([leafHash(entry), tile]);
+    }).then(function (got) {
+      if (!equal(got[0], got[1][index % TILE])) {
+        throw new Fail("记录与账本不符", "entry not in the ledger (inclusion proof fails)");
+      }
+    });
+  };
+
+  /** The line's own checks of the entry bytes: the entry the line cites, a decision. */
+  function checkDecision(entry, index) {
+    var json;
+    try { json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(entry)); }
+    catch (e) { throw new Fail("记录不是有效 JSON", "entry is not valid JSON"); }
+    if (!json || json.index !== index) {
+      throw new Fail("记录序号不符", "entry index does not match the line");
+    }
+    if (json.type !== "decision.made") {
+      throw new Fail("记录不是认定决定", "entry is not a decision (decision.made)");
+    }
+  }
+
+  // -- the last checkpoint this browser verified, per log origin ---------------------------
+
+  var SEEN_PREFIX = "absentia.checkpoint:";
+
+  function readSeen(origin) {
+    try {
+      var v = JSON.parse(window.localStorage.getItem(SEEN_PREFIX + origin) || "null");
+      if (!v || typeof v.size !== "number" || typeof v.root !== "string") return null;
+      return { size: v.size, root: b64decode(v.root), note: v.note };
+    } catch (e) { return null; }
+  }
+
+  function writeSeen(cp) {
+    try {
+      window.localStorage.setItem(SEEN_PREFIX + cp.origin, JSON.stringify(
+        { size: cp.size, root: b64encode(cp.root), note: cp.text }));
+    } catch (e) { /* private mode or full: nothing remembered */ }
+  }
+
+  /** Compare the log's tree with what this browser saw before: {kind, old}, kind one of
+   *  first, same, grew, fork (a different tree at that size, or a smaller one). */
+  function compareSeen(tree, latest) {
+    var seen = readSeen(latest.origin);
+    if (!seen) return Promise.resolve({ kind: "first" });
+    if (seen.size > latest.size) return Promise.resolve({ kind: "fork", old: seen });
+    return tree.extends(seen.size, seen.root).then(function (ok) {
+      return { kind: !ok ? "fork" : seen.size === latest.size ? "same" : "grew", old: seen };
+    }, function (e) { return { kind: "unchecked", old: seen, why: failText(e) }; });
+  }
+
+  // -- the per-line method (one tlog-proof a line; ?verify=per-line) -----------------------
 
   function mark(cell, ok, text) {
     cell.textContent = ok ? OK_TEXT : "\u2717 " + text;
     cell.className = "check " + (ok ? "ok" : "bad");
   }
 
-  function Verifier(table, summary) {
+  function Verifier(table) {
     this.table = table;
-    this.summary = summary;
     this.log = table.getAttribute("data-log");
     this.checkpoints = {}; // note text -> promise of {origin, size, root}
     this.consistent = {}; // proof tree size -> promise of true/false
   }
 
-  Verifier.prototype.start = function () {
-    var self = this;
-    var cp = document.getElementById("checkpoint");
+  function pageKeys() {
     var items = Array.prototype.slice.call(document.querySelectorAll("#keys li"));
     return Promise.all(items.map(function (li) { return parseVkey(li.textContent); }))
       .then(function (keys) {
-        self.keys = keys.filter(function (k) { return k; });
-        if (!self.keys.length) throw new Fail("页面未列出有效公钥", "no valid verifier key on this page");
-        var text = cp ? cp.textContent : "";
-        return openCheckpoint(text.slice(-1) === "\n" ? text : text + "\n", self.keys);
-      })
-      .then(function (page) { self.page = page; });
+        keys = keys.filter(function (k) { return k; });
+        if (!keys.length) throw new Fail("页面未列出有效公钥", "no valid verifier key on this page");
+        return keys;
+      });
+  }
+
+  function pageNote() {
+    var cp = document.getElementById("checkpoint");
+    var text = cp ? cp.textContent : "";
+    return text.slice(-1) === "\n" ? text : text + "\n";
+  }
+
+  Verifier.prototype.start = function () {
+    var self = this;
+    return pageKeys().then(function (keys) {
+      self.keys = keys;
+      return openCheckpoint(pageNote(), self.keys);
+    }).then(function (page) { self.page = page; });
   };
 
   Verifier.prototype.checkpoint = function (text) {
@@ -466,15 +744,7 @@
       .then(function (got) {
         proof = parseProof(got[0]);
         entry = new Uint8Array(got[1]);
-        var json;
-        try { json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(entry)); }
-        catch (e) { throw new Fail("记录不是有效 JSON", "entry is not valid JSON"); }
-        if (!json || json.index !== index) {
-          throw new Fail("记录序号不符", "entry index does not match the line");
-        }
-        if (json.type !== "decision.made") {
-          throw new Fail("记录不是认定决定", "entry is not a decision (decision.made)");
-        }
+        checkDecision(entry, index);
         if (proof.index !== index) throw new Fail("证明序号不符", "proof is for another index");
         return self.checkpoint(proof.checkpoint);
       })
@@ -507,25 +777,65 @@
       : say("验证出错", "verification error") + " (" + (e && e.message || e) + ")";
   }
 
-  function run(button, summary) {
-    var table = document.getElementById("lines");
-    if (!table) return;
-    var rows = Array.prototype.slice.call(table.querySelectorAll("tr[data-index]"));
+  // -- what the page shows: state on <main>, the summary, the marks -------------------------
+
+  var UI = {};
+
+  function setState(state, lines) {
+    if (!UI.main) return;
+    UI.main.setAttribute("data-verification", state);
+    UI.main.setAttribute("data-verified-lines", String(lines));
+  }
+
+  function busy(on) {
+    [UI.button, UI.findButton].forEach(function (b) {
+      if (!b) return;
+      b.disabled = on;
+      if (on) { b.setAttribute("aria-busy", "true"); } else { b.removeAttribute("aria-busy"); }
+    });
+  }
+
+  /** Show the outcome: a headline and one item per check, each marked ✓ or ✗. */
+  function showResult(headline, ok, checks) {
+    var s = UI.summary;
+    s.textContent = "";
+    s.className = "check " + (ok ? "ok" : "bad");
+    var p = document.createElement("p");
+    p.id = "verify-headline";
+    p.textContent = (ok ? "\u2713 " : "\u2717 ") + headline;
+    s.appendChild(p);
+    if (checks.length) {
+      var ul = document.createElement("ul");
+      ul.id = "verify-checks";
+      checks.forEach(function (c) {
+        var li = document.createElement("li");
+        li.className = "check " + (c.ok ? "ok" : "bad");
+        li.textContent = (c.ok ? "\u2713 " : "\u2717 ") + c.text;
+        ul.appendChild(li);
+      });
+      s.appendChild(ul);
+    }
+  }
+
+  function showProgress(text) {
+    UI.summary.className = "";
+    UI.summary.textContent = text;
+  }
+
+  function alarm(text) {
+    if (UI.alert) { UI.alert.textContent = text; UI.alert.hidden = false; }
+  }
+
+  function hex(bytes) { return b64encode(bytes); }
+
+  function runPerLine(rows) {
     var cells = rows.map(function (r) { return r.querySelector(".check"); });
     var total = rows.length, good = 0, bad = 0, next = 0;
-    button.disabled = true;
-    button.setAttribute("aria-busy", "true");
-    summary.className = "";
-    summary.textContent = say("验证中", "Verifying") + "\u2026 0/" + total;
+    busy(true);
+    setState("verifying", 0);
+    showProgress(say("验证中", "Verifying") + "\u2026 0/" + total);
     cells.forEach(function (c) { if (c) { c.textContent = ""; c.className = "check"; } });
-    var v = new Verifier(table, summary);
-
-    function progress() {
-      var done = good + bad;
-      if (done % 50 === 0 || done === total) {
-        summary.textContent = say("验证中", "Verifying") + "\u2026 " + done + "/" + total;
-      }
-    }
+    var v = new Verifier(document.getElementById("lines"));
 
     function worker() {
       if (next >= total) return Promise.resolve();
@@ -536,53 +846,310 @@
       }, function (e) {
         bad++;
         if (cells[i]) mark(cells[i], false, failText(e));
-      }).then(function () { progress(); return worker(); });
+      }).then(function () {
+        if ((good + bad) % 50 === 0) {
+          showProgress(say("验证中", "Verifying") + "\u2026 " + (good + bad) + "/" + total);
+        }
+        return worker();
+      });
     }
 
-    // The witnesses' cosignatures of the notice's checkpoint: checked alongside the lines,
-    // reported after them (null when the page lists no witnesses).
-    var cp = document.getElementById("checkpoint");
-    var cpText = cp ? cp.textContent : "";
-    var witnessed = checkWitnesses(cpText.slice(-1) === "\n" ? cpText : cpText + "\n");
+    var witnessed = checkWitnesses(pageNote());
 
     function finish(text, ok) {
-      return witnessed.then(function (w) {
-        summary.textContent = w ? text + "; " + w.text : text;
-        summary.className = "check " + (ok && (!w || w.ok) ? "ok" : "bad");
+      return witnessed.then(function (wt) {
+        ok = ok && (!wt || wt.ok);
+        showResult(wt ? text + "; " + wt.text : text, ok, []);
+        setState(ok ? "verified" : "failed", good);
       });
     }
 
-    v.start().then(function () {
+    return v.start().then(function () {
       var workers = [];
-      for (var w = 0; w < Math.min(CONCURRENCY * 2, total); w++) workers.push(worker());
+      for (var k = 0; k < Math.min(CONCURRENCY * 2, total); k++) workers.push(worker());
       return Promise.all(workers).then(function () {
-        if (bad === 0) {
-          return finish(good + "/" + total + " " + say("已验证", "verified"), true);
-        }
-        return finish(good + "/" + total + " " + say("已验证", "verified") + "; " + bad +
-          " " + say("项验证失败", "failed"), false);
+        var text = good + "/" + total + " " + say("已验证", "verified");
+        if (bad) text += "; " + bad + " " + say("项验证失败", "failed");
+        return finish(text, bad === 0);
       });
     }, function (e) {
-      var text = say("公示检查点无效", "the notice's checkpoint does not verify:") + " " +
-        failText(e);
       cells.forEach(function (c) { if (c) mark(c, false, failText(e)); });
-      return finish("0/" + total + " " + say("已验证", "verified") + "; " + text, false);
-    }).then(function () {
-      button.disabled = false;
-      button.removeAttribute("aria-busy");
+      return finish("0/" + total + " " + say("已验证", "verified") + "; " +
+        say("公示检查点无效", "the notice's checkpoint does not verify:") + " " + failText(e),
+        false);
+    }).then(function () { busy(false); });
+  }
+
+  /** The latest checkpoint's cosignatures by the page's witnesses: null without
+   *  witnesses on the page, else {n, m, bad}. */
+  function latestCosignatures(text) {
+    var items = Array.prototype.slice.call(document.querySelectorAll("#witnesses li"));
+    if (!items.length) return Promise.resolve(null);
+    return Promise.all(items.map(function (li) {
+      var code = li.querySelector("code.vkey");
+      return code ? parseWitnessVkey(code.textContent) : null;
+    })).then(function (keys) {
+      keys = keys.filter(function (k) { return k; });
+      return openCosignatures(text, keys).then(function (found) {
+        var good = {}, bad = 0;
+        found.forEach(function (r) { if (r.ok) { good[r.name] = true; } else { bad++; } });
+        return { n: Object.keys(good).length, m: items.length, bad: bad };
+      });
     });
+  }
+
+  /**
+   * Verify rows from the log's tiles: the latest checkpoint (office key, witnesses), the
+   * tree's root from its tiles, each row's entry from its bundle, the notice's own
+   * checkpoint and the one this browser saw last as prefixes of the tree.  `headline`
+   * makes the result's first words from {good, bad, total, ok}.
+   */
+  function runTiles(rows, headline) {
+    var table = document.getElementById("lines");
+    var log = table.getAttribute("data-log");
+    var cells = rows.map(function (r) { return r.querySelector(".check"); });
+    var total = rows.length, good = 0, bad = 0, step = Math.max(1, Math.ceil(total / 10));
+    var checks = [], keys, page, latest, tree, ok = true;
+    busy(true);
+    setState("verifying", 0);
+    if (UI.alert) { UI.alert.textContent = ""; UI.alert.hidden = true; }
+    showProgress(w("tiles_verifying") + "\u2026 0/" + total);
+    cells.forEach(function (c) { if (c) { c.textContent = ""; c.className = "check"; } });
+    var witnessed = checkWitnesses(pageNote());
+    var office = document.getElementById("issuing-office");
+    office = office && office.textContent.trim() || w("tiles_office");
+
+    function check(good_, text) { checks.push({ ok: good_, text: text }); if (!good_) ok = false; }
+
+    // Another history than the one this browser (or the notice) saw: a line found in
+    // this tree proves nothing, so no line is shown as verified.
+    function distrust() {
+      cells.forEach(function (c) { if (c) mark(c, false, w("tiles_fork_mark")); });
+      good = 0;
+    }
+
+    return pageKeys().then(function (k) {
+      keys = k;
+      return Promise.all([openCheckpoint(pageNote(), keys),
+        limited("/logs/" + encodeURIComponent(log) + "/checkpoint", "text")]);
+    }).then(function (got) {
+      page = got[0];
+      return openCheckpoint(got[1], keys);
+    }).then(function (cp) {
+      latest = cp;
+      if (latest.origin !== page.origin) throw failW("tiles_origin_bad");
+      if (latest.size < page.size) throw failW("tiles_older");
+      var signer = latest.signers[0];
+      check(true, w("tiles_check_signature", { size: latest.size, office: office,
+        key: signer.name, id: hex8(signer.id) }));
+      tree = new TileTree(log, latest.size, latest.root);
+      // The marks are drawn once all lines are checked: a mark drawn as each line is
+      // done makes the browser lay the whole table out again after every response (a
+      // 20,000-line table: a second each time).
+      var lines = Promise.all(rows.map(function (row) {
+        return tree.line(Number(row.getAttribute("data-index"))).then(function () {
+          good++;
+          return null;
+        }, function (e) {
+          bad++;
+          return failText(e);
+        }).then(function (why) {
+          if ((good + bad) % step === 0 && good + bad < total) {
+            showProgress(w("tiles_verifying") + "\u2026 " + (good + bad) + "/" + total);
+          }
+          return why;
+        });
+      })).then(function (whys) {
+        whys.forEach(function (why, i) { if (cells[i]) mark(cells[i], why === null, why); });
+      });
+      var cosigned = latest.text === page.text ? Promise.resolve(null)
+        : latestCosignatures(latest.text);
+      return Promise.all([witnessed, cosigned, tree.checkRoot().then(function () { return true; },
+        function (e) { return e; }), lines]);
+    }).then(function (got) {
+      var wt = got[0], lc = got[1], rooted = got[2];
+      if (wt) {
+        var text = wt.text;
+        if (lc) {
+          text += "; " + w("tiles_witness_latest", lc);
+          if (lc.bad) text += "; " + w("tiles_witness_latest_bad", lc);
+        }
+        check(wt.ok && !(lc && lc.bad), text);
+      }
+      if (rooted !== true) {
+        check(false, w("tiles_tree_bad"));
+        return null;
+      }
+      if (bad) {
+        check(false, w("tiles_check_lines_bad", { bad: bad }));
+      } else {
+        check(true, total === 1
+          ? w("tiles_check_line", { index: rows[0].getAttribute("data-index") })
+          : w("tiles_check_lines", { n: total }));
+      }
+      return Promise.all([tree.extends(page.size, page.root).then(null, function (e) { return e; }),
+        compareSeen(tree, latest)]);
+    }).then(function (got) {
+      if (!got) return;
+      var grew = got[0] === true;
+      if (grew) {
+        check(true, w("tiles_check_notice", { size: page.size }));
+      } else {
+        check(false, w("tiles_check_notice_bad", { size: page.size }));
+        if (got[0] === false) { alarm(w("tiles_notice_alert")); distrust(); }
+      }
+      var seen = got[1];
+      var vars = { size: latest.size, old: seen.old ? seen.old.size : 0, why: seen.why };
+      if (seen.kind === "fork") {
+        check(false, w("tiles_check_seen_fork", vars));
+        alarm(w("tiles_fork_alert", { old: seen.old.size, oldroot: hex(seen.old.root),
+          size: latest.size, root: hex(latest.root) }));
+        distrust();
+      } else if (seen.kind === "unchecked") {
+        check(false, w("tiles_check_seen_unchecked", vars));
+      } else {
+        check(true, w("tiles_check_seen_" + seen.kind, vars));
+        // Only a checkpoint proven to extend the notice's and the last one seen replaces it.
+        if (grew) writeSeen(latest);
+      }
+    }).then(null, function (e) {
+      // The checkpoint itself failed: no line can be shown to be in the log.
+      check(false, w("tiles_check_signature_bad", { why: failText(e) }));
+      cells.forEach(function (c) { if (c) mark(c, false, failText(e)); });
+      bad = total - good;
+      return witnessed;
+    }).then(function () {
+      ok = ok && bad === 0;
+      showResult(headline({ good: good, bad: bad, total: total, ok: ok }), ok, checks);
+      setState(ok ? "verified" : "failed", good);
+      busy(false);
+      return ok;
+    });
+  }
+
+  function runAll() {
+    var table = document.getElementById("lines");
+    if (!table) return;
+    var rows = Array.prototype.slice.call(table.querySelectorAll("tr[data-index]"));
+    if (/(^|[?&])verify=per-line(&|$)/.test(window.location.search.slice(1))) {
+      return runPerLine(rows);
+    }
+    return runTiles(rows, function (r) {
+      return r.ok ? w("tiles_all_ok", r) : r.bad ? w("tiles_all_bad", r) : w("tiles_failed");
+    });
+  }
+
+  // -- one candidate's own line -------------------------------------------------------------
+
+  function normalise(text) { return text.replace(/\s+/g, "").toUpperCase(); }
+
+  /** Whether the registration number as shown (maybe masked with *) fits what was typed. */
+  function sameRegistration(shown, typed) {
+    shown = normalise(shown);
+    if (shown.indexOf("*") < 0) return shown === typed;
+    if (shown.length !== typed.length) return false;
+    for (var i = 0; i < shown.length; i++) {
+      if (shown[i] !== "*" && shown[i] !== typed[i]) return false;
+    }
+    return true;
+  }
+
+  function findMine(event) {
+    event.preventDefault();
+    var typed = normalise(UI.findInput.value);
+    UI.findStatus.textContent = "";
+    if (!typed) { UI.findStatus.textContent = w("tiles_find_empty"); return; }
+    var rows = Array.prototype.slice.call(document.querySelectorAll("#lines tr[data-index]"))
+      .filter(function (row) {
+        var cell = row.querySelector("td[data-col='registration']");
+        return cell && sameRegistration(cell.textContent, typed);
+      });
+    if (!rows.length) {
+      UI.findStatus.textContent = w("tiles_find_none", { reg: UI.findInput.value.trim() });
+      return;
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("#lines tr.mine"), function (r) {
+      r.classList.remove("mine");
+    });
+    rows.forEach(function (r) { r.classList.add("mine"); });
+    var row = rows[0];
+    row.tabIndex = -1;
+    row.scrollIntoView({ block: "center" });
+    row.focus({ preventScroll: true });
+    var reg = row.querySelector("td[data-col='registration']").textContent.trim();
+    var index = row.getAttribute("data-index");
+    return runTiles(rows, function (r) {
+      return w(r.ok ? "tiles_find_ok" : "tiles_find_bad", { reg: reg, index: index });
+    });
+  }
+
+  // -- setting the page up ------------------------------------------------------------------
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  /** Put the verification controls and their result above the list (a long list would
+   *  push them out of sight), with the lookup of one's own line. */
+  function buildPanel(button, summary) {
+    var table = document.getElementById("lines");
+    var wrap = table.closest(".table-wrap") || table;
+    var panel = el("div", { id: "verify-panel", "class": "verify-panel no-print" });
+    if (table.querySelector("td[data-col='registration']")) {
+      var form = el("form", { id: "find-form", role: "search" });
+      form.appendChild(el("label", { "for": "find-registration" }, w("tiles_find_label")));
+      var input = el("input", { id: "find-registration", type: "text", autocomplete: "off",
+        spellcheck: "false", "aria-describedby": "find-hint find-status" });
+      var go = el("button", { type: "submit", id: "find-verify" }, w("tiles_find_button"));
+      form.appendChild(input);
+      form.appendChild(document.createTextNode(" "));
+      form.appendChild(go);
+      form.appendChild(el("p", { id: "find-hint", "class": "hint" }, w("tiles_find_hint")));
+      form.appendChild(el("p", { id: "find-status", "class": "error", role: "status" }));
+      form.addEventListener("submit", findMine);
+      panel.appendChild(form);
+      UI.findInput = input;
+      UI.findButton = go;
+      UI.findStatus = form.querySelector("#find-status");
+    }
+    var holder = button.parentNode;
+    panel.appendChild(holder);
+    // The summary becomes a block (a headline and a list of checks), still the one polite
+    // live region that announces the outcome.
+    var box = el("div", { id: "verify-summary", role: "status", "aria-live": "polite" });
+    summary.parentNode.replaceChild(box, summary);
+    panel.appendChild(box);
+    var alertBox = el("div", { id: "verify-alert", role: "alert", "class": "alert" });
+    alertBox.hidden = true;
+    panel.appendChild(alertBox);
+    wrap.parentNode.insertBefore(panel, wrap);
+    UI.summary = box;
+    UI.alert = alertBox;
   }
 
   function init() {
     var button = document.getElementById("verify-all");
     var summary = document.getElementById("verify-summary");
-    if (!button || !summary) return;
+    UI.main = document.querySelector("main");
+    if (!button || !summary || !UI.main) return;
+    setState("pending", 0);
+    UI.button = button;
+    UI.summary = summary;
     if (!window.crypto || !crypto.subtle || !window.fetch) {
       summary.textContent = say("此浏览器不支持验证", "This browser cannot verify (no WebCrypto)");
       return;
     }
+    var ready = loadWords().then(function () {
+      if (document.getElementById("lines")) buildPanel(button, summary);
+    }, function (e) {
+      summary.textContent = failText(e);
+      throw e;
+    });
     // A <button> is focusable and fires "click" on Enter and Space.
-    button.addEventListener("click", function () { run(button, summary); });
+    button.addEventListener("click", function () { ready.then(runAll); });
   }
 
   if (document.readyState === "loading") {
@@ -599,6 +1166,8 @@
     openCheckpoint: openCheckpoint,
     parseVkey: parseVkey,
     parseWitnessVkey: parseWitnessVkey,
-    openCosignatures: openCosignatures
+    openCosignatures: openCosignatures,
+    encodeIndex: encodeIndex,
+    TileTree: TileTree
   };
 })();
