@@ -3,7 +3,8 @@
 Reads a log published as C2SP tlog-tiles (an exported directory or an http(s) URL
 prefix) and checks, trusting nothing but the verifier keys it is given:
 
-* the checkpoint's signature (signed-note; unknown keys ignored);
+* the checkpoint's signature (signed-note; unknown keys ignored); given an SM2 key
+  (the 国密 option, ``ledger.sm2``), its SM2-with-SM3 line too, which must be there;
 * every entry: its leaf hash against the level-0 tile, RFC 8785 canonical form, the
   envelope, ``index`` equal to its position and ``prev`` equal to the previous leaf hash;
 * every hash tile above level 0 against the tiles below it, and the root;
@@ -14,7 +15,7 @@ prefix) and checks, trusting nothing but the verifier keys it is given:
 
 It exits 0 only if all holds, and otherwise names the first bad index.  Dependencies:
 the standard library, ``cryptography`` and ``rfc8785`` (through ``ledger.jcs``) only —
-no Flask, no SQLAlchemy, no database.
+no Flask, no SQLAlchemy, no database; ``tongsuopy`` only when an SM2 key is given.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import os
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,8 @@ from ledger import jcs, merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ACTOR_RE, ENTRY_KEYS, TYPE_RE, ZERO_HASH, Entry, check_time
 from ledger.errors import BadData, CouldNotCheck, LedgerError, NotFound, VerificationError
-from ledger.note import Ed25519Verifier, SignedNote
+from ledger.note import Ed25519Verifier, NoteVerifier, SignedNote
+from ledger.sm2 import SM2Verifier, is_sm2_vkey
 from ledger.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -283,7 +285,7 @@ _CHUNK = 8
 
 def verify_log(
     source: Source,
-    verifiers: list[Ed25519Verifier],
+    verifiers: Sequence[NoteVerifier],
     *,
     old_checkpoint: str | bytes | None = None,
     origin: str | None = None,
@@ -303,12 +305,13 @@ def verify_log(
         raise CouldNotCheck("no verifier keys given: pass --key or --keys")
     note = SignedNote.parse(source.get("checkpoint"))
     signed_by = note.verify(verifiers)
+    require_sm2(verifiers, signed_by)
     cp = Checkpoint.from_body(note.text)
     if origin is not None and cp.origin != origin:
         raise VerificationError(f"checkpoint origin is {cp.origin!r}, expected {origin!r}")
     old: Checkpoint | None = None
     if old_checkpoint is not None:
-        old = Checkpoint.open(old_checkpoint, verifiers)
+        old = Checkpoint.open(old_checkpoint, verifiers)  # older ones may lack an SM2 line
         if old.origin != cp.origin:
             raise VerificationError(f"old checkpoint is of log {old.origin!r}, not {cp.origin!r}")
         if old.size > cp.size:
@@ -319,7 +322,9 @@ def verify_log(
             raise VerificationError("old checkpoint of size 0 has a non-empty root")
 
     report = VerifyReport(cp.origin, cp.size, cp.root,
-                          [f"{v.name}+{v.key_id:08x}" for v in signed_by],
+                          [f"{v.name}+{v.key_id:08x}"
+                           + (" (SM2-SM3)" if isinstance(v, SM2Verifier) else "")
+                           for v in signed_by],
                           old_size=None if old is None else old.size)
     acc = merkle.CompactRange()
     # Hashes at tile levels 8, 16, ... as the entries imply them, to check hash tiles.
@@ -430,20 +435,42 @@ class _PinnedCheckpoint:
         return self.checkpoint
 
 
-def load_verifiers(keys: list[str], key_files: list[Path]) -> list[Ed25519Verifier]:
-    """Parse verifier keys given inline and in files (one a line, '#' comments).
+def require_sm2(verifiers: Sequence[NoteVerifier], signed_by: Sequence[NoteVerifier]) -> None:
+    """Given SM2 keys, one of them must have signed (a stripped SM2 line is a failure).
+
+    Raises:
+        VerificationError: SM2 keys were given but none signed.
+    """
+    sm2 = [v for v in verifiers if isinstance(v, SM2Verifier)]
+    if sm2 and not any(isinstance(v, SM2Verifier) for v in signed_by):
+        names = ", ".join(f"{v.name}+{v.key_id:08x}" for v in sm2)
+        raise VerificationError(f"the checkpoint carries no SM2 signature by {names}")
+
+
+def parse_verifier(vkey: str) -> NoteVerifier:
+    """An Ed25519 verifier key, or an SM2 one (type 0xff "sm2-sm3").
+
+    Raises:
+        BadData: the key is malformed.
+    """
+    return SM2Verifier.from_vkey(vkey) if is_sm2_vkey(vkey) else Ed25519Verifier.from_vkey(vkey)
+
+
+def load_verifiers(keys: list[str], key_files: list[Path]) -> list[NoteVerifier]:
+    """Parse verifier keys (Ed25519 or SM2) given inline and in files (one a line, '#'
+    comments).
 
     Raises:
         BadData: a key is malformed.
         CouldNotCheck: a key file cannot be read.
     """
-    out = [Ed25519Verifier.from_vkey(k) for k in keys]
+    out = [parse_verifier(k) for k in keys]
     for f in key_files:
         try:
             lines = f.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise CouldNotCheck(f"cannot read key file {f}: {exc}") from exc
-        out += [Ed25519Verifier.from_vkey(ln) for ln in lines
+        out += [parse_verifier(ln) for ln in lines
                 if ln.strip() and not ln.startswith("#")]
     return out
 
@@ -471,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Verify an Absentia log offline from a tlog-tiles directory or URL prefix.")
     parser.add_argument("prefix", help="exported directory or http(s)://host/logs/NAME")
     parser.add_argument("--key", action="append", default=[], metavar="VKEY",
-                        help="trusted verifier key (name+hash+base64); repeatable")
+                        help="trusted verifier key (name+hash+base64), Ed25519 or SM2; "
+                             "repeatable")
     parser.add_argument("--keys", action="append", default=[], type=Path, metavar="FILE",
                         help="file of trusted verifier keys, one a line; repeatable")
     parser.add_argument("--old", type=Path, metavar="CHECKPOINT",

@@ -26,9 +26,10 @@ CORE = frozenset({
     "ledger", "ledger.jcs", "ledger.merkle", "ledger.note", "ledger.checkpoint", "ledger.tiles",
     "ledger.proof", "ledger.verify", "ledger.errors", "ledger.entry", "ledger.events",
     "ledger.keys", "ledger.config", "ledger.jsonread", "ledger.timetext", "ledger.ids",
-    "ledger.witness.cosig", "ledger.witness.protocol",
+    "ledger.witness.cosig", "ledger.witness.protocol", "ledger.sm2",
 })
-CORE_THIRD_PARTY = frozenset({"cryptography", "rfc8785"})
+# tongsuopy: the 国密 option's SM2 (ledger.sm2 imports it only when an SM2 key is used).
+CORE_THIRD_PARTY = frozenset({"cryptography", "rfc8785", "tongsuopy"})
 STORAGE = ("ledger.storage", "ledger.migrations")
 DOMAIN = ("ledger.absence", "ledger.accounts", "ledger.witness")
 APP = "ledger.app"

@@ -36,6 +36,7 @@ from ledger.config import Settings
 from ledger.entry import parse_utc
 from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
+from ledger.storage.sm2keys import use_sm2_key
 from ledger.verify import DirectorySource, verify_log
 from publicity.calendar import WorkingCalendar
 from publicity.notices import document, publish
@@ -81,6 +82,8 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
         start = demo_start(last)
         for lc in s.logs:
             store.ensure_log(lc.name, lc.origin, start, key_uri=lc.key_uri)
+            if lc.sm2_key is not None:
+                use_sm2_key(store, lc.name, lc.sm2_key, start)
         service = open_absence(s, store, start)
         outbox = s.data_dir / "outbox.jsonl"
         file_channel = FileChannel(outbox)

@@ -40,7 +40,8 @@ from ledger.witness.client import load_witness_settings
                                  "instead of a generated one")
 def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None,
          key_file: Path | None) -> None:
-    """List each log's name, origin and verifier keys (oldest first); rotate with --rotate."""
+    """List each log's name, origin and verifier keys (oldest first, SM2 ones last);
+    rotate with --rotate."""
     if key_file is not None and rotate_log is None:
         raise click.BadParameter("goes with --rotate LOG", param_hint="--key-file")
     _, store = open_ledger(data_dir, config_file)
@@ -54,6 +55,8 @@ def keys(data_dir: Path, config_file: Path | None, rotate_log: str | None,
             for i, k in enumerate(info.verifier_keys):
                 current = "  (current)" if i == len(info.verifier_keys) - 1 else ""
                 click.echo(f"  {k}{current}")
+            for k in info.sm2_verifier_keys:  # the 国密 option's second signature line
+                click.echo(f"  {k}  (SM2)")
 
 
 @click.command()
