@@ -112,6 +112,22 @@ def spki_pem(spki: bytes) -> str:
     return f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n"
 
 
+def spki_from_pem(text: str) -> bytes:
+    """The DER SPKI of a PEM ``PUBLIC KEY`` block (what ``openssl pkey -pubout`` writes).
+
+    Raises:
+        BadData: no single well-formed PUBLIC KEY block.
+    """
+    begin, end = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise BadData("not a PEM public key (no BEGIN/END PUBLIC KEY lines)", field="sm2_key")
+    try:
+        return base64.b64decode("".join(text[start + len(begin):stop].split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadData(f"malformed PEM public key: {exc}", field="sm2_key") from exc
+
+
 @dataclass(frozen=True)
 class SM2Verifier:
     """A trusted SM2 key (signed-note type ``0xff "sm2-sm3" 0x00``)."""

@@ -49,18 +49,16 @@ from ledger.checkpoint import Checkpoint
 from ledger.config import PublicitySettings, Settings
 from ledger.errors import BadData, Conflict, CouldNotCheck, LedgerError, NotFound, VerificationError
 from ledger.ids import sha256_hex
-from ledger.merkle import (
-    MemoryTree,
-    leaf_hash,
-)
-from ledger.note import Ed25519Verifier, SignedNote
+from ledger.merkle import MemoryTree, leaf_hash
+from ledger.note import SignedNote
 from ledger.proof import TlogProof
 from ledger.storage.reads import entries_by_index, leaf_hashes
 from ledger.storage.store import NewEntry, StoredCheckpoint
 from ledger.timetext import written, zone_label
+from ledger.verify import parse_verifier, require_sm2
 from ledger.witness.client import WitnessSettings, load_witness_settings, require_cosigned
 from ledger.witness.cosig import CosignatureV1Verifier, require_cosignatures
-from publicity import jobs
+from publicity import jobs, report_sm2
 from publicity.backfill_report import BackfillLine, backfill_kpis, backfill_lines
 from publicity.report_proofs import BUNDLE_DOC, BUNDLE_FORMATS, Summarised, check_kind, summarised
 from publicity.report_proofs import (  # the bundle's files, re-exported for callers
@@ -498,7 +496,7 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
                  "shown as 〔U+XXXX〕")
     seconds["collect"] = time.monotonic() - t
     t = time.monotonic()
-    files = bundle_files(data)
+    files = bundle_files(data, service.store.sm2_signers.get(data.log))  # 国密: SM2-signed
     progress(f"rendering {len(data.rows):,} decisions with WeasyPrint")
     pdf = render_pdf(data, files)
     seconds["render"] = time.monotonic() - t
@@ -511,6 +509,7 @@ def generate(service: AbsenceService, settings: Settings, campaign: str, now: da
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(signed)
     os.replace(tmp, path)
+    report_sm2.write_detached(path, files)  # <report>.pdf.sig with the 国密 option
     digest = sha256_hex(signed)
     receipts = service.record(now, lambda conn: [NewEntry(
         "report.generated", "system:report", {
@@ -653,9 +652,10 @@ def _trust_roots(pdf: bytes, ca_files: Sequence[Path]) -> tuple[list[Any], str]:
 
 def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
                   keys: Sequence[str] = (), witnesses: Sequence[str] = (),
-                  witnesses_required: int = 0) -> VerifyResult:
+                  witnesses_required: int = 0, sm2_keys: Sequence[Path] = ()) -> VerifyResult:
     """Check a report offline: signature, embedded proofs, entries against the table,
-    and with ``witnesses_required`` that many cosignatures by the ``witnesses`` keys."""
+    with ``witnesses_required`` that many cosignatures by the ``witnesses`` keys, and the
+    bundle's SM2 signature (``report_sm2``; SM2 vkeys in ``keys``, or ``sm2_keys`` files)."""
     lines: list[str] = []
     try:
         pdf = path.read_bytes()
@@ -705,6 +705,9 @@ def verify_report(path: Path, *, ca_files: Sequence[Path] = (),
         return VerifyResult(EXIT_NOT_OURS, lines)
     try:
         code, more = _verify_bundle(files, keys, path, witnesses, witnesses_required)
+        if code == EXIT_OK:  # the 国密 option's SM2 signature of the bundle
+            ok, sm2_lines = report_sm2.check(files, path, keys, sm2_keys)
+            code, more = report_sm2.EXIT_CODES[ok], more + sm2_lines
     except CouldNotCheck as exc:
         lines.append(f"table: could not check: {exc}")
         return VerifyResult(EXIT_COULD_NOT_CHECK, lines)
@@ -724,13 +727,14 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
             return EXIT_NOT_OURS, [f"not our report: bundle format {head.get('format')!r}"]
         note = files[CHECKPOINT_NAME].decode()
         vkeys = list(keys) or [k for k in files[KEYS_NAME].decode().splitlines() if k.strip()]
-        verifiers = [Ed25519Verifier.from_vkey(k) for k in vkeys]
+        verifiers = [parse_verifier(k) for k in vkeys]  # Ed25519, or SM2 (the 国密 option)
     except (KeyError, IndexError, ValueError, UnicodeDecodeError, BadData) as exc:
         return EXIT_PROOF, [f"bundle: malformed ({exc})"]
     lines.append(f"keys: {'given' if keys else 'embedded'} ({len(verifiers)}): "
                  + ", ".join(v.name + '+' + f'{v.key_id:08x}' for v in verifiers))
     try:
         cp = Checkpoint.open(note, verifiers, head.get("origin"))
+        require_sm2(verifiers, SignedNote.parse(note).verify(verifiers))
     except LedgerError as exc:
         return EXIT_PROOF, [*lines, f"checkpoint: FAILED ({exc})"]
     if cp.size != head.get("checkpoint_size"):
@@ -762,6 +766,7 @@ def _verify_bundle(files: dict[str, bytes], keys: Sequence[str], path: Path,
             if parsed.get("index") != idx:
                 raise VerificationError("entry bytes carry another index")
             leaf = leaf_hash(entry)
+            report_sm2.check_digests(rec, entry)
             proof.verify(leaf, verifiers, cp.origin)
             if kind != "decision":  # 递补 or objection: proven, listed by index only
                 check_kind(kind, parsed)
