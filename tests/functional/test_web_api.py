@@ -119,7 +119,8 @@ def root_of(s: Served, size: int) -> bytes:
 def test_list_logs_and_log_info(served: Served) -> None:
     body = ok(served, "/logs").get_json()
     assert body == [{"name": LOG, "origin": ORIGIN,
-                     "verifier_keys": list(served.store.log(LOG).verifier_keys)}]
+                     "verifier_keys": list(served.store.log(LOG).verifier_keys),
+                     "sm2_verifier_keys": []}]  # no SM2 key configured (the 国密 option)
     assert [v.vkey for v in served.verifiers] == body[0]["verifier_keys"]
     info = ok(served, BASE).get_json()
     assert info["size"] == SIZE
