@@ -6,10 +6,10 @@ of the large log), the write guards' cost (``bench_guards``), verify
 (``bench_verify``), proofs (``bench_proofs``), platform events over HTTP
 (``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
 (``bench_notice``), a report (``bench_report``), the registration-number search
-(``bench_search``) and minutes of sustained load on two app
-processes and the scheduler against one PostgreSQL (``bench_load``).  A benchmark that
-fails is reported and the others still run; the exit status is then 1.  The figures are
-also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
+(``bench_search``), the 国密 option's SM2 signatures (``bench_sm2``) and minutes
+of sustained load on two app processes and the scheduler against one PostgreSQL
+(``bench_load``).  A benchmark that fails is reported and the others still run; the exit
+status is then 1.  The figures are also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from bench import (
     bench_proofs,
     bench_report,
     bench_search,
+    bench_sm2,
     bench_sweep,
     bench_verify,
 )
@@ -42,7 +43,7 @@ from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
 STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "report", "search",
-         "load")
+         "sm2", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         "notice": lambda: bench_notice.run(args.notice_candidates, args.notice_seconds),
         "report": lambda: bench_report.run(args.report_decisions),
         "search": lambda: bench_search.run(args.search_candidates, args.searches),
+        # The 国密 option: checkpoints with and without the SM2 line, SM2 beside Ed25519.
+        "sm2": lambda: bench_sm2.run(100 if args.quick else 300, 3),
         # Its own PostgreSQL server, tuned for the load (bench_load.PG_SETTINGS).
         "load": lambda: bench_load.run(args.load_candidates, args.load_notice_candidates,
                                        bench_load.options(args)),
