@@ -84,7 +84,10 @@ def run(n: int, rounds: int) -> tuple[list[Figure], list[str]]:
         BENCH, "append + checkpoint with the SM2 line (SQLite)", best["sm2"], "1/s",
         rate(best["sm2"]), [Baseline("without the SM2 line", best["plain"],
                                      rate(best["plain"]))],
-        ">= 0.8 of the rate without", best["sm2"] >= 0.8 * best["plain"]))]
+        # Checkpoints are batched (one a second a log at most): what matters is the time
+        # the SM2 line adds to one, not the ratio of fsync-bound cycles.
+        "adds <= 10 ms a checkpoint",
+        1 / best["sm2"] - 1 / best["plain"] <= 0.010))]
     note_text = Checkpoint(ORIGIN, 123_456, bytes(range(32))).body().encode()
     ed = Ed25519Signer(ORIGIN, Ed25519PrivateKey.generate())
     sm2 = SM2Signer.from_pem(ORIGIN, SM2Signer.generate_pem())

@@ -9,7 +9,8 @@ of the large log), the write guards' cost (``bench_guards``), verify
 (``bench_search``), the 国密 option's SM2 signatures (``bench_sm2``) and minutes
 of sustained load on two app processes and the scheduler against one PostgreSQL
 (``bench_load``).  A benchmark that fails is reported and the others still run; the exit
-status is then 1.  The figures are also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
+status is then 1.  The figures are also written to ``bench/results.json``.  ``--quick``
+runs everything small (a smoke test).
 """
 
 from __future__ import annotations
