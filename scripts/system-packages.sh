@@ -6,6 +6,7 @@
 #   - chromium and chromium-driver: the browser tests use a real headless browser;
 #   - wrk: the load generator of the public pages' benchmark.
 #   - libfaketime: the fault tests (make faults) step the services' clocks.
+#   - openssl: its command line checks our SM2 signatures (the 国密 option's tests).
 # Installs them with apt-get when running as root, otherwise prints the exact command.
 set -euo pipefail
 
@@ -33,6 +34,9 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
   missing+=(libfaketime)  # the fault tests' clock steps
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+  missing+=(openssl)  # an independent SM2 verifier (tests/functional/test_sm2_*.py)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
