@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from ledger.app.export import export_log
@@ -22,7 +24,7 @@ from ledger.app.registry import entry_types
 from ledger.app.web import create_app
 from ledger.checkpoint import Checkpoint
 from ledger.config import load_settings
-from ledger.errors import BadData, NotAllowed
+from ledger.errors import BadData, CouldNotCheck, NotAllowed
 from ledger.note import Ed25519Verifier, NoteVerifier, SignedNote
 from ledger.sm2 import SM2Signer, SM2Verifier
 from ledger.storage.open import open_store
@@ -127,6 +129,15 @@ def test_a_loose_sm2_key_file_and_a_bad_uri_are_refused(tmp_path: Path) -> None:
     loose.write_bytes(SM2Signer.generate_pem())
     loose.chmod(0o644)
     with pytest.raises(NotAllowed, match="chmod 600"):
+        _open(tmp_path)
+    # An Ed25519 key where the SM2 key should be: refused, naming the file.
+    ed = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    loose.unlink()
+    loose.write_bytes(ed)
+    loose.chmod(0o600)
+    with pytest.raises(CouldNotCheck, match=r"hr\.sm2\.pem: not an SM2 private key"):
         _open(tmp_path)
     config = tmp_path / "bad.toml"
     config.write_text('[[logs]]\nname = "hr"\norigin = "o"\nsm2_key = "/k.pem"\n', "utf-8")
