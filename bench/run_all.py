@@ -6,10 +6,10 @@ of the large log), the write guards' cost (``bench_guards``), verify
 (``bench_verify``), proofs (``bench_proofs``), platform events over HTTP
 (``bench_ingest``), the sweep (``bench_sweep``, its setup cached too), the notice page
 (``bench_notice``), verifying a notice in headless chromium (``bench_browser_verify``),
-a report (``bench_report``), the registration-number search (``bench_search``),
-minutes of sustained load on two app processes and the scheduler against one PostgreSQL
-(``bench_load``) and the log monitor following a log growing at 1,000 entries/s
-(``bench_monitor``).  A benchmark that
+a report (``bench_report``), the registration-number search (``bench_search``), the
+国密 option's SM2 signatures (``bench_sm2``), minutes of sustained load on two app
+processes and the scheduler against one PostgreSQL (``bench_load``) and the log monitor
+following a log growing at 1,000 entries/s (``bench_monitor``).  A benchmark that
 fails is reported and the others still run; the exit status is then 1.  The figures are
 also written to ``bench/results.json``.  ``--quick`` runs everything small (a smoke test).
 """
@@ -38,6 +38,7 @@ from bench import (
     bench_proofs,
     bench_report,
     bench_search,
+    bench_sm2,
     bench_sweep,
     bench_verify,
 )
@@ -46,7 +47,7 @@ from tests.pgserver import PgServer
 
 Step = Callable[[], tuple[list[Figure], list[str]]]
 STEPS = ("append", "guards", "verify", "proofs", "ingest", "sweep", "notice", "browser",
-         "report", "search", "load", "monitor")
+         "report", "search", "sm2", "load", "monitor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             [int(x) for x in args.browser_lines.split(",")], args.browser_sample),
         "report": lambda: bench_report.run(args.report_decisions),
         "search": lambda: bench_search.run(args.search_candidates, args.searches),
+        # The 国密 option: checkpoints with and without the SM2 line, SM2 beside Ed25519.
+        "sm2": lambda: bench_sm2.run(100 if args.quick else 300, 3),
         # Its own PostgreSQL server, tuned for the load (bench_load.PG_SETTINGS).
         "load": lambda: bench_load.run(args.load_candidates, args.load_notice_candidates,
                                        bench_load.options(args)),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger.errors import BadData, VerificationError
 from ledger.merkle import HASH_SIZE
-from ledger.note import Ed25519Verifier, NoteSigner, SignedNote, sign_note
+from ledger.note import NoteSigner, NoteVerifier, SignedNote, sign_note
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,10 @@ class Checkpoint:
 
     @classmethod
     def open(
-        cls, note: bytes | str, verifiers: list[Ed25519Verifier], origin: str | None = None
+        cls, note: bytes | str, verifiers: Sequence[NoteVerifier], origin: str | None = None
     ) -> Checkpoint:
-        """Parse a signed checkpoint and verify it with trusted keys.
+        """Parse a signed checkpoint and verify it with trusted keys (Ed25519 or SM2; lines
+        by other keys are ignored).
 
         Raises:
             BadData: the note or its body is malformed.

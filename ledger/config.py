@@ -20,6 +20,9 @@ class LogConfig:
     name: str
     origin: str
     key_uri: str | None = None  # an operator's signing key, used when the log is created
+    #: The 国密 option: an SM2 key (``file:`` URI, created on first run) that signs every
+    #: checkpoint beside the Ed25519 key, its verifier key recorded in the log.
+    sm2_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,8 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         logs.append(LogConfig(
             config_value(item, "name", str, None, f"logs[{i}]", required=True),
             config_value(item, "origin", str, None, f"logs[{i}]", required=True),
-            None if key is None else sub(key)))
+            None if key is None else sub(key),
+            _sm2_key(item, i, sub)))
     return Settings(
         data_dir=data_dir,
         database_url=url,
@@ -274,6 +278,18 @@ def load_settings(data_dir: Path, config_file: Path | None = None) -> Settings:
         publicity=PublicitySettings.from_table(_substitute(raw.get("publicity", {}), sub)),
         pkcs11=Pkcs11Settings.from_table(raw.get("pkcs11"), sub),
     )
+
+
+def _sm2_key(item: Mapping[str, Any], i: int, sub: Any) -> str | None:
+    """``logs[i].sm2_key``: the 国密 option's SM2 key URI, or None."""
+    value = item.get("sm2_key")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("file:") or value == "file:":
+        raise BadData(f"config logs[{i}].sm2_key: expected 'file:{{data}}/keys/<log>.sm2.pem', "
+                      f"got {value!r}", field=f"logs[{i}].sm2_key")
+    result: str = sub(value)
+    return result
 
 
 def _choice(table: dict[str, Any], key: str, allowed: tuple[str, ...], default: str,

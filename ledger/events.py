@@ -118,6 +118,17 @@ def vkey(value: Any, path: str) -> None:
         raise BadData(f"{path}: {exc}", field=path) from exc
 
 
+def sm2_vkey(value: Any, path: str) -> None:
+    from ledger.sm2 import SM2Verifier  # local, as for ``vkey``
+
+    if not isinstance(value, str):
+        raise BadData(f"{path}: not a verifier key string", field=path)
+    try:
+        SM2Verifier.from_vkey(value)
+    except BadData as exc:
+        raise BadData(f"{path}: {exc}", field=path) from exc
+
+
 def timestamp(value: Any, path: str) -> None:
     check_time(value, path)
 
@@ -234,6 +245,11 @@ LOG_KEY_ADDED = EventType(
     {"verifier_key": vkey, "reason": one_of("rotated", "imported")},
     {"previous_key_id": key_id_hex},
 )
+LOG_SM2_KEY_ADDED = EventType(
+    "log.sm2_key_added",
+    "The 国密 option: an SM2 key signs every checkpoint from now on, beside the Ed25519 key.",
+    {"verifier_key": sm2_vkey},
+)
 #: What the interview platform can report about a session: the one list of platform event kinds.
 PLATFORM_KINDS = ("invited", "joined", "completed", "connection_failed",
                   "device_incompatible", "withdrew")
@@ -255,4 +271,5 @@ WINDOW_CLOSED = EventType(
 )
 
 #: The ledger's own entry types (the domains define theirs in their ``entries`` modules).
-CORE_TYPES: tuple[EventType, ...] = (LOG_CREATED, LOG_KEY_ADDED, PLATFORM_EVENT, WINDOW_CLOSED)
+CORE_TYPES: tuple[EventType, ...] = (LOG_CREATED, LOG_KEY_ADDED, LOG_SM2_KEY_ADDED,
+                                     PLATFORM_EVENT, WINDOW_CLOSED)

@@ -15,9 +15,10 @@ from typing import Protocol
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.errors import CouldNotCheck, NotAllowed
+from ledger.errors import BadData, CouldNotCheck, NotAllowed
 from ledger.note import Ed25519Signer, Ed25519Verifier, NoteSigner
 from ledger.pkcs11uri import is_pkcs11
+from ledger.sm2 import SM2Signer
 
 FILE_SCHEME = "file:"
 
@@ -28,8 +29,17 @@ def write_private_key(path: Path, private: Ed25519PrivateKey, what: str) -> None
     Raises:
         CouldNotCheck: the file exists or cannot be written (``what`` names the key).
     """
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    write_key_file(path, private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), what)
+
+
+def write_key_file(path: Path, pem: bytes, what: str) -> None:
+    """Write a PEM private key to a new file (mode 0600, synced); never overwrites.
+
+    Raises:
+        CouldNotCheck: the file exists or cannot be written (``what`` names the key).
+    """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -49,6 +59,23 @@ def read_private_key(path: Path, what: str, remedy: str) -> Ed25519PrivateKey:
             to do next).
     """
     try:
+        private = serialization.load_pem_private_key(read_key_file(path, what, remedy),
+                                                     password=None)
+    except ValueError as exc:
+        raise CouldNotCheck(f"cannot load {what} {path}: {exc}; {remedy}") from exc
+    if not isinstance(private, Ed25519PrivateKey):
+        raise CouldNotCheck(f"{path} is not an Ed25519 private key")
+    return private
+
+
+def read_key_file(path: Path, what: str, remedy: str) -> bytes:
+    """The bytes of a private key file, refusing one that group or others can read.
+
+    Raises:
+        NotAllowed: the file is readable by group or others.
+        CouldNotCheck: missing or unreadable (``remedy`` says what to do next).
+    """
+    try:
         mode = path.stat().st_mode
     except OSError as exc:
         raise CouldNotCheck(f"cannot read {what} {path}: {exc}; {remedy}") from exc
@@ -56,12 +83,52 @@ def read_private_key(path: Path, what: str, remedy: str) -> Ed25519PrivateKey:
         raise NotAllowed(f"{what} {path} is readable by others (mode {mode & 0o777:o}); "
                          f"run `chmod 600 {path}` and try again")
     try:
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise CouldNotCheck(f"cannot load {what} {path}: {exc}; {remedy}") from exc
-    if not isinstance(private, Ed25519PrivateKey):
-        raise CouldNotCheck(f"{path} is not an Ed25519 private key")
-    return private
+        return path.read_bytes()
+    except OSError as exc:
+        raise CouldNotCheck(f"cannot read {what} {path}: {exc}; {remedy}") from exc
+
+
+def sm2_key_path(root: Path, uri: str) -> Path:
+    """The file an SM2 key URI names (``file:`` + a path, relative to ``root`` or absolute).
+
+    Raises:
+        NotAllowed: the URI scheme is not supported.
+    """
+    if not uri.startswith(FILE_SCHEME):
+        raise NotAllowed(f"unsupported SM2 key URI {uri!r}: only file: keys are configured")
+    return root / uri[len(FILE_SCHEME):]
+
+
+def load_sm2_signer(path: Path, key_name: str, *, create: bool) -> SM2Signer:
+    """The SM2 signer of the PKCS#8 PEM key at ``path``; with ``create``, a new key is
+    written there first (mode 0600, its folder 0700) when the file does not exist.
+
+    Raises:
+        NotAllowed: the file is readable by group or others.
+        CouldNotCheck: missing (without ``create``), unreadable, not an SM2 key, or
+            tongsuopy is not installed.
+    """
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Written whole under a private name, then linked into place: a sibling process
+        # starting at the same moment reads either no file or a complete one (theirs wins).
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+        tmp.unlink(missing_ok=True)
+        write_key_file(tmp, SM2Signer.generate_pem(), "SM2 key file")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise CouldNotCheck(f"cannot write SM2 key file {path}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+    pem = read_key_file(path, "SM2 signing key",
+                        "restore the SM2 key file from backup, or configure a new one")
+    try:
+        return SM2Signer.from_pem(key_name, pem)
+    except BadData as exc:
+        raise CouldNotCheck(f"{path}: {exc}") from exc
 
 
 class LogSigner(NoteSigner, Protocol):

@@ -34,7 +34,7 @@ from ledger import merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ZERO_HASH
 from ledger.errors import BadData, CouldNotCheck, LedgerError, NotFound, VerificationError
-from ledger.note import Ed25519Verifier, SignedNote
+from ledger.note import NoteVerifier, SignedNote
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, split_tile
 from ledger.verify import Source, check_bundle
 from ledger.witness.cosig import CosignatureV1Verifier, verify_cosignatures
@@ -58,7 +58,7 @@ Progress = Callable[[int, int], None]
 class Trust:
     """What a log is checked against: its keys, origin, witnesses and quorum."""
 
-    verifiers: Sequence[Ed25519Verifier]
+    verifiers: Sequence[NoteVerifier]
     origin: str | None = None
     witnesses: Sequence[CosignatureV1Verifier] = ()
     witnesses_required: int = 0

@@ -48,7 +48,8 @@ from ledger.monitor import (
     advance,
 )
 from ledger.tlog_policy import Policy, load_policy
-from ledger.verify import Source, _TerminalProgress, load_verifiers, open_source
+from ledger.verify import Source, _TerminalProgress, open_source
+from ledger.verify_cli import load_verifiers
 from ledger.webhook_signing import (
     HEADER_ID,
     HEADER_SIGNATURE,

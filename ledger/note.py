@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -95,6 +95,24 @@ class NoteSigner(Protocol):
     def sign(self, message: bytes) -> bytes:
         """Return the raw signature over ``message``."""
         ...
+
+
+class NoteVerifier(Protocol):
+    """What checks one signature line: a name, a key ID and ``verify(message, sig)``
+    (Ed25519 here; SM2 in ``ledger.sm2``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> int: ...
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True if ``signature`` is this key's over ``message``."""
+        ...
+
+
+NV = TypeVar("NV", bound=NoteVerifier)
 
 
 @dataclass(frozen=True)
@@ -261,8 +279,8 @@ class SignedNote:
         """The note as text: body, blank line, signature lines."""
         return self.text + "\n" + "".join(s.line() for s in self.signatures)
 
-    def verify(self, verifiers: list[Ed25519Verifier]) -> list[Ed25519Verifier]:
-        """Check signatures by known keys; ignore unknown ones.
+    def verify(self, verifiers: Sequence[NV]) -> list[NV]:
+        """Check signatures by known keys (of any type: Ed25519, SM2); ignore unknown ones.
 
         Returns the verifiers whose signatures verified (at least one).
 
@@ -270,7 +288,7 @@ class SignedNote:
             VerificationError: a known key's signature fails, or no known key signed.
         """
         known = {(v.name, v.key_id): v for v in verifiers}
-        good: list[Ed25519Verifier] = []
+        good: list[NV] = []
         message = self.text.encode("utf-8")
         for sig in self.signatures:
             v = known.get((sig.name, sig.key_id))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint
 from ledger.errors import BadData
 from ledger.merkle import HASH_SIZE, verify_inclusion
-from ledger.note import Ed25519Verifier
+from ledger.note import NoteVerifier
 
 # tlog-proof §Format: the first line.
 HEADER = "c2sp.org/tlog-proof@v1"
@@ -72,7 +73,7 @@ class TlogProof:
         return cls(int(idx_text), tuple(path), checkpoint, extra)
 
     def verify(
-        self, leaf: bytes, verifiers: list[Ed25519Verifier], origin: str | None = None
+        self, leaf: bytes, verifiers: Sequence[NoteVerifier], origin: str | None = None
     ) -> Checkpoint:
         """Check the checkpoint signature and the inclusion of ``leaf`` (a leaf hash).
 

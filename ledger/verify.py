@@ -3,7 +3,8 @@
 Reads a log published as C2SP tlog-tiles (an exported directory or an http(s) URL
 prefix) and checks, trusting nothing but the verifier keys it is given:
 
-* the checkpoint's signature (signed-note; unknown keys ignored);
+* the checkpoint's signature (signed-note; unknown keys ignored); given an SM2 key
+  (the 国密 option, ``ledger.sm2``), its SM2-with-SM3 line too, which must be there;
 * every entry: its leaf hash against the level-0 tile, RFC 8785 canonical form, the
   envelope, ``index`` equal to its position and ``prev`` equal to the previous leaf hash;
 * every hash tile above level 0 against the tiles below it, and the root;
@@ -17,20 +18,18 @@ prefix) and checks, trusting nothing but the verifier keys it is given:
 
 It exits 0 only if all holds, and otherwise names the first bad index.  Dependencies:
 the standard library, ``cryptography`` and ``rfc8785`` (through ``ledger.jcs``) only —
-no Flask, no SQLAlchemy, no database.
+no Flask, no SQLAlchemy, no database; ``tongsuopy`` only when an SM2 key is given.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import gzip
 import http.client
-import os
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +38,8 @@ from typing import Any, Protocol
 from ledger import jcs, merkle
 from ledger.checkpoint import Checkpoint
 from ledger.entry import ACTOR_RE, ENTRY_KEYS, TYPE_RE, ZERO_HASH, Entry, check_time
-from ledger.errors import BadData, CouldNotCheck, LedgerError, NotFound, VerificationError
-from ledger.note import Ed25519Verifier, SignedNote
+from ledger.errors import BadData, CouldNotCheck, NotFound, VerificationError
+from ledger.note import NoteVerifier, SignedNote
 from ledger.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -50,13 +49,6 @@ from ledger.tiles import (
     split_tile,
     tiles_for_size,
 )
-from ledger.tlog_policy import (
-    Policy,
-    k_of_n_policy,
-    load_policy,
-    verify_policy_cosignatures,
-)
-from ledger.witness.cosig import Cosignature
 
 
 class Source(Protocol):
@@ -292,7 +284,7 @@ _CHUNK = 8
 
 def verify_log(
     source: Source,
-    verifiers: list[Ed25519Verifier],
+    verifiers: Sequence[NoteVerifier],
     *,
     old_checkpoint: str | bytes | None = None,
     origin: str | None = None,
@@ -312,12 +304,13 @@ def verify_log(
         raise CouldNotCheck("no verifier keys given: pass --key or --keys")
     note = SignedNote.parse(source.get("checkpoint"))
     signed_by = note.verify(verifiers)
+    require_sm2(verifiers, signed_by)
     cp = Checkpoint.from_body(note.text)
     if origin is not None and cp.origin != origin:
         raise VerificationError(f"checkpoint origin is {cp.origin!r}, expected {origin!r}")
     old: Checkpoint | None = None
     if old_checkpoint is not None:
-        old = Checkpoint.open(old_checkpoint, verifiers)
+        old = Checkpoint.open(old_checkpoint, verifiers)  # older ones may lack an SM2 line
         if old.origin != cp.origin:
             raise VerificationError(f"old checkpoint is of log {old.origin!r}, not {cp.origin!r}")
         if old.size > cp.size:
@@ -328,7 +321,9 @@ def verify_log(
             raise VerificationError("old checkpoint of size 0 has a non-empty root")
 
     report = VerifyReport(cp.origin, cp.size, cp.root,
-                          [f"{v.name}+{v.key_id:08x}" for v in signed_by],
+                          [f"{v.name}+{v.key_id:08x}"
+                           + (" (SM2-SM3)" if is_sm2(v) else "")
+                           for v in signed_by],
                           old_size=None if old is None else old.size)
     acc = merkle.CompactRange()
     # Hashes at tile levels 8, 16, ... as the entries imply them, to check hash tiles.
@@ -439,22 +434,22 @@ class _PinnedCheckpoint:
         return self.checkpoint
 
 
-def load_verifiers(keys: list[str], key_files: list[Path]) -> list[Ed25519Verifier]:
-    """Parse verifier keys given inline and in files (one a line, '#' comments).
+def is_sm2(v: NoteVerifier) -> bool:
+    """Whether ``v`` checks SM2-with-SM3 lines (``ledger.sm2.SM2Verifier``; told by its
+    ``algorithm``, so this core needs no SM2 library)."""
+    return getattr(v, "algorithm", "") == "sm2-sm3"
+
+
+def require_sm2(verifiers: Sequence[NoteVerifier], signed_by: Sequence[NoteVerifier]) -> None:
+    """Given SM2 keys, one of them must have signed (a stripped SM2 line is a failure).
 
     Raises:
-        BadData: a key is malformed.
-        CouldNotCheck: a key file cannot be read.
+        VerificationError: SM2 keys were given but none signed.
     """
-    out = [Ed25519Verifier.from_vkey(k) for k in keys]
-    for f in key_files:
-        try:
-            lines = f.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise CouldNotCheck(f"cannot read key file {f}: {exc}") from exc
-        out += [Ed25519Verifier.from_vkey(ln) for ln in lines
-                if ln.strip() and not ln.startswith("#")]
-    return out
+    sm2 = [v for v in verifiers if is_sm2(v)]
+    if sm2 and not any(is_sm2(v) for v in signed_by):
+        names = ", ".join(f"{v.name}+{v.key_id:08x}" for v in sm2)
+        raise VerificationError(f"the checkpoint carries no SM2 signature by {names}")
 
 
 class _TerminalProgress:
@@ -471,121 +466,3 @@ class _TerminalProgress:
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``absentia verify``: exit 0 if the log verifies, 1 if not, 2 if it could not check."""
-    parser = argparse.ArgumentParser(
-        prog="absentia verify",
-        description="Verify an Absentia log offline from a tlog-tiles directory or URL prefix.")
-    parser.add_argument("prefix", help="exported directory or http(s)://host/logs/NAME")
-    parser.add_argument("--key", action="append", default=[], metavar="VKEY",
-                        help="trusted verifier key (name+hash+base64); repeatable")
-    parser.add_argument("--keys", action="append", default=[], type=Path, metavar="FILE",
-                        help="file of trusted verifier keys, one a line; repeatable")
-    parser.add_argument("--old", type=Path, metavar="CHECKPOINT",
-                        help="an older trusted checkpoint that the log must extend")
-    parser.add_argument("--origin", help="expected origin line")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="worker processes for entry checks (default: all cores)")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
-                        help="trusted witness cosigner key (type 0x04 vkey); repeatable")
-    parser.add_argument("--witnesses-required", type=int, default=0, metavar="K",
-                        help="fail unless the checkpoint carries K valid cosignatures by "
-                             "the --witness keys")
-    parser.add_argument("--policy", type=Path, metavar="FILE",
-                        help="a C2SP tlog-policy file: fail unless the checkpoint's "
-                             "cosignatures satisfy its quorum (and, if it lists logs, one of "
-                             "them signed it); instead of --witness/--witnesses-required")
-    args = parser.parse_args(argv)
-    if not 0 <= args.witnesses_required <= len(args.witness):
-        print(f"could not verify: --witnesses-required {args.witnesses_required} needs at "
-              f"least that many --witness keys (got {len(args.witness)})", file=sys.stderr)
-        return 2
-    if args.policy is not None and (args.witness or args.witnesses_required):
-        print("could not verify: give --policy FILE or --witness/--witnesses-required, not "
-              "both", file=sys.stderr)
-        return 2
-    cosigned: list[tuple[str, Cosignature]] = []
-    try:
-        policy = load_policy(args.policy) if args.policy is not None else \
-            k_of_n_policy(args.witness, args.witnesses_required) if args.witness else None
-    except BadData as exc:
-        print(f"could not verify: {exc}", file=sys.stderr)
-        return 2
-    try:
-        key_files = list(args.keys)
-        if policy is not None and policy.logs and not args.key and not key_files:
-            args.key = policy.log_vkeys()  # the policy's logs are the trusted log keys
-        elif not args.key and not key_files:
-            local = Path(args.prefix) / "keys"
-            if not args.prefix.startswith(("http://", "https://")) and local.is_file():
-                sys.stderr.write(
-                    f"warning: no --key/--keys given; trusting {local} from the export itself. "
-                    "Pass the keys you obtained independently for a real audit.\n")
-                key_files.append(local)
-        verifiers = load_verifiers(args.key, key_files)
-        old_text = args.old.read_bytes() if args.old else None
-        progress = None if args.quiet or not sys.stderr.isatty() else _TerminalProgress()
-        source: Source = open_source(args.prefix)
-        if policy is not None:
-            # Read the checkpoint once: the cosignatures checked are those of the
-            # checkpoint whose tree is verified.
-            source = _PinnedCheckpoint(source)
-            note = SignedNote.parse(source.get("checkpoint"))
-            check_policy_logs(note, policy)
-            cosigned = verify_policy_cosignatures(note, policy)
-        report = verify_log(source, verifiers, old_checkpoint=old_text,
-                            origin=args.origin, progress=progress, jobs=max(1, args.jobs))
-    except VerificationError as exc:
-        where = f" (first bad index: {exc.index})" if exc.index is not None else ""
-        print(f"FAILED{where}: {exc}", file=sys.stderr)
-        return 1
-    except BadData as exc:
-        print(f"FAILED: malformed input: {exc}", file=sys.stderr)
-        return 1
-    except (NotFound, CouldNotCheck, OSError) as exc:
-        print(f"could not verify: {exc}", file=sys.stderr)
-        return 2
-    except LedgerError as exc:
-        print(f"could not verify: {exc}", file=sys.stderr)
-        return 2
-    old = f", extends the checkpoint of size {report.old_size}" if report.old_size is not None \
-        else ""
-    print(f"OK: {report.origin}: {report.entries:,} entries, {report.tiles:,} tiles, root "
-          f"{base64.b64encode(report.root).decode()}, signed by {', '.join(report.signed_by)}{old} "
-          f"({report.seconds:.2f} s)")
-    if args.witness:
-        names = ", ".join(f"{c.name}+{c.key_id:08x}" for _, c in cosigned) or "none"
-        print(f"OK: {len(cosigned)} witness cosignature(s) ({args.witnesses_required} "
-              f"required): {names}")
-    elif policy is not None:
-        names = ", ".join(f"{name} ({c.name}+{c.key_id:08x})" for name, c in cosigned)
-        print(f"OK: the witness policy's quorum {policy.quorum!r} is satisfied "
-              f"({len(cosigned)} cosignature(s)): {names or 'none needed'}")
-    return 0
-
-
-def check_policy_logs(note: SignedNote, policy: Policy) -> None:
-    """When ``policy`` lists logs, check that one of them signed ``note`` and that the
-    checkpoint's origin is that log's key name (tlog-policy §Defining a log).
-
-    Raises:
-        VerificationError: no listed log signed it under its own origin, or a listed
-            log's signature does not verify.
-    """
-    if not policy.logs:
-        return
-    origin = Checkpoint.from_body(note.text).origin
-    try:
-        signed = note.verify([Ed25519Verifier.from_vkey(v) for v in policy.log_vkeys()])
-    except VerificationError as exc:
-        raise VerificationError(f"the policy's logs: {exc}") from exc
-    if not any(v.name == origin for v in signed):
-        raise VerificationError(f"the checkpoint's origin {origin!r} is not the key name of "
-                                "a policy log that signed it")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

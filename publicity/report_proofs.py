@@ -19,8 +19,10 @@ from typing import Any, Protocol
 
 from ledger.absence.service import AbsenceService
 from ledger.errors import VerificationError
+from ledger.note import NoteSigner
 from ledger.storage.reads import entries_of_types
 from ledger.storage.store import StoredCheckpoint
+from publicity.report_sm2 import digests, signature_files
 
 BUNDLE_NAME = "absentia-report-bundle.jsonl"
 CHECKPOINT_NAME = "checkpoint.txt"
@@ -113,9 +115,11 @@ class BundleData(Protocol):
     def rows(self) -> Sequence[_Row]: ...
 
 
-def bundle_files(data: BundleData) -> dict[str, tuple[bytes, str, str]]:
-    """name -> (bytes, AFRelationship, description) of the embedded files."""
-    head = {"format": BUNDLE_FORMAT, "report": data.report_id,
+def bundle_files(data: BundleData, sm2: NoteSigner | None = None
+                 ) -> dict[str, tuple[bytes, str, str]]:
+    """name -> (bytes, AFRelationship, description) of the embedded files; with ``sm2``
+    (the log's SM2 signer, the 国密 option) the bundle's SM2 signature files too."""
+    head = {"format": BUNDLE_FORMAT, "report": data.report_id, "digests": ["sha256", "sm3"],
             "campaign": data.campaign["campaign"], "log": data.log, "origin": data.origin,
             "checkpoint_size": data.checkpoint.size, "decisions": len(data.rows),
             **{k: sum(e.kind == k[:-1] for e in data.summarised)
@@ -124,26 +128,34 @@ def bundle_files(data: BundleData) -> dict[str, tuple[bytes, str, str]]:
     for r in data.rows:
         lines.append(json.dumps({"index": r.index,
                                  "entry_b64": base64.b64encode(data.entries[r.index]).decode(),
-                                 "proof": data.proofs[r.index]}, sort_keys=True))
+                                 "proof": data.proofs[r.index],
+                                 **digests(data.entries[r.index])}, sort_keys=True))
     lines += [json.dumps({"kind": e.kind, "index": e.index, "proof": e.proof,
-                          "entry_b64": base64.b64encode(e.entry).decode()}, sort_keys=True)
+                          "entry_b64": base64.b64encode(e.entry).decode(), **digests(e.entry)},
+                         sort_keys=True)
               for e in data.summarised]
+    bundle = ("\n".join(lines) + "\n").encode()
     return {
-        BUNDLE_NAME: (("\n".join(lines) + "\n").encode(), "Source",
+        BUNDLE_NAME: (bundle, "Source",
                       "Entries and C2SP tlog-proofs of every decision, 递补 answer and "
                       "objection (JSON Lines)"),
         CHECKPOINT_NAME: (data.checkpoint.note.encode(), "Data",
                           "Signed checkpoint (C2SP tlog-checkpoint)"),
         KEYS_NAME: (("\n".join(data.verifier_keys) + "\n").encode(), "Data",
                     "Verifier keys of the log (C2SP signed-note)"),
+        **signature_files(bundle, sm2),
     }
 
 
 BUNDLE_DOC = f"""{BUNDLE_NAME} (AFRelationship /Source), JSON Lines:
   line 1: {{"format": "{BUNDLE_FORMAT}", "report", "campaign", "log",
-           "origin", "checkpoint_size", "decisions", "backfills", "objections"}}
+           "origin", "checkpoint_size", "decisions", "backfills", "objections",
+           "digests": ["sha256", "sm3"]}}
   then per decision: {{"index", "entry_b64" (exact entry bytes),
-           "proof" (C2SP tlog-proof text against the checkpoint)}}
+           "proof" (C2SP tlog-proof text against the checkpoint),
+           "leaf_sha256" (RFC 9162 leaf hash), "sm3" (SM3 of the entry bytes)}}
   then per 递补 answer or objection entry: the same with "kind"
 {CHECKPOINT_NAME} (/Data): the signed checkpoint note.
-{KEYS_NAME} (/Data): the log's verifier keys, one a line."""
+{KEYS_NAME} (/Data): the log's verifier keys, one a line.
+With the 国密 option: absentia-report-bundle.jsonl.sm2.sig (/Data), the bundle's
+SM2-with-SM3 signature (DER), and sm2-verifier-key.txt (/Data), its key."""

@@ -7,6 +7,7 @@
 #   - wrk: the load generator of the public pages' benchmark.
 #   - libfaketime: the fault tests (make faults) step the services' clocks.
 #   - softhsm2: a software PKCS#11 token, so the HSM key tests run against a real module.
+#   - openssl: its command line checks our SM2 signatures (the 国密 option's tests).
 # Installs them with apt-get when running as root, otherwise prints the exact command.
 set -euo pipefail
 
@@ -37,6 +38,9 @@ if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
 fi
 if ! command -v softhsm2-util >/dev/null 2>&1; then
   missing+=(softhsm2)  # the PKCS#11 key tests' token (libsofthsm2.so)
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+  missing+=(openssl)  # an independent SM2 verifier (tests/functional/test_sm2_*.py)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

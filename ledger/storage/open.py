@@ -12,6 +12,7 @@ from ledger.config import Settings
 from ledger.events import EntryTypes
 from ledger.migrations import check_at_head, upgrade
 from ledger.storage.db import make_engine
+from ledger.storage.sm2keys import use_sm2_key
 from ledger.storage.store import LedgerStore
 
 
@@ -19,11 +20,13 @@ def open_store(settings: Settings, types: EntryTypes) -> LedgerStore:
     """Connect to the configured database, migrate it to this release's schema
     (``[storage] auto_migrate``, under a lock) or check that it is, and create the
     configured logs.  ``types``: the entry types appends may have
-    (``ledger.app.registry.entry_types()``).
+    (``ledger.app.registry.entry_types()``).  A log with an ``sm2_key`` has its
+    checkpoints signed by that SM2 key too (``ledger.storage.sm2keys``).
 
     Raises:
         SchemaOutOfDate: ``auto_migrate`` is off and the schema is older than this
             release's (run ``absentia db upgrade``).
+        NotAllowed, CouldNotCheck: a configured key cannot be used.
         sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
     """
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
@@ -35,6 +38,8 @@ def open_store(settings: Settings, types: EntryTypes) -> LedgerStore:
     now = datetime.now(UTC)
     for lc in settings.logs:
         store.ensure_log(lc.name, lc.origin, now, key_uri=lc.key_uri)
+        if lc.sm2_key is not None:
+            use_sm2_key(store, lc.name, lc.sm2_key, now)
     return store
 
 

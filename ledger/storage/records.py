@@ -101,9 +101,12 @@ class LogInfo:
     name: str
     origin: str
     verifier_keys: tuple[str, ...]
+    #: The 国密 option's SM2 verifier keys (``log.sm2_key_added`` entries), oldest first.
+    sm2_verifier_keys: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "origin": self.origin, "verifier_keys": list(self.verifier_keys)}
+        return {"name": self.name, "origin": self.origin, "verifier_keys": list(self.verifier_keys),
+                "sm2_verifier_keys": list(self.sm2_verifier_keys)}
 
 
 @dataclass(frozen=True)

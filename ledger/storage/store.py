@@ -10,6 +10,7 @@ take different head rows and do not wait on each other on PostgreSQL.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -30,12 +31,14 @@ from ledger.errors import BadData, Conflict, CouldNotCheck, NotAllowed, NotFound
 from ledger.events import (
     LOG_CREATED,
     LOG_KEY_ADDED,
+    LOG_SM2_KEY_ADDED,
     EntryTypes,
 )
 from ledger.hsm import hsm_of
 from ledger.keys import KeyDirectory, LogSigner
-from ledger.note import Ed25519Verifier, check_key_name
+from ledger.note import Ed25519Verifier, NoteSigner, check_key_name
 from ledger.proof import TlogProof
+from ledger.sm2 import SM2Signer
 from ledger.storage.appending import Appender, Command
 from ledger.storage.db import write_transaction
 from ledger.storage.records import (
@@ -89,6 +92,9 @@ class LedgerStore:
         self.read_only = read_only
         self.types = types
         self.keys = KeyDirectory(key_dir, hsm_of(pkcs11))
+        #: The 国密 option: log name -> the SM2 signer of its checkpoints' second line
+        #: (``ledger.storage.sm2keys.use_sm2_key`` sets it).
+        self.sm2_signers: dict[str, SM2Signer] = {}
         self._log_cache: dict[str, LogInfo] = {}
         self._tiles = TileCache(tile_cache)
         self._sqlite = engine.dialect.name == "sqlite"
@@ -236,6 +242,10 @@ class LedgerStore:
             raise Conflict(f"log {name!r} exists with origin {info.origin!r}, not {origin!r}")
         return info
 
+    def forget_log(self, name: str) -> None:
+        """Drop this process's cached ``LogInfo`` of ``name`` (its keys changed)."""
+        self._log_cache.pop(name, None)
+
     def log(self, name: str) -> LogInfo:
         """The log called ``name``.
 
@@ -254,7 +264,13 @@ class LedgerStore:
             vkeys = conn.execute(
                 select(keys.c.vkey).where(keys.c.log_id == row.id).order_by(keys.c.id)
             ).scalars().all()
-        info = LogInfo(row.id, row.name, row.origin, tuple(vkeys))
+            sm2_rows = conn.execute(
+                select(entries.c.data).where(entries.c.log_id == row.id,
+                                             entries.c.entry_type == LOG_SM2_KEY_ADDED.name)
+                .order_by(entries.c.idx)).scalars().all()
+        sm2 = tuple(dict.fromkeys(json.loads(bytes(d))["body"]["verifier_key"]
+                                  for d in sm2_rows))
+        info = LogInfo(row.id, row.name, row.origin, tuple(vkeys), sm2)
         self._log_cache[name] = info
         return info
 
@@ -491,7 +507,11 @@ class LedgerStore:
             if latest is not None and unchanged(latest, head.size, key_hex):
                 return latest
             root = merkle.CompactRange.from_bytes(head.size, head.frontier).root()
-            note = Checkpoint(log.origin, head.size, root).sign([signer])
+            signers: list[NoteSigner] = [signer]
+            sm2 = self.sm2_signers.get(name)
+            if sm2 is not None:  # the 国密 option's second line (ledger.sm2)
+                signers.append(sm2)
+            note = Checkpoint(log.origin, head.size, root).sign(signers)
             conn.execute(insert(checkpoints).values(
                 log_id=log.id, size=head.size, root=root, key_id=key_hex, note=note,
                 signed_at_ms=now_ms))

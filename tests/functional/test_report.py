@@ -37,11 +37,11 @@ from publicity.report import (
     KEYS_NAME,
     bundle_files,
     collect,
-    embedded_files,
     generate,
     render_pdf,
     sign_report,
 )
+from publicity.report_verify import embedded_files
 from publicity.signing import CA_CERT, SUBDIR, check_signature, load_or_create_identity
 
 pytestmark = pytest.mark.slow

@@ -27,9 +27,9 @@ from publicity.report import (
     collect,
     generate,
     render_html,
-    verify_report,
 )
 from publicity.report_proofs import check_kind
+from publicity.report_verify import verify_report
 from tests.configs import NOTICE_SETTINGS
 from tests.functional._absence import Env, candidates_csv, make_env
 from tests.functional.test_notices import js, local

@@ -255,8 +255,8 @@ def cli_env() -> dict[str, str]:
 
 def run_verify_cli(prefix: Path, vkeys: Iterable[str], *extra: str,
                    module: bool = False) -> subprocess.CompletedProcess[str]:
-    """``absentia verify PREFIX --key ...`` (or ``python -m ledger.verify``)."""
-    cmd = [sys.executable, "-m", "ledger.verify"] if module else [str(ABSENTIA), "verify"]
+    """``absentia verify PREFIX --key ...`` (or ``python -m ledger.verify_cli``)."""
+    cmd = [sys.executable, "-m", "ledger.verify_cli"] if module else [str(ABSENTIA), "verify"]
     args = [str(prefix), "--quiet", "--jobs", "1"]
     for k in vkeys:
         args += ["--key", k]

@@ -48,7 +48,8 @@ from ledger.proof import TlogProof
 from ledger.storage import LedgerStore, make_engine
 from ledger.storage.store import StoredCheckpoint
 from ledger.tiles import decode_bundle, split_tile
-from ledger.verify import HttpSource, load_verifiers, verify_log
+from ledger.verify import HttpSource, verify_log
+from ledger.verify_cli import load_verifiers
 
 LOG = "web-test"
 ORIGIN = "example.org/web-test"
@@ -119,7 +120,8 @@ def root_of(s: Served, size: int) -> bytes:
 def test_list_logs_and_log_info(served: Served) -> None:
     body = ok(served, "/logs").get_json()
     assert body == [{"name": LOG, "origin": ORIGIN,
-                     "verifier_keys": list(served.store.log(LOG).verifier_keys)}]
+                     "verifier_keys": list(served.store.log(LOG).verifier_keys),
+                     "sm2_verifier_keys": []}]  # no SM2 key configured (the 国密 option)
     assert [v.vkey for v in served.verifiers] == body[0]["verifier_keys"]
     info = ok(served, BASE).get_json()
     assert info["size"] == SIZE

@@ -143,7 +143,7 @@ def test_pushed_checkpoints_are_cosigned_served_and_verify_offline(
         out = tmp_path / "export"
         export_log(log_store, LOG, out)
         assert (out / "checkpoint").read_text() == served
-        args = [sys.executable, "-m", "ledger.verify", str(out), "--key",
+        args = [sys.executable, "-m", "ledger.verify_cli", str(out), "--key",
                 log_store.log(LOG).verifier_keys[0], "--witness", witness.vkey, "--witness",
                 w2.vkey, "--quiet", "--jobs", "1"]
         import subprocess

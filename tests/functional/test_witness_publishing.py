@@ -91,7 +91,8 @@ def test_publishing_waits_for_k_witnesses(env: Env, witnesses: list[WitnessProce
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from ledger.witness.cosig import CosignatureV1Signer
-    from publicity.report import generate, verify_report
+    from publicity.report import generate
+    from publicity.report_verify import verify_report
 
     result = generate(env.service, env.settings, "c2026", env.clock(minutes=5))
     vkeys = [w.vkey for w in witnesses]

@@ -24,12 +24,15 @@ PACKAGES = ("ledger", "publicity")
 
 CORE = frozenset({
     "ledger", "ledger.jcs", "ledger.merkle", "ledger.note", "ledger.checkpoint", "ledger.tiles",
-    "ledger.proof", "ledger.verify", "ledger.errors", "ledger.entry", "ledger.events",
+    "ledger.proof", "ledger.verify", "ledger.verify_cli", "ledger.errors", "ledger.entry",
+    "ledger.events",
     "ledger.keys", "ledger.pkcs11uri", "ledger.config", "ledger.jsonread", "ledger.timetext",
     "ledger.ids", "ledger.witness.cosig", "ledger.witness.protocol", "ledger.tlog_policy",
     "ledger.monitor", "ledger.monitor_run", "ledger.webhook_signing",
+    "ledger.sm2",
 })
-CORE_THIRD_PARTY = frozenset({"cryptography", "rfc8785"})
+# tongsuopy: the 国密 option's SM2 (ledger.sm2 imports it only when an SM2 key is used).
+CORE_THIRD_PARTY = frozenset({"cryptography", "rfc8785", "tongsuopy"})
 STORAGE = ("ledger.storage", "ledger.migrations")
 DOMAIN = ("ledger.absence", "ledger.accounts", "ledger.witness")
 APP = "ledger.app"

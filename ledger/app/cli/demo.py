@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from ledger.config import Settings
 from ledger.entry import parse_utc
 from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
+from ledger.storage.sm2keys import use_sm2_key
 from ledger.verify import DirectorySource, verify_log
 from publicity.calendar import WorkingCalendar
 from publicity.notices import document, publish
@@ -52,8 +54,11 @@ from publicity.report import generate as generate_report
 @click.option("--no-serve", is_flag=True, help="stop after verifying instead of serving")
 @click.option("--hsm", is_flag=True,
               help="every key inside a SoftHSM2 token initialised under DATA/hsm")
+@click.option("--sm2", is_flag=True,
+              help="the 国密 option: the logs get an SM2 key (KEY_DIR/<log>.sm2.pem), a second "
+                   "SM2-with-SM3 line on every checkpoint and an SM2 signature on the report")
 def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
-         no_serve: bool, hsm: bool) -> None:
+         no_serve: bool, hsm: bool, sm2: bool) -> None:
     """Run a recruitment campaign on a simulated clock, sign, export, verify, then serve.
 
     About 2,000 candidates, 12 % absent in the article's mix, a platform outage that
@@ -68,6 +73,9 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
         click.echo(f"keys in the SoftHSM2 token {demo_hsm.TOKEN!r} ({data_dir / 'hsm'}); "
                    f"config {config_file}")
     s = load_cli_settings(data_dir, config_file)
+    if sm2:  # as if each [[logs]] of the config said sm2_key = "file:KEY_DIR/<log>.sm2.pem"
+        s = replace(s, logs=tuple(replace(lc, sm2_key=lc.sm2_key or f"file:{s.key_dir}/"
+                                          f"{lc.name}.sm2.pem") for lc in s.logs))
     with ledger_errors():
         cfg = load_absence_settings(s)
         if candidates < min_candidates(cfg.thresholds):
@@ -88,6 +96,8 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
         start = demo_start(last)
         for lc in s.logs:
             store.ensure_log(lc.name, lc.origin, start, key_uri=lc.key_uri)
+            if lc.sm2_key is not None:
+                use_sm2_key(store, lc.name, lc.sm2_key, start)
         service = open_absence(s, store, start)
         outbox = s.data_dir / "outbox.jsonl"
         file_channel = FileChannel(outbox)
@@ -151,6 +161,8 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
                f"PDF/A-3b signed with PAdES")
     click.echo(f"  written to {archived.path} (sha256 {archived.sha256[:16]}…, ledger "
                f"#{archived.ledger_index}); check it: absentia report verify {archived.path}")
+    if archived.path.with_name(archived.path.name + ".sig").is_file():
+        click.echo(f"  SM2 signature of its bundle: {archived.path}.sig")
     with ledger_errors():
         console_accounts = _demo_accounts(service, after + timedelta(hours=2))
     try:
@@ -171,6 +183,9 @@ def demo(data_dir: Path, config_file: Path | None, candidates: int, seed: int,
     click.echo(f"verified offline: {report.entries:,} entries, {report.tiles:,} tiles "
                f"in {report.seconds:.2f} s")
     click.echo(f"  check it yourself: absentia verify {out} --keys {out / 'keys'}")
+    for vkey in store.log(name).sm2_verifier_keys:  # the 国密 option (--sm2)
+        click.echo(f"  SM2 (国密) verifier key {vkey}\n  check its line: absentia verify {out} "
+                   f"--keys {out / 'keys'} --key {vkey}")
     if not check.equal:
         raise click.ClickException(
             f"rebuild check: {len(check.differences)} tables differ from a replay: "

@@ -31,7 +31,7 @@ from ledger.hsm import hsm_of
 from ledger.keys import KeyDirectory
 from ledger.pkcs11uri import Pkcs11Uri, is_pkcs11
 from ledger.storage import LedgerStore, make_engine, status
-from ledger.verify import main as verify_main
+from ledger.verify_cli import main as verify_main
 from ledger.witness.client import load_witness_settings
 
 
@@ -49,7 +49,8 @@ from ledger.witness.client import load_witness_settings
 @click.pass_context
 def keys(ctx: click.Context, data_dir: Path, config_file: Path | None,
          rotate_log: str | None, key_file: Path | None, token_uri: str | None) -> None:
-    """List each log's name, origin and verifier keys (oldest first); rotate with --rotate.
+    """List each log's name, origin and verifier keys (oldest first, SM2 ones last);
+    rotate with --rotate.
 
     `absentia keys create` makes a log's key inside a PKCS#11 token, `absentia keys token`
     lists a token's keys.
@@ -76,6 +77,8 @@ def keys(ctx: click.Context, data_dir: Path, config_file: Path | None,
             for i, k in enumerate(info.verifier_keys):
                 current = "  (current)" if i == len(info.verifier_keys) - 1 else ""
                 click.echo(f"  {k}{current}")
+            for k in info.sm2_verifier_keys:  # the 国密 option's second signature line
+                click.echo(f"  {k}  (SM2)")
 
 
 def _origin(settings: Settings, log_name: str) -> str:

@@ -45,13 +45,14 @@ from ledger.app.web import console
 from ledger.app.web.forms import Lang, words
 from ledger.app.web.services import service, store
 from ledger.errors import BadData, LedgerError, NotFound, VerificationError
-from ledger.events import LOG_CREATED, LOG_KEY_ADDED
-from ledger.note import Ed25519Verifier, SignedNote
+from ledger.events import LOG_CREATED, LOG_KEY_ADDED, LOG_SM2_KEY_ADDED
+from ledger.note import SignedNote
 from ledger.storage import LedgerStore
 from ledger.storage.status import entries_of_types
 from ledger.storage.store import LogInfo, NewEntry, StoredCheckpoint
 from ledger.timetext import written_short, zone_label
 from ledger.verify import DirectorySource, verify_log
+from ledger.verify_cli import parse_verifier
 from ledger.witness.client import stored_cosignatures
 
 P = ParamSpec("P")
@@ -254,10 +255,12 @@ def root_b64(root: bytes) -> str:
 
 
 def _key_entries(info: LogInfo) -> list[dict[str, Any]]:
-    """The log's ``log.created`` and ``log.key_added`` entries, in log order."""
+    """The log's ``log.created``, ``log.key_added`` and ``log.sm2_key_added`` (the 国密
+    option) entries, in log order."""
     out = []
     for found in entries_of_types(store().engine, info.id,
-                                  (LOG_CREATED.name, LOG_KEY_ADDED.name)):
+                                  (LOG_CREATED.name, LOG_KEY_ADDED.name,
+                                   LOG_SM2_KEY_ADDED.name)):
         try:
             e = json.loads(found.data)
             body = e.get("body", {})
@@ -274,9 +277,9 @@ def _key_entries(info: LogInfo) -> list[dict[str, Any]]:
 
 def _own_keys(info: LogInfo) -> set[tuple[str, int]]:
     own = set()
-    for vkey in info.verifier_keys:
+    for vkey in (*info.verifier_keys, *info.sm2_verifier_keys):  # an SM2 line is the log's
         try:
-            v = Ed25519Verifier.from_vkey(vkey)
+            v = parse_verifier(vkey)
         except BadData:
             continue
         own.add((v.name, v.key_id))

@@ -294,7 +294,9 @@ SCHEMAS: dict[str, Schema] = {
     "NoticePublished": {"allOf": [ref("Notice"), obj({"url": STR})]},
     "PublishRequest": obj({}, {"days": {"type": "integer", "minimum": 1, "maximum": 30},
                                "supersedes": NSTR}, closed=True),
-    "Log": obj({"name": STR, "origin": STR, "verifier_keys": array(STR)}),
+    # sm2_verifier_keys: the 国密 option's SM2 keys (signed-note type 0xff "sm2-sm3")
+    "Log": obj({"name": STR, "origin": STR, "verifier_keys": array(STR),
+                "sm2_verifier_keys": array(STR)}),
     "LogInfo": {"allOf": [ref("Log"), obj({"size": INT, "root": B64, "checkpoint": STR})]},
     "Readiness": {
         "type": "object",

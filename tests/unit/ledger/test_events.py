@@ -16,6 +16,7 @@ from ledger.app.registry import entry_types
 from ledger.errors import BadData
 from ledger.events import PII_PATTERNS, EntryTypes, EventType, scan_for_personal_data
 from ledger.note import Ed25519Verifier
+from ledger.sm2 import SM2Verifier
 from ledger.storage.store import NewEntry, PreparedEntry
 from ledger.storage.store import prepare as prepare_with
 
@@ -33,6 +34,12 @@ def _vkey(name: str) -> str:
 
 
 VKEY = _vkey("example.com/log")
+# The GB/T 32918.5 example's public key as a DER SPKI (id-ecPublicKey, sm2p256v1).
+SM2_SPKI = bytes.fromhex(
+    "3059301306072a8648ce3d020106082a811ccf5501822d03420004"
+    "09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020"
+    "ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13")
+SM2_VKEY = SM2Verifier.from_spki("example.com/log", SM2_SPKI).vkey
 H = "ab" * 32
 SUB = "sub_abcdefghijklmnopqrstuvwxyz"
 
@@ -40,6 +47,7 @@ SUB = "sub_abcdefghijklmnopqrstuvwxyz"
 VALID: dict[str, dict[str, Any]] = {
     "log.created": {"origin": "example.com/log", "verifier_key": VKEY},
     "log.key_added": {"verifier_key": VKEY, "reason": "rotated", "previous_key_id": "0123abcd"},
+    "log.sm2_key_added": {"verifier_key": SM2_VKEY},
     "platform.event": {
         "event_id": "evt-2026-11-25-0001",
         "window": "w-2026-11",

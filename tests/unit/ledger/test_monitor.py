@@ -137,7 +137,8 @@ stale_after = 60
     a, b = load_config(cfg, stale_after=3600)
     assert (a.name, a.prefix, a.trust.origin, a.trust.witnesses_required) == (
         "a", "https://h/logs/a", "example.org/l", 1)
-    assert [v.vkey for v in a.trust.verifiers] == [log.verifier.vkey]
+    assert [(v.name, v.key_id) for v in a.trust.verifiers] == [
+        (log.verifier.name, log.verifier.key_id)]
     assert (a.trust.stale_after, b.trust.stale_after, b.name) == (3600, 60, "/srv/export/b")
     assert a.state_file != b.state_file
     cfg.write_text('[[log]]\nprefix = "x"\n')

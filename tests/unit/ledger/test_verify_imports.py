@@ -8,7 +8,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["ledger.verify", "ledger.monitor_run"])
+@pytest.mark.parametrize("module", ["ledger.verify", "ledger.verify_cli", "ledger.monitor_run"])
 def test_verify_module_imports_neither_flask_nor_sqlalchemy(module: str) -> None:
     code = (
         f"import sys, {module}\n"

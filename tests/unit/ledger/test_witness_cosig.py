@@ -100,7 +100,7 @@ def test_a_cosigned_checkpoint_verifies_with_log_and_witness_keys() -> None:
     # The log's verifier ignores the cosignatures (unknown keys) ...
     assert Checkpoint.open(note, [log_signer.verifier]).size == 42
     # ... and the cosignature verifier fits SignedNote.verify's lookup by (name, key ID).
-    assert parsed.verify([w1.verifier])  # type: ignore[list-item]
+    assert parsed.verify([w1.verifier])
     got = require_cosignatures(parsed, [w1.verifier, w2.verifier], 2)
     assert {c.name for c in got} == {"w1.example", "w2.example"}
     assert all(c.timestamp == int(T.timestamp()) for c in got)
