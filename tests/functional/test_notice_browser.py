@@ -408,6 +408,9 @@ def test_a_rewritten_decision_is_marked_bad(site: Site) -> None:
         # A reader who has not seen this log before: the entry bundles are immutable and
         # this browser cached the genuine one in an earlier test.
         site.driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+        # ... and a server process that has not read it either (the app keeps immutable
+        # bundles in memory once read).
+        c.env.app.extensions.pop("absentia.immutable", None)
         site.open(site.notice_url)
         summary = verify_with_keyboard(site)
         assert summary.startswith(f"✗ 验证未通过：{LINES - 1}/{LINES} 行已验证，1 行失败"), summary

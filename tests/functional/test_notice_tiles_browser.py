@@ -99,8 +99,11 @@ class Tiles:
 
     def use(self, ledger: Ledger) -> None:
         """Serve ``ledger``'s app; empty the browser's HTTP cache (its tiles are cached
-        for a year, and the fork serves other tiles at the same paths)."""
+        for a year, and the fork serves other tiles at the same paths) and the app's
+        in-process cache of them (a tampered database is read as a restarted server
+        process, or another worker, would read it)."""
         self.switch.target = ledger.env.app
+        ledger.env.app.extensions.pop("absentia.immutable", None)
         self.driver.execute_cdp_cmd("Network.clearBrowserCache", {})
 
     def open(self, path: str) -> None:
