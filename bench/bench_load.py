@@ -176,10 +176,16 @@ class Setup:
 
 
 def prepare(name: str, work: Path, url: str, candidates: int, notice_candidates: int,
-            threads: int) -> Setup:
-    """A database with the ingest campaign, a published notice and a checkpoint."""
+            threads: int, page_gate: bool = True) -> Setup:
+    """A database with the ingest campaign, a published notice and a checkpoint
+    (``page_gate`` False: the servers' config turns the page gate off, ``Options``)."""
     data = work / name / "data"
     config = write_config(data, url, "FULL", threads)
+    if not page_gate:
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace(f"threads = {threads}\n", f"threads = {threads}\n"
+                                       "page_threads = 0\nswitch_interval_ms = 5.0\n", 1),
+                          encoding="utf-8")
     now = datetime.now(UTC)
     _, store, service = open_service(data, config, now)
     t0 = time.perf_counter()
@@ -424,6 +430,10 @@ class Options:
     workers: int
     threads: int
     page_rate: float = PAGE_RATE
+    #: False: the servers run without the page gate and with Python's 5 ms switch
+    #: interval (``[server] page_threads = 0``, ``switch_interval_ms = 5``), the
+    #: configuration before them, to compare with the defaults in another run.
+    page_gate: bool = True
 
 
 @dataclass
@@ -753,9 +763,9 @@ def run(candidates: int, notice_candidates: int, opt: Options, keep: bool = Fals
         pg.start()
         postgres_pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
         single = prepare("single", work, pg.create_database(), candidates,
-                         notice_candidates, opt.threads)
+                         notice_candidates, opt.threads, opt.page_gate)
         cluster = prepare("cluster", work, pg.create_database(), candidates,
-                          notice_candidates, opt.threads)
+                          notice_candidates, opt.threads, opt.page_gate)
         setups += [single, cluster]
         start_single(single, work, opt.workers)
         start_cluster(cluster, work, opt.workers)
@@ -884,7 +894,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options(args: argparse.Namespace) -> Options:
     return Options(args.load_seconds or SECONDS, args.load_warmup, args.load_batch,
                    args.load_clients, args.load_connections, args.load_wrk_connections,
-                   args.load_workers, THREADS, args.load_page_rate)
+                   args.load_workers, THREADS, args.load_page_rate,
+                   not getattr(args, "no_page_gate", False))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -896,6 +907,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="15 s per phase (unless --seconds), 2 s warm-up, 500 "
                              "candidates, 50 notice lines")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--no-page-gate", action="store_true",
+                        help="servers without the page gate, at Python's 5 ms switch "
+                             "interval (the configuration before them), to compare")
     parser.add_argument("--ingest-only", action="store_true",
                         help="phases a and b only (ingest alone, single vs cluster)")
     args = parser.parse_args(argv)
