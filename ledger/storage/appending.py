@@ -253,7 +253,24 @@ class Appender:
     def commit_group(self, batch: list[Command], log_id: int, name: str) -> None:
         """Run ``batch`` in one transaction, each command in a savepoint; commit once.
 
-        Every command ends with its receipts or its error set.
+        Every command ends with its receipts or its error set: whatever goes wrong
+        outside a command (the head's read, a lost connection while deciding whether to
+        try again, a head that kept moving) is every command's error, so no caller is
+        answered with receipts of entries that were rolled back.
+        """
+        try:
+            if self._commit_group_tries(batch, log_id, name):
+                return
+            _failed(batch, CouldNotCheck(f"log {name!r}: its head moved under its lock; "
+                                         "nothing of the group was written, try again"))
+        except BaseException as exc:
+            _failed(batch, exc)
+
+    def _commit_group_tries(self, batch: list[Command], log_id: int, name: str) -> bool:
+        """The optimistic tries and the locked last one; False if even the last was stale.
+
+        Raises:
+            Exception: reading the log's state failed outside any command.
         """
         found: HeadState | None = None
         tries = self._tries(log_id)
@@ -264,7 +281,7 @@ class Appender:
             state: dict[str, Any] = {}
             try:
                 self._try_group(batch, log_id, name, optimistic, found, state)
-                return
+                return True
             except _Stale:
                 pass
             except Exception as exc:
@@ -273,16 +290,14 @@ class Appender:
                          and self._head_moved(log_id, name, tail.start.size))
                 if not (optimistic and (retryable(exc) or moved)):
                     _failed(batch, exc)
-                    return
+                    return True
                 found = moved or None
                 self._stale(log_id, bool(state.get("from_hint")))
                 continue
-            except BaseException as exc:
-                _failed(batch, exc)
-                return
             tail = state["tail"]
             found = tail.found
             self._stale(log_id, bool(state.get("from_hint")))
+        return False
 
     def _try_group(self, batch: list[Command], log_id: int, name: str, optimistic: bool,
                    found: HeadState | None, state: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ from tests.functional._writer import (
     make_entry,
     start_writers,
 )
+from tests.pgserver import PgServer
 
 pytestmark = pytest.mark.postgres
 
@@ -211,3 +212,57 @@ def test_two_processes_running_commands_on_one_log(
                 w.proc.kill()
                 w.proc.wait(timeout=30)
         store.engine.dispose()
+
+
+def test_a_group_whose_database_goes_away_answers_every_command_with_the_error(
+        key_dir: Path) -> None:
+    """The database stops in the middle of a group commit (a real server, shut down by
+    ``pg_ctl stop -m fast`` from inside the last command's plan): the group's transaction
+    is lost and deciding whether to try again cannot even read the head.  Every command
+    of the group must be answered with an error; before, only the leader was, and the
+    others were answered with receipts of entries that had been rolled back."""
+    with PgServer(external_url="") as pg:
+        engine = create_engine(pg.create_database(), pool_size=8)
+        store = LedgerStore(engine, key_dir, entry_types())
+        upgrade(engine)
+        try:
+            store.create_log("gone", "example.org/gone", T0)
+            store.append("gone", make_entry("first"), T0)  # the head is known: optimistic
+            log_id = store.log("gone").id
+            release = threading.Event()
+            outcomes: dict[int, str] = {}
+
+            def command(i: int) -> None:
+                def plan(conn: Connection) -> list[NewEntry]:
+                    if i == 0:
+                        release.wait(60)  # leads a group of its own while 1..3 queue
+                    if i == 3:
+                        pg.pause()
+                    return [make_entry(f"c{i}")]
+
+                try:
+                    store.execute("gone", T0, plan, lambda conn, appended: None)
+                    outcomes[i] = "acknowledged"
+                except Exception as exc:
+                    outcomes[i] = type(exc).__name__
+
+            first = threading.Thread(target=command, args=(0,))
+            first.start()
+            others = [threading.Thread(target=command, args=(i,)) for i in (1, 2, 3)]
+            deadline = threading.Event()
+            while not store._groups.get(log_id) or not store._groups[log_id].leading:
+                deadline.wait(0.01)
+            for t in others:
+                t.start()
+            while len(store._groups[log_id].pending) < 3:
+                deadline.wait(0.01)
+            release.set()
+            for t in (first, *others):
+                t.join(120)
+            assert outcomes[0] == "acknowledged"
+            assert all(outcomes[i] != "acknowledged" for i in (1, 2, 3)), outcomes
+            pg.resume()
+            assert [r.obj["body"]["event_id"] for r in check_log(store, "gone")[1:]] == [
+                "first", "c0"]
+        finally:
+            engine.dispose()
