@@ -133,8 +133,7 @@ class LedgerStore:
                 for the busy timeout (answered as a 503 by the web layer).
             NotAllowed: a read-only store (nothing is locked or written).
         """
-        if self.read_only:
-            raise NotAllowed("this process serves reads only: writes go to the writer")
+        self._refuse_if_read_only()
         with self._writer_turn(), write_transaction(self.engine) as conn:
             yield conn
 
@@ -338,10 +337,20 @@ class LedgerStore:
         """
         return self.append_prepared(name, [prepare(i, self.types) for i in items], now)
 
+    def _refuse_if_read_only(self) -> None:
+        """Raises NotAllowed: a read-only store (before any lock or statement)."""
+        if self.read_only:
+            raise NotAllowed("this process serves reads only: writes go to the writer")
+
     def append_prepared(
         self, name: str, prepared: Sequence[PreparedEntry], now: datetime
     ) -> list[Receipt]:
-        """``append_batch`` for entries already checked by ``prepare``."""
+        """``append_batch`` for entries already checked by ``prepare``.
+
+        Raises:
+            NotAllowed: a read-only store.
+        """
+        self._refuse_if_read_only()
         log = self.log(name)
         time_text = format_time(now)
         return self.appender.append(log.id, name, prepared, time_text)
@@ -377,8 +386,10 @@ class LedgerStore:
 
         Raises:
             NotFound: no such log.
+            NotAllowed: a read-only store.
             LedgerError: whatever ``plan`` or ``project`` raise; nothing is written.
         """
+        self._refuse_if_read_only()
         log = self.log(name)
         cmd = Command(now, plan, project, finish)
         group = self._groups.setdefault(log.id, _Group())

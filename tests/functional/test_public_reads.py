@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,12 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.app.registry import entry_types
 from ledger.app.web import create_app
+from ledger.config import Pkcs11Settings
 from ledger.errors import NotAllowed
 from ledger.storage.open import open_read_only_store
 from tests.functional._absence import LOG, PROBLEM, Env
 from tests.functional._serve import Served
+from tests.functional._writer import make_entry
 from tests.functional.test_cli import ABSENTIA, cli_env
 from tests.functional.test_notices import decided_campaign, js
 from tests.functional.test_web_api import free_port
@@ -216,6 +219,15 @@ def test_a_read_only_server_serves_while_the_writer_appends_and_refuses_writes(
         resp, tile = ro.request("GET", f"/logs/{LOG}/tile/0/000.p/{size}")
         assert resp.status == 200
         assert len(tile) == 32 * size
+        # What the notice page's verifier loads besides the tiles: its words, and the
+        # witness policy clients read.
+        resp, words = ro.request("GET", "/static/publicity/verify-words.json")
+        assert resp.status == 200
+        assert json.loads(words)
+        resp, policy = ro.request("GET", f"/logs/{LOG}/policy")
+        assert policy.startswith(b"log ")  # the k-of-n config, with the log's own key
+        assert resp.status == 200
+        assert resp.getheader("Content-Type", "").startswith("text/plain")
         # The writer appends (a correction is published) and signs: the reader sees it.
         js(env.post("/api/v1/campaigns/c2026/notices", "hr", {"supersedes": record["notice"]}))
         grown = env.store.sign_checkpoint(LOG, env.clock(seconds=5)).size
@@ -259,6 +271,14 @@ def test_a_read_only_store_is_refused_writes_by_the_database_too(env: Env) -> No
         assert ro.read_only
         with pytest.raises(NotAllowed), ro.write():
             pass
+        # Appends and commands are refused before any statement, on PostgreSQL too
+        # (there they do not go through write(): they were refused by the database,
+        # a 500, not by the store).
+        with pytest.raises(NotAllowed):
+            ro.append(LOG, make_entry("from-the-reader"), env.clock())
+        with pytest.raises(NotAllowed):
+            ro.execute(LOG, env.clock(), lambda conn: [make_entry("planned")],
+                       lambda conn, appended: None)
         with ro.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
@@ -282,5 +302,26 @@ def test_a_read_only_store_is_refused_writes_by_the_database_too(env: Env) -> No
         app.extensions["absentia.store"].engine.dispose()
     finally:
         ro.engine.dispose()
-    # The writer is unaffected.
-    assert env.store.sign_checkpoint(LOG, env.clock(seconds=5)).size >= 0
+    # The writer is unaffected: it still appends and signs.
+    before = env.store.head(LOG).size
+    js(env.post("/api/v1/campaigns/c2026/notices", "hr", {"supersedes": record["notice"]}))
+    assert env.store.sign_checkpoint(LOG, env.clock(seconds=5)).size > before
+
+
+def test_a_read_only_process_is_ready_without_the_vault_token(env: Env) -> None:
+    """A public host shares the config, whose vault master key is in a PKCS#11 token the
+    public host has no access to: it opens no sealed data, so it is ready all the same
+    (before, /readyz asked the token and answered 503)."""
+    tables = {**env.settings.tables,
+              "absence": {**env.settings.tables["absence"],
+                          "master_key": "pkcs11:token=absentia;object=vault-2026"}}
+    settings = replace(env.settings, tables=tables,
+                       pkcs11=Pkcs11Settings(module="/nonexistent/libpkcs11.so",
+                                             pin_env="ABSENTIA_TEST_NO_PIN"))
+    app = create_app(settings, read_only=True)
+    try:
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 200, ready.get_data(as_text=True)
+        assert "vault" not in (ready.json or {}).get("checks", ready.json or {})
+    finally:
+        app.extensions["absentia.store"].engine.dispose()

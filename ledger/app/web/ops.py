@@ -137,7 +137,8 @@ def readiness(store: LedgerStore, settings: Settings | None) -> list[Check]:
             out.append(Check(f"log {name}", False, f"signing key does not load: {exc}"))
         else:
             out.append(Check(f"log {name}", True, "exists; signing key loads"))
-    out.extend(_vault_check(settings))
+    if not store.read_only:  # a public process opens no sealed data: it needs no vault key
+        out.extend(_vault_check(settings))
     return out
 
 
