@@ -233,3 +233,48 @@ def test_following_across_a_level_1_tile_and_a_tampered_hash_tile() -> None:
     assert [a.kind for a in out.alerts] == [ENTRY]
     assert f"hash tile {tile} does not match" in out.alerts[0].message
     assert out.state == state
+
+
+def test_a_checkpoint_whose_sm2_line_was_stripped_is_a_signature_alert() -> None:
+    """Given the log's SM2 key (the 国密 option), the monitor requires its line, as
+    ``absentia verify`` does; before, a checkpoint with the line removed passed."""
+    from ledger.monitor import SIGNATURE, advance
+    from ledger.sm2 import SM2Signer
+    signer = Ed25519Signer("example.org/mem", Ed25519PrivateKey.generate())
+    sm2 = SM2Signer.from_pem("example.org/mem", SM2Signer.generate_pem())
+    log = MemoryLog(signer)
+    log.grow(10)
+    body = SignedNote.parse(log.files["checkpoint"]).text
+    both = Checkpoint.from_body(body).sign([signer, sm2]).encode()
+    trust = Trust([signer.verifier, sm2.verifier])
+    log.files["checkpoint"] = both
+    out = advance(LogState.empty(0.0), log, trust, now=1.0)
+    assert out.alerts == []
+    assert out.state.size == 10
+    log.grow(20)  # a new checkpoint, signed by the Ed25519 key alone
+    later = advance(out.state, log, trust, now=2.0)
+    assert [a.kind for a in later.alerts] == [SIGNATURE]
+    assert "SM2" in later.alerts[0].message
+    assert later.state == out.state
+
+
+def test_a_fork_without_the_witnesses_is_a_fork_not_a_witness_alert() -> None:
+    """A larger checkpoint, signed by the log, that does not extend the trusted tree is
+    a fork whether or not witnesses cosigned it (the log's signature proves it)."""
+    from ledger.monitor import advance
+    signer = Ed25519Signer("example.org/mem", Ed25519PrivateKey.generate())
+    witness = CosignatureV1Signer("w.example", Ed25519PrivateKey.generate())
+    log = MemoryLog(signer)
+    log.grow(300)
+    body = SignedNote.parse(log.files["checkpoint"]).text
+    log.files["checkpoint"] += witness.cosign(body, NOW).line().encode()
+    trust = Trust([signer.verifier], witnesses=[witness.verifier], witnesses_required=1)
+    out = advance(LogState.empty(0.0), log, trust, now=1.0)
+    assert out.alerts == []
+    other = MemoryLog(signer)  # same key and origin, other entries from index 0
+    other.raws = [r.replace(b'"n":', b'"m":') for r in log.raws]
+    other.leaves = [leaf_hash(r) for r in other.raws]
+    other.grow(400)  # not cosigned
+    forked = advance(out.state, other, trust, now=2.0)
+    assert [a.kind for a in forked.alerts] == [FORK]
+    assert forked.state == out.state
