@@ -73,10 +73,16 @@ def prepare(data_dir: Path, config_file: Path | None) -> Path:
             subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN,
                             "--so-pin", secrets.token_hex(8), "--pin", user_pin],
                            check=True, capture_output=True, timeout=60)
+        except subprocess.CalledProcessError as exc:
+            pin.unlink()
+            # Its command line holds the PINs: say only what the tool said.
+            said = (exc.stderr or b"").decode("utf-8", "replace").strip()[-500:]
+            raise CouldNotCheck(f"softhsm2-util could not initialise the demo token (exit "
+                                f"{exc.returncode}): {said or 'no message'}") from None
         except (OSError, subprocess.SubprocessError) as exc:
             pin.unlink()
-            raise CouldNotCheck(f"softhsm2-util could not initialise the demo token: {exc}"
-                                ) from exc
+            raise CouldNotCheck("softhsm2-util could not initialise the demo token: "
+                                f"{type(exc).__name__}") from None
     source = config_file or Path(os.environ.get("ABSENTIA_CONFIG", DEFAULT_CONFIG))
     raw = tomllib.loads(source.read_text(encoding="utf-8"))
     raw["pkcs11"] = {"module": module, "pin_file": str(pin)}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 ABSENTIA = Path(sys.executable).parent / "absentia"
@@ -62,3 +63,24 @@ def test_demo_with_every_key_in_a_softhsm2_token(tmp_path: Path) -> None:
     keys = run("keys", "--data", data, "--config", config)
     assert keys.returncode == 0, keys.stderr
     assert f"  {vkey}  (current)" in keys.stdout
+
+
+def test_a_token_that_cannot_be_made_is_refused_without_its_pin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """softhsm2-util really fails (its configuration names a token folder that does not
+    exist): the refusal says what the tool said, never its command line, which holds the
+    PINs (before, the whole command line was in the message)."""
+    from ledger.app import demo_hsm
+    from ledger.errors import CouldNotCheck
+
+    monkeypatch.setenv("SOFTHSM2_CONF", os.environ.get("SOFTHSM2_CONF", ""))
+    folder = tmp_path / "data" / "hsm"
+    folder.mkdir(parents=True)
+    (folder / "softhsm2.conf").write_text(
+        f"directories.tokendir = {tmp_path / 'no-such-folder'}\nobjectstore.backend = file\n",
+        encoding="utf-8")
+    with pytest.raises(CouldNotCheck) as refused:
+        demo_hsm.prepare(tmp_path / "data", None)
+    assert "softhsm2-util could not initialise the demo token" in str(refused.value)
+    assert "--pin" not in str(refused.value)
+    assert not (folder / "pin").exists()
