@@ -446,6 +446,27 @@ def test_a_forked_log_after_the_first_was_seen_fails_loudly(tiles: Tiles) -> Non
     assert not d.find_element(By.ID, "verify-alert").is_displayed()
 
 
+def test_a_log_rolled_back_behind_the_notice_fails_loudly(tiles: Tiles) -> None:
+    """The notice's page was signed on a checkpoint of the first log; the site then
+    serves a shorter log under the same origin and key (rolled back behind the notice):
+    the page alarms, as it does for a fork (before, it only said the checkpoint did not
+    verify, with no alert)."""
+    t, d = tiles, tiles.driver
+    assert latest_size(t.fork.env) < latest_size(t.first.env)
+    t.use(t.first)
+    t.open(t.first.notice_url)
+    t.use(t.fork)  # the page stays; its checks now read the shorter log
+    try:
+        assert verify_all(t) == "failed"
+        alert = d.find_element(By.ID, "verify-alert")
+        assert alert.is_displayed()
+        assert alert.text.startswith("警告：账本与本公示发布时签名的检查点不一致"), alert.text
+        assert any("账本检查点早于公示" in line for line in result(d)), result(d)
+        assert verified_lines(d) == 0
+    finally:
+        t.use(t.first)
+
+
 def test_the_per_line_method_stays_callable(tiles: Tiles) -> None:
     """``?verify=per-line`` (kept for the benchmark): one tlog-proof and entry a line."""
     t, d = tiles, tiles.driver

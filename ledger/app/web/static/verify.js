@@ -938,7 +938,10 @@
     }).then(function (cp) {
       latest = cp;
       if (latest.origin !== page.origin) throw failW("tiles_origin_bad");
-      if (latest.size < page.size) throw failW("tiles_older");
+      if (latest.size < page.size) {  // the log shows less than the notice was signed on
+        alarm(w("tiles_notice_alert"));
+        throw failW("tiles_older");
+      }
       var signer = latest.signers[0];
       check(true, w("tiles_check_signature", { size: latest.size, office: office,
         key: signer.name, id: hex8(signer.id) }));
@@ -996,7 +999,8 @@
         check(true, w("tiles_check_notice", { size: page.size }));
       } else {
         check(false, w("tiles_check_notice_bad", { size: page.size }));
-        if (got[0] === false) { alarm(w("tiles_notice_alert")); distrust(); }
+        if (got[0] === false) alarm(w("tiles_notice_alert"));
+        distrust();  // not shown to extend the notice's tree: no line is proven
       }
       var seen = got[1];
       var vars = { size: latest.size, old: seen.old ? seen.old.size : 0, why: seen.why };
