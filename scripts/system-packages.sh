@@ -15,10 +15,12 @@ missing=()
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
-if ! ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so'; then
+# grep reads all its input (no -q): with pipefail, a grep that quits at the first match
+# leaves the lister killed by SIGPIPE, and the pipeline "fails" for a package that is there.
+if ! ldconfig -p 2>/dev/null | grep 'libpango-1.0.so' >/dev/null; then
   missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 fi
-if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+if ! fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null; then
   missing+=(fonts-noto-cjk fontconfig)
 fi
 if ! command -v pdfsig >/dev/null 2>&1; then
