@@ -21,6 +21,7 @@ import pytest
 from ledger.app.registry import entry_types
 from ledger.migrations import upgrade
 from ledger.storage import LedgerStore, make_engine
+from tests.hsm import softhsm  # noqa: F401  (one SoftHSM2 token for the whole session: see tests/hsm.py)
 from tests.pgserver import PgServer, serve_for_tests
 
 DB_KINDS = ("sqlite", "postgresql")

@@ -2,7 +2,9 @@
 
 ``softhsm_token(dir)`` writes a ``softhsm2.conf`` whose ``directories.tokendir`` is under
 ``dir``, points ``SOFTHSM2_CONF`` at it (the module reads it when it is loaded, so one
-token directory per test process: the fixture is session-scoped) and initialises a token
+token directory per test process: the fixture is session-scoped, and registered once,
+in ``tests/conftest.py``; a test module that imported it would get an instance of its
+own, a second token directory that the module, already loaded, never reads) and initialises a token
 labelled ``absentia`` with ``softhsm2-util``.  The test's config then names the module
 and a PIN file (``pkcs11_table``).
 """

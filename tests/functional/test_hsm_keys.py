@@ -27,7 +27,7 @@ from ledger.note import SignedNote
 from ledger.pkcs11uri import Pkcs11Uri
 from ledger.storage import LedgerStore
 from tests.functional._writer import make_entry
-from tests.hsm import USER_PIN, SoftHsm, softhsm  # noqa: F401  (the fixture)
+from tests.hsm import USER_PIN, SoftHsm
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ORIGIN = "absentia.example.gov.cn/hr-bureau/2026"
@@ -41,13 +41,13 @@ def unique(label: str) -> str:
 
 
 @pytest.fixture
-def hsm_store(store: LedgerStore, softhsm: SoftHsm) -> LedgerStore:  # noqa: F811
+def hsm_store(store: LedgerStore, softhsm: SoftHsm) -> LedgerStore:
     store.keys.tokens = Hsm(softhsm.settings)
     return store
 
 
 def test_checkpoints_signed_in_the_token_verify_with_the_existing_verifiers(
-    hsm_store: LedgerStore, softhsm: SoftHsm  # noqa: F811
+    hsm_store: LedgerStore, softhsm: SoftHsm
 ) -> None:
     uri = f"pkcs11:token=absentia;object={unique('hr-bureau-2026')}"
     signer = hsm_store.keys.create_in_token(uri, ORIGIN)
@@ -68,7 +68,7 @@ def test_checkpoints_signed_in_the_token_verify_with_the_existing_verifiers(
 
 
 def test_a_private_key_in_the_token_cannot_be_exported(
-    hsm_store: LedgerStore, softhsm: SoftHsm  # noqa: F811
+    hsm_store: LedgerStore, softhsm: SoftHsm
 ) -> None:
     label = unique("no-export")
     hsm_store.keys.create_in_token(f"pkcs11:token=absentia;object={label}", ORIGIN)
@@ -92,7 +92,7 @@ def test_a_private_key_in_the_token_cannot_be_exported(
 
 
 def test_readyz_names_a_token_object_that_is_gone(
-    hsm_store: LedgerStore, softhsm: SoftHsm  # noqa: F811
+    hsm_store: LedgerStore, softhsm: SoftHsm
 ) -> None:
     label = unique("gone")
     uri = f"pkcs11:token=absentia;object={label}"
@@ -135,7 +135,7 @@ def run(hsm: SoftHsm, *args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_creates_rotates_lists_and_verifies_keys_in_the_token(
-    tmp_path: Path, softhsm: SoftHsm  # noqa: F811
+    tmp_path: Path, softhsm: SoftHsm
 ) -> None:
     first, second = unique("hrb-2026"), unique("hrb-2026-b")
     uri = f"pkcs11:token=absentia;object={first}"
@@ -178,7 +178,7 @@ def test_cli_creates_rotates_lists_and_verifies_keys_in_the_token(
 
 
 def test_cli_refuses_a_wrong_pin_a_missing_token_and_a_missing_object(
-    tmp_path: Path, softhsm: SoftHsm  # noqa: F811
+    tmp_path: Path, softhsm: SoftHsm
 ) -> None:
     label = unique("refusals")
     uri = f"pkcs11:token=absentia;object={label}"

@@ -21,7 +21,7 @@ from ledger.errors import CouldNotCheck, NotAllowed
 from ledger.hsm import Hsm
 from ledger.pkcs11uri import Pkcs11Uri
 from publicity.signing import check_signature, load_or_create_identity, sign_pdf
-from tests.hsm import SoftHsm, softhsm  # noqa: F401  (the fixture)
+from tests.hsm import SoftHsm
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ORG = "示例市人力资源和社会保障局"
@@ -36,7 +36,7 @@ def small_pdf() -> bytes:
 
 
 def test_a_report_signed_in_the_token_validates_with_pyhanko_and_pdfsig(
-    tmp_path: Path, softhsm: SoftHsm  # noqa: F811
+    tmp_path: Path, softhsm: SoftHsm
 ) -> None:
     label = f"hr-doc-{os.urandom(4).hex()}"
     cfg = PublicitySettings(signing_key=f"pkcs11:token=absentia;object={label}")
@@ -73,7 +73,7 @@ def test_a_report_signed_in_the_token_validates_with_pyhanko_and_pdfsig(
 
 
 def test_a_certificate_of_another_key_and_a_missing_pkcs11_table_are_refused(
-    tmp_path: Path, softhsm: SoftHsm  # noqa: F811
+    tmp_path: Path, softhsm: SoftHsm
 ) -> None:
     hsm = Hsm(softhsm.settings)
     first = PublicitySettings(signing_key=f"pkcs11:token=absentia;object=a-{os.urandom(4).hex()}")

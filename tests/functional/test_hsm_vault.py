@@ -26,7 +26,7 @@ from ledger.config import load_settings
 from ledger.errors import CouldNotCheck
 from ledger.hsm import Hsm
 from ledger.storage import LedgerStore
-from tests.hsm import SoftHsm, softhsm  # noqa: F401  (the fixture)
+from tests.hsm import SoftHsm
 
 ABSENTIA = Path(sys.executable).parent / "absentia"
 SUBJECT = "sub_" + "a" * 26
@@ -57,7 +57,7 @@ else:
 
 
 def test_the_vault_opens_after_a_real_process_restart(
-    tmp_path: Path, softhsm: SoftHsm  # noqa: F811
+    tmp_path: Path, softhsm: SoftHsm
 ) -> None:
     uri = f"pkcs11:token=absentia;object=vault-{os.urandom(4).hex()}"
     cfg = tmp_path / "config.toml"
@@ -95,7 +95,7 @@ def test_the_vault_opens_after_a_real_process_restart(
 
 
 def test_token_sealed_records_are_versioned_and_refused_elsewhere(
-    softhsm: SoftHsm  # noqa: F811
+    softhsm: SoftHsm
 ) -> None:
     hsm = Hsm(softhsm.settings)
     uri = f"pkcs11:token=absentia;object=vault-{os.urandom(4).hex()}"
@@ -126,7 +126,7 @@ def test_token_sealed_records_are_versioned_and_refused_elsewhere(
 
 
 def test_readiness_names_a_vault_key_missing_from_the_token(
-    tmp_path: Path, store: LedgerStore, softhsm: SoftHsm  # noqa: F811
+    tmp_path: Path, store: LedgerStore, softhsm: SoftHsm
 ) -> None:
     label = f"vault-{os.urandom(4).hex()}"
     cfg = tmp_path / "config.toml"
