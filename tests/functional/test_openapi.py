@@ -344,6 +344,8 @@ def test_real_responses_conform_to_the_document(tmp_path: Path) -> None:
         call("GET", f"/logs/{LOG}/proof/consistency?old=1", expect=200)
         call("GET", f"/logs/{LOG}/tile/0/000.p/3", expect=200)
         call("GET", f"/logs/{LOG}/tile/zz", expect=400)
+        call("GET", f"/logs/{LOG}/policy", expect=200)
+        call("GET", "/logs/nope/policy", expect=404)
         call("GET", "/healthz", expect=200)
         call("GET", "/readyz", expect=200)
         call("GET", "/metrics", expect=200)
