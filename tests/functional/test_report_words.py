@@ -85,6 +85,11 @@ def test_no_page_is_left_nearly_empty(pdf: tuple[Path, str]) -> None:
 def test_the_qr_code_says_the_configured_base_url(pdf: tuple[Path, str]) -> None:
     """The caption under the QR code is the code's payload (``ReportData.verify_url``)."""
     path, report_id = pdf
-    caption = re.sub(r"\s", "", _pages(path)[0])
+    # In content order (-raw), not laid out: -layout puts the caption's wrapped lines on
+    # the text lines beside them (the cover's times), interleaving the two by how long
+    # the report's id happens to be.
+    raw = subprocess.run(["pdftotext", "-raw", "-f", "1", "-l", "1", str(path), "-"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    caption = re.sub(r"\s", "", raw)
     assert f"{BASE}/reports/{report_id}" in caption
     assert "127.0.0.1" not in caption
