@@ -51,13 +51,22 @@ def serving(tmp_path: Path, db_url: str, extra: str = "", *,
     it answers /readyz; stopped with SIGTERM on exit."""
     data = tmp_path / "data"
     config = write_config(data, db_url, extra)
+    with serve_process(["serve", "--data", str(data), "--config", str(config),
+                        "--workers", str(workers)], tmp_path / "serve.log") as served:
+        yield served
+
+
+@contextmanager
+def serve_process(args: list[str], log_path: Path,
+                  env: dict[str, str] | None = None) -> Iterator[Served]:
+    """``absentia ARGS --port P`` (a serve command) in a session of its own, logging to
+    ``log_path``, until it answers /readyz; stopped with SIGTERM (then SIGKILL) on exit."""
     port = free_port()
-    log_path = tmp_path / "serve.log"
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(
-            [str(ABSENTIA), "serve", "--data", str(data), "--config", str(config),
-             "--port", str(port), "--workers", str(workers)],
-            stdout=log_file, stderr=subprocess.STDOUT, env=cli_env(), start_new_session=True)
+            [str(ABSENTIA), *args, "--port", str(port)],
+            stdout=log_file, stderr=subprocess.STDOUT, env=env or cli_env(),
+            start_new_session=True)
         served = Served(port, log_path)
         try:
             deadline = time.monotonic() + WAIT_S
@@ -69,7 +78,8 @@ def serving(tmp_path: Path, db_url: str, extra: str = "", *,
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    pytest.fail(f"absentia serve not ready: {served.log()[-3000:]}")
+                    pytest.fail(f"absentia {' '.join(args[:2])} not ready: "
+                                f"{served.log()[-3000:]}")
                 time.sleep(0.2)
             yield served
         finally:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,11 +26,10 @@ from ledger.config import Pkcs11Settings
 from ledger.errors import NotAllowed
 from ledger.storage.open import open_read_only_store
 from tests.functional._absence import LOG, PROBLEM, Env
-from tests.functional._serve import Served
+from tests.functional._serve import Served, serve_process
 from tests.functional._writer import make_entry
-from tests.functional.test_cli import ABSENTIA, cli_env
+from tests.functional.test_cli import cli_env
 from tests.functional.test_notices import decided_campaign, js
-from tests.functional.test_web_api import free_port
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 WAIT_S = 60  # bound of the waits below, not a timing claim
@@ -172,36 +168,12 @@ def test_public_gets_write_nothing(env: Env) -> None:
 @contextmanager
 def read_only_server(env: Env, tmp_path: Path) -> Iterator[Served]:
     """``absentia serve --read-only`` on the env's data directory and database."""
-    port = free_port()
-    log_path = tmp_path / "serve-ro.log"
     environ = cli_env()
     environ.pop("ABSENTIA_READ_DATABASE_URL", None)
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(
-            [str(ABSENTIA), "serve", "--read-only", "--data", str(env.data), "--config",
-             str(env.data / "config.toml"), "--port", str(port), "--workers", "1"],
-            stdout=log_file, stderr=subprocess.STDOUT, env=environ, start_new_session=True)
-        served = Served(port, log_path)
-        try:
-            deadline = time.monotonic() + WAIT_S
-            while True:
-                assert proc.poll() is None, served.log()[-3000:]
-                try:
-                    if served.request("GET", "/readyz")[0].status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"absentia serve --read-only not ready: {served.log()[-3000:]}")
-                time.sleep(0.2)
-            yield served
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=WAIT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # the session started above, nothing else
-                proc.wait()
+    with serve_process(["serve", "--read-only", "--data", str(env.data), "--config",
+                        str(env.data / "config.toml"), "--workers", "1"],
+                       tmp_path / "serve-ro.log", environ) as served:
+        yield served
 
 
 def test_a_read_only_server_serves_while_the_writer_appends_and_refuses_writes(
