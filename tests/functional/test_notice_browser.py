@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -377,8 +377,12 @@ def test_self_service_shows_own_result_and_same_error_for_wrong_factor(site: Sit
     site.shot("status-error")
 
 
-def tamper(engine: Engine, index: int, data: bytes) -> bytes:
-    """Rewrite entry ``index`` of the test log with raw SQL (triggers dropped first)."""
+def rewrite_entry(engine: Engine, index: int, column: str,
+                  value: bytes | Callable[[bytes], bytes]) -> bytes:
+    """Rewrite ``column`` (``data`` or ``leaf_hash``) of entry ``index`` of the test log
+    with raw SQL, the append-only triggers dropped first, to ``value`` (or to
+    ``value(old)``); return the old value."""
+    assert column in ("data", "leaf_hash")
     with engine.begin() as conn:
         for (name,) in conn.execute(text(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' "
@@ -386,12 +390,19 @@ def tamper(engine: Engine, index: int, data: bytes) -> bytes:
             conn.execute(text(f"DROP TRIGGER {name}"))
         log_id = conn.execute(text("SELECT id FROM ledger_logs WHERE name = :n"),
                               {"n": LOG}).scalar_one()
-        old = bytes(conn.execute(text(
-            "SELECT data FROM ledger_entries WHERE log_id = :l AND idx = :i"),
-            {"l": log_id, "i": index}).scalar_one())
-        conn.execute(text("UPDATE ledger_entries SET data = :d WHERE log_id = :l AND idx = :i"),
-                     {"d": data, "l": log_id, "i": index})
+        where = "log_id = :l AND idx = :i"
+        args = {"l": log_id, "i": index}
+        old = bytes(conn.execute(text(f"SELECT {column} FROM ledger_entries WHERE {where}"),
+                                 args).scalar_one())
+        new = value(old) if callable(value) else value
+        conn.execute(text(f"UPDATE ledger_entries SET {column} = :v WHERE {where}"),
+                     {**args, "v": new})
     return old
+
+
+def tamper(engine: Engine, index: int, data: bytes) -> bytes:
+    """Rewrite the bytes of entry ``index`` of the test log; return the old ones."""
+    return rewrite_entry(engine, index, "data", data)
 
 
 def test_a_rewritten_decision_is_marked_bad(site: Site) -> None:

@@ -44,7 +44,7 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ledger import merkle
@@ -59,6 +59,7 @@ from tests.functional.test_notice_browser import (
     WAIT_S,
     chromium,
     pixels_near,
+    rewrite_entry,
     tab_to,
     tamper,
     viewport_rect,
@@ -345,22 +346,9 @@ def test_one_candidates_line_by_registration_number(tiles: Tiles) -> None:
 
 def set_leaf_hash(engine: Engine, index: int, value: bytes | None = None) -> bytes:
     """Rewrite the stored leaf hash of entry ``index`` (what level-0 hash tiles are served
-    from) with raw SQL, triggers dropped first: by default one bit flipped.  The old hash."""
-    with engine.begin() as conn:
-        for (name,) in conn.execute(text(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name = 'ledger_entries'")).all():
-            conn.execute(text(f"DROP TRIGGER {name}"))
-        log_id = conn.execute(text("SELECT id FROM ledger_logs WHERE name = :n"),
-                              {"n": LOG}).scalar_one()
-        where = "log_id = :l AND idx = :i"
-        args = {"l": log_id, "i": index}
-        old = bytes(conn.execute(text(f"SELECT leaf_hash FROM ledger_entries WHERE {where}"),
-                                 args).scalar_one())
-        new = value if value is not None else bytes([old[0] ^ 1]) + old[1:]
-        conn.execute(text(f"UPDATE ledger_entries SET leaf_hash = :h WHERE {where}"),
-                     {**args, "h": new})
-    return old
+    from), by default with one bit flipped; return the old hash."""
+    return rewrite_entry(engine, index, "leaf_hash",
+                         value if value is not None else lambda old: bytes([old[0] ^ 1]) + old[1:])
 
 
 def test_a_rewritten_entry_fails_its_line(tiles: Tiles) -> None:
